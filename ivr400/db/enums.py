@@ -1,0 +1,57 @@
+"""Enumerations stored as strings (portable across SQLite and PostgreSQL)."""
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class OwnerKind(StrEnum):
+    COMPANY = "company"
+    PERSON = "person"
+
+
+class WhitelistStatus(StrEnum):
+    """白名单状态 — only APPROVED (within validity) is routable."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    REVOKED = "revoked"
+
+
+class EvidenceKind(StrEnum):
+    """实名材料 and the further documents of R3–R6."""
+
+    CARRIER_BILL = "carrier_bill"
+    INVOICE = "invoice"
+    ACCEPTANCE_FORM = "acceptance_form"
+    CARRIER_CERTIFICATE = "carrier_certificate"
+    AUTHORIZATION_LETTER = "authorization_letter"
+    ID_DOCUMENT = "id_document"
+    BRANCH_LICENCE = "branch_licence"
+    OFFICE_LEASE = "office_lease"
+
+
+REAL_NAME_KINDS = frozenset(
+    {EvidenceKind.CARRIER_BILL, EvidenceKind.INVOICE, EvidenceKind.ACCEPTANCE_FORM, EvidenceKind.CARRIER_CERTIFICATE}
+)
+
+
+class HuntStrategy(StrEnum):
+    SEQUENTIAL = "sequential"
+    SIMULTANEOUS = "simultaneous"  # 全通达
+    ROUND_ROBIN = "round_robin"
+
+
+class ToneKind(StrEnum):
+    WELCOME = "welcome"
+    RINGBACK = "ringback"  # 彩铃
+    PROMPT = "prompt"
+
+
+class Issuer(StrEnum):
+    """Carriers whose bills count as real-name evidence (R3); Tietong is now China Mobile."""
+
+    TELECOM = "telecom"
+    UNICOM = "unicom"
+    MOBILE = "mobile"
+    TIETONG = "tietong"

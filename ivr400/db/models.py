@@ -1,0 +1,248 @@
+"""Typed ORM models: enterprises, 400 hotlines, whitelisted destinations and what routes to them.
+
+The migrations in `alembic/versions` are the source of truth for the schema (including the triggers that
+enforce the whitelist); these models mirror them for the application.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from ivr400.db.types import UTCDateTime, utcnow
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Enterprise(Base):
+    """企业 — the registered holder of one or more 400 numbers."""
+
+    __tablename__ = "enterprise"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200), unique=True)
+    area_code: Mapped[str] = mapped_column(String(5))
+    province: Mapped[str | None] = mapped_column(String(20))
+    city: Mapped[str | None] = mapped_column(String(20))
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    hotlines: Mapped[list[Hotline]] = relationship(back_populates="enterprise")
+    destinations: Mapped[list[Destination]] = relationship(back_populates="enterprise")
+
+
+class CarrierPolicy(Base):
+    """Per-carrier rule R1: whether a mobile may be bound as a destination."""
+
+    __tablename__ = "carrier_policy"
+
+    carrier: Mapped[str] = mapped_column(String(16), primary_key=True)
+    allow_mobile: Mapped[bool] = mapped_column(Boolean, default=False)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class Trunk(Base):
+    """Outbound trunk: how a destination number becomes an Asterisk dial string."""
+
+    __tablename__ = "trunk"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    dial_template: Mapped[str] = mapped_column(String(255))
+
+
+class Tone(Base):
+    """Audio file: welcome greeting, ringback tone (彩铃) or prompt, stored 8 kHz mono by content hash."""
+
+    __tablename__ = "tone"
+    __table_args__ = (UniqueConstraint("enterprise_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprise.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    original_name: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    stored_path: Mapped[str] = mapped_column(String(255))
+    duration_s: Mapped[float] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Hotline(Base):
+    """400电话 — a nationwide shared-cost number forwarding to the enterprise's bound destinations."""
+
+    __tablename__ = "hotline"
+    __table_args__ = (CheckConstraint("max_bound BETWEEN 1 AND 200", name="ck_hotline_max_bound"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(10), unique=True)
+    carrier: Mapped[str] = mapped_column(String(16))
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id"))
+    name: Mapped[str | None] = mapped_column(String(100))
+    max_bound: Mapped[int] = mapped_column(Integer, default=20)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    hunt_strategy: Mapped[str] = mapped_column(String(16), default="sequential")
+    max_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    welcome_tone_id: Mapped[int | None] = mapped_column(ForeignKey("tone.id"))
+    ringback_tone_id: Mapped[int | None] = mapped_column(ForeignKey("tone.id"))
+    trunk_id: Mapped[int | None] = mapped_column(ForeignKey("trunk.id"))
+    menu_timeout_s: Mapped[int] = mapped_column(Integer, default=5)
+    menu_retries: Mapped[int] = mapped_column(Integer, default=3)
+    voicemail: Mapped[bool] = mapped_column(Boolean, default=True)
+    record_calls: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    enterprise: Mapped[Enterprise] = relationship(back_populates="hotlines")
+    departments: Mapped[list[Department]] = relationship(back_populates="hotline", order_by="Department.id")
+    seats: Mapped[list[Seat]] = relationship(back_populates="hotline", order_by="Seat.position")
+    welcome_tone: Mapped[Tone | None] = relationship(foreign_keys=[welcome_tone_id])
+    ringback_tone: Mapped[Tone | None] = relationship(foreign_keys=[ringback_tone_id])
+    trunk: Mapped[Trunk | None] = relationship()
+
+
+class Destination(Base):
+    """目的码 — a number a hotline may forward to once it is on the whitelist (绑定电话白名单)."""
+
+    __tablename__ = "destination"
+    __table_args__ = (
+        UniqueConstraint("enterprise_id", "number"),
+        CheckConstraint(
+            "status <> 'approved' OR (approved_at IS NOT NULL AND approved_by IS NOT NULL)",
+            name="ck_destination_approval_recorded",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id"))
+    number: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))
+    area_code: Mapped[str | None] = mapped_column(String(5))
+    province: Mapped[str | None] = mapped_column(String(20))
+    city: Mapped[str | None] = mapped_column(String(20))
+    owner_name: Mapped[str] = mapped_column(String(200))
+    owner_kind: Mapped[str] = mapped_column(String(16))
+    relationship_note: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    valid_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    long_term: Mapped[bool] = mapped_column(Boolean, default=False)
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    approved_by: Mapped[str | None] = mapped_column(String(100))
+    trunk_id: Mapped[int | None] = mapped_column(ForeignKey("trunk.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    enterprise: Mapped[Enterprise] = relationship(back_populates="destinations")
+    evidence: Mapped[list[Evidence]] = relationship(back_populates="destination", order_by="Evidence.id")
+    seats: Mapped[list[Seat]] = relationship(back_populates="destination")
+    trunk: Mapped[Trunk | None] = relationship()
+
+    def routable_at(self, now: datetime) -> bool:
+        """Approved and inside its validity window (R7) at `now`."""
+        return (
+            self.status == "approved"
+            and (self.valid_from is None or self.valid_from <= now)
+            and (self.valid_until is None or now < self.valid_until)
+        )
+
+
+class Evidence(Base):
+    """A document proving a destination's real-name ownership or authorization (R3–R6)."""
+
+    __tablename__ = "evidence"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    destination_id: Mapped[int] = mapped_column(ForeignKey("destination.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    original_name: Mapped[str] = mapped_column(String(255))
+    media_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    stored_path: Mapped[str] = mapped_column(String(255))
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    valid_from: Mapped[date | None] = mapped_column(Date)
+    valid_until: Mapped[date | None] = mapped_column(Date)
+    long_term: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    destination: Mapped[Destination] = relationship(back_populates="evidence")
+
+
+class WhitelistEvent(Base):
+    """Audit trail of every whitelist decision: who, what, when, why."""
+
+    __tablename__ = "whitelist_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    destination_id: Mapped[int | None] = mapped_column(ForeignKey("destination.id", ondelete="SET NULL"))
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprise.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Department(Base):
+    """部门 — an IVR menu key with its own seats, hunt order and ringback tone; may hold sub-menus."""
+
+    __tablename__ = "department"
+    __table_args__ = (
+        UniqueConstraint("hotline_id", "parent_id", "key"),
+        CheckConstraint("key IN ('0','1','2','3','4','5','6','7','8','9')", name="ck_department_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hotline_id: Mapped[int] = mapped_column(ForeignKey("hotline.id", ondelete="CASCADE"))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("department.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(1))
+    name: Mapped[str] = mapped_column(String(100))
+    hunt_strategy: Mapped[str] = mapped_column(String(16), default="sequential")
+    max_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    ringback_tone_id: Mapped[int | None] = mapped_column(ForeignKey("tone.id"))
+    prompt_tone_id: Mapped[int | None] = mapped_column(ForeignKey("tone.id"))
+
+    hotline: Mapped[Hotline] = relationship(back_populates="departments")
+    parent: Mapped[Department | None] = relationship(remote_side=[id], back_populates="children")
+    children: Mapped[list[Department]] = relationship(back_populates="parent", order_by="Department.key")
+    seats: Mapped[list[Seat]] = relationship(back_populates="department", order_by="Seat.position")
+    ringback_tone: Mapped[Tone | None] = relationship(foreign_keys=[ringback_tone_id])
+    prompt_tone: Mapped[Tone | None] = relationship(foreign_keys=[prompt_tone_id])
+
+
+class Seat(Base):
+    """坐席 — a destination bound to a hotline (switchboard when department is empty) at a hunt position."""
+
+    __tablename__ = "seat"
+    __table_args__ = (
+        UniqueConstraint("hotline_id", "department_id", "destination_id"),
+        CheckConstraint("ring_timeout_s BETWEEN 5 AND 120", name="ck_seat_ring_timeout"),
+        CheckConstraint("position >= 1", name="ck_seat_position"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hotline_id: Mapped[int] = mapped_column(ForeignKey("hotline.id", ondelete="CASCADE"))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id", ondelete="CASCADE"))
+    destination_id: Mapped[int] = mapped_column(ForeignKey("destination.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    ring_timeout_s: Mapped[int] = mapped_column(Integer, default=15)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    hotline: Mapped[Hotline] = relationship(back_populates="seats")
+    department: Mapped[Department | None] = relationship(back_populates="seats")
+    destination: Mapped[Destination] = relationship(back_populates="seats")

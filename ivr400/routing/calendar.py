@@ -1,0 +1,202 @@
+"""Day classification: workdays, weekends, statutory holidays and make-up working days.
+
+China's holiday calendar (法定节假日) is published year by year and shifts weekends around: some weekend
+days become make-up working days (调休上班) so that a holiday block is contiguous. A rule like "open on
+working days" therefore cannot be expressed with weekdays alone; it needs this calendar.
+
+The national calendar is seeded from ``chinesecalendar`` (which only knows a bounded range of years) and
+each enterprise may override single days (e.g. a company closes on an extra day). Everything here is pure:
+the database layer loads rows into :class:`CalendarEntry` and builds a :class:`Calendar`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal
+
+__all__ = [
+    "DayKind",
+    "WORKING_DAY_KINDS",
+    "NON_WORKING_DAY_KINDS",
+    "CalendarEntry",
+    "Calendar",
+    "DayInfo",
+    "DaySource",
+    "classify",
+    "SeedResult",
+    "seed_from_chinesecalendar",
+]
+
+
+class DayKind(enum.Enum):
+    """What kind of day a date is, for routing purposes."""
+
+    WORKDAY = "workday"
+    WEEKEND = "weekend"
+    HOLIDAY = "holiday"  # statutory holiday (法定节假日), including weekend days inside the holiday block
+    MAKEUP_WORKDAY = "makeup_workday"  # weekend day worked in exchange for a holiday (调休上班)
+
+
+WORKING_DAY_KINDS: frozenset[DayKind] = frozenset({DayKind.WORKDAY, DayKind.MAKEUP_WORKDAY})
+NON_WORKING_DAY_KINDS: frozenset[DayKind] = frozenset({DayKind.WEEKEND, DayKind.HOLIDAY})
+
+DaySource = Literal["override", "calendar", "weekday-default", "no-data"]
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarEntry:
+    """One day that differs from the plain Mon–Fri rhythm (or that an enterprise pins explicitly)."""
+
+    day: dt.date
+    kind: DayKind
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        # datetime is a subclass of date; a datetime key would never match a date lookup.
+        if not isinstance(self.day, dt.date) or isinstance(self.day, dt.datetime):
+            raise ValueError(f"day: expected a datetime.date, got {self.day!r}")
+        if not isinstance(self.kind, DayKind):
+            raise ValueError(f"kind: expected a DayKind, got {self.kind!r}")
+
+
+def _index(entries: Iterable[CalendarEntry], layer: str) -> Mapping[dt.date, CalendarEntry]:
+    out: dict[dt.date, CalendarEntry] = {}
+    for entry in entries:
+        if entry.day in out and out[entry.day] != entry:
+            raise ValueError(f"{layer}: two different entries for {entry.day.isoformat()}")
+        out[entry.day] = entry
+    return MappingProxyType(out)
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """National entries plus per-enterprise overrides; an override for a date always wins.
+
+    ``known_years`` are the years the national source has data for. A date outside them with no entry is
+    classified by weekday but flagged ``source="no-data"`` so callers can warn instead of silently
+    treating a future Spring Festival as a normal workday.
+    """
+
+    national: Mapping[dt.date, CalendarEntry] = field(default_factory=lambda: MappingProxyType({}))
+    overrides: Mapping[dt.date, CalendarEntry] = field(default_factory=lambda: MappingProxyType({}))
+    known_years: frozenset[int] = frozenset()
+
+    @classmethod
+    def build(
+        cls,
+        national: Iterable[CalendarEntry] = (),
+        overrides: Iterable[CalendarEntry] = (),
+        known_years: Iterable[int] | None = None,
+    ) -> Calendar:
+        """Build from entry lists; ``known_years`` defaults to the years present in ``national``."""
+        nat = _index(national, "national")
+        years = frozenset(known_years) if known_years is not None else frozenset(d.year for d in nat)
+        return cls(national=nat, overrides=_index(overrides, "overrides"), known_years=years)
+
+    def with_overrides(self, overrides: Iterable[CalendarEntry]) -> Calendar:
+        """The same national calendar with another enterprise's overrides (national data is shared)."""
+        return Calendar(self.national, _index(overrides, "overrides"), self.known_years)
+
+
+@dataclass(frozen=True, slots=True)
+class DayInfo:
+    """Classification of one local date and where the answer came from."""
+
+    kind: DayKind
+    name: str | None
+    is_working_day: bool
+    source: DaySource
+    year_known: bool  # False: the national calendar has no data for this year
+
+
+def _weekday_kind(day: dt.date) -> DayKind:
+    return DayKind.WEEKEND if day.weekday() >= 5 else DayKind.WORKDAY
+
+
+def classify(day: dt.date, calendar: Calendar) -> DayInfo:
+    """Classify a local date: override, then national entry, then the Mon–Fri default."""
+    if isinstance(day, dt.datetime):
+        day = day.date()
+    year_known = day.year in calendar.known_years
+    entry = calendar.overrides.get(day)
+    source: DaySource
+    if entry is not None:
+        source = "override"
+    else:
+        entry = calendar.national.get(day)
+        source = "calendar"
+    if entry is not None:
+        return DayInfo(entry.kind, entry.name, entry.kind in WORKING_DAY_KINDS, source, year_known)
+    kind = _weekday_kind(day)
+    return DayInfo(
+        kind,
+        None,
+        kind in WORKING_DAY_KINDS,
+        "weekday-default" if year_known else "no-data",
+        year_known,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SeedResult:
+    """Entries derived from ``chinesecalendar`` and the requested years it had no data for."""
+
+    entries: tuple[CalendarEntry, ...]
+    years_with_data: tuple[int, ...]
+    years_without_data: tuple[int, ...]
+
+    def to_calendar(self, overrides: Iterable[CalendarEntry] = ()) -> Calendar:
+        return Calendar.build(self.entries, overrides, known_years=self.years_with_data)
+
+
+def _chinese_name(english: str | None) -> str | None:
+    """chinesecalendar reports English holiday names; routing rules and prompts use the Chinese ones."""
+    if english is None:
+        return None
+    from chinese_calendar import Holiday
+
+    try:
+        return Holiday(english).chinese
+    except ValueError:
+        return english
+
+
+def seed_from_chinesecalendar(years: Iterable[int]) -> SeedResult:
+    """Holidays and make-up working days for ``years``; unknown years are reported, never raised.
+
+    Only days that differ from the Mon–Fri default become entries: named off days (including weekend days
+    inside a holiday block and 调休 weekdays off) as HOLIDAY, and weekend days that are worked as
+    MAKEUP_WORKDAY (named after the holiday they compensate for).
+    """
+    import chinese_calendar as cc
+
+    entries: list[CalendarEntry] = []
+    with_data: list[int] = []
+    without_data: list[int] = []
+    for year in sorted(set(years)):
+        try:
+            cc.get_holiday_detail(dt.date(year, 1, 1))
+        except NotImplementedError:
+            without_data.append(year)
+            continue
+        with_data.append(year)
+        day = dt.date(year, 1, 1)
+        one = dt.timedelta(days=1)
+        while day.year == year:
+            try:
+                _, english = cc.get_holiday_detail(day)
+                workday = cc.is_workday(day)
+            except NotImplementedError:  # partial year at the edge of the library's range
+                day += one
+                continue
+            weekend = day.weekday() >= 5
+            if weekend and workday:
+                entries.append(CalendarEntry(day, DayKind.MAKEUP_WORKDAY, _chinese_name(english)))
+            elif not workday and (english is not None or not weekend):
+                entries.append(CalendarEntry(day, DayKind.HOLIDAY, _chinese_name(english)))
+            day += one
+    return SeedResult(tuple(entries), tuple(with_data), tuple(without_data))
