@@ -27,7 +27,7 @@ CARRIERS = [
 # Shared text of the refusals so both databases say the same thing.
 MSG_NOT_APPROVED = "whitelist: destination is not approved or its authorization has lapsed"
 MSG_OTHER_ENTERPRISE = "whitelist: destination belongs to another enterprise than the hotline"
-MSG_MOBILE = "whitelist: the hotline's carrier does not allow binding a mobile number (R1)"
+MSG_MOBILE = "whitelist: the carrier of the hotline does not allow binding a mobile number (R1)"
 MSG_DEPARTMENT = "whitelist: department belongs to another hotline"
 MSG_LIMIT = "limit: the hotline already has its maximum number of bound destinations"
 MSG_MOVE_DEST = "whitelist: cannot move a destination with seats to another enterprise"

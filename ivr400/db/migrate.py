@@ -1,0 +1,64 @@
+"""Schema management through Alembic only: the migrations (with their triggers) are the schema."""
+from __future__ import annotations
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, inspect
+
+from ivr400.paths import resource_dir
+
+
+class SchemaError(RuntimeError):
+    """The database schema is not the one this ivr400 expects."""
+
+
+def alembic_config(engine: Engine) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(resource_dir("alembic")))
+    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%"))
+    return cfg
+
+
+def head_revision(engine: Engine) -> str:
+    return ScriptDirectory.from_config(alembic_config(engine)).get_current_head() or ""
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    cfg = alembic_config(engine)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    cfg = alembic_config(engine)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Create the schema in an empty database; refuse to run on an out-of-date one.
+
+    An empty database (first use of the embedded default) is upgraded silently. A database at an
+    older revision is never migrated implicitly: the operator runs `ivr400 db upgrade`, ideally after
+    a backup.
+    """
+    current = current_revision(engine)
+    head = head_revision(engine)
+    if current == head:
+        return
+    if current is None:
+        tables = set(inspect(engine).get_table_names())
+        if tables - {"alembic_version"}:
+            raise SchemaError("database: has tables but no ivr400 revision; is this an ivr400 database?")
+        upgrade(engine)
+        return
+    raise SchemaError(f"database: schema revision {current} is not {head}; run `ivr400 db upgrade`")

@@ -1,0 +1,78 @@
+"""The one definition of "routable now" used by the renderer and the FastAGI controller.
+
+A seat routes only when its destination is approved, inside its validity window at `now` (R7),
+belongs to the hotline's own enterprise and the hotline is active. Revoked or expired destinations
+keep their seats (shown as suspended) but drop out of this query at once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, and_, or_, select
+from sqlalchemy.orm import Session
+
+from ivr400.db.enums import WhitelistStatus
+from ivr400.db.models import Destination, Hotline, Seat
+
+
+def routable_condition(now: datetime):  # noqa: ANN201 - a SQL expression
+    """The WHERE clause, for callers composing their own query over seat ⋈ destination ⋈ hotline."""
+    return and_(
+        Hotline.active.is_(True),
+        Destination.status == WhitelistStatus.APPROVED.value,
+        Destination.enterprise_id == Hotline.enterprise_id,
+        or_(Destination.valid_from.is_(None), Destination.valid_from <= now),
+        or_(Destination.valid_until.is_(None), Destination.valid_until > now),
+    )
+
+
+def routable_seats_query(now: datetime, hotline_id: int | None = None) -> Select[tuple[Seat, Destination, Hotline]]:
+    """Seats routable at `now`, in hunt order (hotline, department, position)."""
+    if now.tzinfo is None:
+        raise ValueError("now: must be timezone-aware")
+    stmt = (
+        select(Seat, Destination, Hotline)
+        .join(Destination, Seat.destination_id == Destination.id)
+        .join(Hotline, Seat.hotline_id == Hotline.id)
+        .where(routable_condition(now))
+        .order_by(Seat.hotline_id, Seat.department_id.is_not(None), Seat.department_id, Seat.position, Seat.id)
+    )
+    if hotline_id is not None:
+        stmt = stmt.where(Seat.hotline_id == hotline_id)
+    return stmt
+
+
+@dataclass(frozen=True)
+class RoutableSeat:
+    """A seat that may ring now, flattened for templates and the controller."""
+
+    seat_id: int
+    hotline_id: int
+    hotline_number: str
+    department_id: int | None
+    position: int
+    ring_timeout_s: int
+    destination_id: int
+    number: str
+    kind: str
+    trunk_id: int | None
+
+
+def routable_seats(session: Session, now: datetime, hotline_id: int | None = None) -> list[RoutableSeat]:
+    rows = session.execute(routable_seats_query(now, hotline_id)).all()
+    return [
+        RoutableSeat(
+            seat_id=seat.id,
+            hotline_id=hotline.id,
+            hotline_number=hotline.number,
+            department_id=seat.department_id,
+            position=seat.position,
+            ring_timeout_s=seat.ring_timeout_s,
+            destination_id=dest.id,
+            number=dest.number,
+            kind=dest.kind,
+            trunk_id=dest.trunk_id if dest.trunk_id is not None else hotline.trunk_id,
+        )
+        for seat, dest, hotline in rows
+    ]
