@@ -326,3 +326,36 @@ def region_name(description: str) -> tuple[str | None, str | None]:
     first = rest.split("、", 1)[0].strip()
     city = _CITY_SUFFIX.sub("", first) if first else ""
     return province, city or province
+
+
+# --------------------------------------------------------------------------- area codes
+
+
+@dataclass(frozen=True)
+class AreaCode:
+    """An enterprise's home area (所在地): the area code with its 0 and the region it names."""
+
+    code: str
+    province: str | None
+    city: str | None
+
+
+def parse_area_code(text: str) -> AreaCode:
+    """Validate a Chinese area code such as ``010``, ``021`` or ``0755`` (the leading 0 is required)."""
+    if not isinstance(text, str) or not text.strip():
+        raise _refuse(text, "empty area code")
+    digits = _clean(text)
+    if not digits.isdecimal() or not digits.isascii():
+        raise _refuse(text, "an area code has only digits")
+    if not digits.startswith("0") or digits.startswith("00") or len(digits) not in (3, 4):
+        raise _refuse(text, "an area code is 0 + 2 or 3 digits, like 010 or 0755")
+    for local in ("62345678", "6234567", "82345678", "2345678"):
+        parsed = phonenumbers.parse("+86" + digits[1:] + local)
+        if not phonenumbers.is_valid_number(parsed):
+            continue
+        if phonenumbers.length_of_geographical_area_code(parsed) != len(digits) - 1:
+            continue
+        province, city = region_name(geocoder.description_for_number(parsed, "zh"))
+        if province or city:
+            return AreaCode(digits, province, city)
+    raise _refuse(text, f"{digits} is not a Chinese area code")

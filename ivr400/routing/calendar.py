@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -46,6 +47,9 @@ NON_WORKING_DAY_KINDS: frozenset[DayKind] = frozenset({DayKind.WEEKEND, DayKind.
 
 DaySource = Literal["override", "calendar", "weekday-default", "no-data"]
 
+# Holiday names end up in decision reasons (logs, CDR); keep them free of quoting/control characters.
+_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f\"'\\$;`{}]")
+
 
 @dataclass(frozen=True, slots=True)
 class CalendarEntry:
@@ -60,7 +64,24 @@ class CalendarEntry:
         if not isinstance(self.day, dt.date) or isinstance(self.day, dt.datetime):
             raise ValueError(f"day: expected a datetime.date, got {self.day!r}")
         if not isinstance(self.kind, DayKind):
-            raise ValueError(f"kind: expected a DayKind, got {self.kind!r}")
+            try:  # accept the stored string form ("holiday") as well as the enum
+                object.__setattr__(self, "kind", DayKind(self.kind))
+            except ValueError:
+                raise ValueError(f"kind: expected a DayKind, got {self.kind!r}") from None
+        if self.name is not None and (not isinstance(self.name, str) or _UNSAFE_NAME.search(self.name)):
+            raise ValueError(f"name: {self.name!r} must be text without quotes or control characters")
+
+    def to_dict(self) -> dict[str, str | None]:
+        """JSON-able form, also the natural shape of a ``calendar`` table row."""
+        return {"day": self.day.isoformat(), "kind": self.kind.value, "name": self.name}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, object]) -> CalendarEntry:
+        day = d["day"]
+        if isinstance(day, str):
+            day = dt.date.fromisoformat(day)
+        name = d.get("name")
+        return cls(day, DayKind(d["kind"]), name if isinstance(name, str) else None)  # type: ignore[arg-type]
 
 
 def _index(entries: Iterable[CalendarEntry], layer: str) -> Mapping[dt.date, CalendarEntry]:
@@ -112,6 +133,15 @@ class DayInfo:
     source: DaySource
     year_known: bool  # False: the national calendar has no data for this year
 
+    def describe(self) -> str:
+        """Short form for reasons and logs: ``holiday 国庆节``, ``workday (no calendar data)``."""
+        text = self.kind.value + (f" {self.name}" if self.name else "")
+        if self.source == "override":
+            text += " (enterprise override)"
+        elif self.source == "no-data":
+            text += " (no calendar data for this year: weekday/weekend only)"
+        return text
+
 
 def _weekday_kind(day: dt.date) -> DayKind:
     return DayKind.WEEKEND if day.weekday() >= 5 else DayKind.WORKDAY
@@ -161,8 +191,8 @@ def _chinese_name(english: str | None) -> str | None:
 
     try:
         return Holiday(english).chinese
-    except ValueError:
-        return english
+    except ValueError:  # a name added to the library after this code was written
+        return _UNSAFE_NAME.sub("", english) or None
 
 
 def seed_from_chinesecalendar(years: Iterable[int]) -> SeedResult:
@@ -180,7 +210,7 @@ def seed_from_chinesecalendar(years: Iterable[int]) -> SeedResult:
     for year in sorted(set(years)):
         try:
             cc.get_holiday_detail(dt.date(year, 1, 1))
-        except NotImplementedError:
+        except (NotImplementedError, ValueError, OverflowError, TypeError):
             without_data.append(year)
             continue
         with_data.append(year)

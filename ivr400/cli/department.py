@@ -1,0 +1,56 @@
+"""`ivr400 department`: IVR menu keys with their own seats and tones (部门按键)."""
+from __future__ import annotations
+
+import click
+from sqlalchemy import select
+
+from ivr400.cli.common import app, emit, handle_errors, json_option
+from ivr400.db.models import Department
+from ivr400.provisioning import lookup
+from ivr400.provisioning.seats import add_department
+from ivr400.provisioning.tones import find_tone
+from ivr400.provisioning.views import department_view
+
+COLUMNS = ["id", "hotline", "key", "name", "hunt", "max_attempts", "seats", "ringback_tone"]
+
+
+@click.group()
+def department() -> None:
+    """Departments (menu keys): add, list."""
+
+
+@department.command("add")
+@click.argument("hotline_ref", metavar="HOTLINE")
+@click.argument("key")
+@click.argument("name")
+@click.option("--parent", "parent_path", default=None, help="Key path of the parent menu entry, for sub-menus.")
+@click.option("--hunt", default="sequential", show_default=True, help="sequential, simultaneous or round_robin.")
+@click.option("--max-attempts", type=int, default=0, help="Cap on seats tried per call (0: all).")
+@click.option("--ringback-tone", default=None, help="Tone heard while this department's seats ring (分机彩铃).")
+@click.option("--prompt-tone", default=None, help="Sub-menu prompt, for a department with sub-keys.")
+@json_option
+@handle_errors
+def add(hotline_ref: str, key: str, name: str, parent_path: str | None, hunt: str, max_attempts: int,
+        ringback_tone: str | None, prompt_tone: str | None, as_json: bool) -> None:
+    """Add menu KEY (0-9) named NAME to HOTLINE."""
+    with app().session() as s:
+        h = lookup.hotline(s, hotline_ref)
+        parent = lookup.department(s, h, parent_path, "parent") if parent_path else None
+        dept = add_department(s, h, key, name, parent=parent, hunt=hunt, max_attempts=max_attempts)
+        if ringback_tone:
+            dept.ringback_tone = find_tone(s, ringback_tone, h.enterprise, "ringback-tone")
+        if prompt_tone:
+            dept.prompt_tone = find_tone(s, prompt_tone, h.enterprise, "prompt-tone")
+        s.flush()
+        emit(department_view(dept), as_json)
+
+
+@department.command("list")
+@click.argument("hotline_ref", metavar="HOTLINE")
+@json_option
+@handle_errors
+def list_(hotline_ref: str, as_json: bool) -> None:
+    with app().session() as s:
+        h = lookup.hotline(s, hotline_ref)
+        rows = [department_view(d) for d in s.scalars(select(Department).where(Department.hotline_id == h.id))]
+        emit(sorted(rows, key=lambda r: r["key"]), as_json, COLUMNS)

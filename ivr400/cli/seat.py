@@ -1,0 +1,76 @@
+"""`ivr400 seat`: bind whitelisted destinations to a hotline or department in hunt order (坐席)."""
+from __future__ import annotations
+
+import click
+from sqlalchemy import select
+
+from ivr400.cli.common import app, emit, handle_errors, json_option
+from ivr400.db.models import Seat
+from ivr400.provisioning import lookup
+from ivr400.provisioning.seats import add_seat, move_seat, remove_seat
+from ivr400.provisioning.views import seat_view
+
+COLUMNS = ["id", "hotline", "department", "position", "destination", "ring_timeout_s", "state"]
+
+
+@click.group()
+def seat() -> None:
+    """Seats: add, list, move, remove."""
+
+
+@seat.command("add")
+@click.argument("hotline_ref", metavar="HOTLINE")
+@click.argument("dest_ref", metavar="DEST")
+@click.option("--department", "dept_path", default=None, help="Menu key path, e.g. 2 or 2.1 (default: switchboard).")
+@click.option("--position", type=int, default=None, help="Hunt position, 1 first (default: last).")
+@click.option("--ring-timeout", type=int, default=15, show_default=True, help="Seconds to ring before the next seat.")
+@json_option
+@handle_errors
+def add(hotline_ref: str, dest_ref: str, dept_path: str | None, position: int | None, ring_timeout: int,
+        as_json: bool) -> None:
+    """Bind DEST to HOTLINE; refused unless DEST is whitelisted for the hotline's enterprise."""
+    a = app()
+    with a.session() as s:
+        h = lookup.hotline(s, hotline_ref)
+        d = lookup.destination(s, dest_ref, str(h.enterprise_id))
+        dept = lookup.department(s, h, dept_path) if dept_path else None
+        row = add_seat(s, h, d, department=dept, position=position, ring_timeout=ring_timeout, now=a.now())
+        emit(seat_view(row, a.now()), as_json)
+
+
+@seat.command("list")
+@click.argument("hotline_ref", metavar="HOTLINE", required=False)
+@json_option
+@handle_errors
+def list_(hotline_ref: str | None, as_json: bool) -> None:
+    """Seats in hunt order; suspended ones (revoked/expired destination) are marked."""
+    a = app()
+    with a.session() as s:
+        stmt = select(Seat).order_by(Seat.hotline_id, Seat.department_id.is_not(None), Seat.department_id,
+                                     Seat.position)
+        if hotline_ref:
+            stmt = stmt.where(Seat.hotline_id == lookup.hotline(s, hotline_ref).id)
+        emit([seat_view(x, a.now()) for x in s.scalars(stmt)], as_json, COLUMNS)
+
+
+@seat.command("move")
+@click.argument("seat_id", type=int)
+@click.option("--position", type=int, default=None)
+@click.option("--ring-timeout", type=int, default=None)
+@json_option
+@handle_errors
+def move(seat_id: int, position: int | None, ring_timeout: int | None, as_json: bool) -> None:
+    """Change a seat's hunt position or ring timeout."""
+    a = app()
+    with a.session() as s:
+        row = move_seat(s, lookup.seat(s, seat_id), position=position, ring_timeout=ring_timeout)
+        emit(seat_view(row, a.now()), as_json)
+
+
+@seat.command("remove")
+@click.argument("seat_id", type=int)
+@handle_errors
+def remove(seat_id: int) -> None:
+    with app().session() as s:
+        remove_seat(s, lookup.seat(s, seat_id))
+    click.echo(f"seat #{seat_id} removed")

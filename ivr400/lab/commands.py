@@ -1,0 +1,101 @@
+"""The `lab` click group: build, up, down, status. Mounted as `ivr400 lab` by ivr400.cli.lab."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+
+from ivr400.lab.chroot import default_root, ensure_chroot
+from ivr400.lab.core import lab_down, lab_status, lab_up
+from ivr400.lab.errors import LabError
+
+
+def _fail(exc: LabError) -> None:
+    click.echo(f"error: {exc.field}: {exc.reason}", err=True)
+    raise click.exceptions.Exit(1)
+
+
+def _root_option(func):
+    return click.option(
+        "--root",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="Chroot directory (default $IVR400_LAB_ROOT or /var/cache/ivr400/asterisk-root).",
+    )(func)
+
+
+@click.group(name="lab")
+def lab() -> None:
+    """The PBX lab: Asterisk 22 (Debian sid) in a chroot on 127.0.0.1 (SIP 5060/udp, AMI 5038)."""
+
+
+@lab.command()
+@_root_option
+def build(root: Path | None) -> None:
+    """Build the chroot with debootstrap (or reuse the cached one)."""
+    try:
+        path, seconds = ensure_chroot(root or default_root())
+    except LabError as exc:
+        _fail(exc)
+    if seconds is None:
+        click.echo(f"chroot: {path} (cached)")
+    else:
+        click.echo(f"chroot: {path} (built in {seconds:.0f} s)")
+
+
+@lab.command()
+@_root_option
+@click.option("--verbose/--quiet", default=None, help="Asterisk verbose+dtmf logging (default $IVR400_LAB_VERBOSE).")
+@click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds to wait for boot.")
+def up(root: Path | None, verbose: bool | None, timeout: float) -> None:
+    """Start the lab (idempotent: reports it if it already runs)."""
+    t0 = time.monotonic()
+    try:
+        before = lab_status(root)
+        lab_obj = lab_up(root, verbose=verbose, timeout=timeout)
+        version = lab_obj.version()
+    except LabError as exc:
+        _fail(exc)
+    if lab_obj.build_seconds is not None:
+        click.echo(f"chroot: built {lab_obj.root} in {lab_obj.build_seconds:.0f} s")
+    state = "already running" if before.running and before.pid == lab_obj.pid else "started"
+    click.echo(
+        f"lab: {state}, pid {lab_obj.pid}, {version.split(' built')[0]}; "
+        f"SIP udp {lab_obj.sip_host}:{lab_obj.sip_port}, AMI {lab_obj.ami_host}:{lab_obj.ami_port} "
+        f"user {lab_obj.ami_username} (secret in the state file); {time.monotonic() - t0:.1f} s"
+    )
+
+
+@lab.command()
+@_root_option
+@click.option("--timeout", type=float, default=15.0, show_default=True, help="Seconds before SIGKILL.")
+def down(root: Path | None, timeout: float) -> None:
+    """Stop the lab's Asterisk."""
+    try:
+        stopped = lab_down(root, timeout=timeout)
+    except LabError as exc:
+        _fail(exc)
+    click.echo("lab: stopped" if stopped else "lab: was not running")
+
+
+@lab.command()
+@_root_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def status(root: Path | None, as_json: bool) -> None:
+    """Whether the lab runs, its PID, Asterisk version and endpoints."""
+    try:
+        st = lab_status(root)
+    except LabError as exc:
+        _fail(exc)
+    if as_json:
+        click.echo(json.dumps(st.to_dict(), indent=2))
+        return
+    if not st.running:
+        click.echo(f"lab: not running (chroot {st.root}{'' if st.chroot_built else ', not built'})")
+        return
+    click.echo(f"lab: running, pid {st.pid}, {st.version or 'version unknown'}")
+    if st.ami_host:
+        click.echo(f"  SIP udp {st.sip_host}:{st.sip_port}; AMI {st.ami_host}:{st.ami_port} user {st.ami_username}")
+    click.echo(f"  chroot {st.root}; started {st.started_at or 'unknown'}")

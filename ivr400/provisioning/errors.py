@@ -1,0 +1,33 @@
+"""Errors the provisioning layer raises: always naming the field and the reason."""
+from __future__ import annotations
+
+from sqlalchemy.exc import IntegrityError
+
+
+class ProvisioningError(ValueError):
+    """Bad input or a refused change; `field` is what the operator typed wrong."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+#: Trigger messages (see the 0001 migration) → the field they are about.
+_TRIGGER_FIELDS = {
+    "whitelist:": "destination",
+    "limit:": "hotline",
+}
+
+
+def from_integrity_error(exc: IntegrityError, default_field: str) -> ProvisioningError:
+    """Turn a database refusal (trigger, unique or check constraint) into an operator message."""
+    text = str(exc.orig) if exc.orig is not None else str(exc)
+    first = text.strip().splitlines()[0] if text.strip() else "refused by the database"
+    for prefix, field in _TRIGGER_FIELDS.items():
+        if prefix in first:
+            return ProvisioningError(field, "refused by the database: " + first[first.index(prefix):])
+    lowered = first.lower()
+    if "unique" in lowered or "duplicate key" in lowered:
+        return ProvisioningError(default_field, "already exists")
+    return ProvisioningError(default_field, "refused by the database: " + first)

@@ -1,0 +1,62 @@
+"""Plain-dict views of the model for `--json` output and tables (one shape for both)."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ivr400.db.models import Department, Destination, Enterprise, Evidence, Hotline, Seat, Tone, WhitelistEvent
+from ivr400.provisioning.destinations import effective_status
+from ivr400.provisioning.lookup import key_path
+
+
+def enterprise_view(e: Enterprise) -> dict[str, Any]:
+    return {"id": e.id, "name": e.name, "area_code": e.area_code, "province": e.province, "city": e.city,
+            "timezone": e.timezone, "hotlines": len(e.hotlines), "destinations": len(e.destinations)}
+
+
+def hotline_view(h: Hotline, now: datetime) -> dict[str, Any]:
+    bound = {s.destination_id for s in h.seats}
+    routable = {s.destination_id for s in h.seats if effective_status(s.destination, now) == "approved"}
+    return {"id": h.id, "number": h.number, "carrier": h.carrier, "enterprise": h.enterprise.name,
+            "name": h.name, "active": h.active, "hunt": h.hunt_strategy, "max_bound": h.max_bound,
+            "bound": len(bound), "routable": len(routable),
+            "welcome_tone": h.welcome_tone.name if h.welcome_tone else None,
+            "ringback_tone": h.ringback_tone.name if h.ringback_tone else None}
+
+
+def destination_view(d: Destination, now: datetime) -> dict[str, Any]:
+    return {"id": d.id, "number": d.number, "kind": d.kind, "province": d.province, "city": d.city,
+            "owner": d.owner_name, "owner_kind": d.owner_kind, "enterprise": d.enterprise.name,
+            "status": effective_status(d, now), "reason": d.status_reason,
+            "valid_from": d.valid_from, "valid_until": d.valid_until, "long_term": d.long_term,
+            "approved_by": d.approved_by, "approved_at": d.approved_at, "seats": len(d.seats)}
+
+
+def evidence_view(ev: Evidence) -> dict[str, Any]:
+    return {"id": ev.id, "kind": ev.kind, "file": ev.original_name, "media_type": ev.media_type, "size": ev.size,
+            "sha256": ev.sha256, "attributes": ev.attributes, "valid_from": ev.valid_from,
+            "valid_until": ev.valid_until, "long_term": ev.long_term}
+
+
+def event_view(ev: WhitelistEvent) -> dict[str, Any]:
+    return {"at": ev.at, "action": ev.action, "actor": ev.actor, "reason": ev.reason,
+            "destination_id": ev.destination_id}
+
+
+def seat_view(s: Seat, now: datetime) -> dict[str, Any]:
+    status = effective_status(s.destination, now)
+    return {"id": s.id, "hotline": s.hotline.number,
+            "department": key_path(s.department) if s.department else None,
+            "position": s.position, "destination": s.destination.number, "destination_id": s.destination_id,
+            "ring_timeout_s": s.ring_timeout_s, "state": "active" if status == "approved" else f"suspended ({status})"}
+
+
+def department_view(d: Department) -> dict[str, Any]:
+    return {"id": d.id, "hotline": d.hotline.number, "key": key_path(d), "name": d.name, "hunt": d.hunt_strategy,
+            "max_attempts": d.max_attempts, "seats": len(d.seats),
+            "ringback_tone": d.ringback_tone.name if d.ringback_tone else None}
+
+
+def tone_view(t: Tone) -> dict[str, Any]:
+    return {"id": t.id, "name": t.name, "kind": t.kind, "file": t.original_name, "duration_s": round(t.duration_s, 2),
+            "sha256": t.sha256, "enterprise_id": t.enterprise_id}
