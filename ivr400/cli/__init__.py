@@ -20,6 +20,8 @@ COMMAND_GROUPS: tuple[tuple[str, str], ...] = (
     ("ivr400.cli.tone", "tone"),
     ("ivr400.cli.letter", "letter"),
     ("ivr400.cli.carrier", "carrier"),
+    ("ivr400.cli.trunk", "trunk"),
+    ("ivr400.cli.voicemail", "voicemail"),
     ("ivr400.cli.demo", "demo"),
     ("ivr400.cli.lab", "lab"),
     ("ivr400.cli.deploy", "deploy"),

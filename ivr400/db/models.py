@@ -246,3 +246,22 @@ class Seat(Base):
     hotline: Mapped[Hotline] = relationship(back_populates="seats")
     department: Mapped[Department | None] = relationship(back_populates="seats")
     destination: Mapped[Destination] = relationship(back_populates="seats")
+
+
+class Voicemail(Base):
+    """语音留言 — a caller's message recorded when every seat failed; the file lives in Asterisk's spool."""
+
+    __tablename__ = "voicemail"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hotline_id: Mapped[int | None] = mapped_column(ForeignKey("hotline.id", ondelete="SET NULL"))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id", ondelete="SET NULL"))
+    uniqueid: Mapped[str] = mapped_column(String(64), unique=True)
+    caller: Mapped[str | None] = mapped_column(String(32))
+    file_path: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(Integer)
+    duration_s: Mapped[float | None] = mapped_column()
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    heard: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    hotline: Mapped[Hotline | None] = relationship()

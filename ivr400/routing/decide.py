@@ -30,6 +30,7 @@ from ivr400.routing.model import (
     SWITCHBOARD_KEY,
     Action,
     ActionKind,
+    BlockMode,
     Decision,
     DepartmentRouting,
     HotlineRouting,
@@ -42,12 +43,14 @@ from ivr400.routing.schedule import evaluate, local_time
 
 __all__ = ["decide", "decide_department", "hunt_order"]
 
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f\"'\\$;`{}]")
+# Characters a reason must not carry into a log line, a CDR field, an AGI command or a dialplan
+# application argument (commas separate arguments there).
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f\"'\\$;,`{}]")
 
 
 def _reason(parts: list[str]) -> str:
     """Join the steps into one line that is safe in a log, a CDR field or a channel variable."""
-    return _UNSAFE.sub("?", "; ".join(p for p in parts if p))
+    return _UNSAFE.sub("?", " | ".join(p for p in parts if p))
 
 
 def hunt_order(department: DepartmentRouting, now: dt.datetime, rotation: int = 0) -> tuple[Target, ...]:
@@ -86,7 +89,7 @@ def _route(
         if dept is not None:
             targets = hunt_order(dept, now, rotation)
             if targets:
-                reasons.append(f"department {dept.key}: {len(targets)} target(s), {dept.hunt_strategy.value}")
+                reasons.append(f"department {dept.key}: {len(targets)} target(s) {dept.hunt_strategy.value}")
                 return {
                     "action": ActionKind.DEPARTMENT,
                     "department": dept.key,
@@ -94,7 +97,7 @@ def _route(
                     "hunt_strategy": dept.hunt_strategy,
                     "ringback": dept.ringback,
                 }
-        reasons.append(f"department {action.department}: no routable targets now, voicemail")
+        reasons.append(f"department {action.department}: no routable targets now -> voicemail")
         action = Action(ActionKind.VOICEMAIL, action.department)
         kind = action.kind
     if kind is ActionKind.VOICEMAIL:
@@ -130,7 +133,7 @@ def decide(
         "city": region.city,
         "local_time": local,
     }
-    reasons: list[str] = [f"caller {who.label}"]
+    reasons: list[str] = [f"caller {who.number}"] if who.number is not None else []
 
     # 1. blocking
     verdict = check_caller(config.block, who)
@@ -146,7 +149,7 @@ def decide(
             reason=_reason(reasons),
             **common,  # type: ignore[arg-type]
         )
-    if who.number is None:
+    if who.number is None or config.block.mode is not BlockMode.OFF:
         reasons.append(verdict.reason)
 
     # 2. time rules
@@ -155,14 +158,14 @@ def decide(
     day = match.day
     if not config.time_rules:
         action = Action(ActionKind.MENU) if config.departments else Action(ActionKind.DEPARTMENT, SWITCHBOARD_KEY)
-        reasons.append(f"{match.describe()}; no time rules: always open, {action.kind.value}")
+        reasons += [match.describe(), f"no time rules: always open -> {action.kind.value}"]
     elif match.rule is not None:
         action = match.rule.action
         time_rule_id = match.rule.id
         reasons.append(f"{match.describe()} -> {action.kind.value}")
     else:
         action = config.after_hours
-        reasons.append(f"{match.describe()}; no time rule in force: after hours -> {action.kind.value}")
+        reasons += [match.describe(), f"no time rule in force: after hours -> {action.kind.value}"]
     if config.time_rules and match.no_calendar_data:
         reasons.append("calendar has no data for this year: classified by weekday/weekend only")
 

@@ -39,6 +39,7 @@ __all__ = [
     "CallerStatus",
     "DEFAULT_ANNOUNCEMENT_PROMPT",
     "DEFAULT_REFUSE_PROMPT",
+    "DayKind",
     "Decision",
     "DepartmentRouting",
     "HotlineRouting",
@@ -453,13 +454,13 @@ class TimeRule:
         return kind in self.effective_days and (not self.weekdays or iso_weekday in self.weekdays)
 
     def describe(self) -> str:
-        """Short form for reasons and logs: ``time rule 3 [workday] 09:00-12:00,13:30-18:00``."""
+        """Short form for reasons and logs: ``time rule 3 [workday] 09:00-12:00 13:30-18:00``."""
         parts = [f"time rule {self.id}"]
         if self.days:
-            parts.append("[" + ",".join(sorted(k.value for k in self.days)) + "]")
+            parts.append("[" + "+".join(sorted(k.value for k in self.days)) + "]")
         if self.weekdays:
-            parts.append("[wd " + ",".join(str(w) for w in sorted(self.weekdays)) + "]")
-        parts.append(",".join(str(s) for s in self.segments) if self.segments else "all day")
+            parts.append("[weekday " + "+".join(str(w) for w in sorted(self.weekdays)) + "]")
+        parts.append(" ".join(str(s) for s in self.segments) if self.segments else "all day")
         return " ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:

@@ -57,9 +57,9 @@ class ScheduleMatch:
         text = f"{self.local:%Y-%m-%d %H:%M} {self.local.tzname()} {self.day.describe()}"
         if self.rule is None:
             return text
-        text += f"; {self.rule.describe()} matched"
+        text += f" | {self.rule.describe()} matched"
         if self.from_previous_day and self.matched_day is not None:
-            text += f" (segment from the previous day, {self.matched_day.describe()})"
+            text += f" (segment started the previous day: {self.matched_day.describe()})"
         return text
 
 
