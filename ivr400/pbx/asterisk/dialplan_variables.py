@@ -1,0 +1,46 @@
+"""Channel variable names shared by the rendered dialplan and the FastAGI routes (one place, no typos).
+
+Contract ("AGI decides, dialplan dials"): a FastAGI hook sets these variables and returns at once;
+the dialplan then plays, waits for keys and dials. When a hook fails (AGISTATUS != SUCCESS) or
+does not set IVR400_ACTION / IVR400_TARGET_COUNT, the dialplan takes the static plan rendered
+beside it from routable destinations only.
+"""
+from __future__ import annotations
+
+# --- set by the dialplan before calling a hook (read by the controller through agi_* / GET VARIABLE)
+HOTLINE = "IVR400_HOTLINE"          # the 400 number being called
+DEPT_PATH = "IVR400_DEPT_PATH"      # key path of the department being hunted ("" = switchboard, "2", "2.1")
+KEY_PATH = "IVR400_KEYS"            # keys pressed so far, e.g. "2-1" (for the CDR's key path)
+VOICEMAIL_FILE = "IVR400_VM_FILE"   # recording path of the voicemail just taken (chroot-internal)
+
+# --- set by the `route` hook at call entry
+ACTION = "IVR400_ACTION"            # menu | department | voicemail | announcement | refuse
+ACTION_DEPT = "IVR400_ACTION_DEPT"  # department key path when ACTION=department
+PROMPT = "IVR400_PROMPT"            # sound to play for announcement/refuse (ivr400/...)
+REFUSE_WITH = "IVR400_REFUSE_WITH"  # busy | prompt
+REASON = "IVR400_REASON"            # short reason for logs and CDR
+
+# --- set by the `department` hook before hunting (and by `route` when ACTION=department)
+TARGET_COUNT = "IVR400_TARGET_COUNT"        # number of dial targets, 0 = nobody routable now
+TARGET_PREFIX = "IVR400_TARGET_"            # IVR400_TARGET_1 .. _N: Asterisk dial strings, hunt order
+TIMEOUT_PREFIX = "IVR400_TIMEOUT_"          # IVR400_TIMEOUT_1 .. _N: ring seconds per target
+HUNT = "IVR400_HUNT"                        # sequential | simultaneous (round robin arrives rotated)
+RING_TIMEOUT = "IVR400_RING_TIMEOUT"        # simultaneous ring: seconds for the whole group
+MOH_CLASS = "IVR400_MOH"                    # musiconhold class heard while seats ring (彩铃); "" = ringing
+
+# --- written by the dialplan for CDR (AMI VarSet / Cdr events carry them)
+SEAT_REACHED = "IVR400_SEAT"        # dial string of the seat that answered
+DISPOSITION = "IVR400_DISPOSITION"  # answered | busy | noanswer | voicemail | blocked | abandoned | unknown_number
+
+#: FastAGI route names (agi://host:port/<route>), one module each under pbx/asterisk/routes/.
+ROUTE_CALL = "route"
+ROUTE_DEPARTMENT = "department"
+ROUTE_VOICEMAIL = "voicemail_saved"
+
+
+def target(i: int) -> str:
+    return f"{TARGET_PREFIX}{i}"
+
+
+def timeout(i: int) -> str:
+    return f"{TIMEOUT_PREFIX}{i}"
