@@ -175,7 +175,6 @@ def _error_recvs() -> str:
 
 
 def _info_dtmf(digit: str, cseq: int, duration_ms: int) -> str:
-    body = f"Signal={digit}\r\nDuration={duration_ms}\r\n"
     return f"""<send retrans="500">
     <![CDATA[
       INFO sip:[service]@[remote_ip]:[remote_port] SIP/2.0
@@ -193,7 +192,7 @@ def _info_dtmf(digit: str, cseq: int, duration_ms: int) -> str:
       Duration={duration_ms}
     ]]>
   </send>
-  <recv response="200"/>""" if body else ""
+  <recv response="200"/>"""
 
 
 def _dtmf_block(digits: str, mode: str, delay_ms: int, gap_ms: int, first_cseq: int) -> tuple[str, int]:
@@ -339,22 +338,15 @@ def call(
         else:
             answered = block
     scenario_text = {
-        "FROM": from_number,
         "ERRORS_A": _error_recvs(),
         "ERRORS_B": _error_recvs(),
+        "FIRST_183": '<recv response="183"/>' if expect_early_media else '<recv response="183" optional="true"/>',
         "EARLY": early,
         "ANSWERED": answered,
         "BYE_CSEQ": str(cseq),
+        "FROM": from_number,  # last: the DTMF blocks carry @@FROM@@ too
     }
-    if expect_early_media:
-        scenario_text["ERRORS_B"] = _error_recvs()
-    # Render twice: the DTMF blocks carry @@FROM@@ markers of their own.
     scenario = _render("uac.xml", scenario_text, workdir)
-    text = scenario.read_text().replace("@@FROM@@", from_number)
-    if expect_early_media:
-        text = text.replace('<recv response="183" optional="true"/>\n  ' + (early or ""),
-                            '<recv response="183"/>\n  ' + (early or ""), 1)  # fmt: skip
-    scenario.write_text(text)
     msg_file = workdir / "messages.log"
     err_file = workdir / "errors.log"
     cmd = [
@@ -455,14 +447,19 @@ class SeatUas:
     def _scenario(self) -> Path:
         assert self.workdir is not None
         if self.behaviour == "answer":
-            after = ""
+            after = ack_actions = ""
             if self.hangup_after_s is not None:
+                # The seat's own BYE swaps the dialog's From/To, taken from the ACK.
+                ack_actions = """<action>
+      <ereg regexp=".*" search_in="hdr" header="From:" assign_to="peer_from"/>
+      <ereg regexp=".*" search_in="hdr" header="To:" assign_to="own_to"/>
+    </action>"""
                 after = f"""<pause milliseconds="{int(self.hangup_after_s * 1000)}"/>
   <send retrans="500">
     <![CDATA[
-      BYE [next_url] SIP/2.0
+      BYE sip:[remote_ip]:[remote_port] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:seat@[local_ip]:[local_port]>;tag=[pid]SIPpTag01[call_number]
+      From: [$own_to]
       To: [$peer_from]
       Call-ID: [call_id]
       CSeq: 1 BYE
@@ -472,9 +469,10 @@ class SeatUas:
     ]]>
   </send>
   <recv response="200"/>
-  <nop next="done"/>"""
+  <nop next="linger"/>"""
             return _render("seat_answer.xml", {"ANSWER_AFTER_MS": str(int(self.answer_after_s * 1000)),
-                                               "AFTER_ANSWER": after}, self.workdir)  # fmt: skip
+                                               "AFTER_ANSWER": after, "ACK_ACTIONS": ack_actions},
+                           self.workdir)  # fmt: skip
         if self.behaviour == "busy":
             return _render("seat_busy.xml", {}, self.workdir)
         if self.behaviour == "ring":
