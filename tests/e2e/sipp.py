@@ -354,7 +354,8 @@ def call(
         "-sf", str(scenario), "-s", to_number,
         "-i", local_host, "-p", str(local_port), "-mi", local_host, "-mp", str(media_port),
         "-m", "1", "-l", "1", "-d", str(int(hold_s * 1000)),
-        "-nostdin", "-timeout", f"{int(timeout_s)}s", "-timeout_error",
+        "-nostdin", "-aa", "-default_behaviors", "all,-abortunexp",
+        "-timeout", f"{int(timeout_s)}s", "-timeout_error",
         "-trace_msg", "-message_file", str(msg_file),
         "-trace_err", "-error_file", str(err_file),
     ]  # fmt: skip
@@ -367,8 +368,13 @@ def call(
         _kill(proc)
         _, stderr = proc.communicate()
     duration = time.monotonic() - started
+    messages = parse_message_log(msg_file)
+    # Only this call's messages: a reused port can still get retransmissions of an earlier call.
+    call_ids = [m.call_id for m in messages if m.direction == "sent" and m.method == "INVITE" and not m.is_response]
+    if call_ids:
+        messages = [m for m in messages if m.call_id == call_ids[0]]
     return CallResult(to_number=to_number, from_number=from_number, returncode=proc.returncode,
-                      duration_s=duration, messages=parse_message_log(msg_file), workdir=workdir,
+                      duration_s=duration, messages=messages, workdir=workdir,
                       stderr=(stderr or "") + _read(err_file))  # fmt: skip
 
 
@@ -447,8 +453,11 @@ class SeatUas:
     def _scenario(self) -> Path:
         assert self.workdir is not None
         if self.behaviour == "answer":
-            after = ack_actions = ""
+            after = ack_actions = invite_actions = ""
             if self.hangup_after_s is not None:
+                invite_actions = """<action>
+      <ereg regexp="sip:[^>;]*" search_in="hdr" header="Contact:" assign_to="peer_contact"/>
+    </action>"""
                 # The seat's own BYE swaps the dialog's From/To, taken from the ACK.
                 ack_actions = """<action>
       <ereg regexp=".*" search_in="hdr" header="From:" assign_to="peer_from"/>
@@ -457,7 +466,7 @@ class SeatUas:
                 after = f"""<pause milliseconds="{int(self.hangup_after_s * 1000)}"/>
   <send retrans="500">
     <![CDATA[
-      BYE sip:[remote_ip]:[remote_port] SIP/2.0
+      BYE [$peer_contact] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
       From: [$own_to]
       To: [$peer_from]
@@ -471,7 +480,8 @@ class SeatUas:
   <recv response="200"/>
   <nop next="linger"/>"""
             return _render("seat_answer.xml", {"ANSWER_AFTER_MS": str(int(self.answer_after_s * 1000)),
-                                               "AFTER_ANSWER": after, "ACK_ACTIONS": ack_actions},
+                                               "AFTER_ANSWER": after, "ACK_ACTIONS": ack_actions,
+                                               "INVITE_ACTIONS": invite_actions},
                            self.workdir)  # fmt: skip
         if self.behaviour == "busy":
             return _render("seat_busy.xml", {}, self.workdir)
@@ -491,7 +501,8 @@ class SeatUas:
             sipp_binary(), "-sf", str(scenario),
             "-i", self.host, "-p", str(self.port),
             "-mi", self.host, "-mp", str(self.media_port or media_port_for(self.port)),
-            "-nostdin", "-trace_msg", "-message_file", str(self.message_file),
+            "-nostdin", "-aa", "-default_behaviors", "all,-abortunexp",
+            "-trace_msg", "-message_file", str(self.message_file),
             "-trace_err", "-error_file", str(self.workdir / "errors.log"),
         ]  # fmt: skip
         self.proc = subprocess.Popen(cmd, cwd=self.workdir, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,

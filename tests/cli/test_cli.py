@@ -1,0 +1,203 @@
+"""The `ivr400` command end to end on an SQLite file: happy paths, --json, and bad input for every command."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from ivr400.cli import main
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+    monkeypatch.setenv("IVR400_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("IVR400_ACTOR", "tester")
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    runner = CliRunner()
+
+    def run(*args: str, ok: bool = True) -> Result:
+        result = runner.invoke(main, ["--db", db, *args], catch_exceptions=False)
+        if ok:
+            assert result.exit_code == 0, result.output + result.stderr
+        return result
+
+    run.db_file = tmp_path / "cli.db"  # type: ignore[attr-defined]
+    run.tmp = tmp_path  # type: ignore[attr-defined]
+    return run
+
+
+def doc(tmp: Path, name: str) -> Path:
+    path = tmp / name
+    path.write_bytes(PNG + name.encode())
+    return path
+
+
+def base(cli) -> None:  # noqa: ANN001
+    cli("enterprise", "add", "北京甲科技有限公司", "--area-code", "010")
+    cli("hotline", "add", "400-800-0001", "--enterprise", "北京甲科技有限公司")
+    cli("destination", "add", "010-62345678", "--enterprise", "1", "--owner", "北京甲科技有限公司")
+    cli("evidence", "add", "#1", "carrier_bill", str(doc(cli.tmp, "bill.png")), "--issuer", "telecom",
+        "--shows-number", "--shows-owner")
+
+
+def snapshot(cli) -> bytes:  # noqa: ANN001
+    """Everything a command could have written: the database file (checkpointed) and its WAL."""
+    import sqlite3
+
+    conn = sqlite3.connect(cli.db_file)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    dump = "\n".join(conn.iterdump()).encode()
+    conn.close()
+    return dump
+
+
+def test_provision_approve_bind_and_show_as_json(cli) -> None:  # noqa: ANN001
+    base(cli)
+    check = cli("whitelist", "check", "#1", "--json")
+    assert json.loads(check.output)["ok"] is True
+    cli("destination", "approve", "#1")
+    cli("department", "add", "4008000001", "1", "销售部")
+    cli("seat", "add", "4008000001", "010-62345678")
+    cli("seat", "add", "4008000001", "01062345678", "--department", "1", "--ring-timeout", "20")
+    seats = json.loads(cli("seat", "list", "--json").output)
+    assert [(s["department"], s["position"], s["ring_timeout_s"], s["state"]) for s in seats] == [
+        (None, 1, 15, "active"), ("1", 1, 20, "active")]
+    shown = json.loads(cli("destination", "show", "010 6234 5678", "--json").output)
+    assert shown["status"] == "approved" and shown["approved_by"] == "tester"
+    assert [e["action"] for e in shown["events"]] == ["register", "approve"]
+    assert shown["evidence"][0]["media_type"] == "image/png"
+    for group in ("enterprise", "hotline", "destination"):
+        assert json.loads(cli(group, "list", "--json").output)
+    assert json.loads(cli("hotline", "show", "4008000001", "--json").output)["routable"] == 1
+
+
+def test_approval_refusal_lists_everything_missing_and_is_audited(cli) -> None:  # noqa: ANN001
+    cli("enterprise", "add", "北京甲科技有限公司", "--area-code", "010")
+    cli("hotline", "add", "4008000001", "--enterprise", "1")
+    cli("destination", "add", "13800138000", "--enterprise", "1", "--owner", "张三", "--owner-kind", "person")
+    check = cli("whitelist", "check", "13800138000", ok=False)
+    assert check.exit_code == 2 and "[missing] R1" in check.output and "[missing] R5" in check.output
+    result = cli("destination", "approve", "13800138000", ok=False)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: destination: cannot approve 13800138000")
+    assert "R1" in result.stderr and "R3" in result.stderr and "R5" in result.stderr
+    shown = json.loads(cli("destination", "show", "#1", "--json").output)
+    assert shown["status"] == "pending"
+    assert [e["action"] for e in shown["events"]] == ["register", "approve_refused"]
+
+
+def test_revoke_suspends_seats_without_deleting_them(cli) -> None:  # noqa: ANN001
+    base(cli)
+    cli("destination", "approve", "#1")
+    cli("seat", "add", "4008000001", "#1")
+    cli("destination", "revoke", "#1", "--reason", "号码已退订")
+    seats = json.loads(cli("seat", "list", "--json").output)
+    assert seats[0]["state"] == "suspended (revoked)"
+    assert json.loads(cli("hotline", "show", "4008000001", "--json").output)["routable"] == 0
+    assert cli("seat", "add", "4008000001", "#1", "--department", "1", ok=False).exit_code == 1
+
+
+def test_letter_is_filled_in_from_the_seed_template(cli) -> None:  # noqa: ANN001
+    cli("enterprise", "add", "北京甲科技有限公司", "--area-code", "010")
+    cli("hotline", "add", "4008000001", "--enterprise", "1")
+    cli("destination", "add", "010-62345678", "--enterprise", "1", "--owner", "北京乙科技有限公司",
+        "--relationship", "关联公司")
+    cli("destination", "add", "010-62345679", "--enterprise", "1", "--owner", "张三", "--owner-kind", "person",
+        "--relationship", "员工")
+    company = cli("letter", "#1").output
+    assert "400电话绑定公司电话授权证明" in company
+    assert "北京乙科技有限公司与北京甲科技有限公司为关联公司" in company and "400-800-0001" in company
+    assert "010-62345678" in company
+    person = cli("letter", "#2").output
+    assert "400电话绑定个人电话授权证明" in person and "张三是北京甲科技有限公司员工" in person
+
+
+# Bad input: every command refuses with `error: FIELD: reason`, exit 1, and writes nothing. ---------
+BAD_INPUT = [
+    (["enterprise", "add", "", "--area-code", "010"], "name"),
+    (["enterprise", "add", "X公司", "--area-code", "099"], "area-code"),
+    (["enterprise", "add", "X公司", "--area-code", "010", "--timezone", "Mars/Olympus"], "timezone"),
+    (["enterprise", "add", "北京甲科技有限公司", "--area-code", "010"], "name"),
+    (["enterprise", "show", "nobody"], "enterprise"),
+    (["hotline", "add", "4005000000", "--enterprise", "1"], "number"),
+    (["hotline", "add", "40080000011", "--enterprise", "1"], "number"),
+    (["hotline", "add", "4008000001", "--enterprise", "1"], "number"),
+    (["hotline", "add", "4008000002", "--enterprise", "9"], "enterprise"),
+    (["hotline", "add", "4008000002", "--enterprise", "1", "--max-bound", "0"], "max-bound"),
+    (["hotline", "add", "4008000002", "--enterprise", "1", "--hunt", "random"], "hunt"),
+    (["hotline", "show", "4008000009"], "hotline"),
+    (["hotline", "set", "4008000001", "--max-bound", "0"], "max-bound"),
+    (["hotline", "set", "4008000001", "--ringback-tone", "nope"], "ringback-tone"),
+    (["destination", "add", "62345678", "--enterprise", "1", "--owner", "A"], "number"),
+    (["destination", "add", "4008000001", "--enterprise", "1", "--owner", "A"], "number"),
+    (["destination", "add", "010-62345678", "--enterprise", "1", "--owner", "A"], "number"),
+    (["destination", "add", "010-62345670", "--enterprise", "1", "--owner", " "], "owner"),
+    (["destination", "show", "#99"], "destination"),
+    (["destination", "approve", "#99"], "destination"),
+    (["destination", "reject", "#1", "--reason", " "], "reason"),
+    (["destination", "revoke", "#1", "--reason", "x"], "destination"),
+    (["evidence", "add", "#1", "carrier_bill", "/nonexistent.png"], "file"),
+    (["evidence", "add", "#1", "invoice", "EMPTY"], "file"),
+    (["evidence", "add", "#1", "authorization_letter", "DOC", "--valid-until", "2026-13-01"], "valid-until"),
+    (["evidence", "add", "#1", "authorization_letter", "DOC", "--valid-until", "2027-01-01", "--long-term"],
+     "valid-until"),
+    (["evidence", "add", "#1", "authorization_letter", "DOC", "--valid-from", "2027-01-01", "--valid-until",
+      "2026-01-01"], "valid-until"),
+    (["whitelist", "expiring", "--days", "-1"], "days"),
+    (["seat", "add", "4008000001", "#1"], "destination"),
+    (["seat", "add", "4008000001", "#1", "--ring-timeout", "3"], "ring-timeout"),
+    (["seat", "add", "4008000001", "#1", "--department", "7"], "department"),
+    (["seat", "move", "99", "--position", "1"], "seat"),
+    (["seat", "remove", "99"], "seat"),
+    (["department", "add", "4008000001", "*", "X"], "key"),
+    (["department", "add", "4008000001", "12", "X"], "key"),
+    (["department", "add", "4008000001", "2", " "], "name"),
+    (["department", "add", "4008000001", "2", "X", "--parent", "5"], "parent"),
+    (["tone", "add", "NOTAUDIO", "--name", "bad"], "file"),
+    (["tone", "add", "DOC", "--name", "Bad Name!"], "name"),
+    (["letter", "#99"], "destination"),
+    (["carrier", "set", "foo", "--allow-mobile"], "carrier"),
+    (["trunk", "add", "t1", "PJSIP/x"], "template"),
+    (["trunk", "add", "t1", "PJSIP/{number}@a,b"], "template"),
+    (["trunk", "use", "nope", "--hotline", "4008000001"], "trunk"),
+]
+
+
+@pytest.mark.parametrize(("args", "field"), BAD_INPUT, ids=[" ".join(a[:2]) + f"-{f}-{i}" for i, (a, f) in enumerate(BAD_INPUT)])
+def test_bad_input_is_refused_with_the_field_and_nothing_is_written(cli, args: list[str], field: str) -> None:  # noqa: ANN001
+    cli("enterprise", "add", "北京甲科技有限公司", "--area-code", "010")
+    cli("hotline", "add", "4008000001", "--enterprise", "1")
+    cli("destination", "add", "010-62345678", "--enterprise", "1", "--owner", "北京甲科技有限公司")
+    (cli.tmp / "EMPTY").write_bytes(b"")
+    (cli.tmp / "NOTAUDIO").write_text("this is not audio\n")
+    shutil.copy(doc(cli.tmp, "x.png"), cli.tmp / "DOC")
+    args = [str(cli.tmp / a) if a in {"EMPTY", "NOTAUDIO", "DOC"} else a for a in args]
+    before = snapshot(cli)
+    result = cli(*args, ok=False)
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith(f"error: {field}: "), result.stderr
+    assert "Traceback" not in result.stderr
+    assert snapshot(cli) == before
+
+
+def test_database_url_errors_are_clear(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["--db", "mysql://x/y", "enterprise", "list"])
+    assert result.exit_code == 1 and result.stderr.startswith("error: database url: unsupported backend")
+
+
+def test_demo_populates_the_default_sqlite_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IVR400_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("IVR400_DATABASE_URL", raising=False)
+    result = CliRunner().invoke(main, ["demo", "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.output)
+    assert (tmp_path / "ivr400.db").exists()
+    assert len(report["routable_now"]) == 6
+    assert "13800138000" in report["refused"]
+    again = CliRunner().invoke(main, ["demo"])
+    assert again.exit_code == 1 and "already exists" in again.stderr
