@@ -350,7 +350,7 @@ def test_anonymous_and_garbage_callers(cal: Calendar, caller, status, mode: Bloc
 
 def assert_reason_safe(d: Decision, raw: object) -> None:
     assert not re.search(r"[\x00-\x1f\x7f\"'\\$;,`{}]", d.reason), d.reason
-    if isinstance(raw, str) and len(raw) > 3 and d.caller is None:
+    if isinstance(raw, str) and len(raw) > 3 and d.caller_status is CallerStatus.UNPARSEABLE:
         assert raw not in d.reason
 
 

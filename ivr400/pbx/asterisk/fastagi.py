@@ -228,7 +228,7 @@ class AGISession:
                 raise AGISessionClosed(f"{verb_up}: session is closed")
             limit = self._command_timeout if timeout is None else timeout
             complete = False
-            cm = asyncio.timeout(None)
+            cm = asyncio.timeout(limit)
             try:
                 async with cm:
                     self.log.debug("-> %s", line.decode("utf-8", "replace").rstrip("\n"))
