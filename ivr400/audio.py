@@ -72,14 +72,20 @@ def probe(path: Path | str, *, file_type: str | None = None, timeout_s: float = 
     path = Path(path)
     if not path.is_file():
         raise AudioError(f"{path}: no such file")
-    cmd = [_sox(), "--i"]
-    if file_type:
-        cmd += ["-t", file_type]
-    cmd.append(str(path))
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=timeout_s)
-    except subprocess.TimeoutExpired as exc:
-        raise AudioError(f"{path}: sox took longer than {timeout_s:g} s to read the header") from exc
+    # `sox --i` takes no -t (there it means "print the type"), so a neutral name gets a symlink
+    # carrying the extension sox needs to pick the format handler.
+    with tempfile.TemporaryDirectory(prefix="ivr400-probe-") as tmp:
+        target = path
+        if file_type:
+            if not re.fullmatch(r"[a-z0-9]{1,8}", file_type):
+                raise AudioError(f"{path}: unsupported file type {file_type!r}")
+            target = Path(tmp) / f"probe.{file_type}"
+            target.symlink_to(path.resolve())
+        try:
+            proc = subprocess.run([_sox(), "--i", str(target)], capture_output=True, text=True, errors="replace",
+                                  timeout=timeout_s)
+        except subprocess.TimeoutExpired as exc:
+            raise AudioError(f"{path}: sox took longer than {timeout_s:g} s to read the header") from exc
     if proc.returncode != 0:
         raise AudioError(f"{path}: not a readable audio file ({_sox_reason(proc.stderr)})")
 

@@ -190,3 +190,23 @@ def host_path(root: Path, path: str | PurePosixPath) -> Path:
             continue
         resolved.append(part)
     return root.joinpath(*resolved)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python3 -m ivr400.lab.chroot [ROOT]`: build or reuse the chroot (standard library only)."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["build"]:
+        args = args[1:]
+    try:
+        root, seconds = ensure_chroot(Path(args[0]) if args else None)
+    except LabError as exc:
+        print(f"error: {exc.field}: {exc.reason}", file=sys.stderr)
+        return 1
+    print(f"chroot: {root} ({'cached' if seconds is None else f'built in {seconds:.0f} s'})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

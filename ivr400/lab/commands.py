@@ -47,7 +47,11 @@ def build(root: Path | None) -> None:
 
 @lab.command()
 @_root_option
-@click.option("--verbose/--quiet", default=None, help="Asterisk verbose+dtmf logging (default $IVR400_LAB_VERBOSE).")
+@click.option(
+    "--verbose/--quiet",
+    default=None,
+    help="Asterisk verbose+dtmf logging (default $IVR400_LAB_VERBOSE).",
+)
 @click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds to wait for boot.")
 def up(root: Path | None, verbose: bool | None, timeout: float) -> None:
     """Start the lab (idempotent: reports it if it already runs)."""
@@ -97,5 +101,7 @@ def status(root: Path | None, as_json: bool) -> None:
         return
     click.echo(f"lab: running, pid {st.pid}, {st.version or 'version unknown'}")
     if st.ami_host:
-        click.echo(f"  SIP udp {st.sip_host}:{st.sip_port}; AMI {st.ami_host}:{st.ami_port} user {st.ami_username}")
+        click.echo(
+            f"  SIP udp {st.sip_host}:{st.sip_port}; AMI {st.ami_host}:{st.ami_port} user {st.ami_username}"
+        )
     click.echo(f"  chroot {st.root}; started {st.started_at or 'unknown'}")

@@ -39,8 +39,16 @@ DEFAULT_STATE_PATH = Path("/var/cache/ivr400/lab-state.json")
 CONSOLE_LOG = "/var/log/asterisk/lab-console.log"
 #: Keys written to the state file.
 STATE_KEYS = (
-    "root", "pid", "ami_host", "ami_port", "ami_username", "ami_secret", "sip_host", "sip_port", "started_at",
-)  # fmt: skip
+    "root",
+    "pid",
+    "ami_host",
+    "ami_port",
+    "ami_username",
+    "ami_secret",
+    "sip_host",
+    "sip_port",
+    "started_at",
+)
 
 
 def state_path() -> Path:
@@ -165,11 +173,31 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def _recorded_pid(prev: Lab | None, root: Path) -> int | None:
+    """The state file's PID if it is a live Asterisk daemon in `root`."""
+    if prev is None or Path(prev.root) != root or not prev.pid:
+        return None
+    return prev.pid if process.is_asterisk_daemon(prev.pid, root) else None
+
+
 def _load_optional(path: Path) -> Lab | None:
     try:
         return Lab.load(path)
     except LabError:
         return None
+
+
+def _lab_for(config: LabConfig, root: Path, pid: int | None = None) -> Lab:
+    return Lab(
+        root=root,
+        pid=pid,
+        ami_host=config.ami_host,
+        ami_port=config.ami_port,
+        ami_username=config.ami_username,
+        ami_secret=config.ami_secret,
+        sip_host=config.sip_host,
+        sip_port=config.sip_port,
+    )
 
 
 def _check_port_free(kind: int, host: str, port: int, field_name: str) -> None:
@@ -180,7 +208,8 @@ def _check_port_free(kind: int, host: str, port: int, field_name: str) -> None:
             sock.bind((host, port))
         except OSError as exc:
             proto = "udp" if kind == socket.SOCK_DGRAM else "tcp"
-            raise LabError(field_name, f"{host}:{port}/{proto} is in use by another process ({exc.strerror})") from exc
+            reason = f"{host}:{port}/{proto} is in use by another process ({exc.strerror})"
+            raise LabError(field_name, reason) from exc
 
 
 def write_tone_wav(path: Path, seconds: float = 5.0, freq: float = 450.0, on_s: float = 1.0) -> None:
@@ -202,8 +231,9 @@ def write_tone_wav(path: Path, seconds: float = 5.0, freq: float = 450.0, on_s: 
 
 def prepare_root(root: Path) -> None:
     """Directories ivr400 uses inside the chroot, and the default MOH tone."""
-    for path in (SPOOL_DIR, SOUNDS_DIR, MOH_DIR, DEFAULT_MOH_DIR, RUN_DIR, LOG_DIR, f"{LOG_DIR}/cdr-csv",
-                 "/etc/asterisk/ivr400"):  # fmt: skip
+    dirs = (SPOOL_DIR, SOUNDS_DIR, MOH_DIR, DEFAULT_MOH_DIR, RUN_DIR, LOG_DIR, f"{LOG_DIR}/cdr-csv",
+            "/etc/asterisk/ivr400", "/var/lib/asterisk/keys")
+    for path in dirs:
         chroot.host_path(root, path).mkdir(parents=True, exist_ok=True)
     tone = chroot.host_path(root, f"{DEFAULT_MOH_DIR}/lab-tone.wav")
     if not tone.exists():
@@ -235,7 +265,7 @@ def lab_up(
         prev = _load_optional(state_file)
         if prev is not None and Path(prev.root) != root:
             prev = None
-        pid = prev.pid if prev is not None and prev.pid and process.is_asterisk_daemon(prev.pid, root) else None
+        pid = _recorded_pid(prev, root)
         adopted = False
         if pid is None:
             running = process.find_daemons(root)
@@ -246,9 +276,8 @@ def lab_up(
             keep = prev is not None and prev.pid == pid and bool(prev.ami_secret)
             secret = prev.ami_secret if keep else new_secret()
             config = LabConfig(ami_secret=secret, verbose=verbose)
-            lab = Lab(root=root, pid=pid, ami_secret=secret, started_at=(prev.started_at if keep else _now()),
-                      ami_host=config.ami_host, ami_port=config.ami_port, ami_username=config.ami_username,
-                      sip_host=config.sip_host, sip_port=config.sip_port)  # fmt: skip
+            lab = _lab_for(config, root, pid=pid)
+            lab.started_at = prev.started_at if keep and prev is not None else _now()
             write_base_config(config, lab.config_dir)
             if adopted or not keep:
                 lab.rx("module reload manager")  # the running daemon must know the new secret
@@ -259,8 +288,7 @@ def lab_up(
         config = LabConfig(ami_secret=new_secret(), verbose=verbose)
         _check_port_free(socket.SOCK_DGRAM, config.sip_host, config.sip_port, "sip_port")
         _check_port_free(socket.SOCK_STREAM, config.ami_host, config.ami_port, "ami_port")
-        lab = Lab(root=root, ami_secret=config.ami_secret, ami_host=config.ami_host, ami_port=config.ami_port,
-                  ami_username=config.ami_username, sip_host=config.sip_host, sip_port=config.sip_port)  # fmt: skip
+        lab = _lab_for(config, root)
         write_base_config(config, lab.config_dir)
         lab.pid = process.start_daemon(root, lab.console_log)
         lab.started_at = _now()
@@ -281,8 +309,9 @@ def lab_down(root: Path | None = None, *, timeout: float = 15.0, state_file: Pat
     with chroot.file_lock(state_file.with_name("lab.lock")):
         prev = _load_optional(state_file)
         pids = set(process.find_daemons(root)) if root.exists() else set()
-        if prev is not None and Path(prev.root) == root and prev.pid and process.is_asterisk_daemon(prev.pid, root):
-            pids.add(prev.pid)
+        recorded = _recorded_pid(prev, root)
+        if recorded is not None:
+            pids.add(recorded)
         stopped = False
         for pid in sorted(pids):
             stopped = process.stop_daemon(pid, timeout=timeout) or stopped
@@ -299,12 +328,17 @@ def lab_status(root: Path | None = None, *, state_file: Path | None = None) -> L
     prev = _load_optional(state_file)
     if prev is not None and Path(prev.root) != root:
         prev = None
-    pid = prev.pid if prev is not None and prev.pid and process.is_asterisk_daemon(prev.pid, root) else None
+    pid = _recorded_pid(prev, root)
     if pid is None and root.exists():
         found = process.find_daemons(root)
         pid = found[0] if found else None
-    status = LabStatus(running=pid is not None, root=str(root), chroot_built=chroot.is_built(root), pid=pid,
-                       state_file=str(state_file))  # fmt: skip
+    status = LabStatus(
+        running=pid is not None,
+        root=str(root),
+        chroot_built=chroot.is_built(root),
+        pid=pid,
+        state_file=str(state_file),
+    )
     if prev is not None:
         status.ami_host, status.ami_port, status.ami_username = prev.ami_host, prev.ami_port, prev.ami_username
         status.sip_host, status.sip_port = prev.sip_host, prev.sip_port

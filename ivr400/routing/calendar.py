@@ -139,7 +139,7 @@ class DayInfo:
         if self.source == "override":
             text += " (enterprise override)"
         elif self.source == "no-data":
-            text += " (no calendar data for this year: weekday/weekend only)"
+            text += " (no calendar data)"
         return text
 
 

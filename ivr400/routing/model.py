@@ -192,6 +192,8 @@ class Target:
     dialplan sends on the trunk (usually the same digits). ``valid_from``/``valid_until`` are the
     whitelist authorization's validity (R7) when the loader knows them: the decision re-checks them at
     call time and leaves out a seat whose authorization lapsed since the configuration was loaded.
+    ``seat_id``/``trunk_id`` are carried through for the audit trail and the dial string (the trunk is
+    the destination's, else the hotline's, as ``ivr400.db.routable.RoutableSeat`` computes it).
     """
 
     destination: str
@@ -201,14 +203,17 @@ class Target:
     destination_id: int | None = None
     valid_from: dt.datetime | None = None
     valid_until: dt.datetime | None = None
+    seat_id: int | None = None
+    trunk_id: int | None = None
 
     def __post_init__(self) -> None:
         _check(_DIAL, self.destination, "target destination")
         _check(_DIAL, self.dial, "target dial")
         _check_int(self.ring_timeout_s, "ring_timeout_s", 5, 120)
         _check_int(self.position, "position", 1, 10_000)
-        if self.destination_id is not None:
-            _check_int(self.destination_id, "destination_id", 1, 2**63 - 1)
+        for name in ("destination_id", "seat_id", "trunk_id"):
+            if getattr(self, name) is not None:
+                _check_int(getattr(self, name), name, 1, 2**63 - 1)
         _check_aware(self.valid_from, "valid_from")
         _check_aware(self.valid_until, "valid_until")
 
@@ -227,6 +232,8 @@ class Target:
             "destination_id": self.destination_id,
             "valid_from": _iso(self.valid_from),
             "valid_until": _iso(self.valid_until),
+            "seat_id": self.seat_id,
+            "trunk_id": self.trunk_id,
         }
 
     @classmethod
@@ -240,6 +247,8 @@ class Target:
             destination_id=d.get("destination_id"),
             valid_from=_from_iso(d.get("valid_from"), "valid_from"),
             valid_until=_from_iso(d.get("valid_until"), "valid_until"),
+            seat_id=d.get("seat_id"),
+            trunk_id=d.get("trunk_id"),
         )
 
 

@@ -29,10 +29,16 @@ PCAP_DIR = Path("/usr/share/sip-tester")
 PBX_HOST = "127.0.0.1"
 PBX_PORT = 5060
 #: Final responses the carrier scenario handles explicitly (anything else aborts the sipp call).
-ERROR_CODES = (400, 401, 403, 404, 405, 407, 408, 410, 415, 420, 480, 481, 482, 483, 484, 485, 486, 487,
-               488, 491, 500, 501, 502, 503, 504, 580, 600, 603, 604, 606)  # fmt: skip
-DTMF_PCAP = {**{d: f"dtmf_2833_{d}.pcap" for d in "0123456789"}, "*": "dtmf_2833_star.pcap",
-             "#": "dtmf_2833_pound.pcap"}  # fmt: skip
+ERROR_CODES = (
+    400, 401, 403, 404, 405, 407, 408, 410, 415, 420, 480, 481, 482, 483, 484, 485, 486, 487, 488, 491,
+    500, 501, 502, 503, 504, 580, 600, 603, 604, 606,
+)
+#: Debian's sip-tester ships one RFC 4733 (payload type 101) pcap per key.
+DTMF_PCAP = {
+    **{d: f"dtmf_2833_{d}.pcap" for d in "0123456789"},
+    "*": "dtmf_2833_star.pcap",
+    "#": "dtmf_2833_pound.pcap",
+}
 
 
 class SippError(RuntimeError):
@@ -289,9 +295,11 @@ class CallResult:
         return None
 
     def __repr__(self) -> str:
-        return (f"CallResult(to={self.to_number}, final={self.final_status}, responses={self.responses}, "
-                f"early_media={self.early_media}, hangup_by={self.hangup_by}, rc={self.returncode}, "
-                f"duration={self.duration_s:.2f}s, workdir={self.workdir})")  # fmt: skip
+        return (
+            f"CallResult(to={self.to_number}, final={self.final_status}, responses={self.responses}, "
+            f"early_media={self.early_media}, hangup_by={self.hangup_by}, rc={self.returncode}, "
+            f"duration={self.duration_s:.2f}s, workdir={self.workdir})"
+        )
 
 
 def call(
@@ -358,10 +366,17 @@ def call(
         "-timeout", f"{int(timeout_s)}s", "-timeout_error",
         "-trace_msg", "-message_file", str(msg_file),
         "-trace_err", "-error_file", str(err_file),
-    ]  # fmt: skip
+    ]
     started = time.monotonic()
-    proc = subprocess.Popen(cmd, cwd=workdir, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+    proc = subprocess.Popen(
+        cmd,
+        cwd=workdir,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         _, stderr = proc.communicate(timeout=timeout_s + 10)
     except subprocess.TimeoutExpired:
@@ -370,12 +385,18 @@ def call(
     duration = time.monotonic() - started
     messages = parse_message_log(msg_file)
     # Only this call's messages: a reused port can still get retransmissions of an earlier call.
-    call_ids = [m.call_id for m in messages if m.direction == "sent" and m.method == "INVITE" and not m.is_response]
+    call_ids = [m.call_id for m in messages if m.direction == "sent" and m.method == "INVITE"]
     if call_ids:
         messages = [m for m in messages if m.call_id == call_ids[0]]
-    return CallResult(to_number=to_number, from_number=from_number, returncode=proc.returncode,
-                      duration_s=duration, messages=messages, workdir=workdir,
-                      stderr=(stderr or "") + _read(err_file))  # fmt: skip
+    return CallResult(
+        to_number=to_number,
+        from_number=from_number,
+        returncode=proc.returncode,
+        duration_s=duration,
+        messages=messages,
+        workdir=workdir,
+        stderr=(stderr or "") + _read(err_file),
+    )
 
 
 def _read(path: Path) -> str:
@@ -479,10 +500,13 @@ class SeatUas:
   </send>
   <recv response="200"/>
   <nop next="linger"/>"""
-            return _render("seat_answer.xml", {"ANSWER_AFTER_MS": str(int(self.answer_after_s * 1000)),
-                                               "AFTER_ANSWER": after, "ACK_ACTIONS": ack_actions,
-                                               "INVITE_ACTIONS": invite_actions},
-                           self.workdir)  # fmt: skip
+            markers = {
+                "ANSWER_AFTER_MS": str(int(self.answer_after_s * 1000)),
+                "AFTER_ANSWER": after,
+                "ACK_ACTIONS": ack_actions,
+                "INVITE_ACTIONS": invite_actions,
+            }
+            return _render("seat_answer.xml", markers, self.workdir)
         if self.behaviour == "busy":
             return _render("seat_busy.xml", {}, self.workdir)
         if self.behaviour == "ring":
@@ -504,14 +528,21 @@ class SeatUas:
             "-nostdin", "-aa", "-default_behaviors", "all,-abortunexp",
             "-trace_msg", "-message_file", str(self.message_file),
             "-trace_err", "-error_file", str(self.workdir / "errors.log"),
-        ]  # fmt: skip
-        self.proc = subprocess.Popen(cmd, cwd=self.workdir, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=open(self.workdir / "stderr.log", "wb"), start_new_session=True)  # fmt: skip
+        ]
+        with open(self.workdir / "stderr.log", "wb") as stderr:
+            self.proc = subprocess.Popen(
+                cmd,
+                cwd=self.workdir,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise SippError(f"seat sipp on {self.port} exited ({self.proc.returncode}): "
-                                f"{_read(self.workdir / 'stderr.log')[-2000:]}")  # fmt: skip
+                detail = _read(self.workdir / "stderr.log")[-2000:]
+                raise SippError(f"seat sipp on {self.port} exited ({self.proc.returncode}): {detail}")
             if _udp_port_bound(self.port, self.host):
                 return self
             time.sleep(0.05)
@@ -521,8 +552,6 @@ class SeatUas:
     def stop(self) -> None:
         if self.proc is not None:
             _kill(self.proc)
-            if self.proc.stderr:
-                self.proc.stderr.close()
 
     def __enter__(self) -> SeatUas:
         return self.start()
@@ -539,7 +568,8 @@ class SeatUas:
         seen: set[str | None] = set()
         out = []
         for m in self.messages():
-            if m.direction == "received" and not m.is_response and m.method == "INVITE" and m.call_id not in seen:
+            is_invite = m.direction == "received" and not m.is_response and m.method == "INVITE"
+            if is_invite and m.call_id not in seen:
                 seen.add(m.call_id)
                 out.append(m)
         return out
@@ -562,4 +592,6 @@ class SeatUas:
             time.sleep(0.1)
 
     def requests(self, method: str) -> list[SipMessage]:
-        return [m for m in self.messages() if m.direction == "received" and not m.is_response and m.method == method]
+        return [
+            m for m in self.messages() if m.direction == "received" and not m.is_response and m.method == method
+        ]

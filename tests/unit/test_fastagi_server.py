@@ -23,7 +23,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # for tests.fakes when run as `pytest`
 
-from ivr400.pbx.asterisk.agi_protocol import parse_args  # noqa: E402
 from ivr400.pbx.asterisk.fastagi import (  # noqa: E402
     STATUS_VARIABLE,
     AGICommandError,
@@ -783,3 +782,25 @@ def test_serve_handles_sigterm_gracefully(tmp_path: Path) -> None:
                 await proc.wait()
 
     run(scenario, timeout=30.0)
+
+
+def test_helper_failure_results() -> None:
+    outcome: dict[str, Any] = {}
+
+    async def route(session: AGISession) -> None:
+        outcome["exec"] = await session.exec("NoSuchApp", "x")  # -2 is returned, not raised
+        outcome["stream"] = await session.stream_file("missing")  # -1 is returned, not raised
+        with pytest.raises(AGICommandError) as err:
+            await session.answer()
+        outcome["answer"] = err.value.response
+
+    async def scenario() -> None:
+        async with agi_server({"test": route}) as server:
+            await FakeAsterisk(server.port, script={
+                "EXEC": "200 result=-2", "STREAM FILE": "200 result=-1 endpos=0", "ANSWER": "200 result=-1",
+            }).run()
+
+    run(scenario)
+    assert outcome["exec"].result_int == -2
+    assert (outcome["stream"].result_int, outcome["stream"].endpos) == (-1, 0)
+    assert outcome["answer"].result == "-1"

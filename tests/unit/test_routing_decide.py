@@ -463,7 +463,7 @@ def test_config_round_trip_through_json() -> None:
     c = cfg(
         block=BLOCKING,
         region_overrides=(RegionOverride("1380013", "上海", "上海"),),
-        departments=(dataclasses.replace(BEIJING, targets=(target("01062345678", 1, destination_id=7,
+        departments=(dataclasses.replace(BEIJING, targets=(target("01062345678", 1, destination_id=7, seat_id=3, trunk_id=1,
                                                                     valid_until=at(2026, 1, 1, 0)),)),
                      SHANGHAI, SUPPORT, EMPTY),
     )

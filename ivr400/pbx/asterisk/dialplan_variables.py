@@ -44,3 +44,14 @@ def target(i: int) -> str:
 
 def timeout(i: int) -> str:
     return f"{TIMEOUT_PREFIX}{i}"
+
+# --- added with the renderer (ivr400.render): used only inside the rendered dialplan, except where noted
+MENU_TRIES = "IVR400_MENU_TRIES"    # prompts played so far at the current menu level (retry counter)
+HUNT_START = "IVR400_HUNT_START"    # 1-based index the hunt starts at ("" = 1); the static round robin sets it
+MAX_ATTEMPTS = "IVR400_MAX_ATTEMPTS"  # transfer cap: at most this many targets tried in turn (0 / "" = all)
+RR_GLOBAL_PREFIX = "IVR400_RR_"     # GLOBAL(IVR400_RR_<hotline>_<dept digits or SB>): static round-robin position
+
+#: Where the dialplan records voicemail (as Asterisk sees it): <VOICEMAIL_SPOOL>/<hotline>/<UNIQUEID>.wav
+VOICEMAIL_SPOOL = "/var/spool/asterisk/ivr400/voicemail"
+#: AMI UserEvent sent once a voicemail file exists (headers Hotline, Dept, File, Caller, Uniqueid).
+USEREVENT_VOICEMAIL = "IVR400Voicemail"

@@ -231,7 +231,8 @@ class AGISession:
             cm = asyncio.timeout(limit)
             try:
                 async with cm:
-                    self.log.debug("-> %s", line.decode("utf-8", "replace").rstrip("\n"))
+                    if self.log.isEnabledFor(logging.DEBUG):
+                        self.log.debug("-> %s", line.decode("utf-8", "replace").rstrip("\n"))
                     self._writer.write(line)
                     await self._writer.drain()
                     response = await self._read_response()
@@ -255,7 +256,7 @@ class AGISession:
             finally:
                 if not complete:
                     self.close()
-        self.log.debug("<- %d %s", response.code, response)
+        self.log.debug("<- %r", response)
         if response.code == 511:
             self._hungup = True
             raise AGIHangup(f"{verb_up}: 511 {response.message}")
@@ -279,9 +280,9 @@ class AGISession:
                 self._writer.close()
 
     # ---- helpers
-    async def _checked(self, verb: str, *args: str | int) -> AGIResponse:
+    async def _checked(self, verb: str, *args: str | int, minus_one_fails: bool = True) -> AGIResponse:
         response = await self.command(verb, *args)
-        if not response.ok or response.result == "-1":
+        if not response.ok or (minus_one_fails and response.result == "-1"):
             raise AGICommandError(verb.upper(), response)
         return response
 
@@ -314,26 +315,26 @@ class AGISession:
         Asterisk's EXEC takes the application data as one argument, so ``args`` are joined with
         ``,`` as inside ``App(...)``. The line is injection-safe, but the application then parses
         its data its own way (``,`` splits arguments, Dial splits ``&``): never pass caller text
-        unfiltered (:func:`dialplan_safe`). Result ``-2`` means the application does not exist.
+        unfiltered (:func:`dialplan_safe`). Returns the reply: ``result`` is the application's
+        return value (``-2``: no such application); raises only on a non-200 reply.
         """
         if not _APP_RE.match(app):
             raise AGIArgumentError(f"invalid application name: {app!r}")
-        data = ",".join(str(a) for a in args)
         if args:
-            return await self._checked("EXEC", app, data)
-        return await self._checked("EXEC", app)
+            return await self._checked("EXEC", app, ",".join(str(a) for a in args), minus_one_fails=False)
+        return await self._checked("EXEC", app, minus_one_fails=False)
 
     async def answer(self) -> None:
         await self._checked("ANSWER")
 
     async def stream_file(self, filename: str, escape_digits: str = "", offset: int | None = None) -> AGIResponse:
-        """Play a file; ``result`` is the ASCII code of the digit pressed, or 0. Prefer letting the
-        dialplan play prompts (AGI decides, dialplan dials); this exists for small cases."""
+        """Play a file; ``result`` is the ASCII code of the digit pressed, 0, or -1 (file missing or
+        channel gone). Prefer letting the dialplan play prompts (AGI decides, dialplan dials)."""
         if not _DIGITS_RE.match(escape_digits):
             raise AGIArgumentError(f"invalid escape digits: {escape_digits!r}")
         if offset is None:
-            return await self._checked("STREAM FILE", filename, escape_digits)
-        return await self._checked("STREAM FILE", filename, escape_digits, int(offset))
+            return await self._checked("STREAM FILE", filename, escape_digits, minus_one_fails=False)
+        return await self._checked("STREAM FILE", filename, escape_digits, int(offset), minus_one_fails=False)
 
     async def hangup(self, channel: str | None = None) -> None:
         """Hang up the channel (or ``channel``); no further command is sent on this session."""

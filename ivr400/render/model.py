@@ -1,0 +1,344 @@
+"""The render model: what the Asterisk templates see, as plain frozen dataclasses.
+
+Everything here is already validated and safe to print into an Asterisk config file: numbers are
+digits, dial strings match a strict pattern, names meant for humans only ever go into `;` comments
+through `comment_text()`. The loader (`ivr400.render.load`) builds it from the database; the
+templates only format it. Nothing in this module touches the database or the file system.
+
+Naming (shared with deploy and the FastAGI controller, which may set ``IVR400_MOH``):
+    hotline context      ivr400-h-<number>            (entry `s`, hunts `d`, `d1`, `d21`, ...)
+    menu contexts        ivr400-m-<number>[-<digits>] (top level, then one per department with children)
+    ringback MOH class   ivr400-tone-<tone id>        (files in moh/ivr400/<class>/)
+    prompt sound         ivr400/tone-<tone id>        (file sounds/ivr400/tone-<id>.wav)
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from ivr400.pbx.asterisk.dialplan_variables import RR_GLOBAL_PREFIX
+
+#: Dial template used for a seat whose destination and hotline name no trunk.
+DEFAULT_DIAL_TEMPLATE = "PJSIP/{number}@ivr400-out"
+#: Ring seconds per seat when nothing says otherwise (the carriers' "15 s then the next seat").
+DEFAULT_RING_TIMEOUT_S = 15
+MIN_RING_S, MAX_RING_S = 5, 120
+#: Shipped prompts, Asterisk sound names (files sounds/ivr400-*.wav, installed under sounds/ivr400/).
+SOUND_DIR = "ivr400"
+WELCOME = "ivr400/ivr400-welcome"
+INVALID = "ivr400/ivr400-invalid"
+NO_INPUT = "ivr400/ivr400-no-input"
+LEAVE_MESSAGE = "ivr400/ivr400-leave-message"
+GOODBYE = "ivr400/ivr400-goodbye"
+CLOSED = "ivr400/ivr400-closed"
+BLOCKED = "ivr400/ivr400-blocked"
+UNKNOWN_NUMBER = "ivr400/ivr400-unknown-number"
+RINGBACK_FILE = "ivr400-ringback"
+#: The default ringback class (the shipped ringback tone); a controller may name it in IVR400_MOH.
+DEFAULT_MOH_CLASS = "ivr400-default"
+MOH_ROOT = "/var/lib/asterisk/moh/ivr400"
+
+HUNT_STRATEGIES = ("sequential", "simultaneous", "round_robin")
+
+_HOTLINE_NUMBER = re.compile(r"400[0-9]{7}")
+_DEST_NUMBER = re.compile(r"\+?[0-9]{3,20}")
+_DIAL = re.compile(r"(?:PJSIP|SIP|IAX2|DAHDI|Local)/[A-Za-z0-9_.:@/+=\-]+")
+_DIAL_TEMPLATE = re.compile(r"(?:PJSIP|SIP|IAX2|DAHDI|Local)/[A-Za-z0-9_.:@/+=\-{}]+")
+_PJSIP_ENDPOINT = re.compile(r"PJSIP/\{number\}@([A-Za-z0-9_.\-]+)")
+_KEY = re.compile(r"[0-9]")
+_TONE_NAME = re.compile(r"[A-Za-z0-9_\-]{1,64}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_AGI_URL = re.compile(r"h?agi://[A-Za-z0-9_.\-]+(?::[0-9]{1,5})?(?:/[A-Za-z0-9_.\-]+)*")
+
+
+class RenderValueError(ValueError):
+    """A database value that cannot be written safely into an Asterisk config file."""
+
+
+# --------------------------------------------------------------------------- pure helpers
+
+
+def comment_text(value: object, limit: int = 80) -> str:
+    """Text for a `;` comment: one line, no control or separator characters, at most `limit` characters.
+
+    A comment runs to the end of its line, so a newline (or any Unicode line/paragraph separator, or
+    another control character) is the only way a name could escape it; those become spaces.
+    """
+    if value is None:
+        return ""
+    text = "".join(" " if unicodedata.category(ch)[0] in "CZ" else ch for ch in str(value))
+    text = " ".join(text.split())
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text
+
+
+def check_hotline_number(number: object) -> str:
+    if not isinstance(number, str) or not _HOTLINE_NUMBER.fullmatch(number):
+        raise RenderValueError(f"hotline number {number!r} is not 400 + 7 digits")
+    return number
+
+
+def check_dial_template(template: object) -> str:
+    if not isinstance(template, str) or "{number}" not in template or not _DIAL_TEMPLATE.fullmatch(template):
+        raise RenderValueError(f"dial template {template!r} must be TECH/...{{number}}... with no , & ( ) $ ; or spaces")
+    if template.replace("{number}", "").count("{") or template.replace("{number}", "").count("}"):
+        raise RenderValueError(f"dial template {template!r} has braces other than {{number}}")
+    return template
+
+
+def dial_string(template: str, number: str) -> str:
+    """The Asterisk dial string for `number` through `template`, validated."""
+    check_dial_template(template)
+    if not isinstance(number, str) or not _DEST_NUMBER.fullmatch(number):
+        raise RenderValueError(f"destination number {number!r} is not digits")
+    dial = template.replace("{number}", number)
+    if not _DIAL.fullmatch(dial):
+        raise RenderValueError(f"dial string {dial!r} is not allowed")
+    return dial
+
+
+def pjsip_endpoint(template: str) -> str | None:
+    """The endpoint a `PJSIP/{number}@endpoint` template dials through (None for other forms)."""
+    m = _PJSIP_ENDPOINT.fullmatch(template)
+    return m.group(1) if m else None
+
+
+def check_agi_url(url: object) -> str:
+    """The FastAGI base URL (agi://host[:port][/prefix]) the hooks append their route to."""
+    if not isinstance(url, str):
+        raise RenderValueError(f"agi url {url!r} is not a string")
+    url = url.rstrip("/")
+    if not _AGI_URL.fullmatch(url):
+        raise RenderValueError(f"agi url {url!r} must look like agi://host:port (letters, digits, . - _ only)")
+    return url
+
+
+def check_key(key: object) -> str:
+    if not isinstance(key, str) or not _KEY.fullmatch(key):
+        raise RenderValueError(f"menu key {key!r} is not a single digit 0-9")
+    return key
+
+
+def clamp(value: object, lo: int, hi: int, default: int) -> int:
+    """An int setting forced into [lo, hi]; anything that is not an int becomes `default`."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return default
+    return max(lo, min(hi, value))
+
+
+def tone_sound(tone_id: int) -> str:
+    """Asterisk sound name of a welcome/prompt tone (file sounds/ivr400/tone-<id>.wav)."""
+    return f"{SOUND_DIR}/tone-{int(tone_id)}"
+
+
+def tone_moh_class(tone_id: int) -> str:
+    """Music-on-hold class playing a ringback tone (彩铃)."""
+    return f"ivr400-tone-{int(tone_id)}"
+
+
+def check_tone_name(name: object) -> str:
+    return name if isinstance(name, str) and _TONE_NAME.fullmatch(name) else comment_text(name, 64)
+
+
+def check_sha256(value: object) -> str:
+    return value if isinstance(value, str) and _SHA256.fullmatch(value) else ""
+
+
+# --------------------------------------------------------------------------- the model
+
+
+@dataclass(frozen=True)
+class RenderTone:
+    """A stored tone the render uses; `source` is Tone.stored_path (relative to the data directory)."""
+
+    id: int
+    name: str
+    kind: str
+    sha256: str
+    source: str
+
+    @property
+    def sound(self) -> str:
+        return tone_sound(self.id)
+
+    @property
+    def moh_class(self) -> str:
+        return tone_moh_class(self.id)
+
+
+@dataclass(frozen=True)
+class RenderTarget:
+    """One routable seat: the dial string and how long it rings."""
+
+    dial: str
+    ring_timeout_s: int
+    number: str
+    seat_id: int
+    position: int
+
+
+@dataclass(frozen=True)
+class RenderDepartment:
+    """A hunt group: the switchboard (path "") or a department (path "2", "2.1", ...), with its sub-menu.
+
+    `moh_class` is the ringback class heard while the seats ring ("" = ordinary ringing); `prompt` is
+    the sound of this department's sub-menu (used only when it has children).
+    """
+
+    hotline_number: str
+    id: int | None
+    path: str
+    key: str
+    name: str
+    hunt: str
+    max_attempts: int
+    moh_class: str
+    prompt: str
+    targets: tuple[RenderTarget, ...] = ()
+    children: tuple[RenderDepartment, ...] = ()
+
+    @property
+    def digits(self) -> str:
+        return self.path.replace(".", "")
+
+    @property
+    def is_switchboard(self) -> bool:
+        return self.path == ""
+
+    @property
+    def exten(self) -> str:
+        """Extension of its hunt subroutine inside the hotline context (`d` = switchboard)."""
+        return "d" + self.digits
+
+    @property
+    def keys(self) -> str:
+        """Key path as IVR400_KEYS spells it ("2-1")."""
+        return self.path.replace(".", "-")
+
+    @property
+    def has_menu(self) -> bool:
+        return bool(self.children)
+
+    @property
+    def menu_context(self) -> str:
+        return f"ivr400-m-{self.hotline_number}-{self.digits}"
+
+    @property
+    def dial_strategy(self) -> str:
+        """What the hunt engine does: round robin is sequential from a rotating start."""
+        return "simultaneous" if self.hunt == "simultaneous" else "sequential"
+
+    @property
+    def rr_global(self) -> str:
+        """GLOBAL variable holding the static round-robin position."""
+        return f"{RR_GLOBAL_PREFIX}{self.hotline_number}_{self.digits or 'SB'}"
+
+    @property
+    def group_timeout_s(self) -> int:
+        """Simultaneous ring: the longest seat timeout of the group."""
+        return max((t.ring_timeout_s for t in self.targets), default=DEFAULT_RING_TIMEOUT_S)
+
+    def walk(self) -> Iterator[RenderDepartment]:
+        """This department and every descendant, depth first, in key order."""
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+
+@dataclass(frozen=True)
+class RenderHotline:
+    """An active 400 number and everything its dialplan needs."""
+
+    id: int
+    number: str
+    name: str
+    enterprise: str
+    welcome: str
+    menu_timeout_s: int
+    menu_retries: int
+    voicemail: bool
+    switchboard: RenderDepartment
+    departments: tuple[RenderDepartment, ...] = ()
+
+    @property
+    def context(self) -> str:
+        return f"ivr400-h-{self.number}"
+
+    @property
+    def menu_context(self) -> str:
+        return f"ivr400-m-{self.number}"
+
+    @property
+    def has_menu(self) -> bool:
+        return bool(self.departments)
+
+    def hunts(self) -> tuple[RenderDepartment, ...]:
+        """The switchboard then every department, depth first in key order."""
+        out = [self.switchboard]
+        for dept in self.departments:
+            out.extend(dept.walk())
+        return tuple(out)
+
+    def menus(self) -> tuple[RenderDepartment, ...]:
+        """Departments that open a sub-menu, depth first in key order."""
+        return tuple(d for top in self.departments for d in top.walk() if d.children)
+
+
+@dataclass(frozen=True)
+class RenderMohClass:
+    """A music-on-hold class: a directory holding one tone, played as the ringback tone (彩铃).
+
+    `tone` is None for the default class, whose file is the shipped sounds/ivr400-ringback.wav.
+    """
+
+    name: str
+    comment: str
+    file: str
+    tone: RenderTone | None = None
+
+    @property
+    def directory(self) -> str:
+        return f"{MOH_ROOT}/{self.name}"
+
+
+@dataclass(frozen=True)
+class RenderTrunk:
+    """An outbound route the dial strings use; `endpoint` when the template is PJSIP/{number}@endpoint."""
+
+    name: str
+    template: str
+    endpoint: str | None
+    is_default: bool = False
+
+
+@dataclass(frozen=True)
+class RenderModel:
+    """Everything the Asterisk templates render, in a deterministic order (hotlines by number)."""
+
+    hotlines: tuple[RenderHotline, ...]
+    tones: tuple[RenderTone, ...]
+    trunks: tuple[RenderTrunk, ...]
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def prompt_tones(self) -> tuple[RenderTone, ...]:
+        used = {h.welcome for h in self.hotlines}
+        used |= {d.prompt for h in self.hotlines for d in h.menus()}
+        return tuple(t for t in self.tones if t.sound in used)
+
+    @property
+    def ringback_tones(self) -> tuple[RenderTone, ...]:
+        used = {d.moh_class for h in self.hotlines for d in h.hunts()}
+        return tuple(t for t in self.tones if t.moh_class in used)
+
+    @property
+    def moh_classes(self) -> tuple[RenderMohClass, ...]:
+        classes = [RenderMohClass(DEFAULT_MOH_CLASS, "default ringback tone (sounds/ivr400-ringback.wav)",
+                                  f"{RINGBACK_FILE}.wav")]
+        for tone in self.ringback_tones:
+            classes.append(RenderMohClass(tone.moh_class, f"tone {tone.id} {tone.name} sha256 {tone.sha256}",
+                                          f"tone-{tone.id}.wav", tone))
+        return tuple(classes)

@@ -1,0 +1,71 @@
+"""Fixtures for the end-to-end tests: the real Asterisk lab and sipp.
+
+`lab` (session): brings the lab up (building the chroot if needed) and yields the `Lab`. If the PBX
+cannot start, the e2e tests are skipped with the reason, or fail when CI=true. A lab that was already
+running before the session is left running; one this session started is stopped at the end
+(unless IVR400_LAB_KEEP=1).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from ivr400.lab import Lab, LabError, lab_down, lab_status, lab_up
+from .sipp import SeatUas
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def _unavailable(reason: str) -> None:
+    message = f"PBX lab unavailable: {reason}"
+    if _in_ci():
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def lab() -> Iterator[Lab]:
+    if os.geteuid() != 0:
+        _unavailable("needs root (chroot, mount)")
+    if shutil.which("sipp") is None:
+        _unavailable("sipp is not installed (apt-get install -y sip-tester)")
+    try:
+        was_running = lab_status().running
+        started = lab_up()
+    except (LabError, OSError) as exc:
+        _unavailable(str(exc))
+    yield started
+    keep = os.environ.get("IVR400_LAB_KEEP", "").strip().lower() in ("1", "true", "yes")
+    if not was_running and not keep:
+        lab_down()
+
+
+@pytest.fixture
+def lab_dialplan(lab: Lab) -> Iterator[Callable[[str], None]]:
+    """Write a dialplan snippet into the lab-test include (`dialplan reload`); emptied afterwards."""
+
+    def write(text: str) -> None:
+        lab.set_test_dialplan(text)
+
+    yield write
+    lab.clear_test_dialplan()
+
+
+@pytest.fixture
+def seats() -> Iterator[Callable[..., SeatUas]]:
+    """Start seats (sipp UAS) with `seats(port, behaviour=..., ...)`; all stopped at teardown."""
+    started: list[SeatUas] = []
+
+    def start(port: int, **kwargs: object) -> SeatUas:
+        seat = SeatUas(port, **kwargs).start()  # type: ignore[arg-type]
+        started.append(seat)
+        return seat
+
+    yield start
+    for seat in started:
+        seat.stop()
