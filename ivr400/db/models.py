@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -106,6 +107,14 @@ class Hotline(Base):
     voicemail: Mapped[bool] = mapped_column(Boolean, default=True)
     record_calls: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Call blocking (呼叫阻截) and the action outside every time rule (0003).
+    block_mode: Mapped[str] = mapped_column(String(16), default="off")
+    anonymous_policy: Mapped[str] = mapped_column(String(8), default="allow")
+    refuse_with: Mapped[str] = mapped_column(String(8), default="busy")
+    refuse_prompt: Mapped[str | None] = mapped_column(String(120))
+    after_hours_kind: Mapped[str] = mapped_column(String(16), default="voicemail")
+    after_hours_department_id: Mapped[int | None] = mapped_column(Integer)
+    after_hours_prompt: Mapped[str | None] = mapped_column(String(120))
 
     enterprise: Mapped[Enterprise] = relationship(back_populates="hotlines")
     departments: Mapped[list[Department]] = relationship(back_populates="hotline", order_by="Department.id")
@@ -265,3 +274,113 @@ class Voicemail(Base):
     heard: Mapped[bool] = mapped_column(Boolean, default=False)
 
     hotline: Mapped[Hotline | None] = relationship()
+
+
+class TimeRule(Base):
+    """智能呼转 by time: day kinds / weekdays and hour segments choosing an action (first by priority)."""
+
+    __tablename__ = "time_rule"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hotline_id: Mapped[int] = mapped_column(ForeignKey("hotline.id", ondelete="CASCADE"))
+    priority: Mapped[int] = mapped_column(Integer, default=100)
+    name: Mapped[str | None] = mapped_column(String(100))
+    days: Mapped[list[str]] = mapped_column(JSON, default=list)
+    weekdays: Mapped[list[int]] = mapped_column(JSON, default=list)
+    segments: Mapped[list[str]] = mapped_column(JSON, default=list)
+    action_kind: Mapped[str] = mapped_column(String(16))
+    action_department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id", ondelete="CASCADE"))
+    action_prompt: Mapped[str | None] = mapped_column(String(120))
+
+
+class RegionRule(Base):
+    """来电地区路由: callers from a province (or city) go straight to a department."""
+
+    __tablename__ = "region_rule"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hotline_id: Mapped[int] = mapped_column(ForeignKey("hotline.id", ondelete="CASCADE"))
+    priority: Mapped[int] = mapped_column(Integer, default=100)
+    province: Mapped[str] = mapped_column(String(20))
+    city: Mapped[str | None] = mapped_column(String(20))
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id", ondelete="CASCADE"))
+
+
+class RegionOverride(Base):
+    """Corrects or completes the geocoder: a number prefix belongs to this province/city."""
+
+    __tablename__ = "region_override"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(20), unique=True)
+    province: Mapped[str] = mapped_column(String(20))
+    city: Mapped[str | None] = mapped_column(String(20))
+
+
+class BlockEntry(Base):
+    """呼叫阻截 list entry of a hotline: an exact caller number or a prefix."""
+
+    __tablename__ = "block_entry"
+    __table_args__ = (UniqueConstraint("hotline_id", "number", "prefix", name="uq_block_entry"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hotline_id: Mapped[int] = mapped_column(ForeignKey("hotline.id", ondelete="CASCADE"))
+    number: Mapped[str] = mapped_column(String(20))
+    prefix: Mapped[bool] = mapped_column(Boolean, default=False)
+    note: Mapped[str | None] = mapped_column(String(200))
+
+
+class CalendarDay(Base):
+    """法定节假日 / 调休: a national day (enterprise empty, seeded from chinesecalendar) or an enterprise override."""
+
+    __tablename__ = "calendar_day"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprise.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str | None] = mapped_column(String(64))
+
+
+class HuntRotation(Base):
+    """Round-robin position per hotline department, kept in the database so controllers stay stateless."""
+
+    __tablename__ = "hunt_rotation"
+
+    hotline_id: Mapped[int] = mapped_column(ForeignKey("hotline.id", ondelete="CASCADE"), primary_key=True)
+    department_key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CallRecord(Base):
+    """通话详单 — one row per call, from Asterisk's own CDR (AMI Cdr events, backfilled from Master.csv)."""
+
+    __tablename__ = "call_record"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uniqueid: Mapped[str] = mapped_column(String(64), unique=True)
+    linkedid: Mapped[str | None] = mapped_column(String(64))
+    hotline: Mapped[str | None] = mapped_column(String(10))
+    caller: Mapped[str | None] = mapped_column(String(32))
+    caller_province: Mapped[str | None] = mapped_column(String(20))
+    caller_city: Mapped[str | None] = mapped_column(String(20))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    duration_s: Mapped[int | None] = mapped_column(Integer)
+    billsec: Mapped[int | None] = mapped_column(Integer)
+    key_path: Mapped[str | None] = mapped_column(String(64))
+    department: Mapped[str | None] = mapped_column(String(32))
+    seat: Mapped[str | None] = mapped_column(String(255))
+    disposition: Mapped[str] = mapped_column(String(16))
+    recording_path: Mapped[str | None] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(String(8))
+
+
+class ConfigGeneration(Base):
+    """Bumped by triggers on every routing-relevant table: controllers poll it to drop their cache."""
+
+    __tablename__ = "config_generation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)

@@ -12,6 +12,7 @@ out of the render with a warning (`RenderModel.warnings`), or raise `RenderValue
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -178,63 +179,10 @@ def load_model(session: Session, now: datetime, *, strict: bool = False) -> Rend
         seats_by_dept: dict[int | None, list[RoutableSeat]] = defaultdict(list)
         for seat in seats_by_hotline.get(hid, ()):
             seats_by_dept[seat.department_id].append(seat)
-
-        children: dict[int | None, list[_Dept]] = defaultdict(list)
-        depts = depts_by_hotline.get(hid, [])
-        for dept in depts:
-            children[dept.parent_id].append(dept)
-
-        placed: set[int] = set()
-
-        def build(dept: _Dept, parent_path: str, parent_moh: str, _where: str = where,
-                  _ent: int = ent_id, _welcome: str = welcome, _children=children,  # noqa: ANN001
-                  _seats=seats_by_dept, _placed=placed, _number=number) -> RenderDepartment | None:
-            placed_here = f"{_where} department {dept.id}"
-            try:
-                key = check_key(dept.key)
-            except RenderValueError as exc:
-                ld.warn(f"{placed_here}: left out with its sub-menus: {exc}")
-                return None
-            _placed.add(dept.id)
-            path = f"{parent_path}.{key}" if parent_path else key
-            tone = tone_for(dept.ringback_tone_id, _ent, f"{placed_here} ringback")
-            moh = tone.moh_class if tone else parent_moh
-            prompt_tone = tone_for(dept.prompt_tone_id, _ent, f"{placed_here} prompt")
-            kids = []
-            seen_keys: set[str] = set()
-            for child in _children.get(dept.id, ()):
-                if child.key in seen_keys:
-                    ld.warn(f"{placed_here}: duplicate key {child.key!r} (department {child.id}) left out")
-                    continue
-                seen_keys.add(child.key)
-                built = build(child, path, moh)
-                if built is not None:
-                    kids.append(built)
-            return RenderDepartment(
-                hotline_number=_number, id=dept.id, path=path, key=key, name=comment_text(dept.name),
-                hunt=hunt_of(dept.hunt, placed_here), max_attempts=clamp(dept.max_attempts, 0, 200, 0),
-                moh_class=moh, prompt=prompt_tone.sound if prompt_tone else _welcome,
-                targets=targets_for(_seats.get(dept.id, []), placed_here), children=tuple(kids),
-            )
-
-        top: list[RenderDepartment] = []
-        seen: set[str] = set()
-        for dept in children.get(None, ()):
-            if dept.key in seen:
-                ld.warn(f"{where}: duplicate top-level key {dept.key!r} (department {dept.id}) left out")
-                continue
-            seen.add(dept.key)
-            built = build(dept, "", hotline_moh)
-            if built is not None:
-                top.append(built)
-        for dept in depts:
-            if dept.id not in placed and dept.key in "0123456789" and len(dept.key) == 1 and (
-                dept.parent_id is not None and dept.parent_id not in {d.id for d in depts}
-            ):
-                ld.warn(f"{where}: department {dept.id} has a parent outside this hotline; left out")
-        orphan_seats = [s.seat_id for d, ss in seats_by_dept.items() if d is not None and d not in placed for s in ss]
-        if orphan_seats:
-            ld.warn(f"{where}: seats {orphan_seats} belong to departments not in the menu; left out")
+        tree = _Tree(number, ent_id, welcome, where, depts_by_hotline.get(hid, []), seats_by_dept, ld, tone_for,
+                     targets_for, hunt_of)
+        top = tree.level(None, "", hotline_moh, where)
+        tree.report_leftovers()
 
         switchboard = RenderDepartment(
             hotline_number=number, id=None, path="", key="", name="switchboard",
@@ -244,7 +192,7 @@ def load_model(session: Session, now: datetime, *, strict: bool = False) -> Rend
         hotlines.append(RenderHotline(
             id=hid, number=number, name=comment_text(name), enterprise=comment_text(ent_name), welcome=welcome,
             menu_timeout_s=clamp(menu_timeout, 1, 60, 5), menu_retries=clamp(menu_retries, 1, 10, 3),
-            voicemail=bool(voicemail), switchboard=switchboard, departments=tuple(top),
+            voicemail=bool(voicemail), switchboard=switchboard, departments=top,
         ))
 
     for trunk in used_trunks.values():
@@ -256,3 +204,68 @@ def load_model(session: Session, now: datetime, *, strict: bool = False) -> Rend
         trunks=tuple(sorted(used_trunks.values(), key=lambda t: (t.is_default, t.name))),
         warnings=tuple(ld.warnings),
     )
+
+
+class _Tree:
+    """Builds one hotline's department tree from the top menu down; anything unreachable is reported."""
+
+    def __init__(self, number: str, enterprise_id: int, welcome: str, where: str, depts: list[_Dept],
+                 seats_by_dept: dict[int | None, list[RoutableSeat]], ld: _Loader,
+                 tone_for: Callable[[int | None, int, str], RenderTone | None],
+                 targets_for: Callable[[list[RoutableSeat], str], tuple[RenderTarget, ...]],
+                 hunt_of: Callable[[object, str], str]) -> None:
+        self.number, self.enterprise_id, self.welcome, self.where = number, enterprise_id, welcome, where
+        self.depts = depts
+        self.children: dict[int | None, list[_Dept]] = defaultdict(list)
+        for dept in depts:
+            self.children[dept.parent_id].append(dept)
+        self.seats_by_dept = seats_by_dept
+        self.ld, self.tone_for, self.targets_for, self.hunt_of = ld, tone_for, targets_for, hunt_of
+        self.handled: set[int] = set()  # built, or refused with a warning
+        self.built: set[int] = set()
+
+    def level(self, parent_id: int | None, path: str, moh: str, where: str) -> tuple[RenderDepartment, ...]:
+        out: list[RenderDepartment] = []
+        seen: set[str] = set()
+        for dept in self.children.get(parent_id, ()):
+            if dept.id in self.handled:  # a parent loop: never visit a department twice
+                continue
+            self.handled.add(dept.id)
+            if dept.key in seen:
+                self.ld.warn(f"{where}: department {dept.id} repeats key {dept.key!r}; left out")
+                continue
+            seen.add(dept.key)
+            built = self.department(dept, path, moh)
+            if built is not None:
+                out.append(built)
+        return tuple(out)
+
+    def department(self, dept: _Dept, parent_path: str, parent_moh: str) -> RenderDepartment | None:
+        where = f"{self.where} department {dept.id}"
+        try:
+            key = check_key(dept.key)
+        except RenderValueError as exc:
+            self.ld.warn(f"{where}: left out with its sub-menus: {exc}")
+            return None
+        path = f"{parent_path}.{key}" if parent_path else key
+        tone = self.tone_for(dept.ringback_tone_id, self.enterprise_id, f"{where} ringback")
+        moh = tone.moh_class if tone else parent_moh  # own tone, else the nearest parent's, else the hotline's
+        prompt_tone = self.tone_for(dept.prompt_tone_id, self.enterprise_id, f"{where} prompt")
+        self.built.add(dept.id)
+        return RenderDepartment(
+            hotline_number=self.number, id=dept.id, path=path, key=key, name=comment_text(dept.name),
+            hunt=self.hunt_of(dept.hunt, where), max_attempts=clamp(dept.max_attempts, 0, 200, 0),
+            moh_class=moh, prompt=prompt_tone.sound if prompt_tone else self.welcome,
+            targets=self.targets_for(self.seats_by_dept.get(dept.id, []), where),
+            children=self.level(dept.id, path, moh, where),
+        )
+
+    def report_leftovers(self) -> None:
+        for dept in self.depts:
+            if dept.id not in self.handled:
+                self.ld.warn(f"{self.where}: department {dept.id} is not reachable from the top menu "
+                             f"(parent outside this hotline or a loop); left out")
+        orphans = sorted(seat.seat_id for dept_id, seats in self.seats_by_dept.items()
+                         if dept_id is not None and dept_id not in self.built for seat in seats)
+        if orphans:
+            self.ld.warn(f"{self.where}: seats {orphans} belong to departments left out of the menu; not rendered")

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from ivr400.lab import Lab, LabError, lab_down, lab_status, lab_up
+
 from .sipp import SeatUas
 
 

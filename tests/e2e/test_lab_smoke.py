@@ -4,10 +4,12 @@ from __future__ import annotations
 import os
 import stat
 import time
+from pathlib import Path
 
 import pytest
 
 from ivr400.lab import Lab, state_path
+
 from .sipp import call
 
 pytestmark = pytest.mark.pbx
@@ -37,13 +39,13 @@ def test_lab_runs_asterisk_22_with_the_lab_layout(lab: Lab) -> None:
         assert lab.host_path(path).is_dir(), path
 
 
-def test_carrier_call_reaches_seat_once(lab: Lab, lab_dialplan, seats) -> None:
-    seat = seats(SEAT_PORT, behaviour="answer", answer_after_s=0.2)
+def test_carrier_call_reaches_seat_once(lab: Lab, lab_dialplan, seats, tmp_path: Path) -> None:
+    seat = seats(SEAT_PORT, behaviour="answer", answer_after_s=0.2, workdir=tmp_path / "seat")
     lab_dialplan(SMOKE_DIALPLAN)
     assert "_999XXXX" in lab.rx("dialplan show ivr400-inbound")
 
     started = time.monotonic()
-    result = call("9990001", "13800138000", hold_s=1.0, local_port=5070)
+    result = call("9990001", "13800138000", hold_s=1.0, local_port=5070, workdir=tmp_path / "carrier")
     elapsed = time.monotonic() - started
 
     assert result.final_status == 200, result
