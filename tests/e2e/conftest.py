@@ -7,6 +7,7 @@ running before the session is left running; one this session started is stopped 
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -44,6 +45,19 @@ def lab() -> Iterator[Lab]:
     keep = os.environ.get("IVR400_LAB_KEEP", "").strip().lower() in ("1", "true", "yes")
     if not was_running and not keep:
         lab_down()
+
+
+@pytest.fixture(autouse=True)
+def _exclusive_lab() -> Iterator[None]:
+    """One e2e test at a time on this machine: the lab's ports, includes and dialplan are shared."""
+    lock_path = os.environ.get("IVR400_LAB_LOCK", "/var/cache/ivr400/lab.lock")
+    os.makedirs(os.path.dirname(lock_path), exist_ok=True)
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 @pytest.fixture

@@ -55,3 +55,14 @@ RR_GLOBAL_PREFIX = "IVR400_RR_"     # GLOBAL(IVR400_RR_<hotline>_<dept digits or
 VOICEMAIL_SPOOL = "/var/spool/asterisk/ivr400/voicemail"
 #: AMI UserEvent sent once a voicemail file exists (headers Hotline, Dept, File, Caller, Uniqueid).
 USEREVENT_VOICEMAIL = "IVR400Voicemail"
+
+# --- CDR variables (Set(CDR(name)=...)), exported by cdr_manager / cdr_custom for the call records
+CDR_HOTLINE = "ivr400_hotline"
+CDR_KEYS = "ivr400_keys"
+CDR_DEPT = "ivr400_dept"
+CDR_SEAT = "ivr400_seat"
+CDR_DISPOSITION = "ivr400_disp"
+CDR_RECORDING = "ivr400_rec"
+
+#: Set by the FastAGI server after each route: OK when the handler completed (see fastagi.STATUS_VARIABLE).
+AGI_STATUS = "IVR400_AGI_STATUS"
