@@ -18,7 +18,7 @@ system:
 	.ci/install-system
 
 demo: system venv
-	$(BIN)/ivr400 demo
+	$(BIN)/ivr400 demo --call
 
 test: system venv
 	$(BIN)/python -m pytest -q -rs

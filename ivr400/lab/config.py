@@ -51,7 +51,6 @@ NOLOAD: tuple[str, ...] = (
     "app_mp3.so",
     "app_voicemail_odbc.so",
     "cdr_adaptive_odbc.so",
-    "cdr_custom.so",
     "cdr_odbc.so",
     "cdr_pgsql.so",
     "cdr_radius.so",

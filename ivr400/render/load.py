@@ -1,8 +1,8 @@
 """Database → render model, in one query per table whatever the number of hotlines.
 
 Destinations come only from the routable-now definition (`ivr400.db.routable`): approved, inside
-their validity window at `now`, owned by the hotline's enterprise, hotline active. Everything else is
-read as plain columns (no ORM entities), so 10,000 hotlines × 20 seats load in a couple of seconds.
+their validity window at `now`, owned by the hotline's enterprise, hotline active. Everything is read
+as plain columns (no ORM entities), so 10,000 hotlines × 20 seats load in a couple of seconds.
 
 Bad values that slipped into the database past the services (raw SQL): a seat whose dial string is
 not allowed, a department with a key that is not a digit, a tone of another enterprise... are left
@@ -11,6 +11,7 @@ out of the render with a warning (`RenderModel.warnings`), or raise `RenderValue
 """
 from __future__ import annotations
 
+import gc
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,8 +20,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ivr400.db.models import Department, Enterprise, Hotline, Tone, Trunk
-from ivr400.db.routable import RoutableSeat, routable_seats
+from ivr400.db.models import Department, Destination, Enterprise, Hotline, Seat, Tone, Trunk
+from ivr400.db.routable import RoutableSeat, routable_seats_query
 from ivr400.render.model import (
     DEFAULT_DIAL_TEMPLATE,
     DEFAULT_RING_TIMEOUT_S,
@@ -60,7 +61,28 @@ class _Dept:
     prompt_tone_id: int | None
 
 
+def routable_seat_rows(session: Session, now: datetime) -> list[RoutableSeat]:
+    """Exactly `ivr400.db.routable.routable_seats(session, now)`, read as plain columns.
+
+    The same statement (`routable_seats_query`: its joins, its routable-now WHERE clause, its hunt
+    order) with only the columns a `RoutableSeat` needs selected, so no ORM entity is built: about
+    ten times faster (200,000 seats: ~1.5 s instead of ~12 s). tests/render checks both agree.
+    """
+    stmt = routable_seats_query(now).with_only_columns(
+        Seat.id, Seat.hotline_id, Hotline.number, Seat.department_id, Seat.position, Seat.ring_timeout_s,
+        Destination.id, Destination.number, Destination.kind, Destination.trunk_id, Hotline.trunk_id,
+    )
+    return [
+        RoutableSeat(seat_id=sid, hotline_id=hid, hotline_number=hnum, department_id=dept, position=pos,
+                     ring_timeout_s=ring, destination_id=did, number=num, kind=kind,
+                     trunk_id=dtrunk if dtrunk is not None else htrunk)
+        for sid, hid, hnum, dept, pos, ring, did, num, kind, dtrunk, htrunk in session.execute(stmt)
+    ]
+
+
 class _Loader:
+    """Collects warnings about values left out of the render (or raises them when strict)."""
+
     def __init__(self, strict: bool) -> None:
         self.strict = strict
         self.warnings: list[str] = []
@@ -75,12 +97,23 @@ def load_model(session: Session, now: datetime, *, strict: bool = False) -> Rend
     """Read every active hotline with its menus, routable seats, tones and trunks at `now`."""
     if now.tzinfo is None:
         raise ValueError("now: must be timezone-aware")
-    ld = _Loader(strict)
+    # Hundreds of thousands of small objects, none cyclic: the cyclic GC would only rescan them
+    # over and over (about 40% of the load time at 10,000 hotlines).
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _load(session, now, _Loader(strict))
+    finally:
+        if gc_was_enabled:
+            gc.enable()
 
+
+def _load(session: Session, now: datetime, ld: _Loader) -> RenderModel:
+    # One query per table, whatever the number of hotlines.
     hotline_rows = session.execute(
         select(Hotline.id, Hotline.number, Hotline.name, Hotline.enterprise_id, Enterprise.name,
                Hotline.welcome_tone_id, Hotline.ringback_tone_id, Hotline.hunt_strategy, Hotline.max_attempts,
-               Hotline.menu_timeout_s, Hotline.menu_retries, Hotline.voicemail)
+               Hotline.menu_timeout_s, Hotline.menu_retries, Hotline.voicemail, Hotline.record_calls)
         .join(Enterprise, Enterprise.id == Hotline.enterprise_id)
         .where(Hotline.active.is_(True))
         .order_by(Hotline.number, Hotline.id)
@@ -98,7 +131,7 @@ def load_model(session: Session, now: datetime, *, strict: bool = False) -> Rend
         depts_by_hotline[row[1]].append(_Dept(*row))
 
     seats_by_hotline: dict[int, list[RoutableSeat]] = defaultdict(list)
-    for seat in routable_seats(session, now):
+    for seat in routable_seat_rows(session, now):
         seats_by_hotline[seat.hotline_id].append(seat)
 
     tones = {
@@ -164,7 +197,7 @@ def load_model(session: Session, now: datetime, *, strict: bool = False) -> Rend
 
     hotlines: list[RenderHotline] = []
     for (hid, number, name, ent_id, ent_name, welcome_id, ringback_id, hunt, max_attempts, menu_timeout,
-         menu_retries, voicemail) in hotline_rows:
+         menu_retries, voicemail, record_calls) in hotline_rows:
         try:
             check_hotline_number(number)
         except RenderValueError as exc:
@@ -192,7 +225,7 @@ def load_model(session: Session, now: datetime, *, strict: bool = False) -> Rend
         hotlines.append(RenderHotline(
             id=hid, number=number, name=comment_text(name), enterprise=comment_text(ent_name), welcome=welcome,
             menu_timeout_s=clamp(menu_timeout, 1, 60, 5), menu_retries=clamp(menu_retries, 1, 10, 3),
-            voicemail=bool(voicemail), switchboard=switchboard, departments=top,
+            voicemail=bool(voicemail), switchboard=switchboard, departments=top, record_calls=bool(record_calls),
         ))
 
     for trunk in used_trunks.values():

@@ -66,3 +66,10 @@ CDR_RECORDING = "ivr400_rec"
 
 #: Set by the FastAGI server after each route: OK when the handler completed (see fastagi.STATUS_VARIABLE).
 AGI_STATUS = "IVR400_AGI_STATUS"
+#: "down" once a hook failed in this call (AGISTATUS != SUCCESS): the call's later hooks are skipped so a
+#: controller outage costs the caller one connect timeout, not one per hook.
+AGI_STATE = "IVR400_AGI"
+#: Answered calls of a hotline with record_calls: the file MixMonitor writes (set at call entry, chroot-internal):
+#: <RECORDING_SPOOL>/<hotline>/<UNIQUEID>.wav. It lands in CDR(ivr400_rec) once the file exists.
+RECORDING_FILE = "IVR400_REC_FILE"
+RECORDING_SPOOL = "/var/spool/asterisk/ivr400/recordings"

@@ -1,0 +1,63 @@
+"""`ivr400 voicemail`: messages callers left when every seat failed (语音留言)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ivr400.cli.common import app, emit, emit_json, handle_errors, json_option
+from ivr400.pbx.asterisk.dialplan_variables import VOICEMAIL_SPOOL
+from ivr400.provisioning.voicemail import list_voicemail, sync_voicemail, voicemail_view
+
+CDR_CSV = "/var/log/asterisk/cdr-csv/Master.csv"
+
+
+def _asterisk_path(path: str) -> Path:
+    """Host path of an Asterisk path: inside the lab's chroot when the lab exists, else as is."""
+    from ivr400.lab import Lab, LabError
+
+    try:
+        return Lab.load().host_path(path)
+    except (LabError, OSError):
+        return Path(path)
+
+
+@click.group()
+def voicemail() -> None:
+    """Voicemail left in Asterisk's spool: import (sync) and list."""
+
+
+@voicemail.command("sync")
+@click.option("--spool", "spool_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help=f"Spool directory holding <hotline>/<uniqueid>.wav (default {VOICEMAIL_SPOOL}, in the lab's "
+                   "chroot when the lab exists).")
+@click.option("--cdr-csv", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help=f"cdr_csv's Master.csv, where the caller numbers are found (default {CDR_CSV}).")
+@json_option
+@handle_errors
+def sync(spool_dir: Path | None, cdr_csv: Path | None, as_json: bool) -> None:
+    """Import new recordings into the database (idempotent: a message is imported once)."""
+    spool_dir = spool_dir or _asterisk_path(VOICEMAIL_SPOOL)
+    cdr_csv = cdr_csv or _asterisk_path(CDR_CSV)
+    with app().session() as s:
+        result = sync_voicemail(s, spool_dir, cdr_csv=cdr_csv)
+    if as_json:
+        emit_json({"spool": str(spool_dir), **result.to_dict()})
+        return
+    click.echo(f"spool: {spool_dir}")
+    click.echo(f"added {len(result.added)}, updated {len(result.updated)}, unchanged {result.unchanged}")
+    for name in result.ignored:
+        click.echo(f"ignored: {name}")
+
+
+@voicemail.command("list")
+@click.option("--hotline", default=None, help="Only this 400 number.")
+@click.option("--limit", type=click.IntRange(1, None), default=None, help="At most this many, newest first.")
+@json_option
+@handle_errors
+def list_(hotline: str | None, limit: int | None, as_json: bool) -> None:
+    """Messages, newest first."""
+    with app().session() as s:
+        number = "".join(ch for ch in hotline if ch.isdigit()) if hotline else None
+        rows = [voicemail_view(v) for v in list_voicemail(s, hotline=number, limit=limit)]
+    emit(rows, as_json, ["id", "hotline", "caller", "recorded_at", "duration_s", "size", "file"])

@@ -1,0 +1,231 @@
+"""The FastAGI controller: the config cache, the clock, the round-robin counter and the routes, wired.
+
+:class:`Controller` is what every route receives as ``ctx``. It keeps no per-call state: the routing
+configuration is a per-process cache invalidated from the database (``ivr400.controller.cache``), the
+round-robin position lives in the ``hunt_rotation`` table, and everything a later hook needs travels in
+channel variables. Several controllers may therefore serve one PBX (or several) side by side.
+
+Per call the database is touched only for a round-robin department with two or more routable seats
+(one ``UPDATE ... RETURNING`` in a worker thread, bounded by ``rotation_timeout``; if the database does
+not answer in time the controller rotates with a process-local counter and says so in the log) and by
+the ``voicemail_saved`` hook (one insert). Decisions are computed from memory.
+
+Run it with :func:`run_controller` (what ``ivr400 serve`` does) or, in tests::
+
+    controller = Controller(engine, now=lambda: FIXED)
+    await controller.start()
+    async with controller.server(port=0) as server: ...
+    await controller.stop()
+"""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import dataclasses
+import itertools
+import logging
+import re
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, case, insert, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ivr400.controller.cache import ConfigCache
+from ivr400.controller.loader import HotlineEntry, LoadedConfig
+from ivr400.db.models import HuntRotation
+from ivr400.pbx.asterisk import dialplan_variables as v
+from ivr400.pbx.asterisk.fastagi import FastAGIServer, Handler, serve
+from ivr400.provisioning.voicemail import record_voicemail, wav_duration
+from ivr400.routing.decide import hunt_order
+from ivr400.routing.model import ActionKind, Decision, HuntStrategy
+from ivr400.routing.region import geocode
+
+__all__ = ["Controller", "run_controller"]
+
+_log = logging.getLogger("ivr400.controller")
+
+#: The rotation column is a 32-bit integer: wrap well before it overflows.
+_ROTATION_WRAP = 1_000_000_000
+_VM_FILE = re.compile(re.escape(v.VOICEMAIL_SPOOL) + r"/[0-9]{3,20}/[A-Za-z0-9_.\-]{1,80}\.wav")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Controller:
+    """Shared state of the routes (see the module docstring).
+
+    ``now``: the clock (aware datetimes; injectable for tests). ``asterisk_root``: where Asterisk's file
+    system is seen from this host (the lab chroot), to measure voicemail files; None records them with
+    size 0. ``db_workers`` threads run per-call database work (round-robin counter, voicemail rows).
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        now: Callable[[], datetime] | None = None,
+        poll_interval: float = 0.2,
+        rotation_timeout: float = 0.5,
+        db_workers: int = 4,
+        asterisk_root: Path | None = None,
+        logger: logging.Logger | None = None,
+        cache: ConfigCache | None = None,
+    ) -> None:
+        self.engine = engine
+        self._now = now or _utcnow
+        self.log = logger or _log
+        self.cache = cache or ConfigCache(engine, now=self._now, poll_interval=poll_interval,
+                                          logger=logging.getLogger("ivr400.controller.cache"))
+        self.rotation_timeout = rotation_timeout
+        self.asterisk_root = Path(asterisk_root) if asterisk_root is not None else None
+        self._db = concurrent.futures.ThreadPoolExecutor(max(1, db_workers), thread_name_prefix="ivr400-db")
+        self._local_rotation: dict[tuple[int, str], itertools.count[int]] = {}
+        self.decisions = 0
+        self.rotation_fallbacks = 0
+
+    # ---- what the routes use
+    def now(self) -> datetime:
+        return self._now()
+
+    @property
+    def config(self) -> LoadedConfig | None:
+        return self.cache.config
+
+    async def rotate(self, entry: HotlineEntry, decision: Decision, now: datetime) -> Decision:
+        """For a round-robin department with two or more routable seats: take the next position from the
+        database and return the decision with its targets rotated; any other decision as it is."""
+        if decision.action is not ActionKind.DEPARTMENT or decision.hunt_strategy is not HuntStrategy.ROUND_ROBIN:
+            return decision
+        dept = entry.routing.department(decision.department) if decision.department is not None else None
+        if dept is None or sum(1 for t in dept.targets if t.routable_at(now)) < 2:
+            return decision
+        position = await self.next_rotation(entry.hotline_id, dept.key)
+        return dataclasses.replace(decision, targets=hunt_order(dept, now, position))
+
+    async def next_rotation(self, hotline_id: int, department_key: str) -> int:
+        """The round-robin position to use now (then incremented in the database)."""
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._db, self._next_rotation_sync, hotline_id, department_key)
+        try:
+            return await asyncio.wait_for(future, self.rotation_timeout)
+        except Exception as exc:  # noqa: BLE001 - timeout or database error: rotate locally
+            self.rotation_fallbacks += 1
+            self.log.warning("round-robin counter of hotline %s department %s unavailable (%s: %s); "
+                             "rotating with a local counter", hotline_id, department_key, type(exc).__name__, exc)
+            counter = self._local_rotation.setdefault((hotline_id, department_key), itertools.count())
+            return next(counter)
+
+    def _next_rotation_sync(self, hotline_id: int, department_key: str) -> int:
+        where = (HuntRotation.hotline_id == hotline_id, HuntRotation.department_key == department_key)
+        bump = (
+            update(HuntRotation).where(*where)
+            .values(position=case((HuntRotation.position >= _ROTATION_WRAP, 1), else_=HuntRotation.position + 1))
+            .returning(HuntRotation.position)
+        )
+        for _ in range(3):
+            with self.engine.begin() as conn:
+                new = conn.execute(bump).scalar()
+            if new is not None:
+                return int(new) - 1
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(insert(HuntRotation).values(hotline_id=hotline_id, department_key=department_key,
+                                                             position=1))
+                return 0
+            except IntegrityError:  # another controller inserted it first (or the hotline is gone)
+                continue
+        raise RuntimeError("could not read or create the hunt_rotation row")
+
+    async def save_voicemail(self, *, hotline: str, dept: str, uniqueid: str, caller: str | None,
+                             file_path: str) -> bool:
+        """Record a voicemail row through ``ivr400.provisioning.voicemail.record_voicemail`` (the insert the
+        spool sync uses too; idempotent on ``uniqueid``). True if a row was created."""
+        loop = asyncio.get_running_loop()
+        recorded_at = self.now()
+        return await asyncio.wait_for(
+            loop.run_in_executor(self._db, self._save_voicemail_sync, hotline, dept, uniqueid, caller, file_path,
+                                 recorded_at),
+            timeout=10.0,
+        )
+
+    @staticmethod
+    def voicemail_path_ok(path: str) -> bool:
+        return bool(_VM_FILE.fullmatch(path)) and ".." not in path
+
+    def _host_file(self, file_path: str) -> tuple[str, int, float | None]:
+        """(path to store, size, duration): the host path when Asterisk's root is known (as the spool sync
+        stores it), else Asterisk's own path with size 0 (the next sync fills it in)."""
+        if self.asterisk_root is None:
+            return file_path, 0, None
+        host_path = self.asterisk_root / file_path.lstrip("/")
+        try:
+            size = host_path.stat().st_size
+        except OSError:
+            return file_path, 0, None
+        return str(host_path), size, wav_duration(host_path)
+
+    def _save_voicemail_sync(self, hotline: str, dept: str, uniqueid: str, caller: str | None, file_path: str,
+                             recorded_at: datetime) -> bool:
+        stored, size, duration = self._host_file(file_path)
+        try:
+            with Session(self.engine) as session, session.begin():
+                _, created = record_voicemail(session, hotline_number=hotline, uniqueid=uniqueid, file_path=stored,
+                                              size=size, recorded_at=recorded_at, caller=caller,
+                                              duration_s=duration, dept_path=dept or None)
+        except IntegrityError:  # recorded meanwhile by another controller or the spool sync
+            return False
+        return created
+
+    # ---- lifecycle
+    async def start(self) -> None:
+        """Warm the geocoder, load the configuration, start polling. Never raises for the database."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._db, _warm_geocoder)
+        await self.cache.start()
+
+    async def stop(self) -> None:
+        await self.cache.stop()
+        self._db.shutdown(wait=False, cancel_futures=True)
+
+    def routes(self) -> Mapping[str, Handler]:
+        from ivr400.pbx.asterisk.routes import bind
+
+        return bind(self)
+
+    def server(self, host: str = "127.0.0.1", port: int = 4573, **options: Any) -> FastAGIServer:
+        """A FastAGI server with the routes bound to this controller (not started)."""
+        return FastAGIServer(self.routes(), host, port, **options)
+
+
+def _warm_geocoder() -> None:
+    """The first lookup loads phonenumbers' Chinese geocoding data; do it before the first call."""
+    for number in ("01062345678", "13800138000"):
+        geocode(number)
+
+
+async def run_controller(
+    engine: Engine,
+    host: str = "127.0.0.1",
+    port: int = 4573,
+    *,
+    now: Callable[[], datetime] | None = None,
+    grace: float = 10.0,
+    on_started: Callable[[FastAGIServer], None] | None = None,
+    asterisk_root: Path | None = None,
+    poll_interval: float = 0.2,
+    **options: Any,
+) -> FastAGIServer:
+    """Start a controller and serve until SIGTERM/SIGINT (graceful: sessions in flight get ``grace``)."""
+    controller = Controller(engine, now=now, asterisk_root=asterisk_root, poll_interval=poll_interval)
+    await controller.start()
+    try:
+        return await serve(controller.routes(), host, port, grace=grace, on_started=on_started,
+                           logger=logging.getLogger("ivr400.fastagi"), **options)
+    finally:
+        await controller.stop()

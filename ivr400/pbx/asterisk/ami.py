@@ -1,0 +1,315 @@
+"""A small AMI client on top of panoramisk: connect, log in, run CLI commands, reload, close.
+
+    with Ami.connect(**lab.ami_credentials) as ami:      # or AmiSettings.from_env()
+        ami.command("dialplan show ivr400-inbound")      # -> the CLI output (str)
+        ami.reload("dialplan")                           # -> "Dialplan reloaded."
+
+Every wait has a timeout (connect, login, each action): a PBX that stops answering gives an
+`AmiError` after `timeout` seconds, never a hang. panoramisk's own reconnect loop, keep-alive pinger
+and "re-send pending actions after a reconnect" are switched off: a lost connection fails the pending
+actions at once (one deploy = one short-lived connection; nothing is replayed behind the caller's
+back). `AsyncAmi` is the asyncio client; `Ami` runs it on a private event loop for synchronous
+callers (the CLI, deploy).
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from panoramisk import Manager
+from panoramisk.actions import Action
+from panoramisk.ami_protocol import AMIProtocol
+
+DEFAULT_TIMEOUT_S = 5.0
+
+#: `reload(name)` → the CLI command that reloads it (module-scoped reloads only).
+RELOAD_COMMANDS: Mapping[str, str] = {
+    "dialplan": "dialplan reload",
+    "moh": "moh reload",
+    "pjsip": "module reload res_pjsip.so",
+}
+
+
+class AmiError(RuntimeError):
+    """AMI unreachable, login refused, an action failed or timed out. `field` says what."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class CommandFailed(AmiError):
+    """Asterisk answered `Response: Error` to a CLI command; `output` is what the CLI printed."""
+
+    def __init__(self, command: str, output: str) -> None:
+        first = next((line.strip() for line in output.splitlines() if line.strip()), "failed")
+        super().__init__("ami", f"{command!r}: {first}")
+        self.command = command
+        self.output = output
+
+
+class AmiLike(Protocol):
+    """What deploy needs from an AMI connection (the real one or a test double)."""
+
+    def command(self, cmd: str, timeout: float | None = None) -> str: ...
+
+    def reload(self, what: str, timeout: float | None = None) -> str: ...
+
+
+@dataclass(frozen=True)
+class AmiSettings:
+    host: str = "127.0.0.1"
+    port: int = 5038
+    username: str = "ivr400"
+    secret: str = ""
+    timeout: float = DEFAULT_TIMEOUT_S
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> AmiSettings | None:
+        """IVR400_AMI_SECRET (required) with IVR400_AMI_HOST/_PORT/_USERNAME; None when no secret is set."""
+        env = os.environ if environ is None else environ
+        secret = env.get("IVR400_AMI_SECRET")
+        if not secret:
+            return None
+        try:
+            port = int(env.get("IVR400_AMI_PORT", "5038"))
+        except ValueError as exc:
+            raise AmiError("ami", f"IVR400_AMI_PORT={env.get('IVR400_AMI_PORT')!r} is not a port number") from exc
+        return cls(host=env.get("IVR400_AMI_HOST", "127.0.0.1"), port=port,
+                   username=env.get("IVR400_AMI_USERNAME", "ivr400"), secret=secret)
+
+    @classmethod
+    def from_mapping(cls, creds: Mapping[str, object], timeout: float = DEFAULT_TIMEOUT_S) -> AmiSettings:
+        """From `Lab.ami_credentials` ({host, port, username, secret})."""
+        return cls(host=str(creds["host"]), port=int(creds["port"]),  # type: ignore[call-overload]
+                   username=str(creds["username"]), secret=str(creds["secret"]), timeout=timeout)
+
+
+def command_output(message: Mapping[str, Any]) -> str:
+    """The CLI output of a `Command` action response (Asterisk ≥ 14: one `Output:` header per line)."""
+    output = message.get("Output", message.get("output"))
+    if output is None:
+        lines: list[str] = []
+    elif isinstance(output, list):
+        lines = [str(x) for x in output]
+    else:
+        lines = [str(output)]
+    content = getattr(message, "content", "") or ""
+    if content:  # pre-14 style `Response: Follows` body
+        lines.extend(content.replace("--END COMMAND--", "").splitlines())
+    return "\n".join(lines)
+
+
+class _Manager(Manager):
+    """panoramisk's Manager without automatic reconnects: pending actions fail when the link drops."""
+
+    def connection_lost(self, exc: Exception | None) -> None:  # called by AMIProtocol
+        self._connected = False
+        self.authenticated = False
+        reason = f"connection to Asterisk lost ({exc})" if isinstance(exc, BaseException) else \
+            "connection to Asterisk lost"
+        while self.awaiting_actions:
+            action = self.awaiting_actions.popleft()
+            if not action.future.done():
+                action.future.set_exception(AmiError("ami", reason))
+
+
+class AsyncAmi:
+    """One authenticated AMI connection (asyncio)."""
+
+    def __init__(self, settings: AmiSettings) -> None:
+        self.settings = settings
+        self.manager: _Manager | None = None
+        self.version: str | None = None
+
+    @property
+    def timeout(self) -> float:
+        return self.settings.timeout
+
+    async def connect(self) -> AsyncAmi:
+        s = self.settings
+        loop = asyncio.get_running_loop()
+        manager = _Manager(host=s.host, port=s.port, username=s.username, secret=s.secret, events="off",
+                           loop=loop, ping_delay=0)
+        try:
+            transport, protocol = await asyncio.wait_for(
+                loop.create_connection(AMIProtocol, s.host, s.port), s.timeout)
+        except asyncio.TimeoutError as exc:
+            raise AmiError("ami", f"no answer from {s.host}:{s.port} within {s.timeout:g} s") from exc
+        except OSError as exc:
+            raise AmiError("ami", f"cannot connect to {s.host}:{s.port} ({exc.strerror or exc})") from exc
+        # What Manager.connection_made does, minus the pinger and the reconnect loop.
+        protocol.queue = deque()
+        protocol.factory = manager
+        protocol.log = manager.log
+        protocol.config = manager.config
+        protocol.encoding = manager.encoding = manager.config["encoding"]
+        manager.responses = protocol.responses = {}
+        manager.protocol = protocol
+        manager._connected = True
+        self.manager = manager
+        try:
+            resp = await self._send({"Action": "Login", "Username": s.username, "Secret": s.secret,
+                                     "Events": "off"}, what="login")
+        except BaseException:
+            self.close()
+            raise
+        if not resp.success:
+            self.close()
+            raise AmiError("ami", f"login as {s.username!r} refused: {resp.get('Message') or resp}")
+        manager.authenticated = True
+        self.version = getattr(protocol, "version", None)
+        return self
+
+    async def _send(self, fields: Mapping[str, str], *, what: str, timeout: float | None = None) -> Any:  # noqa: ANN401
+        if self.manager is None or self.manager.protocol is None or not self.manager._connected:
+            raise AmiError("ami", "not connected")
+        action = Action(dict(fields))
+        future = self.manager.send_action(action)
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), timeout or self.timeout)
+        except asyncio.TimeoutError as exc:
+            self.manager.protocol.responses.pop(action.id, None)
+            raise AmiError("ami", f"{what}: no response within {timeout or self.timeout:g} s") from exc
+
+    async def action(self, name: str, timeout: float | None = None, **fields: str) -> Any:  # noqa: ANN401
+        """Any AMI action; returns panoramisk's Message (or list of them for event lists)."""
+        return await self._send({"Action": name, **fields}, what=f"action {name}", timeout=timeout)
+
+    async def command(self, cmd: str, timeout: float | None = None) -> str:
+        """Run a CLI command (Action: Command); its output, or CommandFailed on `Response: Error`."""
+        resp = await self._send({"Action": "Command", "Command": cmd}, what=repr(cmd), timeout=timeout)
+        output = command_output(resp)
+        if not resp.success:
+            raise CommandFailed(cmd, output or str(resp.get("Message", "")))
+        return output
+
+    async def commands(self, cmds: Iterable[str], *, window: int = 32,
+                       timeout: float | None = None) -> list[str | AmiError]:
+        """Several CLI commands, up to `window` in flight; each result is its output or its AmiError."""
+        cmds = list(cmds)
+        out: list[str | AmiError] = [""] * len(cmds)
+        sem = asyncio.Semaphore(window)
+
+        async def one(i: int, cmd: str) -> None:
+            async with sem:
+                try:
+                    out[i] = await self.command(cmd, timeout)
+                except AmiError as exc:
+                    out[i] = exc
+
+        await asyncio.gather(*(one(i, c) for i, c in enumerate(cmds)))
+        return out
+
+    async def reload(self, what: str, timeout: float | None = None) -> str:
+        """Reload one module: `dialplan`, `moh`, `pjsip` or any CLI reload command given in full."""
+        cmd = RELOAD_COMMANDS.get(what, what)
+        if not cmd.startswith(("dialplan reload", "moh reload", "module reload ")):
+            raise AmiError("reload", f"{what!r} is not a module-scoped reload")
+        output = await self.command(cmd, timeout)
+        low = output.lower()
+        if any(bad in low for bad in ("fail", "unable", "not found", "no such", "error")):
+            raise CommandFailed(cmd, output)
+        return output
+
+    async def logoff(self) -> None:
+        if self.manager is not None and self.manager._connected:
+            try:
+                await self._send({"Action": "Logoff"}, what="logoff", timeout=min(self.timeout, 1.0))
+            except AmiError:
+                pass
+
+    def close(self) -> None:
+        manager, self.manager = self.manager, None
+        if manager is None:
+            return
+        manager._connected = False
+        protocol = manager.protocol
+        if protocol is None:
+            return
+        pending = list(protocol.responses.values())
+        protocol.responses.clear()  # nothing for panoramisk to queue for a "reconnect"
+        for action in pending:
+            if not action.future.done():
+                action.future.set_exception(AmiError("ami", "connection closed"))
+        try:
+            protocol.close()  # marks it closed first, so connection_lost does not call back into us
+        except Exception:  # noqa: BLE001 - closing a dead transport
+            pass
+
+    async def __aenter__(self) -> AsyncAmi:
+        if self.manager is None:
+            await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.logoff()
+        self.close()
+
+
+class Ami:
+    """Synchronous facade: `AsyncAmi` driven on a private event loop (one connection)."""
+
+    def __init__(self, settings: AmiSettings) -> None:
+        self.settings = settings
+        self._loop = asyncio.new_event_loop()
+        self._client = AsyncAmi(settings)
+
+    @classmethod
+    def connect(cls, settings: AmiSettings | None = None, **creds: Any) -> Ami:  # noqa: ANN401
+        """`Ami.connect(settings)` or `Ami.connect(host=..., port=..., username=..., secret=...)`."""
+        if settings is None:
+            timeout = float(creds.pop("timeout", DEFAULT_TIMEOUT_S))
+            settings = AmiSettings.from_mapping(creds, timeout=timeout)
+        ami = cls(settings)
+        try:
+            ami._run(ami._client.connect())
+        except BaseException:
+            ami.close()
+            raise
+        return ami
+
+    def _run(self, coro: Any) -> Any:  # noqa: ANN401
+        if self._loop.is_closed():
+            coro.close()
+            raise AmiError("ami", "connection closed")
+        return self._loop.run_until_complete(coro)
+
+    @property
+    def version(self) -> str | None:
+        return self._client.version
+
+    def command(self, cmd: str, timeout: float | None = None) -> str:
+        return self._run(self._client.command(cmd, timeout))
+
+    def commands(self, cmds: Iterable[str], *, window: int = 32, timeout: float | None = None) -> list[str | AmiError]:
+        return self._run(self._client.commands(cmds, window=window, timeout=timeout))
+
+    def reload(self, what: str, timeout: float | None = None) -> str:
+        return self._run(self._client.reload(what, timeout))
+
+    def action(self, name: str, timeout: float | None = None, **fields: str) -> Any:  # noqa: ANN401
+        return self._run(self._client.action(name, timeout, **fields))
+
+    def close(self) -> None:
+        if self._loop.is_closed():
+            return
+        try:
+            self._loop.run_until_complete(self._client.logoff())
+        except Exception:  # noqa: BLE001 - best effort on the way out
+            pass
+        self._client.close()
+        # Let the transport finish closing before the loop goes away.
+        self._loop.run_until_complete(asyncio.sleep(0))
+        self._loop.close()
+
+    def __enter__(self) -> Ami:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,102 @@
+"""``agi://.../department?hotline=<400 number>&dept=<key path, "" = switchboard>``: who rings now.
+
+Called by the rendered hunt subroutine (``d``, ``d2``, ``d21``...) just before it hunts, after it
+cleared ``IVR400_TARGET_COUNT`` and ``IVR400_HUNT_START``. The channel may still carry the hunt
+variables of an earlier hunt in the same call, so this hook sets all of them from the cache:
+
+* ``IVR400_TARGET_1..N`` (Asterisk dial strings, in hunt order, round robin already rotated),
+  ``IVR400_TIMEOUT_1..N``, ``IVR400_HUNT`` (sequential | simultaneous), ``IVR400_MOH`` (ringback class,
+  "" = ringing), ``IVR400_MAX_ATTEMPTS`` = 0 (the list is already capped), ``IVR400_RING_TIMEOUT``
+  (simultaneous only), then ``IVR400_TARGET_COUNT`` **last**: a session that dies earlier leaves it empty
+  and the dialplan rings its static targets.
+* A department that exists no more, a hotline that is gone, a department with nobody routable now:
+  ``IVR400_TARGET_COUNT=0`` (ring nobody: the controller knows the current whitelist state, the static
+  plan may not). The dialplan then goes on to voicemail or goodbye.
+* No configuration loaded, a hotline the loader had to skip, a malformed request: nothing is set, the
+  static plan runs.
+
+No database access except the round-robin counter (``ctx.rotate``).
+"""
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING
+
+from ivr400.controller.loader import HotlineEntry, dept_key
+from ivr400.pbx.asterisk import dialplan_variables as v
+from ivr400.pbx.asterisk.fastagi import AGISession
+from ivr400.routing.decide import decide_department
+from ivr400.routing.model import ActionKind, Decision, HuntStrategy
+
+if TYPE_CHECKING:
+    from ivr400.controller.app import Controller
+
+__all__ = ["HOTLINE_PARAM", "department", "hunt_variables", "set_all", "target_variables"]
+
+HOTLINE_PARAM = re.compile(r"400[0-9]{7}")
+_DEPT_PATH = re.compile(r"(?:[0-9](?:\.[0-9]){0,15})?")
+
+
+def target_variables(entry: HotlineEntry, decision: Decision) -> list[tuple[str, str]]:
+    """``IVR400_TARGET_i`` / ``IVR400_TIMEOUT_i`` pairs of a department decision, in hunt order."""
+    out: list[tuple[str, str]] = []
+    for i, target in enumerate(decision.targets, start=1):
+        out.append((v.target(i), entry.dial_for(target)))
+        out.append((v.timeout(i), str(target.ring_timeout_s)))
+    return out
+
+
+def dial_mode(decision: Decision) -> str:
+    """What the hunt engine does: round robin arrives rotated, so it hunts sequentially."""
+    return "simultaneous" if decision.hunt_strategy is HuntStrategy.SIMULTANEOUS else "sequential"
+
+
+def hunt_variables(entry: HotlineEntry, decision: Decision) -> list[tuple[str, str]]:
+    """Everything the hunt subroutine needs, ``IVR400_TARGET_COUNT`` last (0 when nobody rings)."""
+    if decision.action is not ActionKind.DEPARTMENT or not decision.targets:
+        return [(v.TARGET_COUNT, "0")]
+    out = target_variables(entry, decision)
+    out.append((v.HUNT, dial_mode(decision)))
+    out.append((v.MOH_CLASS, decision.ringback or ""))
+    out.append((v.MAX_ATTEMPTS, "0"))
+    if decision.hunt_strategy is HuntStrategy.SIMULTANEOUS:
+        out.append((v.RING_TIMEOUT, str(decision.dial_timeout_s)))
+    out.append((v.TARGET_COUNT, str(len(decision.targets))))
+    return out
+
+
+async def set_all(session: AGISession, variables: list[tuple[str, str]]) -> None:
+    """One ``SET VARIABLE`` per pair, in order (Asterisk executes AGI commands one at a time)."""
+    for name, value in variables:
+        await session.set_variable(name, value)
+
+
+async def department(session: AGISession, ctx: Controller) -> None:
+    params = session.params
+    number = params.get("hotline", "")
+    path = params.get("dept", "")
+    if not HOTLINE_PARAM.fullmatch(number) or not _DEPT_PATH.fullmatch(path):
+        session.log.warning("department: malformed request (hotline=%r dept=%r); static plan", number[:40], path[:40])
+        return
+    config = ctx.config
+    if config is None:
+        session.log.warning("department: no configuration loaded; static plan for %s dept %r", number, path)
+        return
+    entry = config.get(number)
+    if entry is None:
+        if number in config.skipped:
+            session.log.warning("department: hotline %s is left to the static plan (%s)", number,
+                                config.skipped[number])
+            return
+        session.log.warning("department: hotline %s is not active; nobody rings", number)
+        await session.set_variable(v.TARGET_COUNT, "0")
+        return
+    now = ctx.now()
+    decision = decide_department(entry.routing, dept_key(path), now)
+    decision = await ctx.rotate(entry, decision, now)
+    if decision.action is not ActionKind.DEPARTMENT:
+        session.log.info("department: hotline %s dept %r: %s", number, path, decision.reason)
+    elif session.log.isEnabledFor(logging.DEBUG):
+        session.log.debug("department: hotline %s dept %r: %s", number, path, decision.reason)
+    await set_all(session, hunt_variables(entry, decision))

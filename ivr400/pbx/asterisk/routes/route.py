@@ -1,0 +1,108 @@
+"""``agi://.../route?hotline=<400 number>``: what happens to a call, decided at call entry.
+
+Sets, from the cached configuration and the caller ID (never echoed: the reason carries only the
+normalized number), the variables the hotline's entry context reads, ``IVR400_ACTION`` **last** so a
+session that dies halfway leaves the static plan in charge:
+
+* ``menu``: ``IVR400_REASON``, ``IVR400_ACTION``;
+* ``department``: the hunt variables (see ``department.py``: targets, timeouts, ``IVR400_HUNT`` when
+  simultaneous, ``IVR400_MOH`` when there is a ringback class, ``IVR400_RING_TIMEOUT``),
+  ``IVR400_ACTION_DEPT`` (omitted for the switchboard: empty), ``IVR400_REASON``,
+  ``IVR400_TARGET_COUNT``, ``IVR400_ACTION``. Variables the entry context never set are not sent
+  when their empty value already means the right thing (one round trip each);
+* ``voicemail``: ``IVR400_ACTION_DEPT`` and ``IVR400_DEPT_PATH`` for a department's mailbox, the greeting
+  in ``IVR400_PROMPT`` if configured, ``IVR400_REASON``, ``IVR400_ACTION``;
+* ``announcement``: ``IVR400_PROMPT``, ``IVR400_REASON``, ``IVR400_ACTION``;
+* ``refuse``: ``IVR400_REFUSE_WITH``, ``IVR400_PROMPT`` (prompt only), ``IVR400_REASON``, ``IVR400_ACTION``.
+
+A 400 number the database does not know (deleted or deactivated since the dialplan was rendered) gets
+the polite unknown-number announcement and a log line. No configuration, a hotline the loader skipped
+or whose rules are invalid, a malformed request: nothing is set (static plan), with a log line.
+"""
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from ivr400.controller.loader import HotlineEntry, dept_path
+from ivr400.pbx.asterisk import dialplan_variables as v
+from ivr400.pbx.asterisk.fastagi import AGISession
+from ivr400.pbx.asterisk.routes.department import HOTLINE_PARAM, set_all, target_variables
+from ivr400.render.model import UNKNOWN_NUMBER
+from ivr400.routing.decide import decide
+from ivr400.routing.model import ActionKind, Decision, HuntStrategy
+
+if TYPE_CHECKING:
+    from ivr400.controller.app import Controller
+
+__all__ = ["UNKNOWN_HOTLINE_VARIABLES", "decision_variables", "route"]
+
+#: What a call to a 400 number the controller does not know gets.
+UNKNOWN_HOTLINE_VARIABLES: tuple[tuple[str, str], ...] = (
+    (v.PROMPT, UNKNOWN_NUMBER),
+    (v.REASON, "unknown hotline"),
+    (v.DISPOSITION, "unknown_number"),
+    (v.ACTION, ActionKind.ANNOUNCEMENT.value),
+)
+
+
+def decision_variables(entry: HotlineEntry, decision: Decision) -> list[tuple[str, str]]:
+    """The ``SET VARIABLE`` pairs for a call-entry decision, in the order they must be sent."""
+    action = decision.action
+    out: list[tuple[str, str]] = []
+    if action is ActionKind.DEPARTMENT:
+        out += target_variables(entry, decision)
+        if decision.hunt_strategy is HuntStrategy.SIMULTANEOUS:
+            out.append((v.HUNT, "simultaneous"))
+            out.append((v.RING_TIMEOUT, str(decision.dial_timeout_s)))
+        if decision.ringback:
+            out.append((v.MOH_CLASS, decision.ringback))
+        path = dept_path(decision.department)
+        if path:
+            out.append((v.ACTION_DEPT, path))
+        out.append((v.REASON, decision.reason))
+        out.append((v.TARGET_COUNT, str(len(decision.targets))))
+    else:
+        if action is ActionKind.VOICEMAIL:
+            path = dept_path(decision.department)
+            if path:
+                out.append((v.ACTION_DEPT, path))
+                out.append((v.DEPT_PATH, path))
+        elif action is ActionKind.REFUSE and decision.refuse_with is not None:
+            out.append((v.REFUSE_WITH, decision.refuse_with.value))
+        if decision.prompt:
+            out.append((v.PROMPT, decision.prompt))
+        out.append((v.REASON, decision.reason))
+    out.append((v.ACTION, action.value))
+    return out
+
+
+async def route(session: AGISession, ctx: Controller) -> None:
+    number = session.params.get("hotline", "")
+    if not HOTLINE_PARAM.fullmatch(number):
+        session.log.warning("route: hotline parameter %r is not a 400 number; static plan", number[:40])
+        return
+    config = ctx.config
+    if config is None:
+        session.log.warning("route: no configuration loaded; static plan for %s", number)
+        return
+    entry = config.get(number)
+    if entry is None:
+        if number in config.skipped:
+            session.log.warning("route: hotline %s is left to the static plan (%s)", number, config.skipped[number])
+            return
+        session.log.warning("route: call to %s, which is not an active hotline: unknown-number announcement", number)
+        await set_all(session, list(UNKNOWN_HOTLINE_VARIABLES))
+        return
+    if not entry.rules_ok:
+        session.log.warning("route: hotline %s has invalid rules (%s); static plan", number, entry.problem)
+        return
+    now = ctx.now()
+    decision = decide(entry.routing, session.callerid, now, entry.calendar)
+    decision = await ctx.rotate(entry, decision, now)
+    ctx.decisions += 1
+    if decision.action is ActionKind.REFUSE:
+        session.log.info("route: %s %s: %s", number, decision.action.value, decision.reason)
+    elif session.log.isEnabledFor(logging.DEBUG):
+        session.log.debug("route: %s %s: %s", number, decision.action.value, decision.reason)
+    await set_all(session, decision_variables(entry, decision))

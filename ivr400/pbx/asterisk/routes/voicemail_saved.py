@@ -1,0 +1,52 @@
+"""``agi://.../voicemail_saved?hotline=<n>&dept=<key path>&uniqueid=<id>``: a voicemail file exists.
+
+Called from the hangup handler the voicemail context pushes, once ``Record`` wrote
+``IVR400_VM_FILE`` (``<VOICEMAIL_SPOOL>/<hotline>/<UNIQUEID>.wav`` as Asterisk sees it). Reads that
+variable (one ``GET VARIABLE``), checks it is a path under the hotline's voicemail spool, and records a
+``voicemail`` row with ``ivr400.provisioning.voicemail.record_voicemail`` (idempotent on the uniqueid:
+the spool sync records the same file).
+The dialplan ignores any failure here; we log it.
+"""
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from ivr400.pbx.asterisk import dialplan_variables as v
+from ivr400.pbx.asterisk.fastagi import AGISession
+from ivr400.pbx.asterisk.routes.department import HOTLINE_PARAM
+from ivr400.provisioning.errors import ProvisioningError
+from ivr400.routing.blocking import parse_caller
+
+if TYPE_CHECKING:
+    from ivr400.controller.app import Controller
+
+__all__ = ["voicemail_saved"]
+
+_UNIQUEID = re.compile(r"[0-9]{1,20}\.[0-9]{1,10}")  # what record_voicemail accepts
+_DEPT_PATH = re.compile(r"(?:[0-9](?:\.[0-9]){0,15})?")
+
+
+async def voicemail_saved(session: AGISession, ctx: Controller) -> None:
+    params = session.params
+    number = params.get("hotline", "")
+    dept = params.get("dept", "")
+    uniqueid = session.uniqueid or params.get("uniqueid", "")
+    if not HOTLINE_PARAM.fullmatch(number) or not _DEPT_PATH.fullmatch(dept) or not _UNIQUEID.fullmatch(uniqueid):
+        session.log.warning("voicemail_saved: malformed request (hotline=%r dept=%r uniqueid=%r)", number[:40],
+                            dept[:40], uniqueid[:40])
+        return
+    path = await session.get_variable(v.VOICEMAIL_FILE)
+    if not path or not ctx.voicemail_path_ok(path) or not path.startswith(f"{v.VOICEMAIL_SPOOL}/{number}/"):
+        session.log.warning("voicemail_saved: %s: %s=%r is not a file under %s/%s; not recorded", number,
+                            v.VOICEMAIL_FILE, (path or "")[:120], v.VOICEMAIL_SPOOL, number)
+        return
+    caller = parse_caller(session.callerid).number
+    try:
+        written = await ctx.save_voicemail(hotline=number, dept=dept, uniqueid=uniqueid, caller=caller,
+                                           file_path=path)
+    except ProvisioningError as exc:
+        session.log.warning("voicemail_saved: %s: not recorded: %s", number, exc)
+        return
+    session.log.info("voicemail_saved: %s dept %r from %s: %s %s", number, dept, caller or "withheld", path,
+                     "recorded" if written else "already recorded")

@@ -1,0 +1,135 @@
+"""`ivr400 deploy` against the real Asterisk: reload only what changed, verify, refuse broken
+templates, roll back what Asterisk does not load, and keep the running dialplan working throughout."""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ivr400.cli import main
+from ivr400.lab import Lab
+from ivr400.lab.sipp import call
+from ivr400.pbx.asterisk.deploy import DeployError
+
+from .world import HOTLINE, World, fastagi_listening, make_world
+
+pytestmark = pytest.mark.pbx
+
+INCLUDES = ("ivr400/extensions.conf", "ivr400/musiconhold.conf", "ivr400/pjsip.conf")
+
+
+@pytest.fixture
+def world(lab: Lab, tmp_path: Path) -> Iterator[World]:
+    if fastagi_listening():
+        pytest.fail("something listens on 127.0.0.1:4573: stop the FastAGI controller for these tests")
+    w = make_world(lab, tmp_path)
+    w.seat("01062345001", 5081)
+    yield w
+    w.engine.dispose()
+
+
+def _files(lab: Lab) -> dict[str, bytes]:
+    return {name: (lab.config_dir / name).read_bytes() for name in INCLUDES}
+
+
+def _call_answered(seats, tmp: Path, name: str) -> None:  # noqa: ANN001
+    seat = seats(5081, behaviour="answer", answer_after_s=0.2, workdir=tmp / f"seat-{name}")
+    try:
+        result = call(HOTLINE, hold_s=0.5, workdir=tmp / f"carrier-{name}", timeout_s=20)
+        assert result.answered, result
+        assert seat.wait_for_invites(1, timeout=2), "the seat got no INVITE"
+    finally:
+        seat.stop()
+
+
+def test_deploy_loads_every_context_and_reloads_only_what_changed(lab: Lab, world: World) -> None:
+    first = world.deploy()
+    shown = lab.rx(f"dialplan show ivr400-h-{HOTLINE}")
+    assert "'s' =>" in shown and "PJSIP/pstn/sip:01062345001@127.0.0.1:5081" in shown
+    assert HOTLINE in lab.rx("dialplan show ivr400-inbound")
+    assert "ivr400-default" in lab.rx("moh show classes")
+    sounds = lab.host_path("/usr/share/asterisk/sounds/ivr400")
+    assert (sounds / "ivr400-welcome.wav").is_file() and list(sounds.glob("tone-*.wav"))
+    assert first.contexts_verified >= 2 and first.extensions_verified > 0
+
+    again = world.deploy()
+    assert again.files_changed == [] and again.reloads == [] and again.sounds_installed == []
+    assert again.contexts_verified == first.contexts_verified
+
+    world.seat("01062345002", 5082)
+    third = world.deploy()
+    assert third.files_changed and "dialplan reload" in third.reloaded and "moh reload" not in third.reloaded
+    assert (lab.config_dir / "ivr400/.previous/extensions.conf").read_bytes() != \
+        (lab.config_dir / "ivr400/extensions.conf").read_bytes()
+
+
+@pytest.mark.parametrize("broken, message", [
+    ("{% for h in hotlines %}\n[x]\n", "syntax error"),
+    ("[ivr400-inbound]\nexten => s,1,NoOp({{ no_such_variable }})\n", "undefined"),
+])
+def test_broken_template_fails_deploy_and_the_running_dialplan_keeps_working(
+        lab: Lab, world: World, seats, tmp_path: Path, broken: str, message: str) -> None:  # noqa: ANN001
+    world.deploy()
+    _call_answered(seats, tmp_path, "before")
+    before = _files(lab)
+    override = tmp_path / "operator-templates"
+    override.mkdir()
+    (override / "extensions.conf.j2").write_text(broken)
+    world.seat("01062345002", 5082)  # a pending change that must not go out
+
+    with pytest.raises(DeployError) as info:
+        world.deploy(template_dirs=(override,))
+
+    assert info.value.field == "template" and message in info.value.reason, info.value
+    assert _files(lab) == before
+    _call_answered(seats, tmp_path, "after")
+
+
+def test_cli_deploy_reports_and_refuses_a_broken_template(lab: Lab, world: World, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IVR400_DATA_DIR", str(world.data_dir))
+    monkeypatch.delenv("IVR400_TEMPLATE_DIR", raising=False)
+    db = ["--db", str(world.engine.url)]
+    ok = CliRunner().invoke(main, [*db, "deploy", "--json"])
+    assert ok.exit_code == 0, ok.output + ok.stderr
+    report = json.loads(ok.stdout)
+    assert report["config_dir"] == str(lab.config_dir) and report["contexts_verified"] >= 2
+
+    before = _files(lab)
+    override = tmp_path / "bad"
+    override.mkdir()
+    (override / "extensions.conf.j2").write_text("[ivr400-inbound]\n{{ nope }}\n")
+    bad = CliRunner().invoke(main, [*db, "deploy", "--templates", str(override)])
+    assert bad.exit_code == 1
+    assert bad.stderr.startswith("error: template: ") and "nope" in bad.stderr, bad.stderr
+    assert _files(lab) == before
+
+    dry = CliRunner().invoke(main, [*db, "deploy", "--dry-run"])
+    assert dry.exit_code == 0 and "would change: (nothing)" in dry.output, dry.output
+
+
+def test_what_asterisk_refuses_to_load_is_rolled_back(lab: Lab, world: World, seats, tmp_path: Path) -> None:  # noqa: ANN001
+    """An operator pjsip template with an endpoint res_pjsip cannot load: the reload 'succeeds', the
+    verification finds the endpoint missing, the previous files come back and are reloaded."""
+    world.deploy()
+    before = _files(lab)
+    override = tmp_path / "operator-templates"
+    override.mkdir()
+    (override / "pjsip.conf.j2").write_text(
+        "; operator override\n[ivr400-bad-endpoint](ivr400-trunk)\nno_such_option = yes\n"
+        "type = endpoint\n")
+    world.seat("01062345002", 5082)
+
+    with pytest.raises(DeployError) as info:
+        world.deploy(template_dirs=(override,))
+
+    err = info.value
+    assert err.field == "verify" and "ivr400-bad-endpoint" in err.reason, err
+    assert "previous configuration restored and reloaded" in err.reason, err
+    assert err.report is not None and err.report.rolled_back
+    assert _files(lab) == before
+    assert "01062345002" not in lab.rx(f"dialplan show ivr400-h-{HOTLINE}")  # the old dialplan runs
+    _call_answered(seats, tmp_path, "after-rollback")

@@ -1,0 +1,452 @@
+"""Asterisk renderer: golden files, the whitelist in the render, overrides, errors, determinism.
+
+Golden files live in tests/render/golden/; regenerate them after an intended change with
+
+    UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/render
+
+and review the diff like code.
+"""
+from __future__ import annotations
+
+import os
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text, update
+from sqlalchemy.orm import Session
+
+from ivr400.db.engine import make_engine
+from ivr400.db.migrate import upgrade
+from ivr400.db.models import Destination, Enterprise, Hotline, Tone, Trunk
+from ivr400.db.routable import routable_seats
+from ivr400.provisioning import destinations, seats
+from ivr400.provisioning.enterprises import add_enterprise
+from ivr400.provisioning.hotlines import add_hotline
+from ivr400.provisioning.sample import HOTLINE, provision_sample
+from ivr400.provisioning.trunks import add_trunk
+from ivr400.render import RenderError, RenderValueError, render_asterisk
+from ivr400.render.asterisk import ENV_TEMPLATE_DIR, FILES
+from ivr400.render.load import load_model, routable_seat_rows
+
+GOLDEN = Path(__file__).with_name("golden")
+NOW = datetime(2026, 6, 1, 2, 0, tzinfo=timezone.utc)
+UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
+RICH = "4001234567"
+
+
+@pytest.fixture(autouse=True)
+def _no_operator_templates(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ENV_TEMPLATE_DIR, raising=False)
+
+
+@pytest.fixture
+def engine(tmp_path: Path):  # noqa: ANN201
+    eng = make_engine(f"sqlite:///{tmp_path}/render.db")
+    upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def sample(engine, tmp_path: Path) -> Session:  # noqa: ANN001
+    with Session(engine) as session:
+        provision_sample(session, store_root=tmp_path / "store", now=NOW, actor="test")
+        session.commit()
+        yield session
+
+
+def _dest(session: Session, ent: Enterprise, number: str, *, valid_until: datetime | None = None,
+          trunk: Trunk | None = None) -> Destination:
+    """An approved destination (the evidence path is the provisioning tests' business)."""
+    row = Destination(enterprise_id=ent.id, number=number, kind="landline", area_code=number[:3],
+                      owner_name=ent.name, owner_kind="company", status="approved", approved_at=NOW,
+                      approved_by="test", valid_until=valid_until, long_term=valid_until is None,
+                      trunk_id=trunk.id if trunk else None, created_at=NOW)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _tone(session: Session, tone_id: int, name: str, kind: str, ent: Enterprise | None) -> Tone:
+    row = Tone(id=tone_id, enterprise_id=ent.id if ent else None, name=name, kind=kind, original_name=f"{name}.mp3",
+               sha256=f"{tone_id:064x}", stored_path=f"tones/{tone_id:064x}.wav", duration_s=3.0, created_at=NOW)
+    session.add(row)
+    session.flush()
+    return row
+
+
+@pytest.fixture
+def rich(engine) -> Session:  # noqa: ANN001
+    """A hotline with tones, a trunk, round robin, a transfer cap and a three-level menu."""
+    with Session(engine) as session:
+        ent = add_enterprise(session, "上海示例贸易有限公司", "021", now=NOW)
+        lab = add_trunk(session, "lab", "PJSIP/pstn/sip:{number}@127.0.0.1:5071")
+        other = add_trunk(session, "backup", "PJSIP/{number}@carrier-b")
+        h = add_hotline(session, RICH, ent, name="贸易热线", hunt="round_robin", max_attempts=2, now=NOW)
+        h.trunk_id = lab.id
+        h.welcome_tone = _tone(session, 11, "welcome", "welcome", ent)
+        h.ringback_tone = _tone(session, 12, "ringback", "ringback", ent)
+        h.menu_timeout_s, h.menu_retries = 7, 2
+        h.voicemail = False
+        h.record_calls = True
+        sales = seats.add_department(session, h, "1", "销售部", hunt="round_robin", max_attempts=2)
+        sales.ringback_tone = _tone(session, 13, "sales-ringback", "ringback", None)
+        service = seats.add_department(session, h, "2", "售后服务部")
+        service.prompt_tone = _tone(session, 14, "service-menu", "prompt", ent)
+        appliances = seats.add_department(session, h, "1", "家电", parent=service, hunt="simultaneous")
+        phones = seats.add_department(session, h, "2", "手机", parent=service)
+        huawei = seats.add_department(session, h, "1", "华为", parent=phones)
+        seats.add_department(session, h, "2", "小米", parent=phones)  # no seats: hunts hit the controller only
+        odd = seats.add_department(session, h, "9", "人工;--服务")
+        odd.name = "人工;服务\n[evil]\nexten => 666,1,Dial(PJSIP/666)"
+        d = [_dest(session, ent, f"0215555{i:04d}") for i in range(1, 9)]
+        d.append(_dest(session, ent, "02155559999", trunk=other))
+        for dest in d[:3]:
+            seats.add_seat(session, h, dest, now=NOW)
+        seats.add_seat(session, h, d[3], department=sales, ring_timeout=20, now=NOW)
+        seats.add_seat(session, h, d[4], department=sales, ring_timeout=25, now=NOW)
+        seats.add_seat(session, h, d[5], department=sales, now=NOW)
+        seats.add_seat(session, h, d[6], department=appliances, ring_timeout=30, now=NOW)
+        seats.add_seat(session, h, d[8], department=appliances, ring_timeout=10, now=NOW)
+        seats.add_seat(session, h, d[7], department=huawei, now=NOW)
+        seats.add_seat(session, h, d[0], department=service, now=NOW)
+        seats.add_seat(session, h, d[1], department=odd, now=NOW)
+        session.commit()
+        yield session
+
+
+def _check_golden(prefix: str, files: dict[str, str]) -> None:
+    for _, output in FILES:
+        path = GOLDEN / f"{prefix}.{Path(output).name}"
+        if UPDATE:
+            GOLDEN.mkdir(exist_ok=True)
+            path.write_bytes(files[output].encode("utf-8"))
+        assert path.is_file(), f"{path} missing: run with UPDATE_GOLDEN=1"
+        assert files[output].encode("utf-8") == path.read_bytes(), f"{output} differs from {path.name}"
+
+
+# --------------------------------------------------------------------------- golden files
+
+
+def test_sample_matches_golden_files(sample: Session) -> None:
+    cfg = render_asterisk(sample, NOW)
+    _check_golden("sample", cfg.files)
+    assert cfg.warnings == []
+
+
+def test_rich_hotline_matches_golden_files(rich: Session, tmp_path: Path) -> None:
+    cfg = render_asterisk(rich, NOW, data_root=tmp_path)
+    _check_golden("rich", cfg.files)
+
+
+# --------------------------------------------------------------------------- structure
+
+
+def _exten_lines(text_: str) -> list[str]:
+    return [line for line in text_.splitlines() if line and not line.startswith(";")]
+
+
+def test_sample_structure(sample: Session) -> None:
+    cfg = render_asterisk(sample, NOW)
+    ext = cfg.files["ivr400/extensions.conf"]
+    assert set(cfg.files) == {"ivr400/extensions.conf", "ivr400/musiconhold.conf", "ivr400/pjsip.conf"}
+    assert cfg.contexts == ["ivr400-inbound", "ivr400-hunt", "ivr400-hunt-hangup", "ivr400-record", "ivr400-voicemail",
+                            "ivr400-voicemail-saved", "ivr400-goodbye", "ivr400-announce", "ivr400-refuse",
+                            f"ivr400-h-{HOTLINE}", f"ivr400-m-{HOTLINE}"]
+    assert f"exten => {HOTLINE},1,Goto(ivr400-h-{HOTLINE},s,1)" in ext
+    assert f"AGI(agi://127.0.0.1:4573/route?hotline={HOTLINE})" in ext
+    assert f"AGI(agi://127.0.0.1:4573/department?hotline={HOTLINE}&dept=1)" in ext
+    assert "Record(${IVR400_VM_FILE},3,120,k)" in ext
+    assert "UserEvent(IVR400Voicemail,Hotline: ${IVR400_HOTLINE}," in ext
+    # the unknown-number path: polite prompt as early media, cause 1
+    assert "exten => _X.,1,Set(IVR400_DISPOSITION=unknown_number)" in ext
+    assert " same => n,Playback(ivr400/ivr400-unknown-number,noanswer)\n same => n,Hangup(1)" in ext
+    # simultaneous department 2 (全通达): group timeout, both seats
+    d2 = ext.split("exten => d2,1,")[1].split("Return()")[0]
+    assert "Set(IVR400_HUNT=simultaneous)" in d2 and "Set(IVR400_RING_TIMEOUT=15)" in d2
+    assert "IVR400_TARGET_1=PJSIP/01062345679@ivr400-out" in d2
+    assert "IVR400_TARGET_2=PJSIP/01062345680@ivr400-out" in d2
+    # no seat was ever written for the pending mobile
+    assert "13800138000" not in ext
+    # sounds: every shipped prompt, the default ringback class
+    assert cfg.sounds["sounds/ivr400/ivr400-welcome.wav"].is_file()
+    assert cfg.sounds["moh/ivr400/ivr400-default/ivr400-ringback.wav"].name == "ivr400-ringback.wav"
+    assert "[ivr400-default]" in cfg.files["ivr400/musiconhold.conf"]
+
+
+def test_every_line_is_asterisk_config_syntax(sample: Session, rich: Session) -> None:
+    for session in (sample, rich):
+        for name, body in render_asterisk(session, NOW).files.items():
+            for line in body.splitlines():
+                assert "\r" not in line
+                if not line or line.startswith(";"):
+                    continue
+                if name.endswith("extensions.conf"):
+                    assert re.fullmatch(r"\[[a-z0-9-]+\]|exten => [^,]+,1,\S.*|same => n(\([a-z]+\))?,\S.*",
+                                        line.strip()), line
+                    code = line.split(" ; ", 1)[0]
+                    assert ";" not in code, line  # a `;` would cut the line short
+                    assert code.count("(") == code.count(")"), line
+
+
+def test_three_level_menu(rich: Session) -> None:
+    cfg = render_asterisk(rich, NOW)
+    ext = cfg.files["ivr400/extensions.conf"]
+    for ctx in (f"ivr400-h-{RICH}", f"ivr400-m-{RICH}", f"ivr400-m-{RICH}-2", f"ivr400-m-{RICH}-22"):
+        assert ctx in cfg.contexts
+    top = _context(ext, f"ivr400-m-{RICH}")
+    assert "exten => 2,1,Set(IVR400_KEYS=2)" in top and f"Goto(ivr400-m-{RICH}-2,s,1)" in top
+    assert 'Background(${IF($["${IVR400_PROMPT}" = ""]?ivr400/tone-11:${IVR400_PROMPT})})' in top
+    assert "WaitExten(7)" in top
+    assert "GotoIf($[${IVR400_MENU_TRIES} < 2]?s,prompt)" in top
+    second = _context(ext, f"ivr400-m-{RICH}-2")
+    assert "Background(ivr400/tone-14)" in second  # the department's own prompt
+    assert ("exten => 2,1,Set(IVR400_KEYS=2-2) ; 手机\n same => n,Set(CDR(ivr400_keys)=2-2)\n"
+            f" same => n,Goto(ivr400-m-{RICH}-22,s,1)") in second
+    assert f"Gosub(ivr400-h-{RICH},d2,1)" in second  # after the retries: the department's own seats
+    third = _context(ext, f"ivr400-m-{RICH}-22")
+    assert ("exten => 1,1,Set(IVR400_KEYS=2-2-1) ; 华为\n same => n,Set(CDR(ivr400_keys)=2-2-1)\n"
+            f" same => n,Gosub(ivr400-h-{RICH},d221,1)") in third
+    assert "Background(ivr400/tone-11)" in third  # no prompt of its own: the hotline's welcome
+    assert f"Gosub(ivr400-h-{RICH},d,1)" in third  # 手机 has no seats: the switchboard
+    hotline = _context(ext, f"ivr400-h-{RICH}")
+    assert "exten => d221,1,Set(IVR400_DEPT_PATH=2.2.1)" in hotline
+    assert f"AGI(agi://127.0.0.1:4573/department?hotline={RICH}&dept=2.2.1)" in hotline
+    # 小米 has no routable seat: still a hunt (the controller may know seats), zero static targets
+    d222 = hotline.split("exten => d222,1,")[1].split("Return()")[0]
+    assert "Set(IVR400_TARGET_COUNT=0)" in d222 and "IVR400_TARGET_1=" not in d222
+    assert "exten => failed,1,Goto(ivr400-goodbye,s,1)" in hotline  # voicemail off
+    assert "Set(IVR400_REC_FILE=/var/spool/asterisk/ivr400/recordings/4001234567/${UNIQUEID}.wav)" in hotline
+    assert "Set(CDR(ivr400_hotline)=4001234567)" in hotline
+
+
+def test_call_entry_hook_and_fallback(sample: Session) -> None:
+    hotline = _context(render_asterisk(sample, NOW).files["ivr400/extensions.conf"], f"ivr400-h-{HOTLINE}")
+    entry = hotline.split("exten => s,1,", 1)[1].split("\nexten => ", 1)[0]
+    assert "Set(IVR400_REC_FILE=)" in entry  # record_calls off
+    # the hook must say it completed, or the static plan runs; an unreachable controller is remembered
+    assert 'GotoIf($["${AGISTATUS}" != "SUCCESS" | "${IVR400_AGI_STATUS}" != "OK"]?static,1)' in entry
+    assert 'ExecIf($["${AGISTATUS}" != "SUCCESS"]?Set(IVR400_AGI=down))' in entry
+    assert entry.index("Progress()") < entry.index("AGI(")  # early media before anything else
+    d1 = hotline.split("exten => d1,1,")[1].split("Return()")[0]
+    assert d1.index('GotoIf($["${IVR400_AGI}" = "down"]?static)') < d1.index("AGI(")
+    # the static branch sets everything it uses, after the hook (a half-done hook leaves nothing behind)
+    assert d1.index("n(static),Set(IVR400_HUNT=sequential)") < d1.index("Set(IVR400_TARGET_1=")
+
+
+def _context(ext: str, name: str) -> str:
+    return ext.split(f"\n[{name}]\n", 1)[1].split("\n[", 1)[0]
+
+
+def test_round_robin_cap_ringback_and_trunks(rich: Session) -> None:
+    cfg = render_asterisk(rich, NOW)
+    hotline = _context(cfg.files["ivr400/extensions.conf"], f"ivr400-h-{RICH}")
+    d1 = hotline.split("exten => d1,1,")[1].split("Return()")[0]
+    assert "Set(IVR400_HUNT=sequential)" in d1  # round robin = sequential from a rotating start
+    assert "Set(IVR400_MAX_ATTEMPTS=2)" in d1
+    assert "Set(IVR400_MOH=ivr400-tone-13)" in d1  # the department's own ringback tone
+    assert f"Set(GLOBAL(IVR400_RR_{RICH}_1)=$[0${{GLOBAL(IVR400_RR_{RICH}_1)}} % 3 + 1])" in d1
+    assert f"Set(IVR400_HUNT_START=${{GLOBAL(IVR400_RR_{RICH}_1)}})" in d1
+    assert "IVR400_TARGET_1=PJSIP/pstn/sip:02155550004@127.0.0.1:5071" in d1  # the hotline's trunk
+    assert "Set(IVR400_TIMEOUT_1=20)" in d1 and "Set(IVR400_TIMEOUT_2=25)" in d1 and "Set(IVR400_TIMEOUT_3=15)" in d1
+    switchboard = hotline.split("exten => d,1,")[1].split("Return()")[0]
+    assert f"GLOBAL(IVR400_RR_{RICH}_SB)" in switchboard and "Set(IVR400_MOH=ivr400-tone-12)" in switchboard
+    d21 = hotline.split("exten => d21,1,")[1].split("Return()")[0]
+    assert "Set(IVR400_HUNT=simultaneous)" in d21 and "Set(IVR400_RING_TIMEOUT=30)" in d21
+    assert "IVR400_TARGET_2=PJSIP/02155559999@carrier-b" in d21  # the destination's own trunk wins
+    assert "Set(IVR400_MOH=ivr400-tone-12)" in d21  # inherited from the hotline
+    moh = cfg.files["ivr400/musiconhold.conf"]
+    assert "[ivr400-tone-12]\nmode = files\ndirectory = /var/lib/asterisk/moh/ivr400/ivr400-tone-12\n" in moh
+    assert "[ivr400-tone-13]" in moh and "[ivr400-default]" in moh
+    pjsip = cfg.files["ivr400/pjsip.conf"]
+    assert "(endpoint carrier-b)" in pjsip and "PJSIP/pstn/sip:{number}@127.0.0.1:5071" in pjsip
+
+
+def test_sounds_map_tones_from_the_data_dir(rich: Session, tmp_path: Path) -> None:
+    cfg = render_asterisk(rich, NOW, data_root=tmp_path)
+    assert cfg.sounds["sounds/ivr400/tone-11.wav"] == tmp_path / f"tones/{11:064x}.wav"
+    assert cfg.sounds["sounds/ivr400/tone-14.wav"] == tmp_path / f"tones/{14:064x}.wav"
+    assert cfg.sounds["moh/ivr400/ivr400-tone-12/tone-12.wav"] == tmp_path / f"tones/{12:064x}.wav"
+    assert "sounds/ivr400/tone-12.wav" not in cfg.sounds  # a ringback tone is music on hold, not a prompt
+    assert any("tone-11.wav" in w and "missing" in w for w in cfg.warnings)  # no such file in tmp_path
+    (tmp_path / "tones").mkdir()
+    for i in (11, 12, 13, 14):
+        (tmp_path / "tones" / f"{i:064x}.wav").write_bytes(b"RIFF")
+    assert render_asterisk(rich, NOW, data_root=tmp_path).warnings == []
+
+
+def test_names_cannot_escape_comments(rich: Session) -> None:
+    cfg = render_asterisk(rich, NOW)
+    ext = cfg.files["ivr400/extensions.conf"]
+    assert "evil" not in cfg.contexts and "\n[evil]" not in ext
+    assert "\nexten => 666" not in ext
+    assert "exten => 9,1,Set(IVR400_KEYS=9) ; 人工;服务 [evil] exten => 666,1,Dial(PJSIP/666)" in ext
+
+
+# --------------------------------------------------------------------------- the whitelist in the render
+
+
+def test_loader_reads_exactly_the_routable_seats(sample: Session, rich: Session) -> None:
+    for session in (sample, rich):
+        for now in (NOW, datetime(2028, 6, 1, tzinfo=timezone.utc)):
+            assert routable_seat_rows(session, now) == routable_seats(session, now)
+
+
+def test_revoked_destination_disappears(sample: Session) -> None:
+    before = render_asterisk(sample, NOW).files["ivr400/extensions.conf"]
+    assert before.count("PJSIP/01062345678@ivr400-out") == 2  # switchboard and 销售部
+    dest = sample.scalar(select(Destination).where(Destination.number == "01062345678"))
+    destinations.revoke(sample, dest, reason="contract ended", now=NOW, actor="test")
+    sample.commit()
+    after = render_asterisk(sample, NOW).files["ivr400/extensions.conf"]
+    assert "01062345678" not in after
+    sb = after.split("exten => d,1,")[1].split("Return()")[0]
+    assert "Set(IVR400_TARGET_1=PJSIP/01062345679@ivr400-out)" in sb and "Set(IVR400_TARGET_COUNT=1)" in sb
+
+
+def test_expired_destination_disappears(sample: Session) -> None:
+    # The Shanghai branch (R4 letter + R6) is authorized until the end of next year (Asia/Shanghai).
+    branch = "PJSIP/02161234567@ivr400-out"
+    assert branch in render_asterisk(sample, datetime(2027, 12, 31, 15, 59, tzinfo=timezone.utc)).files[
+        "ivr400/extensions.conf"]
+    later = render_asterisk(sample, datetime(2027, 12, 31, 16, 0, tzinfo=timezone.utc)).files["ivr400/extensions.conf"]
+    assert "02161234567" not in later
+    assert "PJSIP/01062345678@ivr400-out" in later
+
+
+def test_inactive_hotline_renders_only_the_unknown_number_path(sample: Session) -> None:
+    sample.execute(update(Hotline).values(active=False))
+    sample.commit()
+    cfg = render_asterisk(sample, NOW)
+    ext = cfg.files["ivr400/extensions.conf"]
+    assert HOTLINE not in ext
+    assert not [c for c in cfg.contexts if c.startswith(("ivr400-h-", "ivr400-m-"))]
+    assert "exten => _X.,1," in ext
+
+
+def test_invalid_dial_template_is_left_out_or_refused(sample: Session) -> None:
+    # Past the services (raw SQL): a template that would smuggle a second Dial argument in.
+    sample.execute(text("INSERT INTO trunk (id, name, dial_template) VALUES (9, 'bad', 'PJSIP/{number}@x,60,A(x)')"))
+    sample.execute(update(Destination).where(Destination.number == "01062345678").values(trunk_id=9))
+    sample.commit()
+    cfg = render_asterisk(sample, NOW)
+    assert "01062345678" not in cfg.files["ivr400/extensions.conf"]
+    assert "A(x)" not in cfg.files["ivr400/pjsip.conf"]
+    assert any("dial template" in w for w in cfg.warnings)
+    with pytest.raises(RenderValueError, match="dial template"):
+        render_asterisk(sample, NOW, strict=True)
+
+
+def test_tone_of_another_enterprise_is_not_used(sample: Session, rich: Session) -> None:
+    # Both fixtures share one database: give the sample hotline the other enterprise's welcome tone.
+    sample.execute(update(Hotline).where(Hotline.number == HOTLINE).values(welcome_tone_id=11))
+    sample.commit()
+    cfg = render_asterisk(sample, NOW)
+    sample_menu = _context(cfg.files["ivr400/extensions.conf"], f"ivr400-m-{HOTLINE}")
+    assert "?ivr400/ivr400-welcome:${IVR400_PROMPT})" in sample_menu
+    assert any("tone 11 belongs to another enterprise" in w for w in cfg.warnings)
+
+
+# --------------------------------------------------------------------------- templates
+
+
+def test_operator_template_directory_wins(sample: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ops = tmp_path / "ops"
+    ops.mkdir()
+    (ops / "pjsip.conf.j2").write_text("; operator pjsip for {{ hotlines|length }} hotline(s)\n")
+    cfg = render_asterisk(sample, NOW, template_dirs=[ops])
+    assert cfg.files["ivr400/pjsip.conf"] == "; operator pjsip for 1 hotline(s)\n"
+    assert cfg.files["ivr400/extensions.conf"] == render_asterisk(sample, NOW).files["ivr400/extensions.conf"]
+    # a partial alone can be overridden too, and the environment variable names a directory as well
+    env_dir = tmp_path / "env"
+    env_dir.mkdir()
+    (env_dir / "_shared.j2").write_text("\n[ivr400-operator-extra]\nexten => s,1,Hangup()\n")
+    monkeypatch.setenv(ENV_TEMPLATE_DIR, str(env_dir))
+    cfg = render_asterisk(sample, NOW, template_dirs=[ops])
+    assert "ivr400-operator-extra" in cfg.contexts and "ivr400-hunt" not in cfg.contexts
+    assert cfg.files["ivr400/pjsip.conf"].startswith("; operator pjsip")  # the argument before the env
+
+
+def test_missing_template_directory_is_an_error(sample: Session, tmp_path: Path) -> None:
+    with pytest.raises(RenderError, match="does not exist"):
+        render_asterisk(sample, NOW, template_dirs=[tmp_path / "nope"])
+
+
+def test_syntax_error_names_template_and_line(sample: Session, tmp_path: Path) -> None:
+    (tmp_path / "extensions.conf.j2").write_text("; line 1\n; line 2\n{% if %}\n")
+    with pytest.raises(RenderError) as info:
+        render_asterisk(sample, NOW, template_dirs=[tmp_path])
+    assert info.value.line == 3
+    assert info.value.template is not None and info.value.template.endswith("extensions.conf.j2")
+    assert "extensions.conf.j2:3" in str(info.value) and "syntax error" in str(info.value)
+
+
+def test_undefined_variable_names_template_and_line(sample: Session, tmp_path: Path) -> None:
+    (tmp_path / "musiconhold.conf.j2").write_text("; ok\n{{ hotlines|length }}\n{{ no_such_thing }}\n")
+    with pytest.raises(RenderError) as info:
+        render_asterisk(sample, NOW, template_dirs=[tmp_path])
+    assert info.value.line == 3 and info.value.template.endswith("musiconhold.conf.j2")
+    assert "no_such_thing" in str(info.value) and "undefined" in str(info.value)
+
+
+def test_undefined_attribute_in_a_partial_names_the_partial(sample: Session, tmp_path: Path) -> None:
+    package = Path(__file__).resolve().parents[2] / "dialplans" / "asterisk" / "_hotline.j2"
+    body = package.read_text().replace("{{ h.number }} {{ h.name|comment }}", "{{ h.numbr }}", 1)
+    assert body != package.read_text()
+    (tmp_path / "_hotline.j2").write_text(body)
+    line = next(i for i, text_ in enumerate(body.splitlines(), 1) if "h.numbr" in text_)
+    with pytest.raises(RenderError) as info:
+        render_asterisk(sample, NOW, template_dirs=[tmp_path])
+    assert info.value.template.endswith("_hotline.j2") and info.value.line == line
+    assert "numbr" in str(info.value)
+
+
+def test_bad_agi_url_is_refused(sample: Session) -> None:
+    with pytest.raises(RenderError, match="agi url"):
+        render_asterisk(sample, NOW, agi_url="agi://127.0.0.1:4573/x,1")
+    cfg = render_asterisk(sample, NOW, agi_url="agi://10.0.0.5:4573/")
+    assert f"AGI(agi://10.0.0.5:4573/route?hotline={HOTLINE})" in cfg.files["ivr400/extensions.conf"]
+
+
+# --------------------------------------------------------------------------- determinism, fingerprints
+
+
+def test_render_is_deterministic(sample: Session, rich: Session) -> None:
+    first = render_asterisk(sample, NOW)
+    second = render_asterisk(sample, NOW)
+    assert first.files == second.files and first.fingerprints == second.fingerprints
+    assert first.contexts == second.contexts and first.sounds == second.sounds
+
+
+def test_fingerprints_and_changed(sample: Session, tmp_path: Path) -> None:
+    import hashlib
+
+    cfg = render_asterisk(sample, NOW)
+    for name, body in cfg.files.items():
+        assert cfg.fingerprints[name] == hashlib.sha256(body.encode()).hexdigest()
+    assert cfg.changed(cfg.fingerprints) == []
+    dest = sample.scalar(select(Destination).where(Destination.number == "01062345680"))
+    destinations.revoke(sample, dest, reason="moved", now=NOW, actor="test")
+    sample.commit()
+    again = render_asterisk(sample, NOW)
+    assert again.changed(cfg.fingerprints) == ["ivr400/extensions.conf"]  # moh and pjsip unchanged
+    written = again.write(tmp_path / "etc")
+    assert [p.relative_to(tmp_path / "etc").as_posix() for p in written] == list(again.files)
+    assert (tmp_path / "etc/ivr400/extensions.conf").read_text(encoding="utf-8") == again.files["ivr400/extensions.conf"]
+
+
+def test_model_is_ordered_by_number(engine) -> None:  # noqa: ANN001
+    with Session(engine) as session:
+        ent = add_enterprise(session, "广州示例有限公司", "020", now=NOW)
+        for number in ("4009000002", "4006000001", "4008000003"):
+            add_hotline(session, number, ent, now=NOW)
+        session.commit()
+        model = load_model(session, NOW)
+        assert [h.number for h in model.hotlines] == ["4006000001", "4008000003", "4009000002"]
+        ext = render_asterisk(session, NOW).files["ivr400/extensions.conf"]
+        # no department, no seat: welcome as early media, the switchboard hook, then voicemail
+        ctx = _context(ext, "ivr400-h-4006000001")
+        assert " same => n,Playback(ivr400/ivr400-welcome,noanswer)\n same => n,Gosub(d,1)\n" in ctx
+        assert "exten => failed,1,Goto(ivr400-voicemail,s,1)" in ctx

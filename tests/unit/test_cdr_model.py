@@ -1,0 +1,344 @@
+"""Call records from CDRs, pure: recorded Asterisk 22 Cdr events and cdr_custom lines → legs → calls.
+
+The fixtures were recorded on the lab (Asterisk 22.10, the shipped cdr_manager/cdr_custom mappings):
+call A hunts busy → ring-no-answer → answered; B answers in the IVR and the caller hangs up at the
+menu; C rings two seats at once (key path 2-1); D rings out and goes to voicemail.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from ivr400.lab.config import NOLOAD, LabConfig, render_base_config
+from ivr400.reports.cdr_model import (
+    CSV_COLUMNS,
+    CSV_FORMAT,
+    DISPOSITIONS,
+    Call,
+    CdrParseError,
+    Leg,
+    aggregate,
+    call_from_legs,
+    cdr_custom_mapping,
+    cdr_manager_mappings,
+    leg_from_csv_row,
+    leg_from_event,
+    merge_calls,
+    parse_csv_text,
+    seat_label,
+)
+
+SEAT1 = "PJSIP/pstn/sip:seat@127.0.0.1:5071"
+
+
+def _event(**kw: str) -> dict[str, str]:
+    base = {
+        "Event": "Cdr", "Privilege": "cdr,all", "AccountCode": "", "Source": "075512345678",
+        "DestinationContext": "ivr400-inbound", "CallerID": '"" <075512345678>', "AMAFlags": "DOCUMENTATION",
+        "UserField": "", "IVR400Hotline": "4008001234", "IVR400Keys": "", "IVR400Dept": "", "IVR400Seat": "",
+        "IVR400Disp": "", "content": "",
+    }
+    base.update(kw)
+    return base
+
+
+# Recorded Cdr events (panoramisk Message → dict), in arrival order.
+EVENTS = [
+    _event(Destination="9990001", Channel="PJSIP/carrier-00000010", DestinationChannel="PJSIP/pstn-00000011",
+           LastApplication="Dial", LastData="PJSIP/pstn/sip:seat@127.0.0.1:5072,10", StartTime="2026-11-26 01:16:29",
+           AnswerTime="", EndTime="2026-11-26 01:16:29", Duration="0", BillableSeconds="0", Disposition="BUSY",
+           UniqueID="1795655789.34", LinkedID="1795655789.34", Sequence="20", StartEpoch="1795655789.093412",
+           AnswerEpoch="0.000000", EndEpoch="1795655789.096915"),
+    _event(Destination="9990001", Channel="PJSIP/carrier-00000010", DestinationChannel="PJSIP/pstn-00000012",
+           LastApplication="Dial", LastData="PJSIP/pstn/sip:seat@127.0.0.1:5073,2", StartTime="2026-11-26 01:16:29",
+           AnswerTime="", EndTime="2026-11-26 01:16:31", Duration="2", BillableSeconds="0", Disposition="NO ANSWER",
+           UniqueID="1795655789.34", LinkedID="1795655789.34", Sequence="23", StartEpoch="1795655789.099481",
+           AnswerEpoch="0.000000", EndEpoch="1795655791.101464"),
+    _event(Destination="9990001", Channel="PJSIP/carrier-00000010", DestinationChannel="PJSIP/pstn-00000013",
+           LastApplication="Dial", LastData="PJSIP/pstn/sip:seat@127.0.0.1:5071,10", StartTime="2026-11-26 01:16:31",
+           AnswerTime="2026-11-26 01:16:31", EndTime="2026-11-26 01:16:32", Duration="1", BillableSeconds="1",
+           Disposition="ANSWERED", UniqueID="1795655789.34", LinkedID="1795655789.34", Sequence="25",
+           StartEpoch="1795655791.103616", AnswerEpoch="1795655791.109453", EndEpoch="1795655792.116686",
+           IVR400Seat=SEAT1, IVR400Disp="answered"),
+    _event(Destination="9990005", Channel="PJSIP/carrier-00000014", DestinationChannel="", LastApplication="Wait",
+           LastData="5", StartTime="2026-11-26 01:16:32", AnswerTime="2026-11-26 01:16:32",
+           EndTime="2026-11-26 01:16:33", Duration="1", BillableSeconds="1", Disposition="ANSWERED",
+           UniqueID="1795655792.44", LinkedID="1795655792.44", Sequence="26", StartEpoch="1795655792.433702",
+           AnswerEpoch="1795655792.434822", EndEpoch="1795655793.441605", IVR400Keys="2"),
+    _event(Destination="9990006", Channel="PJSIP/carrier-00000015", DestinationChannel="PJSIP/pstn-00000016",
+           LastApplication="Dial", LastData="PJSIP/pstn/sip:seat@127.0.0.1:5073&PJSIP/pstn/sip:seat@127.0.0.1:5071,10",
+           StartTime="2026-11-26 01:16:33", AnswerTime="", EndTime="2026-11-26 01:16:33", Duration="0",
+           BillableSeconds="0", Disposition="NO ANSWER", UniqueID="1795655793.47", LinkedID="1795655793.47",
+           Sequence="27", StartEpoch="1795655793.760792", AnswerEpoch="0.000000", EndEpoch="1795655793.772442",
+           IVR400Keys="2-1", IVR400Dept="2.1"),
+    _event(Destination="9990006", Channel="PJSIP/carrier-00000015", DestinationChannel="PJSIP/pstn-00000017",
+           LastApplication="Dial", LastData="PJSIP/pstn/sip:seat@127.0.0.1:5073&PJSIP/pstn/sip:seat@127.0.0.1:5071,10",
+           StartTime="2026-11-26 01:16:33", AnswerTime="2026-11-26 01:16:33", EndTime="2026-11-26 01:16:34",
+           Duration="1", BillableSeconds="1", Disposition="ANSWERED", UniqueID="1795655793.47",
+           LinkedID="1795655793.47", Sequence="30", StartEpoch="1795655793.764847", AnswerEpoch="1795655793.772781",
+           EndEpoch="1795655794.781158", IVR400Keys="2-1", IVR400Dept="2.1", IVR400Seat=SEAT1, IVR400Disp="answered"),
+    _event(Destination="9990007", Channel="PJSIP/carrier-00000018", DestinationChannel="PJSIP/pstn-00000019",
+           LastApplication="Dial", LastData="PJSIP/pstn/sip:seat@127.0.0.1:5073,2", StartTime="2026-11-26 01:16:35",
+           AnswerTime="", EndTime="2026-11-26 01:16:37", Duration="2", BillableSeconds="0", Disposition="NO ANSWER",
+           UniqueID="1795655795.54", LinkedID="1795655795.54", Sequence="31", StartEpoch="1795655795.093406",
+           AnswerEpoch="0.000000", EndEpoch="1795655797.099525"),
+    _event(Destination="9990007", Channel="PJSIP/carrier-00000018", DestinationChannel="", LastApplication="Wait",
+           LastData="1", StartTime="2026-11-26 01:16:37", AnswerTime="2026-11-26 01:16:37",
+           EndTime="2026-11-26 01:16:38", Duration="1", BillableSeconds="1", Disposition="ANSWERED",
+           UniqueID="1795655795.54", LinkedID="1795655795.54", Sequence="33", StartEpoch="1795655797.100259",
+           AnswerEpoch="1795655797.100765", EndEpoch="1795655798.105634", IVR400Disp="voicemail",
+           IVR400Rec="/var/spool/asterisk/ivr400/voicemail/4008001234/1795655795.54.wav"),
+]
+
+# The same CDRs as cdr_custom wrote them to ivr400.csv.
+CSV_TEXT = """\
+ivr400/1,"1795655789.34","1795655789.34","20",""\""" <075512345678>","075512345678","9990001","ivr400-inbound","PJSIP/carrier-00000010","PJSIP/pstn-00000011","Dial","PJSIP/pstn/sip:seat@127.0.0.1:5072,10","1795655789.093412","0.000000","1795655789.096915","0","0","BUSY","DOCUMENTATION","","","4008001234","","","","",""
+ivr400/1,"1795655789.34","1795655789.34","23",""\""" <075512345678>","075512345678","9990001","ivr400-inbound","PJSIP/carrier-00000010","PJSIP/pstn-00000012","Dial","PJSIP/pstn/sip:seat@127.0.0.1:5073,2","1795655789.099481","0.000000","1795655791.101464","2","0","NO ANSWER","DOCUMENTATION","","","4008001234","","","","",""
+ivr400/1,"1795655789.34","1795655789.34","25",""\""" <075512345678>","075512345678","9990001","ivr400-inbound","PJSIP/carrier-00000010","PJSIP/pstn-00000013","Dial","PJSIP/pstn/sip:seat@127.0.0.1:5071,10","1795655791.103616","1795655791.109453","1795655792.116686","1","1","ANSWERED","DOCUMENTATION","","","4008001234","","","PJSIP/pstn/sip:seat@127.0.0.1:5071","answered",""
+ivr400/1,"1795655792.44","1795655792.44","26",""\""" <075512345678>","075512345678","9990005","ivr400-inbound","PJSIP/carrier-00000014","","Wait","5","1795655792.433702","1795655792.434822","1795655793.441605","1","1","ANSWERED","DOCUMENTATION","","","4008001234","2","","","",""
+ivr400/1,"1795655793.47","1795655793.47","27",""\""" <075512345678>","075512345678","9990006","ivr400-inbound","PJSIP/carrier-00000015","PJSIP/pstn-00000016","Dial","PJSIP/pstn/sip:seat@127.0.0.1:5073&PJSIP/pstn/sip:seat@127.0.0.1:5071,10","1795655793.760792","0.000000","1795655793.772442","0","0","NO ANSWER","DOCUMENTATION","","","4008001234","2-1","2.1","","",""
+ivr400/1,"1795655793.47","1795655793.47","30",""\""" <075512345678>","075512345678","9990006","ivr400-inbound","PJSIP/carrier-00000015","PJSIP/pstn-00000017","Dial","PJSIP/pstn/sip:seat@127.0.0.1:5073&PJSIP/pstn/sip:seat@127.0.0.1:5071,10","1795655793.764847","1795655793.772781","1795655794.781158","1","1","ANSWERED","DOCUMENTATION","","","4008001234","2-1","2.1","PJSIP/pstn/sip:seat@127.0.0.1:5071","answered",""
+ivr400/1,"1795655795.54","1795655795.54","31",""\""" <075512345678>","075512345678","9990007","ivr400-inbound","PJSIP/carrier-00000018","PJSIP/pstn-00000019","Dial","PJSIP/pstn/sip:seat@127.0.0.1:5073,2","1795655795.093406","0.000000","1795655797.099525","2","0","NO ANSWER","DOCUMENTATION","","","4008001234","","","","",""
+ivr400/1,"1795655795.54","1795655795.54","33",""\""" <075512345678>","075512345678","9990007","ivr400-inbound","PJSIP/carrier-00000018","","Wait","1","1795655797.100259","1795655797.100765","1795655798.105634","1","1","ANSWERED","DOCUMENTATION","","","4008001234","","","","voicemail","/var/spool/asterisk/ivr400/voicemail/4008001234/1795655795.54.wav"
+"""
+
+
+def utc(epoch: str) -> datetime:
+    sec, frac = epoch.split(".")
+    return datetime.fromtimestamp(int(sec), tz=timezone.utc).replace(microsecond=int(frac))
+
+
+def by_id(calls: list[Call]) -> dict[str, Call]:
+    return {c.uniqueid: c for c in calls}
+
+
+def region(number: str | None) -> tuple[str | None, str | None]:
+    return ("广东", "深圳") if number and number.startswith("0755") else (None, None)
+
+
+# -- the configuration contract ---------------------------------------------------------------------
+def test_lab_templates_carry_the_mappings_the_parser_reads() -> None:
+    rendered = render_base_config(LabConfig(ami_secret="x"))
+    custom = rendered["cdr_custom.conf"].splitlines()
+    assert "[mappings]" in custom and cdr_custom_mapping() in custom
+    manager = rendered["cdr_manager.conf"]
+    assert "[general]\nenabled = yes\n" in manager
+    assert manager.split("[mappings]\n", 1)[1].strip().splitlines() == cdr_manager_mappings()
+    assert "cdr_custom.so" not in NOLOAD and "cdr_manager.so" not in NOLOAD
+
+
+def test_csv_mapping_writes_every_column_in_order_with_epoch_times() -> None:
+    line = cdr_custom_mapping()
+    name, _, fields = line.partition(" => ")
+    assert name == "ivr400.csv"
+    parts = fields.split(",${")
+    assert parts[0] == CSV_FORMAT and len(parts) == len(CSV_COLUMNS)
+    refs = [p.split("CDR(", 1)[1].split(")", 1)[0] for p in parts[1:]]
+    assert refs[CSV_COLUMNS.index("start") - 1] == "start,u"
+    assert [r.split(",")[0] for r in refs] == list(CSV_COLUMNS[1:])
+    assert CSV_COLUMNS[-6:] == ("ivr400_hotline", "ivr400_keys", "ivr400_dept", "ivr400_seat", "ivr400_disp",
+                                "ivr400_rec")
+
+
+# -- parsing ------------------------------------------------------------------------------------------
+def test_event_parses_exact_epoch_times_linkedid_and_variables() -> None:
+    leg = leg_from_event(EVENTS[2])
+    assert leg.linkedid == "1795655789.34" and leg.sequence == 25
+    assert leg.start == utc("1795655791.103616") and leg.answer == utc("1795655791.109453")
+    assert leg.end == utc("1795655792.116686")
+    assert (leg.disposition, leg.dstchannel, leg.billsec) == ("ANSWERED", "PJSIP/pstn-00000013", 1)
+    assert (leg.hotline, leg.seat, leg.disp, leg.rec) == ("4008001234", SEAT1, "answered", "")
+    assert leg.seat_answered
+    unanswered = leg_from_event(EVENTS[0])
+    assert unanswered.answer is None and not unanswered.seat_answered
+
+
+def test_headers_are_case_insensitive_and_a_dropped_trailing_header_reads_empty() -> None:
+    event = {k.lower(): v for k, v in EVENTS[3].items() if k != "IVR400Disp"}
+    leg = leg_from_event(event)
+    assert leg.disp == "" and leg.keys == "2"
+    repeated = dict(EVENTS[3], IVR400Keys=["1", "2"])  # panoramisk turns a repeated header into a list
+    assert leg_from_event(repeated).keys == "2"
+
+
+def test_csv_lines_and_events_give_identical_legs() -> None:
+    batch = parse_csv_text(CSV_TEXT)
+    assert batch.errors == []
+    assert batch.legs == [leg_from_event(e) for e in EVENTS]
+    assert batch.legs[0].clid == '"" <075512345678>'
+
+
+def test_event_without_the_epoch_and_linkedid_mappings_falls_back_to_local_times() -> None:
+    bare = {k: v for k, v in EVENTS[2].items() if not k.startswith(("LinkedID", "Sequence", "StartEpoch",
+                                                                        "AnswerEpoch", "EndEpoch"))}
+    shanghai = timezone(timedelta(hours=8))
+    leg = leg_from_event(bare, tz=shanghai)
+    assert leg.linkedid == leg.uniqueid == "1795655789.34" and leg.sequence is None
+    assert leg.start == datetime(2026, 11, 25, 17, 16, 31, tzinfo=timezone.utc)
+    assert leg_from_event(bare).start == datetime(2026, 11, 26, 1, 16, 31, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda row: ["ivr400/2", *row[1:]], "format"),
+        (lambda row: row[:-1], "columns"),
+        (lambda row: [*row[:12], "yesterday", *row[13:]], "start"),
+        (lambda row: [*row[:15], "x", *row[16:]], "duration"),
+        (lambda row: [row[0], "", "", *row[3:]], "linkedid"),
+        (lambda row: [*row[:12], "0.000000", *row[13:]], "start: missing"),
+    ],
+)
+def test_bad_csv_rows_are_refused_with_the_field(mutate, message: str) -> None:  # noqa: ANN001
+    import csv
+
+    row = next(csv.reader([CSV_TEXT.splitlines()[0]]))
+    assert len(row) == len(CSV_COLUMNS)
+    with pytest.raises(CdrParseError, match=message):
+        leg_from_csv_row(mutate(row))
+
+
+def test_unreadable_lines_are_reported_and_skipped() -> None:
+    lines = CSV_TEXT.splitlines()
+    text = "\n".join([lines[0], "garbage,line", "", lines[1], 'ivr400/1,"unterminated']) + "\n"
+    batch = parse_csv_text(text)
+    assert [leg.sequence for leg in batch.legs] == [20, 23]
+    assert len(batch.errors) == 2 and "line 2" in batch.errors[0]
+
+
+def test_not_a_cdr_event() -> None:
+    with pytest.raises(CdrParseError, match="event"):
+        leg_from_event({"Event": "Newchannel"})
+
+
+# -- aggregation --------------------------------------------------------------------------------------
+def test_recorded_calls_aggregate_to_one_record_each() -> None:
+    calls = by_id(aggregate([leg_from_event(e) for e in EVENTS], region))
+    assert list(calls) == ["1795655789.34", "1795655792.44", "1795655793.47", "1795655795.54"]
+
+    hunt = calls["1795655789.34"]
+    assert hunt.disposition == "answered" and hunt.disposition_explicit
+    assert hunt.seat == SEAT1 and hunt.hotline == "4008001234"
+    assert hunt.caller == "075512345678" and (hunt.caller_province, hunt.caller_city) == ("广东", "深圳")
+    assert hunt.started_at == utc("1795655789.093412") and hunt.ended_at == utc("1795655792.116686")
+    assert hunt.answered_at == utc("1795655791.109453")
+    assert (hunt.duration_s, hunt.billsec) == (3, 1)
+
+    menu = calls["1795655792.44"]
+    assert (menu.disposition, menu.key_path, menu.seat, menu.answered_at) == ("abandoned", "2", None, None)
+
+    group = calls["1795655793.47"]
+    assert (group.disposition, group.seat, group.key_path, group.department) == ("answered", SEAT1, "2-1", "2.1")
+
+    vm = calls["1795655795.54"]
+    assert vm.disposition == "voicemail" and vm.answered_at is None and vm.seat is None
+    assert vm.recording_path == "/var/spool/asterisk/ivr400/voicemail/4008001234/1795655795.54.wav"
+
+
+def _strip_vars(leg: Leg) -> Leg:
+    return replace(leg, seat="", disp="")
+
+
+@pytest.mark.parametrize(
+    ("indexes", "expected", "seat"),
+    [
+        ([0, 1, 2], "answered", SEAT1),  # busy, no answer, answered: the seat from the Dial's target
+        ([0], "busy", None),
+        ([0, 1], "noanswer", None),  # the last seat tried rang out
+        ([3], "abandoned", None),  # answered by the IVR only: the caller left before any seat rang
+        ([4, 5], "answered", "PJSIP/pstn"),  # a ring group: which target answered is only in the channel
+        ([6, 7], "noanswer", None),
+    ],
+)
+def test_disposition_derived_from_cdr_dispositions_without_ivr400_disp(indexes, expected, seat) -> None:  # noqa: ANN001
+    legs = [_strip_vars(leg_from_event(EVENTS[i])) for i in indexes]
+    call = call_from_legs(legs)
+    assert (call.disposition, call.seat, call.disposition_explicit) == (expected, seat, False)
+
+
+def test_dialplan_busy_without_a_seat_is_busy_and_unknown_values_are_ignored() -> None:
+    busy_app = replace(leg_from_event(EVENTS[3]), dstchannel="", disposition="BUSY", answer=None, disp="")
+    assert call_from_legs([busy_app]).disposition == "busy"
+    odd = replace(leg_from_event(EVENTS[3]), disp="Something")
+    assert call_from_legs([odd]).disposition == "abandoned"
+    upper = replace(leg_from_event(EVENTS[3]), disp="BLOCKED")
+    assert call_from_legs([upper]).disposition == "blocked"
+
+
+def test_the_variable_set_last_wins_whatever_the_arrival_order() -> None:
+    legs = [leg_from_event(e) for e in EVENTS[:3]]
+    legs[0] = replace(legs[0], disp="busy", keys="1")
+    legs[2] = replace(legs[2], keys="1-2")
+    for perm in itertools.permutations(legs):
+        call = call_from_legs(perm)
+        assert (call.disposition, call.key_path) == ("answered", "1-2")
+
+
+def test_hotline_from_the_called_number_when_the_dialplan_set_none() -> None:
+    leg = replace(leg_from_event(EVENTS[3]), hotline="", dst="4008001234")
+    assert call_from_legs([leg]).hotline == "4008001234"
+    assert call_from_legs([replace(leg, dst="9990005")]).hotline is None
+    assert call_from_legs([replace(leg, hotline="400-800-1234")]).hotline == "4008001234"
+
+
+def test_anonymous_caller_has_no_number_and_no_region() -> None:
+    leg = replace(leg_from_event(EVENTS[3]), src="anonymous")
+    call = call_from_legs([leg], region)
+    assert (call.caller, call.caller_province) == (None, None)
+
+
+def test_legs_of_two_calls_are_refused_together() -> None:
+    with pytest.raises(ValueError):
+        call_from_legs([leg_from_event(EVENTS[0]), leg_from_event(EVENTS[3])])
+    with pytest.raises(ValueError):
+        call_from_legs([])
+
+
+# -- idempotence --------------------------------------------------------------------------------------
+def test_replaying_events_gives_the_same_calls() -> None:
+    legs = [leg_from_event(e) for e in EVENTS]
+    assert aggregate(legs + legs, region) == aggregate(legs, region)
+    assert aggregate(list(reversed(legs)), region) == sorted(aggregate(legs, region), key=lambda c: c.uniqueid,
+                                                             reverse=True)
+
+
+def test_merge_is_a_join_commutative_associative_idempotent() -> None:
+    legs = [leg_from_event(e) for e in EVENTS[:3]]
+    views = [call_from_legs(legs[:1]), call_from_legs(legs[1:2]), call_from_legs(legs[2:]), call_from_legs(legs)]
+    full = call_from_legs(legs)
+    for a, b in itertools.product(views, repeat=2):
+        assert merge_calls(a, b) == merge_calls(b, a)
+        assert merge_calls(a, a) == a
+    for a, b, c in itertools.product(views, repeat=3):
+        assert merge_calls(merge_calls(a, b), c) == merge_calls(a, merge_calls(b, c))
+    joined = views[0]
+    for v in views[1:3]:
+        joined = merge_calls(joined, v)
+    assert joined.values() == full.values()  # the parts of this call join to the whole
+    assert merge_calls(full, views[0]) == full  # a replayed part changes nothing
+
+
+def test_merge_keeps_the_stronger_disposition_and_longer_paths() -> None:
+    base = call_from_legs([leg_from_event(EVENTS[3])])
+    busy = replace(base, disposition="busy", key_path="2", department="2")
+    noanswer = replace(base, disposition="noanswer", key_path="2-1", department="2.1")
+    merged = merge_calls(busy, noanswer)
+    assert (merged.disposition, merged.key_path, merged.department) == ("noanswer", "2-1", "2.1")
+    assert DISPOSITIONS[0] == "answered"
+    with pytest.raises(ValueError):
+        merge_calls(base, replace(base, uniqueid="other"))
+
+
+def test_merge_recomputes_region_when_given() -> None:
+    a = replace(call_from_legs([leg_from_event(EVENTS[3])]), caller_province=None, caller_city=None)
+    assert (merge_calls(a, a, region).caller_province, merge_calls(a, a, region).caller_city) == ("广东", "深圳")
+
+
+def test_seat_label() -> None:
+    assert seat_label("PJSIP/01062345678@carrier-out") == "01062345678"
+    assert seat_label(SEAT1) == "seat@127.0.0.1:5071"
+    assert seat_label("PJSIP/pstn") == "pstn"
+    assert seat_label(None) is None

@@ -1,0 +1,343 @@
+"""Deploy logic against a temp directory and a fake AMI: atomicity, reload-only-what-changed, rollback."""
+from __future__ import annotations
+
+import hashlib
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session
+
+from ivr400.db.engine import make_engine
+from ivr400.db.migrate import upgrade
+from ivr400.pbx.asterisk import deploy as d
+from ivr400.pbx.asterisk.ami import AmiError, CommandFailed
+from ivr400.render.asterisk import RenderedConfig
+
+NOW = datetime(2026, 6, 1, 2, 0, tzinfo=timezone.utc)
+
+EXT_V1 = """; generated
+[ivr400-inbound]
+exten => 4008000001,1,Goto(ivr400-h-4008000001,s,1)
+exten => _X.,1,Hangup(1)
+
+[ivr400-h-4008000001]
+exten => s,1,Progress()
+ same => n,Dial(PJSIP/pstn/sip:01062345678@127.0.0.1:5081,15)
+exten => failed,1,Hangup()
+"""
+EXT_V2 = EXT_V1.replace("5081", "5082") + """
+[ivr400-h-4008000002]
+exten => s,1,Hangup()
+"""
+MOH = """; generated
+[ivr400-default]
+mode = files
+directory = /var/lib/asterisk/moh/ivr400/ivr400-default
+"""
+PJSIP = "; generated, no objects\n"
+
+
+def rendered(tmp: Path, ext: str = EXT_V1, moh: str = MOH, pjsip: str = PJSIP,
+             sounds: dict[str, bytes] | None = None) -> RenderedConfig:
+    files = {"ivr400/extensions.conf": ext, "ivr400/musiconhold.conf": moh, "ivr400/pjsip.conf": pjsip}
+    src = tmp / "sources"
+    src.mkdir(exist_ok=True)
+    sound_paths = {}
+    for target, data in (sounds if sounds is not None else {"sounds/ivr400/ivr400-welcome.wav": b"RIFF-welcome",
+                                                            "moh/ivr400/ivr400-default/ring.wav": b"RIFF-ring"}).items():
+        path = src / target.replace("/", "_")
+        path.write_bytes(data)
+        sound_paths[target] = path
+    contexts = list(d.contexts_and_extensions(ext))
+    return RenderedConfig(files=files, sounds=sound_paths, contexts=contexts,
+                          fingerprints={n: hashlib.sha256(t.encode()).hexdigest() for n, t in files.items()})
+
+
+class FakeAmi:
+    """Loads the include files from disk on reload, like Asterisk; can be told to fail."""
+
+    def __init__(self, config_dir: Path, *, fail_reload: dict[str, int] | None = None,
+                 drop_context: str | None = None) -> None:
+        self.config_dir = config_dir
+        self.fail_reload = dict(fail_reload or {})
+        self.drop_context = drop_context
+        self.dialplan: dict[str, list[str]] = {}
+        self.moh: set[str] = set()
+        self.reloads: list[str] = []
+        self.sent: list[str] = []
+
+    def reload(self, cmd: str, timeout: float | None = None) -> str:
+        self.reloads.append(cmd)
+        if self.fail_reload.get(cmd, 0) > 0:
+            self.fail_reload[cmd] -= 1
+            raise CommandFailed(cmd, "Unable to reload: simulated")
+        if cmd == "dialplan reload":
+            text = (self.config_dir / "ivr400/extensions.conf").read_text()
+            self.dialplan = d.contexts_and_extensions(text)
+            if self.drop_context:
+                self.dialplan.pop(self.drop_context, None)
+                self.drop_context = None  # one-shot: the rollback reload works
+            return "Dialplan reloaded."
+        if cmd == "moh reload":
+            text = (self.config_dir / "ivr400/musiconhold.conf").read_text()
+            self.moh = {name for name, _ in d.sections(text)}
+            return ""
+        return f"Module '{cmd.split()[-1]}' reloaded successfully."
+
+    def command(self, cmd: str, timeout: float | None = None) -> str:
+        self.sent.append(cmd)
+        if cmd.startswith("dialplan show "):
+            ctx = cmd.split()[-1]
+            if ctx not in self.dialplan:
+                raise CommandFailed(cmd, f"There is no existence of '{ctx}' context")
+            return "\n".join(f"  '{e}' =>   1. NoOp()" for e in self.dialplan[ctx])
+        if cmd == "moh show classes":
+            return "\n".join(f"Class: {c}\n\tMode: files" for c in sorted(self.moh))
+        raise CommandFailed(cmd, f"No such command '{cmd}'")
+
+
+@pytest.fixture
+def target(tmp_path: Path) -> d.DeployTarget:
+    root = tmp_path / "root"
+    etc = root / "etc" / "asterisk"
+    etc.mkdir(parents=True)
+    (etc / "asterisk.conf").write_text("[directories]\nastetcdir => /etc/asterisk\nastdatadir => /usr/share/asterisk\n")
+    return d.resolve_target(etc, root=root)
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and ".deploy.lock" not in p.name}
+
+
+def test_target_maps_sounds_to_astdatadir_and_moh_to_var_lib(target: d.DeployTarget) -> None:
+    root = target.root
+    assert target.astdatadir == "/usr/share/asterisk"
+    assert target.sound_path("sounds/ivr400/x.wav") == root / "usr/share/asterisk/sounds/ivr400/x.wav"
+    assert target.sound_path("moh/ivr400/c/x.wav") == root / "var/lib/asterisk/moh/ivr400/c/x.wav"
+    with pytest.raises(d.DeployError, match="sound"):
+        target.sound_path("sounds/../../etc/passwd")
+    with pytest.raises(d.DeployError, match="sound"):
+        target.sound_path("/etc/passwd")
+
+
+def test_config_dir_ending_in_etc_asterisk_gives_the_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(d, "_load_lab", lambda: None)
+    etc = tmp_path / "r" / "etc" / "asterisk"
+    etc.mkdir(parents=True)
+    t = d.resolve_target(etc)
+    assert t.root == (tmp_path / "r").resolve() and t.astdatadir == d.DEFAULT_ASTDATADIR
+
+
+def test_first_deploy_writes_everything_reloads_and_verifies(tmp_path: Path, target: d.DeployTarget) -> None:
+    ami = FakeAmi(target.config_dir)
+    report = d.deploy(rendered(tmp_path), target, ami=ami)
+    etc = target.config_dir
+    assert (etc / "ivr400/extensions.conf").read_text() == EXT_V1
+    assert (etc / "ivr400/musiconhold.conf").read_text() == MOH
+    assert (target.root / "usr/share/asterisk/sounds/ivr400/ivr400-welcome.wav").read_bytes() == b"RIFF-welcome"
+    assert (target.root / "var/lib/asterisk/moh/ivr400/ivr400-default/ring.wav").read_bytes() == b"RIFF-ring"
+    assert ami.reloads == ["dialplan reload", "moh reload", "module reload res_pjsip.so"]
+    assert report.reloaded == ami.reloads
+    assert report.contexts_verified == 2 and report.extensions_verified == 4 and report.moh_classes_verified == 1
+    assert {"dialplan show ivr400-inbound", "dialplan show ivr400-h-4008000001"} <= set(ami.sent)
+    assert not report.rolled_back
+    # No temp files left behind anywhere.
+    assert not [p for p in target.root.rglob("*ivr400-tmp*")]
+
+
+def test_second_deploy_of_the_same_config_reloads_nothing(tmp_path: Path, target: d.DeployTarget) -> None:
+    ami = FakeAmi(target.config_dir)
+    d.deploy(rendered(tmp_path), target, ami=ami)
+    ami.reloads.clear()
+    report = d.deploy(rendered(tmp_path), target, ami=ami)
+    assert report.files_changed == [] and report.sounds_installed == []
+    assert ami.reloads == []
+    assert report.contexts_verified == 2  # still verified
+
+
+def test_only_the_changed_file_is_reloaded_and_the_old_one_kept(tmp_path: Path, target: d.DeployTarget) -> None:
+    ami = FakeAmi(target.config_dir)
+    d.deploy(rendered(tmp_path), target, ami=ami)
+    ami.reloads.clear()
+    report = d.deploy(rendered(tmp_path, ext=EXT_V2), target, ami=ami)
+    assert report.files_changed == ["ivr400/extensions.conf"]
+    assert ami.reloads == ["dialplan reload"]
+    assert (target.backup_dir / "extensions.conf").read_text() == EXT_V1
+    assert not (target.backup_dir / "musiconhold.conf").exists()
+    assert report.contexts_verified == 3
+
+
+def test_a_comment_only_change_is_written_but_not_reloaded(tmp_path: Path, target: d.DeployTarget) -> None:
+    ami = FakeAmi(target.config_dir)
+    d.deploy(rendered(tmp_path), target, ami=ami)
+    ami.reloads.clear()
+    report = d.deploy(rendered(tmp_path, pjsip="; generated, trunk seat-5081 gone\n",
+                               ext=EXT_V1.replace("; generated", "; generated again")), target, ami=ami)
+    assert sorted(report.files_changed) == ["ivr400/extensions.conf", "ivr400/pjsip.conf"]
+    assert sorted(report.comment_only) == ["ivr400/extensions.conf", "ivr400/pjsip.conf"]
+    assert ami.reloads == []
+    assert (target.config_dir / "ivr400/pjsip.conf").read_text() == "; generated, trunk seat-5081 gone\n"
+
+
+def test_a_changed_ringback_file_reloads_moh(tmp_path: Path, target: d.DeployTarget) -> None:
+    ami = FakeAmi(target.config_dir)
+    d.deploy(rendered(tmp_path), target, ami=ami)
+    ami.reloads.clear()
+    report = d.deploy(rendered(tmp_path, sounds={"sounds/ivr400/ivr400-welcome.wav": b"RIFF-welcome",
+                                                 "moh/ivr400/ivr400-default/ring.wav": b"RIFF-ring-2"}),
+                      target, ami=ami)
+    assert report.files_changed == [] and report.sounds_installed == ["moh/ivr400/ivr400-default/ring.wav"]
+    assert ami.reloads == ["moh reload"]
+
+
+def test_dry_run_writes_nothing_and_needs_no_ami(tmp_path: Path, target: d.DeployTarget) -> None:
+    before = snapshot(target.root)
+
+    def no_ami() -> FakeAmi:
+        raise AssertionError("dry run must not connect")
+
+    report = d.deploy(rendered(tmp_path), target, ami=no_ami, dry_run=True)
+    assert report.dry_run and len(report.files_changed) == 3
+    assert report.reloaded == ["dialplan reload", "moh reload", "module reload res_pjsip.so"]
+    assert snapshot(target.root) == before
+
+
+def test_failed_reload_restores_the_previous_files_and_reloads_them(tmp_path: Path, target: d.DeployTarget) -> None:
+    ami = FakeAmi(target.config_dir)
+    d.deploy(rendered(tmp_path), target, ami=ami)
+    before = snapshot(target.root)
+    ami.fail_reload = {"dialplan reload": 1}
+    ami.reloads.clear()
+    with pytest.raises(d.DeployError) as info:
+        d.deploy(rendered(tmp_path, ext=EXT_V2, sounds={"sounds/ivr400/new.wav": b"RIFF-new"}), target, ami=ami)
+    err = info.value
+    assert err.field == "reload" and "dialplan reload" in err.reason and "previous configuration restored" in err.reason
+    assert err.report is not None and err.report.rolled_back
+    assert snapshot(target.root) == before  # byte for byte, the new sound removed again
+    assert ami.reloads == ["dialplan reload", "dialplan reload"]  # failed, then the restored files
+    assert "ivr400-h-4008000002" not in ami.dialplan
+
+
+def test_failed_verification_rolls_back(tmp_path: Path, target: d.DeployTarget) -> None:
+    ami = FakeAmi(target.config_dir)
+    d.deploy(rendered(tmp_path), target, ami=ami)
+    before = snapshot(target.root)
+    ami.drop_context = "ivr400-h-4008000002"
+    with pytest.raises(d.DeployError) as info:
+        d.deploy(rendered(tmp_path, ext=EXT_V2), target, ami=ami)
+    assert info.value.field == "verify"
+    assert "context ivr400-h-4008000002 is not loaded" in info.value.reason
+    assert snapshot(target.root) == before
+    assert "ivr400-h-4008000001" in ami.dialplan  # the restored dialplan is what runs
+
+
+def test_missing_extension_fails_verification(tmp_path: Path, target: d.DeployTarget) -> None:
+    class Partial(FakeAmi):
+        def reload(self, cmd: str, timeout: float | None = None) -> str:
+            out = super().reload(cmd)
+            if cmd == "dialplan reload" and "ivr400-h-4008000002" in self.dialplan:
+                self.dialplan["ivr400-inbound"] = ["_X."]
+            return out
+
+    ami = Partial(target.config_dir)
+    d.deploy(rendered(tmp_path), target, ami=ami)
+    with pytest.raises(d.DeployError, match="extension 4008000001 is not loaded"):
+        d.deploy(rendered(tmp_path, ext=EXT_V2), target, ami=ami)
+    assert (target.config_dir / "ivr400/extensions.conf").read_text() == EXT_V1
+
+
+def test_crash_while_writing_restores_what_was_already_replaced(tmp_path: Path, target: d.DeployTarget,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    ami = FakeAmi(target.config_dir)
+    d.deploy(rendered(tmp_path), target, ami=ami)
+    before = snapshot(target.root)
+    real_replace = os.replace
+
+    def flaky_replace(src, dst):  # noqa: ANN001
+        if str(dst).endswith("musiconhold.conf"):
+            raise OSError(28, "No space left on device")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(d.os, "replace", flaky_replace)
+    ami.reloads.clear()
+    with pytest.raises(d.DeployError) as info:
+        d.deploy(rendered(tmp_path, ext=EXT_V2, moh=MOH + "\n[other]\nmode = files\ndirectory = /x\n",
+                          sounds={"sounds/ivr400/ivr400-welcome.wav": b"RIFF-welcome-2"}), target, ami=ami)
+    monkeypatch.setattr(d.os, "replace", real_replace)
+    assert info.value.field == "write"
+    assert snapshot(target.root) == before
+    assert ami.reloads == []  # nothing reloaded: Asterisk never saw a half-written set
+    assert not [p for p in target.root.rglob("*ivr400-tmp*")]
+
+
+def test_unreachable_ami_writes_nothing(tmp_path: Path, target: d.DeployTarget) -> None:
+    before = snapshot(target.root)
+
+    def down() -> FakeAmi:
+        raise AmiError("ami", "cannot connect to 127.0.0.1:5038 (refused)")
+
+    with pytest.raises(d.DeployError) as info:
+        d.deploy(rendered(tmp_path), target, ami=down)
+    assert info.value.field == "ami" and "nothing was written" in info.value.reason
+    assert snapshot(target.root) == before
+
+
+def test_no_reload_writes_without_ami(tmp_path: Path, target: d.DeployTarget) -> None:
+    report = d.deploy(rendered(tmp_path), target, ami=None, reload=False)
+    assert report.reloads == [] and len(report.files_changed) == 3
+    assert (target.config_dir / "ivr400/extensions.conf").read_text() == EXT_V1
+
+
+def test_lint_refuses_a_line_asterisk_would_not_parse(tmp_path: Path, target: d.DeployTarget) -> None:
+    before = snapshot(target.root)
+    bad = EXT_V1 + "this is not config\n"
+    with pytest.raises(d.DeployError, match=r"template: ivr400/extensions.conf:10: not an Asterisk config line"):
+        d.deploy(rendered(tmp_path, ext=bad), target, ami=FakeAmi(target.config_dir))
+    assert snapshot(target.root) == before
+
+
+def test_unreadable_sound_source_refused_before_writing(tmp_path: Path, target: d.DeployTarget) -> None:
+    before = snapshot(target.root)
+    r = rendered(tmp_path)
+    r.sounds["sounds/ivr400/tone-9.wav"] = tmp_path / "missing.wav"
+    with pytest.raises(d.DeployError, match="sound: sounds/ivr400/tone-9.wav: cannot read"):
+        d.deploy(r, target, ami=FakeAmi(target.config_dir))
+    assert snapshot(target.root) == before
+
+
+@pytest.fixture
+def sqlite_session(tmp_path: Path):  # noqa: ANN201
+    engine = make_engine(f"sqlite:///{tmp_path / 'ivr400.db'}")
+    upgrade(engine)
+    with Session(engine) as s:
+        yield s
+    engine.dispose()
+
+
+@pytest.mark.parametrize("broken, message", [
+    ("{% if %}\n", "syntax error"),
+    ("[x]\nexten => s,1,NoOp({{ no_such_variable }})\n", "undefined variable"),
+])
+def test_broken_operator_template_fails_before_anything_is_written(
+        tmp_path: Path, target: d.DeployTarget, sqlite_session: Session, broken: str, message: str) -> None:
+    override = tmp_path / "override"
+    override.mkdir()
+    (override / "extensions.conf.j2").write_text(broken)
+    before = snapshot(target.root)
+    with pytest.raises(d.DeployError) as info:
+        d.deploy_from_db(sqlite_session, NOW, target, template_dirs=[override], ami=FakeAmi(target.config_dir))
+    assert info.value.field == "template"
+    assert message in info.value.reason and "extensions.conf.j2" in info.value.reason
+    assert snapshot(target.root) == before
+
+
+def test_empty_database_deploys_the_shared_contexts(tmp_path: Path, target: d.DeployTarget,
+                                                   sqlite_session: Session) -> None:
+    ami = FakeAmi(target.config_dir)
+    report = d.deploy_from_db(sqlite_session, NOW, target, ami=ami)
+    assert "ivr400-inbound" in ami.dialplan and report.contexts_verified >= 1
+    assert any(s.startswith("sounds/ivr400/") for s in report.sounds_installed)
+    assert (target.root / "usr/share/asterisk/sounds/ivr400/ivr400-welcome.wav").is_file()
