@@ -17,12 +17,13 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
-from sqlalchemy import and_, func, select
+from sqlalchemy import select
 
 from ivr400.cli.common import CommandError, app, emit, emit_json, handle_errors, json_option
 from ivr400.db.models import CallRecord
 from ivr400.numbers import NumberError, normalize_caller, parse_hotline_number
-from ivr400.reports.cdr_model import DISPOSITIONS, MISSED_DISPOSITIONS, seat_label
+from ivr400.reports.cdr_model import DISPOSITIONS, seat_label
+from ivr400.reports.cdr_store import missed_callers
 
 LIST_COLUMNS = ["id", "started", "hotline", "caller", "region", "keys", "dept", "seat", "disposition",
                 "talk_s", "duration_s"]
@@ -293,72 +294,6 @@ def list_(hotline_ref: str | None, since: str | None, until: str | None, disposi
         emit_json([record_view(r) for r in rows])
     else:
         emit([_row_for_table(r, tz) for r in rows], False, LIST_COLUMNS)
-
-
-def missed_callers(session: Any, hotline: str | None = None, since: datetime | None = None) -> dict[str, Any]:  # noqa: ANN401
-    """Callers to call back: their calls were not answered (noanswer, busy, abandoned, voicemail) and
-    no answered call from the same number to the same hotline came after the last of them. Only the
-    missed calls after the caller's last answered call are counted.
-
-    Returns {"callers": [...], "callers_count", "missed_calls", "anonymous_calls"}; callers sorted
-    by their last missed call, newest first.
-    """
-    stmt = select(CallRecord).where(CallRecord.disposition.in_(MISSED_DISPOSITIONS))
-    if hotline:
-        stmt = stmt.where(CallRecord.hotline == hotline)
-    if since:
-        stmt = stmt.where(CallRecord.started_at >= since)
-    missed = list(session.scalars(stmt.order_by(CallRecord.started_at, CallRecord.id)))
-    anonymous = sum(1 for r in missed if not r.caller)  # nobody to call back
-    groups: dict[tuple[str | None, str], list[CallRecord]] = {}
-    for r in missed:
-        if r.caller:
-            groups.setdefault((r.hotline, r.caller), []).append(r)
-    # The last answered call per (hotline, caller), whenever it was.
-    answered: dict[tuple[str | None, str], datetime] = {}
-    callers = sorted({c for _, c in groups})
-    for i in range(0, len(callers), 500):
-        chunk = callers[i : i + 500]
-        q = (
-            select(CallRecord.hotline, CallRecord.caller, func.max(CallRecord.started_at))
-            .where(and_(CallRecord.disposition == "answered", CallRecord.caller.in_(chunk)))
-            .group_by(CallRecord.hotline, CallRecord.caller)
-        )
-        if hotline:
-            q = q.where(CallRecord.hotline == hotline)
-        for h, c, last in session.execute(q):
-            if isinstance(last, datetime) and last.tzinfo is None:  # an aggregate skips the column type
-                last = last.replace(tzinfo=timezone.utc)
-            elif isinstance(last, str):
-                last = datetime.fromisoformat(last).replace(tzinfo=timezone.utc)
-            answered[(h, c)] = last
-    rows = []
-    for (h, c), calls in groups.items():
-        reached = answered.get((h, c))
-        if reached is not None:
-            calls = [r for r in calls if r.started_at > reached]  # only what came after the last answer
-        if not calls:
-            continue
-        last = calls[-1]
-        rows.append({
-            "hotline": h,
-            "caller": c,
-            "caller_province": last.caller_province,
-            "caller_city": last.caller_city,
-            "missed": len(calls),
-            "first_missed": calls[0].started_at,
-            "last_missed": last.started_at,
-            "last_disposition": last.disposition,
-            "last_answered": reached,
-            "uniqueids": [r.uniqueid for r in calls],
-        })
-    rows.sort(key=lambda r: (r["last_missed"], r["caller"]), reverse=True)
-    return {
-        "callers": rows,
-        "callers_count": len(rows),
-        "missed_calls": sum(r["missed"] for r in rows),
-        "anonymous_calls": anonymous,
-    }
 
 
 @cdr.command("missed")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone, tzinfo
 from typing import Any
@@ -601,11 +601,3 @@ def seat_label(seat: str | None) -> str | None:
     if "/sip:" in rest or rest.startswith("sip:"):
         return rest.split("sip:", 1)[1]
     return rest.split("@", 1)[0] if "@" in rest else rest
-
-
-def iter_groups(legs: Iterable[Leg]) -> Iterator[tuple[str, list[Leg]]]:
-    """(linkedid, legs) in order of first appearance."""
-    groups: dict[str, list[Leg]] = {}
-    for leg in legs:
-        groups.setdefault(leg.linkedid, []).append(leg)
-    yield from groups.items()

@@ -38,7 +38,7 @@ from ivr400.routing.model import (
     RefuseWith,
     Target,
 )
-from ivr400.routing.region import caller_region, match_region_rule
+from ivr400.routing.region import NO_REGION, caller_region, match_region_rule
 from ivr400.routing.schedule import evaluate, local_time
 
 __all__ = ["decide", "decide_department", "hunt_order"]
@@ -125,7 +125,9 @@ def decide(
     """
     local = local_time(now, config.zone)  # raises on a naive now, before anything else
     who = parse_caller(caller)
-    region = caller_region(who.number, config.region_override_index)
+    # Geocoding costs more than the rest of a decision; only region rules need it (the call
+    # records derive the caller's region on their own).
+    region = caller_region(who.number, config.region_override_index) if config.region_rules else NO_REGION
     common: dict[str, object] = {
         "caller": who.number,
         "caller_status": who.status,

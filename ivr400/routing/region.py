@@ -49,7 +49,7 @@ class CallerRegion:
         return f"caller region {where} ({self.source})"
 
 
-_NO_REGION = CallerRegion(None, None, "none")
+NO_REGION = CallerRegion(None, None, "none")
 
 
 @lru_cache(maxsize=65536)
@@ -91,14 +91,14 @@ def caller_region(number: str | None, overrides: Mapping[str, RegionOverride] | 
     iterable of overrides. Never raises.
     """
     if not number:
-        return _NO_REGION
+        return NO_REGION
     index = overrides if isinstance(overrides, Mapping) else {o.prefix: o for o in overrides}
     hit = _override(number, index)
     if hit is not None:
         return CallerRegion(hit.province, hit.city, "override")
     province, city = geocode(number)
     if province is None:
-        return _NO_REGION
+        return NO_REGION
     return CallerRegion(province, city, "geocoder")
 
 

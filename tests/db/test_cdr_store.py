@@ -20,6 +20,7 @@ from ivr400.reports.cdr_model import aggregate, call_from_legs, leg_from_event
 from ivr400.reports.cdr_store import (
     call_from_row,
     import_csv,
+    missed_callers,
     region_lookup,
     store_calls,
     store_legs,
@@ -212,6 +213,21 @@ def test_small_chunks_split_calls_and_still_store_the_whole_call(engine: Engine,
     with Session(engine) as session:
         full = aggregate([leg_from_event(e) for e in EVENTS], region_lookup(session))
     assert {k: call_from_row(r).values() for k, r in rows(engine).items()} == {c.uniqueid: c.values() for c in full}
+
+
+def test_missed_callers_on_both_databases(engine: Engine, csv_file: Path, tmp_path: Path) -> None:
+    from tests.cli.test_cdr_cli import STORY
+
+    write(csv_file, CSV_TEXT + "".join(STORY))
+    import_csv(engine, csv_file, state_path=tmp_path / "s.json")
+    with Session(engine) as s:
+        data = missed_callers(s)
+        assert [(c["caller"], c["missed"]) for c in data["callers"]] == [
+            ("13800000004", 1), ("13800000002", 2), ("13800000003", 1), ("075512345678", 1)]
+        assert (data["missed_calls"], data["anonymous_calls"]) == (5, 1)
+        answered = data["callers"][2]["last_answered"]
+        assert answered.tzinfo is not None and answered < data["callers"][2]["last_missed"]
+        assert [c["caller"] for c in missed_callers(s, hotline="4006001111")["callers"]] == ["13800000004"]
 
 
 # -- the listener, against a fake AMI server --------------------------------------------------------------
