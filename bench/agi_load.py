@@ -97,3 +97,36 @@ async def run_load(port: int, route: str, *, concurrency: int, duration_s: float
     await asyncio.gather(*(worker(i) for i in range(concurrency)))
     result.duration_s = time.perf_counter() - started
     return result
+
+
+async def run_paced(port: int, route: str, *, rate: float, duration_s: float, caller: str = "01062345678") -> LoadResult:
+    """Open loop: start a session every 1/rate s whatever the server does, like calls arriving."""
+    result = LoadResult(concurrency=0, duration_s=duration_s)
+    in_flight = 0
+
+    async def session(uid: str) -> None:
+        nonlocal in_flight
+        in_flight += 1
+        result.concurrency = max(result.concurrency, in_flight)
+        start = time.perf_counter()
+        try:
+            await asyncio.wait_for(one_session(port, route, caller, uid, None), 10)
+        except (OSError, asyncio.TimeoutError):
+            result.errors += 1
+        else:
+            result.latencies_ms.append((time.perf_counter() - start) * 1000)
+            result.sessions += 1
+        finally:
+            in_flight -= 1
+
+    tasks = []
+    begin = time.perf_counter()
+    n = 0
+    while (elapsed := time.perf_counter() - begin) < duration_s:
+        due = n / rate
+        if due > elapsed:
+            await asyncio.sleep(due - elapsed)
+        tasks.append(asyncio.create_task(session(f"p.{n}")))
+        n += 1
+    await asyncio.gather(*tasks)
+    return result

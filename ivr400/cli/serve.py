@@ -85,7 +85,8 @@ def serve(host: str, port: int, grace: float, log_level: str, max_sessions: int,
         server = asyncio.run(run_controller(
             engine, host, port, now=(lambda: fixed) if fixed is not None else None, grace=grace,
             asterisk_root=_asterisk_root(asterisk_root), max_sessions=max_sessions,
-            on_started=lambda srv: log.info("ready: pid %d, agi://%s:%d", os.getpid(), srv.host, srv.port),
+            # On stdout whatever the log level: supervisors and tests wait for this line.
+            on_started=lambda srv: click.echo(f"ready: pid {os.getpid()}, agi://{srv.host}:{srv.port}"),
         ))
     except OSError as exc:
         raise CommandError(f"port: cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
