@@ -120,17 +120,22 @@ def sync_voicemail(session: Session, spool_dir: Path, *, cdr_csv: Path | None = 
     """Import <spool_dir>/<hotline>/<uniqueid>.wav into the voicemail table (idempotent by uniqueid).
 
     `spool_dir` is the host path of VOICEMAIL_SPOOL. Files still growing are imported with their
-    current size and refreshed by the next sync. A file with no audio beyond the WAV header is kept
-    out (listed in `ignored`).
+    current size and refreshed by the next sync. Kept out (listed in `ignored`): a file with no audio
+    beyond the WAV header, and directories of hotlines this database does not know (several
+    databases, e.g. tests and the demo, may share one PBX).
     """
     result = SyncResult()
     spool_dir = Path(spool_dir)
     if not spool_dir.is_dir():
         return result
     found: list[tuple[str, str, Path]] = []
+    known = set(session.scalars(select(Hotline.number)))
     for hotline_dir in sorted(p for p in spool_dir.iterdir() if p.is_dir()):
         if not _HOTLINE_DIR.fullmatch(hotline_dir.name):
             result.ignored.append(f"{hotline_dir.name}/ (not a 400 number)")
+            continue
+        if hotline_dir.name not in known:  # another database's hotline on the same PBX
+            result.ignored.append(f"{hotline_dir.name}/ (no such hotline in this database)")
             continue
         for path in sorted(hotline_dir.glob("*.wav")):
             if not _UNIQUEID.fullmatch(path.stem):

@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from ivr400.cli import main as cli_main
 from ivr400.db.engine import make_engine
 from ivr400.db.migrate import upgrade
 from ivr400.db.models import CallRecord
@@ -247,9 +248,8 @@ def test_every_call_recorded_once_live_and_across_a_listener_restart(
     db = f"sqlite:///{tmp_path / 'cdr.db'}"
     before = [(r.uniqueid, r.disposition, r.seat, r.started_at, r.ended_at, r.source) for r in rows]
     for extra in ([], ["--from-start"]):
-        out = runner.invoke(__import__("ivr400.cli", fromlist=["main"]).main,
-                            ["--db", db, "cdr", "import", "--csv", str(cdr_csv), "--state-file", str(state),
-                             "--json", *extra], catch_exceptions=False)
+        out = runner.invoke(cli_main, ["--db", db, "cdr", "import", "--csv", str(cdr_csv), "--state-file", str(state),
+                                      "--json", *extra], catch_exceptions=False)
         assert out.exit_code == 0, out.output
         assert json.loads(out.stdout)["errors"] == []
     after_rows = records(engine, hotline)

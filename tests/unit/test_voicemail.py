@@ -52,6 +52,7 @@ def spool(tmp_path: Path) -> Path:
     _wav(root / "4008000001" / "1795655790.20.wav", 0.0)  # header only: nothing said
     (root / "4008000001" / "notes.wav").write_bytes(b"x" * 100)
     (root / "lost+found").mkdir()
+    _wav(root / "4009999999" / "1795655799.1.wav", 1.0)  # a hotline of another database
     return root
 
 
@@ -77,6 +78,8 @@ def test_sync_imports_once_with_caller_size_and_duration(db, spool: Path, cdr: P
         assert row.duration_s == 2.5 and row.size == (spool / "4008000001" / f"{UID}.wav").stat().st_size
         assert any("no audio" in i for i in first.ignored) and any("notes.wav" in i for i in first.ignored)
         assert any("lost+found" in i for i in first.ignored)
+        assert any("4009999999/ (no such hotline" in i for i in first.ignored)
+        assert s.query(Voicemail).count() == 1
 
 
 def test_a_growing_file_is_refreshed_and_a_blind_hook_never_shrinks_it(db, spool: Path, cdr: Path) -> None:  # noqa: ANN001
