@@ -21,7 +21,17 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import phonenumbers
-from phonenumbers import PhoneNumberType, geocoder
+from phonenumbers import PhoneNumberType
+
+
+def describe_region(parsed: phonenumbers.PhoneNumber, *, valid: bool = False) -> str:
+    """The ``zh`` geocoder description. Imported on first use: loading its data takes seconds, which
+    every CLI command would otherwise pay even when it parses no number."""
+    from phonenumbers import geocoder
+
+    if valid:
+        return describe_region(parsed, valid=True)
+    return describe_region(parsed)
 
 __all__ = [
     "Carrier",
@@ -215,7 +225,7 @@ def parse_destination(text: str) -> DestinationNumber:
         if looks_mobile:
             raise _refuse(text, f"{nsn[:3]} is not a Chinese mobile prefix")
         area = _guess_area_code(nsn)
-        if geocoder.description_for_valid_number(parsed, "zh") in ("", "中国"):
+        if describe_region(parsed, valid=True) in ("", "中国"):
             raise _refuse(text, f"{area} is not a Chinese area code")
         raise _refuse(text, f"the local number does not fit area code {area} (wrong length?)")
 
@@ -227,7 +237,7 @@ def parse_destination(text: str) -> DestinationNumber:
     ):
         if had_trunk_zero and international:
             raise _refuse(text, "a mobile number has no 0 after +86")
-        province, city = region_name(geocoder.description_for_number(parsed, "zh"))
+        province, city = region_name(describe_region(parsed))
         return DestinationNumber(nsn, NumberKind.MOBILE, None, province, city)
     if kind_type in (PhoneNumberType.FIXED_LINE, PhoneNumberType.FIXED_LINE_OR_MOBILE):
         if not had_trunk_zero and not international:
@@ -236,7 +246,7 @@ def parse_destination(text: str) -> DestinationNumber:
             )
         area_len = phonenumbers.length_of_geographical_area_code(parsed)
         area = "0" + nsn[:area_len] if area_len else _guess_area_code(nsn)
-        province, city = region_name(geocoder.description_for_number(parsed, "zh"))
+        province, city = region_name(describe_region(parsed))
         return DestinationNumber("0" + nsn, NumberKind.LANDLINE, area, province, city)
     raise _refuse(text, f"not a landline or mobile number (phonenumbers type {kind_type})")
 
@@ -355,7 +365,7 @@ def parse_area_code(text: str) -> AreaCode:
             continue
         if phonenumbers.length_of_geographical_area_code(parsed) != len(digits) - 1:
             continue
-        province, city = region_name(geocoder.description_for_number(parsed, "zh"))
+        province, city = region_name(describe_region(parsed))
         if province or city:
             return AreaCode(digits, province, city)
     raise _refuse(text, f"{digits} is not a Chinese area code")

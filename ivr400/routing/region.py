@@ -20,9 +20,9 @@ from functools import lru_cache
 from typing import Literal
 
 import phonenumbers
-from phonenumbers import PhoneNumberType, geocoder
+from phonenumbers import PhoneNumberType
 
-from ivr400.numbers import region_name
+from ivr400.numbers import describe_region, region_name
 from ivr400.routing.model import RegionOverride, RegionRule
 
 __all__ = ["CallerRegion", "caller_region", "geocode", "match_region_rule"]
@@ -69,7 +69,7 @@ def geocode(number: str) -> tuple[str | None, str | None]:
         parsed = phonenumbers.parse("+86" + nsn)
         if phonenumbers.number_type(parsed) not in _GEOGRAPHIC:
             return None, None
-        return region_name(geocoder.description_for_number(parsed, "zh"))
+        return region_name(describe_region(parsed))
     except phonenumbers.NumberParseException:
         return None, None
 
