@@ -30,8 +30,9 @@ def describe_region(parsed: phonenumbers.PhoneNumber, *, valid: bool = False) ->
     from phonenumbers import geocoder
 
     if valid:
-        return describe_region(parsed, valid=True)
-    return describe_region(parsed)
+        return geocoder.description_for_valid_number(parsed, "zh")
+    return geocoder.description_for_number(parsed, "zh")
+
 
 __all__ = [
     "Carrier",

@@ -256,9 +256,9 @@ def test_serve_answers_calls_and_stops_gracefully_on_sigterm(cli) -> None:  # no
     try:
         port = None
         deadline = time.monotonic() + 60
-        assert proc.stderr is not None
+        assert proc.stdout is not None
         while port is None and time.monotonic() < deadline:
-            line = proc.stderr.readline()
+            line = proc.stdout.readline()
             if not line:
                 break
             log.append(line)
@@ -279,7 +279,7 @@ def test_serve_answers_calls_and_stops_gracefully_on_sigterm(cli) -> None:  # no
         assert unknown.variables["IVR400_ACTION"] == "announcement"
         proc.send_signal(signal.SIGTERM)
         _, rest = proc.communicate(timeout=20)
-        log.append(rest)
+        log.append(rest)  # stderr: the log
         assert proc.returncode == 0, "".join(log)
     finally:
         if proc.poll() is None:

@@ -23,6 +23,8 @@ from ivr400.lab.config import (
 BASE_FILES = {
     "asterisk.conf",
     "cdr.conf",
+    "cdr_custom.conf",
+    "cdr_manager.conf",
     "extensions.conf",
     "http.conf",
     "logger.conf",
