@@ -5,14 +5,13 @@ renamed to `ROOT` only when debootstrap succeeded, so a cached root is always co
 """
 from __future__ import annotations
 
-import fcntl
+from ivr400.fsutil import file_lock
+
 import os
 import shutil
 import subprocess
 import time
-from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
-from typing import Iterator
 
 from ivr400.lab.errors import LabError
 
@@ -30,18 +29,6 @@ def default_root() -> Path:
 
 def is_built(root: Path) -> bool:
     return (root / ASTERISK_BINARY).exists()
-
-
-@contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """An exclusive flock on `path` (created if needed), so two builders/starters don't race."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _tail(path: Path, lines: int = 20) -> str:

@@ -6,9 +6,9 @@ creates them (empty) when they are missing, and never overwrites them.
 """
 from __future__ import annotations
 
-import os
+from ivr400.fsutil import atomic_write
+
 import secrets
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -148,26 +148,6 @@ def render_base_config(config: LabConfig, templates: Path | None = None) -> dict
         raise FileNotFoundError(f"no *.j2 templates in {templates}")
     ctx = config.context()
     return {name[: -len(".j2")]: env.get_template(name).render(ctx) for name in names}
-
-
-def atomic_write(path: Path, text: str | bytes, mode: int = 0o644) -> None:
-    """Write `path` via a temp file in the same directory + os.replace (readers never see half)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = text.encode() if isinstance(text, str) else text
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def write_base_config(config: LabConfig, config_dir: Path, templates: Path | None = None) -> list[Path]:

@@ -14,10 +14,12 @@ import socket
 import struct
 import time
 import wave
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
+from ivr400.fsutil import file_lock
 from ivr400.lab import chroot, process
 from ivr400.lab.config import (
     DEFAULT_MOH_DIR,
@@ -33,6 +35,14 @@ from ivr400.lab.config import (
     write_base_config,
 )
 from ivr400.lab.errors import LabError
+
+#: Held while placing calls on the shared lab (tests, demo): its SIP ports and test include are shared.
+CALLS_LOCK = "/var/cache/ivr400/calls.lock"
+
+
+def calls_lock() -> AbstractContextManager[None]:
+    """One caller of the lab at a time on this machine (separate from `lab.lock`, held by up/down)."""
+    return file_lock(Path(os.environ.get("IVR400_CALLS_LOCK", CALLS_LOCK)))
 
 DEFAULT_STATE_PATH = Path("/var/cache/ivr400/lab-state.json")
 #: Asterisk's console output (it runs with -f, no console): chroot path.

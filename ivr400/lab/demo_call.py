@@ -10,13 +10,12 @@ fail at once and the static plan routes (the fail-safe path); if a controller ru
 """
 from __future__ import annotations
 
-import fcntl
-import os
+from ivr400.lab.core import calls_lock
+
 import socket
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,6 @@ FIRST_SEAT_PORT = 5091
 CALLER = "13800138000"
 KEY = "1"
 TRUNK_PREFIX = "demo-seat-"
-LAB_LOCK = "/var/cache/ivr400/lab.lock"
 
 
 @dataclass
@@ -82,19 +80,6 @@ def _fastagi_listening(host: str = "127.0.0.1", port: int = 4573) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.3)
         return sock.connect_ex((host, port)) == 0
-
-
-@contextmanager
-def _lab_lock() -> Iterator[None]:
-    """The e2e tests' lock: seats and calls on the shared lab one at a time."""
-    path = Path(os.environ.get("IVR400_LAB_LOCK", LAB_LOCK))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def ensure_sample(session, store_root: Path, now, actor: str) -> tuple[Hotline, bool]:  # noqa: ANN001
@@ -177,7 +162,7 @@ def run_demo_call(app: Any, *, echo: Callable[[str], None] = print, lab_root: Pa
                             expected_seat=expected, seats=seats, reused_sample=reused, deploy={},
                             fastagi=fastagi, lab_pid=lab.pid)
 
-    with _lab_lock():
+    with calls_lock():
         dep = deploy(rendered, lab_target(lab))
         report.deploy = {"changed": dep.files_changed, "reloaded": dep.reloaded,
                          "contexts_verified": dep.contexts_verified}

@@ -7,7 +7,6 @@ running before the session is left running; one this session started is stopped 
 """
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -15,6 +14,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from ivr400.lab import Lab, LabError, lab_down, lab_status, lab_up
+from ivr400.lab.core import calls_lock
 
 from .sipp import SeatUas
 
@@ -50,14 +50,8 @@ def lab() -> Iterator[Lab]:
 @pytest.fixture(autouse=True)
 def _exclusive_lab() -> Iterator[None]:
     """One e2e test at a time on this machine: the lab's ports, includes and dialplan are shared."""
-    lock_path = os.environ.get("IVR400_LAB_LOCK", "/var/cache/ivr400/lab.lock")
-    os.makedirs(os.path.dirname(lock_path), exist_ok=True)
-    with open(lock_path, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with calls_lock():
+        yield
 
 
 @pytest.fixture

@@ -281,7 +281,7 @@ def test_demo_call_reaches_the_sales_seat(lab: Lab, tmp_path: Path, monkeypatch:
     state.parent.mkdir()
     shutil.copy2(state_path(), state)
     monkeypatch.setenv("IVR400_LAB_STATE", str(state))
-    monkeypatch.setenv("IVR400_LAB_LOCK", str(tmp_path / "state" / "demo.lock"))
+    monkeypatch.setenv("IVR400_CALLS_LOCK", str(tmp_path / "state" / "demo.lock"))
     monkeypatch.setenv("IVR400_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("IVR400_DATABASE_URL", raising=False)
 

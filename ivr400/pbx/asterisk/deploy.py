@@ -22,13 +22,14 @@ dialplan keeps working) and the error says why. A lock file serializes concurren
 """
 from __future__ import annotations
 
-import fcntl
+from ivr400.fsutil import atomic_write, file_lock
+
 import os
 import re
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -167,44 +168,6 @@ def _same_path(a: Path, b: Path) -> bool:
 
 
 # --------------------------------------------------------------------------- files
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:
-    """Temp file in the same directory, fsync, os.replace, fsync the directory: all or nothing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if mode is None:
-        try:
-            mode = path.stat().st_mode & 0o7777
-        except FileNotFoundError:
-            mode = 0o644
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".ivr400-tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_dir(path.parent)
-
-
 _COMMENT = re.compile(r"(?<!\\);.*$")
 
 
@@ -254,17 +217,6 @@ class Journal:
                 problems.append(f"{path}: {exc}")
         self.entries.clear()
         return problems
-
-
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 # --------------------------------------------------------------------------- checks
@@ -474,7 +426,7 @@ def deploy(rendered: Any, target: DeployTarget, *, ami: AmiLike | AmiFactory | N
         except OSError as exc:
             raise DeployError("sound", f"{tgt}: cannot read {source} ({exc.strerror or exc})", report) from exc
 
-    with (nullcontext() if dry_run else _locked(target.config_dir / LOCK_FILE)):
+    with (nullcontext() if dry_run else file_lock(target.config_dir / LOCK_FILE)):
         for name, text in files.items():
             current = _read(target.config_dir / name)
             (report.files_unchanged if current == text.encode("utf-8") else report.files_changed).append(name)
