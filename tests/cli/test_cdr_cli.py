@@ -4,12 +4,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from ivr400.cli import main
 from ivr400.reports.cdr_model import CSV_COLUMNS
 from tests.unit.test_cdr_model import CSV_TEXT
 
@@ -58,25 +55,6 @@ STORY = [
     cdr_line("s5a", 109, "anonymous", T0 + 3600, "NO ANSWER"),
     cdr_line("s6a", 110, "13800000005", T0 + 3600, "BUSY", seat=False, disp="blocked"),
 ]
-
-
-@pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
-    monkeypatch.setenv("IVR400_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("IVR400_CDR_STATE", str(tmp_path / "cdr-state.json"))
-    monkeypatch.setenv("IVR400_LAB_STATE", str(tmp_path / "no-lab.json"))
-    monkeypatch.delenv("IVR400_CDR_CSV", raising=False)
-    db = f"sqlite:///{tmp_path / 'cli.db'}"
-    runner = CliRunner()
-
-    def run(*args: str, ok: bool = True) -> Result:
-        result = runner.invoke(main, ["--db", db, *args], catch_exceptions=False)
-        if ok:
-            assert result.exit_code == 0, result.output + result.stderr
-        return result
-
-    run.tmp = tmp_path  # type: ignore[attr-defined]
-    return run
 
 
 @pytest.fixture

@@ -6,29 +6,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
 from ivr400.cli import main
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
-
-
-@pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
-    monkeypatch.setenv("IVR400_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("IVR400_ACTOR", "tester")
-    db = f"sqlite:///{tmp_path / 'cli.db'}"
-    runner = CliRunner()
-
-    def run(*args: str, ok: bool = True) -> Result:
-        result = runner.invoke(main, ["--db", db, *args], catch_exceptions=False)
-        if ok:
-            assert result.exit_code == 0, result.output + result.stderr
-        return result
-
-    run.db_file = tmp_path / "cli.db"  # type: ignore[attr-defined]
-    run.tmp = tmp_path  # type: ignore[attr-defined]
-    return run
 
 
 def doc(tmp: Path, name: str) -> Path:

@@ -14,9 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from ivr400.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -25,25 +24,6 @@ from tests.fakes.fake_asterisk import FakeAsterisk  # noqa: E402
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 H = "4008000001"
-
-
-@pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
-    monkeypatch.setenv("IVR400_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("IVR400_ACTOR", "tester")
-    db = f"sqlite:///{tmp_path / 'cli.db'}"
-    runner = CliRunner()
-
-    def run(*args: str, ok: bool = True) -> Result:
-        result = runner.invoke(main, ["--db", db, *args], catch_exceptions=False)
-        if ok:
-            assert result.exit_code == 0, result.output + result.stderr
-        return result
-
-    run.db = db  # type: ignore[attr-defined]
-    run.db_file = tmp_path / "cli.db"  # type: ignore[attr-defined]
-    run.tmp = tmp_path  # type: ignore[attr-defined]
-    return run
 
 
 def base(cli) -> None:  # noqa: ANN001
