@@ -49,10 +49,4 @@ def main(ctx: click.Context, database_url: str | None) -> None:
 
 
 for _module, _attr in COMMAND_GROUPS:
-    try:
-        _command = getattr(importlib.import_module(_module), _attr)
-    except ModuleNotFoundError as exc:  # a group not written yet; never hide a broken import
-        if exc.name != _module:
-            raise
-        continue
-    main.add_command(_command)
+    main.add_command(getattr(importlib.import_module(_module), _attr))
