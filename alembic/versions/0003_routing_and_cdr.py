@@ -120,11 +120,18 @@ def upgrade() -> None:
     )
     op.create_index("ix_call_record_hotline_started", "call_record", ["hotline", "started_at"])
     op.create_table("config_generation", sa.Column("id", sa.Integer, primary_key=True),
-                    sa.Column("value", sa.BigInteger, nullable=False))
+                    sa.Column("value", sa.BigInteger, nullable=False),
+                    # PostgreSQL: the transaction that bumped last, so a bulk change bumps once, not
+                    # once per statement (each bump of one row in one transaction is a new row version).
+                    sa.Column("txid", sa.BigInteger))
     op.execute("INSERT INTO config_generation (id, value) VALUES (1, 1)")
     if op.get_bind().dialect.name == "postgresql":
         op.execute("""CREATE FUNCTION ivr400_bump_generation() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN UPDATE config_generation SET value = value + 1 WHERE id = 1; RETURN NULL; END $$""")
+BEGIN
+  UPDATE config_generation SET value = value + 1, txid = txid_current()
+   WHERE id = 1 AND txid IS DISTINCT FROM txid_current();
+  RETURN NULL;
+END $$""")
         for table in WATCHED:
             op.execute(f"CREATE TRIGGER trg_gen_{table} AFTER INSERT OR UPDATE OR DELETE ON {table} "
                        "FOR EACH STATEMENT EXECUTE FUNCTION ivr400_bump_generation()")
