@@ -90,9 +90,8 @@ def populate(engine, hotlines: int, seats: int, data_root: Path) -> float:  # no
                 analyze(session)  # the seat trigger's lookups need statistics on PostgreSQL
             for chunk in _chunks(rows):
                 if postgres:
-                    # One multi-row INSERT: the statement-level trigger (config_generation) fires once per
-                    # statement, and psycopg's executemany sends one statement per row: 200,000 updates
-                    # of one row in one transaction, which grows quadratically.
+                    # One multi-row INSERT per chunk (psycopg's executemany sends a statement per row, and
+                    # statement-level triggers fire per statement).
                     session.execute(insert(model.__table__).values(chunk))
                 else:
                     session.execute(insert(model.__table__), chunk)  # sqlite3 executemany: fastest there

@@ -20,8 +20,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ivr400.db.models import Department, Destination, Enterprise, Hotline, Seat, Tone, Trunk
-from ivr400.db.routable import RoutableSeat, routable_seats_query
+from ivr400.db.models import Department, Enterprise, Hotline, Tone, Trunk
+from ivr400.db.routable import RoutableSeat, routable_seats
 from ivr400.render.model import (
     DEFAULT_DIAL_TEMPLATE,
     DEFAULT_RING_TIMEOUT_S,
@@ -59,25 +59,6 @@ class _Dept:
     max_attempts: int
     ringback_tone_id: int | None
     prompt_tone_id: int | None
-
-
-def routable_seat_rows(session: Session, now: datetime) -> list[RoutableSeat]:
-    """Exactly `ivr400.db.routable.routable_seats(session, now)`, read as plain columns.
-
-    The same statement (`routable_seats_query`: its joins, its routable-now WHERE clause, its hunt
-    order) with only the columns a `RoutableSeat` needs selected, so no ORM entity is built: about
-    ten times faster (200,000 seats: ~1.5 s instead of ~12 s). tests/render checks both agree.
-    """
-    stmt = routable_seats_query(now).with_only_columns(
-        Seat.id, Seat.hotline_id, Hotline.number, Seat.department_id, Seat.position, Seat.ring_timeout_s,
-        Destination.id, Destination.number, Destination.kind, Destination.trunk_id, Hotline.trunk_id,
-    )
-    return [
-        RoutableSeat(seat_id=sid, hotline_id=hid, hotline_number=hnum, department_id=dept, position=pos,
-                     ring_timeout_s=ring, destination_id=did, number=num, kind=kind,
-                     trunk_id=dtrunk if dtrunk is not None else htrunk)
-        for sid, hid, hnum, dept, pos, ring, did, num, kind, dtrunk, htrunk in session.execute(stmt)
-    ]
 
 
 class _Loader:
@@ -131,7 +112,7 @@ def _load(session: Session, now: datetime, ld: _Loader) -> RenderModel:
         depts_by_hotline[row[1]].append(_Dept(*row))
 
     seats_by_hotline: dict[int, list[RoutableSeat]] = defaultdict(list)
-    for seat in routable_seat_rows(session, now):
+    for seat in routable_seats(session, now):
         seats_by_hotline[seat.hotline_id].append(seat)
 
     tones = {

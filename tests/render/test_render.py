@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from ivr400.db.engine import make_engine
 from ivr400.db.migrate import upgrade
 from ivr400.db.models import Destination, Enterprise, Hotline, Tone, Trunk
-from ivr400.db.routable import routable_seats
+from ivr400.db.routable import routable_seats, routable_seats_query
 from ivr400.provisioning import destinations, seats
 from ivr400.provisioning.enterprises import add_enterprise
 from ivr400.provisioning.hotlines import add_hotline
@@ -28,7 +28,7 @@ from ivr400.provisioning.sample import HOTLINE, provision_sample
 from ivr400.provisioning.trunks import add_trunk
 from ivr400.render import RenderError, RenderValueError, render_asterisk
 from ivr400.render.asterisk import ENV_TEMPLATE_DIR, FILES
-from ivr400.render.load import load_model, routable_seat_rows
+from ivr400.render.load import load_model
 
 GOLDEN = Path(__file__).with_name("golden")
 NOW = datetime(2026, 6, 1, 2, 0, tzinfo=timezone.utc)
@@ -152,7 +152,7 @@ def test_sample_structure(sample: Session) -> None:
     cfg = render_asterisk(sample, NOW)
     ext = cfg.files["ivr400/extensions.conf"]
     assert set(cfg.files) == {"ivr400/extensions.conf", "ivr400/musiconhold.conf", "ivr400/pjsip.conf"}
-    assert cfg.contexts == ["ivr400-inbound", "ivr400-hunt", "ivr400-hunt-hangup", "ivr400-record", "ivr400-voicemail",
+    assert cfg.contexts == ["ivr400-inbound", "ivr400-hunt", "ivr400-cdr", "ivr400-record", "ivr400-voicemail",
                             "ivr400-voicemail-saved", "ivr400-goodbye", "ivr400-announce", "ivr400-refuse",
                             f"ivr400-h-{HOTLINE}", f"ivr400-m-{HOTLINE}"]
     assert f"exten => {HOTLINE},1,Goto(ivr400-h-{HOTLINE},s,1)" in ext
@@ -288,10 +288,12 @@ def test_names_cannot_escape_comments(rich: Session) -> None:
 # --------------------------------------------------------------------------- the whitelist in the render
 
 
-def test_loader_reads_exactly_the_routable_seats(sample: Session, rich: Session) -> None:
+def test_column_read_matches_the_routable_query_as_entities(sample: Session, rich: Session) -> None:
     for session in (sample, rich):
         for now in (NOW, datetime(2028, 6, 1, tzinfo=timezone.utc)):
-            assert routable_seat_rows(session, now) == routable_seats(session, now)
+            entities = [(seat.id, seat.position, dest.number) for seat, dest, _ in
+                        session.execute(routable_seats_query(now)).all()]
+            assert [(r.seat_id, r.position, r.number) for r in routable_seats(session, now)] == entities
 
 
 def test_revoked_destination_disappears(sample: Session) -> None:
@@ -450,3 +452,24 @@ def test_model_is_ordered_by_number(engine) -> None:  # noqa: ANN001
         ctx = _context(ext, "ivr400-h-4006000001")
         assert " same => n,Playback(ivr400/ivr400-welcome,noanswer)\n same => n,Gosub(d,1)\n" in ctx
         assert "exten => failed,1,Goto(ivr400-voicemail,s,1)" in ctx
+
+
+def test_call_record_handler_runs_for_every_call(sample: Session) -> None:
+    ext = render_asterisk(sample, NOW).files["ivr400/extensions.conf"]
+    entry = _context(ext, f"ivr400-h-{HOTLINE}").split("exten => s,1,", 1)[1].split("\nexten => ", 1)[0]
+    push = "Set(CHANNEL(hangup_handler_push)=ivr400-cdr,s,1)"
+    assert entry.index(push) < entry.index("AGI(")  # pushed before anything can dial
+    assert "Set(CDR(ivr400_hotline)=4008123456)" in entry
+    unknown = _context(ext, "ivr400-inbound").split("exten => _X.,1,", 1)[1]
+    assert push in unknown and "Set(CDR(ivr400_hotline)=${FILTER(0-9,${EXTEN})})" in unknown
+    handler = _context(ext, "ivr400-cdr")
+    for cdr_var, channel_var in (("ivr400_keys", "IVR400_KEYS"), ("ivr400_dept", "IVR400_DEPT_PATH"),
+                                 ("ivr400_seat", "IVR400_SEAT"), ("ivr400_disp", "IVR400_DISPOSITION")):
+        assert f"Set(CDR({cdr_var})=${{{channel_var}}})" in handler
+
+
+def test_record_calls_records_the_answered_seat(rich: Session) -> None:
+    ext = render_asterisk(rich, NOW).files["ivr400/extensions.conf"]
+    engine = _context(ext, "ivr400-hunt")
+    assert 'ExecIf($["${IVR400_REC_FILE}" != ""]?Set(LOCAL(opts)=${opts}U(ivr400-record^${IVR400_REC_FILE})))' in engine
+    assert "MixMonitor(${ARG1},b" in _context(ext, "ivr400-record")

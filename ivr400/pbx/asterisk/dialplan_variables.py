@@ -70,6 +70,7 @@ AGI_STATUS = "IVR400_AGI_STATUS"
 #: controller outage costs the caller one connect timeout, not one per hook.
 AGI_STATE = "IVR400_AGI"
 #: Answered calls of a hotline with record_calls: the file MixMonitor writes (set at call entry, chroot-internal):
-#: <RECORDING_SPOOL>/<hotline>/<UNIQUEID>.wav. It lands in CDR(ivr400_rec) once the file exists.
+#: <RECORDING_SPOOL>/<hotline>/<UNIQUEID>.wav, mode 0640 once closed. The call-record hangup handler puts it
+#: in CDR(ivr400_rec) when a seat answered (MixMonitor started on the answered seat's channel).
 RECORDING_FILE = "IVR400_REC_FILE"
 RECORDING_SPOOL = "/var/spool/asterisk/ivr400/recordings"
