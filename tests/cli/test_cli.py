@@ -183,3 +183,34 @@ def test_demo_populates_the_default_sqlite_database(tmp_path: Path, monkeypatch:
     assert "13800138000" in report["refused"]
     again = CliRunner().invoke(main, ["demo"])
     assert again.exit_code == 1 and "already exists" in again.stderr
+
+
+def _sox(*args: str) -> None:
+    import subprocess
+
+    subprocess.run(["sox", "-n", *args], check=True, capture_output=True)
+
+
+@pytest.mark.parametrize("ext", ["wav", "mp3"])
+def test_tone_add_converts_to_8khz_mono_and_can_be_used_by_a_hotline(cli, ext: str) -> None:  # noqa: ANN001
+    import wave
+
+    src = cli.tmp / f"greeting.{ext}"
+    _sox("-r", "44100", "-c", "2", str(src), "synth", "1.5", "sine", "440")
+    cli("enterprise", "add", "北京甲科技有限公司", "--area-code", "010")
+    cli("hotline", "add", "4008000001", "--enterprise", "1")
+    tone = json.loads(cli("tone", "add", str(src), "--name", "greeting", "--kind", "welcome", "--json").output)
+    assert tone["file"] == f"greeting.{ext}" and 1.3 < tone["duration_s"] < 1.7
+    stored = next((cli.tmp / "data" / "tones").glob("*.wav"))
+    with wave.open(str(stored)) as w:
+        assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (8000, 1, 2)
+    cli("hotline", "set", "4008000001", "--welcome-tone", "greeting")
+    assert json.loads(cli("hotline", "show", "4008000001", "--json").output)["welcome_tone"] == "greeting"
+
+
+def test_tone_add_refuses_a_tone_longer_than_allowed(cli) -> None:  # noqa: ANN001
+    src = cli.tmp / "long.wav"
+    _sox("-r", "8000", "-c", "1", str(src), "synth", "61", "sine", "440")
+    result = cli("tone", "add", str(src), "--name", "long", "--kind", "welcome", ok=False)
+    assert result.exit_code == 1 and result.stderr.startswith("error: file: ") and "longer" in result.stderr
+    assert json.loads(cli("tone", "list", "--json").output) == []
