@@ -183,6 +183,34 @@ def lab_lock() -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+#: CDR files the load fills (tens of thousands of calls); the run cuts them back to what they held before.
+CDR_FILES = ("/var/log/asterisk/cdr-csv/Master.csv", "/var/log/asterisk/cdr-custom/ivr400.csv")
+
+
+@contextmanager
+def cdr_files_restored(lab: Lab) -> Iterator[None]:
+    """The bench's calls leave no call records behind in the lab's CSV files (the e2e CDR tests read them
+    whole). Safe under the lab lock: nobody else places calls meanwhile."""
+    sizes = {}
+    for name in CDR_FILES:
+        path = lab.host_path(name)
+        sizes[path] = path.stat().st_size if path.exists() else None
+    try:
+        yield
+    finally:
+        deadline = time.monotonic() + 15
+        last = None
+        while time.monotonic() < deadline:  # Asterisk writes the last CDRs a moment after the calls end
+            now = [p.stat().st_size if p.exists() else -1 for p in sizes]
+            if now == last:
+                break
+            last = now
+            time.sleep(1.0)
+        for path, size in sizes.items():
+            if size is not None and path.exists() and path.stat().st_size > size:
+                os.truncate(path, size)
+
+
 @contextmanager
 def quiet_logging(lab: Lab) -> Iterator[None]:
     path = lab.config_dir / "logger.conf"
@@ -397,7 +425,7 @@ def main() -> None:
                 else:
                     worst[way] = rate if worst[way] is None else min(worst[way], rate)  # type: ignore[type-var]
 
-            with quiet_logging(lab):
+            with quiet_logging(lab), cdr_files_restored(lab):
                 # The ladder, the ways interleaved at each rate, until a way fails.
                 for rate in rates:
                     live = [way for way, _ in WAYS if worst[way] is None]
