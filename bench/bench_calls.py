@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import fcntl
 import json
 import os
 import platform
@@ -43,6 +42,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy.orm import Session
+
+from ivr400.lab.core import calls_lock
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -169,18 +170,6 @@ def drain(lab: Lab, timeout: float = 20.0) -> int:
     while (n := active_channels(lab)) > 0 and time.monotonic() < deadline:
         time.sleep(0.25)
     return n
-
-
-@contextmanager
-def lab_lock() -> Iterator[None]:
-    path = os.environ.get("IVR400_LAB_LOCK", "/var/cache/ivr400/lab.lock")
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 #: CDR files the load fills (tens of thousands of calls); the run cuts them back to what they held before.
@@ -371,7 +360,7 @@ def main() -> None:
         sys.exit("bench_calls: the lab is not running (ivr400 lab up)")
 
     started = time.monotonic()
-    with lab_lock(), tempfile.TemporaryDirectory(prefix="ivr400-bench-calls-") as tmp:
+    with calls_lock(), tempfile.TemporaryDirectory(prefix="ivr400-bench-calls-") as tmp:
         for port in (CONTROLLER_PORT, BARE_PORT):
             if listening(port):
                 sys.exit(f"bench_calls: something already listens on 127.0.0.1:{port}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +18,7 @@ from ivr400.lab import Lab, LabError, lab_down, lab_status, lab_up
 from ivr400.lab.core import calls_lock
 
 from .sipp import SeatUas
+from .world import World, make_world
 
 
 def _in_ci() -> bool:
@@ -78,3 +80,18 @@ def seats() -> Iterator[Callable[..., SeatUas]]:
     yield start
     for seat in started:
         seat.stop()
+
+
+@pytest.fixture
+def world(lab: Lab, tmp_path: Path) -> Iterator[Callable[..., World]]:
+    """`world(**kwargs)` provisions a database world into the lab (see tests/e2e/world.py)."""
+    made: list[World] = []
+
+    def make(**kwargs: object) -> World:
+        w = make_world(lab, tmp_path, **kwargs)  # type: ignore[arg-type]
+        made.append(w)
+        return w
+
+    yield make
+    for w in made:
+        w.engine.dispose()

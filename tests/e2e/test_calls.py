@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 import wave
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,8 @@ from ivr400.lab.sipp import SeatUas, call
 from ivr400.pbx.asterisk.dialplan_variables import VOICEMAIL_SPOOL
 from ivr400.provisioning.voicemail import sync_voicemail
 
-from .world import HOTLINE, World, fastagi_listening, make_world
+from .world import HOTLINE, World, fastagi_listening
+from .world import start_seat as _seat
 
 pytestmark = pytest.mark.pbx
 
@@ -30,25 +30,13 @@ INVALID_PROMPT_S = 3.59
 LEAVE_MESSAGE_S = 7.14
 
 
-@pytest.fixture
-def world(lab: Lab, tmp_path: Path) -> Iterator[Callable[..., World]]:
+@pytest.fixture(autouse=True)
+def _no_controller() -> None:
     if fastagi_listening():
         pytest.fail("something listens on 127.0.0.1:4573: these tests need the FastAGI controller stopped "
                     "(they exercise the static fail-safe plan)")
-    made: list[World] = []
-
-    def make(**kwargs: object) -> World:
-        w = make_world(lab, tmp_path, **kwargs)  # type: ignore[arg-type]
-        made.append(w)
-        return w
-
-    yield make
-    for w in made:
-        w.engine.dispose()
 
 
-def _seat(seats: Callable[..., SeatUas], tmp: Path, port: int, behaviour: str, **kw: object) -> SeatUas:
-    return seats(port, behaviour=behaviour, workdir=tmp / f"seat-{port}", **kw)
 
 
 def _quiet(seat: SeatUas, seconds: float = 0.3) -> None:

@@ -33,7 +33,8 @@ from ivr400.provisioning import routing_rules
 from ivr400.provisioning.hotlines import add_hotline
 from ivr400.reports.cdr_listener import AmiSettings, CdrListener
 
-from .world import HOTLINE, World, fastagi_listening, make_world
+from .world import HOTLINE, World, fastagi_listening
+from .world import start_seat as _seat
 
 pytestmark = pytest.mark.pbx
 
@@ -130,22 +131,6 @@ def controller(lab: Lab, tmp_path: Path) -> Iterator[Callable[..., ControllerPro
         assert not fastagi_listening(), "the controller still listens on 4573 after the test"
 
 
-@pytest.fixture
-def world(lab: Lab, tmp_path: Path) -> Iterator[Callable[..., World]]:
-    made: list[World] = []
-
-    def make(**kwargs: object) -> World:
-        w = make_world(lab, tmp_path, **kwargs)  # type: ignore[arg-type]
-        made.append(w)
-        return w
-
-    yield make
-    for w in made:
-        w.engine.dispose()
-
-
-def _seat(seats: Callable[..., SeatUas], tmp: Path, port: int, behaviour: str, **kw: object) -> SeatUas:
-    return seats(port, behaviour=behaviour, workdir=tmp / f"seat-{port}", **kw)
 
 
 def _place(tmp: Path, caller: str, name: str, to: str = HOTLINE, **kw: object) -> CallResult:

@@ -135,3 +135,8 @@ def make_world(lab: Lab, tmp: Path, *, hunt: str = "sequential", welcome_s: floa
             h.welcome_tone = tone
         s.commit()
         return World(lab=lab, tmp=tmp, engine=engine, now=now, hotline_id=h.id, enterprise_id=ent.id, data_dir=data)
+
+
+def start_seat(seats, tmp: Path, port: int, behaviour: str, **kw: object):  # noqa: ANN001, ANN201
+    """A sipp seat on `port` with its own work directory under the test's tmp dir."""
+    return seats(port, behaviour=behaviour, workdir=tmp / f"seat-{port}", **kw)
