@@ -23,8 +23,12 @@ demo: system venv
 test: system venv
 	$(BIN)/python -m pytest -q -rs
 
-bench: venv
+# All benchmarks, one after the other; each prints its figures and ratios (the calls one needs the lab).
+bench: system venv
 	$(BIN)/python bench/bench_render.py
+	$(BIN)/python bench/bench_controller.py
+	$(BIN)/ivr400 lab up
+	$(BIN)/python bench/bench_calls.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
