@@ -51,7 +51,6 @@ from ivr400.db.models import (
 from ivr400.db.models import (
     CalendarDay,
     ConfigGeneration,
-    Department,
     Destination,
     Enterprise,
     Hotline,
@@ -69,6 +68,7 @@ from ivr400.db.models import (
     TimeRule as TimeRuleRow,
 )
 from ivr400.db.routable import routable_seats_query
+from ivr400.render.load import DepartmentRow, active_departments
 from ivr400.render.model import (
     DEFAULT_DIAL_TEMPLATE,
     DEFAULT_RING_TIMEOUT_S,
@@ -204,18 +204,6 @@ class _Seat:
         return self.dest_trunk_id if self.dest_trunk_id is not None else self.hotline_trunk_id
 
 
-@dataclass
-class _Dept:
-    id: int
-    hotline_id: int
-    parent_id: int | None
-    key: str
-    name: str
-    hunt: str
-    max_attempts: int
-    ringback_tone_id: int | None
-
-
 class _Problems:
     def __init__(self) -> None:
         self.warnings: list[str] = []
@@ -245,15 +233,7 @@ def load_config(session: Session, now: datetime) -> LoadedConfig:
         .order_by(Hotline.number, Hotline.id)
     ).all()
 
-    depts_by_hotline: dict[int, list[_Dept]] = defaultdict(list)
-    for row in session.execute(
-        select(Department.id, Department.hotline_id, Department.parent_id, Department.key, Department.name,
-               Department.hunt_strategy, Department.max_attempts, Department.ringback_tone_id)
-        .join(Hotline, Hotline.id == Department.hotline_id)
-        .where(Hotline.active.is_(True))
-        .order_by(Department.hotline_id, Department.key, Department.id)
-    ):
-        depts_by_hotline[row[1]].append(_Dept(*row))
+    depts_by_hotline = active_departments(session)
 
     # routable_seats(session, now), as plain columns (no ORM entities: ~10x faster on 200,000 seats) plus
     # each destination's validity window, which targets carry so a decision re-checks R7 at call time.
@@ -405,7 +385,7 @@ def _build_national(entries: list[CalendarEntry], pb: _Problems) -> Calendar:
 class _HotlineBuilder:
     """Builds one hotline: the department tree and targets (``base``), then the rules (``with_rules``)."""
 
-    def __init__(self, h: Any, depts: list[_Dept], seats: list[_Seat], tones: Mapping[int, Any],  # noqa: ANN401
+    def __init__(self, h: Any, depts: list[DepartmentRow], seats: list[_Seat], tones: Mapping[int, Any],  # noqa: ANN401
                  trunks: Mapping[int, str], pb: _Problems) -> None:
         self.h = h
         self.where = f"hotline {h.number}"
@@ -416,7 +396,7 @@ class _HotlineBuilder:
         self.seats_by_dept: dict[int | None, list[_Seat]] = defaultdict(list)
         for seat in seats:
             self.seats_by_dept[seat.department_id].append(seat)
-        self.children: dict[int | None, list[_Dept]] = defaultdict(list)
+        self.children: dict[int | None, list[DepartmentRow]] = defaultdict(list)
         for dept in depts:
             self.children[dept.parent_id].append(dept)
         self.dials: dict[int, str] = {}

@@ -49,7 +49,9 @@ from ivr400.render.model import (
 
 
 @dataclass
-class _Dept:
+class DepartmentRow:
+    """A department as read for the renderer and the controller (plain columns, no ORM entity)."""
+
     id: int
     hotline_id: int
     parent_id: int | None
@@ -72,6 +74,21 @@ class _Loader:
         if self.strict:
             raise RenderValueError(message)
         self.warnings.append(message)
+
+
+def active_departments(session: Session) -> dict[int, list[DepartmentRow]]:
+    """Departments of active hotlines by hotline id, in key order: one query for every hotline."""
+    by_hotline: dict[int, list[DepartmentRow]] = defaultdict(list)
+    for row in session.execute(
+        select(Department.id, Department.hotline_id, Department.parent_id, Department.key, Department.name,
+               Department.hunt_strategy, Department.max_attempts, Department.ringback_tone_id,
+               Department.prompt_tone_id)
+        .join(Hotline, Hotline.id == Department.hotline_id)
+        .where(Hotline.active.is_(True))
+        .order_by(Department.hotline_id, Department.key, Department.id)
+    ):
+        by_hotline[row[1]].append(DepartmentRow(*row))
+    return by_hotline
 
 
 def load_model(session: Session, now: datetime, *, strict: bool = False) -> RenderModel:
@@ -100,16 +117,7 @@ def _load(session: Session, now: datetime, ld: _Loader) -> RenderModel:
         .order_by(Hotline.number, Hotline.id)
     ).all()
 
-    depts_by_hotline: dict[int, list[_Dept]] = defaultdict(list)
-    for row in session.execute(
-        select(Department.id, Department.hotline_id, Department.parent_id, Department.key, Department.name,
-               Department.hunt_strategy, Department.max_attempts, Department.ringback_tone_id,
-               Department.prompt_tone_id)
-        .join(Hotline, Hotline.id == Department.hotline_id)
-        .where(Hotline.active.is_(True))
-        .order_by(Department.hotline_id, Department.key, Department.id)
-    ):
-        depts_by_hotline[row[1]].append(_Dept(*row))
+    depts_by_hotline = active_departments(session)
 
     seats_by_hotline: dict[int, list[RoutableSeat]] = defaultdict(list)
     for seat in routable_seats(session, now):
@@ -223,14 +231,14 @@ def _load(session: Session, now: datetime, ld: _Loader) -> RenderModel:
 class _Tree:
     """Builds one hotline's department tree from the top menu down; anything unreachable is reported."""
 
-    def __init__(self, number: str, enterprise_id: int, welcome: str, where: str, depts: list[_Dept],
+    def __init__(self, number: str, enterprise_id: int, welcome: str, where: str, depts: list[DepartmentRow],
                  seats_by_dept: dict[int | None, list[RoutableSeat]], ld: _Loader,
                  tone_for: Callable[[int | None, int, str], RenderTone | None],
                  targets_for: Callable[[list[RoutableSeat], str], tuple[RenderTarget, ...]],
                  hunt_of: Callable[[object, str], str]) -> None:
         self.number, self.enterprise_id, self.welcome, self.where = number, enterprise_id, welcome, where
         self.depts = depts
-        self.children: dict[int | None, list[_Dept]] = defaultdict(list)
+        self.children: dict[int | None, list[DepartmentRow]] = defaultdict(list)
         for dept in depts:
             self.children[dept.parent_id].append(dept)
         self.seats_by_dept = seats_by_dept
@@ -254,7 +262,7 @@ class _Tree:
                 out.append(built)
         return tuple(out)
 
-    def department(self, dept: _Dept, parent_path: str, parent_moh: str) -> RenderDepartment | None:
+    def department(self, dept: DepartmentRow, parent_path: str, parent_moh: str) -> RenderDepartment | None:
         where = f"{self.where} department {dept.id}"
         try:
             key = check_key(dept.key)
