@@ -1,6 +1,7 @@
 """The `cli` fixture: run `ivr400 --db <fresh SQLite file> ...` in-process, asserting success by default."""
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,6 +19,14 @@ class CliRun:
         self.db_file = tmp / "cli.db"
         self.db = f"sqlite:///{self.db_file}"
         self.runner = CliRunner()
+
+    def snapshot(self) -> bytes:
+        """Everything a command could have written: the database (WAL checkpointed) as an SQL dump."""
+        conn = sqlite3.connect(self.db_file)
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        dump = "\n".join(conn.iterdump()).encode()
+        conn.close()
+        return dump
 
     def __call__(self, *args: str, ok: bool = True) -> Result:
         result = self.runner.invoke(main, ["--db", self.db, *args], catch_exceptions=False)

@@ -27,16 +27,6 @@ def base(cli) -> None:  # noqa: ANN001
         "--shows-number", "--shows-owner")
 
 
-def snapshot(cli) -> bytes:  # noqa: ANN001
-    """Everything a command could have written: the database file (checkpointed) and its WAL."""
-    import sqlite3
-
-    conn = sqlite3.connect(cli.db_file)
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    dump = "\n".join(conn.iterdump()).encode()
-    conn.close()
-    return dump
-
 
 def test_provision_approve_bind_and_show_as_json(cli) -> None:  # noqa: ANN001
     base(cli)
@@ -159,12 +149,12 @@ def test_bad_input_is_refused_with_the_field_and_nothing_is_written(cli, args: l
     (cli.tmp / "NOTAUDIO").write_text("this is not audio\n")
     shutil.copy(doc(cli.tmp, "x.png"), cli.tmp / "DOC")
     args = [str(cli.tmp / a) if a in {"EMPTY", "NOTAUDIO", "DOC"} else a for a in args]
-    before = snapshot(cli)
+    before = cli.snapshot()
     result = cli(*args, ok=False)
     assert result.exit_code == 1, result.output
     assert result.stderr.startswith(f"error: {field}: "), result.stderr
     assert "Traceback" not in result.stderr
-    assert snapshot(cli) == before
+    assert cli.snapshot() == before
 
 
 def test_database_url_errors_are_clear(tmp_path: Path) -> None:

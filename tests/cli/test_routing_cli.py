@@ -7,7 +7,6 @@ import json
 import os
 import re
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -40,13 +39,6 @@ def base(cli) -> None:  # noqa: ANN001
     cli("destination", "approve", "#1")
     cli("seat", "add", H, "#1")
 
-
-def snapshot(cli) -> bytes:  # noqa: ANN001
-    conn = sqlite3.connect(cli.db_file)
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    dump = "\n".join(conn.iterdump()).encode()
-    conn.close()
-    return dump
 
 
 def js(result: Result):  # noqa: ANN201
@@ -211,12 +203,12 @@ def test_bad_input_is_refused_with_the_field_and_nothing_is_written(cli, args: l
     cli("rule", "region", "add", H, "--province", "北京", "--department", "1")
     cli("rule", "override", "add", "010", "--province", "北京")
     cli("block", "add", H, "13900000000")
-    before = snapshot(cli)
+    before = cli.snapshot()
     result = cli(*args, ok=False)
     assert result.exit_code == 1, result.output
     assert result.stderr.startswith(f"error: {field}: "), result.stderr
     assert "Traceback" not in result.stderr
-    assert snapshot(cli) == before
+    assert cli.snapshot() == before
 
 
 # --------------------------------------------------------------------------- serve
