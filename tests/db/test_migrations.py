@@ -50,6 +50,11 @@ def test_each_step_down_and_up_keeps_every_row(bare_engine: Engine, tmp_path) ->
             conn.execute(text("INSERT INTO seat (hotline_id, destination_id, position, ring_timeout_s, created_at) "
                               "VALUES (:h, :d, 9, 15, :t)"), {"h": hotline_id, "d": pending_id,
                                                               "t": NOW.replace(tzinfo=None)})
+    # ... nor approved without carrier-issued evidence (0004).
+    with bare_engine.connect() as conn:
+        with pytest.raises(DBAPIError, match="R3"):
+            conn.execute(text("UPDATE destination SET status = 'approved', approved_at = :t, approved_by = 'sql' "
+                              "WHERE id = :d"), {"d": pending_id, "t": NOW.replace(tzinfo=None)})
 
 
 def test_full_downgrade_to_base_and_back(bare_engine: Engine) -> None:
@@ -69,3 +74,54 @@ def test_ensure_schema_creates_an_empty_database_and_refuses_an_old_one(bare_eng
     migrate.downgrade(bare_engine, "0001")
     with pytest.raises(migrate.SchemaError, match="ivr400 db upgrade"):
         migrate.ensure_schema(bare_engine)
+
+
+def test_0004_revokes_approvals_without_evidence_and_keeps_the_audit_rows_going_down(bare_engine: Engine,
+                                                                                    tmp_path) -> None:  # noqa: ANN001
+    """Approvals forged with raw SQL before 0004 are taken off the whitelist by it, and audited."""
+    migrate.upgrade(bare_engine)
+    with Session(bare_engine) as s:
+        provision_sample(s, store_root=tmp_path / "evidence", now=NOW, actor="test")
+        s.commit()
+    migrate.downgrade(bare_engine, "0003")
+    t = {"t": NOW.replace(tzinfo=None)}
+    with bare_engine.begin() as conn:
+        # Possible before 0004: forge an approval with no evidence, and delete the only bill of a bound one.
+        conn.execute(text("UPDATE destination SET status = 'approved', approved_at = :t, approved_by = 'sql' "
+                          "WHERE number = '13800138000'"), t)
+        bound = conn.execute(text("SELECT id FROM destination WHERE number = '01062345680'")).scalar_one()
+        conn.execute(text("DELETE FROM evidence WHERE destination_id = :d"), {"d": bound})
+        events_before = conn.execute(text("SELECT COUNT(*) FROM whitelist_event")).scalar_one()
+    migrate.upgrade(bare_engine)
+    with bare_engine.connect() as conn:
+        rows = conn.execute(text("SELECT number, status, status_reason FROM destination ORDER BY id")).all()
+        revoked = {r.number: r.status_reason for r in rows if r.status == "revoked"}
+        assert set(revoked) == {"13800138000", "01062345680"}
+        assert all("R3" in reason and "0004" in reason for reason in revoked.values())
+        assert sum(r.status == "approved" for r in rows) == 3
+        audit = conn.execute(text("SELECT actor, action, from_status, to_status FROM whitelist_event "
+                                  "WHERE id > (SELECT MAX(id) - 2 FROM whitelist_event) ORDER BY id")).all()
+        assert [tuple(a) for a in audit] == [("database", "revoke", "approved", "revoked")] * 2
+        assert conn.execute(text("SELECT COUNT(*) FROM whitelist_event")).scalar_one() == events_before + 2
+        # The seat of the revoked destination stays (suspended), as after any revocation.
+        assert conn.execute(text("SELECT COUNT(*) FROM seat WHERE destination_id = :d"), {"d": bound}).scalar_one() == 1
+    migrate.downgrade(bare_engine, "0003")
+    with bare_engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM whitelist_event")).scalar_one() == events_before + 2
+        assert "to_status" not in {c["name"] for c in inspect(conn).get_columns("whitelist_event")}
+
+
+def test_0004_mirrors_the_r3_definition_of_the_application() -> None:
+    """The migration is a snapshot; these sets must stay the ones R3 uses (ivr400.db.enums)."""
+    import importlib.util
+
+    from ivr400.db.enums import REAL_NAME_KINDS, Issuer
+    from ivr400.paths import resource_dir
+
+    path = next((resource_dir("alembic") / "versions").glob("0004_*.py"))
+    spec = importlib.util.spec_from_file_location("migration_0004", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert set(module.REAL_NAME_KINDS) == {k.value for k in REAL_NAME_KINDS}
+    assert set(module.ISSUERS) == {i.value for i in Issuer}

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from ivr400.db.engine import make_engine
 from ivr400.db.migrate import upgrade
-from ivr400.db.models import Destination, Enterprise, Hotline, Tone, Trunk
+from ivr400.db.models import Destination, Enterprise, Evidence, Hotline, Tone, Trunk
 from ivr400.db.routable import routable_seats, routable_seats_query
 from ivr400.provisioning import destinations, seats
 from ivr400.provisioning.enterprises import add_enterprise
@@ -59,12 +59,21 @@ def sample(engine, tmp_path: Path) -> Session:  # noqa: ANN001
 
 def _dest(session: Session, ent: Enterprise, number: str, *, valid_until: datetime | None = None,
           trunk: Trunk | None = None) -> Destination:
-    """An approved destination (the evidence path is the provisioning tests' business)."""
+    """An approved destination (the evidence path is the provisioning tests' business).
+
+    The database wants a carrier bill on file before the approval (migration 0004), so it gets one.
+    """
     row = Destination(enterprise_id=ent.id, number=number, kind="landline", area_code=number[:3],
-                      owner_name=ent.name, owner_kind="company", status="approved", approved_at=NOW,
-                      approved_by="test", valid_until=valid_until, long_term=valid_until is None,
+                      owner_name=ent.name, owner_kind="company", status="pending",
+                      valid_until=valid_until, long_term=valid_until is None,
                       trunk_id=trunk.id if trunk else None, created_at=NOW)
     session.add(row)
+    session.flush()
+    session.add(Evidence(destination_id=row.id, kind="carrier_bill", original_name="bill.png", media_type="image/png",
+                         size=1, sha256="0" * 64, stored_path="evidence/00/bill",
+                         attributes={"issuer": "telecom", "shows_number": True, "shows_owner": True}, created_at=NOW))
+    session.flush()
+    row.status, row.approved_at, row.approved_by = "approved", NOW, "test"
     session.flush()
     return row
 
