@@ -20,7 +20,8 @@ import click
 from sqlalchemy import select
 
 from ivr400.cli.common import CommandError, app, emit, emit_json, handle_errors, json_option
-from ivr400.db.models import CallRecord
+from ivr400.db.models import CallRecord, Enterprise, Hotline
+from ivr400.localtime import DEFAULT_ZONE, format_moment, to_zone, zone_name
 from ivr400.numbers import NumberError, normalize_caller, parse_hotline_number
 from ivr400.reports.cdr_model import DISPOSITIONS, seat_label
 from ivr400.reports.cdr_store import missed_callers
@@ -28,7 +29,8 @@ from ivr400.reports.cdr_store import missed_callers
 LIST_COLUMNS = ["id", "started", "hotline", "caller", "region", "keys", "dept", "seat", "disposition",
                 "talk_s", "duration_s"]
 MISSED_COLUMNS = ["hotline", "caller", "region", "missed", "first_missed", "last_missed", "last_disposition"]
-DEFAULT_TZ = "Asia/Shanghai"
+TZ_HELP = ("Time zone for --since/--until and the times shown (default: each hotline's enterprise's; "
+           "for input, that of --hotline or the one all enterprises share, else Asia/Shanghai).")
 
 
 @click.group()
@@ -89,12 +91,38 @@ def _region(province: str | None, city: str | None) -> str | None:
     return province if not city or city == province else f"{province}/{city}"
 
 
+def hotline_zones(session: Any) -> dict[str, str]:  # noqa: ANN401
+    """Hotline number → its enterprise's time zone (IANA name)."""
+    return dict(session.execute(select(Hotline.number, Enterprise.timezone).join(Enterprise)).all())
+
+
+class Zones:
+    """Which zone a call's times are read and shown in: `--tz` when given, else its hotline's enterprise's.
+
+    `default` is for input (--since/--until) and for hotlines no enterprise has: the zone of `--hotline`,
+    else the one zone every enterprise shares, else Asia/Shanghai.
+    """
+
+    def __init__(self, explicit: str | None, by_hotline: dict[str, str], hotline: str | None) -> None:
+        self.explicit = _zone(explicit) if explicit else None
+        self.by_hotline = by_hotline
+        shared = set(by_hotline.values())
+        name = by_hotline.get(hotline or "") or (shared.pop() if len(shared) == 1 else DEFAULT_ZONE)
+        self.default = self.explicit or _zone(name)
+
+    def of(self, hotline: str | None) -> ZoneInfo:
+        if self.explicit:
+            return self.explicit
+        name = self.by_hotline.get(hotline or "")
+        return _zone(name) if name else self.default
+
+
 def _local(moment: datetime | None, tz: ZoneInfo) -> str | None:
-    return None if moment is None else moment.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+    return None if moment is None else format_moment(moment.astimezone(tz), seconds=True)
 
 
-def record_view(row: CallRecord) -> dict[str, Any]:
-    """A call record as JSON: every column, times in UTC ISO 8601."""
+def record_view(row: CallRecord, tz: ZoneInfo) -> dict[str, Any]:
+    """A call record as JSON: every column, times ISO 8601 in `tz` (with its offset), named by `timezone`."""
     return {
         "id": row.id,
         "uniqueid": row.uniqueid,
@@ -103,9 +131,9 @@ def record_view(row: CallRecord) -> dict[str, Any]:
         "caller": row.caller,
         "caller_province": row.caller_province,
         "caller_city": row.caller_city,
-        "started_at": row.started_at,
-        "answered_at": row.answered_at,
-        "ended_at": row.ended_at,
+        "started_at": to_zone(row.started_at, tz),
+        "answered_at": to_zone(row.answered_at, tz),
+        "ended_at": to_zone(row.ended_at, tz),
         "duration_s": row.duration_s,
         "billsec": row.billsec,
         "key_path": row.key_path,
@@ -114,6 +142,7 @@ def record_view(row: CallRecord) -> dict[str, Any]:
         "disposition": row.disposition,
         "recording_path": row.recording_path,
         "source": row.source,
+        "timezone": zone_name(tz),
     }
 
 
@@ -262,18 +291,18 @@ def import_(csv_path: Path | None, state_file: Path | None, from_start: bool, as
               help="Only these outcomes (repeatable).")
 @click.option("--caller", "caller_ref", default=None, help="Only calls from this number.")
 @click.option("--limit", type=click.IntRange(1, 100000), default=100, show_default=True)
-@click.option("--tz", "tz_name", default=DEFAULT_TZ, show_default=True,
-              help="Time zone for --since/--until and the table (JSON is UTC).")
+@click.option("--tz", "tz_name", default=None, help=TZ_HELP)
 @json_option
 @handle_errors
 def list_(hotline_ref: str | None, since: str | None, until: str | None, disposition: tuple[str, ...],
-          caller_ref: str | None, limit: int, tz_name: str, as_json: bool) -> None:
-    """Call records, newest first."""
-    tz = _zone(tz_name)
+          caller_ref: str | None, limit: int, tz_name: str | None, as_json: bool) -> None:
+    """Call records, newest first; times in the zone of each hotline's enterprise (or --tz), with the zone."""
     hotline = _hotline(hotline_ref)
     caller = _caller(caller_ref)
-    start = parse_when(since, "since", tz)
-    end = parse_when(until, "until", tz, end_of_day=True)
+    with app().session() as s:
+        zones = Zones(tz_name, hotline_zones(s), hotline)
+    start = parse_when(since, "since", zones.default)
+    end = parse_when(until, "until", zones.default, end_of_day=True)
     if start and end and end <= start:
         raise CommandError("until: must be after --since")
     stmt = select(CallRecord)
@@ -291,25 +320,29 @@ def list_(hotline_ref: str | None, since: str | None, until: str | None, disposi
     with app().session() as s:
         rows = list(s.scalars(stmt))
     if as_json:
-        emit_json([record_view(r) for r in rows])
+        emit_json([record_view(r, zones.of(r.hotline)) for r in rows])
     else:
-        emit([_row_for_table(r, tz) for r in rows], False, LIST_COLUMNS)
+        emit([_row_for_table(r, zones.of(r.hotline)) for r in rows], False, LIST_COLUMNS)
 
 
 @cdr.command("missed")
 @click.option("--hotline", "hotline_ref", default=None, help="Only this 400 number.")
 @click.option("--since", default=None, help="Missed calls from (YYYY-MM-DD, 'YYYY-MM-DD HH:MM' in --tz, ISO).")
-@click.option("--tz", "tz_name", default=DEFAULT_TZ, show_default=True, help="Time zone for --since and the table.")
+@click.option("--tz", "tz_name", default=None, help=TZ_HELP)
 @json_option
 @handle_errors
-def missed(hotline_ref: str | None, since: str | None, tz_name: str, as_json: bool) -> None:
+def missed(hotline_ref: str | None, since: str | None, tz_name: str | None, as_json: bool) -> None:
     """Callers to call back (未接来电): not answered, and not reached by a later answered call."""
-    tz = _zone(tz_name)
     hotline = _hotline(hotline_ref)
-    start = parse_when(since, "since", tz)
     with app().session() as s:
+        zones = Zones(tz_name, hotline_zones(s), hotline)
+        start = parse_when(since, "since", zones.default)
         data = missed_callers(s, hotline, start)
     if as_json:
+        for r in data["callers"]:
+            tz = zones.of(r["hotline"])
+            r.update({k: to_zone(r[k], tz) for k in ("first_missed", "last_missed", "last_answered")},
+                     timezone=zone_name(tz))
         emit_json(data)
         return
     table = [
@@ -318,8 +351,8 @@ def missed(hotline_ref: str | None, since: str | None, tz_name: str, as_json: bo
             "caller": r["caller"],
             "region": _region(r["caller_province"], r["caller_city"]),
             "missed": r["missed"],
-            "first_missed": _local(r["first_missed"], tz),
-            "last_missed": _local(r["last_missed"], tz),
+            "first_missed": _local(r["first_missed"], zones.of(r["hotline"])),
+            "last_missed": _local(r["last_missed"], zones.of(r["hotline"])),
             "last_disposition": r["last_disposition"],
         }
         for r in data["callers"]

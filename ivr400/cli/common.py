@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from ivr400.db.engine import make_engine
 from ivr400.db.migrate import SchemaError, ensure_schema
+from ivr400.localtime import format_moment
 from ivr400.numbers import NumberError
 from ivr400.paths import data_dir
 from ivr400.provisioning.audit import current_actor
@@ -124,7 +125,7 @@ def emit_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
     if not rows:
         click.echo("(none)")
         return
-    cells = [[_cell(row.get(col)) for col in columns] for row in rows]
+    cells = [[_cell(row.get(col), col) for col in columns] for row in rows]
     widths = [max(_width(c) for c in [col, *(r[i] for r in cells)]) for i, col in enumerate(columns)]
     click.echo("  ".join(_pad(col, w) for col, w in zip(columns, widths)).rstrip())
     for r in cells:
@@ -137,18 +138,23 @@ def emit(rows: list[dict[str, Any]] | dict[str, Any], as_json: bool, columns: li
     elif isinstance(rows, dict):
         for key, value in rows.items():
             if not isinstance(value, list | dict):
-                click.echo(f"{key}: {_cell(value)}")
+                click.echo(f"{key}: {_cell(value, key)}")
     else:
         emit_table(rows, columns or (list(rows[0]) if rows else []))
 
 
-def _cell(value: Any) -> str:  # noqa: ANN401
+#: Columns holding the exclusive end of a period: a local midnight shows as "<day before> 24:00".
+END_COLUMNS = frozenset({"valid_until"})
+
+
+def _cell(value: Any, column: str = "") -> str:  # noqa: ANN401
+    """Datetimes come from the views already in the enterprise's zone; they are shown with it."""
     if value is None:
         return "-"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M UTC")
+        return format_moment(value, end=column in END_COLUMNS)
     return str(value)
 
 

@@ -90,10 +90,11 @@ def test_list_newest_first_with_every_field_in_json(loaded) -> None:  # noqa: AN
     assert hunt == {
         "id": hunt["id"], "uniqueid": "1795655789.34", "linkedid": "1795655789.34", "hotline": HOTLINE,
         "caller": "075512345678", "caller_province": "广东", "caller_city": "深圳",
-        "started_at": "2026-11-26T01:16:29.093412+00:00", "answered_at": "2026-11-26T01:16:31.109453+00:00",
-        "ended_at": "2026-11-26T01:16:32.116686+00:00", "duration_s": 3, "billsec": 1, "key_path": None,
+        # The same instants as 01:16 UTC, written in Shanghai time with its offset (no enterprise: the default zone).
+        "started_at": "2026-11-26T09:16:29.093412+08:00", "answered_at": "2026-11-26T09:16:31.109453+08:00",
+        "ended_at": "2026-11-26T09:16:32.116686+08:00", "duration_s": 3, "billsec": 1, "key_path": None,
         "department": None, "seat": "PJSIP/pstn/sip:seat@127.0.0.1:5071", "disposition": "answered",
-        "recording_path": None, "source": "csv",
+        "recording_path": None, "source": "csv", "timezone": "Asia/Shanghai",
     }
 
 
