@@ -25,9 +25,9 @@ import logging
 from typing import TYPE_CHECKING
 
 from ivr400.controller.loader import HotlineEntry, dept_path
+from ivr400.controller.routes.department import HOTLINE_PARAM, set_all, target_variables
 from ivr400.pbx.asterisk import dialplan_variables as v
 from ivr400.pbx.asterisk.fastagi import AGISession
-from ivr400.pbx.asterisk.routes.department import HOTLINE_PARAM, set_all, target_variables
 from ivr400.render.model import UNKNOWN_NUMBER
 from ivr400.routing.decide import decide
 from ivr400.routing.model import ActionKind, Decision, HuntStrategy

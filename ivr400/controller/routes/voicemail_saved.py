@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from ivr400.controller.routes.department import HOTLINE_PARAM
 from ivr400.pbx.asterisk import dialplan_variables as v
 from ivr400.pbx.asterisk.fastagi import AGISession
-from ivr400.pbx.asterisk.routes.department import HOTLINE_PARAM
 from ivr400.provisioning.errors import ProvisioningError
 from ivr400.routing.blocking import parse_caller
 
