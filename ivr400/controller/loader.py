@@ -31,7 +31,6 @@ Every problem is logged (``ivr400.controller.loader``) and listed in :attr:`Load
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -97,6 +96,7 @@ from ivr400.routing.model import (
     TimeRule,
     TimeSegment,
 )
+from ivr400.validators import strip_unsafe_text
 
 __all__ = [
     "HotlineEntry",
@@ -110,7 +110,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
-_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f\"'\\$;`{}]")
 
 
 def dept_key(path: str) -> str:
@@ -368,7 +367,7 @@ def _calendar_entry(day: object, kind: object, name: object) -> CalendarEntry:
     if isinstance(day, str):
         day = date.fromisoformat(day)
     if isinstance(name, str):
-        name = _UNSAFE_NAME.sub("", name).strip() or None
+        name = strip_unsafe_text(name) or None
     return CalendarEntry(day, kind, name)  # type: ignore[arg-type]
 
 
@@ -474,7 +473,7 @@ class _HotlineBuilder:
             dept_moh = own or moh
             out.append(DepartmentRouting(
                 key=path,
-                name=_UNSAFE_NAME.sub("", dept.name or "").strip(),
+                name=strip_unsafe_text(dept.name or ""),
                 hunt_strategy=self.hunt_of(dept.hunt, where),
                 max_attempts=clamp(dept.max_attempts, 0, 200, 0),
                 targets=self.targets(dept.id, where),
