@@ -35,6 +35,7 @@ from ivr400.pbx.asterisk.prompts import (
     tone_moh_class,
     tone_sound,
 )
+from ivr400.tree import DEFAULT_DIAL_TEMPLATE, DEFAULT_RING_TIMEOUT_S, HUNT_STRATEGIES, MAX_RING_S, MIN_RING_S
 from ivr400.validators import (
     UnsafeValueError,
     check_dial_template,
@@ -84,13 +85,6 @@ __all__ = [
     "tone_moh_class",
     "tone_sound",
 ]
-
-#: Dial template used for a seat whose destination and hotline name no trunk.
-DEFAULT_DIAL_TEMPLATE = "PJSIP/{number}@ivr400-out"
-#: Ring seconds per seat when nothing says otherwise (the carriers' "15 s then the next seat").
-DEFAULT_RING_TIMEOUT_S = 15
-MIN_RING_S, MAX_RING_S = 5, 120
-HUNT_STRATEGIES = ("sequential", "simultaneous", "round_robin")
 
 _TONE_NAME = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
