@@ -264,12 +264,12 @@ def test_a_destination_can_still_be_deleted_with_its_evidence(session: Session, 
 
 
 @pytest.mark.postgres
-def test_truncating_evidence_is_refused_while_a_destination_is_approved(session: Session, tmp_path) -> None:  # noqa: ANN001
-    if session.get_bind().dialect.name != "postgresql":
-        pytest.skip("TRUNCATE is PostgreSQL's (SQLite's DELETE without WHERE runs the row triggers)")
-    w = world(session, tmp_path, NOW)
-    approved(session, w, "010-62345678", NOW, tmp=tmp_path)
-    refused(session, "cannot truncate evidence", lambda: session.execute(text("TRUNCATE evidence")))
+def test_truncating_evidence_is_refused_while_a_destination_is_approved(pg_engine, tmp_path) -> None:  # noqa: ANN001
+    """PostgreSQL's TRUNCATE skips row triggers (SQLite has none: its DELETE without WHERE runs them)."""
+    with Session(pg_engine) as session:
+        w = world(session, tmp_path, NOW)
+        approved(session, w, "010-62345678", NOW, tmp=tmp_path)
+        refused(session, "cannot truncate evidence", lambda: session.execute(text("TRUNCATE evidence")))
 
 
 # Every status change is in the audit trail, written by the database itself. --------------------------
@@ -350,13 +350,15 @@ RACES = {
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("race", list(RACES))
-def test_concurrent_transactions_cannot_leave_an_approval_without_evidence(engine, tmp_path, race: str) -> None:  # noqa: ANN001
-    """The second transaction waits for the first (a lock, seen in pg_locks), then sees its result and is refused."""
+def test_concurrent_transactions_cannot_leave_an_approval_without_evidence(pg_engine, tmp_path, race: str) -> None:  # noqa: ANN001
+    """The second transaction waits for the first (seen in pg_stat_activity), then sees its result and is refused.
+
+    PostgreSQL only: SQLite has one writer at a time.
+    """
     import threading
     import time
 
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite has one writer at a time")
+    engine = pg_engine
     with Session(engine) as s:
         w = world(s, tmp_path, NOW)
         d = pending(s, w, "010-62345678", NOW)
