@@ -120,11 +120,6 @@ def render_text(letter: Letter) -> str:
     return env.get_template("letter.txt.j2").render(**letter.__dict__, blank_date=BLANK_DATE)
 
 
-def render_letter(facts: LetterFacts) -> str:
-    """`compose_letter` then `render_text`."""
-    return render_text(compose_letter(facts))
-
-
 def to_docx(letter: Letter) -> bytes:
     """The letter as a .docx (A4, SimSun): title, body, validity, then the two signing blocks side by side,
     each with its printed name, a blank area for the seal or signature, and a blank date."""
@@ -163,10 +158,8 @@ def to_docx(letter: Letter) -> bytes:
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
     for col, party in enumerate((letter.grantor, letter.user)):
         head, space, when = (table.cell(row, col) for row in range(3))
-        head.text = f"{party.label}：{party.name}"
+        head.text = f"{party.label}：{party.name.strip()}"  # a person's name is left to their hand
         space.text = party.mark or "（本人签名）"
-        if not party.name.strip():
-            head.text = f"{party.label}："
         when.text = f"日期：{BLANK_DATE}"
     table.rows[1].height = Cm(4)  # room for the seal or the signature
     out = BytesIO()
