@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ivr400.db.enums import HuntStrategy
 from ivr400.numbers import normalize_caller, region_name
+from ivr400.pbx.asterisk.prompts import BLOCKED, CLOSED, sound_name
 from ivr400.routing.calendar import DayKind
 from ivr400.validators import has_unsafe_text
 
@@ -54,9 +55,10 @@ __all__ = [
     "TimeSegment",
 ]
 
-# Prompts shipped in sounds/ (without extension), used when a configuration names none.
-DEFAULT_REFUSE_PROMPT = "ivr400-blocked"
-DEFAULT_ANNOUNCEMENT_PROMPT = "ivr400-closed"
+# Prompts shipped in sounds/, used when a configuration names none (Asterisk sound names, the one form of
+# ivr400.pbx.asterisk.prompts: every prompt below is stored in that form, see sound_name).
+DEFAULT_REFUSE_PROMPT = BLOCKED
+DEFAULT_ANNOUNCEMENT_PROMPT = CLOSED
 
 # The department key of the hotline-level seats (总机): seats bound without a department. It cannot clash
 # with a menu department, whose keys are DTMF digits.
@@ -311,7 +313,7 @@ class Action:
 
     ``department`` is required for DEPARTMENT (may name the switchboard) and optional for VOICEMAIL (the
     mailbox's department; None = the hotline's mailbox). ``prompt`` is the sound to play: required in
-    effect for ANNOUNCEMENT (defaults to ``ivr400-closed``), the greeting for VOICEMAIL, the refusal
+    effect for ANNOUNCEMENT (defaults to ``ivr400/ivr400-closed``), the greeting for VOICEMAIL, the refusal
     prompt for REFUSE; None lets the dialplan use its default.
     """
 
@@ -322,7 +324,8 @@ class Action:
     def __post_init__(self) -> None:
         _set(self, "kind", _enum(ActionKind, self.kind, "action kind"))
         _check_optional(_KEY, self.department, "action department")
-        _check_optional(_PROMPT, self.prompt, "action prompt")
+        if _check_optional(_PROMPT, self.prompt, "action prompt") is not None:
+            _set(self, "prompt", sound_name(self.prompt))
         if self.kind is ActionKind.DEPARTMENT and self.department is None:
             raise ValueError("a department action needs a department key")
         if self.kind in (ActionKind.MENU, ActionKind.ANNOUNCEMENT, ActionKind.REFUSE) and self.department:
@@ -608,7 +611,7 @@ class BlockPolicy:
 
     ``anonymous`` decides withheld, empty and unparseable caller IDs in every mode (they match no list
     entry, so the mode alone cannot decide them). ``refuse_with`` is how refused callers are turned away:
-    BUSY (busy signal) or PROMPT (play ``refuse_prompt``, default ``ivr400-blocked``, then hang up).
+    BUSY (busy signal) or PROMPT (play ``refuse_prompt``, default ``ivr400/ivr400-blocked``, then hang up).
     """
 
     mode: BlockMode = BlockMode.OFF
@@ -625,7 +628,8 @@ class BlockPolicy:
         for e in self.entries:
             if not isinstance(e, BlockEntry):
                 raise ValueError(f"{e!r} is not a BlockEntry")
-        _check_optional(_PROMPT, self.refuse_prompt, "refuse prompt")
+        if _check_optional(_PROMPT, self.refuse_prompt, "refuse prompt") is not None:
+            _set(self, "refuse_prompt", sound_name(self.refuse_prompt))
 
     @cached_property
     def exact_numbers(self) -> frozenset[str]:
@@ -666,7 +670,7 @@ class HotlineRouting:
     ``departments`` are the menu departments (keys unique, the switchboard not among them);
     ``switchboard`` holds the seats bound without a department (总机). ``time_rules`` empty = always open.
     ``after_hours`` is taken when rules exist and none matches. ``voicemail_enabled`` False turns every
-    voicemail outcome into the ``ivr400-closed`` announcement. ``region_overrides`` is the (usually global)
+    voicemail outcome into the ``ivr400/ivr400-closed`` announcement. ``region_overrides`` is the (usually global)
     override table, copied into each hotline's configuration by the loader.
     """
 

@@ -111,7 +111,7 @@ def test_decisions_from_the_loaded_config(session: Session, tmp_path: Path) -> N
     shenzhen = decide(entry.routing, "075512345678", monday, entry.calendar)
     assert (shenzhen.action, shenzhen.department) == (ActionKind.DEPARTMENT, "2.1")
     blocked = decide(entry.routing, "01012345678", monday, entry.calendar)
-    assert blocked.action is ActionKind.REFUSE and blocked.prompt == "ivr400-blocked"
+    assert blocked.action is ActionKind.REFUSE and blocked.prompt == "ivr400/ivr400-blocked"
     company_day = decide(entry.routing, "13800138000", dt.datetime(2026, 6, 2, 10, tzinfo=SH), entry.calendar)
     assert (company_day.action, company_day.department) == (ActionKind.DEPARTMENT, "2.1")
     evening = decide(entry.routing, "13800138000", dt.datetime(2026, 6, 1, 20, tzinfo=SH), entry.calendar)

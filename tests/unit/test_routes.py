@@ -292,7 +292,7 @@ def test_blocked_callers_are_refused_busy_or_with_a_prompt(lab: Lab, caplog: pyt
     assert "on the blacklist (021*)" in logged[1]
     assert "anonymous policy" in logged[2]
     assert dict(sets(other))[v.ACTION] == "department"
-    assert sets(prompted) == [(v.REFUSE_WITH, "prompt"), (v.PROMPT, "ivr400-blocked"), (v.ACTION, "refuse"),
+    assert sets(prompted) == [(v.REFUSE_WITH, "prompt"), (v.PROMPT, "ivr400/ivr400-blocked"), (v.ACTION, "refuse"),
                               (v.AGI_STATUS, "OK")]
 
 
@@ -323,7 +323,7 @@ def test_time_rules_after_hours_voicemail_and_announcement(lab: Lab, caplog: pyt
     assert dict(sets(open_))[v.ACTION] == "menu" and "time rule" in open_reason
     assert [n for n, _ in sets(lunch)] == [v.ACTION_DEPT, v.DEPT_PATH, v.ACTION, v.AGI_STATUS]
     assert dict(sets(lunch))[v.ACTION] == "voicemail" and dict(sets(lunch))[v.ACTION_DEPT] == "2"
-    assert sets(holiday)[0] == (v.PROMPT, "ivr400-closed")
+    assert sets(holiday)[0] == (v.PROMPT, "ivr400/ivr400-closed")  # typed bare, stored in the one form
     assert dict(sets(holiday))[v.ACTION] == "announcement" and "国庆节" in holiday_reason
 
 
