@@ -404,7 +404,7 @@ class _HotlineBuilder:
                 rules.append(TimeRule(
                     id=row.id,
                     action=self.action(row.action_kind, row.action_department_id, row.action_prompt, what),
-                    segments=tuple(TimeSegment.from_dict(s) for s in _list(row.segments, what)),
+                    segments=tuple(TimeSegment.parse(s) for s in _list(row.segments, what)),
                     days=frozenset(_list(row.days, what)),
                     weekdays=frozenset(_list(row.weekdays, what)),
                     priority=row.priority if row.priority is not None else 100,

@@ -1,17 +1,13 @@
 """The routing configuration of one hotline and the decision taken for one call: frozen dataclasses.
 
 Everything the routing functions need arrives in these objects; they hold no database handles and do
-no I/O. The controller's loader builds a :class:`HotlineRouting` from database rows (or from the JSON-able
-form produced by ``to_dict``), ``ivr400.routing.decide.decide`` turns it plus (caller, now, calendar) into
+no I/O. The controller's loader builds a :class:`HotlineRouting` from database rows,
+``ivr400.routing.decide.decide`` turns it plus (caller, now, calendar) into
 a :class:`Decision`, and the FastAGI route turns the decision into channel variables.
 
 Validation happens at construction, so a bad row fails when the configuration is loaded, never in the
 middle of a call. Values that end up in the dialplan (dial strings, prompt and music-on-hold names) are
 checked against strict character sets here, because they are interpolated into Asterisk applications.
-
-Serialized form: every class has ``to_dict()`` (JSON-able: enums as their string values, times as
-``"HH:MM"``, dates and datetimes in ISO 8601, sets as sorted lists) and ``from_dict()`` (accepts that
-form back; see each method for the few shorthands it also accepts).
 """
 
 from __future__ import annotations
@@ -148,18 +144,6 @@ def _set(obj: object, name: str, value: object) -> None:
     object.__setattr__(obj, name, value)
 
 
-def _iso(value: dt.datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-def _from_iso(value: object, what: str) -> dt.datetime | None:
-    if value is None or isinstance(value, dt.datetime):
-        return value
-    if not isinstance(value, str):
-        raise ValueError(f"{what}: {value!r} is not an ISO 8601 datetime")
-    return dt.datetime.fromisoformat(value)
-
-
 def _short_province(text: object, what: str) -> str:
     province, _ = region_name(text) if isinstance(text, str) else (None, None)
     if province is None:
@@ -224,33 +208,7 @@ class Target:
             return False
         return self.valid_until is None or now < self.valid_until
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "destination": self.destination,
-            "dial": self.dial,
-            "ring_timeout_s": self.ring_timeout_s,
-            "position": self.position,
-            "destination_id": self.destination_id,
-            "valid_from": _iso(self.valid_from),
-            "valid_until": _iso(self.valid_until),
-            "seat_id": self.seat_id,
-            "trunk_id": self.trunk_id,
-        }
 
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Target:
-        """``dial`` defaults to ``destination``."""
-        return cls(
-            destination=d["destination"],
-            dial=d.get("dial") or d["destination"],
-            ring_timeout_s=d.get("ring_timeout_s", 15),
-            position=d.get("position", 1),
-            destination_id=d.get("destination_id"),
-            valid_from=_from_iso(d.get("valid_from"), "valid_from"),
-            valid_until=_from_iso(d.get("valid_until"), "valid_until"),
-            seat_id=d.get("seat_id"),
-            trunk_id=d.get("trunk_id"),
-        )
 
 
 @dataclass(frozen=True)
@@ -282,26 +240,7 @@ class DepartmentRouting:
                 raise ValueError(f"department {self.key}: {t!r} is not a Target")
         _check_optional(_MOH_CLASS, self.ringback, "ringback music-on-hold class")
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "name": self.name,
-            "hunt_strategy": self.hunt_strategy.value,
-            "max_attempts": self.max_attempts,
-            "targets": [t.to_dict() for t in self.targets],
-            "ringback": self.ringback,
-        }
 
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> DepartmentRouting:
-        return cls(
-            key=d["key"],
-            name=d.get("name", ""),
-            hunt_strategy=d.get("hunt_strategy", HuntStrategy.SEQUENTIAL),
-            max_attempts=d.get("max_attempts", 0),
-            targets=tuple(Target.from_dict(t) for t in d.get("targets", ())),
-            ringback=d.get("ringback"),
-        )
 
 
 # --------------------------------------------------------------------------- actions and rules
@@ -333,12 +272,7 @@ class Action:
         if self.kind is ActionKind.ANNOUNCEMENT and self.prompt is None:
             _set(self, "prompt", DEFAULT_ANNOUNCEMENT_PROMPT)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind.value, "department": self.department, "prompt": self.prompt}
 
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Action:
-        return cls(kind=d["kind"], department=d.get("department"), prompt=d.get("prompt"))
 
 
 def _parse_clock(text: object, what: str, *, allow_24: bool = False) -> dt.time:
@@ -408,15 +342,7 @@ class TimeSegment:
             raise ValueError(f"time segment: {text!r} is not like 09:00-12:00")
         return cls(_parse_clock(parts[0], "segment start"), _parse_clock(parts[1], "segment end", allow_24=True))
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"start": _clock(self.start), "end": _clock(self.end)}
 
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any] | str) -> TimeSegment:
-        """Accepts ``{"start": "09:00", "end": "12:00"}`` or the string ``"09:00-12:00"``."""
-        if isinstance(d, str):
-            return cls.parse(d)
-        return cls(_parse_clock(d["start"], "segment start"), _parse_clock(d["end"], "segment end", allow_24=True))
 
 
 @dataclass(frozen=True)
@@ -474,28 +400,7 @@ class TimeRule:
         parts.append(" ".join(str(s) for s in self.segments) if self.segments else "all day")
         return " ".join(parts)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "priority": self.priority,
-            "name": self.name,
-            "days": sorted(k.value for k in self.days),
-            "weekdays": sorted(self.weekdays),
-            "segments": [s.to_dict() for s in self.segments],
-            "action": self.action.to_dict(),
-        }
 
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> TimeRule:
-        return cls(
-            id=d["id"],
-            action=Action.from_dict(d["action"]),
-            segments=tuple(TimeSegment.from_dict(s) for s in d.get("segments", ())),
-            days=frozenset(d.get("days", ())),
-            weekdays=frozenset(d.get("weekdays", ())),
-            priority=d.get("priority", 100),
-            name=d.get("name"),
-        )
 
 
 @dataclass(frozen=True)
@@ -528,24 +433,7 @@ class RegionRule:
     def matches(self, province: str | None, city: str | None) -> bool:
         return province == self.province and (self.city is None or city == self.city)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "priority": self.priority,
-            "province": self.province,
-            "city": self.city,
-            "department": self.department,
-        }
 
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> RegionRule:
-        return cls(
-            id=d["id"],
-            department=d["department"],
-            province=d["province"],
-            city=d.get("city"),
-            priority=d.get("priority", 100),
-        )
 
 
 @dataclass(frozen=True)
@@ -563,12 +451,7 @@ class RegionOverride:
         if self.city is not None:
             _set(self, "city", _short_city(self.province, self.city, "region override city"))
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"prefix": self.prefix, "province": self.province, "city": self.city}
 
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> RegionOverride:
-        return cls(prefix=d["prefix"], province=d["province"], city=d.get("city"))
 
 
 # --------------------------------------------------------------------------- call blocking
@@ -593,16 +476,7 @@ class BlockEntry:
     def __str__(self) -> str:
         return self.number + ("*" if self.prefix else "")
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"number": self.number, "prefix": self.prefix}
 
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any] | str) -> BlockEntry:
-        """Accepts ``{"number": "010", "prefix": true}`` or the shorthand strings ``"010*"`` / ``"01062345678"``."""
-        if isinstance(d, str):
-            text = d.strip()
-            return cls(text[:-1], True) if text.endswith("*") else cls(text, False)
-        return cls(number=d["number"], prefix=d.get("prefix", False))
 
 
 @dataclass(frozen=True)
@@ -640,24 +514,7 @@ class BlockPolicy:
         """Prefix entries, longest first (so the reason names the most specific one)."""
         return tuple(sorted((e for e in self.entries if e.prefix), key=lambda e: (-len(e.number), e.number)))
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "mode": self.mode.value,
-            "entries": [e.to_dict() for e in self.entries],
-            "anonymous": self.anonymous.value,
-            "refuse_with": self.refuse_with.value,
-            "refuse_prompt": self.refuse_prompt,
-        }
 
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> BlockPolicy:
-        return cls(
-            mode=d.get("mode", BlockMode.OFF),
-            entries=tuple(BlockEntry.from_dict(e) for e in d.get("entries", ())),
-            anonymous=d.get("anonymous", AnonymousPolicy.ALLOW),
-            refuse_with=d.get("refuse_with", RefuseWith.BUSY),
-            refuse_prompt=d.get("refuse_prompt"),
-        )
 
 
 # --------------------------------------------------------------------------- the hotline
@@ -753,35 +610,7 @@ class HotlineRouting:
     def department(self, key: str) -> DepartmentRouting | None:
         return self.departments_by_key.get(key)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "hotline": self.hotline,
-            "timezone": self.timezone,
-            "departments": [d.to_dict() for d in self.departments],
-            "switchboard": None if self.switchboard is None else self.switchboard.to_dict(),
-            "time_rules": [r.to_dict() for r in self.time_rules],
-            "after_hours": self.after_hours.to_dict(),
-            "region_rules": [r.to_dict() for r in self.region_rules],
-            "region_overrides": [o.to_dict() for o in self.region_overrides],
-            "block": self.block.to_dict(),
-            "voicemail_enabled": self.voicemail_enabled,
-        }
 
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> HotlineRouting:
-        sb = d.get("switchboard")
-        return cls(
-            hotline=d["hotline"],
-            timezone=d.get("timezone", "Asia/Shanghai"),
-            departments=tuple(DepartmentRouting.from_dict(x) for x in d.get("departments", ())),
-            switchboard=None if sb is None else DepartmentRouting.from_dict({"key": SWITCHBOARD_KEY, **sb}),
-            time_rules=tuple(TimeRule.from_dict(x) for x in d.get("time_rules", ())),
-            after_hours=Action.from_dict(d.get("after_hours") or {"kind": ActionKind.VOICEMAIL}),
-            region_rules=tuple(RegionRule.from_dict(x) for x in d.get("region_rules", ())),
-            region_overrides=tuple(RegionOverride.from_dict(x) for x in d.get("region_overrides", ())),
-            block=BlockPolicy.from_dict(d.get("block") or {}),
-            voicemail_enabled=d.get("voicemail_enabled", True),
-        )
 
 
 # --------------------------------------------------------------------------- the decision
@@ -830,49 +659,4 @@ class Decision:
         """For simultaneous ringing: the longest ring timeout among the targets (0 without targets)."""
         return max((t.ring_timeout_s for t in self.targets), default=0)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "action": self.action.value,
-            "reason": self.reason,
-            "department": self.department,
-            "targets": [t.to_dict() for t in self.targets],
-            "hunt_strategy": None if self.hunt_strategy is None else self.hunt_strategy.value,
-            "ringback": self.ringback,
-            "prompt": self.prompt,
-            "refuse_with": None if self.refuse_with is None else self.refuse_with.value,
-            "caller": self.caller,
-            "caller_status": self.caller_status.value,
-            "province": self.province,
-            "city": self.city,
-            "time_rule_id": self.time_rule_id,
-            "region_rule_id": self.region_rule_id,
-            "matched_rule_id": self.matched_rule_id,
-            "day_kind": None if self.day_kind is None else self.day_kind.value,
-            "calendar_source": self.calendar_source,
-            "local_time": _iso(self.local_time),
-        }
 
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Decision:
-        def opt(enum_cls: type[Any], value: object) -> Any:
-            return None if value is None else enum_cls(value)
-
-        return cls(
-            action=ActionKind(d["action"]),
-            reason=d["reason"],
-            department=d.get("department"),
-            targets=tuple(Target.from_dict(t) for t in d.get("targets", ())),
-            hunt_strategy=opt(HuntStrategy, d.get("hunt_strategy")),
-            ringback=d.get("ringback"),
-            prompt=d.get("prompt"),
-            refuse_with=opt(RefuseWith, d.get("refuse_with")),
-            caller=d.get("caller"),
-            caller_status=CallerStatus(d.get("caller_status", CallerStatus.NUMBER)),
-            province=d.get("province"),
-            city=d.get("city"),
-            time_rule_id=d.get("time_rule_id"),
-            region_rule_id=d.get("region_rule_id"),
-            day_kind=opt(DayKind, d.get("day_kind")),
-            calendar_source=d.get("calendar_source"),
-            local_time=_from_iso(d.get("local_time"), "local_time"),
-        )

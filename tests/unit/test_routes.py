@@ -402,9 +402,9 @@ def test_hostile_caller_ids_never_reach_a_command(lab: Lab, callerid: str, caplo
     [logged] = decision_logs(caplog)
     reason = logged.split(": ", 2)[2]
     assert reason.startswith("caller unparseable: allowed by the anonymous policy")
-    for text in (reason, logged):  # the log line does not echo the caller ID either
-        assert "SHELL" not in text and "${" not in text and "$[" not in text and "premium" not in text
-        assert "Evil" not in text and "aaaa" not in text and "\n" not in text
+    for said in (reason, logged):  # the log line does not echo the caller ID either
+        assert "SHELL" not in said and "${" not in said and "$[" not in said and "premium" not in said
+        assert "Evil" not in said and "aaaa" not in said and "\n" not in said
     for line in fake.received:
         assert "SHELL" not in line and "${" not in line and "$[" not in line and "premium" not in line
         assert "Evil" not in line and "aaaa" not in line
