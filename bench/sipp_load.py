@@ -37,7 +37,7 @@ SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 
 __all__ = ["LoadResult", "LoadSeat", "raise_nofile", "run_load", "start_load"]
 
-#: Open files for sipp (and anything started from here): DESIGN.md §3, the lab box allows 20000.
+#: Open files for sipp (and anything started from here): the lab box allows 20000 (docs/architecture.md, "The lab").
 NOFILE = 20000
 
 

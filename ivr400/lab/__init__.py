@@ -1,4 +1,4 @@
-"""The PBX lab: Asterisk 22 from Debian sid in a cached chroot, on loopback (see DESIGN.md §3).
+"""The PBX lab: Asterisk 22 from Debian sid in a cached chroot, on loopback (see docs/architecture.md, "The lab").
 
 Public API:
     ensure_chroot(root=None) -> (Path, build_seconds | None)

@@ -1,6 +1,6 @@
 """A small asyncio FastAGI server: routing by URL path, a timeout on every wait, graceful close.
 
-Why we own this instead of using panoramisk's FastAGI (DESIGN.md §4): panoramisk has no timeout on
+Why we own this instead of using panoramisk's FastAGI (see docs/architecture.md): panoramisk has no timeout on
 the header read nor on commands, and its header loop spins forever when the peer closes before the
 blank line (``readline()`` keeps returning ``b""``). A controller that answers every call of a
 hotline cannot afford either: Asterisk gives up on us after its own timeouts, and the static
