@@ -322,7 +322,6 @@ class RenderModel:
     def moh_classes(self) -> tuple[RenderMohClass, ...]:
         classes = [RenderMohClass(DEFAULT_MOH_CLASS, "default ringback tone (sounds/ivr400-ringback.wav)",
                                   f"{RINGBACK_FILE}.wav")]
-        for tone in self.ringback_tones:
-            classes.append(RenderMohClass(tone.moh_class, f"tone {tone.id} {tone.name} sha256 {tone.sha256}",
-                                          f"tone-{tone.id}.wav", tone))
+        classes += (RenderMohClass(tone.moh_class, f"tone {tone.id} {tone.name} sha256 {tone.sha256}",
+                                   f"tone-{tone.id}.wav", tone) for tone in self.ringback_tones)
         return tuple(classes)

@@ -16,9 +16,9 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
+from enum import Enum, StrEnum
 from functools import cached_property
-from typing import Any
+from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ivr400.db.enums import HuntStrategy
@@ -102,6 +102,9 @@ _KEY = re.compile(r"[A-Za-z0-9_*#.-]{1,32}")
 _NUMBER_PREFIX = re.compile(r"\+?[0-9]{1,20}")
 
 
+_E = TypeVar("_E", bound=Enum)
+
+
 def _check(pattern: re.Pattern[str], value: object, what: str) -> str:
     if not isinstance(value, str) or not pattern.fullmatch(value) or ".." in value:
         raise ValueError(f"{what}: {value!r} is not allowed (expected {pattern.pattern})")
@@ -132,7 +135,7 @@ def _check_aware(value: object, what: str) -> dt.datetime | None:
     return value
 
 
-def _enum(cls: type[Any], value: object, what: str) -> Any:
+def _enum(cls: type[_E], value: object, what: str) -> _E:
     try:
         return cls(value)
     except ValueError:
@@ -263,8 +266,9 @@ class Action:
     def __post_init__(self) -> None:
         _set(self, "kind", _enum(ActionKind, self.kind, "action kind"))
         _check_optional(_KEY, self.department, "action department")
-        if _check_optional(_PROMPT, self.prompt, "action prompt") is not None:
-            _set(self, "prompt", sound_name(self.prompt))
+        prompt = _check_optional(_PROMPT, self.prompt, "action prompt")
+        if prompt is not None:
+            _set(self, "prompt", sound_name(prompt))
         if self.kind is ActionKind.DEPARTMENT and self.department is None:
             raise ValueError("a department action needs a department key")
         if self.kind in (ActionKind.MENU, ActionKind.ANNOUNCEMENT, ActionKind.REFUSE) and self.department:
@@ -502,8 +506,9 @@ class BlockPolicy:
         for e in self.entries:
             if not isinstance(e, BlockEntry):
                 raise ValueError(f"{e!r} is not a BlockEntry")
-        if _check_optional(_PROMPT, self.refuse_prompt, "refuse prompt") is not None:
-            _set(self, "refuse_prompt", sound_name(self.refuse_prompt))
+        refuse_prompt = _check_optional(_PROMPT, self.refuse_prompt, "refuse prompt")
+        if refuse_prompt is not None:
+            _set(self, "refuse_prompt", sound_name(refuse_prompt))
 
     @cached_property
     def exact_numbers(self) -> frozenset[str]:

@@ -436,7 +436,8 @@ def test_fingerprints_and_changed(sample: Session, tmp_path: Path) -> None:
     assert again.changed(cfg.fingerprints) == ["ivr400/extensions.conf"]  # moh and pjsip unchanged
     written = again.write(tmp_path / "etc")
     assert [p.relative_to(tmp_path / "etc").as_posix() for p in written] == list(again.files)
-    assert (tmp_path / "etc/ivr400/extensions.conf").read_text(encoding="utf-8") == again.files["ivr400/extensions.conf"]
+    written_text = (tmp_path / "etc/ivr400/extensions.conf").read_text(encoding="utf-8")
+    assert written_text == again.files["ivr400/extensions.conf"]
 
 
 def test_model_is_ordered_by_number(engine) -> None:  # noqa: ANN001

@@ -343,7 +343,8 @@ def test_region_rule_sends_beijing_callers_to_a_department(lab: Lab, caplog: pyt
     assert dict(sets(shanghai))[v.ACTION] == "menu"
 
 
-def test_unknown_hotline_gets_the_polite_announcement_and_a_log_line(lab: Lab, caplog: pytest.LogCaptureFixture) -> None:
+def test_unknown_hotline_gets_the_polite_announcement_and_a_log_line(lab: Lab,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
     provision(lab)
 
     async def scenario() -> FakeAsterisk:
