@@ -29,6 +29,7 @@ from ivr400.provisioning.hotlines import add_hotline
 from ivr400.provisioning.trunks import add_trunk
 from ivr400.render import render_asterisk
 from tests.conftest import NOW
+from tests.factories import destination_row, tone_row
 from tests.fakes.fake_asterisk import FakeAsterisk
 
 MENU = "4001234567"  # a three-level menu, round robin, tones, trunks and bad rows
@@ -42,21 +43,11 @@ CALLS = 4  # consecutive calls per hunt: enough for round robin to come back to 
 
 
 def _dest(s: Session, ent: Enterprise, number: str, trunk: Trunk | None = None) -> Destination:
-    row = Destination(enterprise_id=ent.id, number=number, kind="landline", area_code=number[:3],
-                      owner_name=ent.name, owner_kind="company", status="approved", approved_at=NOW,
-                      approved_by="test", long_term=True, trunk_id=trunk.id if trunk else None, created_at=NOW)
-    s.add(row)
-    s.flush()
-    return row
+    return destination_row(s, ent, number, NOW, trunk=trunk)
 
 
 def _tone(s: Session, tone_id: int, name: str, ent: Enterprise | None) -> Tone:
-    row = Tone(id=tone_id, enterprise_id=ent.id if ent else None, name=name, kind="ringback",
-               original_name=f"{name}.wav", sha256=f"{tone_id:064x}", stored_path=f"tones/{tone_id}.wav",
-               duration_s=3.0, created_at=NOW)
-    s.add(row)
-    s.flush()
-    return row
+    return tone_row(s, tone_id, name, "ringback", ent, NOW)
 
 
 @pytest.fixture
