@@ -25,7 +25,7 @@ from ivr400.db.enums import HuntStrategy
 from ivr400.numbers import normalize_caller, region_name
 from ivr400.pbx.asterisk.prompts import BLOCKED, CLOSED, sound_name
 from ivr400.routing.calendar import DayKind
-from ivr400.validators import has_unsafe_text
+from ivr400.validators import DEST_NUMBER, has_unsafe_text
 
 __all__ = [
     "Action",
@@ -97,7 +97,6 @@ class CallerStatus(StrEnum):
 
 _PROMPT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./-]{0,119}")
 _MOH_CLASS = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,79}")
-_DIAL = re.compile(r"\+?[0-9]{3,20}")
 _KEY = re.compile(r"[A-Za-z0-9_*#.-]{1,32}")
 _NUMBER_PREFIX = re.compile(r"\+?[0-9]{1,20}")
 
@@ -195,8 +194,8 @@ class Target:
     trunk_id: int | None = None
 
     def __post_init__(self) -> None:
-        _check(_DIAL, self.destination, "target destination")
-        _check(_DIAL, self.dial, "target dial")
+        _check(DEST_NUMBER, self.destination, "target destination")
+        _check(DEST_NUMBER, self.dial, "target dial")
         _check_int(self.ring_timeout_s, "ring_timeout_s", 5, 120)
         _check_int(self.position, "position", 1, 10_000)
         for name in ("destination_id", "seat_id", "trunk_id"):
