@@ -18,7 +18,8 @@ FORMATS = {".txt": "text", ".docx": "docx"}
 @click.command()
 @click.argument("dest_ref", metavar="DEST")
 @click.option("--enterprise", "enterprise_ref", default=None)
-@click.option("--hotline", "hotline_ref", default=None, help="The 400 number named in the letter (default: the enterprise's first).")
+@click.option("--hotline", "hotline_ref", default=None,
+              help="The 400 number named in the letter (default: the enterprise's first).")
 @click.option("--purpose", default="公司销售热线", show_default=True)
 @click.option("--relationship", default=None,
               help="Owner's relation to the enterprise (default: the one recorded on the destination).")
