@@ -1,6 +1,8 @@
 """The database itself refuses bad bindings: raw SQL, bypassing the ORM and the services."""
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import JSON, Boolean, bindparam, text
 from sqlalchemy.exc import DBAPIError
@@ -298,7 +300,7 @@ def test_raw_status_changes_leave_a_trace_from_the_database(session: Session, tm
     row = session.execute(text("SELECT reason, detail FROM whitelist_event WHERE destination_id = :d AND "
                                "to_status = 'revoked'"), {"d": d.id}).one()
     assert row.reason == "raw"
-    detail = row.detail if isinstance(row.detail, dict) else __import__("json").loads(row.detail)
+    detail = row.detail if isinstance(row.detail, dict) else json.loads(row.detail)  # SQLite: JSON as text
     assert detail == {"approved_by": "someone else"}
 
 
