@@ -36,8 +36,8 @@ def letter(dest_ref: str, enterprise_ref: str | None, hotline_ref: str | None, p
     Refused (exit 1) for a destination the enterprise owns itself: R2 holds, no letter is needed.
     Without --from/--to/--long-term the validity is left blank to be filled in by hand.
     """
-    kind = FORMATS.get(output.suffix.lower()) if output is not None else "text"
-    if kind is None:
+    kind = "text" if output is None else FORMATS.get(output.suffix.lower())
+    if output is not None and kind is None:
         raise CommandError(f"output: {output.name!r}: write a .docx (printable) or a .txt file")
     start, end = parse_date(valid_from, "from"), parse_date(valid_to, "to")
     with app().session() as s:

@@ -87,7 +87,8 @@ def _docx_text(data: bytes) -> tuple[list[str], list[list[str]], Document]:
 
 
 def test_the_company_letter_as_a_printable_docx() -> None:
-    letter = compose_letter(facts(relationship="全资子公司", valid_from=date(2026, 6, 1), valid_until=date(2027, 12, 31)))
+    letter = compose_letter(facts(relationship="全资子公司", valid_from=date(2026, 6, 1),
+                                  valid_until=date(2027, 12, 31)))
     paragraphs, cells, doc = _docx_text(to_docx(letter))
     assert paragraphs == [letter.title, letter.body, "授权时间：2026年6月1日至2027年12月31日"]
     assert "为全资子公司" in paragraphs[1]

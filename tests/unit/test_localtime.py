@@ -24,7 +24,8 @@ CASES = [
     (datetime(2026, 6, 1, 2, 0, tzinfo=UTC), "America/Los_Angeles", False, True,
      "2026-05-31 19:00:00 America/Los_Angeles"),
     # Winter time in Los Angeles (-08:00) and the end of a day there.
-    (datetime(2027, 1, 1, 8, 0, tzinfo=UTC), "America/Los_Angeles", True, False, "2026-12-31 24:00 America/Los_Angeles"),
+    (datetime(2027, 1, 1, 8, 0, tzinfo=UTC), "America/Los_Angeles", True, False,
+     "2026-12-31 24:00 America/Los_Angeles"),
     # Not a local midnight: an end is shown as it is.
     (datetime(2027, 12, 31, 17, 30, tzinfo=UTC), "Asia/Shanghai", True, False, "2028-01-01 01:30 Asia/Shanghai"),
     (datetime(2027, 12, 31, 16, 0, 0, 1, tzinfo=UTC), "Asia/Shanghai", True, True, "2028-01-01 00:00:00 Asia/Shanghai"),
