@@ -44,6 +44,7 @@ from ivr400.db.models import (
 from ivr400.db.models import (
     TimeRule as TimeRuleRow,
 )
+from ivr400.numbers import NumberError, normalize_number
 from ivr400.provisioning import lookup
 from ivr400.provisioning.errors import ProvisioningError, from_integrity_error
 from ivr400.render.model import tone_sound
@@ -434,9 +435,9 @@ def list_region_overrides(session: Session) -> list[dict[str, Any]]:
 
 def remove_region_override(session: Session, prefix: str) -> str:
     try:
-        normalized = BlockEntry(prefix, True).number
-    except ValueError:
-        raise ProvisioningError("prefix", f"{prefix!r} is not a number prefix") from None
+        normalized = normalize_number(prefix, prefix=True).value
+    except NumberError as exc:
+        raise ProvisioningError("prefix", str(exc)) from None
     row = session.scalar(select(RegionOverrideRow).where(RegionOverrideRow.prefix == normalized))
     if row is None:
         raise ProvisioningError("prefix", f"no override for {normalized}")
@@ -482,8 +483,8 @@ def block_settings(hotline: Hotline) -> dict[str, Any]:
 def _block_entry(number: str, prefix: bool) -> BlockEntry:
     try:
         entry = BlockEntry(number, bool(prefix))
-    except ValueError:
-        raise ProvisioningError("number", f"{number!r} is not a phone number or number prefix") from None
+    except ValueError as exc:
+        raise ProvisioningError("number", str(exc).removeprefix("block entry: ")) from None
     if len(entry.number) > 20:
         raise ProvisioningError("number", "at most 20 digits")
     return entry

@@ -176,7 +176,9 @@ def test_off_allows_numbers() -> None:
     ("given", "expected"),
     [
         ("010*", BlockEntry("010", True)),
-        ("+86 755*", BlockEntry("0755", True)),  # "+86 10*" would read as service numbers 10xxx: write 010*
+        ("+86 755*", BlockEntry("0755", True)),
+        ("+86 10*", BlockEntry("010", True)),  # issue 8: was stored as 10*, matching 10086 and no Beijing caller
+        ("+86 10 8888*", BlockEntry("0108888", True)),
         ("1380013*", BlockEntry("1380013", True)),
         ("010-62345678", BlockEntry("01062345678", False)),
         ("+86 138 0013 8000", BlockEntry("13800138000", False)),
@@ -191,7 +193,7 @@ def test_entry_forms(given: object, expected: BlockEntry) -> None:
     assert BlockEntry.from_dict(str(entry)) == entry
 
 
-@pytest.mark.parametrize("bad", ["", "*", "abc", "anonymous", "${X}", "010;1"])
+@pytest.mark.parametrize("bad", ["", "*", "abc", "anonymous", "${X}", "010;1", "10*", "108888*", "1*"])
 def test_entry_refuses_non_numbers(bad: str) -> None:
     with pytest.raises(ValueError):
         BlockEntry.from_dict(bad)
