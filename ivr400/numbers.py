@@ -234,8 +234,11 @@ def _national(digits: str, mode: str, *, after_country_code: bool) -> Normalized
     if _MOBILE_START.match(digits):
         return _mobile(digits, mode, digits)
     if digits.startswith("1"):
-        if digits.startswith("10") and n == 10 and digits[2] not in "01":
-            return _landline(digits, mode, digits, n, bare=not after_country_code)  # Beijing without its 0
+        if digits.startswith("10") and (n == 2 or digits[2] not in "01"):  # Beijing locals start with 2-9
+            if n == 10:
+                return _landline(digits, mode, digits, n, bare=not after_country_code)  # 010 without its 0
+            raise _Unreadable(f"a Beijing number is 10 + 8 digits (got {n - 2} after 10); service numbers "
+                              "10xxx start 100 or 101 (10086)", digits, too_long=n > 10)
         if 3 <= n <= 8:
             return NormalizedNumber(digits, NumberKind.SERVICE)
         if n == 11:
@@ -338,6 +341,9 @@ def _read(compact: str, mode: str) -> NormalizedNumber:
             raise _Unreadable(f"{lead} starts a country code ({lead}86 for China); none starts with 0", None)
         if len(rest) > 15:
             raise _Unreadable(f"too long for an international number ({len(rest)} digits; at most 15)", None)
+        if len(rest) < 6 and mode != _PREFIX:
+            raise _Unreadable(f"too short for an international number ({len(rest)} digits); for every number "
+                              "of a country, make it a prefix", "+" + rest)
         return NormalizedNumber("+" + rest, NumberKind.FOREIGN, mode == _PREFIX)
     if compact.startswith("86") and (mode == _PREFIX or len(compact) >= 12):
         return _after_country_code(compact[2:], mode, "86")
@@ -360,7 +366,7 @@ _ONLY_DIGITS = "a phone number may contain only digits, spaces, dashes and brack
 
 def _compact(text: str) -> str:
     compact = _clean(text)
-    if not compact or not re.fullmatch(r"\+?[0-9]+", compact):
+    if not compact or not re.fullmatch(r"\+?[0-9]*", compact):
         raise _Unreadable(_ONLY_DIGITS, None)
     return compact
 
@@ -539,7 +545,7 @@ def parse_destination(text: str) -> DestinationNumber:
 # --------------------------------------------------------------------------- caller IDs
 
 _WITHHELD = frozenset({"anonymous", "unknown", "restricted", "private", "unavailable", "withheld"})
-_CALLER_JUNK = re.compile(r"[\s\-.()'\"<>]+")
+_CALLER_JUNK = re.compile(r"[\s\-\u2010-\u2015\u2212\u30fc.()/'\"<>]+")
 _CALLER_MAX_DIGITS = 15  # E.164 maximum; anything longer is not a phone number
 
 
