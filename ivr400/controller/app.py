@@ -195,7 +195,7 @@ class Controller:
         self._db.shutdown(wait=False, cancel_futures=True)
 
     def routes(self) -> Mapping[str, Handler]:
-        from ivr400.pbx.asterisk.routes import bind
+        from ivr400.controller.routes import bind
 
         return bind(self)
 

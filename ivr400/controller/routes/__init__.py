@@ -11,10 +11,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from ivr400.controller.routes.department import department
+from ivr400.controller.routes.route import route
+from ivr400.controller.routes.voicemail_saved import voicemail_saved
 from ivr400.pbx.asterisk import dialplan_variables as v
-from ivr400.pbx.asterisk.routes.department import department
-from ivr400.pbx.asterisk.routes.route import route
-from ivr400.pbx.asterisk.routes.voicemail_saved import voicemail_saved
 
 if TYPE_CHECKING:
     from ivr400.pbx.asterisk.fastagi import AGISession

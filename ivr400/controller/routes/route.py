@@ -25,12 +25,13 @@ import logging
 from typing import TYPE_CHECKING
 
 from ivr400.controller.loader import HotlineEntry, dept_path
+from ivr400.controller.routes.department import set_all, target_variables
 from ivr400.pbx.asterisk import dialplan_variables as v
 from ivr400.pbx.asterisk.fastagi import AGISession
-from ivr400.pbx.asterisk.routes.department import HOTLINE_PARAM, set_all, target_variables
-from ivr400.render.model import UNKNOWN_NUMBER
+from ivr400.pbx.asterisk.prompts import UNKNOWN_NUMBER
 from ivr400.routing.decide import decide
 from ivr400.routing.model import ActionKind, Decision, HuntStrategy
+from ivr400.validators import HOTLINE_NUMBER
 
 if TYPE_CHECKING:
     from ivr400.controller.app import Controller
@@ -79,7 +80,7 @@ def decision_variables(entry: HotlineEntry, decision: Decision) -> list[tuple[st
 
 async def route(session: AGISession, ctx: Controller) -> None:
     number = session.params.get("hotline", "")
-    if not HOTLINE_PARAM.fullmatch(number):
+    if not HOTLINE_NUMBER.fullmatch(number):
         session.log.warning("route: hotline parameter %r is not a 400 number; static plan", number[:40])
         return
     config = ctx.config

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 
 from ivr400.pbx.asterisk import dialplan_variables as v
 from ivr400.pbx.asterisk.fastagi import AGISession
-from ivr400.pbx.asterisk.routes.department import HOTLINE_PARAM
 from ivr400.provisioning.errors import ProvisioningError
 from ivr400.routing.blocking import parse_caller
+from ivr400.validators import DEPT_PATH, HOTLINE_NUMBER
 
 if TYPE_CHECKING:
     from ivr400.controller.app import Controller
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 __all__ = ["voicemail_saved"]
 
 _UNIQUEID = re.compile(r"[0-9]{1,20}\.[0-9]{1,10}")  # what record_voicemail accepts
-_DEPT_PATH = re.compile(r"(?:[0-9](?:\.[0-9]){0,15})?")
 
 
 async def voicemail_saved(session: AGISession, ctx: Controller) -> None:
@@ -32,7 +31,7 @@ async def voicemail_saved(session: AGISession, ctx: Controller) -> None:
     number = params.get("hotline", "")
     dept = params.get("dept", "")
     uniqueid = session.uniqueid or params.get("uniqueid", "")
-    if not HOTLINE_PARAM.fullmatch(number) or not _DEPT_PATH.fullmatch(dept) or not _UNIQUEID.fullmatch(uniqueid):
+    if not HOTLINE_NUMBER.fullmatch(number) or not DEPT_PATH.fullmatch(dept) or not _UNIQUEID.fullmatch(uniqueid):
         session.log.warning("voicemail_saved: malformed request (hotline=%r dept=%r uniqueid=%r)", number[:40],
                             dept[:40], uniqueid[:40])
         return
