@@ -25,7 +25,10 @@ def _engine():  # noqa: ANN202
 def upgrade(revision: str) -> None:
     """Upgrade the schema to REVISION (default: the newest)."""
     engine = _engine()
-    migrate.upgrade(engine, revision)
+    try:
+        migrate.upgrade(engine, revision)
+    except migrate.MigrationRefused as exc:
+        raise CommandError(str(exc)) from exc
     click.echo(f"database at revision {migrate.current_revision(engine)}")
 
 
