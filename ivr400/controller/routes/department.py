@@ -20,17 +20,14 @@ No database access except the round-robin counter (``ctx.rotate``).
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from ivr400.controller.loader import HotlineEntry, dept_key
+from ivr400.controller.routes.context import RouteContext
 from ivr400.pbx.asterisk import dialplan_variables as v
 from ivr400.pbx.asterisk.fastagi import AGISession
 from ivr400.routing.decide import decide_department
 from ivr400.routing.model import ActionKind, Decision, HuntStrategy
 from ivr400.validators import DEPT_PATH, HOTLINE_NUMBER
-
-if TYPE_CHECKING:
-    from ivr400.controller.app import Controller
 
 __all__ = ["department", "hunt_variables", "set_all", "target_variables"]
 
@@ -70,7 +67,7 @@ async def set_all(session: AGISession, variables: list[tuple[str, str]]) -> None
         await session.set_variable(name, value)
 
 
-async def department(session: AGISession, ctx: Controller) -> None:
+async def department(session: AGISession, ctx: RouteContext) -> None:
     params = session.params
     number = params.get("hotline", "")
     path = params.get("dept", "")

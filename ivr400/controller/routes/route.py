@@ -22,9 +22,9 @@ or whose rules are invalid, a malformed request: nothing is set (static plan), w
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from ivr400.controller.loader import HotlineEntry, dept_path
+from ivr400.controller.routes.context import RouteContext
 from ivr400.controller.routes.department import set_all, target_variables
 from ivr400.pbx.asterisk import dialplan_variables as v
 from ivr400.pbx.asterisk.fastagi import AGISession
@@ -32,9 +32,6 @@ from ivr400.pbx.asterisk.prompts import UNKNOWN_NUMBER
 from ivr400.routing.decide import decide
 from ivr400.routing.model import ActionKind, Decision, HuntStrategy
 from ivr400.validators import HOTLINE_NUMBER
-
-if TYPE_CHECKING:
-    from ivr400.controller.app import Controller
 
 __all__ = ["UNKNOWN_HOTLINE_VARIABLES", "decision_variables", "route"]
 
@@ -78,7 +75,7 @@ def decision_variables(entry: HotlineEntry, decision: Decision) -> list[tuple[st
     return out
 
 
-async def route(session: AGISession, ctx: Controller) -> None:
+async def route(session: AGISession, ctx: RouteContext) -> None:
     number = session.params.get("hotline", "")
     if not HOTLINE_NUMBER.fullmatch(number):
         session.log.warning("route: hotline parameter %r is not a 400 number; static plan", number[:40])
@@ -101,7 +98,7 @@ async def route(session: AGISession, ctx: Controller) -> None:
     now = ctx.now()
     decision = decide(entry.routing, session.callerid, now, entry.calendar)
     decision = await ctx.rotate(entry, decision, now)
-    ctx.decisions += 1
+    ctx.count_decision()
     if decision.action is ActionKind.REFUSE:
         session.log.info("route: %s %s: %s", number, decision.action.value, decision.reason)
     elif session.log.isEnabledFor(logging.DEBUG):
