@@ -36,13 +36,11 @@ import phonenumbers
 from phonenumbers import PhoneNumberType
 
 
-def describe_region(parsed: phonenumbers.PhoneNumber, *, valid: bool = False) -> str:
+def describe_region(parsed: phonenumbers.PhoneNumber) -> str:
     """The ``zh`` geocoder description. Imported on first use: loading its data takes seconds, which
     every CLI command would otherwise pay even when it parses no number."""
     from phonenumbers import geocoder
 
-    if valid:
-        return geocoder.description_for_valid_number(parsed, "zh")
     return geocoder.description_for_number(parsed, "zh")
 
 

@@ -75,16 +75,11 @@ def _plan(conn: sa.Connection) -> tuple[list[dict[str, Any]], list[str]]:
         for row in rows:
             if flag:
                 row[flag] = bool(row[flag])  # SQLite hands booleans back as 0/1
-            old = row[column]
-            is_prefix = bool(row[flag]) if flag else True
             try:
-                new = canonical(old, is_prefix)
+                new = canonical(row[column], row[flag] if flag else True)
             except NumberError as exc:
                 problems.append(f"{table} {row['id']}: {exc}; fix it with UPDATE {table} SET {column} = '…' "
                                 f"WHERE id = {row['id']} (or DELETE it), then run `ivr400 db upgrade` again")
-                continue
-            if len(new) > 20:
-                problems.append(f"{table} {row['id']}: {old!r} would become {new!r}, longer than 20 characters")
                 continue
             groups[(new, *(row[k] for k in key_columns))].append((row, new))
         for members in groups.values():
