@@ -182,26 +182,30 @@ _LENGTH_RULE = "a landline is 0 + area code + 7 or 8 digits, a mobile 11 digits"
 _MOBILE_START = re.compile(r"1[3-9]")
 
 
-def _mobile(digits: str, mode: str, fallback: str) -> NormalizedNumber:
+#: Kinds with one length: (digits, what the length rule says, name of a prefix of that kind).
+_FIXED_LENGTH = {
+    NumberKind.MOBILE: (11, "a mobile number has 11 digits", "mobile"),
+    NumberKind.HOTLINE: (10, "400 and 800 numbers have 10 digits", "400/800"),
+}
+
+
+def _fixed_length(kind: NumberKind, digits: str, mode: str, fallback: str) -> NormalizedNumber:
+    length, rule, name = _FIXED_LENGTH[kind]
     if mode == _PREFIX:
-        if len(digits) > 11:
-            raise _Unreadable(f"too long for a mobile prefix ({len(digits)} digits; a mobile has 11)", fallback)
-        return NormalizedNumber(digits, NumberKind.MOBILE, True)
-    if len(digits) != 11:
-        raise _Unreadable(f"a mobile number has 11 digits (got {len(digits)})", fallback,
-                          too_long=len(digits) > 11)
-    return NormalizedNumber(digits, NumberKind.MOBILE)
+        if len(digits) > length:
+            raise _Unreadable(f"too long for a {name} prefix ({len(digits)} digits; {rule})", fallback)
+        return NormalizedNumber(digits, kind, True)
+    if len(digits) != length:
+        raise _Unreadable(f"{rule} (got {len(digits)})", fallback, too_long=len(digits) > length)
+    return NormalizedNumber(digits, kind)
+
+
+def _mobile(digits: str, mode: str, fallback: str) -> NormalizedNumber:
+    return _fixed_length(NumberKind.MOBILE, digits, mode, fallback)
 
 
 def _hotline(digits: str, mode: str, fallback: str) -> NormalizedNumber:
-    if mode == _PREFIX:
-        if len(digits) > 10:
-            raise _Unreadable(f"too long for a 400/800 prefix ({len(digits)} digits; they have 10)", fallback)
-        return NormalizedNumber(digits, NumberKind.HOTLINE, True)
-    if len(digits) != 10:
-        raise _Unreadable(f"400 and 800 numbers have 10 digits (got {len(digits)})", fallback,
-                          too_long=len(digits) > 10)
-    return NormalizedNumber(digits, NumberKind.HOTLINE)
+    return _fixed_length(NumberKind.HOTLINE, digits, mode, fallback)
 
 
 def _landline(nsn: str, mode: str, fallback: str, written: int, *, bare: bool = False) -> NormalizedNumber:
