@@ -15,7 +15,7 @@ A prefix is the start of such a canonical number, so ``+86 10 8888``, ``0086-10-
 
 * the 400 hotline itself (400电话) -- :func:`parse_hotline_number`;
 * destination numbers (目的码) an operator binds to a hotline -- :func:`parse_destination`,
-  strict, because a wrong destination is a compliance problem (the whitelist, DESIGN.md §1);
+  strict, because a wrong destination is a compliance problem (the destination whitelist, README.md);
 * caller IDs arriving with each call -- :func:`normalize_caller`, lenient and never raising,
   because a malformed caller ID must not break call handling.
 
