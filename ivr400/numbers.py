@@ -285,7 +285,7 @@ def _domestic_prefix(digits: str) -> NormalizedNumber:
     if digits == "10" or (digits.startswith("10") and digits[2] not in "01"):
         raise _Unreadable(f"ambiguous prefix: for Beijing numbers write 0{digits} (or +86 {digits}); service "
                           "numbers 10xxx are written in full (10086)", digits)
-    if digits.startswith("1") or digits.startswith(("95", "96")):
+    if digits.startswith(("1", "95", "96")):
         if len(digits) > 11:
             raise _Unreadable(f"too long for a service number prefix ({len(digits)} digits)", digits)
         return NormalizedNumber(digits, NumberKind.SERVICE, True)
