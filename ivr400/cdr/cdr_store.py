@@ -77,9 +77,10 @@ def region_lookup(session: Session) -> RegionLookup:
     index: dict[str, RegionOverride] = {}
     for row in session.scalars(select(RegionOverrideRow)):
         try:
-            index[row.prefix] = RegionOverride(prefix=row.prefix, province=row.province, city=row.city)
+            override = RegionOverride(prefix=row.prefix, province=row.province, city=row.city)
         except ValueError:
             continue  # an override the routing model refuses is ignored here as it is at call time
+        index[override.prefix] = override  # keyed by the normalized prefix, as at call time
 
     def lookup(number: str | None) -> tuple[str | None, str | None]:
         found = caller_region(number, index)

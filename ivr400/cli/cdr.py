@@ -24,7 +24,7 @@ from ivr400.cdr.cdr_store import missed_callers
 from ivr400.cli.common import CommandError, app, emit, emit_json, handle_errors, json_option
 from ivr400.db.models import CallRecord, Enterprise, Hotline
 from ivr400.localtime import DEFAULT_ZONE, format_moment, to_zone, zone_name
-from ivr400.numbers import NumberError, normalize_caller, parse_hotline_number
+from ivr400.numbers import NumberError, normalize_number, parse_hotline_number
 
 if TYPE_CHECKING:  # imported when a command needs it (start-up time)
     from ivr400.cdr.cdr_listener import AmiSettings
@@ -80,12 +80,13 @@ def _hotline(ref: str | None) -> str | None:
 
 
 def _caller(ref: str | None) -> str | None:
+    """The typed caller in the form call records store it (``+86 10 6234 5678`` → ``01062345678``)."""
     if ref is None:
         return None
-    number = normalize_caller(ref)
-    if number is None:
-        raise CommandError(f"caller: {ref!r} is not a phone number")
-    return number
+    try:
+        return normalize_number(ref, what="caller").value
+    except NumberError as exc:
+        raise CommandError(f"caller: {exc}") from exc
 
 
 def _region(province: str | None, city: str | None) -> str | None:

@@ -26,7 +26,10 @@ def _engine() -> Engine:
 def upgrade(revision: str) -> None:
     """Upgrade the schema to REVISION (default: the newest)."""
     engine = _engine()
-    migrate.upgrade(engine, revision)
+    try:
+        migrate.upgrade(engine, revision)
+    except migrate.MigrationRefused as exc:
+        raise CommandError(str(exc)) from exc
     click.echo(f"database at revision {migrate.current_revision(engine)}")
 
 

@@ -14,6 +14,11 @@ class SchemaError(RuntimeError):
     """The database schema is not the one this ivr400 expects."""
 
 
+class MigrationRefused(RuntimeError):
+    """A migration found data it cannot carry over; the message names the rows and how to fix them.
+    Raised before that migration writes anything."""
+
+
 def alembic_config(engine: Engine) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(resource_dir("alembic")))

@@ -168,7 +168,7 @@ def test_a_later_answered_call_clears_the_caller(loaded) -> None:  # noqa: ANN00
     ("args", "message"),
     [
         (["cdr", "list", "--hotline", "12345"], "error: hotline: "),
-        (["cdr", "list", "--caller", "nobody"], "error: caller: 'nobody' is not a phone number"),
+        (["cdr", "list", "--caller", "nobody"], "error: caller: 'nobody': a phone number may contain only digits"),
         (["cdr", "list", "--since", "yesterday"], "error: since: 'yesterday' is not a date"),
         (["cdr", "list", "--until", "2026-13-01"], "error: until: "),
         (["cdr", "list", "--since", "2026-06-02", "--until", "2026-06-01 00:00"], "error: until: must be after"),

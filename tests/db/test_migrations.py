@@ -124,3 +124,107 @@ def test_0004_mirrors_the_r3_definition_of_the_application() -> None:
     spec.loader.exec_module(module)
     assert set(module.REAL_NAME_KINDS) == {k.value for k in REAL_NAME_KINDS}
     assert set(module.ISSUERS) == {i.value for i in Issuer}
+
+
+# --------------------------------------------------------------------------- 0005: numbers re-read (issue 8)
+
+#: (number, prefix, note) as the 0004-era code stored them from what the operator typed.
+LEGACY_BLOCK = [
+    ("108888", True, "typed +86 10 8888"),  # -> 0108888
+    ("10", True, "typed +86 10"),  # -> 010, merged into the next row (already canonical)
+    ("010", True, "typed 010"),
+    ("0138", True, "typed 0138"),  # -> 138
+    ("1062345678", False, None),  # -> 01062345678
+    ("9551234567", False, "typed +86 955 1234567"),  # -> 09551234567 (Zhongwei, not a 95xxx service)
+    ("13800138000", False, None),
+    ("62345678", False, "a local caller"),
+    ("86108888", True, "typed 86 10 8888"),  # -> 0108888: merged into the first row
+]
+LEGACY_OVERRIDES = [("108888", "上海", None), ("0755", "广东", "深圳"), ("62", "北京", None), ("0138", "上海", None)]
+
+
+def _at_0004_with_legacy_rows(engine: Engine, tmp_path, extra_block=()) -> int:  # noqa: ANN001
+    migrate.upgrade(engine, "0004")
+    with Session(engine) as s:
+        provision_sample(s, store_root=tmp_path / "evidence", now=NOW, actor="test")
+        s.commit()
+    with engine.begin() as conn:
+        hotline_id = conn.execute(text("SELECT id FROM hotline ORDER BY id")).scalars().first()
+        for number, prefix, note in [*LEGACY_BLOCK, *extra_block]:
+            conn.execute(text("INSERT INTO block_entry (hotline_id, number, prefix, note) VALUES (:h, :n, :p, :note)"),
+                         {"h": hotline_id, "n": number, "p": prefix, "note": note})
+        for prefix, province, city in LEGACY_OVERRIDES:
+            conn.execute(text("INSERT INTO region_override (prefix, province, city) VALUES (:p, :pr, :c)"),
+                         {"p": prefix, "pr": province, "c": city})
+    return hotline_id
+
+
+def _rows(engine: Engine) -> dict[str, list[tuple]]:
+    with engine.connect() as conn:
+        return {
+            "block_entry": [(r.id, r.hotline_id, r.number, bool(r.prefix), r.note) for r in conn.execute(
+                text("SELECT id, hotline_id, number, prefix, note FROM block_entry ORDER BY id"))],
+            "region_override": [tuple(r) for r in conn.execute(
+                text("SELECT id, prefix, province, city FROM region_override ORDER BY id"))],
+        }
+
+
+def test_0005_renormalizes_block_entries_and_overrides_and_downgrade_restores_them(bare_engine: Engine,
+                                                                                    tmp_path) -> None:  # noqa: ANN001
+    _at_0004_with_legacy_rows(bare_engine, tmp_path)
+    before = _rows(bare_engine)
+    ids = [r[0] for r in before["block_entry"]]
+
+    migrate.upgrade(bare_engine, "0005")
+    after = _rows(bare_engine)
+    assert [(r[0], r[2], r[3], r[4]) for r in after["block_entry"]] == [
+        (ids[0], "0108888", True, "typed +86 10 8888"),
+        (ids[2], "010", True, "typed 010"),
+        (ids[3], "138", True, "typed 0138"),
+        (ids[4], "01062345678", False, None),
+        (ids[5], "09551234567", False, "typed +86 955 1234567"),
+        (ids[6], "13800138000", False, None),
+        (ids[7], "62345678", False, "a local caller"),
+    ]
+    assert [r[1:] for r in after["region_override"]] == [
+        ("0108888", "上海", None), ("0755", "广东", "深圳"), ("62", "北京", None), ("138", "上海", None)]
+    with bare_engine.connect() as conn:
+        log = conn.execute(text("SELECT table_name, old_value, new_value, merged_into FROM number_renormalization "
+                                "ORDER BY id")).all()
+    assert sorted(map(tuple, log)) == sorted([
+        ("block_entry", "108888", "0108888", None), ("block_entry", "10", "010", ids[2]),
+        ("block_entry", "0138", "138", None), ("block_entry", "1062345678", "01062345678", None),
+        ("block_entry", "9551234567", "09551234567", None), ("block_entry", "86108888", "0108888", ids[0]),
+        ("region_override", "108888", "0108888", None), ("region_override", "0138", "138", None)])
+
+    # The controller reads the upgraded rows as they are, and now blocks 010-8888xxxx callers.
+    from ivr400.controller.loader import load_config
+    from ivr400.routing.blocking import check_caller, parse_caller
+    from ivr400.routing.model import BlockMode, BlockPolicy
+
+    with Session(bare_engine) as s:
+        config = load_config(s, NOW)
+    entry = next(iter(config.hotlines.values()))
+    assert entry.rules_ok, entry.problem
+    policy = BlockPolicy(BlockMode.BLACKLIST, entry.routing.block.entries)
+    assert not check_caller(policy, parse_caller("+861088881234")).allowed
+    assert check_caller(policy, parse_caller("10086")).allowed
+
+    migrate.downgrade(bare_engine, "0004")
+    assert _rows(bare_engine) == before  # every value, id and note, merged rows included
+    assert "number_renormalization" not in inspect(bare_engine).get_table_names()
+    migrate.upgrade(bare_engine)
+    assert _rows(bare_engine) == after
+
+
+def test_0005_refuses_values_it_cannot_read_and_writes_nothing(bare_engine: Engine, tmp_path) -> None:  # noqa: ANN001
+    _at_0004_with_legacy_rows(bare_engine, tmp_path, extra_block=[("755", True, "typed 755"), ("1", True, None)])
+    before = _rows(bare_engine)
+    with pytest.raises(migrate.MigrationRefused) as exc:
+        migrate.upgrade(bare_engine)
+    message = str(exc.value)
+    assert "nothing was changed" in message
+    assert "'755': a prefix without its 0 is ambiguous: for callers from that area write 0755" in message
+    assert "'1': ambiguous prefix" in message and "UPDATE block_entry SET number" in message
+    assert migrate.current_revision(bare_engine) == "0004"
+    assert _rows(bare_engine) == before
