@@ -1,6 +1,7 @@
 """FastAGI routes, one module each, the function named after the route (wazo-agid style).
 
-Every route is ``async def <route>(session: AGISession, ctx: Controller) -> None`` and is registered
+Every route is ``async def <route>(session: AGISession, ctx: Controller) -> object`` (decision routes
+return ``Decided`` or ``StaticPlan`` for the metrics, see ``ivr400.controller.metrics``) and is registered
 here explicitly; :func:`bind` gives the server its ``{route name: handler(session)}`` mapping with the
 controller bound. Route names are the constants of ``dialplan_variables`` the templates use.
 """
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ROUTES", "bind", "department", "route", "voicemail_saved"]
 
-RouteFunction = Callable[["AGISession", Any], Awaitable[None]]
+RouteFunction = Callable[["AGISession", Any], Awaitable[object]]
 
 #: Route name → route function (explicit registration).
 ROUTES: Mapping[str, RouteFunction] = MappingProxyType({
@@ -31,6 +32,6 @@ ROUTES: Mapping[str, RouteFunction] = MappingProxyType({
 })
 
 
-def bind(ctx: Any) -> dict[str, Callable[[AGISession], Awaitable[None]]]:  # noqa: ANN401
+def bind(ctx: Any) -> dict[str, Callable[[AGISession], Awaitable[object]]]:  # noqa: ANN401
     """The handlers for :class:`~ivr400.pbx.asterisk.fastagi.FastAGIServer`, with ``ctx`` bound."""
     return {name: functools.partial(func, ctx=ctx) for name, func in ROUTES.items()}
