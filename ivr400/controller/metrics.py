@@ -3,6 +3,7 @@
     metrics = ControllerMetrics()                     # a private CollectorRegistry
     controller = Controller(engine, metrics=metrics)  # (the default makes one) watches cache and server
     http = MetricsServer(metrics, "127.0.0.1", 9400).start()   # GET /metrics, GET /healthz; own thread
+                                                      # (ivr400 serve's defaults)
     ...
     http.stop()
 
@@ -72,16 +73,13 @@ if TYPE_CHECKING:
     from ivr400.pbx.asterisk.fastagi import AGISession
 
 __all__ = [
-    "DEFAULT_METRICS_HOST",
-    "DEFAULT_METRICS_PORT",
     "ControllerMetrics",
     "Decided",
+    "MetricsAddressError",
     "MetricsServer",
     "StaticPlan",
 ]
 
-DEFAULT_METRICS_HOST = "127.0.0.1"
-DEFAULT_METRICS_PORT = 9400
 #: Decision latency buckets (s): a decision takes 1-5 ms on loopback; Asterisk gives up after 2 s.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
 LOAD_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -302,6 +300,10 @@ class _StateCollector(Collector):
 # --------------------------------------------------------------------------- HTTP
 
 
+class MetricsAddressError(OSError):
+    """The metrics address cannot be listened on (taken, not local, bad host)."""
+
+
 class _QuietHandler(WSGIRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002, ANN401
         _log.debug("metrics http: " + format, *args)
@@ -310,10 +312,9 @@ class _QuietHandler(WSGIRequestHandler):
 class MetricsServer:
     """``GET /metrics`` (Prometheus text format, prometheus_client's WSGI app) and ``GET /healthz`` on
     ``host:port`` (0: any free port), served by a thread per request outside the event loop, so a scrape
-    never delays a call. :meth:`start` raises OSError if the address is taken."""
+    never delays a call. :meth:`start` raises :class:`MetricsAddressError` if it cannot listen."""
 
-    def __init__(self, metrics: ControllerMetrics, host: str = DEFAULT_METRICS_HOST,
-                 port: int = DEFAULT_METRICS_PORT) -> None:
+    def __init__(self, metrics: ControllerMetrics, host: str, port: int) -> None:
         self.metrics = metrics
         self.host = host
         self._requested_port = port
@@ -339,10 +340,14 @@ class MetricsServer:
         return [b"ivr400 controller: GET /metrics or /healthz\n"]
 
     def start(self) -> MetricsServer:
-        family = socket.getaddrinfo(self.host, self._requested_port, type=socket.SOCK_STREAM)[0][0]
-        server_class = type("_MetricsHTTPServer", (ThreadingWSGIServer,), {"address_family": family})
-        self._httpd = make_server(self.host, self._requested_port, self._app, server_class,
-                                  handler_class=_QuietHandler)
+        try:
+            family = socket.getaddrinfo(self.host, self._requested_port, type=socket.SOCK_STREAM)[0][0]
+            server_class = type("_MetricsHTTPServer", (ThreadingWSGIServer,), {"address_family": family})
+            self._httpd = make_server(self.host, self._requested_port, self._app, server_class,
+                                      handler_class=_QuietHandler)
+        except OSError as exc:
+            raise MetricsAddressError(exc.errno, f"cannot listen on {self.host}:{self._requested_port}: "
+                                                 f"{exc.strerror or exc}") from exc
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="ivr400-metrics", daemon=True)
         self._thread.start()
         return self

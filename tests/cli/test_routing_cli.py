@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -192,6 +193,8 @@ BAD_INPUT = [
     (["serve", "--fixed-now", "tomorrow"], "fixed-now"),
     (["serve", "--port", "70000"], "port"),
     (["serve", "--log-level", "loud"], "log-level"),
+    (["serve", "--metrics-port", "http"], "metrics-port"),
+    (["serve", "--metrics-port", "-1"], "metrics-port"),
 ]
 
 
@@ -221,7 +224,7 @@ def test_serve_answers_calls_and_stops_gracefully_on_sigterm(cli) -> None:  # no
     env = {**os.environ, "IVR400_DATA_DIR": str(cli.tmp / "data"), "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-c", "from ivr400.cli import main; main()", "--db", cli.db, "serve", "--port", "0",
-         "--fixed-now", "2026-06-01T10:00:00+08:00", "--asterisk-root", str(cli.tmp)],
+         "--fixed-now", "2026-06-01T10:00:00+08:00", "--asterisk-root", str(cli.tmp), "--metrics-port", "0"],
         stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT,
     )
     log: list[str] = []
@@ -234,14 +237,15 @@ def test_serve_answers_calls_and_stops_gracefully_on_sigterm(cli) -> None:  # no
             if not line:
                 break
             log.append(line)
-            m = re.search(r"ready: pid \d+, agi://127\.0\.0\.1:(\d+)", line)
+            m = re.search(r"ready: pid \d+, agi://127\.0\.0\.1:(\d+), metrics (http://127\.0\.0\.1:\d+)/metrics",
+                          line)
             if m:
-                port = int(m.group(1))
+                port, metrics = int(m.group(1)), m.group(2)
         assert port is not None, "".join(log)
-        assert port != 4573
+        assert port != 4573 and not metrics.endswith(":9400")
 
         async def calls() -> tuple[FakeAsterisk, FakeAsterisk]:
-            entry = await FakeAsterisk(port, route="route", query=f"hotline={H}").run()
+            entry = await FakeAsterisk(port, route="route", query=f"hotline={H}", uniqueid="1764000000.7").run()
             unknown = await FakeAsterisk(port, route="route", query="hotline=4008999999").run()
             return entry, unknown
 
@@ -249,6 +253,12 @@ def test_serve_answers_calls_and_stops_gracefully_on_sigterm(cli) -> None:  # no
         assert entry.variables["IVR400_ACTION"] == "department"
         assert entry.variables["IVR400_TARGET_1"] == "PJSIP/01062345678@ivr400-out"
         assert unknown.variables["IVR400_ACTION"] == "announcement"
+        with urllib.request.urlopen(metrics + "/metrics", timeout=10) as resp:
+            scraped = resp.read().decode()
+        assert 'ivr400_decisions_total{outcome="department",route="route"} 1.0' in scraped
+        assert 'ivr400_decisions_total{outcome="unknown_number",route="route"} 1.0' in scraped
+        with urllib.request.urlopen(metrics + "/healthz", timeout=10) as resp:
+            assert resp.status == 200 and json.loads(resp.read())["status"] == "ok"
         proc.send_signal(signal.SIGTERM)
         _, rest = proc.communicate(timeout=20)
         log.append(rest)  # stderr: the log
@@ -260,3 +270,19 @@ def test_serve_answers_calls_and_stops_gracefully_on_sigterm(cli) -> None:  # no
     text = "".join(log)
     assert "configuration loaded" in text and "received SIGTERM" in text and "stopped:" in text
     assert "not an active hotline" in text  # the unknown number is logged
+    assert re.search(r"INFO ivr400\.fastagi \[1764000000\.7\]: route: 4008000001 -> department: ", text), text
+
+
+def test_serve_refuses_a_metrics_port_in_use_before_listening_for_agi(cli, monkeypatch) -> None:  # noqa: ANN001
+    import socket
+
+    base(cli)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        monkeypatch.setenv("IVR400_CONTROLLER_METRICS_PORT", str(busy))
+        result = cli("serve", "--port", "0", ok=False)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: metrics-port: cannot listen on 127.0.0.1:{busy}: "), result.stderr
+    assert "ready:" not in result.stdout

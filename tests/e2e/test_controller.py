@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import select
 import signal
 import subprocess
@@ -33,6 +34,8 @@ from ivr400.provisioning import blocking, calendar, region_rules, time_rules
 from ivr400.provisioning.hotlines import add_hotline
 from ivr400.cdr.cdr_listener import AmiSettings, CdrListener
 
+from tests.scrape import delta, key, scrape
+
 from .world import HOTLINE, World, fastagi_listening
 from .world import start_seat as _seat
 
@@ -51,13 +54,14 @@ class ControllerProcess:
     """`ivr400 serve` on 127.0.0.1:4573 as a subprocess; stopped by its PID."""
 
     def __init__(self, db_url: str, root: Path, workdir: Path, fixed_now: str | None, log_level: str) -> None:
-        self.cmd = [str(IVR400), "--db", db_url, "serve", "--port", "4573", "--grace", "1",
+        self.cmd = [str(IVR400), "--db", db_url, "serve", "--port", "4573", "--grace", "1", "--metrics-port", "0",
                     "--log-level", log_level, "--asterisk-root", str(root)]
         if fixed_now is not None:
             self.cmd += ["--fixed-now", fixed_now]
         workdir.mkdir(parents=True, exist_ok=True)
         self.log_path = workdir / f"controller-{time.monotonic_ns()}.log"
         self.proc: subprocess.Popen[str] | None = None
+        self.metrics_url = ""  # http://127.0.0.1:PORT (its /metrics and /healthz), from the ready line
 
     def start(self, timeout: float = 60.0) -> ControllerProcess:
         with open(self.log_path, "w") as log:
@@ -70,6 +74,9 @@ class ControllerProcess:
             if ready:
                 line = self.proc.stdout.readline()
                 if line.startswith("ready:"):
+                    m = re.search(r", metrics (http://\S+)/metrics$", line.strip())
+                    assert m, line
+                    self.metrics_url = m.group(1)
                     return self
                 if line == "":  # exited
                     break
@@ -391,7 +398,8 @@ def test_call_records_match_the_calls_one_for_one(world, seats, controller, cdr_
     _seat(seats, tmp_path, 5081, "answer", answer_after_s=0.2)
     _seat(seats, tmp_path, 5082, "busy")
     _seat(seats, tmp_path, 5083, "ring")
-    controller(w, "2025-09-29T10:00:00+08:00", log_level="info")
+    ctl = controller(w, "2025-09-29T10:00:00+08:00", log_level="info")
+    metrics_before = scrape(ctl.metrics_url)
 
     rec = f"{RECORDING_SPOOL}/{HOTLINE}/{{}}.wav"
     vm = f"{VOICEMAIL_SPOOL}/4008000002/{{}}.wav"
@@ -426,6 +434,7 @@ def test_call_records_match_the_calls_one_for_one(world, seats, controller, cdr_
             await listener.stop()
 
     asyncio.run(scenario())
+    metrics_after = scrape(ctl.metrics_url)
 
     rows = _records(w, since)
     for r in rows:
@@ -453,3 +462,17 @@ def test_call_records_match_the_calls_one_for_one(world, seats, controller, cdr_
             assert path.stat().st_mode & 0o777 == 0o640, oct(path.stat().st_mode)
             if row.caller == BEIJING:
                 assert path.stat().st_size > 8000, path  # > 0.5 s of 8 kHz 16-bit audio
+
+    # The controller's metrics moved by exactly these calls' hooks: an entry decision for each call to an
+    # active hotline (the unknown number never reaches it), one department hook after the key press, the
+    # voicemail hook; no static-plan handoff.
+    decisions = {("route", "department"): 3, ("route", "refuse"): 1, ("route", "menu"): 2, ("route", "voicemail"): 1,
+                 ("department", "department"): 1}
+    expected = {key("ivr400_decisions_total", route=r, outcome=o): n for (r, o), n in decisions.items()}
+    expected.update({key("ivr400_decision_latency_seconds_count", route="route"): 7,
+                     key("ivr400_decision_latency_seconds_count", route="department"): 1,
+                     key("ivr400_agi_sessions_total", route="route", outcome="ok"): 7,
+                     key("ivr400_agi_sessions_total", route="department", outcome="ok"): 1,
+                     key("ivr400_agi_sessions_total", route="voicemail_saved", outcome="ok"): 1})
+    assert delta(metrics_after, metrics_before) == expected
+    assert metrics_after[key("ivr400_agi_sessions_in_flight")] == 0

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import event, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -36,48 +35,19 @@ from ivr400.pbx.asterisk.fastagi import UniqueidLogFilter, current_uniqueid  # n
 from ivr400.provisioning import time_rules  # noqa: E402
 from ivr400.provisioning.hotlines import add_hotline  # noqa: E402
 from tests.fakes.fake_asterisk import NO_REPLY, FakeAsterisk  # noqa: E402
+from tests.scrape import Samples, delta, key  # noqa: E402
+from tests.scrape import healthz as healthz_sync  # noqa: E402
+from tests.scrape import http_get as _get  # noqa: E402
+from tests.scrape import scrape as scrape_sync  # noqa: E402
 from tests.unit.test_routes import HOTLINE, NOW, Lab, _hotline, engine, provision, run  # noqa: E402, F401
 
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-def _get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as resp:
-            return resp.status, resp.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-
-
 async def scrape(base: str) -> Samples:
-    """Every sample of /metrics, keyed by (name, labels). Fetched from a thread: the loop keeps serving."""
-    status, body = await asyncio.to_thread(_get, base + "/metrics")
-    assert status == 200
-    return {(s.name, frozenset(s.labels.items())): s.value
-            for family in text_string_to_metric_families(body) for s in family.samples}
+    """Fetched from a thread: the event loop keeps serving (and answers the health check's probe)."""
+    return await asyncio.to_thread(scrape_sync, base)
 
 
 async def healthz(base: str) -> tuple[int, dict[str, Any]]:
-    status, body = await asyncio.to_thread(_get, base + "/healthz")
-    return status, json.loads(body)
-
-
-def delta(after: Samples, before: Samples) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    """Samples that changed (histogram buckets and gauges of time excluded), new ones counting from 0."""
-    out = {}
-    for key, value in after.items():
-        name = key[0]
-        if name.endswith("_bucket") or name.endswith("_created") or name.endswith("_sum") or "timestamp" in name \
-                or "age_seconds" in name:
-            continue
-        old = before.get(key, 0.0)
-        if not (math.isnan(value) and math.isnan(old)) and value != old:
-            out[key] = value - old
-    return out
-
-
-def key(name: str, **labels: str) -> tuple[str, frozenset[tuple[str, str]]]:
-    return name, frozenset(labels.items())
+    return await asyncio.to_thread(healthz_sync, base)
 
 
 @contextlib.asynccontextmanager
