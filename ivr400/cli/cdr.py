@@ -22,11 +22,11 @@ from sqlalchemy import select
 from ivr400.cli.common import CommandError, app, emit, emit_json, handle_errors, json_option
 from ivr400.db.models import CallRecord
 from ivr400.numbers import NumberError, normalize_caller, parse_hotline_number
-from ivr400.cdr.cdr_model import DISPOSITIONS, seat_label
+from ivr400.cdr.cdr_model import DECIDED_BY, DISPOSITIONS, seat_label
 from ivr400.cdr.cdr_store import missed_callers
 
 LIST_COLUMNS = ["id", "started", "hotline", "caller", "region", "keys", "dept", "seat", "disposition",
-                "talk_s", "duration_s"]
+                "talk_s", "duration_s", "decided_by"]
 MISSED_COLUMNS = ["hotline", "caller", "region", "missed", "first_missed", "last_missed", "last_disposition"]
 DEFAULT_TZ = "Asia/Shanghai"
 
@@ -114,6 +114,7 @@ def record_view(row: CallRecord) -> dict[str, Any]:
         "disposition": row.disposition,
         "recording_path": row.recording_path,
         "source": row.source,
+        "decided_by": row.decided_by,
     }
 
 
@@ -130,6 +131,7 @@ def _row_for_table(row: CallRecord, tz: ZoneInfo) -> dict[str, Any]:
         "disposition": row.disposition,
         "talk_s": row.billsec if row.answered_at is not None else None,
         "duration_s": row.duration_s,
+        "decided_by": row.decided_by,
     }
 
 
@@ -261,13 +263,16 @@ def import_(csv_path: Path | None, state_file: Path | None, from_start: bool, as
 @click.option("--disposition", type=click.Choice(DISPOSITIONS), multiple=True,
               help="Only these outcomes (repeatable).")
 @click.option("--caller", "caller_ref", default=None, help="Only calls from this number.")
+@click.option("--decided-by", type=click.Choice(DECIDED_BY), multiple=True,
+              help="Only calls routed by the controller, the static plan (controller down, slow or declining), "
+                   "or both (repeatable).")
 @click.option("--limit", type=click.IntRange(1, 100000), default=100, show_default=True)
 @click.option("--tz", "tz_name", default=DEFAULT_TZ, show_default=True,
               help="Time zone for --since/--until and the table (JSON is UTC).")
 @json_option
 @handle_errors
 def list_(hotline_ref: str | None, since: str | None, until: str | None, disposition: tuple[str, ...],
-          caller_ref: str | None, limit: int, tz_name: str, as_json: bool) -> None:
+          caller_ref: str | None, decided_by: tuple[str, ...], limit: int, tz_name: str, as_json: bool) -> None:
     """Call records, newest first."""
     tz = _zone(tz_name)
     hotline = _hotline(hotline_ref)
@@ -287,6 +292,8 @@ def list_(hotline_ref: str | None, since: str | None, until: str | None, disposi
         stmt = stmt.where(CallRecord.started_at < end)
     if disposition:
         stmt = stmt.where(CallRecord.disposition.in_(disposition))
+    if decided_by:
+        stmt = stmt.where(CallRecord.decided_by.in_(decided_by))
     stmt = stmt.order_by(CallRecord.started_at.desc(), CallRecord.id.desc()).limit(limit)
     with app().session() as s:
         rows = list(s.scalars(stmt))

@@ -375,6 +375,8 @@ class CallRecord(Base):
     disposition: Mapped[str] = mapped_column(String(16))
     recording_path: Mapped[str | None] = mapped_column(String(255))
     source: Mapped[str] = mapped_column(String(8))
+    #: controller | static | mixed (ivr400.cdr.cdr_model.DECIDED_BY); None: unknown or nobody had to decide.
+    decided_by: Mapped[str | None] = mapped_column(String(16))
 
 
 class ConfigGeneration(Base):
