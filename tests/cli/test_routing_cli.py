@@ -110,9 +110,12 @@ def test_block_mode_add_list_remove(cli) -> None:  # noqa: ANN001
 
 def test_calendar_seed_add_list_remove(cli) -> None:  # noqa: ANN001
     base(cli)
+    # The CLI seeded the database when it created it: 国庆节 and its 调休 days with no manual step.
+    auto = [(d["day"], d["kind"], d["name"]) for d in js(cli("calendar", "list", "--year", "2025", "--json"))]
+    assert ("2025-10-01", "holiday", "国庆节") in auto and ("2025-09-28", "makeup_workday", "国庆节") in auto
     report = js(cli("calendar", "seed", "--years", "2025-2026,2199", "--json"))
     assert report["years_with_data"] == [2025, 2026] and report["years_without_data"] == [2199]
-    assert report["days_written"] > 40 and report["days_removed"] == 0
+    assert report["days_written"] > 40 and report["days_removed"] == report["days_written"]  # a refresh
     again = cli("calendar", "seed", "--years", "2026")
     assert "2026: seeded" in again.output and "replaced" in again.output
     no_data = cli("calendar", "seed", "--years", "2199").output
@@ -286,3 +289,46 @@ def test_serve_refuses_a_metrics_port_in_use_before_listening_for_agi(cli, monke
     assert result.exit_code == 1
     assert result.stderr.startswith(f"error: metrics-port: cannot listen on 127.0.0.1:{busy}: "), result.stderr
     assert "ready:" not in result.stdout
+
+
+def test_a_fresh_install_routes_national_day_and_its_make_up_day_without_a_manual_step(cli) -> None:  # noqa: ANN001
+    """No `calendar seed`: the CLI seeded the database it created, and the controller's loader reads it."""
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy.orm import Session
+
+    from ivr400.controller.loader import load_config
+    from ivr400.db.engine import make_engine
+    from ivr400.routing.decide import decide
+
+    base(cli)
+    cli("rule", "time", "add", H, "--days", "workday", "--segments", "09:00-18:00", "--action", "department")
+    cli("rule", "after-hours", H, "--action", "announcement:ivr400-closed")
+    shanghai = timezone(timedelta(hours=8))
+    engine = make_engine(cli.db)
+    try:
+        with Session(engine) as s:
+            entry = load_config(s, datetime(2025, 10, 1, 2, tzinfo=timezone.utc)).get(H)
+    finally:
+        engine.dispose()
+
+    def action(*when: int) -> tuple[str, str]:
+        decision = decide(entry.routing, "13800138000", datetime(*when, tzinfo=shanghai), entry.calendar)
+        return decision.action.value, decision.reason
+
+    holiday = action(2025, 10, 1, 10, 0)  # Wednesday, 国庆节
+    assert holiday[0] == "announcement" and "国庆节" in holiday[1]
+    makeup = action(2025, 9, 28, 10, 0)  # Sunday, worked (调休)
+    assert makeup[0] == "department" and "makeup_workday" in makeup[1], makeup  # working hours: the seat
+    assert action(2025, 9, 27, 10, 0)[0] == "announcement"  # an ordinary Saturday
+
+
+def test_db_upgrade_seeds_the_calendar_once(cli, tmp_path) -> None:  # noqa: ANN001
+    from ivr400.cli import main
+
+    url = f"sqlite:///{tmp_path / 'upgraded.db'}"
+    first = cli.runner.invoke(main, ["--db", url, "db", "upgrade"], catch_exceptions=False)
+    assert first.exit_code == 0, first.output
+    assert "calendar: seeded 2004-" in first.output and "from chinesecalendar (" in first.output
+    again = cli.runner.invoke(main, ["--db", url, "db", "upgrade"], catch_exceptions=False)
+    assert "calendar: every year chinesecalendar knows was seeded before" in again.output
