@@ -7,9 +7,9 @@
     ...
     http.stop()
 
-How the metrics learn what happened: a decision route returns :class:`Decided` (the dialplan was sent a
-decision) or :class:`StaticPlan` (the route deliberately set nothing, so the dialplan runs its static
-plan); the FastAGI server hands that return value, with the session's outcome as *it* saw it (``ok``,
+How the metrics learn what happened: a decision route returns ``Decided`` (the dialplan was sent a
+decision) or ``StaticPlan`` (the route deliberately set nothing, so the dialplan runs its static plan; both
+in ``ivr400.controller.routes.context``); the FastAGI server hands that return value, with the session's outcome as *it* saw it (``ok``,
 ``hangup``, ``error``, ``timeout``...), to :meth:`ControllerMetrics.session_ended` (the metrics are the
 server's ``observer``). The configuration cache calls :meth:`ControllerMetrics.config_reloaded`; its
 poll state, and the round-robin fallbacks, are read at scrape time.
@@ -56,7 +56,6 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
@@ -65,6 +64,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import ThreadingWSGIServer
 from prometheus_client.registry import Collector
 
+from ivr400.controller.routes.context import Decided, StaticPlan
 from ivr400.pbx.asterisk import dialplan_variables as v
 
 if TYPE_CHECKING:
@@ -74,10 +74,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ControllerMetrics",
-    "Decided",
     "MetricsAddressError",
     "MetricsServer",
-    "StaticPlan",
 ]
 
 #: Decision latency buckets (s): a decision takes 1-5 ms on loopback; Asterisk gives up after 2 s.
@@ -91,21 +89,6 @@ _REJECT_REASONS = ("capacity", "closing", "header_timeout", "header_eof", "bad_h
 _ROUTE_REASONS = ("no_config", "malformed_request", "skipped_hotline", "invalid_rules", "no_decision")
 
 _log = logging.getLogger("ivr400.controller.metrics")
-
-
-@dataclass(frozen=True, slots=True)
-class Decided:
-    """A route sent the dialplan a decision; ``outcome`` names it (``menu``, ``department``...)."""
-
-    outcome: str
-
-
-@dataclass(frozen=True, slots=True)
-class StaticPlan:
-    """A route deliberately set nothing, so the dialplan runs its static plan; ``reason`` is one of
-    no_config, malformed_request, skipped_hotline, invalid_rules."""
-
-    reason: str
 
 
 class ControllerMetrics:

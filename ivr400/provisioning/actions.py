@@ -9,7 +9,6 @@ Actions are written ``menu[:PROMPT]`` (the top menu, with PROMPT instead of the 
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -17,10 +16,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ivr400.db.models import Department, Hotline, Tone
+from ivr400.pbx.asterisk.prompts import tone_sound
 from ivr400.provisioning import lookup
 from ivr400.provisioning.errors import ProvisioningError
-from ivr400.render.model import tone_sound
 from ivr400.routing.model import SWITCHBOARD_KEY, Action, ActionKind
+from ivr400.validators import has_unsafe_text
 
 __all__ = [
     "ActionSpec",
@@ -33,7 +33,6 @@ __all__ = [
     "split_values",
 ]
 
-_TEXT_UNSAFE = re.compile(r"[\x00-\x1f\x7f\"'\\$;`{}]")
 
 
 def split_values(text: str | Iterable[str] | None) -> list[str]:
@@ -55,7 +54,7 @@ def optional_text(value: str | None, field: str, limit: int) -> str | None:
     text = value.strip()
     if not text:
         return None
-    if _TEXT_UNSAFE.search(text):
+    if has_unsafe_text(text):
         raise ProvisioningError(field, "no quotes, backslashes, $ ; ` { } or control characters")
     if len(text) > limit:
         raise ProvisioningError(field, f"at most {limit} characters")

@@ -42,7 +42,7 @@ import signal
 import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict, Unpack
 
 from ivr400.pbx.asterisk.agi_protocol import (
     AGIArgumentError,
@@ -76,6 +76,7 @@ __all__ = [
     "AGITimeout",
     "FastAGIServer",
     "Handler",
+    "ServerOptions",
     "SessionObserver",
     "UniqueidLogFilter",
     "current_uniqueid",
@@ -91,6 +92,17 @@ Handler = Callable[["AGISession"], Awaitable[object]]
 #: The ``agi_uniqueid`` of the session whose task is running ("" outside a session, or when Asterisk
 #: sent none). Set by the server at the start of each session, in that session's own task.
 current_uniqueid: contextvars.ContextVar[str] = contextvars.ContextVar("ivr400_agi_uniqueid", default="")
+
+
+class ServerOptions(TypedDict, total=False):
+    """The tunables of :class:`FastAGIServer` (seconds, counts, bytes), for callers that pass them on."""
+
+    header_timeout: float
+    command_timeout: float
+    session_timeout: float
+    max_sessions: int
+    max_header_bytes: int
+    max_header_lines: int
 
 #: Channel variable through which the server reports the session outcome to the dialplan.
 STATUS_VARIABLE = "IVR400_AGI_STATUS"
@@ -732,15 +744,16 @@ async def serve(
     grace: float = 10.0,
     on_started: Callable[[FastAGIServer], None] | None = None,
     logger: logging.Logger | None = None,
-    **options: Any,
+    observer: SessionObserver | None = None,
+    **options: Unpack[ServerOptions],
 ) -> FastAGIServer:
     """Run a :class:`FastAGIServer` until SIGTERM/SIGINT, then close it gracefully.
 
     The first signal stops accepting and gives sessions in flight ``grace`` seconds; a second
     signal cancels them at once. Returns the (closed) server so callers can log its counters.
-    ``options`` are passed to :class:`FastAGIServer`.
+    ``observer`` and ``options`` are passed to :class:`FastAGIServer`.
     """
-    server = FastAGIServer(routes, host, port, logger=logger, **options)
+    server = FastAGIServer(routes, host, port, logger=logger, observer=observer, **options)
     await server.start()
     loop = asyncio.get_running_loop()
     closers: set[asyncio.Task[None]] = set()
