@@ -187,7 +187,8 @@ def listen(ami_host: str | None, ami_port: int | None, ami_user: str | None, ami
            csv_path: Path | None, state_file: Path | None, no_backfill: bool, flush_delay: float,
            import_interval: float, pbx_tz: str, as_json: bool) -> None:
     """Store every call from AMI Cdr events until SIGTERM/SIGINT; reconnects on its own and
-    backfills from the CSV at every login, so calls that ended while it was down are not lost."""
+    backfills from the CSV at every login, so calls that ended while it was down are not lost.
+    Prints `ready: pid N, ami HOST:PORT` once logged in and backfilled (on stdout; stderr with --json)."""
     from ivr400.cdr.cdr_listener import CdrListener, ListenerError
 
     settings = _ami_settings(ami_host, ami_port, ami_user, ami_secret)
@@ -203,14 +204,24 @@ def listen(ami_host: str | None, ami_port: int | None, ami_user: str | None, ami
     click.echo(f"listening for CDRs on AMI {settings.host}:{settings.port} as {settings.username} "
                f"(pid {os.getpid()}; SIGTERM to stop)", err=True)
 
+    async def announce_ready(stop: asyncio.Event) -> None:
+        """`ready:` once logged in (and the login's backfill is done), for supervisors; on stderr with
+        --json, so stdout stays one JSON document."""
+        while not stop.is_set():
+            if await listener.wait_logged_in(timeout=1.0):
+                click.echo(f"ready: pid {os.getpid()}, ami {settings.host}:{settings.port}", err=as_json)
+                return
+
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        ready = asyncio.create_task(announce_ready(stop))
         try:
             await listener.run(stop)
         finally:
+            ready.cancel()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
 

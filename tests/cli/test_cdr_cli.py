@@ -232,5 +232,6 @@ def test_listen_runs_until_sigterm_and_backfills(cli, monkeypatch: pytest.Monkey
     thread.join(10)
     stats = json.loads(result.stdout)
     assert "listening for CDRs on AMI 127.0.0.1" in result.stderr
+    assert f"ready: pid {os.getpid()}, ami 127.0.0.1:{port[0]}" in result.stderr  # after the login and backfill
     assert stats["logins"] == 1 and stats["imports"] >= 1 and stats["imported_calls"] == 4
     assert len(json.loads(cli("cdr", "list", "--json").output)) == 4

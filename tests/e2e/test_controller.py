@@ -45,6 +45,7 @@ IVR400 = Path(sys.executable).with_name("ivr400")
 LEAVE_MESSAGE_S = 7.14  # sounds/ivr400-leave-message.wav
 BEIJING, SHANGHAI, GUANGZHOU, HANGZHOU = "01062345678", "02161234567", "02012345678", "057112345678"
 BLOCKED = "13912345678"
+STATIC_CALLER = "13800138009"
 #: A controller decision lets the first seat ring at once; the static plan's menu would take seconds.
 DIRECT_S = 1.5
 
@@ -419,6 +420,8 @@ def test_call_records_match_the_calls_one_for_one(world, seats, controller, cdr_
     listener = CdrListener(w.engine, AmiSettings.from_mapping(lab.ami_credentials), csv_path=None, backfill=False,
                            flush_delay=0.3)
 
+    metrics_after: dict = {}
+
     async def scenario() -> None:
         await listener.start()
         assert await listener.wait_logged_in(30), "AMI login"
@@ -429,19 +432,32 @@ def test_call_records_match_the_calls_one_for_one(world, seats, controller, cdr_
             deadline = time.monotonic() + 20
             while len(_records(w, since)) < len(plan) and time.monotonic() < deadline:
                 await asyncio.sleep(0.2)
+            metrics_after.update(await asyncio.to_thread(scrape, ctl.metrics_url))
+            # The controller stopped: the next call is routed by the static plan, and its record says so.
+            await asyncio.to_thread(ctl.stop)
+            result = await asyncio.to_thread(_place, tmp_path, STATIC_CALLER, "static", HOTLINE, hold_s=1.0)
+            assert result.final_status is not None, result
+            deadline = time.monotonic() + 20
+            while len(_records(w, since)) < len(plan) + 1 and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
             await asyncio.sleep(1.0)  # anything extra would be stored by now
         finally:
             await listener.stop()
 
     asyncio.run(scenario())
-    metrics_after = scrape(ctl.metrics_url)
 
     rows = _records(w, since)
     for r in rows:
         print(f"cdr: {r.caller} -> {r.hotline} {r.disposition:14} seat={r.seat} keys={r.key_path} "
               f"dept={r.department} rec={r.recording_path} {r.duration_s}s/{r.billsec}s")
     assert listener.stats.parse_errors == 0 and listener.stats.store_errors == 0, listener.stats
-    assert sorted(r.caller for r in rows) == sorted(plan), "exactly one record per call placed"
+    assert sorted(r.caller for r in rows) == sorted([*plan, STATIC_CALLER]), "exactly one record per call placed"
+    static = next(r for r in rows if r.caller == STATIC_CALLER)
+    assert (static.decided_by, static.disposition) == ("static", "abandoned")  # hung up in the static menu
+    rows = [r for r in rows if r.caller != STATIC_CALLER]
+    # Who decided, read from each call: the controller, except the unknown number nobody had to route.
+    assert {r.caller: r.decided_by for r in rows} == {
+        c: (None if to == "4009999999" else "controller") for c, (to, _, _) in plan.items()}
     for row in rows:
         hotline, disposition, seat_, keys, dept, recording = plan[row.caller][2]
         if recording is not None:

@@ -336,6 +336,16 @@ def test_merge_keeps_the_stronger_disposition_and_longer_paths() -> None:
         merge_calls(base, replace(base, uniqueid="other"))
 
 
+#: Recorded on the lab in the current layout (`make demo`: the controller decided, key 1, the first seat answered).
+CSV_V2_CONTROLLER = (
+    'ivr400/2,"1796052945.2185","1796052945.2185","1057",""""" <13800138000>","13800138000","1",'
+    '"ivr400-m-4008123456","PJSIP/carrier-00000363","PJSIP/pstn-00000364","Dial",'
+    '"PJSIP/pstn/sip:01062345678@127.0.0.1:5091,15,","1796052945.913778","1796052945.947598","1796052950.010942",'
+    '"4","4","ANSWERED","DOCUMENTATION","","","4008123456","1","1","PJSIP/pstn/sip:01062345678@127.0.0.1:5091",'
+    '"answered","","controller"\n'
+)
+
+
 def test_who_decided_is_read_from_both_layouts_and_joins_to_mixed() -> None:
     import csv
 
@@ -343,6 +353,11 @@ def test_who_decided_is_read_from_both_layouts_and_joins_to_mixed() -> None:
     assert leg_from_csv_row(old).decided_by == ""  # written before ivr400_decided_by existed
     new = [CSV_FORMAT, *old[1:], "controller"]
     assert leg_from_csv_row(new) == replace(leg_from_csv_row(old), decided_by="controller")
+    batch = parse_csv_text(CSV_V2_CONTROLLER)
+    assert batch.errors == []
+    [recorded] = aggregate(batch.legs)
+    assert (recorded.decided_by, recorded.disposition, recorded.key_path, recorded.department) == (
+        "controller", "answered", "1", "1")
     assert leg_from_event({**EVENTS[2], "IVR400DecidedBy": "static"}).decided_by == "static"
     legs = [leg_from_event(e) for e in EVENTS[:3]]
     assert call_from_legs(legs).decided_by is None
