@@ -378,7 +378,7 @@ def leg_from_csv_row(row: list[str]) -> Leg:
         raise CdrParseError(f"format: expected one of {sorted(CSV_LAYOUTS)} in the first column, got {row[:1]!r}")
     if len(row) != len(columns):
         raise CdrParseError(f"columns: expected {len(columns)} for {row[0]}, got {len(row)}")
-    fields = {name: value.strip() for name, value in zip(columns, row)}
+    fields = {name: value.strip() for name, value in zip(columns, row, strict=True)}
     return _leg(
         fields,
         _epoch(fields["start"], "start"),

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import click
-
 from sqlalchemy import Engine
 
 from ivr400.cli.common import CommandError, app
@@ -15,7 +14,7 @@ def db() -> None:
     """Database schema: upgrade, downgrade, current revision."""
 
 
-def _engine():  # noqa: ANN202
+def _engine() -> Engine:
     try:
         return make_engine(app().database_url)
     except ValueError as exc:

@@ -5,7 +5,7 @@ health check are served on their own port: ``http://127.0.0.1:9400/metrics`` and
 (``--metrics-host``/``--metrics-port``, or IVR400_CONTROLLER_METRICS_HOST/_PORT; ``--no-metrics``).
 SIGTERM or SIGINT closes gracefully: stop accepting, let sessions in flight finish (--grace seconds),
 then exit; a second signal cancels them at once. While the controller is down or slow, Asterisk takes
-each hotline's static plan (the fail-safe).
+each hotline's static plan (the fail-safe, docs/architecture.md).
 """
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ import os
 import sys
 from datetime import datetime
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import click

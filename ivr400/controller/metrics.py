@@ -9,10 +9,11 @@
 
 How the metrics learn what happened: a decision route returns ``Decided`` (the dialplan was sent a
 decision) or ``StaticPlan`` (the route deliberately set nothing, so the dialplan runs its static plan; both
-in ``ivr400.controller.routes.context``); the FastAGI server hands that return value, with the session's outcome as *it* saw it (``ok``,
-``hangup``, ``error``, ``timeout``...), to :meth:`ControllerMetrics.session_ended` (the metrics are the
-server's ``observer``). The configuration cache calls :meth:`ControllerMetrics.config_reloaded`; its
-poll state, and the round-robin fallbacks, are read at scrape time.
+in ``ivr400.controller.routes.context``); the FastAGI server hands that return value, with the session's
+outcome as *it* saw it (``ok``, ``hangup``, ``error``, ``timeout``...), to
+:meth:`ControllerMetrics.session_ended` (the metrics are the server's ``observer``). The configuration
+cache calls :meth:`ControllerMetrics.config_reloaded`; its poll state, and the round-robin fallbacks, are
+read at scrape time.
 
 Metrics (``route`` is a registered route name, else ``other``; times in seconds):
 
@@ -308,7 +309,7 @@ class MetricsServer:
     def _app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         path = environ.get("PATH_INFO", "")
         if path == "/metrics":
-            return self._prometheus(environ, start_response)  # type: ignore[no-any-return]
+            return self._prometheus(environ, start_response)
         if path == "/healthz":
             if environ["REQUEST_METHOD"] not in ("GET", "HEAD"):
                 start_response("405 Method Not Allowed", [("Allow", "GET, HEAD")])

@@ -1,7 +1,7 @@
 """ivr400's own services (``ivr400 serve``, ``ivr400 cdr listen``) as child processes of a command.
 
     with IvrService("controller", ["serve", "--metrics-port", "0"], log_path, env=env) as controller:
-        controller.ready_line          # "ready: pid 1234, agi://127.0.0.1:4573, metrics http://..."
+        controller.ready_line          # the `ready: pid ..., agi://...` line it printed
         ...
     # stopped here, by its PID (SIGTERM, then SIGKILL after `stop_timeout` s), also on an error or Ctrl-C
 

@@ -24,16 +24,15 @@ import pytest
 from sqlalchemy import select as sql_select
 from sqlalchemy.orm import Session
 
+from bench.sipp_load import start_load
+from ivr400.cdr.cdr_listener import AmiSettings, CdrListener
 from ivr400.db.models import CallRecord, Voicemail
 from ivr400.lab import Lab
 from ivr400.lab.config import LabConfig, atomic_write, render_base_config
 from ivr400.lab.sipp import CallResult, SeatUas, call
-from bench.sipp_load import start_load
 from ivr400.pbx.asterisk.dialplan_variables import RECORDING_SPOOL, VOICEMAIL_SPOOL
 from ivr400.provisioning import blocking, calendar, region_rules, time_rules
 from ivr400.provisioning.hotlines import add_hotline
-from ivr400.cdr.cdr_listener import AmiSettings, CdrListener
-
 from tests.scrape import delta, key, scrape
 
 from .world import HOTLINE, World, fastagi_listening
@@ -388,8 +387,8 @@ def test_call_records_match_the_calls_one_for_one(world, seats, controller, cdr_
     w.set_hotline(voicemail=False, record_calls=True, menu_timeout_s=3, menu_retries=1)
 
     def rules(s, h) -> None:  # noqa: ANN001
-        for province, key in (("北京", "1"), ("上海", "2"), ("广东", "3")):
-            region_rules.add_region_rule(s, h, province=province, department=key)
+        for province, dept_key in (("北京", "1"), ("上海", "2"), ("广东", "3")):
+            region_rules.add_region_rule(s, h, province=province, department=dept_key)
         blocking.set_block_mode(s, h, "blacklist", refuse_with="busy")
         blocking.add_block_entry(s, h, BLOCKED)
         add_hotline(s, "4008000002", h.enterprise, name="voicemail only", now=w.now)  # no seats: voicemail

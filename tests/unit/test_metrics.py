@@ -16,12 +16,12 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -30,6 +30,8 @@ sys.path.insert(0, str(ROOT))
 
 from ivr400.controller import Controller  # noqa: E402
 from ivr400.controller.metrics import MetricsServer  # noqa: E402
+from ivr400.db.engine import make_engine  # noqa: E402
+from ivr400.db.migrate import upgrade  # noqa: E402
 from ivr400.pbx.asterisk import dialplan_variables as v  # noqa: E402
 from ivr400.pbx.asterisk.fastagi import UniqueidLogFilter, current_uniqueid  # noqa: E402
 from ivr400.provisioning import time_rules  # noqa: E402
@@ -39,7 +41,8 @@ from tests.scrape import Samples, delta, key  # noqa: E402
 from tests.scrape import healthz as healthz_sync  # noqa: E402
 from tests.scrape import http_get as _get  # noqa: E402
 from tests.scrape import scrape as scrape_sync  # noqa: E402
-from tests.unit.test_routes import HOTLINE, NOW, Lab, _hotline, engine, provision, run  # noqa: E402, F401
+from tests.unit.test_routes import HOTLINE, NOW, Lab, _hotline, provision, run  # noqa: E402
+
 
 async def scrape(base: str) -> Samples:
     """Fetched from a thread: the event loop keeps serving (and answers the health check's probe)."""
@@ -66,8 +69,11 @@ async def serving(lab: Lab, **server_options: Any) -> AsyncIterator[tuple[Contro
 
 
 @pytest.fixture
-def lab(engine, tmp_path: Path) -> Lab:  # noqa: ANN001, F811
-    return Lab(engine, tmp_path)
+def lab(tmp_path: Path) -> Iterator[Lab]:
+    eng = make_engine(f"sqlite:///{tmp_path / 'metrics.db'}")
+    upgrade(eng)
+    yield Lab(eng, tmp_path)
+    eng.dispose()
 
 
 def test_counters_move_by_exactly_the_sessions_played(lab: Lab) -> None:
@@ -168,9 +174,9 @@ def test_configuration_metrics_follow_reloads(lab: Lab) -> None:
 class Breaker:
     """Makes every statement on an engine fail while ``broken`` (the database 'goes away')."""
 
-    def __init__(self, engine) -> None:  # noqa: ANN001
+    def __init__(self, eng: Engine) -> None:
         self.broken = False
-        event.listen(engine, "before_cursor_execute", self._check)
+        event.listen(eng, "before_cursor_execute", self._check)
 
     def _check(self, *_args: Any) -> None:  # noqa: ANN401
         if self.broken:
@@ -214,8 +220,6 @@ def test_healthz_ok_then_serving_from_cache_when_the_database_goes_away(lab: Lab
 
 
 def test_healthz_unavailable_without_a_configuration_and_calls_counted_as_static_plan(tmp_path: Path) -> None:
-    from ivr400.db.engine import make_engine
-
     eng = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")  # no schema: every load fails
     lab = Lab(eng, tmp_path)
 

@@ -13,8 +13,8 @@ from ivr400.routing.calendar import (
     Calendar,
     CalendarEntry,
     DayKind,
-    classify,
     chinesecalendar_years,
+    classify,
     seed_from_chinesecalendar,
 )
 

@@ -1,6 +1,6 @@
 """A small asyncio FastAGI server: routing by URL path, a timeout on every wait, graceful close.
 
-Why we own this instead of using panoramisk's FastAGI (DESIGN.md §4): panoramisk has no timeout on
+Why we own this instead of using panoramisk's FastAGI (see docs/architecture.md): panoramisk has no timeout on
 the header read nor on commands, and its header loop spins forever when the peer closes before the
 blank line (``readline()`` keeps returning ``b""``). A controller that answers every call of a
 hotline cannot afford either: Asterisk gives up on us after its own timeouts, and the static
@@ -23,7 +23,9 @@ and of every rejected connection.
 
 Logging: every line logged while a session runs (by any logger, in the session's task) can carry the
 call's ``agi_uniqueid``: :data:`current_uniqueid` is set per session and :class:`UniqueidLogFilter`
-puts it in ``record.uniqueid`` (``-`` outside a session) for a format such as ``[%(uniqueid)s]``. The server signals the outcome to the dialplan in ``IVR400_AGI_STATUS``
+puts it in ``record.uniqueid`` (``-`` outside a session) for a format such as ``[%(uniqueid)s]``.
+
+The server signals the outcome to the dialplan in ``IVR400_AGI_STATUS``
 (:data:`STATUS_VARIABLE`): ``UNKNOWN_ROUTE``, ``ERROR`` (handler raised, best effort) or ``OK`` after a
 handler returned without setting the variable itself. The dialplan should treat anything but an
 explicit success as "use the static fallback plan".
@@ -137,11 +139,11 @@ class AGICommandError(AGIError):
         self.response = response
 
 
-class _SessionLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+class _SessionLog(logging.LoggerAdapter[logging.Logger]):
     """Adds ``uniqueid`` (the call's ``agi_uniqueid``, or ``peer host:port`` when Asterisk sent none)
     to each record; :class:`UniqueidLogFilter` gives every other record of the session the same field."""
 
-    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
+    def process(self, msg: object, kwargs: MutableMapping[str, Any]) -> tuple[object, MutableMapping[str, Any]]:
         kwargs["extra"] = {**(self.extra or {}), **kwargs.get("extra", {})}
         return msg, kwargs
 
@@ -193,7 +195,7 @@ class AGISession:
         request: AGIRequest,
         *,
         command_timeout: float,
-        logger: logging.Logger | logging.LoggerAdapter,  # type: ignore[type-arg]
+        logger: logging.Logger | logging.LoggerAdapter[logging.Logger],
         peer: str = "",
     ) -> None:
         self._reader = reader
@@ -463,7 +465,7 @@ class FastAGIServer:
         self.max_header_lines = max_header_lines
         self.log = logger or _DEFAULT_LOGGER
         self.observer = observer
-        self._server: asyncio.AbstractServer | None = None
+        self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._close_task: asyncio.Future[None] | None = None
         self._closed_event = asyncio.Event()
