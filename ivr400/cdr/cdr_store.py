@@ -53,6 +53,7 @@ __all__ = [
     "default_state_path",
     "import_csv",
     "missed_callers",
+    "record_view",
     "region_lookup",
     "store_calls",
     "store_legs",
@@ -70,6 +71,31 @@ _HEAD_BYTES = 256
 # -- rows -------------------------------------------------------------------------------------------
 def call_from_row(row: CallRecord) -> Call:
     return Call(**{name: getattr(row, name) for name in Call.COLUMNS})
+
+
+def record_view(row: CallRecord) -> dict[str, Any]:
+    """A call record as a dict of every column (times aware UTC datetimes; JSON writers make them ISO 8601)."""
+    return {
+        "id": row.id,
+        "uniqueid": row.uniqueid,
+        "linkedid": row.linkedid,
+        "hotline": row.hotline,
+        "caller": row.caller,
+        "caller_province": row.caller_province,
+        "caller_city": row.caller_city,
+        "started_at": row.started_at,
+        "answered_at": row.answered_at,
+        "ended_at": row.ended_at,
+        "duration_s": row.duration_s,
+        "billsec": row.billsec,
+        "key_path": row.key_path,
+        "department": row.department,
+        "seat": row.seat,
+        "disposition": row.disposition,
+        "recording_path": row.recording_path,
+        "source": row.source,
+        "decided_by": row.decided_by,
+    }
 
 
 def region_lookup(session: Session) -> RegionLookup:

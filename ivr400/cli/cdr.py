@@ -20,7 +20,7 @@ import click
 from sqlalchemy import select
 
 from ivr400.cdr.cdr_model import DECIDED_BY, DISPOSITIONS, seat_label
-from ivr400.cdr.cdr_store import missed_callers
+from ivr400.cdr.cdr_store import missed_callers, record_view
 from ivr400.cli.common import CommandError, app, emit, emit_json, handle_errors, json_option
 from ivr400.db.models import CallRecord
 from ivr400.numbers import NumberError, normalize_caller, parse_hotline_number
@@ -94,31 +94,6 @@ def _region(province: str | None, city: str | None) -> str | None:
 
 def _local(moment: datetime | None, tz: ZoneInfo) -> str | None:
     return None if moment is None else moment.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def record_view(row: CallRecord) -> dict[str, Any]:
-    """A call record as JSON: every column, times in UTC ISO 8601."""
-    return {
-        "id": row.id,
-        "uniqueid": row.uniqueid,
-        "linkedid": row.linkedid,
-        "hotline": row.hotline,
-        "caller": row.caller,
-        "caller_province": row.caller_province,
-        "caller_city": row.caller_city,
-        "started_at": row.started_at,
-        "answered_at": row.answered_at,
-        "ended_at": row.ended_at,
-        "duration_s": row.duration_s,
-        "billsec": row.billsec,
-        "key_path": row.key_path,
-        "department": row.department,
-        "seat": row.seat,
-        "disposition": row.disposition,
-        "recording_path": row.recording_path,
-        "source": row.source,
-        "decided_by": row.decided_by,
-    }
 
 
 def _row_for_table(row: CallRecord, tz: ZoneInfo) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ivr400.cdr.cdr_store import record_view
 from ivr400.db.models import CallRecord, Department, Destination, Hotline, Trunk
 from ivr400.db.routable import routable_seats
 from ivr400.lab.core import calls_lock
@@ -127,13 +128,6 @@ def _call_record(session: Session, since: datetime) -> CallRecord | None:
     return session.scalar(select(CallRecord).where(CallRecord.hotline == HOTLINE, CallRecord.caller == CALLER,
                                                    CallRecord.started_at >= since)
                           .order_by(CallRecord.started_at.desc()).limit(1))
-
-
-def record_view(row: CallRecord) -> dict[str, Any]:
-    return {"id": row.id, "uniqueid": row.uniqueid, "hotline": row.hotline, "caller": row.caller,
-            "started_at": row.started_at.isoformat(), "disposition": row.disposition, "seat": row.seat,
-            "key_path": row.key_path, "department": row.department, "decided_by": row.decided_by,
-            "duration_s": row.duration_s, "billsec": row.billsec, "source": row.source}
 
 
 def decision_lines(log: str, uniqueid: str) -> list[str]:
@@ -361,7 +355,7 @@ def print_report(report: DemoCallReport, echo: Callable[[str], None] = print) ->
     moved = ", ".join(f"{name} {delta:+g}" for name, delta in report.metrics.items())
     echo(f"controller metrics moved by the call: {moved or 'nothing'}")
     if record is not None:
-        started = datetime.fromisoformat(record["started_at"]).astimezone(ZoneInfo(DISPLAY_TZ))
+        started = record["started_at"].astimezone(ZoneInfo(DISPLAY_TZ))
         echo(f"call record #{record['id']} (stored by `ivr400 cdr listen` from AMI, read back from the database):")
         echo(f"  {record['caller']} -> {record['hotline']}, started {started:%Y-%m-%d %H:%M:%S} ({DISPLAY_TZ}), "
              f"uniqueid {record['uniqueid']}")
