@@ -376,7 +376,7 @@ def main() -> None:
         seat = LoadSeat(SEAT_PORT, workdir=data / "seat")
         try:
             controller = start_server([str(Path(sys.executable).with_name("ivr400")), "--db", db_url, "serve",
-                                       "--port", str(CONTROLLER_PORT), "--log-level", "warning",
+                                       "--port", str(CONTROLLER_PORT), "--metrics-port", "0", "--log-level", "warning",
                                        "--max-sessions", "2000", "--asterisk-root", str(lab.root)], env, "ivr400 serve")
             recorded = asyncio.run(agi_run_load(CONTROLLER_PORT, f"route?hotline={HOTLINE}", concurrency=1,
                                                 duration_s=0.3, record_first=True))

@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import click
 from sqlalchemy import select
 
-from ivr400.cdr.cdr_model import DISPOSITIONS, seat_label
-from ivr400.cdr.cdr_store import missed_callers
+from ivr400.cdr.cdr_model import DECIDED_BY, DISPOSITIONS, seat_label
+from ivr400.cdr.cdr_store import missed_callers, record_view
 from ivr400.cli.common import CommandError, app, emit, emit_json, handle_errors, json_option
 from ivr400.db.models import CallRecord, Enterprise, Hotline
 from ivr400.localtime import DEFAULT_ZONE, format_moment, to_zone, zone_name
@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # imported when a command needs it (start-up time)
     from ivr400.cdr.cdr_listener import AmiSettings
 
 LIST_COLUMNS = ["id", "started", "hotline", "caller", "region", "keys", "dept", "seat", "disposition",
-                "talk_s", "duration_s"]
+                "talk_s", "duration_s", "decided_by"]
 MISSED_COLUMNS = ["hotline", "caller", "region", "missed", "first_missed", "last_missed", "last_disposition"]
 TZ_HELP = ("Time zone for --since/--until and the times shown (default: each hotline's enterprise's; "
            "for input, that of --hotline or the one all enterprises share, else Asia/Shanghai).")
@@ -125,31 +125,6 @@ def _local(moment: datetime | None, tz: ZoneInfo) -> str | None:
     return None if moment is None else format_moment(moment.astimezone(tz), seconds=True)
 
 
-def record_view(row: CallRecord, tz: ZoneInfo) -> dict[str, Any]:
-    """A call record as JSON: every column, times ISO 8601 in `tz` (with its offset), named by `timezone`."""
-    return {
-        "id": row.id,
-        "uniqueid": row.uniqueid,
-        "linkedid": row.linkedid,
-        "hotline": row.hotline,
-        "caller": row.caller,
-        "caller_province": row.caller_province,
-        "caller_city": row.caller_city,
-        "started_at": to_zone(row.started_at, tz),
-        "answered_at": to_zone(row.answered_at, tz),
-        "ended_at": to_zone(row.ended_at, tz),
-        "duration_s": row.duration_s,
-        "billsec": row.billsec,
-        "key_path": row.key_path,
-        "department": row.department,
-        "seat": row.seat,
-        "disposition": row.disposition,
-        "recording_path": row.recording_path,
-        "source": row.source,
-        "timezone": zone_name(tz),
-    }
-
-
 def _row_for_table(row: CallRecord, tz: ZoneInfo) -> dict[str, Any]:
     return {
         "id": row.id,
@@ -163,6 +138,7 @@ def _row_for_table(row: CallRecord, tz: ZoneInfo) -> dict[str, Any]:
         "disposition": row.disposition,
         "talk_s": row.billsec if row.answered_at is not None else None,
         "duration_s": row.duration_s,
+        "decided_by": row.decided_by,
     }
 
 
@@ -219,7 +195,8 @@ def listen(ami_host: str | None, ami_port: int | None, ami_user: str | None, ami
            csv_path: Path | None, state_file: Path | None, no_backfill: bool, flush_delay: float,
            import_interval: float, pbx_tz: str, as_json: bool) -> None:
     """Store every call from AMI Cdr events until SIGTERM/SIGINT; reconnects on its own and
-    backfills from the CSV at every login, so calls that ended while it was down are not lost."""
+    backfills from the CSV at every login, so calls that ended while it was down are not lost.
+    Prints `ready: pid N, ami HOST:PORT` once logged in and backfilled (on stdout; stderr with --json)."""
     from ivr400.cdr.cdr_listener import CdrListener, ListenerError
 
     settings = _ami_settings(ami_host, ami_port, ami_user, ami_secret)
@@ -235,14 +212,24 @@ def listen(ami_host: str | None, ami_port: int | None, ami_user: str | None, ami
     click.echo(f"listening for CDRs on AMI {settings.host}:{settings.port} as {settings.username} "
                f"(pid {os.getpid()}; SIGTERM to stop)", err=True)
 
+    async def announce_ready(stop: asyncio.Event) -> None:
+        """`ready:` once logged in (and the login's backfill is done), for supervisors; on stderr with
+        --json, so stdout stays one JSON document."""
+        while not stop.is_set():
+            if await listener.wait_logged_in(timeout=1.0):
+                click.echo(f"ready: pid {os.getpid()}, ami {settings.host}:{settings.port}", err=as_json)
+                return
+
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        ready = asyncio.create_task(announce_ready(stop))
         try:
             await listener.run(stop)
         finally:
+            ready.cancel()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
 
@@ -295,12 +282,16 @@ def import_(csv_path: Path | None, state_file: Path | None, from_start: bool, as
 @click.option("--disposition", type=click.Choice(DISPOSITIONS), multiple=True,
               help="Only these outcomes (repeatable).")
 @click.option("--caller", "caller_ref", default=None, help="Only calls from this number.")
+@click.option("--decided-by", type=click.Choice(DECIDED_BY), multiple=True,
+              help="Only calls routed by the controller, the static plan (controller down, slow or declining), "
+                   "or both (repeatable).")
 @click.option("--limit", type=click.IntRange(1, 100000), default=100, show_default=True)
 @click.option("--tz", "tz_name", default=None, help=TZ_HELP)
 @json_option
 @handle_errors
 def list_(hotline_ref: str | None, since: str | None, until: str | None, disposition: tuple[str, ...],
-          caller_ref: str | None, limit: int, tz_name: str | None, as_json: bool) -> None:
+          caller_ref: str | None, decided_by: tuple[str, ...], limit: int, tz_name: str | None,
+          as_json: bool) -> None:
     """Call records, newest first; times in the zone of each hotline's enterprise (or --tz), with the zone."""
     hotline = _hotline(hotline_ref)
     caller = _caller(caller_ref)
@@ -321,6 +312,8 @@ def list_(hotline_ref: str | None, since: str | None, until: str | None, disposi
         stmt = stmt.where(CallRecord.started_at < end)
     if disposition:
         stmt = stmt.where(CallRecord.disposition.in_(disposition))
+    if decided_by:
+        stmt = stmt.where(CallRecord.decided_by.in_(decided_by))
     stmt = stmt.order_by(CallRecord.started_at.desc(), CallRecord.id.desc()).limit(limit)
     with app().session() as s:
         rows = list(s.scalars(stmt))

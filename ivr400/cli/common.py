@@ -47,12 +47,23 @@ class AppContext:
         if self._engine is None:
             try:
                 self._engine = make_engine(self.database_url)
-                ensure_schema(self._engine)
+                if ensure_schema(self._engine):
+                    self._seed_calendar(self._engine)
             except (ValueError, SchemaError) as exc:
                 raise CommandError(str(exc)) from exc
             except OperationalError as exc:
                 raise CommandError(f"database: cannot open ({exc.orig})") from exc
         return self._engine
+
+    def _seed_calendar(self, engine: Engine) -> None:
+        """A database just created: the national holidays of every year chinesecalendar knows."""
+        from ivr400.provisioning.calendar import seed_known_years
+
+        try:
+            with Session(engine) as session, session.begin():
+                seed_known_years(session, now=self.now())
+        except IntegrityError:  # another process created and seeded it at the same moment
+            pass
 
     @contextmanager
     def session(self) -> Iterator[Session]:

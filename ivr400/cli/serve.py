@@ -1,8 +1,11 @@
 """`ivr400 serve`: run the FastAGI controller the rendered dialplan calls (agi://127.0.0.1:4573/...).
 
-Logs go to stderr. SIGTERM or SIGINT closes gracefully: stop accepting, let sessions in flight finish
-(--grace seconds), then exit; a second signal cancels them at once. While the controller is down or
-slow, Asterisk takes each hotline's static plan (the fail-safe, docs/architecture.md).
+Logs go to stderr, each line with the call's uniqueid (``-`` outside a call). Prometheus metrics and the
+health check are served on their own port: ``http://127.0.0.1:9400/metrics`` and ``/healthz``
+(``--metrics-host``/``--metrics-port``, or IVR400_CONTROLLER_METRICS_HOST/_PORT; ``--no-metrics``).
+SIGTERM or SIGINT closes gracefully: stop accepting, let sessions in flight finish (--grace seconds),
+then exit; a second signal cancels them at once. While the controller is down or slow, Asterisk takes
+each hotline's static plan (the fail-safe, docs/architecture.md).
 """
 from __future__ import annotations
 
@@ -12,13 +15,24 @@ import os
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+from click.core import ParameterSource
 
 from ivr400.cli.common import CommandError, app, handle_errors
+from ivr400.pbx.asterisk.fastagi import UniqueidLogFilter
 from ivr400.provisioning.errors import ProvisioningError
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+if TYPE_CHECKING:
+    from ivr400.controller.metrics import MetricsServer
+    from ivr400.pbx.asterisk.fastagi import FastAGIServer
+
+#: Where /metrics and /healthz listen by default (kept here so `serve --help` imports no controller code).
+DEFAULT_METRICS_HOST = "127.0.0.1"
+DEFAULT_METRICS_PORT = 9400
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(uniqueid)s]: %(message)s"
 
 
 def _fixed_now(value: str | None) -> datetime | None:
@@ -43,20 +57,45 @@ def _asterisk_root(value: str | None) -> Path | None:
     return root if root.is_dir() else None
 
 
+def _metrics_port(value: str) -> int:
+    source = click.get_current_context().get_parameter_source("metrics_port")
+    where = " (from IVR400_CONTROLLER_METRICS_PORT)" if source is ParameterSource.ENVIRONMENT else ""
+    try:
+        port = int(value.strip())
+    except ValueError:
+        raise ProvisioningError("metrics-port", f"{value!r} is not a TCP port{where}") from None
+    if not 0 <= port <= 65535:
+        raise ProvisioningError("metrics-port", f"{port} is not a TCP port{where}")
+    return port
+
+
+def _ready(server: FastAGIServer, metrics: MetricsServer | None) -> None:
+    line = f"ready: pid {os.getpid()}, agi://{server.host}:{server.port}"
+    if metrics is not None:
+        line += f", metrics {metrics.url}/metrics"
+    click.echo(line)
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=int, default=4573, show_default=True, help="TCP port (0: any free port).")
 @click.option("--grace", type=float, default=10.0, show_default=True,
               help="Seconds sessions in flight get after SIGTERM.")
 @click.option("--log-level", default="info", show_default=True, metavar="debug|info|warning|error",
-              help="debug also logs every decision.")
+              help="info logs every decision with its reason; debug also every AGI command.")
 @click.option("--max-sessions", type=int, default=500, show_default=True,
               help="Concurrent AGI sessions; more are refused at once (Asterisk then takes the static plan).")
+@click.option("--metrics-host", envvar="IVR400_CONTROLLER_METRICS_HOST", default=DEFAULT_METRICS_HOST,
+              show_default=True, help="Address of /metrics and /healthz (env IVR400_CONTROLLER_METRICS_HOST).")
+@click.option("--metrics-port", envvar="IVR400_CONTROLLER_METRICS_PORT", default=str(DEFAULT_METRICS_PORT),
+              show_default=True, help="Port of /metrics and /healthz, 0: any free port "
+                                      "(env IVR400_CONTROLLER_METRICS_PORT).")
+@click.option("--no-metrics", is_flag=True, help="Serve neither /metrics nor /healthz.")
 @click.option("--asterisk-root", default=None, hidden=True, help="Asterisk's file system root seen from here.")
 @click.option("--fixed-now", default=None, hidden=True, help="Tests only: decide every call at this instant.")
 @handle_errors
-def serve(host: str, port: int, grace: float, log_level: str, max_sessions: int, asterisk_root: str | None,
-          fixed_now: str | None) -> None:
+def serve(host: str, port: int, grace: float, log_level: str, max_sessions: int, metrics_host: str,
+          metrics_port: str, no_metrics: bool, asterisk_root: str | None, fixed_now: str | None) -> None:
     """Run the FastAGI controller until SIGTERM."""
     level = logging.getLevelName(log_level.upper())
     if not isinstance(level, int):
@@ -67,11 +106,13 @@ def serve(host: str, port: int, grace: float, log_level: str, max_sessions: int,
         raise ProvisioningError("grace", "must be 0 or more")
     if max_sessions < 1:
         raise ProvisioningError("max-sessions", "must be 1 or more")
+    metrics_address = None if no_metrics else (metrics_host, _metrics_port(metrics_port))
     fixed = _fixed_now(fixed_now)
     a = app()
     engine = a.engine  # opens and checks the schema before listening
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.addFilter(UniqueidLogFilter())
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(level)
@@ -80,14 +121,17 @@ def serve(host: str, port: int, grace: float, log_level: str, max_sessions: int,
         log.warning("--fixed-now %s: every call is decided at this instant (tests only)", fixed.isoformat())
 
     from ivr400.controller.app import run_controller  # imports the geocoder: seconds
+    from ivr400.controller.metrics import MetricsAddressError
 
     try:
         server = asyncio.run(run_controller(
             engine, host, port, now=(lambda: fixed) if fixed is not None else None, grace=grace,
-            asterisk_root=_asterisk_root(asterisk_root), max_sessions=max_sessions,
+            asterisk_root=_asterisk_root(asterisk_root), max_sessions=max_sessions, metrics_address=metrics_address,
             # On stdout whatever the log level: supervisors and tests wait for this line.
-            on_started=lambda srv: click.echo(f"ready: pid {os.getpid()}, agi://{srv.host}:{srv.port}"),
+            on_started=_ready,
         ))
+    except MetricsAddressError as exc:
+        raise CommandError(f"metrics-port: {exc.strerror}") from exc
     except OSError as exc:
         raise CommandError(f"port: cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     finally:

@@ -49,8 +49,8 @@ def downgrade(engine: Engine, revision: str) -> None:
         command.downgrade(cfg, revision)
 
 
-def ensure_schema(engine: Engine) -> None:
-    """Create the schema in an empty database; refuse to run on an out-of-date one.
+def ensure_schema(engine: Engine) -> bool:
+    """Create the schema in an empty database; refuse to run on an out-of-date one. True if it created it.
 
     An empty database (first use of the embedded default) is upgraded silently. A database at an
     older revision is never migrated implicitly: the operator runs `ivr400 db upgrade`, ideally after
@@ -59,11 +59,11 @@ def ensure_schema(engine: Engine) -> None:
     current = current_revision(engine)
     head = head_revision(engine)
     if current == head:
-        return
+        return False
     if current is None:
         tables = set(inspect(engine).get_table_names())
         if tables - {"alembic_version"}:
             raise SchemaError("database: has tables but no ivr400 revision; is this an ivr400 database?")
         upgrade(engine)
-        return
+        return True
     raise SchemaError(f"database: schema revision {current} is not {head}; run `ivr400 db upgrade`")

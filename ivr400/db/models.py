@@ -349,6 +349,18 @@ class CalendarDay(Base):
     name: Mapped[str | None] = mapped_column(String(64))
 
 
+class CalendarSeed(Base):
+    """A year of the national calendar seeded from chinesecalendar (source auto, command or existing); years
+    listed here are never seeded automatically again (ivr400.provisioning.calendar.seed_known_years)."""
+
+    __tablename__ = "calendar_seed"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    source: Mapped[str] = mapped_column(String(16))
+    days: Mapped[int] = mapped_column(Integer)
+    seeded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class HuntRotation(Base):
     """Round-robin position per hotline department, kept in the database so controllers stay stateless."""
 
@@ -382,6 +394,8 @@ class CallRecord(Base):
     disposition: Mapped[str] = mapped_column(String(16))
     recording_path: Mapped[str | None] = mapped_column(String(255))
     source: Mapped[str] = mapped_column(String(8))
+    #: controller | static | mixed (ivr400.cdr.cdr_model.DECIDED_BY); None: unknown or nobody had to decide.
+    decided_by: Mapped[str | None] = mapped_column(String(16))
 
 
 class ConfigGeneration(Base):

@@ -228,3 +228,22 @@ def test_0005_refuses_values_it_cannot_read_and_writes_nothing(bare_engine: Engi
     assert "'1': ambiguous prefix" in message and "UPDATE block_entry SET number" in message
     assert migrate.current_revision(bare_engine) == "0004"
     assert _rows(bare_engine) == before
+
+
+def test_call_records_survive_the_decided_by_revision_both_ways(bare_engine: Engine) -> None:
+    migrate.upgrade(bare_engine)
+    started = NOW.replace(tzinfo=None)
+    with bare_engine.begin() as conn:
+        for uid, by in (("1.1", "controller"), ("1.2", "static"), ("1.3", None)):
+            conn.execute(text("INSERT INTO call_record (uniqueid, linkedid, hotline, started_at, disposition, source, "
+                              "decided_by) VALUES (:u, :u, '4008000001', :t, 'answered', 'ami', :b)"),
+                         {"u": uid, "t": started, "b": by})
+    migrate.downgrade(bare_engine, "0005")
+    assert "decided_by" not in {c["name"] for c in inspect(bare_engine).get_columns("call_record")}
+    with bare_engine.connect() as conn:
+        rows = conn.execute(text("SELECT uniqueid, disposition FROM call_record ORDER BY uniqueid")).all()
+    assert [tuple(r) for r in rows] == [("1.1", "answered"), ("1.2", "answered"), ("1.3", "answered")]
+    migrate.upgrade(bare_engine)
+    with bare_engine.connect() as conn:
+        rows = conn.execute(text("SELECT uniqueid, decided_by FROM call_record ORDER BY uniqueid")).all()
+    assert [tuple(r) for r in rows] == [("1.1", None), ("1.2", None), ("1.3", None)]  # unknown once dropped

@@ -223,7 +223,15 @@ def test_call_entry_hook_and_fallback(sample: Session) -> None:
     d1 = hotline.split("exten => d1,1,")[1].split("Return()")[0]
     assert d1.index('GotoIf($["${IVR400_AGI}" = "down"]?static)') < d1.index("AGI(")
     # the static branch sets everything it uses, after the hook (a half-done hook leaves nothing behind)
-    assert d1.index("n(static),Set(IVR400_HUNT=sequential)") < d1.index("Set(IVR400_TARGET_1=")
+    assert d1.index("n(static),") < d1.index("Set(IVR400_HUNT=sequential)") < d1.index("Set(IVR400_TARGET_1=")
+    # who decided, for the call record: the controller once its entry hook succeeded, the static plan at
+    # `static`; a hunt decided by the other plan than the entry makes it mixed
+    status = 'GotoIf($["${AGISTATUS}" != "SUCCESS" | "${IVR400_AGI_STATUS}" != "OK"]?static,1)'
+    assert entry.index(status) < entry.index("Set(IVR400_DECIDED_BY=controller)") < entry.index("IVR400_ACTION}")
+    assert "\nexten => static,1,Set(IVR400_DECIDED_BY=static)\n" in hotline
+    assert 'n(static),Set(IVR400_DECIDED_BY=${IF($["${IVR400_DECIDED_BY}" = "controller"]?mixed:static)})' in d1
+    assert 'n(given),Set(IVR400_DECIDED_BY=${IF($["${IVR400_DECIDED_BY}" = "static"]?mixed:controller)})' in d1
+    assert d1.index("Goto(hunt)") < d1.index("n(given),") < d1.index("n(hunt),Gosub(ivr400-hunt,s,1)")
 
 
 def _context(ext: str, name: str) -> str:
