@@ -32,12 +32,13 @@ from typing import Any
 from ivr400.fsutil import path_in_root
 from ivr400.pbx.asterisk.ami_settings import AmiSettings
 from ivr400.pbx.asterisk.config_files import asterisk_directories
+from ivr400.pbx.asterisk.dialplan_variables import VOICEMAIL_SPOOL
 
 DEFAULT_CONFIG_PATH = Path("/etc/ivr400/ivr400.toml")
 ENV_CONFIG = "IVR400_CONFIG"
 ENV_PREFIX = "IVR400_"
 #: Where ivr400's voicemail and recordings live, as Asterisk sees it (the dialplan writes there).
-SPOOL = "/var/spool/asterisk/ivr400"
+SPOOL = str(PurePosixPath(VOICEMAIL_SPOOL).parent)
 #: cdr_custom's file name (ivr400.cdr... CSV_FILE; the include ivr400/cdr_custom.conf writes it).
 CDR_CSV_NAME = "ivr400.csv"
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -248,7 +249,7 @@ def check_flags(flags: Mapping[str, object]) -> dict[str, Value]:
         setting = BY_NAME[name]
         if setting.kind == "path" and isinstance(raw, str | os.PathLike):
             raw = str(Path(raw).expanduser().absolute())
-        values[name] = Value(_check(setting, raw, "the command line"), "flag")
+        values[name] = Value(_check(setting, raw, "the command line"), "command line")
     return values
 
 
@@ -273,7 +274,7 @@ class Settings:
         values.update(check_flags(flags or {}))
         return cls(values, file)
 
-    def with_values(self, flags: Mapping[str, object], source: str = "flag") -> Settings:
+    def with_values(self, flags: Mapping[str, object], source: str = "command line") -> Settings:
         """A copy with command-line values on top (None = not given)."""
         values = dict(self._values)
         for name, v in check_flags(flags).items():

@@ -57,7 +57,7 @@ def _demo_call(as_json: bool) -> None:
     from ivr400.lab.demo_call import print_report, run_demo_call
     from ivr400.lab.sipp import SippError
     from ivr400.pbx.asterisk.ami import AmiError
-    from ivr400.pbx.asterisk.deploy import DeployError
+    from ivr400.deploy.asterisk import DeployError
 
     echo = (lambda text: click.echo(text, err=True)) if as_json else click.echo
     try:

@@ -2,7 +2,7 @@
 
 Logs go to stderr. SIGTERM or SIGINT closes gracefully: stop accepting, let sessions in flight finish
 (--grace seconds), then exit; a second signal cancels them at once. While the controller is down or
-slow, Asterisk takes each hotline's static plan (DESIGN.md §2, fail-safe).
+slow, Asterisk takes each hotline's static plan (the fail-safe).
 """
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import logging
 import os
 import sys
 from datetime import datetime
-from pathlib import Path
 
 import click
 
@@ -33,36 +32,27 @@ def _fixed_now(value: str | None) -> datetime | None:
     return parsed
 
 
-def _asterisk_root(value: str | None) -> Path | None:
-    """Where Asterisk's files are seen from here (voicemail sizes): --asterisk-root, else the lab chroot."""
-    if value:
-        return Path(value)
-    from ivr400.lab.chroot import default_root
-
-    root = default_root()
-    return root if root.is_dir() else None
-
-
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=int, default=4573, show_default=True, help="TCP port (0: any free port).")
+@click.option("--host", default=None, help="Address to listen on: controller.host (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="TCP port: controller.port (default 4573; 0: any free port).")
 @click.option("--grace", type=float, default=10.0, show_default=True,
               help="Seconds sessions in flight get after SIGTERM.")
-@click.option("--log-level", default="info", show_default=True, metavar="debug|info|warning|error",
-              help="debug also logs every decision.")
+@click.option("--log-level", default=None, metavar="debug|info|warning|error",
+              help="log.level (default info); debug also logs every decision.")
 @click.option("--max-sessions", type=int, default=500, show_default=True,
               help="Concurrent AGI sessions; more are refused at once (Asterisk then takes the static plan).")
-@click.option("--asterisk-root", default=None, hidden=True, help="Asterisk's file system root seen from here.")
+@click.option("--asterisk-root", default=None, hidden=True,
+              help="asterisk.root: Asterisk's file system root seen from here (voicemail sizes).")
 @click.option("--fixed-now", default=None, hidden=True, help="Tests only: decide every call at this instant.")
 @handle_errors
-def serve(host: str, port: int, grace: float, log_level: str, max_sessions: int, asterisk_root: str | None,
-          fixed_now: str | None) -> None:
-    """Run the FastAGI controller until SIGTERM."""
-    level = logging.getLevelName(log_level.upper())
-    if not isinstance(level, int):
-        raise ProvisioningError("log-level", f"{log_level!r} is not debug, info, warning or error")
-    if not 0 <= port <= 65535:
-        raise ProvisioningError("port", f"{port} is not a TCP port")
+def serve(host: str | None, port: int | None, grace: float, log_level: str | None, max_sessions: int,
+          asterisk_root: str | None, fixed_now: str | None) -> None:
+    """Run the FastAGI controller until SIGTERM (settings: controller.host, controller.port, log.level,
+    asterisk.root)."""
+    settings = app().settings_with(controller_host=host, controller_port=port, log_level=log_level,
+                                   asterisk_root=asterisk_root)
+    host, port = settings.controller_host, settings.controller_port
+    level = logging.getLevelName(settings.log_level.upper())
     if grace < 0:
         raise ProvisioningError("grace", "must be 0 or more")
     if max_sessions < 1:
@@ -84,7 +74,7 @@ def serve(host: str, port: int, grace: float, log_level: str, max_sessions: int,
     try:
         server = asyncio.run(run_controller(
             engine, host, port, now=(lambda: fixed) if fixed is not None else None, grace=grace,
-            asterisk_root=_asterisk_root(asterisk_root), max_sessions=max_sessions,
+            asterisk_root=settings.asterisk_root, max_sessions=max_sessions,
             # On stdout whatever the log level: supervisors and tests wait for this line.
             on_started=lambda srv: click.echo(f"ready: pid {os.getpid()}, agi://{srv.host}:{srv.port}"),
         ))

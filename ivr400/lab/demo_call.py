@@ -139,7 +139,8 @@ def run_demo_call(app: Any, *, echo: Callable[[str], None] = print, lab_root: Pa
     """The whole demo; `app` is the CLI's AppContext (session(), now(), data_dir, actor)."""
     from ivr400.lab import lab_up
     from ivr400.lab.sipp import SeatUas, call
-    from ivr400.pbx.asterisk.deploy import deploy, lab_target, render_for_deploy
+    from ivr400.deploy.asterisk import deploy, render_for_deploy
+    from ivr400.lab.targets import lab_target
 
     started = time.monotonic()
     echo("lab: bringing Asterisk up (builds the chroot on first use) ...")
@@ -154,7 +155,7 @@ def run_demo_call(app: Any, *, echo: Callable[[str], None] = print, lab_root: Pa
              f"(database {app.engine.url.render_as_string(hide_password=True)})")
         seats = point_at_seats(s, hotline, first_port)
         dept_name, expected = expected_seat(s, hotline, now)
-        rendered = render_for_deploy(s, now)
+        rendered = render_for_deploy(s, now, data_root=app.data_dir)
     for info in seats:
         echo(f"trunk: {info.display} ({', '.join(info.departments) or 'no seat'}) -> sipp seat 127.0.0.1:{info.port}")
     fastagi = _fastagi_listening()

@@ -190,8 +190,8 @@ BAD_INPUT = [
     (["calendar", "list", "--enterprise", "nobody"], "enterprise"),
     (["serve", "--fixed-now", "2026-06-01T10:00"], "fixed-now"),
     (["serve", "--fixed-now", "tomorrow"], "fixed-now"),
-    (["serve", "--port", "70000"], "port"),
-    (["serve", "--log-level", "loud"], "log-level"),
+    (["serve", "--port", "70000"], "controller.port"),
+    (["serve", "--log-level", "loud"], "log.level"),
 ]
 
 
