@@ -12,8 +12,8 @@ What is checked (docs/operations.md lists the same, with the fixes):
 - over AMI: the login; the manager user's permissions (`manager show user`: write `command` for deploy,
   read `cdr` for `cdr listen`); the modules ivr400 relies on (`module show like`); every dialplan
   application and function the rendered extensions.conf uses (`core show application|function`);
-  the PJSIP endpoints its trunks dial; ivr400's dialplan loaded (`ivr400-inbound`); the CDR backends
-  registered and not suspended;
+  the PJSIP endpoints its trunks dial; ivr400's dialplan loaded (`ivr400-inbound`); CDRs enabled,
+  unanswered calls logged (cdr.conf), the CDR backends registered and not suspended;
 - warnings that do not stop calls: the controller not listening (Asterisk then takes the static plan),
   a configuration file holding the AMI secret readable by everyone.
 
@@ -202,6 +202,16 @@ def module_running(output: str, module: str) -> bool:
     return False
 
 
+def cdr_settings(output: str) -> dict[str, str]:
+    """{'logging': 'Enabled', 'log unanswered calls': 'Yes', ...} from `cdr show status`."""
+    out: dict[str, str] = {}
+    for line in output.split("Registered Backends", 1)[0].splitlines():
+        key, sep, value = line.partition(":")
+        if sep and value.strip():
+            out[key.strip().lower()] = value.strip()
+    return out
+
+
 def user_permissions(output: str) -> dict[str, set[str]]:
     """{'read': {...}, 'write': {...}} from `manager show user NAME`."""
     perms: dict[str, set[str]] = {"read": set(), "write": set()}
@@ -361,6 +371,15 @@ def _check_ami(report: CheckReport, ami: AmiLike, rendered: RenderedConfig, user
         report.add(OK, "dialplan ivr400-inbound", "loaded")
     out = _run(ami, "cdr show status")
     backends = {} if isinstance(out, AmiError) else cdr_backends(out)
+    settings = {} if isinstance(out, AmiError) else cdr_settings(out)
+    for key, want, fix in (("logging", "enabled", "`enable = yes` in cdr.conf [general], then `module reload cdr`"),
+                           ("log unanswered calls", "yes", "`unanswered = yes` in cdr.conf [general] (missed calls "
+                                                           "are call records too), then `module reload cdr`")):
+        value = settings.get(key)
+        if value is not None and value.lower() == want:
+            report.add(OK, f"cdr {key}", value)
+        else:
+            report.add(MISSING, f"cdr {key}", f"cdr show status says {value or '(nothing)'}", fix)
     for backend, module in (("custom", "cdr_custom.so"), ("cdr_manager", "cdr_manager.so")):
         state = backends.get(backend)
         if state == "active":

@@ -27,8 +27,21 @@ MODULE_ROW = ("Module                         Description                       
               "Support Level\n{m:<30} Something                                0          Running              "
               "core\n1 modules loaded\n")
 NO_MODULE = "Module                         Description    Use Count  Status      Support Level\n0 modules loaded\n"
-CDR_STATUS = "Call Detail Record (CDR) settings\n* Registered Backends\n  -------------------\n" \
-             "    CDR File custom bac\n    cdr_manager\n"
+CDR_STATUS = """
+Call Detail Record (CDR) settings
+----------------------------------
+  Logging:                    Enabled
+  Mode:                       Simple
+  Log calls by default:       Yes
+  Log unanswered calls:       Yes
+  Log congestion:             No
+
+* Registered Backends
+  -------------------
+    CDR File custom bac
+    cdr_manager
+    csv
+"""
 
 OPERATOR_FILES = {
     "extensions.conf": "[general]\nstatic=yes\n\n[from-carrier]\nexten => _X.,1,Goto(ivr400-inbound,${EXTEN},1)\n\n"
@@ -130,7 +143,8 @@ def test_each_missing_piece_is_named_with_its_fix(tree: DeployTarget, rendered: 
     (etc / "musiconhold.conf").unlink()
     user = MANAGER_USER.replace("system,cdr", "system").replace("command,reporting", "reporting")
     ami = FakeAmi({"app_mixmonitor.so", "MixMonitor", "STAT", "carrier-out", "cdr_manager.so", "ivr400-inbound"},
-                  user=user, cdr=CDR_STATUS.replace("cdr_manager", "cdr_manager (suspended)"))
+                  user=user, cdr=CDR_STATUS.replace("    cdr_manager", "    cdr_manager (suspended)")
+                  .replace("unanswered calls:       Yes", "unanswered calls:       No"))
     report = c.check(tree, rendered, ami=ami)
     found = by_item(report)
     missing = {f.item for f in report.missing}
@@ -138,7 +152,7 @@ def test_each_missing_piece_is_named_with_its_fix(tree: DeployTarget, rendered: 
         "include ivr400/extensions.conf", "include ivr400/musiconhold.conf", "include ivr400/cdr_custom.conf",
         "cdr_manager enabled", "ami read cdr", "ami write command", "module cdr_manager.so",
         "application MixMonitor", "function STAT", "pjsip endpoint carrier-out", "dialplan ivr400-inbound",
-        "cdr backend cdr_manager",
+        "cdr backend cdr_manager", "cdr log unanswered calls",
     }
     assert found["include ivr400/extensions.conf"].fix == \
         f"add `#include ivr400/extensions.conf` to {etc / 'extensions.conf'} (at the end), then `dialplan reload`"
@@ -152,6 +166,7 @@ def test_each_missing_piece_is_named_with_its_fix(tree: DeployTarget, rendered: 
     assert "add `cdr` to `read =` in manager.conf [ivr400]" in found["ami read cdr"].fix
     assert "define endpoint `carrier-out`" in found["pjsip endpoint carrier-out"].fix
     assert "`ivr400 deploy`" in found["dialplan ivr400-inbound"].fix
+    assert "`unanswered = yes` in cdr.conf [general]" in found["cdr log unanswered calls"].fix
     assert not report.ok and report.to_dict()["missing"] == len(missing)
 
 
@@ -201,6 +216,8 @@ def test_parsers() -> None:
     assert not c.module_running(NO_MODULE, "res_agi.so")
     assert c.provided_by("[Synopsis]\nx\n\n[Provided By]\napp_dial\n\n[Since]\n0.1.0\n") == "app_dial"
     assert c.section_values("[general]\nenabled => yes ; on\n[x]\nenabled = no\n", "general") == {"enabled": "yes"}
+    assert c.cdr_settings(CDR_STATUS)["log unanswered calls"] == "Yes"
+    assert c.cdr_settings(CDR_STATUS)["logging"] == "Enabled"
 
 
 def test_includes_absolute_paths_and_cycles(tmp_path: Path) -> None:
