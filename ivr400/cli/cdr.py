@@ -22,8 +22,8 @@ from sqlalchemy import select
 from ivr400.cli.common import CommandError, app, emit, emit_json, handle_errors, json_option
 from ivr400.db.models import CallRecord
 from ivr400.numbers import NumberError, normalize_caller, parse_hotline_number
-from ivr400.reports.cdr_model import DISPOSITIONS, seat_label
-from ivr400.reports.cdr_store import missed_callers
+from ivr400.cdr.cdr_model import DISPOSITIONS, seat_label
+from ivr400.cdr.cdr_store import missed_callers
 
 LIST_COLUMNS = ["id", "started", "hotline", "caller", "region", "keys", "dept", "seat", "disposition",
                 "talk_s", "duration_s"]
@@ -164,8 +164,8 @@ def listen(ami_host: str | None, ami_port: int | None, ami_user: str | None, ami
            import_interval: float, pbx_tz: str, as_json: bool) -> None:
     """Store every call from AMI Cdr events until SIGTERM/SIGINT; reconnects on its own and
     backfills from the CSV at every login, so calls that ended while it was down are not lost."""
+    from ivr400.cdr.cdr_listener import CdrListener, ListenerError
     from ivr400.config import ConfigError
-    from ivr400.reports.cdr_listener import CdrListener, ListenerError
 
     a = app()
     settings = a.settings_with(ami_host=ami_host, ami_port=ami_port, ami_user=ami_user, ami_secret=ami_secret,
@@ -213,7 +213,7 @@ def listen(ami_host: str | None, ami_port: int | None, ami_user: str | None, ami
 @handle_errors
 def import_(csv_path: Path | None, state_file: Path | None, from_start: bool, as_json: bool) -> None:
     """Backfill call records from cdr_custom's CSV, from the remembered offset to the end."""
-    from ivr400.reports.cdr_store import import_csv
+    from ivr400.cdr.cdr_store import import_csv
 
     a = app()
     settings = a.settings_with(cdr_csv=csv_path, cdr_state=state_file)

@@ -30,7 +30,7 @@ from ivr400.db.migrate import upgrade  # noqa: E402
 from ivr400.db.models import HuntRotation, Voicemail  # noqa: E402
 from ivr400.pbx.asterisk import dialplan_variables as v  # noqa: E402
 from ivr400.pbx.asterisk.agi_protocol import build_command  # noqa: E402
-from ivr400.provisioning import destinations, routing_rules  # noqa: E402
+from ivr400.provisioning import blocking, calendar, destinations, region_rules, time_rules  # noqa: E402
 from ivr400.provisioning.seats import add_department, add_seat  # noqa: E402
 from ivr400.provisioning.trunks import add_trunk  # noqa: E402
 from tests.factories import approved, world  # noqa: E402
@@ -174,7 +174,7 @@ def test_menu_hotline_gets_menu_with_two_commands(lab: Lab) -> None:
     assert [n for n, _ in sets(fake)] == [v.REASON, v.ACTION, v.AGI_STATUS]
     assert dict(sets(fake))[v.ACTION] == "menu"
     # A menu rule with its own greeting (e.g. holidays) passes it in IVR400_PROMPT.
-    lab.edit(lambda s: routing_rules.add_time_rule(s, _hotline(s), action="menu:ivr400/holiday-welcome"))
+    lab.edit(lambda s: time_rules.add_time_rule(s, _hotline(s), action="menu:ivr400/holiday-welcome"))
     greeted = run(scenario)
     assert [n for n, _ in sets(greeted)] == [v.PROMPT, v.REASON, v.ACTION, v.AGI_STATUS]
     assert sets(greeted)[0] == (v.PROMPT, "ivr400/holiday-welcome") and dict(sets(greeted))[v.ACTION] == "menu"
@@ -258,9 +258,9 @@ def test_blocked_callers_are_refused_busy_or_with_a_prompt(lab: Lab) -> None:
 
     def blacklist(s: Session) -> None:
         h = _hotline(s)
-        routing_rules.set_block_mode(s, h, "blacklist", anonymous="refuse")
-        routing_rules.add_block_entry(s, h, "13900000000")
-        routing_rules.add_block_entry(s, h, "021", prefix=True)
+        blocking.set_block_mode(s, h, "blacklist", anonymous="refuse")
+        blocking.add_block_entry(s, h, "13900000000")
+        blocking.add_block_entry(s, h, "021", prefix=True)
 
     lab.edit(blacklist)
 
@@ -268,7 +268,7 @@ def test_blocked_callers_are_refused_busy_or_with_a_prompt(lab: Lab) -> None:
         async with controller(lab) as (ctl, port):
             out = [await call(port, callerid="13900000000"), await call(port, callerid="+86 21 6234 5678"),
                    await call(port, callerid=""), await call(port, callerid="13800138000")]
-            lab.edit(lambda s: routing_rules.set_block_mode(s, _hotline(s), "blacklist", refuse_with="prompt"))
+            lab.edit(lambda s: blocking.set_block_mode(s, _hotline(s), "blacklist", refuse_with="prompt"))
             await until_generation(ctl)
             out.append(await call(port, callerid="13900000000"))
             return out
@@ -290,10 +290,10 @@ def test_time_rules_after_hours_voicemail_and_announcement(lab: Lab) -> None:
 
     def rules(s: Session) -> None:
         h = _hotline(s)
-        routing_rules.seed_calendar(s, [2026])
-        routing_rules.add_time_rule(s, h, days="workday", segments="09:00-12:00,13:30-18:00", action="menu")
-        routing_rules.add_time_rule(s, h, days="holiday", action="announcement:ivr400-closed", priority=50)
-        routing_rules.set_after_hours(s, h, "voicemail:2")
+        calendar.seed_calendar(s, [2026])
+        time_rules.add_time_rule(s, h, days="workday", segments="09:00-12:00,13:30-18:00", action="menu")
+        time_rules.add_time_rule(s, h, days="holiday", action="announcement:ivr400-closed", priority=50)
+        time_rules.set_after_hours(s, h, "voicemail:2")
 
     lab.edit(rules)
 
@@ -316,7 +316,7 @@ def test_time_rules_after_hours_voicemail_and_announcement(lab: Lab) -> None:
 
 def test_region_rule_sends_beijing_callers_to_a_department(lab: Lab) -> None:
     provision(lab, departments=True)
-    lab.edit(lambda s: routing_rules.add_region_rule(s, _hotline(s), province="北京", department="2"))
+    lab.edit(lambda s: region_rules.add_region_rule(s, _hotline(s), province="北京", department="2"))
 
     async def scenario() -> tuple[FakeAsterisk, FakeAsterisk]:
         async with controller(lab) as (_, port):
@@ -458,7 +458,7 @@ def test_controller_reloads_within_a_second_and_serves_the_old_config_meanwhile(
     async def scenario() -> tuple[float, int, FakeAsterisk]:
         async with controller(lab) as (ctl, port):
             reloads = ctl.cache.reloads
-            lab.edit(lambda s: routing_rules.add_time_rule(s, _hotline(s), action="announcement:ivr400-closed"))
+            lab.edit(lambda s: time_rules.add_time_rule(s, _hotline(s), action="announcement:ivr400-closed"))
             delay = await until_generation(ctl)
             return delay, ctl.cache.reloads - reloads, await call(port)
 

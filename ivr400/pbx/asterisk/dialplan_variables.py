@@ -32,7 +32,7 @@ MOH_CLASS = "IVR400_MOH"                    # musiconhold class heard while seat
 SEAT_REACHED = "IVR400_SEAT"        # dial string of the seat that answered
 DISPOSITION = "IVR400_DISPOSITION"  # answered | busy | noanswer | voicemail | blocked | abandoned | unknown_number
 
-#: FastAGI route names (agi://host:port/<route>), one module each under pbx/asterisk/routes/.
+#: FastAGI route names (agi://host:port/<route>), one module each under ivr400/controller/routes/.
 ROUTE_CALL = "route"
 ROUTE_DEPARTMENT = "department"
 ROUTE_VOICEMAIL = "voicemail_saved"

@@ -22,18 +22,16 @@ or whose rules are invalid, a malformed request: nothing is set (static plan), w
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from ivr400.controller.loader import HotlineEntry, dept_path
+from ivr400.controller.routes.context import RouteContext
+from ivr400.controller.routes.department import set_all, target_variables
 from ivr400.pbx.asterisk import dialplan_variables as v
 from ivr400.pbx.asterisk.fastagi import AGISession
-from ivr400.pbx.asterisk.routes.department import HOTLINE_PARAM, set_all, target_variables
-from ivr400.render.model import UNKNOWN_NUMBER
+from ivr400.pbx.asterisk.prompts import UNKNOWN_NUMBER
 from ivr400.routing.decide import decide
 from ivr400.routing.model import ActionKind, Decision, HuntStrategy
-
-if TYPE_CHECKING:
-    from ivr400.controller.app import Controller
+from ivr400.validators import HOTLINE_NUMBER
 
 __all__ = ["UNKNOWN_HOTLINE_VARIABLES", "decision_variables", "route"]
 
@@ -77,9 +75,9 @@ def decision_variables(entry: HotlineEntry, decision: Decision) -> list[tuple[st
     return out
 
 
-async def route(session: AGISession, ctx: Controller) -> None:
+async def route(session: AGISession, ctx: RouteContext) -> None:
     number = session.params.get("hotline", "")
-    if not HOTLINE_PARAM.fullmatch(number):
+    if not HOTLINE_NUMBER.fullmatch(number):
         session.log.warning("route: hotline parameter %r is not a 400 number; static plan", number[:40])
         return
     config = ctx.config
@@ -100,7 +98,7 @@ async def route(session: AGISession, ctx: Controller) -> None:
     now = ctx.now()
     decision = decide(entry.routing, session.callerid, now, entry.calendar)
     decision = await ctx.rotate(entry, decision, now)
-    ctx.decisions += 1
+    ctx.count_decision()
     if decision.action is ActionKind.REFUSE:
         session.log.info("route: %s %s: %s", number, decision.action.value, decision.reason)
     elif session.log.isEnabledFor(logging.DEBUG):
