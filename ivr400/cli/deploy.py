@@ -16,6 +16,7 @@ from ivr400.deploy.asterisk import DeployError, DeployReport, DeployTarget, rend
 from ivr400.deploy.asterisk import deploy as deploy_
 from ivr400.deploy.check import CheckReport, check, summary
 from ivr400.pbx.asterisk.ami import Ami, AmiError, AmiLike
+from ivr400.render.asterisk import RenderedConfig
 
 
 @click.command()
@@ -76,7 +77,7 @@ def deploy(config_dir: Path | None, root: Path | None, template_dir: Path | None
         _print(report)
 
 
-def _check(settings: Settings, target: DeployTarget, rendered, as_json: bool) -> None:  # noqa: ANN001
+def _check(settings: Settings, target: DeployTarget, rendered: RenderedConfig, as_json: bool) -> None:
     ami = settings.ami
     conn: AmiLike | None = None
     error = None
@@ -89,7 +90,8 @@ def _check(settings: Settings, target: DeployTarget, rendered, as_json: bool) ->
             error = f"{ami.host}:{ami.port} as {ami.username}: {exc.reason}"
     try:
         report = check(target, rendered, ami=conn, ami_error=error, ami_user=ami.username,
-                       controller=(settings.controller_host, settings.controller_port), config_file=settings.file)
+                       controller=(settings.controller_host, settings.controller_port), config_file=settings.file,
+                       cdr_csv=settings.cdr_csv)
     finally:
         if isinstance(conn, Ami):
             conn.close()

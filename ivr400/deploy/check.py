@@ -8,7 +8,8 @@ What is checked (docs/operations.md lists the same, with the fixes):
 - files, read from the configuration directory: each operator file includes ivr400's include file
   (extensions.conf, pjsip.conf, musiconhold.conf; cdr_custom.conf and cdr_manager.conf inside their
   `[mappings]`), following nested `#include`s; cdr_manager.conf's `[general]` has `enabled = yes`;
-  ivr400 can write its include directory, its sounds and music-on-hold directories;
+  ivr400 can write its include directory, its sounds and music-on-hold directories; cdr_custom's CSV
+  directory exists and the CSV is readable;
 - over AMI: the login; the manager user's permissions (`manager show user`: write `command` for deploy,
   read `cdr` for `cdr listen`); the modules ivr400 relies on (`module show like`); every dialplan
   application and function the rendered extensions.conf uses (`core show application|function`);
@@ -231,18 +232,21 @@ def _module_fix(module: str) -> str:
 # ---------------------------------------------------------------------------------------- the check
 def check(target: DeployTarget, rendered: RenderedConfig, *, ami: AmiLike | None, ami_error: str | None = None,
           ami_user: str = "ivr400", controller: tuple[str, int] | None = None,
-          config_file: Path | None = None) -> CheckReport:
+          config_file: Path | None = None, cdr_csv: Path | None = None) -> CheckReport:
     """Check `target` for everything `rendered` (and ivr400's services) need; see the module docstring.
 
     `ami`: a logged-in connection, or None with `ami_error` saying why there is none. `controller`:
     (host, port) where `ivr400 serve` should listen. `config_file`: ivr400's configuration file, checked
-    for being readable by everyone while holding the AMI secret.
+    for being readable by everyone while holding the AMI secret. `cdr_csv`: cdr_custom's CSV as ivr400
+    reads it (its directory must exist: cdr_custom does not create it).
     """
     report = CheckReport(config_dir=str(target.config_dir))
     _check_files(report, target)
     _check_writable(report, target)
     if config_file is not None:
         _check_config_file(report, config_file)
+    if cdr_csv is not None:
+        _check_cdr_csv(report, cdr_csv)
     if ami is None:
         report.add(MISSING, "ami login", ami_error or "no AMI connection",
                    f"a manager.conf user `[{ami_user}]` with the secret in ivr400's settings (ami.*), "
@@ -319,6 +323,21 @@ def _check_config_file(report: CheckReport, path: Path) -> None:
         report.add(WARNING, "config file mode", f"{path} holds the AMI secret and is readable by everyone "
                                                 f"(mode {stat.S_IMODE(mode):04o})",
                    f"`chown root:ivr400 {path} && chmod 0640 {path}`")
+
+
+def _check_cdr_csv(report: CheckReport, path: Path) -> None:
+    if path.exists():
+        if os.access(path, os.R_OK):
+            report.add(OK, "cdr csv", f"{path} is readable")
+        else:
+            report.add(MISSING, "cdr csv", f"{path} is not readable by uid {os.getuid()}",
+                       "add the ivr400 user to group asterisk (`usermod -aG asterisk ivr400`)")
+    elif path.parent.is_dir():
+        report.add(OK, "cdr csv", f"{path} not written yet (no call since cdr_custom loaded)")
+    else:
+        report.add(MISSING, "cdr csv", f"{path.parent} does not exist: cdr_custom cannot write {path.name}",
+                   f"`install -d -o asterisk -g asterisk -m 0750 {path.parent}` (on the Asterisk host), "
+                   "then `module reload cdr_custom.so`")
 
 
 def _run(ami: AmiLike, cmd: str) -> str | AmiError:

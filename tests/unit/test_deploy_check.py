@@ -234,3 +234,17 @@ def test_the_include_table_names_each_file_once() -> None:
     assert [i.parent for i in INCLUDES.values()] == ["extensions.conf", "musiconhold.conf", "pjsip.conf",
                                                      "cdr_custom.conf", "cdr_manager.conf"]
     assert all(i.reload.startswith(("dialplan reload", "moh reload", "module reload ")) for i in INCLUDES.values())
+
+
+def test_the_cdr_csv_directory_must_exist_and_the_csv_be_readable(tree: DeployTarget, rendered: RenderedConfig,
+                                                                   tmp_path: Path) -> None:
+    csv = tmp_path / "log" / "cdr-custom" / "ivr400.csv"
+    found = by_item(c.check(tree, rendered, ami=FakeAmi(), cdr_csv=csv))
+    assert found["cdr csv"].status == c.MISSING and "does not exist" in found["cdr csv"].detail
+    assert found["cdr csv"].fix.startswith(f"`install -d -o asterisk -g asterisk -m 0750 {csv.parent}`")
+    csv.parent.mkdir(parents=True)
+    assert by_item(c.check(tree, rendered, ami=FakeAmi(), cdr_csv=csv))["cdr csv"].detail.endswith("not written yet "
+                                                                                                  "(no call since "
+                                                                                                  "cdr_custom loaded)")
+    csv.write_text("")
+    assert by_item(c.check(tree, rendered, ami=FakeAmi(), cdr_csv=csv))["cdr csv"].status == c.OK
