@@ -14,6 +14,7 @@ from pathlib import Path
 
 import jinja2
 
+from ivr400.deploy.asterisk import cdr_include_files
 from ivr400.paths import resource_dir
 from ivr400.pbx.asterisk.config_files import INCLUDES
 
@@ -165,8 +166,6 @@ def write_base_config(config: LabConfig, config_dir: Path, templates: Path | Non
 def ensure_include_files(config_dir: Path) -> list[Path]:
     """Create the `ivr400/` include files if they do not exist (empty, except the CDR mappings, so call
     records work before the first deploy); return those created. Existing files are left alone."""
-    from ivr400.deploy.asterisk import cdr_include_files  # renders nothing; loads the deploy layer only here
-
     initial = cdr_include_files()
     created = []
     for rel in INCLUDE_FILES:
