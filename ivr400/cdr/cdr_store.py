@@ -39,7 +39,7 @@ from ivr400.cdr.cdr_model import (
 )
 from ivr400.db.models import CallRecord
 from ivr400.db.models import RegionOverride as RegionOverrideRow
-from ivr400.lab.config import atomic_write
+from ivr400.fsutil import atomic_write
 from ivr400.paths import data_dir
 from ivr400.routing.model import RegionOverride
 from ivr400.routing.region import caller_region

@@ -226,7 +226,7 @@ def operator(lab: Lab, tmp_path: Path) -> Iterator[Operator]:
         if op.pid is not None:
             process.stop_daemon(op.pid, timeout=10)
         unmount_all(root)
-        next(schemas, None)
+        schemas.close()  # drops the schema if it was created
 
 
 def _stop(proc: subprocess.Popen, timeout: float = 20) -> None:
