@@ -14,7 +14,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
-import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -170,7 +169,8 @@ def store_calls(engine: Engine, calls: Iterable[Call], source: str, *, attempts:
     return _retrying(engine, lambda s: upsert_calls(s, calls, source, region_lookup(s)), attempts)
 
 
-def store_legs(engine: Engine, legs: Iterable[Leg], source: str, *, attempts: int = 5) -> tuple[list[Call], UpsertStats]:
+def store_legs(engine: Engine, legs: Iterable[Leg], source: str, *, attempts: int = 5) -> tuple[list[Call],
+                                                                                                UpsertStats]:
     """Aggregate legs into calls (caller region with the database's overrides) and upsert them."""
     legs = list(legs)
     calls: list[Call] = []

@@ -13,17 +13,20 @@ import os
 import signal
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 from sqlalchemy import select
 
+from ivr400.cdr.cdr_model import DISPOSITIONS, seat_label
+from ivr400.cdr.cdr_store import missed_callers
 from ivr400.cli.common import CommandError, app, emit, emit_json, handle_errors, json_option
 from ivr400.db.models import CallRecord
 from ivr400.numbers import NumberError, normalize_caller, parse_hotline_number
-from ivr400.cdr.cdr_model import DISPOSITIONS, seat_label
-from ivr400.cdr.cdr_store import missed_callers
+
+if TYPE_CHECKING:  # imported when a command needs it (start-up time)
+    pass
 
 LIST_COLUMNS = ["id", "started", "hotline", "caller", "region", "keys", "dept", "seat", "disposition",
                 "talk_s", "duration_s"]
@@ -136,7 +139,8 @@ def _row_for_table(row: CallRecord, tz: ZoneInfo) -> dict[str, Any]:
 # -- listen / import ------------------------------------------------------------------------------
 def _csv_option(func: Any) -> Any:  # noqa: ANN401
     func = click.option("--state-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                        help="Where the import offset is kept: cdr.state (default <data.dir>/cdr-import-state.json).")(func)
+                        help="Where the import offset is kept: cdr.state "
+                             "(default <data.dir>/cdr-import-state.json).")(func)
     return click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
                         help="cdr_custom's ivr400.csv: cdr.csv (default "
                              "<asterisk.root><astlogdir>/cdr-custom/ivr400.csv).")(func)

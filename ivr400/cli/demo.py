@@ -1,6 +1,8 @@
 """`ivr400 demo`: provision the sample enterprise into the database and show what routes where."""
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from ivr400.cli.common import CommandError, app, emit, handle_errors, json_option
@@ -30,7 +32,7 @@ def demo(place_call: bool, as_json: bool) -> None:
     with a.session() as s:
         result = provision_sample(s, store_root=a.data_dir / "evidence", now=now, actor=a.actor)
         h = result.hotline
-        report = {
+        report: dict[str, Any] = {
             "database": a.engine.url.render_as_string(hide_password=True),
             "hotline": hotline_view(h, now),
             "destinations": [destination_view(d, now) for d in result.enterprise.destinations],
@@ -53,11 +55,11 @@ def demo(place_call: bool, as_json: bool) -> None:
 
 
 def _demo_call(as_json: bool) -> None:
+    from ivr400.deploy.asterisk import DeployError
     from ivr400.lab import LabError
     from ivr400.lab.demo_call import print_report, run_demo_call
     from ivr400.lab.sipp import SippError
     from ivr400.pbx.asterisk.ami import AmiError
-    from ivr400.deploy.asterisk import DeployError
 
     echo = (lambda text: click.echo(text, err=True)) if as_json else click.echo
     try:

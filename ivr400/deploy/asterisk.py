@@ -40,6 +40,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from ivr400.cdr.cdr_model import cdr_custom_mapping, cdr_manager_mappings
 from ivr400.config import SPOOL, Settings
 from ivr400.fsutil import atomic_write, file_lock, path_in_root
 from ivr400.pbx.asterisk.ami import Ami, AmiError, AmiLike, AmiSettings
@@ -47,7 +48,6 @@ from ivr400.pbx.asterisk.config_files import INCLUDE_DIR, RELOAD
 from ivr400.pbx.asterisk.dialplan_variables import VOICEMAIL_SPOOL
 from ivr400.render import asterisk as r
 from ivr400.render.model import RenderValueError
-from ivr400.cdr.cdr_model import cdr_custom_mapping, cdr_manager_mappings
 
 BACKUP_DIR = f"{INCLUDE_DIR}/.previous"
 LOCK_FILE = f"{INCLUDE_DIR}/.deploy.lock"
@@ -268,7 +268,7 @@ def verify(ami: AmiLike, files: Mapping[str, str], contexts: Iterable[str] | Non
         table = contexts_and_extensions(ext_text)
         names = list(contexts) if contexts is not None else list(table)
         outputs = _batch(ami, [f"dialplan show {ctx}" for ctx in names])
-        for ctx, out in zip(names, outputs):
+        for ctx, out in zip(names, outputs, strict=False):
             if isinstance(out, AmiError):
                 v.problems.append(f"context {ctx} is not loaded ({out.reason})")
                 continue
@@ -298,7 +298,7 @@ def verify(ami: AmiLike, files: Mapping[str, str], contexts: Iterable[str] | Non
         objects = [(name, kv["type"]) for name, kv in sections(pjsip_text)
                    if kv.get("type") in ("endpoint", "aor", "auth")]
         outputs = _batch(ami, [f"pjsip show {kind} {name}" for name, kind in objects])
-        for (name, kind), out in zip(objects, outputs):
+        for (name, kind), out in zip(objects, outputs, strict=False):
             if isinstance(out, AmiError) or "Unable to find" in out:
                 v.problems.append(f"pjsip {kind} {name} is not loaded")
             else:

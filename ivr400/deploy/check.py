@@ -31,7 +31,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
-from ivr400.deploy.asterisk import DeployTarget, VARLIB, cdr_backends
+from ivr400.deploy.asterisk import VARLIB, DeployTarget, cdr_backends
 from ivr400.pbx.asterisk.ami import AmiError, AmiLike
 from ivr400.pbx.asterisk.config_files import INCLUDE_DIR, INCLUDES, IncludeFile, include_line
 from ivr400.render.asterisk import RenderedConfig
@@ -374,11 +374,11 @@ def _check_ami(report: CheckReport, ami: AmiLike, rendered: RenderedConfig, user
         for name in names:
             out = _run(ami, f"core show {kind} {name}")
             provider = None if isinstance(out, AmiError) else provided_by(out)
-            if provider:
+            if provider is not None:
                 report.add(OK, f"{kind} {name}", f"provided by {provider}")
             else:
-                module = PROVIDERS.get(name)
-                fix = _module_fix(f"{module}.so") if module and module != "builtin" else \
+                needed = PROVIDERS.get(name)
+                fix = _module_fix(f"{needed}.so") if needed and needed != "builtin" else \
                     f"load the Asterisk module providing {kind} {name}"
                 report.add(MISSING, f"{kind} {name}", "not registered: the dialplan uses it", fix)
     _check_endpoints(report, ami, rendered)
@@ -414,7 +414,7 @@ def _trunk_endpoints(rendered: RenderedConfig) -> list[str]:
     model = rendered.model
     if model is None:
         return []
-    return sorted({t.endpoint for t in model.trunks if getattr(t, "endpoint", None)})
+    return sorted({t.endpoint for t in model.trunks if t.endpoint})
 
 
 def _check_endpoints(report: CheckReport, ami: AmiLike, rendered: RenderedConfig) -> None:

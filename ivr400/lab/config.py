@@ -6,8 +6,6 @@ creates them (empty) when they are missing, and never overwrites them.
 """
 from __future__ import annotations
 
-from ivr400.fsutil import atomic_write
-
 import secrets
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -15,6 +13,7 @@ from pathlib import Path
 import jinja2
 
 from ivr400.deploy.asterisk import cdr_include_files
+from ivr400.fsutil import atomic_write
 from ivr400.paths import resource_dir
 from ivr400.pbx.asterisk.config_files import INCLUDES
 

@@ -1,10 +1,11 @@
 """Render the database into Asterisk include files with Jinja2 (`dialplans/asterisk/*.j2`).
 
 Templates are looked up in an override chain, first match wins: the `template_dirs` given by the
-caller (the CLI passes `asterisk.template_dir` of ivr400.config), then the package's `dialplans/asterisk`. An operator directory has
-the package directory's layout: drop a modified `extensions.conf.j2` (or only a partial such as
-`_hunt.j2`) in it. Undefined variables are errors (StrictUndefined), and every template failure is
-reported as a `RenderError` naming the template and the line.
+caller (the CLI passes `asterisk.template_dir` of ivr400.config), then the package's
+`dialplans/asterisk`. An operator directory has the package directory's layout: drop a modified
+`extensions.conf.j2` (or only a partial such as `_hotline.j2` or `_shared.j2`) in it. Undefined
+variables are errors (StrictUndefined), and every template failure is reported as a `RenderError`
+naming the template and the line.
 
 The output is a `RenderedConfig`: the text of each include file (relative to /etc/asterisk), the
 sound and music-on-hold files to install (relative to /var/lib/asterisk, mapped to their source on

@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from ivr400.cli import main
+from ivr400.deploy.asterisk import DeployError
 from ivr400.lab import Lab
 from ivr400.lab.sipp import call
-from ivr400.deploy.asterisk import DeployError
 
 from .world import HOTLINE, World, fastagi_listening, make_world
 

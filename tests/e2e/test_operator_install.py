@@ -23,7 +23,6 @@ import json
 import os
 import re
 import secrets
-import select
 import signal
 import subprocess
 import sys
@@ -221,7 +220,7 @@ def operator(lab: Lab, tmp_path: Path) -> Iterator[Operator]:
         (op.work / "bill.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"carrier bill of 010-62345678" + b"\x00" * 64)
         yield op
     finally:
-        for name, proc in op.services.items():
+        for proc in op.services.values():
             _stop(proc)
         if op.pid is not None:
             process.stop_daemon(op.pid, timeout=10)
@@ -313,7 +312,7 @@ def test_install_by_the_docs_then_a_call_routes_through_it(operator: Operator) -
         op.rx("module load app_mixmonitor.so")
 
     # 3. The services, as the systemd units start them.
-    _start_service(op, "ivr400-serve.service", f"ready: pid")
+    _start_service(op, "ivr400-serve.service", "ready: pid")
     _start_service(op, "ivr400-cdr.service", "listening for CDRs")
 
     # 4. The smoke test: a hotline with one seat behind the operator's trunk `carrier`, deployed.

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 from ivr400.db.engine import make_engine
 from ivr400.db.migrate import upgrade
 from ivr400.db.models import Department, Destination, Hotline, Seat
-from ivr400.lab import Lab
 from ivr400.deploy.asterisk import DeployReport, deploy_from_db
+from ivr400.lab import Lab
 from ivr400.lab.targets import lab_target
 from ivr400.provisioning import destinations, evidence, seats, tones, trunks
 from ivr400.provisioning.enterprises import add_enterprise

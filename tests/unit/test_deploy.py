@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
+from ivr400.config import Settings
 from ivr400.db.engine import make_engine
 from ivr400.db.migrate import upgrade
-from ivr400.config import Settings
 from ivr400.deploy import asterisk as d
 from ivr400.pbx.asterisk.ami import AmiError, CommandFailed
 from ivr400.render.asterisk import RenderedConfig
@@ -63,8 +63,10 @@ def rendered(tmp: Path, ext: str = EXT_V1, moh: str = MOH, pjsip: str = PJSIP,
     src = tmp / "sources"
     src.mkdir(exist_ok=True)
     sound_paths = {}
-    for target, data in (sounds if sounds is not None else {"sounds/ivr400/ivr400-welcome.wav": b"RIFF-welcome",
-                                                            "moh/ivr400/ivr400-default/ring.wav": b"RIFF-ring"}).items():
+    if sounds is None:
+        sounds = {"sounds/ivr400/ivr400-welcome.wav": b"RIFF-welcome",
+                  "moh/ivr400/ivr400-default/ring.wav": b"RIFF-ring"}
+    for target, data in sounds.items():
         path = src / target.replace("/", "_")
         path.write_bytes(data)
         sound_paths[target] = path
@@ -151,7 +153,8 @@ def test_target_from_explicit_settings_on_a_plain_host(tmp_path: Path) -> None:
     """Asterisk on this host: each path as configured, nothing guessed from the paths' shape."""
     etc = tmp_path / "r" / "etc" / "asterisk"
     etc.mkdir(parents=True)
-    s = Settings.load(environ={"IVR400_ASTERISK_CONFIG_DIR": str(etc), "IVR400_ASTERISK_SPOOL_DIR": str(tmp_path / "sp")})
+    s = Settings.load(environ={"IVR400_ASTERISK_CONFIG_DIR": str(etc),
+                               "IVR400_ASTERISK_SPOOL_DIR": str(tmp_path / "sp")})
     t = d.DeployTarget.from_settings(s, ami=s.ami)
     assert t.root == Path("/") and t.config_dir == etc and t.spool_dir == tmp_path / "sp"
     assert t.sounds_dir == Path("/var/lib/asterisk/sounds")  # no asterisk.conf: Asterisk's own default
@@ -175,7 +178,7 @@ def test_first_deploy_writes_everything_reloads_and_verifies(tmp_path: Path, tar
     assert {"dialplan show ivr400-inbound", "dialplan show ivr400-h-4008000001"} <= set(ami.sent)
     assert not report.rolled_back
     # No temp files left behind anywhere.
-    assert not [p for p in target.root.rglob("*ivr400-tmp*")]
+    assert not list(target.root.rglob("*ivr400-tmp*"))
 
 
 def test_second_deploy_of_the_same_config_reloads_nothing(tmp_path: Path, target: d.DeployTarget) -> None:
@@ -300,7 +303,7 @@ def test_crash_while_writing_restores_what_was_already_replaced(tmp_path: Path, 
     assert info.value.field == "write"
     assert snapshot(target.root) == before
     assert ami.reloads == []  # nothing reloaded: Asterisk never saw a half-written set
-    assert not [p for p in target.root.rglob("*ivr400-tmp*")]
+    assert not list(target.root.rglob("*ivr400-tmp*"))
 
 
 def test_unreachable_ami_writes_nothing(tmp_path: Path, target: d.DeployTarget) -> None:

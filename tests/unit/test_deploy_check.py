@@ -70,7 +70,7 @@ class FakeAmi:
             return self.user
         if cmd.startswith("module show like"):
             return NO_MODULE if words[-1] in self.missing else MODULE_ROW.format(m=words[-1])
-        if cmd.startswith("core show application") or cmd.startswith("core show function"):
+        if cmd.startswith(("core show application", "core show function")):
             name = words[-1]
             if name in self.missing:
                 raise CommandFailed(cmd, "Your application(s) is (are) not registered")
@@ -124,7 +124,7 @@ def by_item(report: c.CheckReport) -> dict[str, c.Finding]:
 def test_a_complete_setup_passes(tree: DeployTarget, rendered: RenderedConfig) -> None:
     ami = FakeAmi()
     report = c.check(tree, rendered, ami=ami)
-    assert report.ok, [f for f in report.missing]
+    assert report.ok, list(report.missing)
     found = by_item(report)
     assert found["include ivr400/pjsip.conf"].detail.endswith("pjsip_ivr400.conf:2: #include ivr400/pjsip.conf")
     assert found["include ivr400/cdr_custom.conf"].status == c.OK

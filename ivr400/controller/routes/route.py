@@ -1,19 +1,21 @@
 """``agi://.../route?hotline=<400 number>``: what happens to a call, decided at call entry.
 
-Sets, from the cached configuration and the caller ID (never echoed: the reason carries only the
-normalized number), the variables the hotline's entry context reads, ``IVR400_ACTION`` **last** so a
-session that dies halfway leaves the static plan in charge:
+Sets, from the cached configuration and the caller ID, the variables the hotline's entry context
+reads, ``IVR400_ACTION`` **last** so a session that dies halfway leaves the static plan in charge:
 
-* ``menu``: ``IVR400_REASON``, ``IVR400_ACTION``;
+* ``menu``: ``IVR400_PROMPT`` (only when a time rule names one instead of the welcome), ``IVR400_ACTION``;
 * ``department``: the hunt variables (see ``department.py``: targets, timeouts, ``IVR400_HUNT`` when
   simultaneous, ``IVR400_MOH`` when there is a ringback class, ``IVR400_RING_TIMEOUT``),
-  ``IVR400_ACTION_DEPT`` (omitted for the switchboard: empty), ``IVR400_REASON``,
-  ``IVR400_TARGET_COUNT``, ``IVR400_ACTION``. Variables the entry context never set are not sent
-  when their empty value already means the right thing (one round trip each);
+  ``IVR400_ACTION_DEPT`` (omitted for the switchboard: empty), ``IVR400_TARGET_COUNT``,
+  ``IVR400_ACTION``. Variables the entry context never set are not sent when their empty value already
+  means the right thing (one round trip each);
 * ``voicemail``: ``IVR400_ACTION_DEPT`` and ``IVR400_DEPT_PATH`` for a department's mailbox, the greeting
-  in ``IVR400_PROMPT`` if configured, ``IVR400_REASON``, ``IVR400_ACTION``;
-* ``announcement``: ``IVR400_PROMPT``, ``IVR400_REASON``, ``IVR400_ACTION``;
-* ``refuse``: ``IVR400_REFUSE_WITH``, ``IVR400_PROMPT`` (prompt only), ``IVR400_REASON``, ``IVR400_ACTION``.
+  in ``IVR400_PROMPT`` if configured, ``IVR400_ACTION``;
+* ``announcement``: ``IVR400_PROMPT``, ``IVR400_ACTION``;
+* ``refuse``: ``IVR400_REFUSE_WITH``, ``IVR400_PROMPT`` (prompt only), ``IVR400_ACTION``.
+
+The decision's reason (which never echoes the raw caller ID, only the normalized number) goes to the
+log: INFO for refusals, DEBUG otherwise. Nothing in the dialplan reads it, so it costs no round trip.
 
 A 400 number the database does not know (deleted or deactivated since the dialplan was rendered) gets
 the polite unknown-number announcement and a log line. No configuration, a hotline the loader skipped
@@ -38,7 +40,6 @@ __all__ = ["UNKNOWN_HOTLINE_VARIABLES", "decision_variables", "route"]
 #: What a call to a 400 number the controller does not know gets.
 UNKNOWN_HOTLINE_VARIABLES: tuple[tuple[str, str], ...] = (
     (v.PROMPT, UNKNOWN_NUMBER),
-    (v.REASON, "unknown hotline"),
     (v.DISPOSITION, "unknown_number"),
     (v.ACTION, ActionKind.ANNOUNCEMENT.value),
 )
@@ -58,7 +59,6 @@ def decision_variables(entry: HotlineEntry, decision: Decision) -> list[tuple[st
         path = dept_path(decision.department)
         if path:
             out.append((v.ACTION_DEPT, path))
-        out.append((v.REASON, decision.reason))
         out.append((v.TARGET_COUNT, str(len(decision.targets))))
     else:
         if action is ActionKind.VOICEMAIL:
@@ -70,7 +70,6 @@ def decision_variables(entry: HotlineEntry, decision: Decision) -> list[tuple[st
             out.append((v.REFUSE_WITH, decision.refuse_with.value))
         if decision.prompt:
             out.append((v.PROMPT, decision.prompt))
-        out.append((v.REASON, decision.reason))
     out.append((v.ACTION, action.value))
     return out
 

@@ -18,7 +18,6 @@ ACTION = "IVR400_ACTION"            # menu | department | voicemail | announceme
 ACTION_DEPT = "IVR400_ACTION_DEPT"  # department key path when ACTION=department
 PROMPT = "IVR400_PROMPT"            # sound to play for announcement/refuse (ivr400/...)
 REFUSE_WITH = "IVR400_REFUSE_WITH"  # busy | prompt
-REASON = "IVR400_REASON"            # short reason for logs and CDR
 
 # --- set by the `department` hook before hunting (and by `route` when ACTION=department)
 TARGET_COUNT = "IVR400_TARGET_COUNT"        # number of dial targets, 0 = nobody routable now
