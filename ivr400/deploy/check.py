@@ -31,7 +31,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
-from ivr400.deploy.asterisk import VARLIB, DeployTarget, cdr_backends
+from ivr400.deploy.asterisk import VARLIB, DeployTarget, cdr_backends, sections
 from ivr400.pbx.asterisk.ami import AmiError, AmiLike
 from ivr400.pbx.asterisk.config_files import INCLUDE_DIR, INCLUDES, IncludeFile, include_line
 from ivr400.render.asterisk import RenderedConfig
@@ -156,20 +156,7 @@ def find_include(config_dir: Path, parent: str, wanted: str, section: str | None
 
 def section_values(text: str, section: str) -> dict[str, str]:
     """{key: value} of the first `[section]` of a config text (keys lower case)."""
-    out: dict[str, str] = {}
-    current = None
-    for raw in text.splitlines():
-        line = raw.split(";", 1)[0].strip()
-        m = _SECTION.match(line)
-        if m:
-            if current == section:
-                break
-            current = m.group(1).strip().lower()
-            continue
-        if current == section and "=" in line:
-            key, _, value = line.partition("=")
-            out.setdefault(key.strip().lower(), value.lstrip(">").strip())
-    return out
+    return next((values for name, values in sections(text) if name.lower() == section), {})
 
 
 _APP = re.compile(r"^\s*(?:exten\s*=>\s*[^,]+,|same\s*=>\s*)[^,]+,\s*([A-Za-z][A-Za-z0-9_]*)\s*\(", re.MULTILINE)

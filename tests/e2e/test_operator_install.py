@@ -27,21 +27,18 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 from ivr400.cdr.cdr_model import parse_csv_text
-from ivr400.db.engine import make_engine
 from ivr400.lab import Lab, process
 from ivr400.lab.chroot import host_path, mount_proc, unmount_all
 from ivr400.lab.config import NOLOAD
 from ivr400.lab.sipp import SeatUas, call
-from tests.conftest import PG_URL, in_ci
+from tests.conftest import _pg_schema_engine
 from tests.operations_doc import blocks, ivr400_commands, lines
 
 pytestmark = pytest.mark.pbx
@@ -130,26 +127,6 @@ def _clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("IVR400_")}
 
 
-def _pg_schema() -> Iterator[str]:
-    schema = f"op_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(PG_URL)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as exc:  # noqa: BLE001 - any failure to reach the server
-        admin.dispose()
-        if in_ci():
-            pytest.fail(f"PostgreSQL at {PG_URL} is required in CI: {exc}")
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {exc}")
-    sep = "&" if "?" in PG_URL else "?"
-    try:
-        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 def _toml(data: dict[str, dict[str, object]]) -> str:
     out = ["# the page's example configuration with this test's values"]
     for section, table in data.items():
@@ -181,7 +158,7 @@ def operator(lab: Lab, tmp_path: Path) -> Iterator[Operator]:
         pytest.fail(f"cannot mount an overlay over the lab's chroot: {mounted.stderr.strip()}")
     op = Operator(root=root, config=tmp_path / "ivr400.toml", work=tmp_path / "work", log=tmp_path / "asterisk.log")
     op.work.mkdir()
-    schemas = _pg_schema()
+    schemas = _pg_schema_engine()  # a private schema in the test database, dropped afterwards
     try:
         mount_proc(root)
         for path in HIDDEN:
@@ -209,7 +186,7 @@ def operator(lab: Lab, tmp_path: Path) -> Iterator[Operator]:
         import tomllib
 
         cfg = tomllib.loads(docs["/etc/ivr400/ivr400.toml"].text)
-        cfg["database"]["url"] = next(schemas)
+        cfg["database"]["url"] = next(schemas).url.render_as_string(hide_password=False)
         cfg["data"]["dir"] = str(tmp_path / "data")
         cfg["asterisk"] = {"root": str(root), "config_dir": str(etc)}
         cfg["ami"].update(host=PBX, secret=secret)
