@@ -14,7 +14,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
-import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -222,27 +221,12 @@ def store_legs(engine: Engine, legs: Iterable[Leg], source: str, *, attempts: in
 
 # -- the CSV backfill ---------------------------------------------------------------------------------
 def default_state_path() -> Path:
-    """$IVR400_CDR_STATE, else cdr-import-state.json in the data directory."""
-    explicit = os.environ.get("IVR400_CDR_STATE")
-    return Path(explicit) if explicit else data_dir() / "cdr-import-state.json"
+    """cdr-import-state.json in the data directory (the CLI passes cdr.state of ivr400.config instead)."""
+    return data_dir() / "cdr-import-state.json"
 
 
 def default_csv_path() -> Path:
-    """$IVR400_CDR_CSV; else the lab's file when a lab is recorded on this machine; else the PBX path."""
-    explicit = os.environ.get("IVR400_CDR_CSV")
-    if explicit:
-        return Path(explicit)
-    try:
-        from ivr400.lab import Lab, LabError
-
-        try:
-            lab = Lab.load()
-        except LabError:
-            lab = None
-        if lab is not None and Path(lab.root).is_dir():
-            return lab.host_path(DEFAULT_CSV_PATH)
-    except ImportError:  # pragma: no cover - the lab package ships with ivr400
-        pass
+    """cdr_custom's file where a stock Asterisk writes it (the CLI passes cdr.csv of ivr400.config)."""
     return Path(DEFAULT_CSV_PATH)
 
 

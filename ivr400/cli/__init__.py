@@ -30,21 +30,26 @@ COMMAND_GROUPS: tuple[tuple[str, str], ...] = (
     ("ivr400.cli.block", "block"),
     ("ivr400.cli.calendar", "calendar"),
     ("ivr400.cli.cdr", "cdr"),
+    ("ivr400.cli.config", "config"),
 )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--db",
-    "database_url",
-    envvar="IVR400_DATABASE_URL",
-    metavar="URL",
-    help="SQLAlchemy database URL (default: an SQLite file in the data directory).",
-)
+@click.option("--config", "config_file", metavar="PATH",
+              help="Configuration file (default: $IVR400_CONFIG, else /etc/ivr400/ivr400.toml if it exists).")
+@click.option("--db", "database_url", metavar="URL",
+              help="SQLAlchemy database URL: database.url (default: an SQLite file in the data directory).")
+@click.option("--lab", is_flag=True,
+              help="Use the lab's Asterisk (`ivr400 lab up`): its chroot paths and AMI user instead of asterisk.* "
+                   "and ami.* settings.")
 @click.pass_context
-def main(ctx: click.Context, database_url: str | None) -> None:
-    """ivr400 — run 400 hotline numbers on a real PBX, whitelist enforced by the database."""
-    ctx.obj = AppContext(database_url=database_url)
+def main(ctx: click.Context, config_file: str | None, database_url: str | None, lab: bool) -> None:
+    """ivr400 — run 400 hotline numbers on a real PBX, whitelist enforced by the database.
+
+    Settings: flag > environment (IVR400_<SECTION>_<KEY>) > configuration file > default;
+    `ivr400 config show` lists them with where each value came from.
+    """
+    ctx.obj = AppContext(config_file=config_file, database_flag=database_url, lab=lab)
     ctx.call_on_close(ctx.obj.close)
 
 

@@ -27,7 +27,7 @@ from ivr400.localtime import DEFAULT_ZONE, format_moment, to_zone, zone_name
 from ivr400.numbers import NumberError, normalize_number, parse_hotline_number
 
 if TYPE_CHECKING:  # imported when a command needs it (start-up time)
-    from ivr400.cdr.cdr_listener import AmiSettings
+    pass
 
 LIST_COLUMNS = ["id", "started", "hotline", "caller", "region", "keys", "dept", "seat", "disposition",
                 "talk_s", "duration_s", "decided_by"]
@@ -143,44 +143,22 @@ def _row_for_table(row: CallRecord, tz: ZoneInfo) -> dict[str, Any]:
 
 
 # -- listen / import ------------------------------------------------------------------------------
-def _ami_settings(host: str | None, port: int | None, user: str | None,
-                 secret: str | None) -> AmiSettings:
-    from ivr400.cdr.cdr_listener import AmiSettings
-
-    if user and secret:
-        return AmiSettings(host=host or "127.0.0.1", port=port or 5038, username=user, secret=secret)
-    if user or secret:
-        raise CommandError("ami: pass both --ami-user and --ami-secret")
-    from ivr400.lab import Lab, LabError
-
-    try:
-        lab = Lab.load()
-    except LabError as exc:
-        raise CommandError(
-            "ami: no credentials: pass --ami-user/--ami-secret (and --ami-host/--ami-port), "
-            "or run `ivr400 lab up` to use the lab's"
-        ) from exc
-    creds = dict(lab.ami_credentials)
-    if host:
-        creds["host"] = host
-    if port:
-        creds["port"] = port
-    return AmiSettings.from_mapping(creds)
-
-
 def _csv_option(func: Any) -> Any:  # noqa: ANN401
     func = click.option("--state-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                        help="Where the import offset is kept (default: $IVR400_CDR_STATE or the data dir).")(func)
+                        help="Where the import offset is kept: cdr.state "
+                             "(default <data.dir>/cdr-import-state.json).")(func)
     return click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                        help="cdr_custom's ivr400.csv (default: $IVR400_CDR_CSV, the lab's, or "
-                             "/var/log/asterisk/cdr-custom/ivr400.csv).")(func)
+                        help="cdr_custom's ivr400.csv: cdr.csv (default "
+                             "<asterisk.root><astlogdir>/cdr-custom/ivr400.csv).")(func)
 
 
 @cdr.command("listen")
-@click.option("--ami-host", envvar="IVR400_AMI_HOST", default=None, help="AMI host (default: the lab's).")
-@click.option("--ami-port", envvar="IVR400_AMI_PORT", type=int, default=None, help="AMI port (default 5038).")
-@click.option("--ami-user", envvar="IVR400_AMI_USER", default=None, help="AMI user (default: the lab's).")
-@click.option("--ami-secret", envvar="IVR400_AMI_SECRET", default=None, help="AMI secret (default: the lab's).")
+@click.option("--ami-host", default=None, help="AMI host: ami.host.")
+@click.option("--ami-port", type=int, default=None, help="AMI port: ami.port.")
+@click.option("--ami-user", default=None, help="AMI user: ami.user.")
+@click.option("--ami-secret", default=None,
+              help="AMI secret: ami.secret (prefer the configuration file or IVR400_AMI_SECRET: "
+                   "arguments are visible to other users).")
 @_csv_option
 @click.option("--no-backfill", is_flag=True, help="Do not import the CSV at login and periodically.")
 @click.option("--flush-delay", type=click.FloatRange(0.05, 60), default=0.5, show_default=True,
@@ -198,19 +176,24 @@ def listen(ami_host: str | None, ami_port: int | None, ami_user: str | None, ami
     backfills from the CSV at every login, so calls that ended while it was down are not lost.
     Prints `ready: pid N, ami HOST:PORT` once logged in and backfilled (on stdout; stderr with --json)."""
     from ivr400.cdr.cdr_listener import CdrListener, ListenerError
+    from ivr400.config import ConfigError
 
-    settings = _ami_settings(ami_host, ami_port, ami_user, ami_secret)
-    tz = _zone(pbx_tz)
     a = app()
+    settings = a.settings_with(ami_host=ami_host, ami_port=ami_port, ami_user=ami_user, ami_secret=ami_secret,
+                               cdr_csv=csv_path, cdr_state=state_file)
+    try:
+        ami = settings.require_ami()
+    except ConfigError as exc:
+        raise CommandError(str(exc)) from exc
+    tz = _zone(pbx_tz)
     engine = a.engine
     listener = CdrListener(
-        engine, settings, csv_path=csv_path, state_path=state_file, backfill=not no_backfill,
+        engine, ami, csv_path=settings.cdr_csv, state_path=settings.cdr_state, backfill=not no_backfill,
         flush_delay=flush_delay, import_interval=import_interval, pbx_tz=tz,
     )
-    logging.basicConfig(level=os.environ.get("IVR400_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    click.echo(f"listening for CDRs on AMI {settings.host}:{settings.port} as {settings.username} "
-               f"(pid {os.getpid()}; SIGTERM to stop)", err=True)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    click.echo(f"listening for CDRs on AMI {ami.host}:{ami.port} as {ami.username}, backfill from "
+               f"{settings.cdr_csv} (pid {os.getpid()}; SIGTERM to stop)", err=True)
 
     async def announce_ready(stop: asyncio.Event) -> None:
         """`ready:` once logged in (and the login's backfill is done), for supervisors; on stderr with
@@ -254,8 +237,9 @@ def import_(csv_path: Path | None, state_file: Path | None, from_start: bool, as
     from ivr400.cdr.cdr_store import import_csv
 
     a = app()
+    settings = a.settings_with(cdr_csv=csv_path, cdr_state=state_file)
     try:
-        result = import_csv(a.engine, csv_path, state_path=state_file, from_start=from_start)
+        result = import_csv(a.engine, settings.cdr_csv, state_path=settings.cdr_state, from_start=from_start)
     except PermissionError as exc:
         raise CommandError(f"csv: cannot read {exc.filename}: permission denied") from exc
     except IsADirectoryError as exc:

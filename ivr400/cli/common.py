@@ -17,11 +17,11 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from ivr400.config import ConfigError, Settings
 from ivr400.db.engine import make_engine
 from ivr400.db.migrate import SchemaError, ensure_schema
 from ivr400.localtime import format_moment
 from ivr400.numbers import NumberError
-from ivr400.paths import data_dir
 from ivr400.provisioning.audit import current_actor
 from ivr400.provisioning.errors import ProvisioningError, from_integrity_error
 
@@ -39,8 +39,47 @@ class CommandError(click.ClickException):
 
 @dataclass
 class AppContext:
-    database_url: str | None
+    """What the main group resolved: where the settings come from, and the database engine (lazily)."""
+
+    config_file: str | None = None
+    database_flag: str | None = None
+    lab: bool = False
+    _settings: Settings | None = field(default=None, repr=False)
     _engine: Engine | None = field(default=None, repr=False)
+
+    @property
+    def settings(self) -> Settings:
+        """The settings (file, environment, --db), with the lab's Asterisk and AMI when --lab was given."""
+        if self._settings is None:
+            try:
+                settings = Settings.load(self.config_file, flags={"database.url": self.database_flag})
+            except ConfigError as exc:
+                raise CommandError(str(exc)) from exc
+            if self.lab:
+                from ivr400.lab.errors import LabError
+                from ivr400.lab.targets import lab_settings  # the lab package only when asked for
+
+                try:
+                    settings = lab_settings(settings)
+                except LabError as exc:
+                    raise CommandError(str(exc)) from exc
+            self._settings = settings
+        return self._settings
+
+    def settings_with(self, **flags: object) -> Settings:
+        """The settings with a command's own flags on top (keys: setting names with `_` for `.`, e.g.
+        `ami_host`; None = not given)."""
+        try:
+            return self.settings.with_values({k.replace("_", ".", 1): v for k, v in flags.items()})
+        except ConfigError as exc:
+            raise CommandError(str(exc)) from exc
+
+    @property
+    def database_url(self) -> str:
+        """database.url; the default SQLite file's directory (data.dir) is created first."""
+        if self.settings.get("database.url") is None:
+            self.data_dir  # noqa: B018 - creates it
+        return self.settings.database_url
 
     @property
     def engine(self) -> Engine:
@@ -85,7 +124,13 @@ class AppContext:
 
     @property
     def data_dir(self) -> Path:
-        return data_dir()
+        """data.dir, created on first use."""
+        path = self.settings.data_dir
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CommandError(f"data.dir: cannot create {path} ({exc.strerror or exc})") from exc
+        return path
 
     def close(self) -> None:
         if self._engine is not None:

@@ -181,8 +181,9 @@ def test_a_later_answered_call_clears_the_caller(loaded) -> None:  # noqa: ANN00
         (["cdr", "list", "--tz", "Mars/Olympus"], "error: tz: unknown time zone 'Mars/Olympus'"),
         (["cdr", "missed", "--hotline", "4001"], "error: hotline: "),
         (["cdr", "missed", "--since", "soon"], "error: since: "),
-        (["cdr", "listen"], "error: ami: no credentials"),
-        (["cdr", "listen", "--ami-user", "x"], "error: ami: pass both --ami-user and --ami-secret"),
+        (["cdr", "listen"], "error: ami.secret: not set"),
+        (["cdr", "listen", "--ami-user", "x"], "error: ami.secret: not set"),
+        (["cdr", "listen", "--ami-port", "70000", "--ami-secret", "y"], "error: ami.port: 70000 is not a TCP port"),
         (["cdr", "listen", "--ami-user", "x", "--ami-secret", "y", "--pbx-tz", "Nowhere"], "error: tz: "),
     ],
 )
