@@ -4,7 +4,7 @@
 * ``cache``: holds it, polls ``config_generation`` every 200 ms and reloads in a worker thread;
 * ``app``: :class:`Controller` (clock, cache, round-robin counter) and :func:`run_controller`.
 
-The routes themselves live in ``ivr400.pbx.asterisk.routes``.
+The routes themselves live in ``ivr400.controller.routes``.
 """
 from __future__ import annotations
 

@@ -171,8 +171,8 @@ def parse_message_log(path: Path) -> list[SipMessage]:
 
 
 # -- rendering ------------------------------------------------------------------------------------
-def _render(name: str, replacements: dict[str, str], workdir: Path) -> Path:
-    text = (SCENARIOS / name).read_text()
+def _render(name: str, replacements: dict[str, str], workdir: Path, scenarios: Path = SCENARIOS) -> Path:
+    text = (scenarios / name).read_text()
     for key, value in replacements.items():
         text = text.replace(f"<!--@@{key}@@-->", value).replace(f"@@{key}@@", value)
     leftover = re.findall(r"@@[A-Z_]+@@", text)

@@ -24,8 +24,8 @@ from pathlib import Path
 import jinja2
 from sqlalchemy.orm import Session
 
-from ivr400.pbx.asterisk import dialplan_variables
 from ivr400.paths import data_dir, resource_dir
+from ivr400.pbx.asterisk import dialplan_variables
 from ivr400.render import model as m
 from ivr400.render.load import load_model
 from ivr400.render.model import RenderModel, RenderValueError, check_agi_url, comment_text

@@ -20,7 +20,6 @@ passes it as ``rotation``; it increments the counter after each decision that us
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 from ivr400.routing.blocking import check_caller, parse_caller
 from ivr400.routing.calendar import Calendar
@@ -40,17 +39,15 @@ from ivr400.routing.model import (
 )
 from ivr400.routing.region import NO_REGION, caller_region, match_region_rule
 from ivr400.routing.schedule import evaluate, local_time
+from ivr400.validators import UNSAFE_ARGUMENT
 
 __all__ = ["decide", "decide_department", "hunt_order"]
 
-# Characters a reason must not carry into a log line, a CDR field, an AGI command or a dialplan
-# application argument (commas separate arguments there).
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f\"'\\$;,`{}]")
 
 
 def _reason(parts: list[str]) -> str:
     """Join the steps into one line that is safe in a log, a CDR field or a channel variable."""
-    return _UNSAFE.sub("?", " | ".join(p for p in parts if p))
+    return UNSAFE_ARGUMENT.sub("?", " | ".join(p for p in parts if p))
 
 
 def hunt_order(department: DepartmentRouting, now: dt.datetime, rotation: int = 0) -> tuple[Target, ...]:

@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from ivr400.db.enums import HuntStrategy
 from ivr400.numbers import normalize_caller, region_name
 from ivr400.routing.calendar import DayKind
+from ivr400.validators import has_unsafe_text
 
 __all__ = [
     "Action",
@@ -101,8 +102,6 @@ _MOH_CLASS = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,79}")
 _DIAL = re.compile(r"\+?[0-9]{3,20}")
 _KEY = re.compile(r"[A-Za-z0-9_*#.-]{1,32}")
 _NUMBER_PREFIX = re.compile(r"\+?[0-9]{1,20}")
-# Characters that must never reach a log line, CDR field or channel variable through a name.
-_UNSAFE_TEXT = re.compile(r"[\x00-\x1f\x7f\"'\\$;`{}]")
 
 
 def _check(pattern: re.Pattern[str], value: object, what: str) -> str:
@@ -116,7 +115,7 @@ def _check_optional(pattern: re.Pattern[str], value: object, what: str) -> str |
 
 
 def _check_text(value: object, what: str) -> str:
-    if not isinstance(value, str) or not value.strip() or _UNSAFE_TEXT.search(value):
+    if not isinstance(value, str) or not value.strip() or has_unsafe_text(value):
         raise ValueError(f"{what}: {value!r} must be non-empty text without quotes or control characters")
     return value.strip()
 
@@ -271,7 +270,7 @@ class DepartmentRouting:
 
     def __post_init__(self) -> None:
         _check(_KEY, self.key, "department key")
-        if not isinstance(self.name, str) or _UNSAFE_TEXT.search(self.name):
+        if not isinstance(self.name, str) or has_unsafe_text(self.name):
             raise ValueError(f"department name: {self.name!r} has quotes or control characters")
         _set(self, "hunt_strategy", _enum(HuntStrategy, self.hunt_strategy, "hunt_strategy"))
         _check_int(self.max_attempts, "max_attempts", 0, 1000)

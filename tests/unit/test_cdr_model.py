@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from ivr400.lab.config import NOLOAD, LabConfig, render_base_config
-from ivr400.reports.cdr_model import (
+from ivr400.cdr.cdr_model import (
     CSV_COLUMNS,
     CSV_FORMAT,
     DISPOSITIONS,

@@ -34,7 +34,7 @@ import re
 import signal
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from ivr400.pbx.asterisk.agi_protocol import (
     AGIArgumentError,
@@ -68,6 +68,7 @@ __all__ = [
     "AGITimeout",
     "FastAGIServer",
     "Handler",
+    "ServerOptions",
     "dialplan_safe",
     "quote_arg",
     "serve",
@@ -75,6 +76,17 @@ __all__ = [
 ]
 
 Handler = Callable[["AGISession"], Awaitable[None]]
+
+
+class ServerOptions(TypedDict, total=False):
+    """The tunables of :class:`FastAGIServer` (seconds, counts, bytes), for callers that pass them on."""
+
+    header_timeout: float
+    command_timeout: float
+    session_timeout: float
+    max_sessions: int
+    max_header_bytes: int
+    max_header_lines: int
 
 #: Channel variable through which the server reports the session outcome to the dialplan.
 STATUS_VARIABLE = "IVR400_AGI_STATUS"
@@ -658,7 +670,7 @@ async def serve(
     grace: float = 10.0,
     on_started: Callable[[FastAGIServer], None] | None = None,
     logger: logging.Logger | None = None,
-    **options: Any,
+    **options: Unpack[ServerOptions],
 ) -> FastAGIServer:
     """Run a :class:`FastAGIServer` until SIGTERM/SIGINT, then close it gracefully.
 

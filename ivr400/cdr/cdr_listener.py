@@ -11,7 +11,7 @@ quiet for `flush_delay` seconds; legs already stored are kept for `recent_s` sec
 the same call is aggregated with the others rather than alone.
 
 Durable: every (re)login, and every `import_interval` seconds, the listener imports cdr_custom's
-ivr400.csv from the remembered offset (ivr400.reports.cdr_store.import_csv). Calls that ended while
+ivr400.csv from the remembered offset (ivr400.cdr.cdr_store.import_csv). Calls that ended while
 it was down, or whose events were lost (Asterisk drops events for a slow AMI client), are stored then.
 Both paths upsert idempotently, so a call seen twice is still one row.
 """
@@ -30,8 +30,8 @@ from typing import Any
 from panoramisk import Manager
 from sqlalchemy import Engine
 
-from ivr400.reports.cdr_model import CdrParseError, Leg, leg_from_event
-from ivr400.reports.cdr_store import ImportResult, import_csv, store_legs
+from ivr400.cdr.cdr_model import CdrParseError, Leg, leg_from_event
+from ivr400.cdr.cdr_store import ImportResult, import_csv, store_legs
 
 __all__ = ["AmiSettings", "CdrListener", "ListenerError", "ListenerStats"]
 
