@@ -56,6 +56,7 @@ from ivr400.provisioning.hotlines import check_hunt
 from ivr400.provisioning.seats import add_department, add_seat
 from ivr400.provisioning.tones import find_tone
 from ivr400.provisioning.trunks import find_trunk
+from ivr400.validators import DEPT_PATH
 
 T = TypeVar("T")
 
@@ -404,8 +405,7 @@ def _import_departments(session: Session, rows: list[Row], report: ImportReport,
 
 
 def _key_path(text: str) -> str:
-    keys = text.split(".")
-    if not all(len(k) == 1 and k.isdigit() and k.isascii() for k in keys):
+    if not text or not DEPT_PATH.fullmatch(text):
         raise CellError(f"{text!r} is not a menu key path such as 2 or 2.1 (keys 0-9)")
     return text
 
