@@ -5,14 +5,17 @@
 Provisions the sample enterprise (`ivr400 demo`) into a fresh SQLite file (and, with --postgres, into a
 private schema of that server), then runs each command --runs times as a new process, interleaved so that
 load from other work on the machine spreads over all of them, and prints the median and fastest wall time
-and the ratio of the median to the baseline's. `import sqlalchemy.orm` is printed as a second reference: it
-is the floor for any command that reads the database through the ORM.
+and the ratio of the median to the baseline's, for wall time and for CPU time (user + system, which
+depends less on other load on the machine). Two more references show the floor of any command that reads
+the database through the ORM: importing SQLAlchemy's ORM, and importing ivr400's models with their mappers
+configured (what the first query does).
 """
 from __future__ import annotations
 
 import argparse
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -29,6 +32,8 @@ BASELINE = "python -c pass"
 REFERENCES: list[tuple[str, list[str]]] = [
     (BASELINE, [PYTHON, "-c", "pass"]),
     ("python -c 'import sqlalchemy.orm'", [PYTHON, "-c", "import sqlalchemy.orm"]),
+    ("python -c 'import ivr400.db.models' (+ configure)",
+     [PYTHON, "-c", "import ivr400.db.models, sqlalchemy.orm as o; o.configure_mappers()"]),
 ]
 COMMANDS: list[tuple[str, list[str]]] = [
     ("ivr400 --help", ["--help"]),
@@ -42,17 +47,20 @@ COMMANDS: list[tuple[str, list[str]]] = [
 ]
 
 
-def run(argv: list[str], env: dict[str, str]) -> float:
+def run(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds user + system) of one process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed ({done.returncode}): {done.stderr.decode()}")
-    return elapsed
+    return elapsed, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
 
 
-def measure(cases: list[tuple[str, list[str]]], env: dict[str, str], runs: int) -> dict[str, list[float]]:
-    times: dict[str, list[float]] = {name: [] for name, _ in cases}
+def measure(cases: list[tuple[str, list[str]]], env: dict[str, str], runs: int) -> dict[str, list[tuple[float, float]]]:
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name, _ in cases}
     for name, argv in cases:  # warm-up: byte-code caches, page cache
         run(argv, env)
     for _ in range(runs):
@@ -61,14 +69,18 @@ def measure(cases: list[tuple[str, list[str]]], env: dict[str, str], runs: int) 
     return times
 
 
-def report(title: str, times: dict[str, list[float]]) -> None:
-    base = statistics.median(times[BASELINE])
+def report(title: str, times: dict[str, list[tuple[float, float]]]) -> None:
+    """Median wall time, fastest wall time, median CPU time, and the medians' ratios to the baseline's."""
+    base_wall = statistics.median(w for w, _ in times[BASELINE])
+    base_cpu = statistics.median(c for _, c in times[BASELINE])
     width = max(len(name) for name in times)
     print(f"\n{title}")
-    print(f"{'command':<{width}}  {'median':>8}  {'fastest':>8}  {'ratio':>6}")
+    print(f"{'command':<{width}}  {'wall':>7}  {'fastest':>7}  {'ratio':>6}  {'CPU':>7}  {'ratio':>6}")
     for name, values in times.items():
-        median = statistics.median(values)
-        print(f"{name:<{width}}  {median * 1000:6.0f} ms  {min(values) * 1000:6.0f} ms  {median / base:5.1f}×")
+        wall = statistics.median(w for w, _ in values)
+        cpu = statistics.median(c for _, c in values)
+        print(f"{name:<{width}}  {wall * 1000:4.0f} ms  {min(w for w, _ in values) * 1000:4.0f} ms  "
+              f"{wall / base_wall:5.1f}×  {cpu * 1000:4.0f} ms  {cpu / base_cpu:5.1f}×")
 
 
 def provision(url: str, data_dir: Path) -> dict[str, str]:
@@ -93,11 +105,14 @@ def main() -> None:
             report("PostgreSQL", measure_postgres(args.postgres, Path(tmp), args.runs))
 
 
-def measure_postgres(url: str, tmp: Path, runs: int) -> dict[str, list[float]]:
-    from sqlalchemy import create_engine, text
+def measure_postgres(url: str, tmp: Path, runs: int) -> dict[str, list[tuple[float, float]]]:
+    from sqlalchemy import create_engine, make_url, text
 
     schema = f"bench_cli_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    admin = create_engine(parsed, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
     with admin.connect() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     try:
