@@ -37,7 +37,7 @@ SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 
 __all__ = ["LoadResult", "LoadSeat", "raise_nofile", "run_load", "start_load"]
 
-#: Open files for sipp (and anything started from here): DESIGN.md §3, the lab box allows 20000.
+#: Open files for sipp (and anything started from here): the lab box allows 20000 (docs/architecture.md, "The lab").
 NOFILE = 20000
 
 
@@ -59,7 +59,7 @@ def _stat_counters(path: Path) -> dict[str, str]:
     if len(rows) < 2:
         return {}
     header, last = rows[0], rows[-1]
-    return {k.strip(): v.strip() for k, v in zip(header, last)}
+    return {k.strip(): v.strip() for k, v in zip(header, last, strict=False)}  # a short last line: the columns it has
 
 
 def _int(stats: dict[str, str], key: str) -> int:

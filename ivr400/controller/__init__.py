@@ -1,4 +1,4 @@
-"""The FastAGI controller: decides each call from a cached routing configuration (DESIGN.md §2).
+"""The FastAGI controller: decides each call from a cached routing configuration (docs/architecture.md).
 
 * ``loader``: database → ``{400 number: HotlineEntry}`` + calendars, in one pass;
 * ``cache``: holds it, polls ``config_generation`` every 200 ms and reloads in a worker thread;

@@ -3,9 +3,10 @@
 Actions are written ``menu[:PROMPT]`` (the top menu, with PROMPT instead of the welcome tone),
 ``department[:PATH]`` (no path: the switchboard), ``voicemail[:PATH]``
 (a department's mailbox), ``announcement[:PROMPT]``. A PROMPT is the name of a tone of the enterprise
-(played as ``ivr400/tone-<id>``) or an Asterisk sound name such as ``ivr400-closed`` or
-``ivr400/ivr400-closed``. Each is validated with the very dataclasses the controller builds at load time
-(``ivr400.routing.model``); a refusal is a :class:`ProvisioningError` naming the field.
+(played as ``ivr400/tone-<id>``) or an Asterisk sound name such as ``ivr400/ivr400-closed`` (a bare
+``ivr400-closed`` names a shipped prompt and is stored in that full form). Each is validated with the
+very dataclasses the controller builds at load time (``ivr400.routing.model``); a refusal is a
+:class:`ProvisioningError` naming the field.
 """
 from __future__ import annotations
 
@@ -75,7 +76,7 @@ class ActionSpec:
 
 
 def describe_action(kind: str, path: str | None, prompt: str | None) -> str:
-    """``department:2``, ``department`` (switchboard), ``announcement:ivr400-closed``, ``menu``."""
+    """``department:2``, ``department`` (switchboard), ``announcement:ivr400/ivr400-closed``, ``menu``."""
     if kind in (ActionKind.DEPARTMENT.value, ActionKind.VOICEMAIL.value) and path:
         return f"{kind}:{path}"
     if prompt:
@@ -91,11 +92,12 @@ def resolve_prompt(session: Session, hotline: Hotline, text: str, field: str) ->
         if tone_id is not None:
             return tone_sound(tone_id)
     try:
-        Action(ActionKind.ANNOUNCEMENT, prompt=name)
+        action = Action(ActionKind.ANNOUNCEMENT, prompt=name)
     except ValueError:
         raise ProvisioningError(field, f"{name!r} is neither a tone of this enterprise nor a sound name "
                                 "(letters, digits, _ . / -)") from None
-    return name
+    assert action.prompt is not None
+    return action.prompt  # the one form: ivr400-closed is stored as ivr400/ivr400-closed
 
 
 def parse_action(session: Session, hotline: Hotline, text: str, field: str = "action", *,

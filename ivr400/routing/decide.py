@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from ivr400.pbx.asterisk.prompts import INVALID
 from ivr400.routing.blocking import check_caller, parse_caller
 from ivr400.routing.calendar import Calendar
 from ivr400.routing.model import (
@@ -205,7 +206,7 @@ def decide_department(
 ) -> Decision:
     """After a menu key press: the department's targets (or its voicemail fallback).
 
-    ``key`` comes from the dialplan (the digits pressed); an unknown key gives the ``ivr400-invalid``
+    ``key`` comes from the dialplan (the digits pressed); an unknown key gives the ``ivr400/ivr400-invalid``
     announcement rather than an exception. Time rules are not re-evaluated: the caller was let in by
     :func:`decide` seconds ago.
     """
@@ -214,7 +215,7 @@ def decide_department(
     if dept is None:
         return Decision(
             action=ActionKind.ANNOUNCEMENT,
-            prompt="ivr400-invalid",
+            prompt=INVALID,
             reason="unknown menu key",
             local_time=local,
         )

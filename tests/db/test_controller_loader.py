@@ -111,7 +111,7 @@ def test_decisions_from_the_loaded_config(session: Session, tmp_path: Path) -> N
     shenzhen = decide(entry.routing, "075512345678", monday, entry.calendar)
     assert (shenzhen.action, shenzhen.department) == (ActionKind.DEPARTMENT, "2.1")
     blocked = decide(entry.routing, "01012345678", monday, entry.calendar)
-    assert blocked.action is ActionKind.REFUSE and blocked.prompt == "ivr400-blocked"
+    assert blocked.action is ActionKind.REFUSE and blocked.prompt == "ivr400/ivr400-blocked"
     company_day = decide(entry.routing, "13800138000", dt.datetime(2026, 6, 2, 10, tzinfo=SH), entry.calendar)
     assert (company_day.action, company_day.department) == (ActionKind.DEPARTMENT, "2.1")
     evening = decide(entry.routing, "13800138000", dt.datetime(2026, 6, 1, 20, tzinfo=SH), entry.calendar)
@@ -239,8 +239,8 @@ def test_round_robin_counter_and_voicemail_rows(engine: Engine, session: Session
             await ctl.cache.start()
             positions = [await ctl.next_rotation(w.hotline.id, "1") for _ in range(3)]
             positions.append(await ctl.next_rotation(w.hotline.id, SWITCHBOARD_KEY))
-            kwargs = dict(hotline="4008000001", dept="2.1", uniqueid="1700000000.1",
-                          caller="13800138000", file_path="/var/spool/asterisk/ivr400/voicemail/4008000001/x.wav")
+            kwargs = {"hotline": "4008000001", "dept": "2.1", "uniqueid": "1700000000.1",
+                          "caller": "13800138000", "file_path": "/var/spool/asterisk/ivr400/voicemail/4008000001/x.wav"}
             return positions, await ctl.save_voicemail(**kwargs), await ctl.save_voicemail(**kwargs)
         finally:
             await ctl.stop()
