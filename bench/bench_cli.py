@@ -61,7 +61,7 @@ def run(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
 
 def measure(cases: list[tuple[str, list[str]]], env: dict[str, str], runs: int) -> dict[str, list[tuple[float, float]]]:
     times: dict[str, list[tuple[float, float]]] = {name: [] for name, _ in cases}
-    for name, argv in cases:  # warm-up: byte-code caches, page cache
+    for _, argv in cases:  # warm-up: byte-code caches, page cache
         run(argv, env)
     for _ in range(runs):
         for name, argv in cases:

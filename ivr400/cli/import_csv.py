@@ -34,15 +34,17 @@ def _read(file: Path) -> tuple[bytes, Path, str]:
 def _summary(report: ImportReport) -> str:
     counts = ", ".join(f"{n} {what}" for what, n in report.created.items()) or "nothing"
     if report.dry_run:
-        return f"dry run: {report.source} ({report.encoding}, {report.lines} lines) is valid: would create {counts}; nothing written"
+        return (f"dry run: {report.source} ({report.encoding}, {report.lines} lines) is valid: "
+                f"would create {counts}; nothing written")
     return f"imported {report.source} ({report.encoding}, {report.lines} lines): created {counts}"
 
 
 def _import_command(kind: str) -> click.Command:
     fmt = FORMATS[kind]
 
-    @import_.command(kind, short_help=f"Import {kind} from a CSV file.", help=f"Import {kind} from FILE (CSV, `-` for standard input); columns: "
-                                f"{', '.join(fmt.columns)}. Required: {', '.join(sorted(fmt.required))}.")
+    @import_.command(kind, short_help=f"Import {kind} from a CSV file.",
+                     help=f"Import {kind} from FILE (CSV, `-` for standard input); columns: "
+                          f"{', '.join(fmt.columns)}. Required: {', '.join(sorted(fmt.required))}.")
     @click.argument("file", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True))
     @click.option("--dry-run", is_flag=True, help="Check every line exactly as a real import would; write nothing.")
     @click.option("--encoding", default=None, metavar="CODEC",

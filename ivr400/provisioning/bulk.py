@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
@@ -76,7 +77,7 @@ _EVIDENCE_FLAGS = ("shows_number", "shows_owner", "sealed_by_owner", "sealed_by_
 DESTINATIONS = CsvFormat(
     "destinations",
     columns=("enterprise", "number", "owner", "owner_kind", "relationship", "status", "reason", "trunk",
-             "evidence_kind", "evidence_file", *[c for c in EVIDENCE_ATTRIBUTE_COLUMNS.values()],
+             "evidence_kind", "evidence_file", *EVIDENCE_ATTRIBUTE_COLUMNS.values(),
              "evidence_valid_from", "evidence_valid_until", "evidence_long_term"),
     required=frozenset({"enterprise", "number", "owner"}),
 )
@@ -241,35 +242,41 @@ class _DestinationGroup:
 def _import_destinations(session: Session, rows: list[Row], report: ImportReport, ctx: ImportContext) -> None:
     groups: dict[tuple[int, str], _DestinationGroup] = {}
     for row in rows:
-        before = len(report.errors)
-        cell = _cell_parser(report, row.line)
-        ent = cell("enterprise", lambda: lookup.enterprise(session, _required(row, "enterprise")))
-        parsed = cell("number", lambda: parse_destination(_required(row, "number")))
-        values = {
-            "owner": row.get("owner"),
-            "owner_kind": cell("owner_kind", lambda: parse_choice(row.get("owner_kind"), _OWNER_KINDS, "")),
-            "relationship": row.get("relationship"),
-            "status": cell("status", lambda: parse_choice(row.get("status"), _STATUSES, "")),
-            "reason": row.get("reason"),
-            "trunk": row.get("trunk"),
-        }
-        evidence = _evidence_line(row, cell, ctx.base_dir)
-        if ent is None or parsed is None:
-            continue
-        group = groups.setdefault((ent.id, parsed.number), _DestinationGroup(ent, row.get("number"), row.line))
-        for column in _DESTINATION_COLUMNS:
-            value, known = values[column] or "", group.values.get(column, "")
-            if value and known and value != known:
-                report.refuse(row.line, column, f"{value!r} differs from {known!r} given before for "
-                                                f"{parsed.display}; a destination's lines must agree")
-            elif value:
-                group.values[column] = value
-        if len(report.errors) > before:
-            group.refused = True
-        elif evidence is not None:
-            group.evidence.append(evidence)
+        _read_destination(session, row, report, ctx, groups)
     for group in groups.values():
         _apply_destination(session, group, report, ctx)
+
+
+def _read_destination(session: Session, row: Row, report: ImportReport, ctx: ImportContext,
+                      groups: dict[tuple[int, str], _DestinationGroup]) -> None:
+    """Parse one line into its destination's group (made on its first line), reporting every bad cell."""
+    before = len(report.errors)
+    cell = _cell_parser(report, row.line)
+    ent = cell("enterprise", lambda: lookup.enterprise(session, _required(row, "enterprise")))
+    parsed = cell("number", lambda: parse_destination(_required(row, "number")))
+    values = {
+        "owner": row.get("owner"),
+        "owner_kind": cell("owner_kind", lambda: parse_choice(row.get("owner_kind"), _OWNER_KINDS, "")),
+        "relationship": row.get("relationship"),
+        "status": cell("status", lambda: parse_choice(row.get("status"), _STATUSES, "")),
+        "reason": row.get("reason"),
+        "trunk": row.get("trunk"),
+    }
+    evidence = _evidence_line(row, cell, ctx.base_dir)
+    if ent is None or parsed is None:
+        return
+    group = groups.setdefault((ent.id, parsed.number), _DestinationGroup(ent, row.get("number"), row.line))
+    for column in _DESTINATION_COLUMNS:
+        value, known = values[column] or "", group.values.get(column, "")
+        if value and known and value != known:
+            report.refuse(row.line, column, f"{value!r} differs from {known!r} given before for "
+                                            f"{parsed.display}; a destination's lines must agree")
+        elif value:
+            group.values[column] = value
+    if len(report.errors) > before:
+        group.refused = True
+    elif evidence is not None:
+        group.evidence.append(evidence)
 
 
 def _evidence_line(row: Row, cell: Callable[[str, Callable[[], Any]], Any], base_dir: Path) -> _EvidenceLine | None:
@@ -278,14 +285,14 @@ def _evidence_line(row: Row, cell: Callable[[str, Callable[[], Any]], Any], base
     if not kind:
         for column in _EVIDENCE_COLUMNS:
             if _given(column, row.get(column)):
-                cell("evidence_kind", lambda c=column: _raise(f"required when {c} is given"))
+                cell("evidence_kind", partial(_raise, f"required when {column} is given"))
                 break
         return None
     path = cell("evidence_file", lambda: _evidence_path(_required(row, "evidence_file"), base_dir))
     attributes: dict[str, Any] = {}
     for attribute, column in EVIDENCE_ATTRIBUTE_COLUMNS.items():
         if attribute in _EVIDENCE_FLAGS:
-            if cell(column, lambda c=column: parse_bool(row.get(c))):
+            if cell(column, partial(parse_bool, row.get(column))):
                 attributes[attribute] = True
         elif row.get(column):
             attributes[attribute] = row.get(column)
@@ -337,8 +344,8 @@ def _apply_destination(session: Session, group: _DestinationGroup, report: Impor
         return
     report.count("destinations")
     for ev in group.evidence:
-        ok, _ = _attempt(session, report, ev.line, _EVIDENCE_FIELDS, "evidence_kind", lambda ev=ev: add_evidence(
-            session, dest, ev.kind, ev.file, store_root=ctx.store_root, attributes=ev.attributes,
+        ok, _ = _attempt(session, report, ev.line, _EVIDENCE_FIELDS, "evidence_kind", partial(
+            add_evidence, session, dest, ev.kind, ev.file, store_root=ctx.store_root, attributes=ev.attributes,
             valid_from=ev.valid_from, valid_until=ev.valid_until, long_term=ev.long_term, now=ctx.now,
             stored=ctx.stored_files))
         if ok:
@@ -346,7 +353,8 @@ def _apply_destination(session: Session, group: _DestinationGroup, report: Impor
         else:
             group.refused = True
     if v.get("trunk"):
-        ok, _ = _attempt(session, report, line, {}, "trunk", lambda: setattr(dest, "trunk", find_trunk(session, v["trunk"])))
+        ok, _ = _attempt(session, report, line, {}, "trunk",
+                         lambda: setattr(dest, "trunk", find_trunk(session, v["trunk"])))
         group.refused |= not ok
     status, reason = v.get("status") or WhitelistStatus.PENDING.value, v.get("reason", "")
     if reason and status not in (WhitelistStatus.REJECTED.value, WhitelistStatus.REVOKED.value):
@@ -383,25 +391,27 @@ class _DepartmentLine:
 
 
 def _import_departments(session: Session, rows: list[Row], report: ImportReport, ctx: ImportContext) -> None:
-    lines: list[_DepartmentLine] = []
-    for row in rows:
-        before = len(report.errors)
-        cell = _cell_parser(report, row.line)
-        h = cell("hotline", lambda: lookup.hotline(session, _required(row, "hotline")))
-        path = cell("key", lambda: _key_path(_required(row, "key")))
-        name = cell("name", lambda: _required(row, "name"))
-        hunt = cell("hunt", lambda: check_hunt(row.get("hunt") or "sequential"))
-        attempts = cell("max_attempts", lambda: parse_int(row.get("max_attempts"), 0))
-        if len(report.errors) > before or h is None or path is None:
-            continue
-        parent, _, key = path.rpartition(".")
-        lines.append(_DepartmentLine(row.line, h, parent or None, key, name or "", hunt or "", attempts or 0,
-                                     row.get("ringback_tone"), row.get("prompt_tone")))
+    lines = [d for d in (_read_department(session, row, report) for row in rows) if d is not None]
     # Parents before their sub-menus, whatever the order of the file.
     for d in sorted(lines, key=lambda d: 0 if d.parent_path is None else d.parent_path.count(".") + 1):
-        ok, _ = _attempt(session, report, d.line, _DEPARTMENT_FIELDS, "key", lambda d=d: _add_department(session, d))
+        ok, _ = _attempt(session, report, d.line, _DEPARTMENT_FIELDS, "key", partial(_add_department, session, d))
         if ok:
             report.count("departments")
+
+
+def _read_department(session: Session, row: Row, report: ImportReport) -> _DepartmentLine | None:
+    before = len(report.errors)
+    cell = _cell_parser(report, row.line)
+    h = cell("hotline", lambda: lookup.hotline(session, _required(row, "hotline")))
+    path = cell("key", lambda: _key_path(_required(row, "key")))
+    name = cell("name", lambda: _required(row, "name"))
+    hunt = cell("hunt", lambda: check_hunt(row.get("hunt") or "sequential"))
+    attempts = cell("max_attempts", lambda: parse_int(row.get("max_attempts"), 0))
+    if len(report.errors) > before or h is None or path is None:
+        return None
+    parent, _, key = path.rpartition(".")
+    return _DepartmentLine(row.line, h, parent or None, key, name or "", hunt or "", attempts or 0,
+                           row.get("ringback_tone"), row.get("prompt_tone"))
 
 
 def _key_path(text: str) -> str:
@@ -435,27 +445,35 @@ class _SeatLine:
 def _import_seats(session: Session, rows: list[Row], report: ImportReport, ctx: ImportContext) -> None:
     groups: dict[tuple[int, int | None], list[_SeatLine]] = {}
     for row in rows:
-        before = len(report.errors)
-        cell = _cell_parser(report, row.line)
-        h = cell("hotline", lambda: lookup.hotline(session, _required(row, "hotline")))
-        dest = cell("destination", lambda: lookup.destination(
-            session, _required(row, "destination"), str(h.enterprise_id)) if h else None)
-        dept = cell("department", lambda: lookup.department(session, h, row.get("department"))
-                    if h and row.get("department") else None)
-        position = cell("position", lambda: parse_int(row.get("position")))
-        ring = cell("ring_timeout", lambda: parse_int(row.get("ring_timeout"), 15))
-        if len(report.errors) > before or h is None or dest is None or ring is None:
-            continue
-        key = (h.id, dept.id if dept else None)
-        groups.setdefault(key, []).append(_SeatLine(row.line, h, dept, dest, position, ring))
+        seat = _read_seat(session, row, report)
+        if seat is not None:
+            key = (seat.hotline.id, seat.department.id if seat.department else None)
+            groups.setdefault(key, []).append(seat)
     for group in groups.values():
         # Numbered lines in hunt order (each inserted at its position), then unnumbered ones appended.
         for s in sorted(group, key=lambda s: (s.position is None, s.position or 0)):
-            ok, _ = _attempt(session, report, s.line, _SEAT_FIELDS, "destination", lambda s=s: add_seat(
-                session, s.hotline, s.destination, department=s.department, position=s.position,
+            ok, _ = _attempt(session, report, s.line, _SEAT_FIELDS, "destination", partial(
+                add_seat, session, s.hotline, s.destination, department=s.department, position=s.position,
                 ring_timeout=s.ring_timeout, now=ctx.now))
             if ok:
                 report.count("seats")
+
+
+def _read_seat(session: Session, row: Row, report: ImportReport) -> _SeatLine | None:
+    before = len(report.errors)
+    cell = _cell_parser(report, row.line)
+    h: Hotline | None = cell("hotline", lambda: lookup.hotline(session, _required(row, "hotline")))
+    if h is None:
+        return None
+    dest = cell("destination", lambda: lookup.destination(session, _required(row, "destination"),
+                                                          str(h.enterprise_id)))
+    path = row.get("department")
+    dept = cell("department", lambda: lookup.department(session, h, path)) if path else None
+    position = cell("position", lambda: parse_int(row.get("position")))
+    ring = cell("ring_timeout", lambda: parse_int(row.get("ring_timeout"), 15))
+    if len(report.errors) > before or dest is None or ring is None:
+        return None
+    return _SeatLine(row.line, h, dept, dest, position, ring)
 
 
 _IMPORTERS: dict[str, Callable[[Session, list[Row], ImportReport, ImportContext], None]] = {

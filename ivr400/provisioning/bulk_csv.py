@@ -157,8 +157,7 @@ def read_rows(text: str, fmt: CsvFormat) -> list[Row]:
         elif name in seen:
             errors.append(LineError(1, name, "column given twice"))
         seen.add(name)
-    for name in sorted(fmt.required - seen):
-        errors.append(LineError(1, name, "required column missing from the header"))
+    errors.extend(LineError(1, name, "required column missing from the header") for name in sorted(fmt.required - seen))
     if errors:
         raise CsvFileError(errors)
     rows: list[Row] = []
@@ -173,7 +172,7 @@ def read_rows(text: str, fmt: CsvFormat) -> list[Row]:
         if any(cell.strip() for cell in record):
             if len(record) > len(names) and any(c.strip() for c in record[len(names):]):
                 errors.append(LineError(line, "file", f"{len(record)} cells but the header names {len(names)}"))
-            rows.append(Row(line, {name: cell.strip() for name, cell in zip(names, record)}))
+            rows.append(Row(line, {name: cell.strip() for name, cell in zip(names, record, strict=False)}))
         line = reader.line_num + 1
     if errors:
         raise CsvFileError(errors)

@@ -37,7 +37,10 @@ DEPARTMENTS_CSV = f"""hotline,key,name,hunt,max_attempts,ringback_tone
 {H2},1,Sales,,,
 """
 
-DESTINATIONS_CSV = f"""enterprise,number,owner,owner_kind,relationship,status,reason,trunk,evidence_kind,evidence_file,issuer,shows_number,shows_owner,owner_on_document,sealed_by_enterprise,signed_by_person,evidence_relationship,evidence_valid_from,evidence_valid_until,evidence_long_term
+SOURCE_COLUMNS = ("enterprise,number,owner,owner_kind,relationship,status,reason,trunk,evidence_kind,evidence_file,"
+                  "issuer,shows_number,shows_owner,owner_on_document,sealed_by_enterprise,signed_by_person,"
+                  "evidence_relationship,evidence_valid_from,evidence_valid_until,evidence_long_term")
+DESTINATIONS_CSV = SOURCE_COLUMNS + f"""
 {A},010-62345678,{A},,,approved,,out,carrier_bill,docs/bill1.png,telecom,yes,yes,,,,,,,
 {A},010 6234 5679,张三,person,员工,approved,,,authorization_letter,docs/letter.png,,,,,是,y,员工,2020-01-01,2099/12/31,
 {A},01062345679,,,,,,,id_document,docs/id.png,,,,,,,,,,yes
@@ -407,7 +410,8 @@ BAD_FILES: list[tuple[str, str, list[tuple[int, str]], str]] = [
      "required when issuer is given"),
     ("destinations", _dest(GOOD, f"{A},010-62345690,北京乙公司,,,,,,,,,,,,"), [(3, "owner")], "differs from"),
     ("destinations", _dest(GOOD, f"{A},010 6234 5690,,,pending,,,,,,,,,,"), [(3, "status")], "differs from"),
-    ("destinations", _dest(GOOD, f"{A},010-6234569,{A},,,,,,,,,,,,", f"{A},010-62345691,{A},,,,,photo,docs/bill1.png,,,,,,"),
+    ("destinations", _dest(GOOD, f"{A},010-6234569,{A},,,,,,,,,,,,",
+                           f"{A},010-62345691,{A},,,,,photo,docs/bill1.png,,,,,,"),
      [(3, "number"), (4, "evidence_kind")], ""),
     ("destinations", "enterprise,number,owner,colour\n", [(1, "colour")], "unknown column for destinations"),
     ("destinations", "enterprise,number,evidence_kind,number\n", [(1, "number"), (1, "owner")], ""),
@@ -438,7 +442,7 @@ BAD_FILES: list[tuple[str, str, list[tuple[int, str]], str]] = [
     ("seats", f"hotline,position,destination\n{H1},9,13800138000\n", [(2, "position")], "between 1 and 3"),
     ("seats", f"hotline,position,destination\n{H1},x,13800138000\n", [(2, "position")], "whole number"),
     ("seats", f"hotline,destination\n{H2},021-61234569\n", [(2, "hotline")], "already has 1 bound numbers (limit 1)"),
-    ("seats", f"hotline,destination\n4008000009,010-62345679\n", [(2, "hotline")], "no hotline"),
+    ("seats", "hotline,destination\n4008000009,010-62345679\n", [(2, "hotline")], "no hotline"),
     ("seats", f"hotline,destination\n{H1},#99999999999999999999\n", [(2, "destination")], "no destination #9"),
     ("seats", f"hotline,destination\n{H1},13800138000\n{H1},13800138000\n", [(3, "destination")],
      "already a seat there"),
@@ -471,7 +475,8 @@ def check_refused(ivr: Ivr, folder: Path, kind: str, text: str, expected: list[t
 @pytest.mark.parametrize(("kind", "text", "expected", "reason"), BAD_FILES,
                          ids=[f"{k}-{i}-{'+'.join(f for _, f in e)}" for i, (k, _, e, _) in enumerate(BAD_FILES)])
 def test_each_bad_value_is_reported_at_its_line_and_column_and_nothing_is_written(
-        seeded_sqlite: Path, tmp_path: Path, kind: str, text: str, expected: list[tuple[int, str]], reason: str) -> None:
+        seeded_sqlite: Path, tmp_path: Path, kind: str, text: str, expected: list[tuple[int, str]],
+        reason: str) -> None:
     shutil.copytree(seeded_sqlite, tmp_path / "w")
     ivr = Ivr(f"sqlite:///{tmp_path / 'w' / 'a.db'}", tmp_path / "w" / "data-a")
     check_refused(ivr, tmp_path / "w" / "in", kind, text, expected, reason)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import click
 import pytest
@@ -68,7 +67,7 @@ def test_an_outdated_database_is_refused_and_an_empty_one_created(cli) -> None: 
 
 def test_the_listed_help_is_each_groups_own() -> None:
     ctx = click.Context(main)
-    for name, (module, attr, short) in COMMAND_GROUPS.items():
+    for name, (_, _, short) in COMMAND_GROUPS.items():
         group = main.get_command(ctx, name)
         assert group is not None and group.name == name, name
         assert group.get_short_help_str(limit=500) == short, f"COMMAND_GROUPS[{name!r}] differs from its docstring"
