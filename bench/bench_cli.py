@@ -9,6 +9,9 @@ and the ratio of the median to the baseline's, for wall time and for CPU time (u
 depends less on other load on the machine). Two more references show the floor of any command that reads
 the database through the ORM: importing SQLAlchemy's ORM, and importing ivr400's models with their mappers
 configured (what the first query does).
+
+Then (`--bulk N`, default 1,000) N destinations with evidence, approved, and N seats provisioned by
+`ivr400 import destinations` and `ivr400 import seats`, against one command per step timed on a sample.
 """
 from __future__ import annotations
 
@@ -89,10 +92,51 @@ def provision(url: str, data_dir: Path) -> dict[str, str]:
     return env
 
 
+def bulk(seats: int, loop_sample: int, tmp: Path) -> None:
+    """`seats` destinations and seats provisioned by two `ivr400 import` commands, against the same work as
+    one command per item (`destination add`, `evidence add`, `destination approve`, `seat add`) timed on
+    `loop_sample` items and scaled up."""
+    per_hotline = 200  # the highest bound-number limit a hotline takes
+    env = dict(os.environ, IVR400_DATA_DIR=str(tmp / "data-bulk"), IVR400_ACTOR="bench",
+               IVR400_DATABASE_URL=f"sqlite:///{tmp / 'bulk.db'}")
+    cli = [*IVR400]
+    hotlines = [f"400810{n:04d}" for n in range(-(-seats // per_hotline))] + ["4008200000"]  # last: the loop's
+    subprocess.run([*cli, "enterprise", "add", "北京甲科技有限公司", "--area-code", "010"], env=env,
+                   stdout=subprocess.DEVNULL, check=True)
+    for number in hotlines:
+        subprocess.run([*cli, "hotline", "add", number, "--enterprise", "1", "--max-bound", str(per_hotline)],
+                       env=env, stdout=subprocess.DEVNULL, check=True)
+    (tmp / "bill.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
+    numbers = [f"010-6{n:07d}" for n in range(seats + loop_sample)]
+    head = "enterprise,number,owner,status,evidence_kind,evidence_file,issuer,shows_number,shows_owner\n"
+    (tmp / "destinations.csv").write_text(head + "".join(
+        f"1,{n},北京甲科技有限公司,approved,carrier_bill,bill.png,telecom,yes,yes\n" for n in numbers[:seats]))
+    (tmp / "seats.csv").write_text("hotline,destination\n" + "".join(
+        f"{hotlines[i // per_hotline]},{n}\n" for i, n in enumerate(numbers[:seats])))
+    imported = [run([*cli, "import", kind, str(tmp / f"{kind}.csv")], env)[0] for kind in ("destinations", "seats")]
+    loop, hotline = 0.0, hotlines[-1]
+    for n in numbers[seats:]:
+        for argv in (["destination", "add", n, "--enterprise", "1", "--owner", "北京甲科技有限公司"],
+                     ["evidence", "add", n, "carrier_bill", str(tmp / "bill.png"), "--issuer", "telecom",
+                      "--shows-number", "--shows-owner"],
+                     ["destination", "approve", n], ["seat", "add", hotline, n]):
+            loop += run([*cli, *argv], env)[0]
+    per_item = loop / loop_sample
+    print(f"\nBulk: {seats:,} destinations with evidence, approved, and {seats:,} seats (SQLite)")
+    print(f"  ivr400 import destinations + import seats: {imported[0]:.1f} s + {imported[1]:.1f} s "
+          f"= {sum(imported):.1f} s")
+    print(f"  one command per step (4 per item), {loop_sample} items timed: {per_item:.2f} s per item, "
+          f"{per_item * seats / 60:.1f} min for {seats:,} ({per_item * seats / sum(imported):.0f}× the import)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--postgres", metavar="URL", help="also measure against this PostgreSQL server")
+    parser.add_argument("--bulk", type=int, default=1000, metavar="N",
+                        help="seats for the bulk import comparison (0: skip)")
+    parser.add_argument("--loop-sample", type=int, default=10, metavar="N",
+                        help="items provisioned one command at a time to scale up from")
     args = parser.parse_args()
     load = os.getloadavg()
     print(f"{os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; Python "
@@ -103,6 +147,8 @@ def main() -> None:
             (name, [*IVR400, *argv]) for name, argv in COMMANDS], env, args.runs))
         if args.postgres:
             report("PostgreSQL", measure_postgres(args.postgres, Path(tmp), args.runs))
+        if args.bulk:
+            bulk(args.bulk, args.loop_sample, Path(tmp))
 
 
 def measure_postgres(url: str, tmp: Path, runs: int) -> dict[str, list[tuple[float, float]]]:

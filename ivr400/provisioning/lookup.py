@@ -54,19 +54,34 @@ def destination(session: Session, ref: str, enterprise_ref: str | None = None,
         if found is None:
             raise ProvisioningError(field, f"no destination #{plain}")
         return found
-    try:
-        number = parse_destination(ref).number
-    except NumberError as exc:
-        raise ProvisioningError(field, str(exc)) from exc
-    stmt = select(Destination).where(Destination.number == number)
-    if enterprise_ref is not None:
-        stmt = stmt.where(Destination.enterprise_id == enterprise(session, enterprise_ref).id)
-    matches = list(session.scalars(stmt))
+    ent = enterprise(session, enterprise_ref) if enterprise_ref is not None else None
+    # Typed as stored or as displayed (01062345678, 010-62345678, 138 0013 8000): a stored number is already
+    # in the canonical form parsing would give, so an exact match needs no parsing, and no geocoder (whose
+    # data takes longer to load than the rest of a command). Any other form is parsed.
+    compact = ref.translate(_SPACES_AND_DASHES)
+    matches = _by_number(session, compact, ent) if compact.isascii() and compact.isdecimal() else []
+    number = compact
+    if not matches:
+        try:
+            number = parse_destination(ref).number
+        except NumberError as exc:
+            raise ProvisioningError(field, str(exc)) from exc
+        matches = _by_number(session, number, ent)
     if not matches:
         raise ProvisioningError(field, f"no destination {number}")
     if len(matches) > 1:
         raise ProvisioningError(field, f"{number} is registered by {len(matches)} enterprises; give --enterprise")
     return matches[0]
+
+
+_SPACES_AND_DASHES = str.maketrans("", "", " -")
+
+
+def _by_number(session: Session, number: str, ent: Enterprise | None) -> list[Destination]:
+    stmt = select(Destination).where(Destination.number == number)
+    if ent is not None:
+        stmt = stmt.where(Destination.enterprise_id == ent.id)
+    return list(session.scalars(stmt))
 
 
 def department(session: Session, hotline_row: Hotline, path: str, field: str = "department") -> Department:

@@ -42,14 +42,24 @@ def test_help_lists_every_group_without_importing_any() -> None:
 
 
 @pytest.mark.parametrize("args", [["hotline", "list"], ["destination", "list", "--json"], ["seat", "list"],
-                                  ["department", "list", "4008123456"], ["whitelist", "expiring"]])
-def test_list_commands_on_a_current_database_do_not_load_alembic(cli, args: list[str]) -> None:  # noqa: ANN001
+                                  ["department", "list", "4008123456"], ["whitelist", "expiring"],
+                                  ["destination", "show", "010-62345678"], ["whitelist", "check", "010 6234 5679"]])
+def test_list_and_show_commands_on_a_current_database_load_no_alembic_nor_geocoder(cli, args: list[str]) -> None:
     cli("demo")
     env = {"IVR400_DATA_DIR": str(cli.tmp / "data"), "PATH": "/usr/bin:/bin"}
     modules = loaded_after(f"from ivr400.cli import main; main({['--db', cli.db, *args]!r})", env)
     assert heavy(modules) == []
     assert sorted(m for m in modules if m.startswith("ivr400.cli.") and m != "ivr400.cli.common") == [
         f"ivr400.cli.{args[0]}"]
+
+
+def test_a_destination_typed_in_another_form_is_parsed_and_found(cli) -> None:  # noqa: ANN001
+    cli("demo")
+    forms = ("010-62345678", "01062345678", "+86 10 6234 5678", "(010) 6234-5678", "０１０－６２３４５６７８")
+    shown = [json.loads(cli("destination", "show", ref, "--json").stdout)["id"] for ref in forms]
+    assert len(set(shown)) == 1
+    result = cli("destination", "show", "010-6234567", ok=False)
+    assert result.stderr.startswith("error: destination: '010-6234567': too short")
 
 
 def test_an_outdated_database_is_refused_and_an_empty_one_created(cli) -> None:  # noqa: ANN001
