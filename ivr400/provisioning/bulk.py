@@ -169,7 +169,9 @@ def _begin(session: Session) -> None:
 
 
 def _remove(paths: list[Path]) -> None:
-    """Evidence files this import stored that no committed row refers to."""
+    """Evidence files this import added to the store, when its transaction is not committed. (A concurrent
+    command committing the very same content between our store and this removal would lose its copy; the
+    store is content-addressed, so that needs identical files imported at the same moment.)"""
     for path in paths:
         path.unlink(missing_ok=True)
 
