@@ -17,9 +17,10 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from ivr400.cli import GlobalOptions
 from ivr400.config import ConfigError, Settings
 from ivr400.db.engine import make_engine
-from ivr400.db.migrate import SchemaError, ensure_schema
+from ivr400.db.revision import SchemaError, schema_is_current
 from ivr400.localtime import format_moment
 from ivr400.numbers import NumberError
 from ivr400.provisioning.audit import current_actor
@@ -83,11 +84,16 @@ class AppContext:
 
     @property
     def engine(self) -> Engine:
+        """The database, checked to be at this ivr400's schema (created when empty)."""
         if self._engine is None:
             try:
                 self._engine = make_engine(self.database_url)
-                if ensure_schema(self._engine):
-                    self._seed_calendar(self._engine)
+                if not schema_is_current(self._engine):
+                    # Only an empty, outdated or unusual database pays for loading Alembic.
+                    from ivr400.db.migrate import ensure_schema
+
+                    if ensure_schema(self._engine):
+                        self._seed_calendar(self._engine)
             except (ValueError, SchemaError) as exc:
                 raise CommandError(str(exc)) from exc
             except OperationalError as exc:
@@ -137,11 +143,21 @@ class AppContext:
             self._engine.dispose()
 
 
+_APP_KEY = "ivr400.app"
+
+
 def app(ctx: click.Context | None = None) -> AppContext:
+    """The command's AppContext, made on first use from the main group's options and closed with it."""
     ctx = ctx or click.get_current_context()
-    obj = ctx.find_object(AppContext)
-    assert obj is not None, "ivr400 commands run under the main group"
-    return obj
+    root = ctx.find_root()
+    found = root.meta.get(_APP_KEY)
+    if found is None:
+        options = ctx.find_object(GlobalOptions)
+        assert options is not None, "ivr400 commands run under the main group"
+        found = root.meta[_APP_KEY] = AppContext(config_file=options.config_file,
+                                                 database_flag=options.database_url, lab=options.lab)
+        root.call_on_close(found.close)
+    return found
 
 
 def handle_errors(func: F) -> F:

@@ -7,11 +7,11 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect
 
 from alembic import command
+from ivr400.db.revision import SchemaError
 from ivr400.paths import resource_dir
 
-
-class SchemaError(RuntimeError):
-    """The database schema is not the one this ivr400 expects."""
+__all__ = ["SchemaError", "alembic_config", "current_revision", "downgrade", "ensure_schema", "head_revision",
+           "upgrade"]
 
 
 class MigrationRefused(RuntimeError):

@@ -146,6 +146,7 @@ BAD_INPUT = [
     (["destination", "add", "010-62345678", "--enterprise", "1", "--owner", "A"], "number"),
     (["destination", "add", "010-62345670", "--enterprise", "1", "--owner", " "], "owner"),
     (["destination", "show", "#99"], "destination"),
+    (["destination", "show", "#99999999999999999999"], "destination"),
     (["destination", "approve", "#99"], "destination"),
     (["destination", "reject", "#1", "--reason", " "], "reason"),
     (["destination", "revoke", "#1", "--reason", "x"], "destination"),
