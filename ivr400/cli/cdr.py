@@ -200,7 +200,7 @@ def listen(ami_host: str | None, ami_port: int | None, ami_user: str | None, ami
         --json, so stdout stays one JSON document."""
         while not stop.is_set():
             if await listener.wait_logged_in(timeout=1.0):
-                click.echo(f"ready: pid {os.getpid()}, ami {settings.host}:{settings.port}", err=as_json)
+                click.echo(f"ready: pid {os.getpid()}, ami {ami.host}:{ami.port}", err=as_json)
                 return
 
     async def main() -> None:

@@ -287,7 +287,8 @@ def test_serve_refuses_a_metrics_port_in_use_before_listening_for_agi(cli, monke
         monkeypatch.setenv("IVR400_CONTROLLER_METRICS_PORT", str(busy))
         result = cli("serve", "--port", "0", ok=False)
     assert result.exit_code == 1
-    assert result.stderr.startswith(f"error: controller.metrics_port: cannot listen on 127.0.0.1:{busy}: "), result.stderr
+    expected = f"error: controller.metrics_port: cannot listen on 127.0.0.1:{busy}: "
+    assert result.stderr.startswith(expected), result.stderr
     assert "ready:" not in result.stdout
 
 
