@@ -25,7 +25,7 @@ COMMAND_GROUPS: dict[str, tuple[str, str, str]] = {
     "department": ("ivr400.cli.department", "department", "Departments (menu keys): add, list."),
     "tone": ("ivr400.cli.tone", "tone", "Tones: add, list."),
     "letter": ("ivr400.cli.letter", "letter",
-               "Print the company (R4) or personal (R5) authorization letter for DEST."),
+               "Print or write the company (R4) or personal (R5) authorization letter for DEST."),
     "carrier": ("ivr400.cli.carrier", "carrier", "Carrier policies: list, set."),
     "trunk": ("ivr400.cli.trunk", "trunk", "Outbound trunks: add, list, use."),
     "voicemail": ("ivr400.cli.voicemail", "voicemail", "Voicemail left in Asterisk's spool: import (sync) and list."),
