@@ -67,8 +67,11 @@ def _ready(server: FastAGIServer, metrics: MetricsServer | None) -> None:
 def serve(host: str | None, port: int | None, grace: float, log_level: str | None, max_sessions: int,
           metrics_host: str | None, metrics_port: str | None, no_metrics: bool, asterisk_root: str | None,
           fixed_now: str | None) -> None:
-    """Run the FastAGI controller until SIGTERM (settings: controller.host, controller.port,
-    controller.metrics_host, controller.metrics_port, log.level, asterisk.root)."""
+    """Run the FastAGI controller until SIGTERM.
+
+    Settings: controller.host, controller.port, controller.metrics_host, controller.metrics_port, log.level,
+    asterisk.root.
+    """
     settings = app().settings_with(controller_host=host, controller_port=port, log_level=log_level,
                                    controller_metrics_host=metrics_host, controller_metrics_port=metrics_port,
                                    asterisk_root=asterisk_root)
