@@ -217,6 +217,11 @@ def read_file(path: Path) -> dict[str, Value]:
         raise ConfigError("config", f"{path} is a directory") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("config", f"{path}: not valid TOML ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError("config", f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset "
+                                    f"{exc.start}); TOML files are UTF-8") from None
+    except OSError as exc:
+        raise ConfigError("config", f"{path}: cannot read ({exc.strerror or exc})") from None
     values: dict[str, Value] = {}
     sections = sorted({s.section for s in SETTINGS})
     for section, table in data.items():

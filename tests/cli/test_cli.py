@@ -245,3 +245,19 @@ def test_tone_add_refuses_a_tone_longer_than_allowed(cli) -> None:  # noqa: ANN0
     result = cli("tone", "add", str(src), "--name", "long", "--kind", "welcome", ok=False)
     assert result.exit_code == 1 and result.stderr.startswith("error: file: ") and "longer" in result.stderr
     assert json.loads(cli("tone", "list", "--json").output) == []
+
+
+def test_a_file_that_is_not_a_database_is_an_error_not_a_traceback(tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"this is not sqlite\n" * 100)
+    result = CliRunner().invoke(main, ["--db", f"sqlite:///{garbage}", "hotline", "list"])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("error: database: cannot open (file is not a database)"), result.stderr
+
+
+def test_a_config_file_that_is_not_utf8_is_an_error_not_a_traceback(tmp_path: Path) -> None:
+    cfg = tmp_path / "x.toml"
+    cfg.write_bytes(b"\xff\xfe[ami]\n")
+    result = CliRunner().invoke(main, ["--config", str(cfg), "config", "show"])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith(f"error: config: {cfg}: not UTF-8"), result.stderr

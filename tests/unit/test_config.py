@@ -195,3 +195,11 @@ def test_cli_lab_flag_takes_asterisk_and_ami_from_the_lab(tmp_path: Path) -> Non
     assert rows["ami.port"]["value"] == "5038" and rows["ami.secret"]["value"] == "(set)"
     assert rows["cdr.csv"]["value"] == str(root / "var/log/asterisk/cdr-custom/ivr400.csv")
     assert "lab-secret" not in result.output
+
+
+def test_a_config_file_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> None:
+    cfg = tmp_path / "x.toml"
+    cfg.write_bytes(b"\xff\xfe[ami]\n")
+    with pytest.raises(ConfigError) as info:
+        Settings.load(cfg, environ={})
+    assert info.value.field == "config" and "not UTF-8" in info.value.reason and str(cfg) in info.value.reason
