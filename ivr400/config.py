@@ -98,7 +98,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("controller", "host", "host", "`127.0.0.1`", "address `ivr400 serve` listens on (`serve --host`)"),
     Setting("controller", "port", "port0", "`4573`", "its TCP port (`serve --port`)"),
     Setting("controller", "agi_url", "agi_url", "`agi://<controller.host>:<controller.port>` "
-            "(127.0.0.1 when the host is 0.0.0.0 or ::)",
+            "(127.0.0.1 when the host is 0.0.0.0 or ::; none when the port is 0: set it)",
             "how Asterisk reaches the controller: the FastAGI URL rendered into the dialplan (`deploy --agi-url`)"),
     Setting("controller", "metrics_host", "host", "`127.0.0.1`",
             "address of the controller's `/metrics` and `/healthz` (`serve --metrics-host`)"),
@@ -179,6 +179,9 @@ def _check(setting: Setting, raw: object, origin: str) -> Any:  # noqa: ANN401, 
     if kind == "agi_url":
         if not _AGI.fullmatch(text):
             raise bad(f"{text!r} is not a FastAGI URL agi://HOST[:PORT]")
+        port = re.search(r":([0-9]{1,5})/?$", text)
+        if port and int(port.group(1)) == 0:
+            raise bad(f"{text!r} has port 0: Asterisk must be told the port serve listens on")
         return text.rstrip("/")
     if kind == "level":
         if text.lower() not in LOG_LEVELS:
@@ -378,9 +381,18 @@ class Settings:
 
     @property
     def controller_agi_url(self) -> str:
+        """The FastAGI URL the dialplan calls: controller.agi_url, else agi://<controller.host>:<port>.
+
+        ConfigError('controller.agi_url') when it would be derived from controller.port 0 (an ephemeral
+        port, meaningful for `serve` alone: Asterisk cannot be told which one it will be).
+        """
         explicit = self.get("controller.agi_url")
         if explicit:
             return explicit
+        if self.controller_port == 0:
+            where = self.source("controller.port")
+            raise ConfigError("controller.agi_url", f"not derivable from controller.port 0 ({where}): "
+                                                    "port 0 is only for serve; set controller.agi_url")
         host = self.controller_host
         if host in ("0.0.0.0", "::", "[::]"):
             host = "127.0.0.1"
@@ -416,7 +428,12 @@ class Settings:
 
     # -- showing --------------------------------------------------------------------------------------
     def describe(self) -> list[dict[str, str]]:
-        """Every setting with its effective value and source; the secret shown as `(set)` or `(not set)`."""
+        """Every setting with its effective value and source; the secret shown as `(set)` or `(not set)`,
+        an unusable derived value as `(error: reason)`."""
+        try:
+            agi_url = self.controller_agi_url
+        except ConfigError as exc:
+            agi_url = f"(error: {exc.reason})"
         effective = {
             "database.url": self.database_url, "data.dir": self.data_dir,
             "asterisk.root": self.asterisk_root, "asterisk.config_dir": self.asterisk_config_dir,
@@ -425,7 +442,7 @@ class Settings:
             "ami.host": self.ami.host, "ami.port": self.ami.port, "ami.user": self.ami.username,
             "ami.secret": "(set)" if self.ami.secret else "(not set)", "ami.timeout": self.ami.timeout,
             "controller.host": self.controller_host, "controller.port": self.controller_port,
-            "controller.agi_url": self.controller_agi_url,
+            "controller.agi_url": agi_url,
             "controller.metrics_host": self.controller_metrics_host,
             "controller.metrics_port": self.controller_metrics_port,
             "cdr.csv": self.cdr_csv, "cdr.state": self.cdr_state, "log.level": self.log_level,

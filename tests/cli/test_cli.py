@@ -261,3 +261,12 @@ def test_a_config_file_that_is_not_utf8_is_an_error_not_a_traceback(tmp_path: Pa
     result = CliRunner().invoke(main, ["--config", str(cfg), "config", "show"])
     assert result.exit_code == 1, result.output
     assert result.stderr.startswith(f"error: config: {cfg}: not UTF-8"), result.stderr
+
+
+def test_deploy_refuses_an_agi_url_with_port_0(cli, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("IVR400_CONTROLLER_PORT", "0")
+    result = cli("deploy", "--dry-run", ok=False)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: controller.agi_url: "), result.stderr
+    assert "port 0 is only for serve; set controller.agi_url" in result.stderr
+    assert "agi://127.0.0.1:0" not in result.output

@@ -203,3 +203,19 @@ def test_a_config_file_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> Non
     with pytest.raises(ConfigError) as info:
         Settings.load(cfg, environ={})
     assert info.value.field == "config" and "not UTF-8" in info.value.reason and str(cfg) in info.value.reason
+
+
+def test_no_agi_url_is_derived_from_port_0_which_only_serve_may_use() -> None:
+    s = Settings.load(environ={"IVR400_CONTROLLER_PORT": "0"})
+    assert s.controller_port == 0  # serve --port 0: an ephemeral port
+    with pytest.raises(ConfigError) as info:
+        s.controller_agi_url  # noqa: B018
+    assert info.value.field == "controller.agi_url"
+    assert "port 0 is only for serve; set controller.agi_url" in info.value.reason
+    assert "IVR400_CONTROLLER_PORT" in info.value.reason
+    shown = {r["name"]: r["value"] for r in s.describe()}["controller.agi_url"]
+    assert shown.startswith("(error: ")
+    both = Settings.load(environ={"IVR400_CONTROLLER_PORT": "0", "IVR400_CONTROLLER_AGI_URL": "agi://pbx-ctl:4573"})
+    assert both.controller_agi_url == "agi://pbx-ctl:4573"
+    with pytest.raises(ConfigError, match=r"controller.agi_url: 'agi://127.0.0.1:0' has port 0"):
+        Settings.load(environ={"IVR400_CONTROLLER_AGI_URL": "agi://127.0.0.1:0"})
