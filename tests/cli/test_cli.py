@@ -270,3 +270,17 @@ def test_deploy_refuses_an_agi_url_with_port_0(cli, monkeypatch: pytest.MonkeyPa
     assert result.stderr.startswith("error: controller.agi_url: "), result.stderr
     assert "port 0 is only for serve; set controller.agi_url" in result.stderr
     assert "agi://127.0.0.1:0" not in result.output
+
+
+@pytest.mark.parametrize("actor", ["mallory\n2026-01-01 00:00  approve  admin", "a\rb", "esc\x1b[2Jape", "x" * 101])
+def test_an_actor_with_a_line_break_or_control_character_is_refused(cli, monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
+                                                                      actor: str) -> None:
+    cli("enterprise", "add", "北京甲科技有限公司", "--area-code", "010")
+    before = cli.snapshot()
+    monkeypatch.setenv("IVR400_ACTOR", actor)
+    result = cli("destination", "add", "13800138000", "--enterprise", "1", "--owner", "张三",
+                 "--owner-kind", "person", ok=False)
+    assert result.exit_code == 1 and result.stderr.startswith("error: actor: $IVR400_ACTOR "), result.stderr
+    assert cli.snapshot() == before
+    monkeypatch.setenv("IVR400_ACTOR", "王 五 (web)")
+    cli("destination", "add", "13800138000", "--enterprise", "1", "--owner", "张三", "--owner-kind", "person")
