@@ -122,6 +122,8 @@ class Value:
 
 
 # ---------------------------------------------------------------------------------------- checks
+#: The database backends ivr400 runs on (URL scheme before any `+driver`); see ivr400.db.engine.
+DATABASE_BACKENDS = ("sqlite", "postgresql")
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S*")
 _HOST = re.compile(r"[A-Za-z0-9._:-]+|\[[0-9A-Fa-f:.]+\]")
 _AGI = re.compile(r"agi://(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?/?")
@@ -171,6 +173,9 @@ def _check(setting: Setting, raw: object, origin: str) -> Any:  # noqa: ANN401, 
     if kind == "url":
         if not _URL.fullmatch(text):
             raise bad(f"{text!r} is not a database URL (e.g. postgresql+psycopg://ivr400@localhost/ivr400)")
+        backend = text.split("://", 1)[0].split("+", 1)[0].lower()
+        if backend not in DATABASE_BACKENDS:
+            raise bad(f"unsupported backend {backend!r} (use sqlite or postgresql)")
         return text
     if kind == "host":
         if not _HOST.fullmatch(text):
@@ -243,13 +248,30 @@ def read_file(path: Path) -> dict[str, Value]:
 
 
 def read_environ(environ: Mapping[str, str]) -> dict[str, Value]:
-    """The settings the environment sets (IVR400_<SECTION>_<KEY>; empty values count as unset)."""
+    """The settings the environment sets (IVR400_<SECTION>_<KEY>; empty values count as unset).
+
+    ConfigError(variable name) for a set IVR400_<SECTION>_<KEY> whose SECTION is a settings section but
+    whose KEY is no setting of it (a typo or a renamed setting, as unknown keys in the file are).
+    Variables under other prefixes (IVR400_CONFIG, IVR400_ACTOR, IVR400_LAB_*, ...) are not settings.
+    """
+    known = {s.env for s in SETTINGS}
+    for name, text in environ.items():
+        if name in known or not name.startswith(ENV_PREFIX) or text.strip() == "":
+            continue
+        rest = name[len(ENV_PREFIX):]
+        section = next((sec for sec in _SECTIONS if rest.startswith(f"{sec.upper()}_")), None)
+        if section is not None:
+            keys = ", ".join(s.env for s in SETTINGS if s.section == section)
+            raise ConfigError(name, f"unknown setting in the environment; [{section}] has {keys}")
     values: dict[str, Value] = {}
     for setting in SETTINGS:
         raw = environ.get(setting.env)
         if raw is not None and raw.strip() != "":
             values[setting.name] = Value(_check(setting, raw, f"${setting.env}"), f"env {setting.env}")
     return values
+
+
+_SECTIONS = tuple(dict.fromkeys(s.section for s in SETTINGS))
 
 
 def check_flags(flags: Mapping[str, object]) -> dict[str, Value]:

@@ -200,7 +200,7 @@ def test_bad_input_is_refused_with_the_field_and_nothing_is_written(cli, args: l
 
 def test_database_url_errors_are_clear(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["--db", "mysql://x/y", "enterprise", "list"])
-    assert result.exit_code == 1 and result.stderr.startswith("error: database url: unsupported backend")
+    assert result.exit_code == 1 and result.stderr.startswith("error: database.url: unsupported backend 'mysql'")
 
 
 def test_demo_populates_the_default_sqlite_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
