@@ -178,7 +178,7 @@ class _Unreadable(Exception):  # noqa: N818 -- internal signal, never escapes th
 
 
 _EXACT, _PREFIX, _CALLER = "exact", "prefix", "caller"
-_LENGTH_RULE = "a landline is 0 + area code + 7 or 8 digits, a mobile 11 digits"
+_LENGTH_RULE = "a landline is 0 + area code + 8 digits after 010 and 02x, 7 or 8 after others; a mobile 11 digits"
 _MOBILE_START = re.compile(r"1[3-9]")
 
 
@@ -223,6 +223,10 @@ def _landline(nsn: str, mode: str, fallback: str, written: int, *, bare: bool = 
             raise _Unreadable(f"too long for a prefix ({written} digits); {_LENGTH_RULE}", fallback)
         return NormalizedNumber("0" + nsn, NumberKind.LANDLINE, True)
     if len(nsn) < 10 or local < 7:
+        if local > 0 and nsn[:area_len] in _area_codes():  # the area code is there: say what follows it
+            wanted = "8 digits" if area_len == 2 else "7 or 8 digits"
+            raise _Unreadable(f"too short ({written} digits); after area code 0{nsn[:area_len]} a local number has "
+                              f"{wanted}, here {local}", fallback)
         raise _Unreadable(f"too short ({written} digits); {_LENGTH_RULE}", fallback)
     if len(nsn) > 11 or local > 8:
         raise _Unreadable(f"too long ({written} digits); {_LENGTH_RULE}", fallback, too_long=True)

@@ -356,8 +356,8 @@ def test_one_bad_line_writes_nothing_not_even_the_evidence_files(new_ivr, tmp_pa
     result = ivr("import", "destinations", str(bad), ok=False)
     assert result.exit_code == 1 and result.stdout == ""
     assert result.stderr.splitlines() == [
-        "error: line 4: number: '010-6234567': too short (10 digits); a landline is 0 + area code + 7 or 8 digits, "
-        "a mobile 11 digits",
+        "error: line 4: number: '010-6234567': too short (10 digits); after area code 010 a local number has "
+        "8 digits, here 7",
         f"error: file: {bad}: 1 bad line; nothing written"]
     assert ivr.state() == before
 

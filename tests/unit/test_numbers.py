@@ -15,6 +15,7 @@ from ivr400.numbers import (
     NumberError,
     NumberKind,
     normalize_caller,
+    normalize_number,
     parse_destination,
     parse_hotline_number,
     region_name,
@@ -308,3 +309,16 @@ def test_region_name_covers_every_geocoded_landline_area() -> None:
         province, city = region_name(description)
         assert province and city, description
         assert not re.search(r"省|市|自治区|自治州|地区|、|族", city), (description, city)
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ("021-6234560", "too short (10 digits); after area code 021 a local number has 8 digits, here 7"),
+    ("010-6234567", "after area code 010 a local number has 8 digits, here 7"),
+    ("0755-623456", "after area code 0755 a local number has 7 or 8 digits, here 6"),
+    ("021", "8 digits after 010 and 02x, 7 or 8 after others"),
+])
+def test_a_short_landline_is_told_how_many_local_digits_its_area_code_takes(text: str, says: str) -> None:
+    with pytest.raises(NumberError) as info:
+        normalize_number(text)
+    assert says in str(info.value)
+    assert "0 + area code + 7 or 8 digits" not in str(info.value)
