@@ -141,6 +141,7 @@ def run_import(session: Session, kind: str, data: bytes, *, source: str, base_di
         report.errors.extend(exc.errors)
         return report
     report.lines = len(rows)
+    store_existed = store_root.exists()
     with tempfile.TemporaryDirectory(prefix="ivr400-dry-run-") as scratch:
         ctx = ImportContext(base_dir=base_dir, store_root=Path(scratch) / "evidence" if dry_run else store_root,
                             now=now, actor=actor)
@@ -153,9 +154,9 @@ def run_import(session: Session, kind: str, data: bytes, *, source: str, base_di
             session.rollback()
         except BaseException:
             session.rollback()
-            _remove(ctx.stored_files)
+            _remove(ctx.stored_files, None if store_existed else store_root)
             raise
-        _remove(ctx.stored_files)
+        _remove(ctx.stored_files, None if store_existed else store_root)
     return report
 
 
@@ -168,12 +169,23 @@ def _begin(session: Session) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def _remove(paths: list[Path]) -> None:
-    """Evidence files this import added to the store, when its transaction is not committed. (A concurrent
-    command committing the very same content between our store and this removal would lose its copy; the
-    store is content-addressed, so that needs identical files imported at the same moment.)"""
+def _remove(paths: list[Path], created_root: Path | None) -> None:
+    """Evidence files this import added to the store, when its transaction is not committed, with the
+    directories they leave empty (`created_root`: the store itself, when this import created it). (A
+    concurrent command committing the very same content between our store and this removal would lose its
+    copy; the store is content-addressed, so that needs identical files imported at the same moment.)"""
     for path in paths:
         path.unlink(missing_ok=True)
+        _rmdir_if_empty(path.parent)
+    if created_root is not None:
+        _rmdir_if_empty(created_root)
+
+
+def _rmdir_if_empty(path: Path) -> None:
+    try:
+        path.rmdir()
+    except OSError:  # not empty (another file, another import), or already gone
+        pass
 
 
 def _attempt(session: Session, report: ImportReport, line: int, fields: dict[str, str], default: str,
@@ -590,20 +602,44 @@ def write_export(export: Export, target: Path, *, encoding: str = "utf-8") -> No
     """Write the CSV (atomically) and copy the evidence files beside it, each checked against its hash.
 
     Raises CsvFileError (encoding) or ProvisioningError("evidence", …) for a stored file that is missing or
-    altered; files are copied before the CSV is written, so a CSV never points at a missing copy.
+    altered, before anything is written. Every stored file is checked first, then the copies are written
+    and the CSV last, so a CSV never points at a missing copy; a write failure removes the copies this
+    call created (a copy that replaced a different older file stays replaced).
     """
     payload = encode(export.text(), encoding)
-    for f in export.files:
-        try:
-            content = f.stored.read_bytes()
-        except OSError as exc:
-            raise ProvisioningError("evidence", f"stored file {f.stored} cannot be read ({exc.strerror})") from exc
-        if hashlib.sha256(content).hexdigest() != f.sha256:
-            raise ProvisioningError("evidence", f"stored file {f.stored} does not match its sha256 (altered?)")
-        copy = target.parent.joinpath(*PurePosixPath(f.relative).parts)
-        if not (copy.is_file() and copy.read_bytes() == content):
-            atomic_write(copy, content, mode=0o640)
-    atomic_write(target, payload)
+    for f in export.files:  # 1. check every stored file: a refusal leaves nothing behind
+        _verified(f)
+    created: list[Path] = []
+    created_dirs: list[Path] = []
+    try:
+        for f in export.files:  # 2. copy (re-checked: what is copied is what was checked)
+            content = _verified(f)
+            copy = target.parent.joinpath(*PurePosixPath(f.relative).parts)
+            if not (copy.is_file() and copy.read_bytes() == content):
+                new = not copy.exists()
+                missing_dirs = [p for p in (copy.parent, *copy.parent.parents) if not p.exists()]
+                atomic_write(copy, content, mode=0o640)
+                if new:
+                    created.append(copy)
+                created_dirs.extend(missing_dirs)
+        atomic_write(target, payload)
+    except BaseException:
+        for path in created:
+            path.unlink(missing_ok=True)
+        for path in sorted(created_dirs, key=lambda p: len(p.parts), reverse=True):
+            _rmdir_if_empty(path)
+        raise
+
+
+def _verified(f: ExportFile) -> bytes:
+    """The stored file's bytes; ProvisioningError('evidence') when it is missing or does not match its hash."""
+    try:
+        content = f.stored.read_bytes()
+    except OSError as exc:
+        raise ProvisioningError("evidence", f"stored file {f.stored} cannot be read ({exc.strerror})") from exc
+    if hashlib.sha256(content).hexdigest() != f.sha256:
+        raise ProvisioningError("evidence", f"stored file {f.stored} does not match its sha256 (altered?)")
+    return content
 
 
 __all__ = ["DEPARTMENTS", "DESTINATIONS", "FORMATS", "SEATS", "CsvFileError", "Export", "ImportReport",

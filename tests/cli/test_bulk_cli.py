@@ -85,7 +85,8 @@ class Ivr:
         return result
 
     def state(self) -> list[tuple[str, list[Any]]]:
-        """Every table's rows (by primary key) and every file in the data directory: all a command could write."""
+        """Every table's rows (by primary key) and every file and directory (`name/`) in the data directory:
+        all a command could write."""
         engine = make_engine(self.db)
         try:
             with engine.connect() as conn:
@@ -93,7 +94,8 @@ class Ivr:
                         for t in Base.metadata.sorted_tables]
         finally:
             engine.dispose()
-        files = sorted(str(p.relative_to(self.data_dir)) for p in self.data_dir.rglob("*") if p.is_file())
+        files = sorted(str(p.relative_to(self.data_dir)) + ("/" if p.is_dir() else "")
+                       for p in self.data_dir.rglob("*"))
         return [*rows, ("files", files)]
 
     def report(self, *args: str) -> tuple[int, dict[str, Any], str]:
@@ -510,10 +512,18 @@ def test_export_refuses_what_it_cannot_write_faithfully(new_ivr, tmp_path: Path)
     assert result.exit_code == 1 and result.stderr.startswith("error: file: a destinations export copies evidence")
     result = ivr("export", "destinations", str(tmp_path / "d.csv"), "--files-dir", "../up", ok=False)
     assert result.exit_code == 1 and result.stderr.startswith("error: files-dir:")
-    stored = next(p for p in (ivr.data_dir / "evidence").rglob("*") if p.is_file())
-    stored.write_bytes(stored.read_bytes() + b"tampered")
-    result = ivr("export", "destinations", str(tmp_path / "d.csv"), ok=False)
-    assert result.exit_code == 1 and "does not match its sha256" in result.stderr
-    assert not (tmp_path / "d.csv").exists()
+    stored_files = sorted(p for p in (ivr.data_dir / "evidence").rglob("*") if p.is_file())
+    assert len(stored_files) > 1
+    for i, stored in enumerate(stored_files):  # whichever is altered, even the last copied: nothing written
+        good = stored.read_bytes()
+        stored.write_bytes(good + b"tampered")
+        out = tmp_path / f"out{i}"
+        out.mkdir()
+        result = ivr("export", "destinations", str(out / "d.csv"), ok=False)
+        assert result.exit_code == 1 and "does not match its sha256" in result.stderr
+        assert list(out.iterdir()) == [], [str(p) for p in out.rglob("*")]
+        stored.write_bytes(good)
+    ivr("export", "destinations", str(tmp_path / "ok" / "d.csv"))
+    assert (tmp_path / "ok" / "evidence").is_dir()
     seats = ivr("export", "seats", "-", "--hotline", H2).stdout_bytes
     assert seats == b"hotline,department,position,destination,ring_timeout\r\n400-800-0002,,1,021-61234568,15\r\n"
