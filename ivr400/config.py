@@ -98,7 +98,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("controller", "host", "host", "`127.0.0.1`", "address `ivr400 serve` listens on (`serve --host`)"),
     Setting("controller", "port", "port0", "`4573`", "its TCP port (`serve --port`)"),
     Setting("controller", "agi_url", "agi_url", "`agi://<controller.host>:<controller.port>` "
-            "(127.0.0.1 when the host is 0.0.0.0 or ::)",
+            "(127.0.0.1 when the host is 0.0.0.0 or ::; none when the port is 0: set it)",
             "how Asterisk reaches the controller: the FastAGI URL rendered into the dialplan (`deploy --agi-url`)"),
     Setting("controller", "metrics_host", "host", "`127.0.0.1`",
             "address of the controller's `/metrics` and `/healthz` (`serve --metrics-host`)"),
@@ -122,6 +122,8 @@ class Value:
 
 
 # ---------------------------------------------------------------------------------------- checks
+#: The database backends ivr400 runs on (URL scheme before any `+driver`); see ivr400.db.engine.
+DATABASE_BACKENDS = ("sqlite", "postgresql")
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S*")
 _HOST = re.compile(r"[A-Za-z0-9._:-]+|\[[0-9A-Fa-f:.]+\]")
 _AGI = re.compile(r"agi://(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?/?")
@@ -171,6 +173,9 @@ def _check(setting: Setting, raw: object, origin: str) -> Any:  # noqa: ANN401, 
     if kind == "url":
         if not _URL.fullmatch(text):
             raise bad(f"{text!r} is not a database URL (e.g. postgresql+psycopg://ivr400@localhost/ivr400)")
+        backend = text.split("://", 1)[0].split("+", 1)[0].lower()
+        if backend not in DATABASE_BACKENDS:
+            raise bad(f"unsupported backend {backend!r} (use sqlite or postgresql)")
         return text
     if kind == "host":
         if not _HOST.fullmatch(text):
@@ -179,6 +184,9 @@ def _check(setting: Setting, raw: object, origin: str) -> Any:  # noqa: ANN401, 
     if kind == "agi_url":
         if not _AGI.fullmatch(text):
             raise bad(f"{text!r} is not a FastAGI URL agi://HOST[:PORT]")
+        port = re.search(r":([0-9]{1,5})/?$", text)
+        if port and int(port.group(1)) == 0:
+            raise bad(f"{text!r} has port 0: Asterisk must be told the port serve listens on")
         return text.rstrip("/")
     if kind == "level":
         if text.lower() not in LOG_LEVELS:
@@ -217,6 +225,11 @@ def read_file(path: Path) -> dict[str, Value]:
         raise ConfigError("config", f"{path} is a directory") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("config", f"{path}: not valid TOML ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError("config", f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset "
+                                    f"{exc.start}); TOML files are UTF-8") from None
+    except OSError as exc:
+        raise ConfigError("config", f"{path}: cannot read ({exc.strerror or exc})") from None
     values: dict[str, Value] = {}
     sections = sorted({s.section for s in SETTINGS})
     for section, table in data.items():
@@ -235,13 +248,30 @@ def read_file(path: Path) -> dict[str, Value]:
 
 
 def read_environ(environ: Mapping[str, str]) -> dict[str, Value]:
-    """The settings the environment sets (IVR400_<SECTION>_<KEY>; empty values count as unset)."""
+    """The settings the environment sets (IVR400_<SECTION>_<KEY>; empty values count as unset).
+
+    ConfigError(variable name) for a set IVR400_<SECTION>_<KEY> whose SECTION is a settings section but
+    whose KEY is no setting of it (a typo or a renamed setting, as unknown keys in the file are).
+    Variables under other prefixes (IVR400_CONFIG, IVR400_ACTOR, IVR400_LAB_*, ...) are not settings.
+    """
+    known = {s.env for s in SETTINGS}
+    for name, text in environ.items():
+        if name in known or not name.startswith(ENV_PREFIX) or text.strip() == "":
+            continue
+        rest = name[len(ENV_PREFIX):]
+        section = next((sec for sec in _SECTIONS if rest.startswith(f"{sec.upper()}_")), None)
+        if section is not None:
+            keys = ", ".join(s.env for s in SETTINGS if s.section == section)
+            raise ConfigError(name, f"unknown setting in the environment; [{section}] has {keys}")
     values: dict[str, Value] = {}
     for setting in SETTINGS:
         raw = environ.get(setting.env)
         if raw is not None and raw.strip() != "":
             values[setting.name] = Value(_check(setting, raw, f"${setting.env}"), f"env {setting.env}")
     return values
+
+
+_SECTIONS = tuple(dict.fromkeys(s.section for s in SETTINGS))
 
 
 def check_flags(flags: Mapping[str, object]) -> dict[str, Value]:
@@ -373,9 +403,18 @@ class Settings:
 
     @property
     def controller_agi_url(self) -> str:
+        """The FastAGI URL the dialplan calls: controller.agi_url, else agi://<controller.host>:<port>.
+
+        ConfigError('controller.agi_url') when it would be derived from controller.port 0 (an ephemeral
+        port, meaningful for `serve` alone: Asterisk cannot be told which one it will be).
+        """
         explicit = self.get("controller.agi_url")
         if explicit:
             return explicit
+        if self.controller_port == 0:
+            where = self.source("controller.port")
+            raise ConfigError("controller.agi_url", f"not derivable from controller.port 0 ({where}): "
+                                                    "port 0 is only for serve; set controller.agi_url")
         host = self.controller_host
         if host in ("0.0.0.0", "::", "[::]"):
             host = "127.0.0.1"
@@ -411,7 +450,12 @@ class Settings:
 
     # -- showing --------------------------------------------------------------------------------------
     def describe(self) -> list[dict[str, str]]:
-        """Every setting with its effective value and source; the secret shown as `(set)` or `(not set)`."""
+        """Every setting with its effective value and source; the secret shown as `(set)` or `(not set)`,
+        an unusable derived value as `(error: reason)`."""
+        try:
+            agi_url = self.controller_agi_url
+        except ConfigError as exc:
+            agi_url = f"(error: {exc.reason})"
         effective = {
             "database.url": self.database_url, "data.dir": self.data_dir,
             "asterisk.root": self.asterisk_root, "asterisk.config_dir": self.asterisk_config_dir,
@@ -420,7 +464,7 @@ class Settings:
             "ami.host": self.ami.host, "ami.port": self.ami.port, "ami.user": self.ami.username,
             "ami.secret": "(set)" if self.ami.secret else "(not set)", "ami.timeout": self.ami.timeout,
             "controller.host": self.controller_host, "controller.port": self.controller_port,
-            "controller.agi_url": self.controller_agi_url,
+            "controller.agi_url": agi_url,
             "controller.metrics_host": self.controller_metrics_host,
             "controller.metrics_port": self.controller_metrics_port,
             "cdr.csv": self.cdr_csv, "cdr.state": self.cdr_state, "log.level": self.log_level,

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import click
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DatabaseError, IntegrityError
 from sqlalchemy.orm import Session
 
 from ivr400.cli import GlobalOptions
@@ -96,7 +96,7 @@ class AppContext:
                         self._seed_calendar(self._engine)
             except (ValueError, SchemaError) as exc:
                 raise CommandError(str(exc)) from exc
-            except OperationalError as exc:
+            except DatabaseError as exc:  # OperationalError (cannot open), or not a database at all
                 raise CommandError(f"database: cannot open ({exc.orig})") from exc
         return self._engine
 

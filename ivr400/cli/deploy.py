@@ -133,7 +133,10 @@ def _print(report: DeployReport, err: bool = False) -> None:
     else:
         for r in report.reloads:
             say(f"reloaded: {r['command']} ({r['output'] or 'ok'})")
-        if not report.reloads:
+        if report.reloads_skipped:
+            say(f"not reloaded (--no-reload): {', '.join(report.reloads_skipped)}; "
+                "Asterisk reads the new files at its next reload or start")
+        elif not report.reloads:
             say("reloaded: nothing (no include file changed)")
         if report.contexts_verified or report.extensions_verified:
             say(f"verified: {report.contexts_verified} contexts, {report.extensions_verified} extensions, "

@@ -348,6 +348,8 @@ class DeployReport:
     sounds_installed: list[str] = field(default_factory=list)
     sounds_unchanged: int = 0
     reloads: list[dict[str, str]] = field(default_factory=list)
+    #: Reloads the changes need but `reload=False` (--no-reload) left to the operator.
+    reloads_skipped: list[str] = field(default_factory=list)
     contexts_verified: int = 0
     extensions_verified: int = 0
     moh_classes_verified: int = 0
@@ -420,6 +422,8 @@ def deploy(rendered: r.RenderedConfig, target: DeployTarget, *, ami: AmiLike | A
         except OSError as exc:
             raise DeployError("sound", f"{tgt}: cannot read {source} ({exc.strerror or exc})", report) from exc
 
+    _require_dirs(target, sounds, report)
+
     with (nullcontext() if dry_run else file_lock(target.config_dir / LOCK_FILE)):
         for name, text in files.items():
             current = _read(target.config_dir / name)
@@ -443,7 +447,9 @@ def deploy(rendered: r.RenderedConfig, target: DeployTarget, *, ami: AmiLike | A
         # 2. AMI before touching anything.
         conn: AmiLike | None = None
         owned = False
-        if reload:
+        if not reload:
+            report.reloads_skipped = reload_cmds
+        else:
             if ami is None:
                 ami = _default_ami_factory(target)
             if callable(ami) and not hasattr(ami, "command"):
@@ -463,6 +469,28 @@ def deploy(rendered: r.RenderedConfig, target: DeployTarget, *, ami: AmiLike | A
                     close()
     report.seconds = time.monotonic() - started
     return report
+
+
+def _require_dirs(target: DeployTarget, sounds: Mapping[str, Path], report: DeployReport) -> None:
+    """Refuse a target whose Asterisk directories do not exist (a wrong path or no Asterisk on this
+    host) rather than creating them: ivr400 writes only its own subdirectories inside Asterisk's.
+
+    Raises DeployError('asterisk.config_dir' | 'asterisk.sounds_dir' | 'asterisk.root', ...).
+    """
+    if not target.config_dir.is_dir():
+        raise DeployError("asterisk.config_dir", f"{target.config_dir} does not exist (is Asterisk installed here? "
+                                                 "set asterisk.config_dir or asterisk.root); nothing was written",
+                          report)
+    kinds = {PurePosixPath(t).parts[0] for t in sounds}
+    if "sounds" in kinds and not target.sounds_dir.parent.is_dir():
+        raise DeployError("asterisk.sounds_dir", f"{target.sounds_dir.parent} (Asterisk's data directory) does not "
+                                                 "exist; set asterisk.sounds_dir or asterisk.root; nothing was written",
+                          report)
+    if kinds - {"sounds"}:
+        varlib = target.host(VARLIB)
+        if not varlib.is_dir():
+            raise DeployError("asterisk.root", f"{varlib} (Asterisk's {VARLIB}, where music on hold goes) does not "
+                                               "exist; set asterisk.root; nothing was written", report)
 
 
 def _install(rendered: r.RenderedConfig, files: dict[str, str], sounds: dict[str, Path], sound_data: dict[str, bytes],

@@ -286,12 +286,20 @@ def _nearest_existing(path: Path) -> Path:
 
 
 def _check_writable(report: CheckReport, target: DeployTarget) -> None:
+    # (ivr400's directory, the Asterisk directory it goes in: that one must exist, ivr400 does not create it)
+    varlib = target.host(VARLIB)
     dirs = {
-        "include directory": target.config_dir / INCLUDE_DIR,
-        "sounds directory": target.sounds_dir / "ivr400",
-        "music-on-hold directory": target.host(f"{VARLIB}/moh/ivr400"),
+        "include directory": (target.config_dir / INCLUDE_DIR, target.config_dir),
+        "sounds directory": (target.sounds_dir / "ivr400", target.sounds_dir.parent),
+        "music-on-hold directory": (varlib / "moh" / "ivr400", varlib),
     }
-    for item, path in dirs.items():
+    for item, (path, base) in dirs.items():
+        if not base.is_dir():
+            report.add(MISSING, f"writable {item}", f"{base} does not exist (Asterisk's directory; ivr400 does not "
+                                                    "create it)",
+                       "install Asterisk on this host, or point asterisk.root / asterisk.config_dir / "
+                       "asterisk.sounds_dir at its directories")
+            continue
         probe = _nearest_existing(path)
         if os.access(probe, os.W_OK | os.X_OK):
             report.add(OK, f"writable {item}", f"{path}")

@@ -16,15 +16,31 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ivr400.db.models import Destination, WhitelistEvent
+from ivr400.provisioning.errors import ProvisioningError
 
 #: Actor of the rows the database writes by itself (a change nobody told it about).
 DATABASE_ACTOR = "database"
 
 
+#: Longest actor the audit trail holds (whitelist_events.actor).
+ACTOR_MAX = 100
+
+
 def current_actor() -> str:
-    """Who is acting: IVR400_ACTOR (set by a web front end or a wrapper) or the login name."""
+    """Who is acting: IVR400_ACTOR (set by a web front end or a wrapper) or the login name.
+
+    Raises ProvisioningError('actor') when IVR400_ACTOR holds a line break or another control
+    character (it would forge rows in every listing of the trail) or is longer than ACTOR_MAX.
+    """
     explicit = os.environ.get("IVR400_ACTOR")
     if explicit:
+        bad = next((ch for ch in explicit if ch.isprintable() is False), None)
+        if bad is not None:
+            raise ProvisioningError("actor", f"$IVR400_ACTOR contains control character {bad!r}; "
+                                             "an actor is one line of printable text")
+        if len(explicit) > ACTOR_MAX:
+            raise ProvisioningError("actor", f"$IVR400_ACTOR is {len(explicit)} characters long; "
+                                             f"at most {ACTOR_MAX}")
         return explicit
     try:
         return getpass.getuser()

@@ -200,7 +200,7 @@ def test_bad_input_is_refused_with_the_field_and_nothing_is_written(cli, args: l
 
 def test_database_url_errors_are_clear(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["--db", "mysql://x/y", "enterprise", "list"])
-    assert result.exit_code == 1 and result.stderr.startswith("error: database url: unsupported backend")
+    assert result.exit_code == 1 and result.stderr.startswith("error: database.url: unsupported backend 'mysql'")
 
 
 def test_demo_populates_the_default_sqlite_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -245,3 +245,42 @@ def test_tone_add_refuses_a_tone_longer_than_allowed(cli) -> None:  # noqa: ANN0
     result = cli("tone", "add", str(src), "--name", "long", "--kind", "welcome", ok=False)
     assert result.exit_code == 1 and result.stderr.startswith("error: file: ") and "longer" in result.stderr
     assert json.loads(cli("tone", "list", "--json").output) == []
+
+
+def test_a_file_that_is_not_a_database_is_an_error_not_a_traceback(tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"this is not sqlite\n" * 100)
+    result = CliRunner().invoke(main, ["--db", f"sqlite:///{garbage}", "hotline", "list"])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("error: database: cannot open (file is not a database)"), result.stderr
+
+
+def test_a_config_file_that_is_not_utf8_is_an_error_not_a_traceback(tmp_path: Path) -> None:
+    cfg = tmp_path / "x.toml"
+    cfg.write_bytes(b"\xff\xfe[ami]\n")
+    result = CliRunner().invoke(main, ["--config", str(cfg), "config", "show"])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith(f"error: config: {cfg}: not UTF-8"), result.stderr
+
+
+def test_deploy_refuses_an_agi_url_with_port_0(cli, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("IVR400_CONTROLLER_PORT", "0")
+    result = cli("deploy", "--dry-run", ok=False)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: controller.agi_url: "), result.stderr
+    assert "port 0 is only for serve; set controller.agi_url" in result.stderr
+    assert "agi://127.0.0.1:0" not in result.output
+
+
+@pytest.mark.parametrize("actor", ["mallory\n2026-01-01 00:00  approve  admin", "a\rb", "esc\x1b[2Jape", "x" * 101])
+def test_an_actor_with_a_line_break_or_control_character_is_refused(cli, monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
+                                                                      actor: str) -> None:
+    cli("enterprise", "add", "北京甲科技有限公司", "--area-code", "010")
+    before = cli.snapshot()
+    monkeypatch.setenv("IVR400_ACTOR", actor)
+    result = cli("destination", "add", "13800138000", "--enterprise", "1", "--owner", "张三",
+                 "--owner-kind", "person", ok=False)
+    assert result.exit_code == 1 and result.stderr.startswith("error: actor: $IVR400_ACTOR "), result.stderr
+    assert cli.snapshot() == before
+    monkeypatch.setenv("IVR400_ACTOR", "王 五 (web)")
+    cli("destination", "add", "13800138000", "--enterprise", "1", "--owner", "张三", "--owner-kind", "person")

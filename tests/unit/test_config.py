@@ -195,3 +195,51 @@ def test_cli_lab_flag_takes_asterisk_and_ami_from_the_lab(tmp_path: Path) -> Non
     assert rows["ami.port"]["value"] == "5038" and rows["ami.secret"]["value"] == "(set)"
     assert rows["cdr.csv"]["value"] == str(root / "var/log/asterisk/cdr-custom/ivr400.csv")
     assert "lab-secret" not in result.output
+
+
+def test_a_config_file_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> None:
+    cfg = tmp_path / "x.toml"
+    cfg.write_bytes(b"\xff\xfe[ami]\n")
+    with pytest.raises(ConfigError) as info:
+        Settings.load(cfg, environ={})
+    assert info.value.field == "config" and "not UTF-8" in info.value.reason and str(cfg) in info.value.reason
+
+
+def test_no_agi_url_is_derived_from_port_0_which_only_serve_may_use() -> None:
+    s = Settings.load(environ={"IVR400_CONTROLLER_PORT": "0"})
+    assert s.controller_port == 0  # serve --port 0: an ephemeral port
+    with pytest.raises(ConfigError) as info:
+        s.controller_agi_url  # noqa: B018
+    assert info.value.field == "controller.agi_url"
+    assert "port 0 is only for serve; set controller.agi_url" in info.value.reason
+    assert "IVR400_CONTROLLER_PORT" in info.value.reason
+    shown = {r["name"]: r["value"] for r in s.describe()}["controller.agi_url"]
+    assert shown.startswith("(error: ")
+    both = Settings.load(environ={"IVR400_CONTROLLER_PORT": "0", "IVR400_CONTROLLER_AGI_URL": "agi://pbx-ctl:4573"})
+    assert both.controller_agi_url == "agi://pbx-ctl:4573"
+    with pytest.raises(ConfigError, match=r"controller.agi_url: 'agi://127.0.0.1:0' has port 0"):
+        Settings.load(environ={"IVR400_CONTROLLER_AGI_URL": "agi://127.0.0.1:0"})
+
+
+@pytest.mark.parametrize("name", ["IVR400_AMI_USERNAME", "IVR400_AMI_PROT", "IVR400_CONTROLLER_PORTT",
+                                  "IVR400_DATABASE_URI", "IVR400_ASTERISK_CONFDIR", "IVR400_CDR_CVS",
+                                  "IVR400_LOG_LEVELS", "IVR400_DATA_DIRECTORY"])
+def test_an_unknown_variable_of_a_settings_section_is_an_error(name: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        Settings.load(environ={name: "x"})
+    assert info.value.field == name and "unknown setting in the environment" in info.value.reason
+    section = name.split("_")[1].lower()
+    assert all(s.env in info.value.reason for s in SETTINGS if s.section == section)
+
+
+def test_variables_that_are_not_settings_are_left_alone() -> None:
+    others = {"IVR400_CONFIG": "", "IVR400_ACTOR": "ops", "IVR400_LAB_ROOT": "/x", "IVR400_LAB_STATE": "/y",
+              "IVR400_CALLS_LOCK": "/z", "IVR400_TEST_PG_URL": "postgresql://x/y", "IVR400_AMI_TYPO": ""}
+    assert Settings.load(environ=others).ami.host == "127.0.0.1"  # an empty variable counts as unset
+
+
+def test_an_unsupported_database_backend_names_its_source() -> None:
+    with pytest.raises(ConfigError,
+                       match=r"^database.url: unsupported backend 'bogus' .*\(from \$IVR400_DATABASE_URL\)"):
+        Settings.load(environ={"IVR400_DATABASE_URL": "bogus://"})
+    assert Settings.load(environ={"IVR400_DATABASE_URL": "postgresql+psycopg://u@h/d"}).database_url.startswith("postg")

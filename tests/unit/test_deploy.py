@@ -127,6 +127,8 @@ def target(tmp_path: Path) -> d.DeployTarget:
     etc = root / "etc" / "asterisk"
     etc.mkdir(parents=True)
     (etc / "asterisk.conf").write_text("[directories]\nastetcdir => /etc/asterisk\nastdatadir => /usr/share/asterisk\n")
+    for asterisks_own in ("usr/share/asterisk", "var/lib/asterisk"):  # an installed Asterisk has these
+        (root / asterisks_own).mkdir(parents=True)
     return d.DeployTarget.from_settings(Settings.load(environ={"IVR400_ASTERISK_ROOT": str(root)}))
 
 
@@ -403,3 +405,27 @@ def test_the_deploy_module_never_looks_for_a_lab() -> None:
     for module in (ivr400.deploy.asterisk, ivr400.deploy.check):
         text = Path(module.__file__).read_text()
         assert "ivr400.lab" not in text and "Lab." not in text and "ImportError" not in text, module.__name__
+
+
+def test_no_reload_names_the_reloads_it_left_to_the_operator(tmp_path: Path, target: d.DeployTarget) -> None:
+    report = d.deploy(rendered(tmp_path), target, ami=None, reload=False)
+    assert report.reloads == [] and report.reloads_skipped == ALL_RELOADS
+
+
+def test_a_missing_config_dir_is_refused_and_nothing_created(tmp_path: Path) -> None:
+    missing = tmp_path / "nonexistent" / "dir"
+    t = d.DeployTarget(config_dir=missing, sounds_dir=tmp_path / "nodata" / "sounds", spool_dir=tmp_path / "spool",
+                       root=tmp_path / "noroot")
+    with pytest.raises(d.DeployError, match=r"^asterisk.config_dir: .*/nonexistent/dir does not exist") as info:
+        d.deploy(rendered(tmp_path), t, ami=None, reload=False)
+    assert info.value.field == "asterisk.config_dir"
+    assert not (tmp_path / "nonexistent").exists() and not (tmp_path / "nodata").exists()
+    assert not (tmp_path / "noroot").exists() and not (tmp_path / "spool").exists()
+
+
+def test_a_missing_asterisk_data_dir_is_refused_not_created(tmp_path: Path, target: d.DeployTarget) -> None:
+    (target.sounds_dir.parent).rmdir()
+    before = snapshot(target.root)
+    with pytest.raises(d.DeployError, match=r"^asterisk.sounds_dir: .*usr/share/asterisk .* does not exist"):
+        d.deploy(rendered(tmp_path), target, ami=None, reload=False)
+    assert snapshot(target.root) == before and not target.sounds_dir.parent.exists()

@@ -107,6 +107,7 @@ def tree(tmp_path: Path) -> DeployTarget:
     etc.mkdir(parents=True)
     for name, text in OPERATOR_FILES.items():
         (etc / name).write_text(text)
+    (root / "var" / "lib" / "asterisk").mkdir(parents=True)  # an installed Asterisk's data directory
     return DeployTarget.from_settings(Settings.load(environ={"IVR400_ASTERISK_ROOT": str(root)}))
 
 
@@ -248,3 +249,14 @@ def test_the_cdr_csv_directory_must_exist_and_the_csv_be_readable(tree: DeployTa
                                                                                                   "cdr_custom loaded)")
     csv.write_text("")
     assert by_item(c.check(tree, rendered, ami=FakeAmi(), cdr_csv=csv))["cdr csv"].status == c.OK
+
+
+def test_a_missing_config_dir_is_reported_missing_not_writable(tmp_path: Path, rendered: RenderedConfig) -> None:
+    gone = tmp_path / "nonexistent" / "dir"
+    t = DeployTarget(config_dir=gone, sounds_dir=tmp_path / "nodata" / "sounds", spool_dir=tmp_path / "sp",
+                     root=tmp_path / "noroot")
+    found = by_item(c.check(t, rendered, ami=None))
+    for item in ("include directory", "sounds directory", "music-on-hold directory"):
+        assert found[f"writable {item}"].status == c.MISSING, item
+    assert found["writable include directory"].detail.startswith(f"{gone} does not exist")
+    assert not (tmp_path / "nonexistent").exists()
