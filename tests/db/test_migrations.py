@@ -54,6 +54,13 @@ def test_each_step_down_and_up_keeps_every_row(bare_engine: Engine, tmp_path) ->
         with pytest.raises(DBAPIError, match="R3"):
             conn.execute(text("UPDATE destination SET status = 'approved', approved_at = :t, approved_by = 'sql' "
                               "WHERE id = :d"), {"d": pending_id, "t": NOW.replace(tzinfo=None)})
+    # ... nor an approved destination given another number, nor the audit trail erased (0008).
+    with bare_engine.connect() as conn:
+        with pytest.raises(DBAPIError, match="cannot change"):
+            conn.execute(text("UPDATE destination SET number = '01087654321' WHERE status = 'approved'"))
+    with bare_engine.connect() as conn:
+        with pytest.raises(DBAPIError, match="cannot be deleted"):
+            conn.execute(text("DELETE FROM whitelist_event"))
 
 
 def test_full_downgrade_to_base_and_back(bare_engine: Engine) -> None:
