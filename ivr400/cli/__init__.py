@@ -30,6 +30,8 @@ COMMAND_GROUPS: tuple[tuple[str, str], ...] = (
     ("ivr400.cli.block", "block"),
     ("ivr400.cli.calendar", "calendar"),
     ("ivr400.cli.cdr", "cdr"),
+    ("ivr400.cli.user", "user"),
+    ("ivr400.cli.web", "web"),
 )
 
 

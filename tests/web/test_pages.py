@@ -1,0 +1,147 @@
+"""The pages over HTTP on the provisioning services: each change lands in the database with its audit entry."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ivr400.db.models import Destination, Evidence, Seat, WhitelistEvent
+from tests.factories import PNG
+
+from .conftest import WebWorld
+
+
+def _order(web: WebWorld, hotline_id: int, department_id: int | None) -> list[int]:
+    with Session(web.engine) as s:
+        stmt = select(Seat.id).where(Seat.hotline_id == hotline_id)
+        stmt = stmt.where(Seat.department_id.is_(None) if department_id is None else Seat.department_id == department_id)
+        return list(s.scalars(stmt.order_by(Seat.position)))
+
+
+def test_overview_counts_today_for_the_own_enterprise_only(web, clients) -> None:
+    page = clients["op-a"].get("/").text
+    assert 'id="stat-calls">2<' in page and 'id="stat-answered">1<' in page and 'id="stat-missed">1<' in page
+    assert 'id="stat-callbacks">1<' in page
+    admin = clients["admin"].get("/").text
+    assert 'id="stat-calls">4<' in admin
+
+
+def test_move_seat_down_and_up_changes_hunt_order_and_is_audited(web, clients) -> None:
+    c = clients["op-a"]
+    dept = web.a.department
+    first, second = _order(web, web.a.hotline, dept)
+    r = c.form_post(f"/seats/{first}/move", {"direction": "down"})
+    assert r.status_code == 303
+    assert _order(web, web.a.hotline, dept) == [second, first]
+    assert c.form_post(f"/seats/{first}/move", {"direction": "up"}).status_code == 303
+    assert _order(web, web.a.hotline, dept) == [first, second]
+    with Session(web.engine) as s:
+        moves = list(s.scalars(select(WhitelistEvent).where(WhitelistEvent.action == "seat_move")))
+    assert len(moves) == 2 and moves[0].actor == "web:op-a"
+    assert moves[0].detail["before"]["order"] == list(reversed(moves[0].detail["after"]["order"]))
+
+
+def test_move_beyond_the_end_is_refused_beside_the_field(web, clients) -> None:
+    c = clients["op-a"]
+    first, second = _order(web, web.a.hotline, web.a.department)
+    r = c.form_post(f"/seats/{second}/move", {"direction": "down"})
+    assert r.status_code == 400
+    assert 'data-field="position">position: must be between 1 and 2<' in r.text
+    assert _order(web, web.a.hotline, web.a.department) == [first, second]
+
+
+def test_add_seat_and_set_ring_timeout_and_hunt(web, clients) -> None:
+    c = clients["op-a"]
+    with Session(web.engine) as s:
+        branch = s.scalar(select(Destination).where(Destination.number == "02161234567"))
+        assert branch is not None
+        branch_id = branch.id
+    r = c.form_post(f"/hotlines/{web.a.hotline}/seats", {"destination": branch_id, "department": "",
+                                                          "ring-timeout": "25"})
+    assert r.status_code == 303, r.text
+    switchboard = _order(web, web.a.hotline, None)
+    assert len(switchboard) == 3
+    assert c.form_post(f"/seats/{switchboard[-1]}/timeout", {"ring-timeout": "40"}).status_code == 303
+    assert c.form_post(f"/hotlines/{web.a.hotline}/hunt", {"hunt": "round_robin"}).status_code == 303
+    with Session(web.engine) as s:
+        assert s.get(Seat, switchboard[-1]).ring_timeout_s == 40  # type: ignore[union-attr]
+        actions = [e.action for e in s.scalars(select(WhitelistEvent).where(WhitelistEvent.actor == "web:op-a"))]
+    assert actions == ["seat_add", "seat_timeout", "hunt_set"]
+
+
+def test_upload_evidence_stored_by_hash_and_downloaded_by_its_owner(web, clients) -> None:
+    c = clients["op-b"]
+    content = PNG + b"web upload"
+    r = c.post(f"/destinations/{web.b.pending_destination}/evidence",
+               data={"csrf_token": c.csrf, "kind": "carrier_bill", "issuer": "unicom", "shows_number": "1",
+                     "shows_owner": "1"},
+               files={"file": ("../../etc/passwd 账单.png", content, "application/octet-stream")})
+    assert r.status_code == 303, r.text
+    with Session(web.engine) as s:
+        row = s.scalars(select(Evidence).where(Evidence.destination_id == web.b.pending_destination)
+                        .order_by(Evidence.id.desc())).first()
+        assert row is not None
+        assert row.original_name == "passwd 账单.png" and row.media_type == "image/png"
+        assert row.stored_path.endswith(row.sha256) and "passwd" not in row.stored_path
+        ev_id = row.id
+    got = c.get(f"/evidence/{ev_id}/file")
+    assert got.status_code == 200 and got.content == content
+    assert got.headers["x-content-type-options"] == "nosniff"
+
+
+def test_admin_approves_after_evidence_and_rejects_with_reason(web, clients) -> None:
+    admin = clients["admin"]
+    queue = admin.get("/review")
+    assert f'data-destination="{web.b.pending_destination}"' in queue.text
+    refused = admin.form_post(f"/destinations/{web.b.pending_destination}/approve")
+    assert refused.status_code == 400 and "destination: cannot approve" in refused.text
+    c = clients["op-b"]
+    c.post(f"/destinations/{web.b.pending_destination}/evidence",
+           data={"csrf_token": c.csrf, "kind": "carrier_bill", "issuer": "telecom", "shows_number": "1",
+                 "shows_owner": "1"}, files={"file": ("bill.png", PNG + b"2", "image/png")})
+    assert admin.form_post(f"/destinations/{web.b.pending_destination}/approve").status_code == 303
+    assert admin.form_post(f"/destinations/{web.a.pending_destination}/reject", {"reason": ""}).status_code == 400
+    assert admin.form_post(f"/destinations/{web.a.pending_destination}/reject",
+                           {"reason": "材料不全"}).status_code == 303
+    with Session(web.engine) as s:
+        assert s.get(Destination, web.b.pending_destination).status == "approved"  # type: ignore[union-attr]
+        assert s.get(Destination, web.a.pending_destination).status == "rejected"  # type: ignore[union-attr]
+        actions = [e.action for e in s.scalars(select(WhitelistEvent).where(WhitelistEvent.actor == "web:admin")
+                                               .order_by(WhitelistEvent.id))]
+    assert actions == ["approve_refused", "approve", "reject"]
+
+
+def test_operator_cannot_use_the_review_queue(web, clients) -> None:
+    assert clients["op-a"].get("/review").status_code == 403
+    assert clients["op-a"].form_post(f"/destinations/{web.a.pending_destination}/approve").status_code == 403
+
+
+def test_letter_download(web, clients) -> None:
+    r = clients["op-a"].get(f"/destinations/{web.a.destination}/letter")
+    assert r.status_code == 200 and "北京示例科技有限公司" in r.text and "400" in r.text
+
+
+def test_records_filter_and_csv_export(web, clients) -> None:
+    c = clients["op-a"]
+    page = c.get("/records", params={"disposition": "noanswer"})
+    assert page.status_code == 200 and page.text.count("data-record=") == 1
+    csv = c.get("/records.csv", params={"caller": "139-1111-2222"})
+    lines = csv.text.lstrip("\ufeff").strip().splitlines()
+    assert csv.status_code == 200 and len(lines) == 2 and "13911112222" in lines[1] and web.a.hotline_number in lines[1]
+    assert web.b.hotline_number not in csv.text
+
+
+def test_simulator_uses_the_controllers_decision(web, clients) -> None:
+    c = clients["op-a"]
+    r = c.get("/simulator", params={"hotline": web.a.hotline_number, "caller": "13911112222",
+                                    "at": "2026-06-01T10:00", "keys": "1"})
+    assert r.status_code == 200, r.text
+    targets = [t for t in r.text.split('class="target" data-destination="')[1:]]
+    assert [t.split('"')[0] for t in targets] == ["01062345678", "02161234567"]
+    assert "按键 1" in r.text and "语音留言" in r.text
+
+
+def test_audit_page_shows_only_own_enterprise(web, clients) -> None:
+    clients["op-b"].form_post(f"/hotlines/{web.b.hotline}/hunt", {"hunt": "simultaneous",
+                                                                  "department": str(web.b.department)})
+    assert 'data-action="hunt_set"' in clients["op-b"].get("/audit").text
+    assert 'data-action="hunt_set"' not in clients["op-a"].get("/audit").text
