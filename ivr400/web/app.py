@@ -11,7 +11,12 @@ from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.responses import (
+    HTMLResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
@@ -36,6 +41,9 @@ from ivr400.web.security import CsrfRejected, LoginThrottle, csrf_guard
 
 log = logging.getLogger("ivr400.web")
 
+#: What a request may carry besides the file itself (the other form fields, multipart boundaries).
+FORM_OVERHEAD = 1024 * 1024
+
 ROUTERS = (auth, overview, hotlines, seats, destinations, review, simulator, records, audit)
 
 SECURITY_HEADERS = {
@@ -51,13 +59,14 @@ SECURITY_HEADERS = {
 class Protections(BaseHTTPMiddleware):
     """Refuses bodies over the upload limit before reading them; adds the security headers."""
 
-    def __init__(self, app: FastAPI, max_body: int) -> None:
+    def __init__(self, app: FastAPI, cfg: WebConfig) -> None:
         super().__init__(app)
-        self.max_body = max_body
+        self.cfg = cfg
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         length = request.headers.get("content-length")
-        if length is not None and (not length.isdecimal() or int(length) > self.max_body):
+        max_body = self.cfg.max_upload_bytes + FORM_OVERHEAD
+        if length is not None and (not length.isdecimal() or int(length) > max_body):
             return PlainTextResponse("file: request larger than the upload limit", status_code=413)
         response = await call_next(request)
         for name, value in SECURITY_HEADERS.items():
@@ -81,7 +90,7 @@ def create_app(cfg: WebConfig) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     for module in ROUTERS:
         app.include_router(module.router)
-    app.add_middleware(Protections, max_body=cfg.max_upload_bytes + 1024 * 1024)
+    app.add_middleware(Protections, cfg=cfg)
 
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired) -> Response:

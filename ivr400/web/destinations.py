@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, Response
+from sqlalchemy.orm import Session
 
 from ivr400.compliance.letters import LetterFacts, render_letter
 from ivr400.db.enums import EvidenceKind, Issuer, OwnerKind
@@ -23,10 +24,9 @@ from ivr400.provisioning.evidence import add_evidence, sniff_media_type
 from ivr400.provisioning.views import destination_view
 from ivr400.web import changes
 from ivr400.web.context import Principal, config, db, principal, repository
-from ivr400.web.pages import optional_date, refused, render, see_other, whole_number
+from ivr400.web.pages import form_row, optional_date, refused, render, see_other
 from ivr400.web.scope import NotFound, Repository
 from ivr400.web.security import save_upload
-from sqlalchemy.orm import Session
 
 router = APIRouter()
 
@@ -84,7 +84,7 @@ def add_destination(request: Request, number: str = Form(""), owner: str = Form(
         if who.is_admin:
             if not enterprise.strip():
                 raise ProvisioningError("enterprise", "choose the enterprise")
-            ent = repo.enterprise(whole_number(enterprise, "enterprise"))
+            ent = form_row(repo.enterprise, enterprise, "enterprise")
         else:
             ent = repo.enterprise(next(iter(who.scope.enterprise_ids)))
         if owner_kind not in {k.value for k in OwnerKind}:

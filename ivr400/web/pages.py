@@ -6,9 +6,10 @@ carry the field the command line names; :func:`field_errors` maps them to the fo
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
@@ -18,6 +19,9 @@ from fastapi.templating import Jinja2Templates
 from ivr400.numbers import NumberError
 from ivr400.provisioning.errors import ProvisioningError
 from ivr400.web.context import Principal
+from ivr400.web.scope import NotFound
+
+T = TypeVar("T")
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 DISPLAY_ZONE = ZoneInfo("Asia/Shanghai")
@@ -48,7 +52,7 @@ def error_of(exc: ProvisioningError | NumberError, default_field: str) -> tuple[
 
 
 def render(request: Request, template: str, who: Principal | None, *, status_code: int = 200,
-           **context: Any) -> HTMLResponse:  # noqa: ANN401
+           **context: Any) -> HTMLResponse:
     context.setdefault("errors", {})
     context.setdefault("form", {})
     return TEMPLATES.TemplateResponse(
@@ -58,7 +62,7 @@ def render(request: Request, template: str, who: Principal | None, *, status_cod
 
 
 def refused(request: Request, template: str, who: Principal | None, exc: ProvisioningError | NumberError,
-            default_field: str, **context: Any) -> HTMLResponse:  # noqa: ANN401
+            default_field: str, **context: Any) -> HTMLResponse:
     """The page again, with the refusal beside its field and what was typed kept, HTTP 400."""
     field, reason = error_of(exc, default_field)
     return render(request, template, who, status_code=400, errors={field: reason}, **context)
@@ -88,3 +92,12 @@ def optional_date(text: str, field: str) -> date | None:
         return date.fromisoformat(value)
     except ValueError:
         raise ProvisioningError(field, f"{value[:20]!r} is not a date YYYY-MM-DD") from None
+
+
+def form_row(getter: Callable[[int], T], text: str, field: str) -> T:
+    """A row chosen in a form (a scoped repository getter): not found is a field error, not a 404 page."""
+    ident = whole_number(text, field)
+    try:
+        return getter(ident)
+    except NotFound:
+        raise ProvisioningError(field, f"no {field} #{ident}") from None

@@ -37,7 +37,7 @@ class ParsedFilter:
     errors: dict[str, str]
 
 
-def parse_filter(request: Request, limit: int) -> ParsedFilter:
+def parse_filter(request: Request, limit: int, repo: Repository) -> ParsedFilter:
     q = request.query_params
     values = {k: q.get(k, "")[:64] for k in ("hotline", "caller", "since", "until")}
     dispositions = [d for d in q.getlist("disposition") if d]
@@ -47,6 +47,8 @@ def parse_filter(request: Request, limit: int) -> ParsedFilter:
     try:
         if values["hotline"].strip():
             hotline = parse_hotline_number(values["hotline"]).number
+            if hotline not in repo.hotline_numbers():
+                errors["hotline"] = f"no hotline {hotline}"
     except NumberError as exc:
         errors["hotline"] = str(exc)
     if values["caller"].strip():
@@ -78,7 +80,7 @@ def parse_filter(request: Request, limit: int) -> ParsedFilter:
 @router.get("/records", response_class=HTMLResponse)
 def records(request: Request, who: Principal = Depends(principal), repo: Repository = Depends(repository)
             ) -> HTMLResponse:
-    parsed = parse_filter(request, PAGE_LIMIT)
+    parsed = parse_filter(request, PAGE_LIMIT, repo)
     rows: list[CallRecord] = repo.call_records(parsed.filter) if parsed.filter else []
     return render(request, "records.html", who, status_code=400 if parsed.errors else 200, rows=rows,
                   form=parsed.values, selected=parsed.dispositions, errors=parsed.errors,
@@ -88,7 +90,7 @@ def records(request: Request, who: Principal = Depends(principal), repo: Reposit
 
 @router.get("/records.csv")
 def export(request: Request, repo: Repository = Depends(repository)) -> Response:
-    parsed = parse_filter(request, EXPORT_LIMIT)
+    parsed = parse_filter(request, EXPORT_LIMIT, repo)
     if parsed.filter is None:
         field, reason = next(iter(parsed.errors.items()))
         raise ProvisioningError(field, reason)

@@ -23,7 +23,7 @@ from ivr400.provisioning.hotlines import check_hunt
 from ivr400.provisioning.lookup import key_path
 from ivr400.web import changes
 from ivr400.web.context import Principal, config, db, principal, repository
-from ivr400.web.pages import refused, render, see_other, whole_number
+from ivr400.web.pages import form_row, render, see_other, whole_number
 from ivr400.web.scope import Repository
 
 router = APIRouter()
@@ -49,7 +49,7 @@ def groups(hotline: Hotline) -> list[SeatGroup]:
     return out
 
 
-def seat_state(seat: Seat, now: Any) -> str:  # noqa: ANN401
+def seat_state(seat: Seat, now: Any) -> str:
     status = effective_status(seat.destination, now)
     return "active" if status == "approved" else status
 
@@ -66,7 +66,7 @@ def _page(request: Request, who: Principal, repo: Repository, hotline: Hotline, 
 
 
 def _refused(request: Request, who: Principal, repo: Repository, session: Session, hotline_id: int,
-             exc: ProvisioningError | NumberError, default_field: str, **kw: Any) -> HTMLResponse:  # noqa: ANN401
+             exc: ProvisioningError | NumberError, default_field: str, **kw: Any) -> HTMLResponse:
     session.rollback()
     hotline = repo.hotline(hotline_id)
     field, reason = (exc.field, exc.reason) if isinstance(exc, ProvisioningError) else (default_field, str(exc))
@@ -95,8 +95,8 @@ def add_seat(request: Request, hotline_id: int, destination: str = Form(""), dep
     try:
         if not destination.strip():
             raise ProvisioningError("destination", "choose an approved destination")
-        dest = repo.destination(whole_number(destination, "destination"))
-        dept = repo.department(whole_number(department, "department")) if department.strip() else None
+        dest = form_row(repo.destination, destination, "destination")
+        dept = form_row(repo.department, department, "department") if department.strip() else None
         if dept is not None and dept.hotline_id != hotline.id:
             raise ProvisioningError("department", f"not a department of {hotline.number}")
         seat = seat_service.add_seat(session, hotline, dest, department=dept,
@@ -120,7 +120,7 @@ def set_hunt(request: Request, hotline_id: int, hunt: str = Form(""), department
         strategy = check_hunt(hunt.strip())
         target: Hotline | Department = hotline
         if department.strip():
-            target = repo.department(whole_number(department, "department"))
+            target = form_row(repo.department, department, "department")
             if target.hotline_id != hotline.id:
                 raise ProvisioningError("department", f"not a department of {hotline.number}")
         before = target.hunt_strategy

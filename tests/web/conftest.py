@@ -37,7 +37,7 @@ class Clock:
 
     now: object = NOW
 
-    def __call__(self):  # noqa: ANN204
+    def __call__(self):
         return self.now
 
     def advance(self, delta: timedelta) -> None:
@@ -127,7 +127,7 @@ class Client(TestClient):
 
     csrf: str = ""
 
-    def form_post(self, url: str, data: dict[str, object] | None = None, **kw: object):  # noqa: ANN201
+    def form_post(self, url: str, data: dict[str, object] | None = None, **kw: object):
         payload = {"csrf_token": self.csrf, **(data or {})}
         return self.post(url, data=payload, **kw)  # type: ignore[arg-type]
 
