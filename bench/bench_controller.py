@@ -106,7 +106,8 @@ def main() -> None:
                     ratio = results["ivr400"].rate / results["bare"].rate if results["bare"].rate else float("nan")
                     print(f"{level:>8} {'ratio':>7} {ratio:>9.2f}x  (ivr400 / bare throughput)")
                 print("open loop (calls arriving at a fixed rate):")
-                print(f"{'calls/s':>8} {'server':>7} {'done/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'peak':>6} {'errors':>6}")
+                print(f"{'calls/s':>8} {'server':>7} {'done/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+                      f"{'peak':>6} {'errors':>6}")
                 for rate in [float(x) for x in args.rates.split(",")]:
                     for name, port in (("bare", bare_port), ("ivr400", ivr_port)):
                         res = asyncio.run(run_paced(port, route, rate=rate, duration_s=args.seconds))

@@ -59,7 +59,7 @@ def _stat_counters(path: Path) -> dict[str, str]:
     if len(rows) < 2:
         return {}
     header, last = rows[0], rows[-1]
-    return {k.strip(): v.strip() for k, v in zip(header, last)}
+    return {k.strip(): v.strip() for k, v in zip(header, last, strict=False)}  # a short last line: the columns it has
 
 
 def _int(stats: dict[str, str], key: str) -> int:

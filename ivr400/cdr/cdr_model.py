@@ -361,7 +361,7 @@ def leg_from_csv_row(row: list[str]) -> Leg:
         raise CdrParseError(f"format: expected {CSV_FORMAT!r} in the first column, got {row[:1]!r}")
     if len(row) != len(CSV_COLUMNS):
         raise CdrParseError(f"columns: expected {len(CSV_COLUMNS)}, got {len(row)}")
-    fields = {name: value.strip() for name, value in zip(CSV_COLUMNS, row)}
+    fields = {name: value.strip() for name, value in zip(CSV_COLUMNS, row, strict=True)}
     return _leg(
         fields,
         _epoch(fields["start"], "start"),

@@ -39,7 +39,7 @@ from ivr400.cdr.cdr_model import (
 )
 from ivr400.db.models import CallRecord
 from ivr400.db.models import RegionOverride as RegionOverrideRow
-from ivr400.lab.config import atomic_write
+from ivr400.fsutil import atomic_write
 from ivr400.paths import data_dir
 from ivr400.routing.model import RegionOverride
 from ivr400.routing.region import caller_region
@@ -170,7 +170,8 @@ def store_calls(engine: Engine, calls: Iterable[Call], source: str, *, attempts:
     return _retrying(engine, lambda s: upsert_calls(s, calls, source, region_lookup(s)), attempts)
 
 
-def store_legs(engine: Engine, legs: Iterable[Leg], source: str, *, attempts: int = 5) -> tuple[list[Call], UpsertStats]:
+def store_legs(engine: Engine, legs: Iterable[Leg], source: str, *, attempts: int = 5) -> tuple[list[Call],
+                                                                                                UpsertStats]:
     """Aggregate legs into calls (caller region with the database's overrides) and upsert them."""
     legs = list(legs)
     calls: list[Call] = []

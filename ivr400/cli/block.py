@@ -4,8 +4,7 @@ from __future__ import annotations
 import click
 
 from ivr400.cli.common import app, emit, emit_json, handle_errors, json_option
-from ivr400.provisioning import lookup
-from ivr400.provisioning import blocking
+from ivr400.provisioning import blocking, lookup
 
 COLUMNS = ["id", "hotline", "entry", "note"]
 
@@ -29,7 +28,8 @@ def mode(hotline_ref: str, mode: str, anonymous: str | None, refuse_with: str | 
          as_json: bool) -> None:
     """Set HOTLINE's blocking mode."""
     with app().session() as s:
-        h = blocking.set_block_mode(s, lookup.hotline(s, hotline_ref), mode, anonymous=anonymous, refuse_with=refuse_with,
+        h = blocking.set_block_mode(s, lookup.hotline(s, hotline_ref), mode, anonymous=anonymous,
+                                    refuse_with=refuse_with,
                               refuse_prompt=prompt)
         view = blocking.block_settings(h)
     emit(view, as_json)
@@ -79,6 +79,7 @@ def list_(hotline_ref: str | None, as_json: bool) -> None:
         emit_json({**settings, "entries": rows} if settings is not None else rows)
         return
     if settings is not None:
+        prompt = f" ({settings['refuse_prompt']})" if settings["refuse_prompt"] else ""
         click.echo(f"mode {settings['mode']}, anonymous {settings['anonymous']}, refuse with "
-                   f"{settings['refuse_with']}" + (f" ({settings['refuse_prompt']})" if settings["refuse_prompt"] else ""))
+                   f"{settings['refuse_with']}{prompt}")
     emit(rows, False, COLUMNS)

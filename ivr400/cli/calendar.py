@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from ivr400.cli.common import app, emit, emit_json, handle_errors, json_option, parse_date
-from ivr400.provisioning import lookup
 from ivr400.provisioning import calendar as cal
+from ivr400.provisioning import lookup
 from ivr400.provisioning.errors import ProvisioningError
 
 COLUMNS = ["day", "weekday", "kind", "name", "enterprise"]

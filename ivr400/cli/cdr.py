@@ -13,17 +13,20 @@ import os
 import signal
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 from sqlalchemy import select
 
+from ivr400.cdr.cdr_model import DISPOSITIONS, seat_label
+from ivr400.cdr.cdr_store import missed_callers
 from ivr400.cli.common import CommandError, app, emit, emit_json, handle_errors, json_option
 from ivr400.db.models import CallRecord
 from ivr400.numbers import NumberError, normalize_caller, parse_hotline_number
-from ivr400.cdr.cdr_model import DISPOSITIONS, seat_label
-from ivr400.cdr.cdr_store import missed_callers
+
+if TYPE_CHECKING:  # imported when a command needs it (start-up time)
+    from ivr400.cdr.cdr_listener import AmiSettings
 
 LIST_COLUMNS = ["id", "started", "hotline", "caller", "region", "keys", "dept", "seat", "disposition",
                 "talk_s", "duration_s"]
@@ -134,7 +137,8 @@ def _row_for_table(row: CallRecord, tz: ZoneInfo) -> dict[str, Any]:
 
 
 # -- listen / import ------------------------------------------------------------------------------
-def _ami_settings(host: str | None, port: int | None, user: str | None, secret: str | None):  # noqa: ANN202
+def _ami_settings(host: str | None, port: int | None, user: str | None,
+                 secret: str | None) -> AmiSettings:
     from ivr400.cdr.cdr_listener import AmiSettings
 
     if user and secret:

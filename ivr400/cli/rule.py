@@ -7,10 +7,7 @@ from typing import Any
 import click
 
 from ivr400.cli.common import app, emit, emit_json, handle_errors, json_option
-from ivr400.provisioning import lookup
-from ivr400.provisioning import region_rules
-from ivr400.provisioning import rules
-from ivr400.provisioning import time_rules
+from ivr400.provisioning import lookup, region_rules, rules, time_rules
 from ivr400.provisioning.errors import ProvisioningError
 
 COLUMNS = ["id", "priority", "when", "action", "name"]

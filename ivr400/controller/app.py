@@ -1,9 +1,10 @@
 """The FastAGI controller: the config cache, the clock, the round-robin counter and the routes, wired.
 
-:class:`Controller` is what every route receives as ``ctx``. It keeps no per-call state: the routing
-configuration is a per-process cache invalidated from the database (``ivr400.controller.cache``), the
-round-robin position lives in the ``hunt_rotation`` table, and everything a later hook needs travels in
-channel variables. Several controllers may therefore serve one PBX (or several) side by side.
+:class:`Controller` is what every route receives as ``ctx`` (it implements
+``ivr400.controller.routes.RouteContext``). It keeps no per-call state: the routing configuration is a
+per-process cache invalidated from the database (``ivr400.controller.cache``), the round-robin position
+lives in the ``hunt_rotation`` table, and everything a later hook needs travels in channel variables.
+Several controllers may therefore serve one PBX (or several) side by side.
 
 Per call the database is touched only for a round-robin department with two or more routable seats
 (one ``UPDATE ... RETURNING`` in a worker thread, bounded by ``rotation_timeout``; if the database does

@@ -193,31 +193,31 @@ def load_config(session: Session, now: datetime) -> LoadedConfig:
     ):
         time_rules[row.hotline_id].append(row)
     region_rules: dict[int, list[Row[Any]]] = defaultdict(list)
-    for row in session.execute(
+    for region_row in session.execute(
         select(RegionRuleRow.id, RegionRuleRow.hotline_id, RegionRuleRow.priority, RegionRuleRow.province,
                RegionRuleRow.city, RegionRuleRow.department_id).order_by(RegionRuleRow.id)
     ):
-        region_rules[row.hotline_id].append(row)
+        region_rules[region_row.hotline_id].append(region_row)
     block_entries: dict[int, list[Row[Any]]] = defaultdict(list)
-    for row in session.execute(
+    for block_row in session.execute(
         select(BlockEntryRow.id, BlockEntryRow.hotline_id, BlockEntryRow.number, BlockEntryRow.prefix)
         .order_by(BlockEntryRow.id)
     ):
-        block_entries[row.hotline_id].append(row)
+        block_entries[block_row.hotline_id].append(block_row)
 
     overrides: list[RegionOverride] = []
     seen_prefixes: set[str] = set()
-    for row in session.execute(
+    for override_row in session.execute(
         select(RegionOverrideRow.id, RegionOverrideRow.prefix, RegionOverrideRow.province, RegionOverrideRow.city)
         .order_by(RegionOverrideRow.id)
     ):
         try:
-            override = RegionOverride(row.prefix, row.province, row.city or None)
+            override = RegionOverride(override_row.prefix, override_row.province, override_row.city or None)
         except (ValueError, TypeError) as exc:
-            pb.warn(f"region override {row.id}: dropped: {exc}")
+            pb.warn(f"region override {override_row.id}: dropped: {exc}")
             continue
         if override.prefix in seen_prefixes:
-            pb.warn(f"region override {row.id}: prefix {override.prefix} repeats another row; dropped")
+            pb.warn(f"region override {override_row.id}: prefix {override.prefix} repeats another row; dropped")
             continue
         seen_prefixes.add(override.prefix)
         overrides.append(override)
@@ -225,22 +225,22 @@ def load_config(session: Session, now: datetime) -> LoadedConfig:
     national_entries: list[CalendarEntry] = []
     enterprise_entries: dict[int, list[CalendarEntry]] = defaultdict(list)
     bad_calendars: dict[int, str] = {}
-    for row in session.execute(
+    for day_row in session.execute(
         select(CalendarDay.id, CalendarDay.enterprise_id, CalendarDay.day, CalendarDay.kind, CalendarDay.name)
         .order_by(CalendarDay.day, CalendarDay.id)
     ):
         try:
-            entry = _calendar_entry(row.day, row.kind, row.name)
+            entry = _calendar_entry(day_row.day, day_row.kind, day_row.name)
         except (ValueError, TypeError) as exc:
-            if row.enterprise_id is None:
-                pb.warn(f"calendar day {row.id}: national row dropped: {exc}")
+            if day_row.enterprise_id is None:
+                pb.warn(f"calendar day {day_row.id}: national row dropped: {exc}")
             else:
-                bad_calendars.setdefault(row.enterprise_id, f"calendar day {row.id}: {exc}")
+                bad_calendars.setdefault(day_row.enterprise_id, f"calendar day {day_row.id}: {exc}")
             continue
-        if row.enterprise_id is None:
+        if day_row.enterprise_id is None:
             national_entries.append(entry)
         else:
-            enterprise_entries[row.enterprise_id].append(entry)
+            enterprise_entries[day_row.enterprise_id].append(entry)
     national = _build_national(national_entries, pb)
     calendars: dict[int, Calendar] = {}
 
@@ -381,8 +381,10 @@ class _HotlineBuilder:
             raise ValueError(f"{what} names department {department_id}, which is not in this hotline's menu")
         return path
 
-    def action(self, kind: object, department_id: int | None, prompt: object, what: str) -> Action:
-        kind = ActionKind(kind)
+    def action(self, kind_value: object, department_id: int | None, prompt: object, what: str) -> Action:
+        if not isinstance(kind_value, str):
+            raise ValueError(f"{what}: action kind {kind_value!r} is not text")
+        kind = ActionKind(kind_value)
         department: str | None = None
         if kind is ActionKind.DEPARTMENT:
             department = self.key_of(department_id, what)

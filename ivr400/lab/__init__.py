@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from ivr400.lab.errors import LabError
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> Any:  # noqa: ANN401 - whatever the lazily imported name is
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'ivr400.lab' has no attribute {name!r}")

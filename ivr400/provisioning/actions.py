@@ -5,7 +5,8 @@ Actions are written ``menu[:PROMPT]`` (the top menu, with PROMPT instead of the 
 (a department's mailbox), ``announcement[:PROMPT]``. A PROMPT is the name of a tone of the enterprise
 (played as ``ivr400/tone-<id>``) or an Asterisk sound name such as ``ivr400/ivr400-closed`` (a bare
 ``ivr400-closed`` names a shipped prompt and is stored in that full form). Each is validated with the
-very dataclasses the controller builds at load time (``ivr400.routing.model``); a refusal is a :class:`ProvisioningError` naming the field.
+very dataclasses the controller builds at load time (``ivr400.routing.model``); a refusal is a
+:class:`ProvisioningError` naming the field.
 """
 from __future__ import annotations
 

@@ -9,9 +9,9 @@ import datetime as dt
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.orm import Session
 
 from ivr400.db.models import CalendarDay, Enterprise
@@ -68,10 +68,11 @@ def seed_calendar(session: Session, years: Iterable[int]) -> SeedReport:
     result = seed_from_chinesecalendar(years)
     removed = written = 0
     for year in result.years_with_data:
-        removed += session.execute(
+        deleted = session.execute(
             delete(CalendarDay).where(CalendarDay.enterprise_id.is_(None),
                                       CalendarDay.day >= dt.date(year, 1, 1), CalendarDay.day <= dt.date(year, 12, 31))
-        ).rowcount or 0
+        )
+        removed += cast("CursorResult[Any]", deleted).rowcount or 0
     session.flush()
     for entry in result.entries:
         session.add(CalendarDay(enterprise_id=None, day=entry.day, kind=entry.kind.value, name=entry.name))
@@ -125,7 +126,8 @@ def calendar_view(row: CalendarDay, enterprise_name: str | None) -> dict[str, An
             "name": row.name, "enterprise_id": row.enterprise_id, "enterprise": enterprise_name or "national"}
 
 
-def list_calendar(session: Session, *, year: int | None = None, enterprise: Enterprise | None = None) -> list[dict[str, Any]]:
+def list_calendar(session: Session, *, year: int | None = None,
+                  enterprise: Enterprise | None = None) -> list[dict[str, Any]]:
     """National days and enterprise overrides (only ``enterprise``'s when given), by day."""
     stmt = (select(CalendarDay, Enterprise.name).outerjoin(Enterprise, Enterprise.id == CalendarDay.enterprise_id)
             .order_by(CalendarDay.day, CalendarDay.enterprise_id.is_not(None), CalendarDay.enterprise_id))

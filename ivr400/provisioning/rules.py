@@ -24,7 +24,9 @@ __all__ = [
 
 
 def department_paths(session: Session, hotline: Hotline) -> dict[int, str]:
-    return {d.id: lookup.key_path(d) for d in session.scalars(select(Department).where(Department.hotline_id == hotline.id))}
+    """Key path (``2.1``) of every department of ``hotline``, by department id."""
+    departments = session.scalars(select(Department).where(Department.hotline_id == hotline.id))
+    return {d.id: lookup.key_path(d) for d in departments}
 
 
 def list_rules(session: Session, hotline: Hotline) -> dict[str, Any]:
@@ -49,15 +51,15 @@ def remove_rule(session: Session, ref: str) -> str:
     if m is None:
         raise ProvisioningError("id", f"{ref!r} is not a rule id like time:3 or region:5")
     kind, rule_id = m[1], int(m[2])
-    candidates: list[tuple[str, Any]] = []
+    candidates: list[tuple[str, TimeRuleRow | RegionRuleRow]] = []
     if kind in (None, "time", "t"):
-        row = session.get(TimeRuleRow, rule_id)
-        if row is not None:
-            candidates.append(("time", row))
+        time_row = session.get(TimeRuleRow, rule_id)
+        if time_row is not None:
+            candidates.append(("time", time_row))
     if kind in (None, "region", "r"):
-        row = session.get(RegionRuleRow, rule_id)
-        if row is not None:
-            candidates.append(("region", row))
+        region_row = session.get(RegionRuleRow, rule_id)
+        if region_row is not None:
+            candidates.append(("region", region_row))
     if not candidates:
         raise ProvisioningError("id", f"no rule {ref}")
     if len(candidates) > 1:

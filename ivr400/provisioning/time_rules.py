@@ -97,7 +97,8 @@ def add_time_rule(session: Session, hotline: Hotline, *, action: str, days: str 
     spec = parse_action(session, hotline, action)
     try:
         TimeRule(id=0, action=model_action(spec), segments=tuple(TimeSegment.parse(s) for s in segment_values),
-                 days=frozenset(day_values), weekdays=frozenset(weekday_values), priority=priority, name=name)
+                 days=frozenset(DayKind(d) for d in day_values), weekdays=frozenset(weekday_values),
+                 priority=priority, name=name)
     except ValueError as exc:
         raise ProvisioningError("action", str(exc)) from None
     row = TimeRuleRow(hotline_id=hotline.id, priority=priority, name=name, days=day_values, weekdays=weekday_values,

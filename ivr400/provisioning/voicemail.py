@@ -98,7 +98,8 @@ def record_voicemail(session: Session, *, hotline_number: str, uniqueid: str, fi
     if row is not None:
         changed = False
         # A caller that cannot see the file (size 0, no duration) never overwrites what a sync measured.
-        for attr, value in (("size", size or None), ("duration_s", duration_s), ("file_path", file_path if size else None)):
+        for attr, value in (("size", size or None), ("duration_s", duration_s), ("file_path",
+                                                                                 file_path if size else None)):
             if value is not None and getattr(row, attr) != value:
                 setattr(row, attr, value)
                 changed = True

@@ -221,8 +221,10 @@ class RenderDepartment:
 
     @property
     def group_timeout_s(self) -> int:
-        """Simultaneous ring: the longest seat timeout of the group."""
-        return max((t.ring_timeout_s for t in self.targets), default=DEFAULT_RING_TIMEOUT_S)
+        """Simultaneous ring: the longest seat timeout of the group the hunt engine rings (the first
+        ``max_attempts`` targets when capped), as the controller's ``Decision.dial_timeout_s``."""
+        rung = self.targets[: self.max_attempts] if self.max_attempts else self.targets
+        return max((t.ring_timeout_s for t in rung), default=DEFAULT_RING_TIMEOUT_S)
 
     def walk(self) -> Iterator[RenderDepartment]:
         """This department and every descendant, depth first, in key order."""
@@ -322,7 +324,6 @@ class RenderModel:
     def moh_classes(self) -> tuple[RenderMohClass, ...]:
         classes = [RenderMohClass(DEFAULT_MOH_CLASS, "default ringback tone (sounds/ivr400-ringback.wav)",
                                   f"{RINGBACK_FILE}.wav")]
-        for tone in self.ringback_tones:
-            classes.append(RenderMohClass(tone.moh_class, f"tone {tone.id} {tone.name} sha256 {tone.sha256}",
-                                          f"tone-{tone.id}.wav", tone))
+        classes += (RenderMohClass(tone.moh_class, f"tone {tone.id} {tone.name} sha256 {tone.sha256}",
+                                   f"tone-{tone.id}.wav", tone) for tone in self.ringback_tones)
         return tuple(classes)

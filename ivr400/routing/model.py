@@ -16,16 +16,16 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
+from enum import Enum, StrEnum
 from functools import cached_property
-from typing import Any
+from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ivr400.db.enums import HuntStrategy
 from ivr400.numbers import normalize_caller, region_name
 from ivr400.pbx.asterisk.prompts import BLOCKED, CLOSED, sound_name
 from ivr400.routing.calendar import DayKind
-from ivr400.validators import has_unsafe_text
+from ivr400.validators import DEST_NUMBER, has_unsafe_text
 
 __all__ = [
     "Action",
@@ -97,9 +97,11 @@ class CallerStatus(StrEnum):
 
 _PROMPT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./-]{0,119}")
 _MOH_CLASS = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,79}")
-_DIAL = re.compile(r"\+?[0-9]{3,20}")
 _KEY = re.compile(r"[A-Za-z0-9_*#.-]{1,32}")
 _NUMBER_PREFIX = re.compile(r"\+?[0-9]{1,20}")
+
+
+_E = TypeVar("_E", bound=Enum)
 
 
 def _check(pattern: re.Pattern[str], value: object, what: str) -> str:
@@ -132,7 +134,7 @@ def _check_aware(value: object, what: str) -> dt.datetime | None:
     return value
 
 
-def _enum(cls: type[Any], value: object, what: str) -> Any:
+def _enum(cls: type[_E], value: object, what: str) -> _E:
     try:
         return cls(value)
     except ValueError:
@@ -192,8 +194,8 @@ class Target:
     trunk_id: int | None = None
 
     def __post_init__(self) -> None:
-        _check(_DIAL, self.destination, "target destination")
-        _check(_DIAL, self.dial, "target dial")
+        _check(DEST_NUMBER, self.destination, "target destination")
+        _check(DEST_NUMBER, self.dial, "target dial")
         _check_int(self.ring_timeout_s, "ring_timeout_s", 5, 120)
         _check_int(self.position, "position", 1, 10_000)
         for name in ("destination_id", "seat_id", "trunk_id"):
@@ -263,8 +265,9 @@ class Action:
     def __post_init__(self) -> None:
         _set(self, "kind", _enum(ActionKind, self.kind, "action kind"))
         _check_optional(_KEY, self.department, "action department")
-        if _check_optional(_PROMPT, self.prompt, "action prompt") is not None:
-            _set(self, "prompt", sound_name(self.prompt))
+        prompt = _check_optional(_PROMPT, self.prompt, "action prompt")
+        if prompt is not None:
+            _set(self, "prompt", sound_name(prompt))
         if self.kind is ActionKind.DEPARTMENT and self.department is None:
             raise ValueError("a department action needs a department key")
         if self.kind in (ActionKind.MENU, ActionKind.ANNOUNCEMENT, ActionKind.REFUSE) and self.department:
@@ -502,8 +505,9 @@ class BlockPolicy:
         for e in self.entries:
             if not isinstance(e, BlockEntry):
                 raise ValueError(f"{e!r} is not a BlockEntry")
-        if _check_optional(_PROMPT, self.refuse_prompt, "refuse prompt") is not None:
-            _set(self, "refuse_prompt", sound_name(self.refuse_prompt))
+        refuse_prompt = _check_optional(_PROMPT, self.refuse_prompt, "refuse prompt")
+        if refuse_prompt is not None:
+            _set(self, "refuse_prompt", sound_name(refuse_prompt))
 
     @cached_property
     def exact_numbers(self) -> frozenset[str]:

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
@@ -62,7 +61,8 @@ def test_time_and_region_rules_list_and_remove(cli) -> None:  # noqa: ANN001
                           "--priority", "5", "--json"))
     assert holiday_menu["action"] == "menu:ivr400/holiday-welcome"
     cli("rule", "remove", holiday_menu["id"])
-    region = js(cli("rule", "region", "add", H, "--province", "广东省", "--city", "深圳市", "--department", "1", "--json"))
+    region = js(cli("rule", "region", "add", H, "--province", "广东省", "--city", "深圳市", "--department", "1",
+                    "--json"))
     assert (region["id"], region["province"], region["city"], region["action"]) == ("region:1", "广东", "深圳",
                                                                                      "department:1")
     after = js(cli("rule", "after-hours", H, "--action", "voicemail:1", "--json"))

@@ -239,8 +239,8 @@ def test_round_robin_counter_and_voicemail_rows(engine: Engine, session: Session
             await ctl.cache.start()
             positions = [await ctl.next_rotation(w.hotline.id, "1") for _ in range(3)]
             positions.append(await ctl.next_rotation(w.hotline.id, SWITCHBOARD_KEY))
-            kwargs = dict(hotline="4008000001", dept="2.1", uniqueid="1700000000.1",
-                          caller="13800138000", file_path="/var/spool/asterisk/ivr400/voicemail/4008000001/x.wav")
+            kwargs = {"hotline": "4008000001", "dept": "2.1", "uniqueid": "1700000000.1",
+                          "caller": "13800138000", "file_path": "/var/spool/asterisk/ivr400/voicemail/4008000001/x.wav"}
             return positions, await ctl.save_voicemail(**kwargs), await ctl.save_voicemail(**kwargs)
         finally:
             await ctl.stop()

@@ -23,15 +23,15 @@ import pytest
 from sqlalchemy import select as sql_select
 from sqlalchemy.orm import Session
 
+from bench.sipp_load import start_load
+from ivr400.cdr.cdr_listener import AmiSettings, CdrListener
 from ivr400.db.models import CallRecord, Voicemail
 from ivr400.lab import Lab
 from ivr400.lab.config import LabConfig, atomic_write, render_base_config
 from ivr400.lab.sipp import CallResult, SeatUas, call
-from bench.sipp_load import start_load
 from ivr400.pbx.asterisk.dialplan_variables import RECORDING_SPOOL, VOICEMAIL_SPOOL
 from ivr400.provisioning import blocking, calendar, region_rules, time_rules
 from ivr400.provisioning.hotlines import add_hotline
-from ivr400.cdr.cdr_listener import AmiSettings, CdrListener
 
 from .world import HOTLINE, World, fastagi_listening
 from .world import start_seat as _seat

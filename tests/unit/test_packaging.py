@@ -19,7 +19,8 @@ import ivr400
 pkg = Path(ivr400.__file__).parent
 assert str(pkg).startswith(sys.prefix), pkg
 for name, probe in [("dialplans", "asterisk/extensions.conf.j2"), ("dialplans", "asterisk/lab/pjsip.conf.j2"),
-                    ("sounds", "ivr400-welcome.wav"), ("alembic", "env.py"), ("alembic", "versions/0001_whitelist_foundation.py")]:
+                    ("sounds", "ivr400-welcome.wav"), ("alembic", "env.py"),
+                    ("alembic", "versions/0001_whitelist_foundation.py")]:
     path = resource_dir(name) / probe
     assert path.is_file() and str(path).startswith(str(pkg)), path
 assert (pkg / "compliance" / "letters" / "company.txt.j2").is_file()

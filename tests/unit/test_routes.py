@@ -24,15 +24,19 @@ from sqlalchemy.orm import Session
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # for tests.fakes when run as `pytest`
 
-from ivr400.controller import Controller  # noqa: E402
+from ivr400.controller import Controller, HotlineEntry  # noqa: E402
+from ivr400.controller.routes import bind  # noqa: E402
+from ivr400.controller.routes.voicemail_saved import voicemail_file_ok  # noqa: E402
 from ivr400.db.engine import make_engine  # noqa: E402
 from ivr400.db.migrate import upgrade  # noqa: E402
-from ivr400.db.models import HuntRotation, Voicemail  # noqa: E402
+from ivr400.db.models import Hotline, HuntRotation, Voicemail  # noqa: E402
 from ivr400.pbx.asterisk import dialplan_variables as v  # noqa: E402
 from ivr400.pbx.asterisk.agi_protocol import build_command  # noqa: E402
-from ivr400.provisioning import blocking, calendar, destinations, region_rules, time_rules  # noqa: E402
+from ivr400.pbx.asterisk.fastagi import FastAGIServer  # noqa: E402
+from ivr400.provisioning import blocking, calendar, destinations, lookup, region_rules, time_rules  # noqa: E402
 from ivr400.provisioning.seats import add_department, add_seat  # noqa: E402
 from ivr400.provisioning.trunks import add_trunk  # noqa: E402
+from ivr400.routing.model import Decision  # noqa: E402
 from tests.factories import approved, world  # noqa: E402
 from tests.fakes.fake_asterisk import FakeAsterisk  # noqa: E402
 
@@ -212,6 +216,26 @@ def test_department_hook_sets_targets_hunt_and_count_last(lab: Lab) -> None:
     assert switchboard.received == lines((v.TARGET_COUNT, "0"))
 
 
+def test_department_hook_rings_round_robin_one_seat_after_another(lab: Lab) -> None:
+    """Round robin arrives rotated and is hunted sequentially: a hook that sent it as simultaneous ringing
+    (or left a stale IVR400_HUNT / IVR400_RING_TIMEOUT in charge) would ring every seat at once."""
+    provision(lab, departments=True, hunt="round_robin")  # 销售部 (key 1): D1 and D2, round robin
+
+    async def scenario() -> list[FakeAsterisk]:
+        async with controller(lab) as (_, port):
+            stale = {v.HUNT: "simultaneous", v.RING_TIMEOUT: "99", v.MAX_ATTEMPTS: "1"}  # a previous hunt's
+            return [await call(port, v.ROUTE_DEPARTMENT, f"hotline={HOTLINE}&dept=1", variables=stale)
+                    for _ in range(3)]
+
+    first, second, third = run(scenario)
+    for fake, order in ((first, (D1, D2)), (second, (D2, D1)), (third, (D1, D2))):
+        assert fake.received == lines(*target_pairs(*((n, 15) for n in order)), (v.HUNT, "sequential"),
+                                      (v.MOH_CLASS, ""), (v.MAX_ATTEMPTS, "0"), (v.TARGET_COUNT, "2"))
+        assert fake.variables[v.HUNT] == "sequential" and fake.variables[v.MAX_ATTEMPTS] == "0"
+    with Session(lab.engine) as s:
+        assert s.scalars(select(HuntRotation.position)).all() == [3]
+
+
 def test_simultaneous_and_round_robin_departments(lab: Lab) -> None:
     provision(lab, hunt="round_robin")
 
@@ -343,7 +367,8 @@ def test_region_rule_sends_beijing_callers_to_a_department(lab: Lab, caplog: pyt
     assert dict(sets(shanghai))[v.ACTION] == "menu"
 
 
-def test_unknown_hotline_gets_the_polite_announcement_and_a_log_line(lab: Lab, caplog: pytest.LogCaptureFixture) -> None:
+def test_unknown_hotline_gets_the_polite_announcement_and_a_log_line(lab: Lab,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
     provision(lab)
 
     async def scenario() -> FakeAsterisk:
@@ -559,7 +584,108 @@ def test_voicemail_saved_records_a_row_once(lab: Lab) -> None:
         assert row.size > 32000 and row.department_id is not None and row.hotline_id is not None
 
 
-def _hotline(s: Session):  # noqa: ANN202
-    from ivr400.provisioning import lookup
-
+def _hotline(s: Session) -> Hotline:
     return lookup.hotline(s, HOTLINE)
+
+
+SPOOL = f"{v.VOICEMAIL_SPOOL}/{HOTLINE}"
+#: Paths a voicemail_saved request may carry that must never be looked at on the host.
+BAD_VOICEMAIL_FILES = [
+    f"{SPOOL}/../secret.wav",  # up out of the hotline's directory
+    f"{SPOOL}/../4008999999/1700000000.1.wav",  # into another hotline's
+    f"{SPOOL}/./../../../../../etc/passwd.wav",
+    f"{SPOOL}/..",
+    f"{SPOOL}/...wav",  # dots only
+    f"{SPOOL}/sub/1700000000.1.wav",  # a subdirectory
+    f"{SPOOL}/1700000000.1.txt",  # not a recording
+    f"{SPOOL}/a b.wav",  # characters outside [A-Za-z0-9_.-]
+    f"{SPOOL}/a;b.wav",
+    f"{SPOOL}/${{SHELL(x)}}.wav",
+    f"{SPOOL}/1700000000.1.wav\n",
+    f"{SPOOL}/" + "a" * 81 + ".wav",  # too long a name
+    f"{v.VOICEMAIL_SPOOL}/4008999999/1700000000.1.wav",  # another hotline's directory
+    "/etc/passwd",
+    "",
+]
+
+
+@pytest.mark.parametrize("path", BAD_VOICEMAIL_FILES)
+def test_voicemail_file_guard_refuses(path: str) -> None:
+    assert not voicemail_file_ok(path, HOTLINE)
+
+
+@pytest.mark.parametrize("name", ["1700000000.7.wav", "x.wav", "a-b_c.d.wav", "A" * 76 + ".wav"])
+def test_voicemail_file_guard_accepts_a_recording_in_the_hotline_spool(name: str) -> None:
+    assert voicemail_file_ok(f"{SPOOL}/{name}", HOTLINE)
+
+
+class RecordingContext:
+    """A RouteContext that records what the route asks of it (the real one stats the file on the host)."""
+
+    def __init__(self) -> None:
+        self.saved: list[str] = []
+
+    @property
+    def config(self) -> None:
+        return None
+
+    def now(self) -> dt.datetime:
+        return NOW
+
+    async def rotate(self, entry: HotlineEntry, decision: Decision, now: dt.datetime) -> Decision:
+        return decision
+
+    def count_decision(self) -> None:
+        pass
+
+    async def save_voicemail(self, *, hotline: str, dept: str, uniqueid: str, caller: str | None,
+                             file_path: str) -> bool:
+        self.saved.append(file_path)
+        return True
+
+
+def test_voicemail_saved_never_hands_a_bad_path_to_the_controller() -> None:
+    """The guard runs before anything touches the host: a bad path never reaches save_voicemail (which stats
+    the file under Asterisk's root)."""
+    ctx = RecordingContext()
+    good = f"{SPOOL}/1700000000.7.wav"
+
+    async def scenario() -> None:
+        server = FastAGIServer(bind(ctx), "127.0.0.1", 0)
+        await server.start()
+        try:
+            for i, path in enumerate([*BAD_VOICEMAIL_FILES, good]):
+                query = f"hotline={HOTLINE}&dept=2&uniqueid=1700000000.{i}"
+                await call(server.port, v.ROUTE_VOICEMAIL, query, uniqueid=f"1700000000.{i}",
+                           variables={v.VOICEMAIL_FILE: path})
+        finally:
+            await server.close(grace=1.0)
+
+    run(scenario)
+    assert ctx.saved == [good]
+
+
+def test_voicemail_saved_does_not_record_a_file_outside_the_hotline_spool(lab: Lab,
+                                                                        caplog: pytest.LogCaptureFixture) -> None:
+    """With the real controller and files that exist on the host: a traversal to a real .wav records nothing."""
+    provision(lab, departments=True)
+    root = lab.tmp / "astroot"
+    spool = root / v.VOICEMAIL_SPOOL.lstrip("/")
+    (spool / HOTLINE).mkdir(parents=True)
+    (spool / "4008999999").mkdir()
+    for target in (spool / "secret.wav", spool / "4008999999" / "1700000000.1.wav"):
+        target.write_bytes(b"RIFF" + b"\x00" * 4000)
+
+    async def scenario() -> None:
+        async with controller(lab, asterisk_root=root) as (_, port):
+            for i, path in enumerate(BAD_VOICEMAIL_FILES[:3]):
+                query = f"hotline={HOTLINE}&dept=2&uniqueid=1700000001.{i}"
+                await call(port, v.ROUTE_VOICEMAIL, query, uniqueid=f"1700000001.{i}",
+                           variables={v.VOICEMAIL_FILE: path})
+
+    with caplog.at_level(logging.WARNING):
+        run(scenario)
+    with Session(lab.engine) as s:
+        assert s.scalars(select(Voicemail)).all() == []
+    refused = [r.getMessage() for r in caplog.records if "voicemail_saved" in r.getMessage()]
+    assert len(refused) == 3 and all("not recorded" in m for m in refused)

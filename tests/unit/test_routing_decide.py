@@ -334,7 +334,8 @@ CALLER_GARBAGE = [
 @pytest.mark.parametrize(("caller", "status"), CALLER_GARBAGE)
 @pytest.mark.parametrize("mode", list(BlockMode))
 @pytest.mark.parametrize("anonymous", list(AnonymousPolicy))
-def test_anonymous_and_garbage_callers(cal: Calendar, caller, status, mode: BlockMode, anonymous: AnonymousPolicy) -> None:
+def test_anonymous_and_garbage_callers(cal: Calendar, caller, status, mode: BlockMode,
+                                       anonymous: AnonymousPolicy) -> None:
     c = cfg(block=BlockPolicy(mode, (BlockEntry("13800138000"),), anonymous=anonymous))
     d = decide(c, caller, WORKING_TUESDAY, cal)
     assert d.caller is None and d.caller_status is status

@@ -84,7 +84,8 @@ def test_utc_0130_is_0930_in_shanghai(cal: Calendar) -> None:
 
 def test_utc_date_differs_from_local_date(cal: Calendar) -> None:
     # 2025-09-30 16:30 UTC is already 2025-10-01 00:30 in Shanghai: National Day, not a Tuesday.
-    m = evaluate([TimeRule(1, MENU, (), frozenset({DayKind.WORKDAY}))], dt.datetime(2025, 9, 30, 16, 30, tzinfo=UTC), SH, cal)
+    m = evaluate([TimeRule(1, MENU, (), frozenset({DayKind.WORKDAY}))], dt.datetime(2025, 9, 30, 16, 30, tzinfo=UTC),
+                 SH, cal)
     assert m.day.kind is DayKind.HOLIDAY
     assert m.rule is None
 
@@ -214,7 +215,8 @@ def test_year_without_calendar_data(cal: Calendar, now: dt.datetime, matched: bo
 
 def test_enterprise_override_day(cal: Calendar) -> None:
     ent = cal.with_overrides(
-        [CalendarEntry(dt.date(2025, 10, 1), DayKind.WORKDAY, "值班"), CalendarEntry(dt.date(2025, 9, 30), DayKind.HOLIDAY)]
+        [CalendarEntry(dt.date(2025, 10, 1), DayKind.WORKDAY, "值班"), CalendarEntry(dt.date(2025, 9, 30),
+                                                                                   DayKind.HOLIDAY)]
     )
     assert evaluate([OFFICE], at(2025, 10, 1, 10), SH, ent).rule is OFFICE
     assert evaluate([OFFICE], at(2025, 9, 30, 10), SH, ent).rule is None
@@ -246,7 +248,8 @@ def test_segment_parse(text: str, start: dt.time, end: dt.time, canonical: str) 
     assert TimeSegment.parse(str(s)) == s
 
 
-@pytest.mark.parametrize("text", ["", "9-12", "25:00-26:00", "09:00", "09:60-10:00", "09:00-12:00-13:00", "24:00-01:00"])
+@pytest.mark.parametrize("text", ["", "9-12", "25:00-26:00", "09:00", "09:60-10:00", "09:00-12:00-13:00",
+                                  "24:00-01:00"])
 def test_segment_parse_refuses(text: str) -> None:
     with pytest.raises(ValueError):
         TimeSegment.parse(text)

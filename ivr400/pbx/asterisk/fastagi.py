@@ -121,10 +121,10 @@ class AGICommandError(AGIError):
         self.response = response
 
 
-class _SessionLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+class _SessionLog(logging.LoggerAdapter[logging.Logger]):
     """Prefix each line with ``[uniqueid]`` (or ``[peer host:port]`` before the header is read)."""
 
-    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
+    def process(self, msg: object, kwargs: MutableMapping[str, Any]) -> tuple[str, MutableMapping[str, Any]]:
         extra = dict(self.extra or {})
         kwargs["extra"] = {**extra, **kwargs.get("extra", {})}
         return f"[{extra.get('agi_tag', '-')}] {msg}", kwargs
@@ -149,7 +149,7 @@ class AGISession:
         request: AGIRequest,
         *,
         command_timeout: float,
-        logger: logging.Logger | logging.LoggerAdapter,  # type: ignore[type-arg]
+        logger: logging.Logger | logging.LoggerAdapter[logging.Logger],
         peer: str = "",
     ) -> None:
         self._reader = reader
@@ -416,7 +416,7 @@ class FastAGIServer:
         self.max_header_bytes = max_header_bytes
         self.max_header_lines = max_header_lines
         self.log = logger or _DEFAULT_LOGGER
-        self._server: asyncio.AbstractServer | None = None
+        self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._close_task: asyncio.Future[None] | None = None
         self._closed_event = asyncio.Event()
