@@ -42,7 +42,8 @@ def check_password(password: str) -> str:
 def check_username(username: str) -> str:
     name = username.strip()
     if not _USERNAME.fullmatch(name):
-        raise ProvisioningError("username", "2-64 characters: letters, digits, _ . @ - (starting with a letter or digit)")
+        raise ProvisioningError("username",
+                                "2-64 characters: letters, digits, _ . @ - (starting with a letter or digit)")
     return name
 
 

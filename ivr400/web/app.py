@@ -90,7 +90,7 @@ def create_app(cfg: WebConfig) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     for module in ROUTERS:
         app.include_router(module.router)
-    app.add_middleware(Protections, cfg=cfg)
+    app.add_middleware(Protections, cfg=cfg)  # type: ignore[arg-type]  # Starlette's factory protocol
 
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired) -> Response:

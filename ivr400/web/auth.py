@@ -41,10 +41,9 @@ def _secure(request: Request) -> bool:
 
 def _login_page(request: Request, *, status_code: int = 200, errors: dict[str, str] | None = None,
                 username: str = "") -> HTMLResponse:
-    token = request.cookies.get(LOGIN_CSRF_COOKIE)
-    fresh = token is None or len(token) > 128
-    if fresh:
-        token = new_token()
+    sent = request.cookies.get(LOGIN_CSRF_COOKIE)
+    fresh = sent is None or len(sent) > 128
+    token = new_token() if sent is None or fresh else sent
     response = render(request, "login.html", None, status_code=status_code, csrf_token=token,
                       errors=errors or {}, form={"username": username})
     if fresh:

@@ -12,7 +12,7 @@ from ivr400.web.context import Principal, WebConfig
 def record(session: Session, who: Principal, cfg: WebConfig, action: str, *, enterprise_id: int | None,
            destination_id: int | None = None, reason: str | None = None,
            before: dict[str, Any] | None = None, after: dict[str, Any] | None = None,
-           **detail: Any) -> None:
+           **detail: object) -> None:
     """An audit entry (who, what, before → after) in the same transaction as the change it describes."""
     body: dict[str, Any] = dict(detail)
     if before is not None:

@@ -130,9 +130,9 @@ class AdminRequired(Exception):
 
 
 def optional_principal(request: Request, session: Session = Depends(db)) -> Principal | None:
-    cached = getattr(request.state, "principal", None)
+    cached: Principal | None = getattr(request.state, "principal", None)
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
     principal = load_principal(request, session)
     request.state.principal = principal
     return principal

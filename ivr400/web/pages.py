@@ -9,7 +9,7 @@ import json
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
@@ -52,7 +52,7 @@ def error_of(exc: ProvisioningError | NumberError, default_field: str) -> tuple[
 
 
 def render(request: Request, template: str, who: Principal | None, *, status_code: int = 200,
-           **context: Any) -> HTMLResponse:
+           **context: object) -> HTMLResponse:
     context.setdefault("errors", {})
     context.setdefault("form", {})
     return TEMPLATES.TemplateResponse(
@@ -62,7 +62,7 @@ def render(request: Request, template: str, who: Principal | None, *, status_cod
 
 
 def refused(request: Request, template: str, who: Principal | None, exc: ProvisioningError | NumberError,
-            default_field: str, **context: Any) -> HTMLResponse:
+            default_field: str, **context: object) -> HTMLResponse:
     """The page again, with the refusal beside its field and what was typed kept, HTTP 400."""
     field, reason = error_of(exc, default_field)
     return render(request, template, who, status_code=400, errors={field: reason}, **context)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import ColumnElement, Select, false, select, true
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -25,6 +26,8 @@ from ivr400.db.models import (
     Seat,
     WhitelistEvent,
 )
+
+R = TypeVar("R")
 
 
 class NotFound(LookupError):
@@ -76,7 +79,7 @@ class Repository:
         self.session = session
         self.scope = scope
 
-    def _one(self, stmt: Select[tuple[object]], what: str, ident: object) -> object:
+    def _one(self, stmt: Select[tuple[R]], what: str, ident: object) -> R:
         row = self.session.scalar(stmt)
         if row is None:
             raise NotFound(what, ident)
@@ -89,7 +92,7 @@ class Repository:
 
     def enterprise(self, enterprise_id: int) -> Enterprise:
         stmt = select(Enterprise).where(Enterprise.id == enterprise_id, self.scope.where(Enterprise.id))
-        return self._one(stmt, "enterprise", enterprise_id)  # type: ignore[return-value]
+        return self._one(stmt, "enterprise", enterprise_id)
 
     def hotlines(self) -> list[Hotline]:
         return list(self.session.scalars(select(Hotline).where(self.scope.where(Hotline.enterprise_id))
@@ -97,7 +100,7 @@ class Repository:
 
     def hotline(self, hotline_id: int) -> Hotline:
         stmt = select(Hotline).where(Hotline.id == hotline_id, self.scope.where(Hotline.enterprise_id))
-        return self._one(stmt, "hotline", hotline_id)  # type: ignore[return-value]
+        return self._one(stmt, "hotline", hotline_id)
 
     def hotline_numbers(self) -> list[str]:
         return list(self.session.scalars(select(Hotline.number).where(self.scope.where(Hotline.enterprise_id))))
@@ -105,12 +108,12 @@ class Repository:
     def department(self, department_id: int) -> Department:
         stmt = (select(Department).join(Hotline, Hotline.id == Department.hotline_id)
                 .where(Department.id == department_id, self.scope.where(Hotline.enterprise_id)))
-        return self._one(stmt, "department", department_id)  # type: ignore[return-value]
+        return self._one(stmt, "department", department_id)
 
     def seat(self, seat_id: int) -> Seat:
         stmt = (select(Seat).join(Hotline, Hotline.id == Seat.hotline_id)
                 .where(Seat.id == seat_id, self.scope.where(Hotline.enterprise_id)))
-        return self._one(stmt, "seat", seat_id)  # type: ignore[return-value]
+        return self._one(stmt, "seat", seat_id)
 
     # -- destinations and evidence
     def destinations(self, *, statuses: Sequence[str] = ()) -> list[Destination]:
@@ -122,12 +125,12 @@ class Repository:
     def destination(self, destination_id: int) -> Destination:
         stmt = select(Destination).where(Destination.id == destination_id,
                                          self.scope.where(Destination.enterprise_id))
-        return self._one(stmt, "destination", destination_id)  # type: ignore[return-value]
+        return self._one(stmt, "destination", destination_id)
 
     def evidence(self, evidence_id: int) -> Evidence:
         stmt = (select(Evidence).join(Destination, Destination.id == Evidence.destination_id)
                 .where(Evidence.id == evidence_id, self.scope.where(Destination.enterprise_id)))
-        return self._one(stmt, "evidence", evidence_id)  # type: ignore[return-value]
+        return self._one(stmt, "evidence", evidence_id)
 
     def pending_review(self) -> list[Destination]:
         return self.destinations(statuses=[WhitelistStatus.PENDING.value])
@@ -165,7 +168,7 @@ class Repository:
 
     def call_record(self, record_id: int) -> CallRecord:
         stmt = select(CallRecord).where(CallRecord.id == record_id, self._record_scope())
-        return self._one(stmt, "call record", record_id)  # type: ignore[return-value]
+        return self._one(stmt, "call record", record_id)
 
     def events(self, *, limit: int = 200) -> list[WhitelistEvent]:
         stmt = (select(WhitelistEvent).where(self.scope.where(WhitelistEvent.enterprise_id))

@@ -8,7 +8,7 @@ that the controller polls.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
@@ -41,15 +41,14 @@ class SeatGroup:
 
 
 def groups(hotline: Hotline) -> list[SeatGroup]:
-    out = [SeatGroup("", "总机", None, hotline.hunt_strategy,
-                     [s for s in hotline.seats if s.department_id is None])]
-    for dept in sorted(hotline.departments, key=key_path):
-        out.append(SeatGroup(key_path(dept), dept.name, dept, dept.hunt_strategy,
-                             sorted(dept.seats, key=lambda s: (s.position, s.id))))
-    return out
+    switchboard = SeatGroup("", "总机", None, hotline.hunt_strategy,
+                            [s for s in hotline.seats if s.department_id is None])
+    departments = (SeatGroup(key_path(d), d.name, d, d.hunt_strategy, sorted(d.seats, key=lambda s: (s.position, s.id)))
+                   for d in sorted(hotline.departments, key=key_path))
+    return [switchboard, *departments]
 
 
-def seat_state(seat: Seat, now: Any) -> str:
+def seat_state(seat: Seat, now: datetime) -> str:
     status = effective_status(seat.destination, now)
     return "active" if status == "approved" else status
 
@@ -66,11 +65,13 @@ def _page(request: Request, who: Principal, repo: Repository, hotline: Hotline, 
 
 
 def _refused(request: Request, who: Principal, repo: Repository, session: Session, hotline_id: int,
-             exc: ProvisioningError | NumberError, default_field: str, **kw: Any) -> HTMLResponse:
+             exc: ProvisioningError | NumberError, default_field: str, *, error_seat: int | None = None,
+             form: dict[str, str] | None = None) -> HTMLResponse:
     session.rollback()
     hotline = repo.hotline(hotline_id)
     field, reason = (exc.field, exc.reason) if isinstance(exc, ProvisioningError) else (default_field, str(exc))
-    return _page(request, who, repo, hotline, status_code=400, errors={field: reason}, **kw)
+    return _page(request, who, repo, hotline, status_code=400, errors={field: reason}, error_seat=error_seat,
+                 form=form)
 
 
 def _order(seat: Seat) -> list[str]:

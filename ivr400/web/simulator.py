@@ -68,7 +68,8 @@ def _describe(entry: HotlineEntry, decision: Decision, steps: list[Step]) -> Non
     title = ACTION_LABELS.get(kind.value, kind.value)
     if kind is ActionKind.DEPARTMENT:
         dept = decision.department or ""
-        name = entry.routing.department(dept).name if entry.routing.department(dept) else ""
+        found = entry.routing.department(dept)
+        name = found.name if found is not None else ""
         label = "总机" if dept in ("", "switchboard") else f"部门 {dept} {name}".strip()
         hunt = decision.hunt_strategy.value if decision.hunt_strategy else ""
         ringback = f",彩铃 {decision.ringback}" if decision.ringback else ",回铃音"
@@ -91,8 +92,7 @@ def simulate(entry: HotlineEntry, caller: str, moment: datetime, keys: str) -> S
         if not paths:
             steps.append(Step("未按键", "按菜单的超时与重试设置处理"))
             return Simulation(steps, decision, decision.local_time or moment)
-        for path in paths[:-1]:
-            steps.append(Step(f"按键 {path} → 子菜单"))
+        steps.extend(Step(f"按键 {path} → 子菜单") for path in paths[:-1])
         decision = decide_department(routing, paths[-1], moment)
         steps.append(Step(f"按键 {paths[-1]}", decision.reason))
     _describe(entry, decision, steps)

@@ -37,7 +37,7 @@ class Clock:
 
     now: object = NOW
 
-    def __call__(self):
+    def __call__(self) -> object:
         return self.now
 
     def advance(self, delta: timedelta) -> None:

@@ -68,7 +68,8 @@ def test_evidence_form_bad_values(web: WebWorld, clients) -> None:
         assert r.status_code == 400 and f'data-field="{field}">{field}: ' in r.text, (data, r.text[-400:])
     r = c.post(url, data={"csrf_token": c.csrf, "kind": "carrier_bill"})
     assert r.status_code == 400 and 'data-field="file">file: ' in r.text
-    empty = c.post(url, data={"csrf_token": c.csrf, "kind": "carrier_bill"}, files={"file": ("e.png", b"", "image/png")})
+    empty = c.post(url, data={"csrf_token": c.csrf, "kind": "carrier_bill"},
+                   files={"file": ("e.png", b"", "image/png")})
     assert empty.status_code == 400 and "file: empty file" in empty.text
     assert _state(web) == before
 

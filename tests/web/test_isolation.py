@@ -40,12 +40,8 @@ def _form(ids: Ids) -> dict[str, object]:
 
 
 def routes(app) -> list[tuple[str, str]]:
-    out = []
-    for ctx in fastapi.routing.iter_route_contexts(app.routes):
-        for method in sorted(ctx.methods or ()):
-            if method != "HEAD":
-                out.append((method, ctx.path))
-    return out
+    return [(method, ctx.path) for ctx in fastapi.routing.iter_route_contexts(app.routes)
+            for method in sorted(ctx.methods or ()) if method != "HEAD"]
 
 
 def _call(client, method: str, url: str, data: dict[str, object]):
@@ -56,8 +52,10 @@ def _call(client, method: str, url: str, data: dict[str, object]):
 
 def _snapshot(web: WebWorld, ids: Ids) -> tuple[object, ...]:
     with Session(web.engine) as s:
-        seats = [(x.id, x.position, x.ring_timeout_s) for x in s.scalars(select(Seat).where(Seat.hotline_id == ids.hotline))]
-        dests = [(d.id, d.status) for d in s.scalars(select(Destination).where(Destination.enterprise_id == ids.enterprise))]
+        seats = [(x.id, x.position, x.ring_timeout_s)
+                 for x in s.scalars(select(Seat).where(Seat.hotline_id == ids.hotline))]
+        dests = [(d.id, d.status)
+                 for d in s.scalars(select(Destination).where(Destination.enterprise_id == ids.enterprise))]
         evidence = s.scalar(select(Evidence.id).order_by(Evidence.id.desc()))
         events = s.scalar(select(WhitelistEvent.id).where(WhitelistEvent.enterprise_id == ids.enterprise)
                           .order_by(WhitelistEvent.id.desc()))
@@ -86,9 +84,9 @@ def test_every_parameterized_route_refuses_another_enterprises_rows(web: WebWorl
             continue
         known = _ids(web.b)
         assert all(p in known for p in params), f"{method} {path}: unknown path parameter in {params}"
-        for value_set in zip(*(known[p] for p in params)) if len(params) > 1 else ([v] for v in known[params[0]]):
+        for value_set in zip(*(known[p] for p in params), strict=False):
             url = path
-            for p, v in zip(params, value_set):
+            for p, v in zip(params, value_set, strict=True):
                 url = url.replace("{" + p + "}", str(v))
             r = _call(op_a, method, url, _form(web.b))
             assert r.status_code in (403, 404), f"{method} {url} as operator A: {r.status_code}"

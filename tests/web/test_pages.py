@@ -13,7 +13,8 @@ from .conftest import WebWorld
 def _order(web: WebWorld, hotline_id: int, department_id: int | None) -> list[int]:
     with Session(web.engine) as s:
         stmt = select(Seat.id).where(Seat.hotline_id == hotline_id)
-        stmt = stmt.where(Seat.department_id.is_(None) if department_id is None else Seat.department_id == department_id)
+        stmt = stmt.where(Seat.department_id.is_(None) if department_id is None
+                          else Seat.department_id == department_id)
         return list(s.scalars(stmt.order_by(Seat.position)))
 
 
@@ -135,7 +136,7 @@ def test_simulator_uses_the_controllers_decision(web, clients) -> None:
     r = c.get("/simulator", params={"hotline": web.a.hotline_number, "caller": "13911112222",
                                     "at": "2026-06-01T10:00", "keys": "1"})
     assert r.status_code == 200, r.text
-    targets = [t for t in r.text.split('class="target" data-destination="')[1:]]
+    targets = r.text.split('class="target" data-destination="')[1:]
     assert [t.split('"')[0] for t in targets] == ["01062345678", "02161234567"]
     assert "按键 1" in r.text and "语音留言" in r.text
 
