@@ -62,6 +62,7 @@ async def csrf_guard(request: Request, who: Principal | None = Depends(optional_
         value = form.get(CSRF_FIELD)
         sent = value if isinstance(value, str) else None
     expected = who.csrf_token if who is not None else request.cookies.get(LOGIN_CSRF_COOKIE)
+
     if not sent or not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
         raise CsrfRejected("missing or wrong CSRF token")
 

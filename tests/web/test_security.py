@@ -1,6 +1,7 @@
 """Sessions, lockout, CSRF and upload limits over HTTP."""
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
@@ -121,3 +122,15 @@ def test_upload_too_large_or_not_a_document_is_refused(web: WebWorld, clients) -
                   files={"file": ("x.png", PNG + b"\x00" * (3 * 1024 * 1024), "image/png")})
     assert huge.status_code == 413
     assert not list(web.store.glob(".incoming-web/*"))
+
+
+def test_every_post_form_on_every_page_carries_the_sessions_token(web: WebWorld, clients) -> None:
+    c = clients["admin"]
+    pages = ["/", "/hotlines", f"/hotlines/{web.a.hotline}/seats", "/destinations", f"/destinations/{web.a.destination}",
+             "/review", "/records", "/simulator", "/audit"]
+    for url in pages:
+        text = c.get(url).text
+        forms = re.findall(r'<form method="post".*?</form>', text, flags=re.S)
+        assert forms, url
+        for form in forms:
+            assert f'name="csrf_token" value="{c.csrf}"' in form, (url, form[:200])
