@@ -126,8 +126,8 @@ def test_upload_too_large_or_not_a_document_is_refused(web: WebWorld, clients) -
 
 def test_every_post_form_on_every_page_carries_the_sessions_token(web: WebWorld, clients) -> None:
     c = clients["admin"]
-    pages = ["/", "/hotlines", f"/hotlines/{web.a.hotline}/seats", "/destinations", f"/destinations/{web.a.destination}",
-             "/review", "/records", "/simulator", "/audit"]
+    pages = ["/", "/hotlines", f"/hotlines/{web.a.hotline}/seats", "/destinations",
+             f"/destinations/{web.a.destination}", "/review", "/records", "/simulator", "/audit"]
     for url in pages:
         text = c.get(url).text
         forms = re.findall(r'<form method="post".*?</form>', text, flags=re.S)
