@@ -7,15 +7,10 @@ The server is uvicorn on a loopback port, serving the application over a tempora
 """
 from __future__ import annotations
 
-import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -24,27 +19,16 @@ from ivr400.db.migrate import upgrade
 from ivr400.db.models import Destination, Seat
 from ivr400.provisioning import users
 from ivr400.web.app import create_app
-from tests.conftest import in_ci
 from tests.factories import PNG
 
 from .conftest import PASSWORD, WebWorld, build_world
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+from .live import chromium, login, serve
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    if not os.path.exists(CHROMIUM):
-        if in_ci():
-            pytest.fail(f"{CHROMIUM} is required in CI (Debian package chromium, .ci/system-packages)")
-        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
@@ -57,31 +41,12 @@ def world(tmp_path: Path) -> Iterator[WebWorld]:
 
 @pytest.fixture
 def server(world: WebWorld) -> Iterator[str]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(world.config), log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if srv.started:
-            break
-        time.sleep(0.025)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
-    sock.close()
+    with serve(create_app(world.config)) as base:
+        yield base
 
 
 def _login(browser, base: str, username: str, password: str = PASSWORD, **context: object):  # noqa: ANN202
-    ctx = browser.new_context(**context)
-    page = ctx.new_page()
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
-    return page
+    return login(browser, base, username, password, **context)
 
 
 def _order(world: WebWorld, department_id: int | None) -> list[str]:
