@@ -7,6 +7,7 @@ change is written to the audit trail (``ivr400.provisioning.audit``) in the call
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -163,3 +164,18 @@ def list_users(session: Session, enterprise: Enterprise | None = None) -> list[W
     if enterprise is not None:
         stmt = stmt.where(WebUser.enterprise_id == enterprise.id)
     return list(session.scalars(stmt))
+
+
+DEMO_OPERATOR = "demo"
+
+
+def ensure_demo_operator(session: Session, enterprise: Enterprise, *, now: datetime, actor: str) -> str | None:
+    """The demo's operator account of ``enterprise``: created with a generated password, returned once.
+
+    None when the account already exists (its password was printed when it was made; never a fixed default).
+    """
+    if session.scalar(select(WebUser.id).where(WebUser.username == DEMO_OPERATOR)) is not None:
+        return None
+    password = secrets.token_urlsafe(12)
+    add_user(session, DEMO_OPERATOR, password, role="operator", enterprise=enterprise, now=now, actor=actor)
+    return password

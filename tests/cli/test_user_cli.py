@@ -74,3 +74,18 @@ def test_short_password_and_duplicate_name_are_refused(cli) -> None:
     cli("user", "add", "op1", "--enterprise", "1", "--generate-password")
     again = cli("user", "add", "op1", "--enterprise", "1", "--generate-password", ok=False)
     assert again.stderr.startswith("error: username: op1 already exists")
+
+
+def test_demo_prints_the_back_office_and_a_generated_login_once(cli) -> None:
+    first = cli("demo").output
+    assert "back office: http://127.0.0.1:8400/" in first
+    password = first.split("login: demo / ", 1)[1].split()[0]
+    second = cli("demo", ok=False)  # the sample exists already: refused, nothing printed twice
+    assert password not in second.output
+    engine = make_engine(cli.db)
+    with Session(engine) as s:
+        assert users.authenticate(s, "demo", password, now=NOW).user is not None
+    engine.dispose()
+    other = cli.tmp / "other.db"
+    again = cli.runner.invoke(__import__("ivr400.cli", fromlist=["main"]).main, ["--db", f"sqlite:///{other}", "demo"])
+    assert again.exit_code == 0 and password not in again.output  # generated per database, never a default
