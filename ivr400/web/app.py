@@ -31,6 +31,7 @@ from ivr400.web import (
     overview,
     records,
     review,
+    rules,
     seats,
     simulator,
 )
@@ -44,7 +45,7 @@ log = logging.getLogger("ivr400.web")
 #: What a request may carry besides the file itself (the other form fields, multipart boundaries).
 FORM_OVERHEAD = 1024 * 1024
 
-ROUTERS = (auth, overview, hotlines, seats, destinations, review, simulator, records, audit)
+ROUTERS = (auth, overview, hotlines, seats, rules, destinations, review, simulator, records, audit)
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",

@@ -17,6 +17,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from ivr400.db.enums import WhitelistStatus
 from ivr400.db.models import (
+    BlockEntry,
     CallRecord,
     Department,
     Destination,
@@ -24,6 +25,7 @@ from ivr400.db.models import (
     Evidence,
     Hotline,
     Seat,
+    TimeRule,
     WhitelistEvent,
 )
 
@@ -114,6 +116,16 @@ class Repository:
         stmt = (select(Seat).join(Hotline, Hotline.id == Seat.hotline_id)
                 .where(Seat.id == seat_id, self.scope.where(Hotline.enterprise_id)))
         return self._one(stmt, "seat", seat_id)
+
+    def time_rule(self, rule_id: int) -> TimeRule:
+        stmt = (select(TimeRule).join(Hotline, Hotline.id == TimeRule.hotline_id)
+                .where(TimeRule.id == rule_id, self.scope.where(Hotline.enterprise_id)))
+        return self._one(stmt, "time rule", rule_id)
+
+    def block_entry(self, entry_id: int) -> BlockEntry:
+        stmt = (select(BlockEntry).join(Hotline, Hotline.id == BlockEntry.hotline_id)
+                .where(BlockEntry.id == entry_id, self.scope.where(Hotline.enterprise_id)))
+        return self._one(stmt, "block entry", entry_id)
 
     # -- destinations and evidence
     def destinations(self, *, statuses: Sequence[str] = ()) -> list[Destination]:

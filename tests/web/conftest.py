@@ -57,6 +57,8 @@ class Ids:
     pending_destination: int
     evidence: int
     record: int
+    time_rule: int = 0
+    block_entry: int = 0
 
 
 @dataclass
@@ -108,6 +110,12 @@ def build_world(engine: Engine, tmp: Path) -> WebWorld:
                 sample.enterprise.destinations[0].evidence[0].id, rec["a.1"])
         b = Ids(wb.enterprise.id, wb.hotline.id, wb.hotline.number, seat_b.id, dept_b.id, db.id, pending_b.id,
                 ev_b.id, rec["b.1"])
+        from ivr400.provisioning import blocking, time_rules
+        # B only: a time rule would change how A's sample hotline routes (the simulator tests use A).
+        b.time_rule = time_rules.add_time_rule(s, wb.hotline, action="department:1", days="workday",
+                                               segments="09:00-18:00").id
+        for ids, hotline in ((a, ha), (b, wb.hotline)):
+            ids.block_entry = blocking.add_block_entry(s, hotline, "13900000000").id
         users.add_user(s, "admin", PASSWORD, role="admin", enterprise=None, now=NOW, actor="test")
         users.add_user(s, "op-a", PASSWORD, role="operator", enterprise=sample.enterprise, now=NOW, actor="test")
         users.add_user(s, "op-b", PASSWORD, role="operator", enterprise=wb.enterprise, now=NOW, actor="test")

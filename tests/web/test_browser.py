@@ -163,3 +163,26 @@ def test_usable_on_a_phone_screen(browser, server: str, world: WebWorld) -> None
         page.goto(server + path)
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 375, f"{path} is {width}px wide on a 375px screen"
+
+
+def test_change_a_time_rule(browser, server: str, world: WebWorld) -> None:
+    page = _login(browser, server, "op-a")
+    page.goto(f"{server}/hotlines/{world.a.hotline}/rules")
+    form = page.locator("#add-time-rule")
+    form.locator("input[name=days][value=weekend]").check()
+    form.locator("input[name=days][value=holiday]").check()
+    form.locator("select[name=action]").select_option("announcement:ivr400-closed")
+    form.locator("input[name=name]").fill("周末休息")
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector("#time-rules tr[data-rule] >> text=周末休息")
+    bad = page.locator("#add-time-rule")
+    bad.locator("input[name=segments]").fill("18:00-09:00x")
+    bad.locator("button[type=submit]").click()
+    page.wait_for_selector("#add-time-rule [data-field=segments]")
+    # A Saturday call now gets the closed announcement, as the simulator shows from the controller's code.
+    page.goto(f"{server}/simulator?hotline={world.a.hotline_number}&caller=13911112222&at=2026-06-06T10:00")
+    assert "播放提示音后挂机" in page.locator("#simulation").inner_text()
+    with Session(world.engine) as s:
+        from ivr400.db.models import TimeRule
+        rules = list(s.scalars(select(TimeRule).where(TimeRule.hotline_id == world.a.hotline)))
+    assert [(r.days, r.action_kind) for r in rules] == [(["holiday", "weekend"], "announcement")]

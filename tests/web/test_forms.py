@@ -102,3 +102,28 @@ def test_ids_that_are_not_numbers_are_404_not_500(web: WebWorld, clients) -> Non
     assert c.get("/hotlines/abc/seats").status_code in (400, 404)
     assert c.form_post("/seats/abc/move", {"direction": "up"}).status_code in (400, 404)
     assert c.get("/destinations/99999999").status_code == 404
+
+
+RULE_CASES = [
+    ("/hotlines/{a.hotline}/departments", {"key": "12", "name": "x"}, "key"),
+    ("/hotlines/{a.hotline}/departments", {"key": "1", "name": "重复"}, "key"),
+    ("/hotlines/{a.hotline}/departments", {"key": "7", "name": " "}, "name"),
+    ("/hotlines/{a.hotline}/departments", {"key": "7", "name": "x", "hunt": "all"}, "hunt"),
+    ("/hotlines/{a.hotline}/departments", {"key": "7", "name": "x", "parent": "abc"}, "parent"),
+    ("/hotlines/{a.hotline}/time-rules", {"action": "menu", "segments": "25:00-26:00"}, "segments"),
+    ("/hotlines/{a.hotline}/time-rules", {"action": "menu", "days": "someday"}, "days"),
+    ("/hotlines/{a.hotline}/time-rules", {"action": "menu", "weekdays": "8"}, "weekdays"),
+    ("/hotlines/{a.hotline}/time-rules", {"action": "department:9"}, "action"),
+    ("/hotlines/{a.hotline}/time-rules", {"action": "dance"}, "action"),
+    ("/hotlines/{a.hotline}/time-rules", {"action": "menu", "priority": "high"}, "priority"),
+    ("/hotlines/{a.hotline}/after-hours", {"action": "voicemail:9"}, "action"),
+    ("/hotlines/{a.hotline}/block-mode", {"mode": "everyone"}, "mode"),
+    ("/hotlines/{a.hotline}/block-mode", {"mode": "blacklist", "anonymous": "maybe"}, "anonymous"),
+    ("/hotlines/{a.hotline}/block-entries", {"number": "abc"}, "number"),
+    ("/hotlines/{a.hotline}/block-entries", {"number": "13900000000"}, "number"),
+]
+
+
+@pytest.mark.parametrize("url, form, field", RULE_CASES)
+def test_rule_forms_bad_input(web: WebWorld, clients, url: str, form: dict[str, str], field: str) -> None:
+    test_bad_input_is_refused_beside_the_field(web, clients, url, form, field)

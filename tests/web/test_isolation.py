@@ -14,7 +14,16 @@ import fastapi.routing
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ivr400.db.models import Destination, Evidence, Seat, WhitelistEvent
+from ivr400.db.models import (
+    BlockEntry,
+    Department,
+    Destination,
+    Evidence,
+    Hotline,
+    Seat,
+    TimeRule,
+    WhitelistEvent,
+)
 from ivr400.web.app import create_app
 
 from .conftest import Ids, WebWorld
@@ -29,6 +38,8 @@ def _ids(ids: Ids) -> dict[str, list[int]]:
         "seat_id": [ids.seat],
         "dest_id": [ids.destination, ids.pending_destination],
         "evidence_id": [ids.evidence],
+        "rule_id": [ids.time_rule],
+        "entry_id": [ids.block_entry],
     }
 
 
@@ -36,7 +47,8 @@ def _form(ids: Ids) -> dict[str, object]:
     """A form that would be valid for enterprise B's rows (so only the scope can refuse it)."""
     return {"destination": ids.destination, "department": ids.department or "", "ring-timeout": "20",
             "direction": "down", "position": "1", "hunt": "simultaneous", "reason": "probe", "kind": "carrier_bill",
-            "enterprise": ids.enterprise, "number": "021-52349999", "owner": "上海乙贸易有限公司"}
+            "enterprise": ids.enterprise, "number": "021-52349999", "owner": "上海乙贸易有限公司",
+            "key": "5", "name": "probe", "action": "voicemail", "segments": "00:00-23:59", "mode": "blacklist"}
 
 
 def routes(app) -> list[tuple[str, str]]:
@@ -57,9 +69,15 @@ def _snapshot(web: WebWorld, ids: Ids) -> tuple[object, ...]:
         dests = [(d.id, d.status)
                  for d in s.scalars(select(Destination).where(Destination.enterprise_id == ids.enterprise))]
         evidence = s.scalar(select(Evidence.id).order_by(Evidence.id.desc()))
+        rules = s.execute(select(TimeRule.id, TimeRule.action_kind).where(TimeRule.hotline_id == ids.hotline)).all()
+        entries = s.execute(select(BlockEntry.id, BlockEntry.number).where(BlockEntry.hotline_id == ids.hotline)).all()
+        departments = s.execute(select(Department.id, Department.key).where(Department.hotline_id == ids.hotline)).all()
+        hotline = s.execute(select(Hotline.block_mode, Hotline.after_hours_kind, Hotline.hunt_strategy)
+                            .where(Hotline.id == ids.hotline)).one()
         events = s.scalar(select(WhitelistEvent.id).where(WhitelistEvent.enterprise_id == ids.enterprise)
                           .order_by(WhitelistEvent.id.desc()))
-    return tuple(seats), tuple(dests), evidence, events
+    return (tuple(seats), tuple(dests), evidence, events, tuple(rules), tuple(entries), tuple(departments),
+            tuple(hotline))
 
 
 #: Routes without path parameters: how each is aimed at B, and what of B must not appear in the answer.

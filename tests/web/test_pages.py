@@ -146,3 +146,47 @@ def test_audit_page_shows_only_own_enterprise(web, clients) -> None:
                                                                   "department": str(web.b.department)})
     assert 'data-action="hunt_set"' in clients["op-b"].get("/audit").text
     assert 'data-action="hunt_set"' not in clients["op-a"].get("/audit").text
+
+
+def test_rules_page_departments_time_rules_after_hours_and_blocking(web, clients) -> None:
+    from ivr400.db.models import BlockEntry, Department, Hotline, TimeRule
+    c = clients["op-a"]
+    h = web.a.hotline
+    assert c.get(f"/hotlines/{h}/rules").status_code == 200
+    r = c.form_post(f"/hotlines/{h}/departments", {"key": "3", "name": "投诉部", "hunt": "sequential"})
+    assert r.status_code == 303
+    with Session(web.engine) as s:
+        parent = s.scalar(select(Department.id).where(Department.hotline_id == h, Department.key == "3"))
+    assert c.form_post(f"/hotlines/{h}/departments", {"key": "1", "name": "投诉-北京", "parent": str(parent),
+                                                      "hunt": "sequential"}).status_code == 303
+    assert "按键 1 · 投诉-北京" in c.get(f"/hotlines/{h}/rules").text
+    r = c.post(f"/hotlines/{h}/time-rules", data={"csrf_token": c.csrf, "days": ["workday", "makeup_workday"],
+                                                  "segments": "09:00-12:00,13:30-18:00", "action": "menu",
+                                                  "priority": "10", "name": "上班"})
+    assert r.status_code == 303, r.text[-300:]
+    assert c.form_post(f"/hotlines/{h}/after-hours", {"action": "announcement:ivr400-closed"}).status_code == 303
+    assert c.form_post(f"/hotlines/{h}/block-mode", {"mode": "blacklist", "anonymous": "refuse",
+                                                     "refuse-with": "busy"}).status_code == 303
+    assert c.form_post(f"/hotlines/{h}/block-entries", {"number": "0755", "prefix": "1"}).status_code == 303
+    with Session(web.engine) as s:
+        rule = s.scalar(select(TimeRule).where(TimeRule.hotline_id == h))
+        assert rule is not None and rule.segments == ["09:00-12:00", "13:30-18:00"]
+        hotline = s.get(Hotline, h)
+        assert hotline.after_hours_kind == "announcement" and hotline.block_mode == "blacklist"  # type: ignore[union-attr]
+        entry = s.scalar(select(BlockEntry).where(BlockEntry.hotline_id == h, BlockEntry.prefix.is_(True)))
+        assert entry is not None and entry.number == "0755"
+        rule_id, entry_id = rule.id, entry.id
+    # The simulator sees them at once: a Shenzhen caller is refused, a Saturday call gets the closed announcement.
+    sim = c.get("/simulator", params={"hotline": web.a.hotline_number, "caller": "0755-12345678",
+                                      "at": "2026-06-01T10:00"})
+    assert "拒接" in sim.text
+    sim = c.get("/simulator", params={"hotline": web.a.hotline_number, "caller": "13911112222",
+                                      "at": "2026-06-06T10:00"})
+    assert "after hours" in sim.text and "播放提示音后挂机" in sim.text
+    assert c.form_post(f"/time-rules/{rule_id}/delete").status_code == 303
+    assert c.form_post(f"/block-entries/{entry_id}/delete").status_code == 303
+    with Session(web.engine) as s:
+        actions = [e.action for e in s.scalars(select(WhitelistEvent).where(WhitelistEvent.actor == "web:op-a")
+                                               .order_by(WhitelistEvent.id))]
+    assert actions == ["department_add", "department_add", "time_rule_add", "after_hours_set", "block_mode_set",
+                       "block_add", "time_rule_remove", "block_remove"]
