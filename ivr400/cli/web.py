@@ -1,6 +1,8 @@
 """`ivr400 web`: serve the back office (自助管理后台) over HTTP."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from ivr400.cli.common import app
@@ -18,7 +20,9 @@ DEFAULT_PORT = 8400
                    "does not send X-Forwarded-Proto).")
 @click.option("--forwarded-allow-ips", envvar="IVR400_WEB_FORWARDED_ALLOW_IPS", default="127.0.0.1",
               show_default=True, help="Proxies trusted for X-Forwarded-Proto/For.")
-def web(host: str, port: int, secure_cookies: bool, forwarded_allow_ips: str) -> None:
+@click.option("--asterisk-root", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Where Asterisk's file system is seen from this host (voicemail and recordings), e.g. the lab's.")
+def web(host: str, port: int, secure_cookies: bool, forwarded_allow_ips: str, asterisk_root: Path | None) -> None:
     """Serve the back office at http://HOST:PORT/ (log in with an account from `ivr400 user add`)."""
     import uvicorn
 
@@ -27,7 +31,7 @@ def web(host: str, port: int, secure_cookies: bool, forwarded_allow_ips: str) ->
 
     a = app()
     application = create_app(WebConfig(engine=a.engine, store_root=a.data_dir / "evidence",
-                                       secure_cookies=secure_cookies))
+                                       secure_cookies=secure_cookies, asterisk_root=asterisk_root))
     click.echo(f"back office: http://{host}:{port}/", err=True)
     uvicorn.run(application, host=host, port=port, proxy_headers=True, forwarded_allow_ips=forwarded_allow_ips,
                 log_level="info", server_header=False)

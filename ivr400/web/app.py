@@ -34,6 +34,7 @@ from ivr400.web import (
     rules,
     seats,
     simulator,
+    voicemail,
 )
 from ivr400.web.context import AdminRequired, LoginRequired, WebConfig
 from ivr400.web.pages import render
@@ -45,7 +46,7 @@ log = logging.getLogger("ivr400.web")
 #: What a request may carry besides the file itself (the other form fields, multipart boundaries).
 FORM_OVERHEAD = 1024 * 1024
 
-ROUTERS = (auth, overview, hotlines, seats, rules, destinations, review, simulator, records, audit)
+ROUTERS = (auth, overview, hotlines, seats, rules, destinations, review, simulator, records, voicemail, audit)
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",

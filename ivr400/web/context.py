@@ -40,6 +40,9 @@ class WebConfig:
     absolute_timeout: timedelta = timedelta(hours=12)
     secure_cookies: bool = False
     max_upload_bytes: int = 20 * 1024 * 1024
+    #: Where Asterisk's file system is seen from this host (the lab chroot): recordings are stored with
+    #: Asterisk's own paths. None: paths are taken as they are.
+    asterisk_root: Path | None = None
     login_attempts_per_ip: int = 30
     login_window: timedelta = timedelta(minutes=5)
     now: Callable[[], datetime] = field(default=_utcnow)

@@ -26,6 +26,7 @@ from ivr400.db.models import (
     Hotline,
     Seat,
     TimeRule,
+    Voicemail,
     WhitelistEvent,
 )
 
@@ -181,6 +182,19 @@ class Repository:
     def call_record(self, record_id: int) -> CallRecord:
         stmt = select(CallRecord).where(CallRecord.id == record_id, self._record_scope())
         return self._one(stmt, "call record", record_id)
+
+    def _voicemail_query(self) -> Select[tuple[Voicemail]]:
+        stmt = select(Voicemail)
+        if self.scope.everything:
+            return stmt
+        return stmt.join(Hotline, Hotline.id == Voicemail.hotline_id).where(self.scope.where(Hotline.enterprise_id))
+
+    def voicemails(self, *, limit: int = 200) -> list[Voicemail]:
+        stmt = self._voicemail_query().order_by(Voicemail.recorded_at.desc(), Voicemail.id.desc()).limit(limit)
+        return list(self.session.scalars(stmt))
+
+    def voicemail(self, voicemail_id: int) -> Voicemail:
+        return self._one(self._voicemail_query().where(Voicemail.id == voicemail_id), "voicemail", voicemail_id)
 
     def events(self, *, limit: int = 200) -> list[WhitelistEvent]:
         stmt = (select(WhitelistEvent).where(self.scope.where(WhitelistEvent.enterprise_id))

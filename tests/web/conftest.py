@@ -59,6 +59,7 @@ class Ids:
     record: int
     time_rule: int = 0
     block_entry: int = 0
+    voicemail: int = 0
 
 
 @dataclass
@@ -71,12 +72,26 @@ class WebWorld:
     store: Path
 
 
-def _calls(hotline: str, prefix: str) -> list[Call]:
+def _wav(path: Path, marker: bytes) -> Path:
+    """A small 8 kHz mono WAV whose samples carry ``marker`` (so a download can be told apart)."""
+    import wave
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(marker * 400)
+    return path
+
+
+def _calls(hotline: str, prefix: str, tmp: Path) -> list[Call]:
     start = NOW - timedelta(hours=1)
+    recording = _wav(tmp / "recordings" / f"{prefix}.wav", prefix.encode() * 2)
     return [
         Call(uniqueid=f"{prefix}.1", linkedid=f"{prefix}.1", started_at=start, disposition="answered",
              hotline=hotline, caller="13911112222", answered_at=start + timedelta(seconds=5),
-             ended_at=start + timedelta(seconds=65), duration_s=65, billsec=60, key_path="1"),
+             ended_at=start + timedelta(seconds=65), duration_s=65, billsec=60, key_path="1",
+             recording_path=str(recording)),
         Call(uniqueid=f"{prefix}.2", linkedid=f"{prefix}.2", started_at=start + timedelta(minutes=5),
              disposition="noanswer", hotline=hotline, caller="02161234567", duration_s=30),
     ]
@@ -97,7 +112,15 @@ def build_world(engine: Engine, tmp: Path) -> WebWorld:
         ev_b = evidence.add_evidence(s, pending_b, "carrier_bill", factories.doc(tmp, "b-bill.png"), store_root=store,
                                      attributes={"issuer": "unicom"}, valid_from=None, valid_until=None,
                                      long_term=False, now=NOW)
-        upsert_calls(s, _calls(ha.number, "a") + _calls(wb.hotline.number, "b"), "csv")
+        upsert_calls(s, _calls(ha.number, "a", tmp) + _calls(wb.hotline.number, "b", tmp), "csv")
+        from ivr400.provisioning.voicemail import record_voicemail
+        mails = {}
+        for prefix, number in (("a", ha.number), ("b", wb.hotline.number)):
+            wav = _wav(tmp / "voicemail" / f"{prefix}.wav", prefix.encode() * 2)
+            row, _ = record_voicemail(s, hotline_number=number, uniqueid=f"17000000{ord(prefix)}.1", file_path=str(wav),
+                                      size=wav.stat().st_size, recorded_at=NOW, caller="13911112222",
+                                      duration_s=0.1)
+            mails[prefix] = row.id
         s.flush()
         from sqlalchemy import select
 
@@ -111,6 +134,7 @@ def build_world(engine: Engine, tmp: Path) -> WebWorld:
         b = Ids(wb.enterprise.id, wb.hotline.id, wb.hotline.number, seat_b.id, dept_b.id, db.id, pending_b.id,
                 ev_b.id, rec["b.1"])
         from ivr400.provisioning import blocking, time_rules
+        a.voicemail, b.voicemail = mails["a"], mails["b"]
         # B only: a time rule would change how A's sample hotline routes (the simulator tests use A).
         b.time_rule = time_rules.add_time_rule(s, wb.hotline, action="department:1", days="workday",
                                                segments="09:00-18:00").id

@@ -22,6 +22,7 @@ from ivr400.db.models import (
     Hotline,
     Seat,
     TimeRule,
+    Voicemail,
     WhitelistEvent,
 )
 from ivr400.web.app import create_app
@@ -40,6 +41,8 @@ def _ids(ids: Ids) -> dict[str, list[int]]:
         "evidence_id": [ids.evidence],
         "rule_id": [ids.time_rule],
         "entry_id": [ids.block_entry],
+        "voicemail_id": [ids.voicemail],
+        "record_id": [ids.record],
     }
 
 
@@ -69,6 +72,7 @@ def _snapshot(web: WebWorld, ids: Ids) -> tuple[object, ...]:
         dests = [(d.id, d.status)
                  for d in s.scalars(select(Destination).where(Destination.enterprise_id == ids.enterprise))]
         evidence = s.scalar(select(Evidence.id).order_by(Evidence.id.desc()))
+        heard = s.execute(select(Voicemail.id, Voicemail.heard).order_by(Voicemail.id)).all()
         rules = s.execute(select(TimeRule.id, TimeRule.action_kind).where(TimeRule.hotline_id == ids.hotline)).all()
         entries = s.execute(select(BlockEntry.id, BlockEntry.number).where(BlockEntry.hotline_id == ids.hotline)).all()
         departments = s.execute(select(Department.id, Department.key).where(Department.hotline_id == ids.hotline)).all()
@@ -77,14 +81,14 @@ def _snapshot(web: WebWorld, ids: Ids) -> tuple[object, ...]:
         events = s.scalar(select(WhitelistEvent.id).where(WhitelistEvent.enterprise_id == ids.enterprise)
                           .order_by(WhitelistEvent.id.desc()))
     return (tuple(seats), tuple(dests), evidence, events, tuple(rules), tuple(entries), tuple(departments),
-            tuple(hotline))
+            tuple(hotline), tuple(heard))
 
 
 #: Routes without path parameters: how each is aimed at B, and what of B must not appear in the answer.
 UNPARAMETERIZED = {
     ("GET", "/login"), ("POST", "/login"), ("POST", "/logout"), ("GET", "/"), ("GET", "/hotlines"),
     ("GET", "/destinations"), ("POST", "/destinations"), ("GET", "/review"), ("GET", "/simulator"),
-    ("GET", "/records"), ("GET", "/records.csv"), ("GET", "/audit"),
+    ("GET", "/records"), ("GET", "/records.csv"), ("GET", "/audit"), ("GET", "/voicemail"),
 }
 
 
@@ -129,7 +133,7 @@ def test_the_same_routes_work_for_their_own_enterprise(web: WebWorld, clients) -
 def test_unparameterized_routes_aimed_at_b_show_nothing_of_b(web: WebWorld, clients) -> None:
     op_a = clients["op-a"]
     b_marks = [web.b.hotline_number, "02152345678", "上海乙贸易有限公司"]
-    for url in ("/", "/hotlines", "/destinations", "/audit", "/records", "/records.csv"):
+    for url in ("/", "/hotlines", "/destinations", "/audit", "/records", "/records.csv", "/voicemail"):
         text = op_a.get(url).text
         assert not any(m in text for m in b_marks), f"{url} shows B's data"
     # Filters naming B's hotline: refused like an unknown hotline, no rows (the typed value is echoed back).

@@ -190,3 +190,29 @@ def test_rules_page_departments_time_rules_after_hours_and_blocking(web, clients
                                                .order_by(WhitelistEvent.id))]
     assert actions == ["department_add", "department_add", "time_rule_add", "after_hours_set", "block_mode_set",
                        "block_add", "time_rule_remove", "block_remove"]
+
+
+def test_voicemail_and_recordings_play_with_range_requests(web, clients) -> None:
+    from ivr400.db.models import Voicemail
+    c = clients["op-a"]
+    page = c.get("/voicemail")
+    assert page.status_code == 200 and page.text.count("data-voicemail=") == 1
+    full = c.get(f"/voicemail/{web.a.voicemail}/audio")
+    assert full.status_code == 200 and full.headers["content-type"] == "audio/wav" and full.content.startswith(b"RIFF")
+    part = c.get(f"/voicemail/{web.a.voicemail}/audio", headers={"Range": "bytes=44-47"})
+    assert part.status_code == 206 and part.content == b"aaaa"
+    assert part.headers["content-range"].startswith("bytes 44-47/")
+    rec = c.get(f"/records/{web.a.record}/recording", headers={"Range": "bytes=44-45"})
+    assert rec.status_code == 206 and rec.content == b"aa"
+    assert c.form_post(f"/voicemail/{web.a.voicemail}/heard").status_code == 303
+    with Session(web.engine) as s:
+        assert s.get(Voicemail, web.a.voicemail).heard is True  # type: ignore[union-attr]
+    # A record without a recording, and a stored path that is not audio, are 404.
+    with Session(web.engine) as s:
+        from ivr400.db.models import CallRecord
+        other = s.scalar(select(CallRecord.id).where(CallRecord.uniqueid == "a.2"))
+        row = s.get(Voicemail, web.a.voicemail)
+        row.file_path = "/etc/passwd"  # type: ignore[union-attr]
+        s.commit()
+    assert c.get(f"/records/{other}/recording").status_code == 404
+    assert c.get(f"/voicemail/{web.a.voicemail}/audio").status_code == 404
