@@ -85,8 +85,10 @@ def add_destination(request: Request, number: str = Form(""), owner: str = Form(
             if not enterprise.strip():
                 raise ProvisioningError("enterprise", "choose the enterprise")
             ent = form_row(repo.enterprise, enterprise, "enterprise")
-        else:
+        elif len(who.scope.enterprise_ids) == 1:
             ent = repo.enterprise(next(iter(who.scope.enterprise_ids)))
+        else:
+            raise ProvisioningError("enterprise", "this account belongs to no enterprise")
         if owner_kind not in {k.value for k in OwnerKind}:
             raise ProvisioningError("owner-kind", f"{owner_kind[:20]!r} is not company or person")
         dest = dest_service.add_destination(session, ent, number, owner_name=owner, owner_kind=owner_kind,

@@ -85,7 +85,7 @@ def records(request: Request, who: Principal = Depends(principal), repo: Reposit
     return render(request, "records.html", who, status_code=400 if parsed.errors else 200, rows=rows,
                   form=parsed.values, selected=parsed.dispositions, errors=parsed.errors,
                   dispositions=DISPOSITIONS, hotlines=repo.hotlines(), seat_label=seat_label,
-                  export=str(request.url.include_query_params()).split("?", 1)[1] if request.url.query else "")
+                  export=request.url.query)
 
 
 @router.get("/records.csv")
