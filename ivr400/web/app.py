@@ -24,6 +24,7 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 from ivr400.numbers import NumberError
 from ivr400.provisioning.errors import ProvisioningError
 from ivr400.web import (
+    accounts,
     audit,
     auth,
     destinations,
@@ -46,7 +47,8 @@ log = logging.getLogger("ivr400.web")
 #: What a request may carry besides the file itself (the other form fields, multipart boundaries).
 FORM_OVERHEAD = 1024 * 1024
 
-ROUTERS = (auth, overview, hotlines, seats, rules, destinations, review, simulator, records, voicemail, audit)
+ROUTERS = (auth, overview, hotlines, seats, rules, destinations, review, simulator, records, voicemail, audit,
+           accounts)
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",

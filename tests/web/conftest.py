@@ -60,6 +60,7 @@ class Ids:
     time_rule: int = 0
     block_entry: int = 0
     voicemail: int = 0
+    user: int = 0
 
 
 @dataclass
@@ -141,8 +142,10 @@ def build_world(engine: Engine, tmp: Path) -> WebWorld:
         for ids, hotline in ((a, ha), (b, wb.hotline)):
             ids.block_entry = blocking.add_block_entry(s, hotline, "13900000000").id
         users.add_user(s, "admin", PASSWORD, role="admin", enterprise=None, now=NOW, actor="test")
-        users.add_user(s, "op-a", PASSWORD, role="operator", enterprise=sample.enterprise, now=NOW, actor="test")
-        users.add_user(s, "op-b", PASSWORD, role="operator", enterprise=wb.enterprise, now=NOW, actor="test")
+        a.user = users.add_user(s, "op-a", PASSWORD, role="operator", enterprise=sample.enterprise, now=NOW,
+                                actor="test").id
+        b.user = users.add_user(s, "op-b", PASSWORD, role="operator", enterprise=wb.enterprise, now=NOW,
+                                actor="test").id
         s.commit()
     clock = Clock()
     cfg = WebConfig(engine=engine, store_root=store, now=clock)

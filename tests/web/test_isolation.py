@@ -23,6 +23,7 @@ from ivr400.db.models import (
     Seat,
     TimeRule,
     Voicemail,
+    WebUser,
     WhitelistEvent,
 )
 from ivr400.web.app import create_app
@@ -43,6 +44,7 @@ def _ids(ids: Ids) -> dict[str, list[int]]:
         "entry_id": [ids.block_entry],
         "voicemail_id": [ids.voicemail],
         "record_id": [ids.record],
+        "user_id": [ids.user],
     }
 
 
@@ -72,6 +74,7 @@ def _snapshot(web: WebWorld, ids: Ids) -> tuple[object, ...]:
         dests = [(d.id, d.status)
                  for d in s.scalars(select(Destination).where(Destination.enterprise_id == ids.enterprise))]
         evidence = s.scalar(select(Evidence.id).order_by(Evidence.id.desc()))
+        accounts = s.execute(select(WebUser.id, WebUser.disabled).order_by(WebUser.id)).all()
         heard = s.execute(select(Voicemail.id, Voicemail.heard).order_by(Voicemail.id)).all()
         rules = s.execute(select(TimeRule.id, TimeRule.action_kind).where(TimeRule.hotline_id == ids.hotline)).all()
         entries = s.execute(select(BlockEntry.id, BlockEntry.number).where(BlockEntry.hotline_id == ids.hotline)).all()
@@ -81,7 +84,7 @@ def _snapshot(web: WebWorld, ids: Ids) -> tuple[object, ...]:
         events = s.scalar(select(WhitelistEvent.id).where(WhitelistEvent.enterprise_id == ids.enterprise)
                           .order_by(WhitelistEvent.id.desc()))
     return (tuple(seats), tuple(dests), evidence, events, tuple(rules), tuple(entries), tuple(departments),
-            tuple(hotline), tuple(heard))
+            tuple(hotline), tuple(heard), tuple(accounts))
 
 
 #: Routes without path parameters: how each is aimed at B, and what of B must not appear in the answer.
@@ -89,6 +92,7 @@ UNPARAMETERIZED = {
     ("GET", "/login"), ("POST", "/login"), ("POST", "/logout"), ("GET", "/"), ("GET", "/hotlines"),
     ("GET", "/destinations"), ("POST", "/destinations"), ("GET", "/review"), ("GET", "/simulator"),
     ("GET", "/records"), ("GET", "/records.csv"), ("GET", "/audit"), ("GET", "/voicemail"),
+    ("GET", "/accounts"), ("POST", "/accounts"),
 }
 
 
@@ -145,6 +149,8 @@ def test_unparameterized_routes_aimed_at_b_show_nothing_of_b(web: WebWorld, clie
     sim = op_a.get("/simulator", params={"hotline": web.b.hotline_number, "caller": "13911112222"})
     assert sim.status_code == 400 and f"no hotline {web.b.hotline_number}" in sim.text
     assert op_a.get("/review").status_code == 403
+    assert op_a.get("/accounts").status_code == 403
+    assert op_a.form_post("/accounts", {"username": "intruder", "enterprise": web.b.enterprise}).status_code == 403
     # Registering a destination "for B" as operator A registers it for A (the enterprise field is the admin's).
     r = op_a.form_post("/destinations", {"enterprise": web.b.enterprise, "number": "010-62349999",
                                          "owner": "北京示例科技有限公司", "owner-kind": "company"})

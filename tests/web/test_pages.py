@@ -216,3 +216,22 @@ def test_voicemail_and_recordings_play_with_range_requests(web, clients) -> None
         s.commit()
     assert c.get(f"/records/{other}/recording").status_code == 404
     assert c.get(f"/voicemail/{web.a.voicemail}/audio").status_code == 404
+
+
+def test_admin_creates_an_operator_shown_once_and_disables_one(web, clients) -> None:
+    import re
+
+    from .conftest import login
+    admin = clients["admin"]
+    r = admin.form_post("/accounts", {"username": "ops-b2", "enterprise": str(web.b.enterprise), "role": "operator"})
+    assert r.status_code == 200
+    password = re.search(r'id="new-password">([^<]+)<', r.text).group(1)  # type: ignore[union-attr]
+    assert password not in admin.get("/accounts").text  # shown once
+    new = login(web, "ops-b2", password)
+    assert web.b.hotline_number in new.get("/hotlines").text and web.a.hotline_number not in new.get("/hotlines").text
+    bad = admin.form_post("/accounts", {"username": "x y", "enterprise": str(web.b.enterprise)})
+    assert bad.status_code == 400 and 'data-field="username">username: ' in bad.text
+    bad = admin.form_post("/accounts", {"username": "ops-c", "enterprise": "", "role": "operator"})
+    assert bad.status_code == 400 and 'data-field="enterprise">enterprise: ' in bad.text
+    assert admin.form_post(f"/accounts/{web.b.user}/disable").status_code == 303
+    assert clients["op-b"].get("/").status_code == 303  # its session ended at once

@@ -127,10 +127,11 @@ def test_upload_too_large_or_not_a_document_is_refused(web: WebWorld, clients) -
 def test_every_post_form_on_every_page_carries_the_sessions_token(web: WebWorld, clients) -> None:
     c = clients["admin"]
     pages = ["/", "/hotlines", f"/hotlines/{web.a.hotline}/seats", "/destinations",
-             f"/destinations/{web.a.destination}", "/review", "/records", "/simulator", "/audit"]
+             f"/destinations/{web.a.destination}", "/review", "/records", "/simulator", "/audit",
+             f"/hotlines/{web.a.hotline}/rules", "/voicemail", "/accounts"]
     for url in pages:
         text = c.get(url).text
         forms = re.findall(r'<form method="post".*?</form>', text, flags=re.S)
-        assert forms, url
+        assert forms, url  # at least the logout form
         for form in forms:
             assert f'name="csrf_token" value="{c.csrf}"' in form, (url, form[:200])
