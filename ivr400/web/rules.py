@@ -1,6 +1,7 @@
-"""路由规则: a hotline's IVR tree (departments, multi-level), time rules with the after-hours action, and call
-blocking (呼叫阻截) — on one page, through ``ivr400.provisioning`` (``seats.add_department``,
-``time_rules``, ``blocking``), each change with its audit entry. The controller sees a saved rule on the next call.
+"""路由规则: a hotline's IVR tree (departments, multi-level), time rules with the after-hours action, region
+rules (来电地区路由), and call blocking (呼叫阻截) — on one page, through ``ivr400.provisioning``
+(``seats.add_department``, ``time_rules``, ``region_rules``, ``blocking``), each change with its audit entry.
+The controller sees a saved rule on the next call.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from ivr400.db.models import BlockEntry, Department, Hotline
 from ivr400.numbers import NumberError
-from ivr400.provisioning import blocking, seats, time_rules
+from ivr400.provisioning import blocking, region_rules, seats, time_rules
 from ivr400.provisioning.errors import ProvisioningError
 from ivr400.provisioning.hotlines import check_hunt
 from ivr400.provisioning.lookup import key_path
@@ -21,7 +22,7 @@ from ivr400.provisioning.rules import list_rules
 from ivr400.routing.calendar import DayKind
 from ivr400.web import changes
 from ivr400.web.context import Principal, config, db, principal, repository
-from ivr400.web.pages import error_of, form_row, render, see_other
+from ivr400.web.pages import error_of, form_row, render, see_other, whole_number
 from ivr400.web.scope import Repository
 
 router = APIRouter()
@@ -63,6 +64,7 @@ def page(request: Request, who: Principal, repo: Repository, hotline_id: int, *,
     entries = list(session.scalars(select(BlockEntry).where(BlockEntry.hotline_id == hotline.id)
                                    .order_by(BlockEntry.prefix, BlockEntry.number)))
     return render(request, "rules.html", who, status_code=status_code, hotline=hotline, tree=tree(hotline),
+                  key_path=key_path,
                   rules=rules, entries=entries, actions=action_choices(hotline),
                   days=DAY_LABELS, weekdays=WEEKDAY_LABELS, block_modes=BLOCK_MODES, errors=errors or {},
                   form=form or {}, section=section)
@@ -143,6 +145,38 @@ def delete_time_rule(request: Request, rule_id: int, who: Principal = Depends(pr
               "action": row.action_kind, "priority": row.priority}
     session.delete(row)
     changes.record(session, who, config(request), "time_rule_remove", enterprise_id=hotline.enterprise_id,
+                   hotline=hotline.number, before=before)
+    session.commit()
+    return _done(hotline.id)
+
+
+@router.post("/hotlines/{hotline_id}/region-rules", response_class=HTMLResponse)
+def add_region_rule(request: Request, hotline_id: int, province: str = Form(""), city: str = Form(""),
+                    department: str = Form(""), priority: str = Form("100"), who: Principal = Depends(principal),
+                    repo: Repository = Depends(repository), session: Session = Depends(db)) -> Response:
+    hotline = repo.hotline(hotline_id)
+    form = {"province": province, "city": city, "department": department, "priority": priority}
+    try:
+        row = region_rules.add_region_rule(session, hotline, province=province, city=city or None,
+                                           department=department, priority=whole_number(priority or "100",
+                                                                                        "priority"))
+        changes.record(session, who, config(request), "region_rule_add", enterprise_id=hotline.enterprise_id,
+                       hotline=hotline.number, after={"rule": row.id, "province": row.province, "city": row.city,
+                                                      "department": department, "priority": row.priority})
+        session.commit()
+    except (ProvisioningError, NumberError) as exc:
+        return refused(request, who, repo, session, hotline_id, exc, "province", "region", form)
+    return _done(hotline_id)
+
+
+@router.post("/region-rules/{region_rule_id}/delete", response_class=HTMLResponse)
+def delete_region_rule(request: Request, region_rule_id: int, who: Principal = Depends(principal),
+                       repo: Repository = Depends(repository), session: Session = Depends(db)) -> Response:
+    row = repo.region_rule(region_rule_id)
+    hotline = repo.hotline(row.hotline_id)
+    before = {"rule": row.id, "province": row.province, "city": row.city, "priority": row.priority}
+    session.delete(row)
+    changes.record(session, who, config(request), "region_rule_remove", enterprise_id=hotline.enterprise_id,
                    hotline=hotline.number, before=before)
     session.commit()
     return _done(hotline.id)

@@ -24,6 +24,7 @@ from ivr400.db.models import (
     Enterprise,
     Evidence,
     Hotline,
+    RegionRule,
     Seat,
     TimeRule,
     Voicemail,
@@ -122,6 +123,11 @@ class Repository:
         stmt = (select(TimeRule).join(Hotline, Hotline.id == TimeRule.hotline_id)
                 .where(TimeRule.id == rule_id, self.scope.where(Hotline.enterprise_id)))
         return self._one(stmt, "time rule", rule_id)
+
+    def region_rule(self, rule_id: int) -> RegionRule:
+        stmt = (select(RegionRule).join(Hotline, Hotline.id == RegionRule.hotline_id)
+                .where(RegionRule.id == rule_id, self.scope.where(Hotline.enterprise_id)))
+        return self._one(stmt, "region rule", rule_id)
 
     def block_entry(self, entry_id: int) -> BlockEntry:
         stmt = (select(BlockEntry).join(Hotline, Hotline.id == BlockEntry.hotline_id)

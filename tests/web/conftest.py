@@ -61,6 +61,7 @@ class Ids:
     block_entry: int = 0
     voicemail: int = 0
     user: int = 0
+    region_rule: int = 0
 
 
 @dataclass
@@ -137,6 +138,8 @@ def build_world(engine: Engine, tmp: Path) -> WebWorld:
         from ivr400.provisioning import blocking, time_rules
         a.voicemail, b.voicemail = mails["a"], mails["b"]
         # B only: a time rule would change how A's sample hotline routes (the simulator tests use A).
+        from ivr400.provisioning import region_rules
+        b.region_rule = region_rules.add_region_rule(s, wb.hotline, province="北京", department="1").id
         b.time_rule = time_rules.add_time_rule(s, wb.hotline, action="department:1", days="workday",
                                                segments="09:00-18:00").id
         for ids, hotline in ((a, ha), (b, wb.hotline)):

@@ -20,6 +20,7 @@ from ivr400.db.models import (
     Destination,
     Evidence,
     Hotline,
+    RegionRule,
     Seat,
     TimeRule,
     Voicemail,
@@ -45,6 +46,7 @@ def _ids(ids: Ids) -> dict[str, list[int]]:
         "voicemail_id": [ids.voicemail],
         "record_id": [ids.record],
         "user_id": [ids.user],
+        "region_rule_id": [ids.region_rule],
     }
 
 
@@ -77,6 +79,7 @@ def _snapshot(web: WebWorld, ids: Ids) -> tuple[object, ...]:
         accounts = s.execute(select(WebUser.id, WebUser.disabled).order_by(WebUser.id)).all()
         heard = s.execute(select(Voicemail.id, Voicemail.heard).order_by(Voicemail.id)).all()
         rules = s.execute(select(TimeRule.id, TimeRule.action_kind).where(TimeRule.hotline_id == ids.hotline)).all()
+        rules += s.execute(select(RegionRule.id, RegionRule.province).where(RegionRule.hotline_id == ids.hotline)).all()
         entries = s.execute(select(BlockEntry.id, BlockEntry.number).where(BlockEntry.hotline_id == ids.hotline)).all()
         departments = s.execute(select(Department.id, Department.key).where(Department.hotline_id == ids.hotline)).all()
         hotline = s.execute(select(Hotline.block_mode, Hotline.after_hours_kind, Hotline.hunt_strategy)

@@ -168,6 +168,11 @@ def test_rules_page_departments_time_rules_after_hours_and_blocking(web, clients
     assert c.form_post(f"/hotlines/{h}/block-mode", {"mode": "blacklist", "anonymous": "refuse",
                                                      "refuse-with": "busy"}).status_code == 303
     assert c.form_post(f"/hotlines/{h}/block-entries", {"number": "0755", "prefix": "1"}).status_code == 303
+    assert c.form_post(f"/hotlines/{h}/region-rules", {"province": "上海", "department": "3.1"}).status_code == 303
+    with Session(web.engine) as s:
+        from ivr400.db.models import RegionRule
+        region_id = s.scalar(select(RegionRule.id).where(RegionRule.hotline_id == h))
+    assert c.form_post(f"/region-rules/{region_id}/delete").status_code == 303
     with Session(web.engine) as s:
         rule = s.scalar(select(TimeRule).where(TimeRule.hotline_id == h))
         assert rule is not None and rule.segments == ["09:00-12:00", "13:30-18:00"]
@@ -189,7 +194,7 @@ def test_rules_page_departments_time_rules_after_hours_and_blocking(web, clients
         actions = [e.action for e in s.scalars(select(WhitelistEvent).where(WhitelistEvent.actor == "web:op-a")
                                                .order_by(WhitelistEvent.id))]
     assert actions == ["department_add", "department_add", "time_rule_add", "after_hours_set", "block_mode_set",
-                       "block_add", "time_rule_remove", "block_remove"]
+                       "block_add", "region_rule_add", "region_rule_remove", "time_rule_remove", "block_remove"]
 
 
 def test_voicemail_and_recordings_play_with_range_requests(web, clients) -> None:
