@@ -5,9 +5,11 @@ The controller sees a saved rule on the next call.
 """
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -57,7 +59,8 @@ def tree(hotline: Hotline) -> list[tuple[int, Department]]:
 
 
 def page(request: Request, who: Principal, repo: Repository, hotline_id: int, *, status_code: int = 200,
-         errors: dict[str, str] | None = None, form: dict[str, str] | None = None, section: str = "") -> HTMLResponse:
+         errors: dict[str, str] | None = None, form: dict[str, str] | None = None, section: str = "",
+         import_report: list[tuple[int, str, str]] | None = None) -> HTMLResponse:
     hotline = repo.hotline(hotline_id)
     session = repo.session
     rules = list_rules(session, hotline)
@@ -67,7 +70,7 @@ def page(request: Request, who: Principal, repo: Repository, hotline_id: int, *,
                   key_path=key_path,
                   rules=rules, entries=entries, actions=action_choices(hotline),
                   days=DAY_LABELS, weekdays=WEEKDAY_LABELS, block_modes=BLOCK_MODES, errors=errors or {},
-                  form=form or {}, section=section)
+                  form=form or {}, section=section, import_report=import_report or [])
 
 
 def refused(request: Request, who: Principal, repo: Repository, session: Session, hotline_id: int,
@@ -226,6 +229,55 @@ def add_block_entry(request: Request, hotline_id: int, number: str = Form(""), p
     except (ProvisioningError, NumberError) as exc:
         return refused(request, who, repo, session, hotline_id, exc, "number", "block",
                        {"number": number, "prefix": prefix, "note": note})
+    return _done(hotline_id)
+
+
+MAX_IMPORT_BYTES = 1024 * 1024
+MAX_IMPORT_LINES = 10_000
+
+
+@router.post("/hotlines/{hotline_id}/block-import", response_class=HTMLResponse)
+async def import_block_entries(request: Request, hotline_id: int, file: UploadFile | None = File(None),
+                               who: Principal = Depends(principal), repo: Repository = Depends(repository),
+                               session: Session = Depends(db)) -> Response:
+    """CSV lines ``number[,prefix][,note]`` (prefix: 1/yes/号段): all added, or none with a report per line."""
+    hotline = repo.hotline(hotline_id)
+    try:
+        if file is None or not file.filename:
+            raise ProvisioningError("file", "choose a CSV file")
+        raw = await file.read(MAX_IMPORT_BYTES + 1)
+        if len(raw) > MAX_IMPORT_BYTES:
+            raise ProvisioningError("file", f"larger than {MAX_IMPORT_BYTES // 1024} KiB")
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise ProvisioningError("file", "not UTF-8 text") from None
+        rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
+        if not rows:
+            raise ProvisioningError("file", "no lines")
+        if len(rows) > MAX_IMPORT_LINES:
+            raise ProvisioningError("file", f"at most {MAX_IMPORT_LINES} lines")
+    except ProvisioningError as exc:
+        return refused(request, who, repo, session, hotline_id, exc, "file", "import")
+    report: list[tuple[int, str, str]] = []
+    added = 0
+    for line, row in enumerate(rows, start=1):
+        number = row[0].strip()
+        prefix = len(row) > 1 and row[1].strip().lower() in ("1", "yes", "true", "prefix", "号段", "是")
+        note = row[2].strip() if len(row) > 2 else None
+        try:  # a refused line is refused before anything is added; the whole import is rolled back below
+            blocking.add_block_entry(session, hotline, number, prefix=prefix, note=note or None)
+            added += 1
+        except ProvisioningError as exc:
+            report.append((line, number[:30], f"{exc.field}: {exc.reason}"))
+    if report:
+        session.rollback()
+        return page(request, who, repo, hotline_id, status_code=400, section="import",
+                    errors={"file": f"{len(report)} of {len(rows)} line(s) refused; nothing imported"},
+                    import_report=report)
+    changes.record(session, who, config(request), "block_import", enterprise_id=hotline.enterprise_id,
+                   hotline=hotline.number, after={"added": added})
+    session.commit()
     return _done(hotline_id)
 
 

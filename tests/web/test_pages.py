@@ -240,3 +240,25 @@ def test_admin_creates_an_operator_shown_once_and_disables_one(web, clients) -> 
     assert bad.status_code == 400 and 'data-field="enterprise">enterprise: ' in bad.text
     assert admin.form_post(f"/accounts/{web.b.user}/disable").status_code == 303
     assert clients["op-b"].get("/").status_code == 303  # its session ended at once
+
+
+def test_block_list_csv_import_all_or_nothing_with_a_report_per_line(web, clients) -> None:
+    from ivr400.db.models import BlockEntry
+    c = clients["op-a"]
+    url = f"/hotlines/{web.a.hotline}/block-import"
+
+    def count() -> int:
+        with Session(web.engine) as s:
+            return len(list(s.scalars(select(BlockEntry).where(BlockEntry.hotline_id == web.a.hotline))))
+
+    before = count()
+    bad = "13800001111,,骚扰\nnot-a-number\n0755,号段\n13800001111\n".encode()
+    r = c.post(url, data={"csrf_token": c.csrf}, files={"file": ("list.csv", bad, "text/csv")})
+    assert r.status_code == 400 and "2 of 4 line(s) refused; nothing imported" in r.text
+    assert 'data-line="2"' in r.text and 'data-line="4"' in r.text and 'data-line="1"' not in r.text
+    assert count() == before
+    good = "\ufeff13800001111,,骚扰\n0755,号段\n\n".encode()
+    assert c.post(url, data={"csrf_token": c.csrf}, files={"file": ("list.csv", good, "text/csv")}).status_code == 303
+    assert count() == before + 2
+    r = c.post(url, data={"csrf_token": c.csrf}, files={"file": ("x.csv", b"\xff\xfe\x00", "text/csv")})
+    assert r.status_code == 400 and "file: not UTF-8 text" in r.text
