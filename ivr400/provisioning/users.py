@@ -116,6 +116,11 @@ def set_password(session: Session, user: WebUser, password: str, *, now: datetim
     return user
 
 
+def verify_password(user: WebUser, password: str) -> bool:
+    """Whether ``password`` is the account's (no counter, no lockout: for an already signed-in account)."""
+    return _hasher.verify(password, user.password_hash)
+
+
 @dataclass(frozen=True)
 class LoginResult:
     """``user`` on success; otherwise ``reason``: ``bad_credentials``, ``locked`` or ``disabled``."""

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from ivr400.db.models import WebSession
 from ivr400.provisioning import users
+from ivr400.provisioning.errors import ProvisioningError
 from ivr400.web.context import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -93,6 +94,36 @@ def login(request: Request, username: str = Form(""), password: str = Form(""),
 def logout(request: Request, who: Principal = Depends(principal), session: Session = Depends(db)) -> Response:
     who.session_row.revoked_at = config(request).now()
     session.commit()
+    response = see_other("/login")
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/password", response_class=HTMLResponse)
+def password_form(request: Request, who: Principal = Depends(principal)) -> HTMLResponse:
+    return render(request, "password.html", who)
+
+
+@router.post("/password", response_class=HTMLResponse)
+def change_password(request: Request, current: str = Form(""), new: str = Form(""), confirm: str = Form(""),
+                    who: Principal = Depends(principal), session: Session = Depends(db)) -> Response:
+    """The signed-in account's own password: every session of the account ends, this one included."""
+    cfg = config(request)
+    user = who.user
+    errors: dict[str, str] = {}
+    if not users.verify_password(user, current[:users.MAX_PASSWORD_LENGTH]):
+        errors["current"] = "wrong password"
+    elif new != confirm:
+        errors["confirm"] = "does not match the new password"
+    else:
+        try:
+            users.set_password(session, user, new, now=cfg.now(), actor=who.actor)
+            session.commit()
+        except ProvisioningError as exc:
+            session.rollback()
+            errors[exc.field] = exc.reason
+    if errors:
+        return render(request, "password.html", who, status_code=400, errors=errors)
     response = see_other("/login")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

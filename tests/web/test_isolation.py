@@ -95,7 +95,7 @@ UNPARAMETERIZED = {
     ("GET", "/login"), ("POST", "/login"), ("POST", "/logout"), ("GET", "/"), ("GET", "/hotlines"),
     ("GET", "/destinations"), ("POST", "/destinations"), ("GET", "/review"), ("GET", "/simulator"),
     ("GET", "/records"), ("GET", "/records.csv"), ("GET", "/audit"), ("GET", "/voicemail"),
-    ("GET", "/accounts"), ("POST", "/accounts"),
+    ("GET", "/accounts"), ("POST", "/accounts"), ("GET", "/password"), ("POST", "/password"),
 }
 
 

@@ -128,10 +128,24 @@ def test_every_post_form_on_every_page_carries_the_sessions_token(web: WebWorld,
     c = clients["admin"]
     pages = ["/", "/hotlines", f"/hotlines/{web.a.hotline}/seats", "/destinations",
              f"/destinations/{web.a.destination}", "/review", "/records", "/simulator", "/audit",
-             f"/hotlines/{web.a.hotline}/rules", "/voicemail", "/accounts"]
+             f"/hotlines/{web.a.hotline}/rules", "/voicemail", "/accounts", "/password"]
     for url in pages:
         text = c.get(url).text
         forms = re.findall(r'<form method="post".*?</form>', text, flags=re.S)
         assert forms, url  # at least the logout form
         for form in forms:
             assert f'name="csrf_token" value="{c.csrf}"' in form, (url, form[:200])
+
+
+def test_own_password_change_ends_every_session(web: WebWorld) -> None:
+    c = login(web, "op-a")
+    other = login(web, "op-a")
+    for data, field in (({"current": "wrong", "new": "a new password", "confirm": "a new password"}, "current"),
+                        ({"current": PASSWORD, "new": "short", "confirm": "short"}, "password"),
+                        ({"current": PASSWORD, "new": "a new password", "confirm": "another one!"}, "confirm")):
+        r = c.form_post("/password", data)
+        assert r.status_code == 400 and f'data-field="{field}">{field}: ' in r.text
+    assert c.form_post("/password", {"current": PASSWORD, "new": "a new password",
+                                     "confirm": "a new password"}).status_code == 303
+    assert c.get("/").status_code == 303 and other.get("/").status_code == 303
+    login(web, "op-a", "a new password")
