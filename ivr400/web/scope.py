@@ -57,9 +57,6 @@ class Scope:
             return false()
         return column.in_(sorted(self.enterprise_ids))
 
-    def allows(self, enterprise_id: int | None) -> bool:
-        return self.everything or (enterprise_id is not None and enterprise_id in self.enterprise_ids)
-
 
 NOBODY = Scope()
 
