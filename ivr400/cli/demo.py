@@ -14,16 +14,18 @@ from ivr400.provisioning.views import destination_view, hotline_view, seat_view
 
 @click.command()
 @click.option("--call", "place_call", is_flag=True,
-              help="Also bring the PBX lab up, deploy, and place a real SIP call pressing key 1 (needs root); "
-                   "reuses the sample if it is already provisioned.")
+              help="Also bring the PBX lab up, deploy, start the controller and the call-record listener, place a "
+                   "real SIP call pressing key 1 and stop them (needs root); reuses the sample if it is provisioned.")
 @json_option
 @handle_errors
 def demo(place_call: bool, as_json: bool) -> None:
     """Provision a sample enterprise, hotline, whitelisted destinations and seats, then print them.
 
     With --call: the lab (Asterisk 22) comes up, the sample's destinations are pointed at sipp seats on
-    loopback ports, the dialplan is deployed and a call to 4008123456 pressing 1 shows the path it
-    takes; exit status 0 only if the expected seat of 销售部 answered.
+    loopback ports, the dialplan is deployed, `ivr400 serve` and `ivr400 cdr listen` start, and a call to
+    4008123456 pressing 1 shows the path the controller decided, with its reasons and the call record
+    read back from the database; both processes are stopped afterwards. Exit status 0 only if the
+    expected seat of 销售部 answered and the call record says the controller decided.
     """
     a = app()
     if place_call:
@@ -74,11 +76,11 @@ def _back_office() -> None:
 
 
 def _demo_call(as_json: bool) -> None:
+    from ivr400.deploy.asterisk import DeployError
     from ivr400.lab import LabError
     from ivr400.lab.demo_call import print_report, run_demo_call
     from ivr400.lab.sipp import SippError
     from ivr400.pbx.asterisk.ami import AmiError
-    from ivr400.pbx.asterisk.deploy import DeployError
 
     echo = (lambda text: click.echo(text, err=True)) if as_json else click.echo
     try:

@@ -193,7 +193,11 @@ class Evidence(Base):
 
 
 class WhitelistEvent(Base):
-    """Audit trail of every whitelist decision: who, what, when, why."""
+    """Audit trail of every whitelist decision: who, what, when, why.
+
+    Every destination insert and status change gets its row from a database trigger (actor
+    ``database``), which the application completes with its actor, reason and detail; see migration 0004.
+    """
 
     __tablename__ = "whitelist_event"
 
@@ -205,6 +209,9 @@ class WhitelistEvent(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A status change, written by the database's own trigger (0004); None for other decisions.
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str | None] = mapped_column(String(16))
 
 
 class Department(Base):
@@ -342,6 +349,18 @@ class CalendarDay(Base):
     name: Mapped[str | None] = mapped_column(String(64))
 
 
+class CalendarSeed(Base):
+    """A year of the national calendar seeded from chinesecalendar (source auto, command or existing); years
+    listed here are never seeded automatically again (ivr400.provisioning.calendar.seed_known_years)."""
+
+    __tablename__ = "calendar_seed"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    source: Mapped[str] = mapped_column(String(16))
+    days: Mapped[int] = mapped_column(Integer)
+    seeded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class HuntRotation(Base):
     """Round-robin position per hotline department, kept in the database so controllers stay stateless."""
 
@@ -375,6 +394,8 @@ class CallRecord(Base):
     disposition: Mapped[str] = mapped_column(String(16))
     recording_path: Mapped[str | None] = mapped_column(String(255))
     source: Mapped[str] = mapped_column(String(8))
+    #: controller | static | mixed (ivr400.cdr.cdr_model.DECIDED_BY); None: unknown or nobody had to decide.
+    decided_by: Mapped[str | None] = mapped_column(String(16))
 
 
 class ConfigGeneration(Base):
