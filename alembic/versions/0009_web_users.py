@@ -1,7 +1,7 @@
 """Back-office accounts and their server-side sessions (自助管理后台).
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-11-30
 
 `web_user`: an operator of one enterprise or a platform admin (enterprise empty), Argon2 hash, failed
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
