@@ -7,15 +7,17 @@ when their first bytes are a PDF or an image, and stored by content hash through
 """
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from ivr400.compliance.letters import LetterFacts, render_letter
+from ivr400.compliance.letters import LetterError, LetterFacts, compose_letter, to_docx
 from ivr400.db.enums import EvidenceKind, Issuer, OwnerKind
 from ivr400.numbers import NumberError, parse_destination, parse_hotline_number
 from ivr400.provisioning import destinations as dest_service
@@ -173,17 +175,30 @@ def evidence_file(request: Request, evidence_id: int, repo: Repository = Depends
 
 @router.get("/destinations/{dest_id}/letter")
 def letter(request: Request, dest_id: int, repo: Repository = Depends(repository)) -> Response:
-    """The company (R4) or personal (R5) authorization letter, filled in, as text to print."""
+    """The company (R4) or personal (R5) authorization letter, filled in, as a printable .docx.
+
+    The relationship and validity are the ones recorded on the destination (validity dates in the
+    enterprise's zone); a destination the enterprise owns itself needs no letter (R2 holds): 400.
+    """
     dest = repo.destination(dest_id)
     ent = dest.enterprise
     hotlines = sorted(ent.hotlines, key=lambda h: h.number)
     if not hotlines:
         raise ProvisioningError("hotline", f"{ent.name} has no 400 number yet")
-    text = render_letter(LetterFacts(
-        owner_name=dest.owner_name, owner_kind=dest.owner_kind, enterprise_name=ent.name,
-        hotline_display=parse_hotline_number(hotlines[0].number).display,
-        destination_display=parse_destination(dest.number).display,
-        relationship=dest.relationship_note, purpose="公司销售热线"))
-    name = quote(f"授权证明-{dest.number}.txt")
-    return Response(text, media_type="text/plain; charset=utf-8",
+    zone = ZoneInfo(ent.timezone)
+    start = dest.valid_from.astimezone(zone).date() if dest.valid_from else None
+    # valid_until is the first instant no longer valid: the letter names the last day included.
+    end = (dest.valid_until.astimezone(zone) - timedelta(microseconds=1)).date() if dest.valid_until else None
+    try:
+        composed = compose_letter(LetterFacts(
+            owner_name=dest.owner_name, owner_kind=dest.owner_kind, enterprise_name=ent.name,
+            hotline_display=parse_hotline_number(hotlines[0].number).display,
+            destination_display=parse_destination(dest.number).display,
+            relationship=dest.relationship_note, purpose="公司销售热线",
+            valid_from=start, valid_until=end, long_term=dest.long_term))
+    except LetterError as exc:
+        raise ProvisioningError(exc.field, exc.reason) from exc
+    name = quote(f"授权证明-{dest.number}.docx")
+    return Response(to_docx(composed),
+                    media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
                     headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"})

@@ -117,8 +117,23 @@ def test_operator_cannot_use_the_review_queue(web, clients) -> None:
 
 
 def test_letter_download(web, clients) -> None:
-    r = clients["op-a"].get(f"/destinations/{web.a.destination}/letter")
-    assert r.status_code == 200 and "北京示例科技有限公司" in r.text and "400" in r.text
+    import io
+
+    import docx
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from ivr400.db.models import Destination
+
+    own = clients["op-a"].get(f"/destinations/{web.a.destination}/letter")
+    assert 400 <= own.status_code < 500 and "no authorization letter is needed" in own.text
+    with Session(web.engine) as s:
+        other = s.scalar(select(Destination.id).where(Destination.number == "02161234567"))
+    r = clients["op-a"].get(f"/destinations/{other}/letter")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/vnd.openxmlformats")
+    text = "\n".join(p.text for p in docx.Document(io.BytesIO(r.content)).paragraphs)
+    assert "北京示例科技有限公司" in text and "上海示例科技有限公司" in text and "关联公司" in text
+    assert "400-812-3456" in text or "4008123456" in text.replace("-", "")
 
 
 def test_records_filter_and_csv_export(web, clients) -> None:
