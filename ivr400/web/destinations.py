@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from ivr400.compliance.letters import LetterFacts, render_letter
+from ivr400.compliance.letters import LetterError, LetterFacts, compose_letter, to_docx
 from ivr400.db.enums import EvidenceKind, Issuer, OwnerKind
 from ivr400.numbers import NumberError, parse_destination, parse_hotline_number
 from ivr400.provisioning import destinations as dest_service
@@ -173,17 +173,21 @@ def evidence_file(request: Request, evidence_id: int, repo: Repository = Depends
 
 @router.get("/destinations/{dest_id}/letter")
 def letter(request: Request, dest_id: int, repo: Repository = Depends(repository)) -> Response:
-    """The company (R4) or personal (R5) authorization letter, filled in, as text to print."""
+    """The company (R4) or personal (R5) authorization letter, filled in, as a printable .docx."""
     dest = repo.destination(dest_id)
     ent = dest.enterprise
     hotlines = sorted(ent.hotlines, key=lambda h: h.number)
     if not hotlines:
         raise ProvisioningError("hotline", f"{ent.name} has no 400 number yet")
-    text = render_letter(LetterFacts(
-        owner_name=dest.owner_name, owner_kind=dest.owner_kind, enterprise_name=ent.name,
-        hotline_display=parse_hotline_number(hotlines[0].number).display,
-        destination_display=parse_destination(dest.number).display,
-        relationship=dest.relationship_note, purpose="公司销售热线"))
-    name = quote(f"授权证明-{dest.number}.txt")
-    return Response(text, media_type="text/plain; charset=utf-8",
+    try:
+        composed = compose_letter(LetterFacts(
+            owner_name=dest.owner_name, owner_kind=dest.owner_kind, enterprise_name=ent.name,
+            hotline_display=parse_hotline_number(hotlines[0].number).display,
+            destination_display=parse_destination(dest.number).display,
+            relationship=dest.relationship_note, purpose="公司销售热线"))
+    except LetterError as exc:
+        raise ProvisioningError(exc.field, exc.reason) from None
+    name = quote(f"授权证明-{dest.number}.docx")
+    return Response(to_docx(composed),
+                    media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
                     headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"})

@@ -117,8 +117,12 @@ def test_operator_cannot_use_the_review_queue(web, clients) -> None:
 
 
 def test_letter_download(web, clients) -> None:
-    r = clients["op-a"].get(f"/destinations/{web.a.destination}/letter")
-    assert r.status_code == 200 and "北京示例科技有限公司" in r.text and "400" in r.text
+    with Session(web.engine) as s:
+        branch = s.scalar(select(Destination.id).where(Destination.number == "02161234567"))
+    r = clients["op-a"].get(f"/destinations/{branch}/letter")
+    assert r.status_code == 200 and r.content.startswith(b"PK") and "docx" in r.headers["content-disposition"]
+    own = clients["op-a"].get(f"/destinations/{web.a.destination}/letter")
+    assert own.status_code == 400 and "no authorization letter is needed" in own.text
 
 
 def test_records_filter_and_csv_export(web, clients) -> None:
