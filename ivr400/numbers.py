@@ -555,6 +555,23 @@ _CALLER_JUNK = re.compile(r"[\s\-\u2010-\u2015\u2212\u30fc.()/'\"<>]+")
 _CALLER_MAX_DIGITS = 15  # E.164 maximum; anything longer is not a phone number
 
 
+def _trunk_zero_after_country_code(compact: str) -> str | None:
+    """``+86 0…`` / ``0086 0…`` / ``86 0…`` (12+ digits, as :func:`_read`): the domestic ``0…``; else None.
+
+    Some carriers present the trunk 0 after the country code; dropped for every kind of number, so
+    ``0086013800138000`` is the mobile 13800138000 and ``+86 0755 123`` reads as ``0755 123``.
+    """
+    if compact.startswith("+86"):
+        rest = compact[3:]
+    elif compact.startswith("0086"):
+        rest = compact[4:]
+    elif compact.startswith("86") and len(compact) >= 12:
+        rest = compact[2:]
+    else:
+        return None
+    return rest if len(rest) > 1 and rest[0] == "0" and rest[1] != "0" else None
+
+
 def normalize_caller(text: str | None) -> str | None:
     """Normalize a caller ID for matching and region lookup at call time; never raises.
 
@@ -562,6 +579,7 @@ def normalize_caller(text: str | None) -> str | None:
     for it (``+8610…``, ``008610…``, ``8610…``, ``010…`` and ``10…`` all give ``010…``; ``+86138…``
     and ``0138…`` give ``138…``). Where a typed number would be refused, the caller ID keeps its
     digits (country code removed) instead; None for anonymous, withheld, empty or garbage caller IDs.
+    A trunk 0 after the country code is dropped first, whatever the number: ``+86 0…`` reads as ``0…``.
     String operations and one set lookup: it runs per call.
     """
     if not isinstance(text, str):
@@ -572,7 +590,12 @@ def normalize_caller(text: str | None) -> str | None:
     if not s or s.lower() in _WITHHELD:
         return None
     digits = s[1:] if s.startswith("+") else s
-    if not digits.isdecimal() or not digits.isascii() or len(digits) > _CALLER_MAX_DIGITS:
+    if not digits.isdecimal() or not digits.isascii():
+        return None
+    domestic = _trunk_zero_after_country_code(s)
+    if domestic is not None:  # "+86 0755 …", "0086 0138 …": read as written at home, "0755 …"
+        s = digits = domestic
+    if len(digits) > _CALLER_MAX_DIGITS:
         return None
     try:
         return _read(s, _CALLER).value

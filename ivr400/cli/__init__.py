@@ -47,6 +47,8 @@ COMMAND_GROUPS: dict[str, tuple[str, str, str]] = {
                "Bulk import from CSV: destinations (with evidence), departments, seats."),
     "export": ("ivr400.cli.export_csv", "export",
                "Bulk export to CSV: destinations (with evidence files), departments, seats."),
+    "user": ("ivr400.cli.user", "user", "Back-office accounts: add, list, disable, enable, passwd."),
+    "web": ("ivr400.cli.web", "web", "Serve the back office (自助管理后台) over HTTP."),
 }
 
 

@@ -7,6 +7,7 @@ import click
 
 from ivr400.cli.common import CommandError, app, emit, handle_errors, json_option
 from ivr400.db.routable import routable_seats
+from ivr400.provisioning import lookup
 from ivr400.provisioning.sample import provision_sample
 from ivr400.provisioning.views import destination_view, hotline_view, seat_view
 
@@ -54,6 +55,24 @@ def demo(place_call: bool, as_json: bool) -> None:
     emit(report["seats"], False, ["id", "department", "position", "destination", "ring_timeout_s", "state"])
     for number, why in result.refused.items():
         click.echo(f"not whitelisted: {number}: {why}")
+    _back_office()
+
+
+def _back_office() -> None:
+    """The back office's URL and the demo operator's login (its generated password printed only once)."""
+    from ivr400.cli.web import DEFAULT_HOST, DEFAULT_PORT
+    from ivr400.provisioning.sample import ENTERPRISE
+    from ivr400.provisioning.users import DEMO_OPERATOR, ensure_demo_operator
+
+    a = app()
+    with a.session() as s:
+        password = ensure_demo_operator(s, lookup.enterprise(s, ENTERPRISE), now=a.now(), actor=a.actor)
+    click.echo(f"back office: http://{DEFAULT_HOST}:{DEFAULT_PORT}/ (start it with: ivr400 web)")
+    if password is not None:
+        click.echo(f"  login: {DEMO_OPERATOR} / {password}   (generated for this database, shown only this once)")
+    else:
+        click.echo(f"  login: {DEMO_OPERATOR} (password shown when it was created; "
+                   f"new one: ivr400 user passwd {DEMO_OPERATOR} --generate-password)")
 
 
 def _demo_call(as_json: bool) -> None:
@@ -75,6 +94,7 @@ def _demo_call(as_json: bool) -> None:
         click.echo("the lab keeps running; stop it with: ivr400 lab down", err=True)
     else:
         print_report(report, click.echo)
+        _back_office()
     if not report.ok:
         if as_json:
             click.echo(f"error: call: {report.reason}", err=True)

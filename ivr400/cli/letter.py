@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -36,13 +37,22 @@ def letter(dest_ref: str, enterprise_ref: str | None, hotline_ref: str | None, p
     Refused (exit 1) for a destination the enterprise owns itself: R2 holds, no letter is needed.
     Without --from/--to/--long-term the validity is left blank to be filled in by hand.
     """
+    if output is not None:
+        _check_output(output)
     kind = "text" if output is None else FORMATS.get(output.suffix.lower())
     if output is not None and kind is None:
         raise CommandError(f"output: {output.name!r}: write a .docx (printable) or a .txt file")
+    if not purpose.strip():
+        raise CommandError("purpose: must not be empty (what the hotline is for, e.g. 公司销售热线)")
     start, end = parse_date(valid_from, "from"), parse_date(valid_to, "to")
-    with app().session() as s:
+    a = app()
+    with a.session() as s:
         d = lookup.destination(s, dest_ref, enterprise_ref)
         ent = d.enterprise
+        today = a.now().astimezone(ZoneInfo(ent.timezone)).date()
+        if end is not None and end < today:
+            raise CommandError(f"to: {end.isoformat()} is in the past (today is {today.isoformat()} in "
+                               f"{ent.timezone}); a letter authorizes from now on")
         if hotline_ref:
             h = lookup.hotline(s, hotline_ref)
         elif ent.hotlines:
@@ -65,5 +75,22 @@ def letter(dest_ref: str, enterprise_ref: str | None, hotline_ref: str | None, p
         click.echo(render_text(composed), nl=False)
         return
     data = to_docx(composed) if kind == "docx" else render_text(composed).encode("utf-8")
-    atomic_write(output, data)
+    try:
+        atomic_write(output, data)
+    except OSError as exc:
+        raise CommandError(f"output: cannot write {output}: {exc.strerror or exc}") from exc
     click.echo(f"wrote {output}")
+
+
+def _check_output(output: Path) -> None:
+    """Refuse, before anything is composed, an output that cannot be a new or replaced file.
+
+    Missing directories are not created: a typo in the path should not leave new directories behind.
+    """
+    if output.is_dir():
+        raise CommandError(f"output: {output} is a directory; give a file name ending .docx or .txt")
+    parent = output.parent
+    if parent.exists() and not parent.is_dir():
+        raise CommandError(f"output: {parent} is not a directory")
+    if not parent.is_dir():
+        raise CommandError(f"output: directory {parent} does not exist")

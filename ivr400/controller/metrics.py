@@ -21,7 +21,7 @@ Metrics (``route`` is a registered route name, else ``other``; times in seconds)
   server's outcome (ok, hangup, unknown_route, error, timeout, protocol_error, cancelled);
 * ``ivr400_agi_sessions_in_flight`` — sessions between their header and their end;
 * ``ivr400_agi_rejected_total{reason}`` — connections closed before a request was read (capacity,
-  closing, header_timeout, header_eof, bad_header);
+  closing, header_timeout, header_eof, bad_header, no_request: closed before sending a byte, a port probe);
 * ``ivr400_decisions_total{route,outcome}`` — decisions delivered: the route returned ``Decided`` and
   the session ended ``ok``. ``outcome`` is the action (menu, department, voicemail, announcement,
   refuse) or ``unknown_number`` (a 400 number that is not an active hotline);
@@ -31,7 +31,8 @@ Metrics (``route`` is a registered route name, else ``other``; times in seconds)
   a decision, so the dialplan took its static plan: the route's reason (no_config, malformed_request,
   skipped_hotline, invalid_rules), ``no_decision`` (returned nothing), or the server's outcome (error,
   timeout, protocol_error, cancelled, unknown_route); and rejected connections as ``route="unknown"``,
-  ``reason="rejected_<reason>"`` (the route was never read: voicemail_saved hooks may be among them).
+  ``reason="rejected_<reason>"`` (the route was never read: voicemail_saved hooks may be among them),
+  except port probes (no_request: Asterisk sends its request at once).
   Not counted, because the controller never hears of them: calls whose hook could not connect
   (controller down, connect timeout) and the later hooks such a call skips. A caller who hangs up during
   a hook is not a handoff either;
@@ -87,6 +88,8 @@ STALE_AFTER_S = 10.0
 #: Server outcomes that, for a decision hook, leave the call to the static plan.
 _FAILED = frozenset({"error", "timeout", "protocol_error", "cancelled", "unknown_route"})
 _REJECT_REASONS = ("capacity", "closing", "header_timeout", "header_eof", "bad_header")
+#: Connections closed before sending a byte: port probes (health checks, `nc -z`), not Asterisk.
+_PROBE = "no_request"
 _ROUTE_REASONS = ("no_config", "malformed_request", "skipped_hotline", "invalid_rules", "no_decision")
 
 _log = logging.getLogger("ivr400.controller.metrics")
@@ -145,6 +148,7 @@ class ControllerMetrics:
         for reason in _REJECT_REASONS:
             self.rejected_total.labels(reason)
             self.static_plan.labels("unknown", f"rejected_{reason}")
+        self.rejected_total.labels(_PROBE)
         r.register(_StateCollector(self))
 
     # ---- wiring
@@ -185,7 +189,8 @@ class ControllerMetrics:
 
     def rejected(self, reason: str) -> None:
         self.rejected_total.labels(reason).inc()
-        self.static_plan.labels("unknown", f"rejected_{reason}").inc()
+        if reason != _PROBE:
+            self.static_plan.labels("unknown", f"rejected_{reason}").inc()
 
     # ---- the configuration cache's callback
     def config_reloaded(self, config: LoadedConfig) -> None:

@@ -1,9 +1,11 @@
 """The whitelist audit trail (白名单审计): every decision with who, what, when and why.
 
-Status changes are written by the database itself (trigger of migration 0004, actor `database`), so a
-change made with raw SQL leaves a trace too; the services complete that row with who and why
-(`complete_status_event`) instead of writing a second one. Decisions that change no status (a refused
-approval, a renewal) are written here with `record`.
+Status changes, and validity changes of an approved destination, are written by the database itself
+(triggers of migrations 0004 and 0008, actor `database`), so a change made with raw SQL leaves a trace
+too; the services complete that row with who and why (`complete_status_event`, `complete_or_record`)
+instead of writing a second one. Decisions that change nothing in the destination (a refused approval,
+a renewal with the same window) are written here with `record`. The rows cannot be deleted or rewritten
+afterwards (0008): only a row with actor `database` may be completed, once.
 """
 from __future__ import annotations
 
@@ -100,5 +102,34 @@ def complete_status_event(
     event.reason = reason
     event.detail = detail or {}
     event.at = now
+    session.flush()
+    return event
+
+
+def complete_or_record(
+    session: Session,
+    dest: Destination,
+    action: str,
+    *,
+    now: datetime,
+    actor: str,
+    reason: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> WhitelistEvent:
+    """Flush `dest`'s pending change; complete the audit row the database wrote for it, or write one.
+
+    For a change that may or may not make a trigger write a row (a renewal of an approved destination
+    writes one only when its validity window moves, migration 0008). Returns the row.
+    """
+    newest = select(WhitelistEvent.id).where(WhitelistEvent.destination_id == dest.id) \
+        .order_by(WhitelistEvent.id.desc()).limit(1)
+    with session.no_autoflush:
+        before = session.scalar(newest)
+    session.flush()
+    after = session.scalar(newest)
+    if after is not None and after != before:
+        return complete_status_event(session, dest, action, now=now, actor=actor, reason=reason, detail=detail)
+    event = record(session, action, now=now, actor=actor, destination_id=dest.id,
+                   enterprise_id=dest.enterprise_id, reason=reason, detail=detail)
     session.flush()
     return event

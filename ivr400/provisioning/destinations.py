@@ -97,10 +97,8 @@ def approve(session: Session, dest: Destination, *, now: datetime, actor: str) -
     dest.long_term = result.long_term
     dest.valid_from = _day_start_utc(result.valid_from, tz) if result.valid_from else None
     dest.valid_until = _day_start_utc(result.valid_until + timedelta(days=1), tz) if result.valid_until else None
-    if renewal:  # no status change, so no row from the database
-        audit.record(session, "approve", now=now, actor=actor, destination_id=dest.id,
-                     enterprise_id=dest.enterprise_id, detail=result.to_dict())
-        session.flush()
+    if renewal:  # no status change: the database writes a row only if the validity window moved (0008)
+        audit.complete_or_record(session, dest, "approve", now=now, actor=actor, detail=result.to_dict())
     else:
         audit.complete_status_event(session, dest, "approve", now=now, actor=actor, detail=result.to_dict())
     return result

@@ -13,9 +13,10 @@ class ProvisioningError(ValueError):
         self.reason = reason
 
 
-#: Trigger messages (see the 0001 and 0004 migrations) → the field they are about.
+#: Trigger messages (see the 0001, 0004 and 0008 migrations) → the field they are about.
 _TRIGGER_FIELDS = {
     "whitelist:": "destination",
+    "audit:": "audit",
     "limit:": "hotline",
     "evidence:": "evidence",
 }

@@ -125,6 +125,30 @@ def test_no_letter_for_a_destination_the_enterprise_owns(cli) -> None:  # noqa: 
     assert not out.exists()
 
 
+def test_letter_refuses_bad_outputs_a_past_end_and_an_empty_purpose(cli) -> None:  # noqa: ANN001
+    cli("enterprise", "add", "北京甲科技有限公司", "--area-code", "010")
+    cli("hotline", "add", "4008000001", "--enterprise", "1")
+    cli("destination", "add", "010-62345678", "--enterprise", "1", "--owner", "北京乙科技有限公司",
+        "--relationship", "关联公司")
+    (cli.tmp / "FILE").write_text("x")
+    (cli.tmp / "d.txt").mkdir()
+    cases = [
+        (["--output", "/proc/a.txt"], "output: cannot write /proc/a.txt"),
+        (["--output", str(cli.tmp)], "is a directory"),
+        (["--output", str(cli.tmp / "d.txt")], "is a directory"),
+        (["--output", str(cli.tmp / "FILE" / "a.txt")], "is not a directory"),
+        (["--output", str(cli.tmp / "missing" / "a.txt")], "does not exist"),
+        (["--to", "2020-01-01"], "to: 2020-01-01 is in the past"),
+        (["--purpose", " "], "purpose: must not be empty"),
+    ]
+    for extra, message in cases:
+        result = cli("letter", "#1", *extra, ok=False)
+        assert result.exit_code == 1, (extra, result.output)
+        assert result.stderr.startswith("error: ") and message in result.stderr, (extra, result.stderr)
+        assert "Traceback" not in result.stderr and result.stdout == ""
+    assert not (cli.tmp / "missing").exists()
+
+
 # Bad input: every command refuses with `error: FIELD: reason`, exit 1, and writes nothing. ---------
 BAD_INPUT = [
     (["enterprise", "add", "", "--area-code", "010"], "name"),

@@ -54,6 +54,13 @@ def test_each_step_down_and_up_keeps_every_row(bare_engine: Engine, tmp_path) ->
         with pytest.raises(DBAPIError, match="R3"):
             conn.execute(text("UPDATE destination SET status = 'approved', approved_at = :t, approved_by = 'sql' "
                               "WHERE id = :d"), {"d": pending_id, "t": NOW.replace(tzinfo=None)})
+    # ... nor an approved destination given another number, nor the audit trail erased (0008).
+    with bare_engine.connect() as conn:
+        with pytest.raises(DBAPIError, match="cannot change"):
+            conn.execute(text("UPDATE destination SET number = '01087654321' WHERE status = 'approved'"))
+    with bare_engine.connect() as conn:
+        with pytest.raises(DBAPIError, match="cannot be deleted"):
+            conn.execute(text("DELETE FROM whitelist_event"))
 
 
 def test_full_downgrade_to_base_and_back(bare_engine: Engine) -> None:
@@ -247,3 +254,32 @@ def test_call_records_survive_the_decided_by_revision_both_ways(bare_engine: Eng
     with bare_engine.connect() as conn:
         rows = conn.execute(text("SELECT uniqueid, decided_by FROM call_record ORDER BY uniqueid")).all()
     assert [tuple(r) for r in rows] == [("1.1", None), ("1.2", None), ("1.3", None)]  # unknown once dropped
+
+
+def test_web_accounts_migration_keeps_the_rest_and_comes_back(bare_engine: Engine, tmp_path) -> None:  # noqa: ANN001
+    """0009 (back-office accounts) down and up on a populated database with accounts and sessions."""
+    from ivr400.db.models import WebSession, WebUser
+    from ivr400.provisioning import users
+
+    migrate.upgrade(bare_engine)
+    with Session(bare_engine) as s:
+        result = provision_sample(s, store_root=tmp_path / "evidence", now=NOW, actor="test")
+        user = users.add_user(s, "op1", "a long password", role="operator", enterprise=result.enterprise, now=NOW,
+                              actor="test")
+        s.add(WebSession(token_hash="h" * 64, user_id=user.id, csrf_token="c", created_at=NOW, last_seen_at=NOW))
+        s.commit()
+    before = _counts(bare_engine)
+    assert before["web_user"] == 1 and before["web_session"] == 1
+    below = ScriptDirectory.from_config(migrate.alembic_config(bare_engine)).get_revision("0009").down_revision
+    migrate.downgrade(bare_engine, str(below))
+    after = _counts(bare_engine)
+    assert "web_user" not in after and all(after[t] == before[t] for t in after)
+    migrate.upgrade(bare_engine)
+    assert _counts(bare_engine)["web_user"] == 0 and migrate.current_revision(bare_engine) == migrate.head_revision(
+        bare_engine)
+    with bare_engine.connect() as conn, pytest.raises(DBAPIError):
+        # An operator without an enterprise (or an admin with one) is refused by the database itself.
+        conn.execute(text("INSERT INTO web_user (username, password_hash, role, disabled, failed_logins, created_at, "
+                          "password_changed_at) VALUES ('x', 'h', 'operator', false, 0, :t, :t)"),
+                     {"t": NOW.replace(tzinfo=None)})
+    assert WebUser.__tablename__ == "web_user"

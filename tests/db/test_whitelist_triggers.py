@@ -105,6 +105,8 @@ def test_raw_update_moving_a_bound_destination_to_another_enterprise_is_refused(
     b = world(session, tmp_path, NOW, name="上海乙贸易有限公司", area="021", hotline="4008000002")
     d_a = approved(session, a, "010-62345678", NOW, tmp=tmp_path)
     raw_seat(session, a.hotline.id, d_a.id)
+    # Revoked first: while approved the identity guard (0008) refuses any move before this one is asked.
+    session.execute(text("UPDATE destination SET status = 'revoked' WHERE id = :d"), {"d": d_a.id})
     refused(session, "another enterprise", lambda: session.execute(
         text("UPDATE destination SET enterprise_id = :e WHERE id = :d"), {"e": b.enterprise.id, "d": d_a.id}))
 
@@ -338,6 +340,91 @@ def test_the_services_write_one_row_per_status_change_with_their_actor(session: 
     ]
     reasons = session.execute(text("SELECT reason FROM whitelist_event WHERE actor = 'alice'")).scalars().all()
     assert reasons == ["number returned"]
+
+
+# An approved destination keeps its identity; validity changes are audited (0008). ---------------------
+@pytest.mark.parametrize(("column", "value"), [
+    ("number", "'01087654321'"), ("owner_name", "'某某公司'"), ("owner_kind", "'person'"), ("kind", "'mobile'"),
+    ("enterprise_id", "(SELECT MAX(id) FROM enterprise)"),
+])
+def test_raw_update_of_an_approved_destinations_identity_is_refused(session: Session, tmp_path, column: str,  # noqa: ANN001
+                                                                     value: str) -> None:
+    w = world(session, tmp_path, NOW)
+    world(session, tmp_path, NOW, name="上海乙贸易有限公司", area="021", hotline="4008000002")
+    d = approved(session, w, "010-62345678", NOW, tmp=tmp_path)
+    if column == "number":
+        raw_seat(session, w.hotline.id, d.id)
+    refused(session, "approved destination cannot change", lambda: session.execute(
+        text(f"UPDATE destination SET {column} = {value} WHERE id = :d"), {"d": d.id}))
+    row = session.execute(text("SELECT number, status FROM destination WHERE id = :d"), {"d": d.id}).one()
+    assert tuple(row) == ("01062345678", "approved")
+
+
+def test_identity_may_change_when_the_same_update_takes_the_destination_off_the_whitelist(session: Session,  # noqa: ANN001
+                                                                                         tmp_path) -> None:
+    w = world(session, tmp_path, NOW)
+    d = approved(session, w, "010-62345678", NOW, tmp=tmp_path)
+    e = pending(session, w, "010-62345679", NOW)
+    session.execute(text("UPDATE destination SET number = '01087654321', status = 'revoked' WHERE id = :d"),
+                    {"d": d.id})
+    session.execute(text("UPDATE destination SET number = '01087654322' WHERE id = :d"), {"d": e.id})
+    assert _events(session, d.id)[-1] == ("revoke", "database", "approved", "revoked")
+
+
+def test_raw_validity_change_of_an_approved_destination_leaves_a_trace(session: Session, tmp_path) -> None:  # noqa: ANN001
+    w = world(session, tmp_path, NOW)
+    d = approved(session, w, "010-62345678", NOW, tmp=tmp_path)
+    session.execute(text("UPDATE destination SET valid_until = '2099-01-01 00:00:00' WHERE id = :d"), {"d": d.id})
+    assert _events(session, d.id)[-1] == ("validity_change", "database", "approved", "approved")
+    session.expire_all()  # as a later `ivr400 destination approve` would read it
+    # A renewal moving the window back completes the database's row instead of writing a second one.
+    destinations.approve(session, d, now=NOW, actor="renewer")
+    assert _events(session, d.id)[-2:] == [
+        ("validity_change", "database", "approved", "approved"),
+        ("approve", "renewer", "approved", "approved"),
+    ]
+
+
+# The audit trail is append-only (0008). -----------------------------------------------------------------
+def test_audit_rows_cannot_be_deleted_or_rewritten(session: Session, tmp_path) -> None:  # noqa: ANN001
+    w = world(session, tmp_path, NOW)
+    d = approved(session, w, "010-62345678", NOW, tmp=tmp_path)
+    refused(session, "cannot be deleted", lambda: session.execute(text("DELETE FROM whitelist_event")))
+    refused(session, "cannot be changed", lambda: session.execute(
+        text("UPDATE whitelist_event SET actor = 'nobody' WHERE destination_id = :d"), {"d": d.id}))
+    refused(session, "cannot be changed", lambda: session.execute(
+        text("UPDATE whitelist_event SET reason = 'rewritten' WHERE destination_id = :d"), {"d": d.id}))
+    assert [e[1] for e in _events(session, d.id)] == [ACTOR, ACTOR]
+
+
+def test_a_row_written_by_the_database_can_be_completed_once_and_no_more(session: Session, tmp_path) -> None:  # noqa: ANN001
+    w = world(session, tmp_path, NOW)
+    d = approved(session, w, "010-62345678", NOW, tmp=tmp_path)
+    session.execute(text("UPDATE destination SET status = 'revoked' WHERE id = :d"), {"d": d.id})
+    last = "(SELECT MAX(id) FROM whitelist_event)"
+    refused(session, "cannot be changed", lambda: session.execute(
+        text(f"UPDATE whitelist_event SET to_status = 'pending' WHERE id = {last}")))
+    session.execute(text(f"UPDATE whitelist_event SET actor = 'alice', reason = 'why' WHERE id = {last}"))
+    refused(session, "cannot be changed", lambda: session.execute(
+        text(f"UPDATE whitelist_event SET actor = 'mallory' WHERE id = {last}")))
+    assert _events(session, d.id)[-1] == ("revoke", "alice", "approved", "revoked")
+
+
+def test_deleting_a_destination_keeps_its_audit_rows(session: Session, tmp_path) -> None:  # noqa: ANN001
+    w = world(session, tmp_path, NOW)
+    d = approved(session, w, "010-62345678", NOW, tmp=tmp_path)
+    session.execute(text("DELETE FROM destination WHERE id = :d"), {"d": d.id})
+    orphans = session.execute(text("SELECT COUNT(*) FROM whitelist_event WHERE destination_id IS NULL")).scalar()
+    assert orphans == 2
+    refused(session, "cannot be deleted", lambda: session.execute(text("DELETE FROM whitelist_event")))
+
+
+@pytest.mark.postgres
+def test_truncating_the_audit_trail_is_refused(pg_engine, tmp_path) -> None:  # noqa: ANN001
+    with Session(pg_engine) as session:
+        w = world(session, tmp_path, NOW)
+        approved(session, w, "010-62345678", NOW, tmp=tmp_path)
+        refused(session, "cannot be truncated", lambda: session.execute(text("TRUNCATE whitelist_event")))
 
 
 # PostgreSQL: the guards hold between concurrent transactions too. ---------------------------------------

@@ -330,5 +330,5 @@ def test_install_by_the_docs_then_a_call_routes_through_it(operator: Operator) -
     serve = op.services["ivr400-serve.service"]
     _stop(serve)
     log = op.output["ivr400-serve.service"].read_text()
-    assert re.search(rf"route: {HOTLINE} \w+", log), log[-2000:]
+    assert re.search(rf"route: {HOTLINE} -> \w+", log), log[-2000:]
     assert serve.returncode == 0 and "'sessions_completed': 0" not in log

@@ -105,10 +105,13 @@ def test_counters_move_by_exactly_the_sessions_played(lab: Lab) -> None:
                 await play("nosuch", ""),                                               # unknown route
             ]
             await FakeAsterisk(port).close_mid_header(lines=3)                          # early EOF
+            _, probe = await asyncio.open_connection("127.0.0.1", port)                 # a port probe
+            probe.close()
             deadline = time.monotonic() + 5
             sample = ctl.metrics.registry.get_sample_value
-            while sample("ivr400_agi_sessions_in_flight") != 0 or sample("ivr400_agi_rejected_total",
-                                                                         {"reason": "header_eof"}) != 1:
+            while sample("ivr400_agi_sessions_in_flight") != 0 or sample(
+                    "ivr400_agi_rejected_total", {"reason": "header_eof"}) != 1 or sample(
+                    "ivr400_agi_rejected_total", {"reason": "no_request"}) != 1:
                 assert time.monotonic() < deadline, "sessions still in flight"
                 await asyncio.sleep(0.01)
             after = await scrape(base)
@@ -124,6 +127,7 @@ def test_counters_move_by_exactly_the_sessions_played(lab: Lab) -> None:
         key("ivr400_agi_sessions_total", route="department", outcome="ok"): 2,
         key("ivr400_agi_sessions_total", route="other", outcome="unknown_route"): 1,
         key("ivr400_agi_rejected_total", reason="header_eof"): 1,
+        key("ivr400_agi_rejected_total", reason="no_request"): 1,  # counted, but not as a handoff
         key("ivr400_decisions_total", route="route", outcome="menu"): 1,
         key("ivr400_decisions_total", route="route", outcome="unknown_number"): 1,
         key("ivr400_decisions_total", route="department", outcome="department"): 1,

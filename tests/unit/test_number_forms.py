@@ -335,3 +335,23 @@ def test_docs_table_is_what_the_normalizer_does() -> None:
             assert (f"`{result}`" if result is not None else "none") == expected, (m["text"], result)
             callers += 1
     assert rows >= 60 and callers >= 15
+
+
+# --------------------------------------------------------------------------- trunk 0 after the country code
+
+@pytest.mark.parametrize("domestic", [
+    "013800138000", "01062345678", "02164321234", "075588888888", "09516012345", "07712345678",
+    "0755123", "0109999", "010086", "04008123456", "0123",
+])
+@pytest.mark.parametrize("cc", ["+86", "+86 ", "0086", "0086 ", "86"])
+def test_a_trunk_0_after_the_country_code_is_read_as_the_domestic_form(cc: str, domestic: str) -> None:
+    written = cc + domestic
+    if cc == "86" and len(written) < 12:  # 86 without + or 00 is a country code only on 12+ digits
+        return
+    assert normalize_caller(written) == normalize_caller(domestic), written
+    assert normalize_caller(written) is not None, written
+
+
+def test_a_blacklisted_mobile_sent_as_0086_0_is_blocked() -> None:
+    policy = BlockPolicy(BlockMode.BLACKLIST, (BlockEntry("13800138000", prefix=False),))
+    assert not check_caller(policy, parse_caller("0086013800138000")).allowed

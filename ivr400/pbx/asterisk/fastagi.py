@@ -166,7 +166,8 @@ class SessionObserver(Protocol):
     ``unknown_route``, ``error`` (the handler raised), ``timeout`` (a command or the session timed out),
     ``protocol_error``, ``cancelled`` (server closing). ``result`` is what the handler returned (None
     when it did not return). ``seconds``: from the end of the request header to the end of the session.
-    ``rejected`` reasons: ``capacity``, ``closing``, ``header_timeout``, ``header_eof``, ``bad_header``.
+    ``rejected`` reasons: ``capacity``, ``closing``, ``header_timeout``, ``header_eof`` (closed within the
+    header), ``bad_header``, ``no_request`` (closed before sending a byte: a port probe, not Asterisk).
     """
 
     def session_started(self, session: AGISession) -> None: ...
@@ -642,7 +643,9 @@ class FastAGIServer:
         except TimeoutError:
             raise _Rejected(f"no complete header within {self.header_timeout:.3f}s", logging.WARNING,
                             "header_timeout") from None
-        except asyncio.IncompleteReadError:
+        except asyncio.IncompleteReadError as exc:
+            if lines == 0 and not exc.partial:  # a port probe (Asterisk sends its header at once)
+                raise _Rejected("peer closed without sending anything", logging.DEBUG, "no_request") from None
             raise _Rejected(f"peer closed during the header after {lines} line(s)", logging.INFO,
                             "header_eof") from None
         except AGIProtocolError as exc:
