@@ -17,7 +17,8 @@ Pure functions; no clock is read here.
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta, timezone, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 #: The zone of an enterprise created without one (the schema's default).
 DEFAULT_ZONE = "Asia/Shanghai"
@@ -31,6 +32,27 @@ def zone(name: str | None) -> tzinfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ValueError(f"unknown time zone {name!r}") from exc
+
+
+#: Files in the zone database that are not places: the host's own zone (a symlink that differs per
+#: machine), the "-00" placeholder zone, and the POSIX-rules template. Some systems list them.
+_NOT_PLACES = frozenset({"localtime", "Factory", "posixrules"})
+
+
+@lru_cache(maxsize=1)
+def _iana_names() -> frozenset[str]:
+    return frozenset(available_timezones()) - _NOT_PLACES
+
+
+def iana_zone(name: str) -> ZoneInfo:
+    """The ZoneInfo for an IANA zone name an operator typed (`Asia/Shanghai`, `UTC`).
+
+    Only names in `zoneinfo.available_timezones()` are accepted, less `localtime`, `Factory` and
+    `posixrules` (which ZoneInfo would load but name no place). Raises ValueError("unknown time zone …").
+    """
+    if not isinstance(name, str) or name not in _iana_names():
+        raise ValueError(f"unknown time zone {name!r}: give an IANA name such as Asia/Shanghai")
+    return ZoneInfo(name)
 
 
 def zone_name(tz: tzinfo | None) -> str:

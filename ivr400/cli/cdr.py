@@ -14,7 +14,7 @@ import signal
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import click
 from sqlalchemy import select
@@ -23,7 +23,7 @@ from ivr400.cdr.cdr_model import DECIDED_BY, DISPOSITIONS, seat_label
 from ivr400.cdr.cdr_store import missed_callers, record_view
 from ivr400.cli.common import CommandError, app, emit, emit_json, handle_errors, json_option
 from ivr400.db.models import CallRecord, Enterprise, Hotline
-from ivr400.localtime import DEFAULT_ZONE, format_moment, to_zone, zone_name
+from ivr400.localtime import DEFAULT_ZONE, format_moment, iana_zone, to_zone, zone_name
 from ivr400.numbers import NumberError, normalize_number, parse_hotline_number
 
 if TYPE_CHECKING:  # imported when a command needs it (start-up time)
@@ -44,9 +44,9 @@ def cdr() -> None:
 # -- helpers ------------------------------------------------------------------------------------------
 def _zone(name: str) -> ZoneInfo:
     try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise CommandError(f"tz: unknown time zone {name!r}") from exc
+        return iana_zone(name)
+    except ValueError as exc:
+        raise CommandError(f"tz: {exc}") from exc
 
 
 def parse_when(value: str | None, field_name: str, tz: ZoneInfo, *, end_of_day: bool = False) -> datetime | None:

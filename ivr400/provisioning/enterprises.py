@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ivr400.compliance.names import name_key
 from ivr400.db.models import Enterprise
+from ivr400.localtime import iana_zone
 from ivr400.numbers import NumberError, parse_area_code
 from ivr400.provisioning.errors import ProvisioningError
 
@@ -25,9 +25,9 @@ def add_enterprise(session: Session, name: str, area_code: str, *, timezone: str
     except NumberError as exc:
         raise ProvisioningError("area-code", str(exc)) from exc
     try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ProvisioningError("timezone", f"unknown time zone {timezone!r}") from exc
+        iana_zone(timezone)
+    except ValueError as exc:
+        raise ProvisioningError("timezone", str(exc)) from exc
     key = name_key(clean)
     if session.scalar(select(Enterprise.id).where(Enterprise.name_key == key)) is not None:
         raise ProvisioningError("name", f"an enterprise named {clean!r} already exists")
