@@ -53,8 +53,9 @@ from sipp_load import LoadSeat, raise_nofile, run_load  # noqa: E402
 
 from ivr400.db.engine import make_engine  # noqa: E402
 from ivr400.db.migrate import upgrade  # noqa: E402
+from ivr400.deploy.asterisk import deploy_from_db  # noqa: E402
 from ivr400.lab import Lab  # noqa: E402
-from ivr400.pbx.asterisk.deploy import deploy_from_db, lab_target  # noqa: E402
+from ivr400.lab.targets import lab_target  # noqa: E402
 from ivr400.provisioning import destinations, evidence, seats, trunks  # noqa: E402
 from ivr400.provisioning.enterprises import add_enterprise  # noqa: E402
 from ivr400.provisioning.hotlines import add_hotline  # noqa: E402

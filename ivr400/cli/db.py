@@ -30,7 +30,10 @@ def upgrade(revision: str) -> None:
     knows that this database never seeded (pinned or removed days are left as they are).
     """
     engine = _engine()
-    migrate.upgrade(engine, revision)
+    try:
+        migrate.upgrade(engine, revision)
+    except migrate.MigrationRefused as exc:
+        raise CommandError(str(exc)) from exc
     current = migrate.current_revision(engine)
     click.echo(f"database at revision {current}")
     if current == migrate.head_revision(engine):

@@ -57,11 +57,11 @@ def demo(place_call: bool, as_json: bool) -> None:
 
 
 def _demo_call(as_json: bool) -> None:
+    from ivr400.deploy.asterisk import DeployError
     from ivr400.lab import LabError
     from ivr400.lab.demo_call import print_report, run_demo_call
     from ivr400.lab.sipp import SippError
     from ivr400.pbx.asterisk.ami import AmiError
-    from ivr400.pbx.asterisk.deploy import DeployError
 
     echo = (lambda text: click.echo(text, err=True)) if as_json else click.echo
     try:

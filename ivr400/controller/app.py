@@ -43,6 +43,7 @@ from ivr400.controller.loader import HotlineEntry, LoadedConfig
 from ivr400.controller.metrics import ControllerMetrics, MetricsServer
 from ivr400.controller.routes import bind
 from ivr400.db.models import HuntRotation
+from ivr400.numbers import normalize_caller
 from ivr400.pbx.asterisk.fastagi import FastAGIServer, Handler, ServerOptions, serve
 from ivr400.provisioning.voicemail import record_voicemail, wav_duration
 from ivr400.routing.decide import hunt_order
@@ -210,9 +211,11 @@ class Controller:
 
 
 def _warm_geocoder() -> None:
-    """The first lookup loads phonenumbers' Chinese geocoding data; do it before the first call."""
+    """The first lookup loads phonenumbers' Chinese geocoding data, the first caller ID sent without its
+    0 (1062345678) the area-code table; do both before the first call."""
     for number in ("01062345678", "13800138000"):
         geocode(number)
+    normalize_caller("1062345678")
 
 
 async def run_controller(

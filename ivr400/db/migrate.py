@@ -7,11 +7,16 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect
 
 from alembic import command
+from ivr400.db.revision import SchemaError
 from ivr400.paths import resource_dir
 
+__all__ = ["SchemaError", "alembic_config", "current_revision", "downgrade", "ensure_schema", "head_revision",
+           "upgrade"]
 
-class SchemaError(RuntimeError):
-    """The database schema is not the one this ivr400 expects."""
+
+class MigrationRefused(RuntimeError):
+    """A migration found data it cannot carry over; the message names the rows and how to fix them.
+    Raised before that migration writes anything."""
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -193,7 +193,11 @@ class Evidence(Base):
 
 
 class WhitelistEvent(Base):
-    """Audit trail of every whitelist decision: who, what, when, why."""
+    """Audit trail of every whitelist decision: who, what, when, why.
+
+    Every destination insert and status change gets its row from a database trigger (actor
+    ``database``), which the application completes with its actor, reason and detail; see migration 0004.
+    """
 
     __tablename__ = "whitelist_event"
 
@@ -205,6 +209,9 @@ class WhitelistEvent(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A status change, written by the database's own trigger (0004); None for other decisions.
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str | None] = mapped_column(String(16))
 
 
 class Department(Base):

@@ -198,9 +198,10 @@ def run_demo_call(app: Any, *, echo: Callable[[str], None] = print, lab_root: Pa
 
     Raises ServiceError (ivr400.lab.services) if the controller or the listener does not start,
     RuntimeError if something else listens on the controller's port."""
+    from ivr400.deploy.asterisk import deploy, render_for_deploy
     from ivr400.lab import lab_up
     from ivr400.lab.sipp import SeatUas, call
-    from ivr400.pbx.asterisk.deploy import deploy, lab_target, render_for_deploy
+    from ivr400.lab.targets import lab_target
 
     started = time.monotonic()
     echo("lab: bringing Asterisk up (builds the chroot on first use) ...")
@@ -215,7 +216,7 @@ def run_demo_call(app: Any, *, echo: Callable[[str], None] = print, lab_root: Pa
              f"(database {app.engine.url.render_as_string(hide_password=True)})")
         seats = point_at_seats(s, hotline, first_port)
         dept_name, expected = expected_seat(s, hotline, now)
-        rendered = render_for_deploy(s, now)
+        rendered = render_for_deploy(s, now, data_root=app.data_dir)
     for info in seats:
         echo(f"trunk: {info.display} ({', '.join(info.departments) or 'no seat'}) -> sipp seat 127.0.0.1:{info.port}")
     report = DemoCallReport(hotline=HOTLINE, caller=CALLER, key=KEY, department=dept_name,
@@ -225,7 +226,7 @@ def run_demo_call(app: Any, *, echo: Callable[[str], None] = print, lab_root: Pa
     # Secrets through the environment, not the command line (visible in ps).
     env = {"IVR400_DATABASE_URL": database_url, "IVR400_AMI_HOST": str(ami["host"]),
            "IVR400_AMI_PORT": str(ami["port"]), "IVR400_AMI_USER": str(ami["username"]),
-           "IVR400_AMI_SECRET": str(ami["secret"])}
+           "IVR400_AMI_SECRET": str(ami["secret"]), "IVR400_ASTERISK_ROOT": str(lab.root)}
     work = Path(tempfile.mkdtemp(prefix="ivr400-demo-call-"))
     controller = IvrService("controller", ["serve", "--host", CONTROLLER[0], "--port", str(CONTROLLER[1]),
                                            "--metrics-port", "0", "--asterisk-root", str(lab.root)],

@@ -13,10 +13,11 @@ class ProvisioningError(ValueError):
         self.reason = reason
 
 
-#: Trigger messages (see the 0001 migration) → the field they are about.
+#: Trigger messages (see the 0001 and 0004 migrations) → the field they are about.
 _TRIGGER_FIELDS = {
     "whitelist:": "destination",
     "limit:": "hotline",
+    "evidence:": "evidence",
 }
 
 

@@ -91,10 +91,12 @@ def test_list_newest_first_with_every_field_in_json(loaded) -> None:  # noqa: AN
     assert hunt == {
         "id": hunt["id"], "uniqueid": "1795655789.34", "linkedid": "1795655789.34", "hotline": HOTLINE,
         "caller": "075512345678", "caller_province": "广东", "caller_city": "深圳",
-        "started_at": "2026-11-26T01:16:29.093412+00:00", "answered_at": "2026-11-26T01:16:31.109453+00:00",
-        "ended_at": "2026-11-26T01:16:32.116686+00:00", "duration_s": 3, "billsec": 1, "key_path": None,
+        # The same instants as 01:16 UTC, written in Shanghai time with its offset (no enterprise: the default zone).
+        "started_at": "2026-11-26T09:16:29.093412+08:00", "answered_at": "2026-11-26T09:16:31.109453+08:00",
+        "ended_at": "2026-11-26T09:16:32.116686+08:00", "duration_s": 3, "billsec": 1, "key_path": None,
         "department": None, "seat": "PJSIP/pstn/sip:seat@127.0.0.1:5071", "disposition": "answered",
-        "recording_path": None, "source": "csv", "decided_by": None,  # recorded before ivr400_decided_by
+        "recording_path": None, "source": "csv", "timezone": "Asia/Shanghai",
+        "decided_by": None,  # recorded before ivr400_decided_by
     }
 
 
@@ -172,15 +174,16 @@ def test_a_later_answered_call_clears_the_caller(loaded) -> None:  # noqa: ANN00
     ("args", "message"),
     [
         (["cdr", "list", "--hotline", "12345"], "error: hotline: "),
-        (["cdr", "list", "--caller", "nobody"], "error: caller: 'nobody' is not a phone number"),
+        (["cdr", "list", "--caller", "nobody"], "error: caller: 'nobody': a phone number may contain only digits"),
         (["cdr", "list", "--since", "yesterday"], "error: since: 'yesterday' is not a date"),
         (["cdr", "list", "--until", "2026-13-01"], "error: until: "),
         (["cdr", "list", "--since", "2026-06-02", "--until", "2026-06-01 00:00"], "error: until: must be after"),
         (["cdr", "list", "--tz", "Mars/Olympus"], "error: tz: unknown time zone 'Mars/Olympus'"),
         (["cdr", "missed", "--hotline", "4001"], "error: hotline: "),
         (["cdr", "missed", "--since", "soon"], "error: since: "),
-        (["cdr", "listen"], "error: ami: no credentials"),
-        (["cdr", "listen", "--ami-user", "x"], "error: ami: pass both --ami-user and --ami-secret"),
+        (["cdr", "listen"], "error: ami.secret: not set"),
+        (["cdr", "listen", "--ami-user", "x"], "error: ami.secret: not set"),
+        (["cdr", "listen", "--ami-port", "70000", "--ami-secret", "y"], "error: ami.port: 70000 is not a TCP port"),
         (["cdr", "listen", "--ami-user", "x", "--ami-secret", "y", "--pbx-tz", "Nowhere"], "error: tz: "),
     ],
 )

@@ -89,6 +89,42 @@ def test_letter_is_filled_in_from_the_seed_template(cli) -> None:  # noqa: ANN00
     assert "400电话绑定个人电话授权证明" in person and "张三是北京甲科技有限公司员工" in person
 
 
+def test_letter_uses_the_recorded_relationship_fills_the_validity_and_writes_a_docx(cli) -> None:  # noqa: ANN001
+    from docx import Document
+
+    cli("enterprise", "add", "北京甲科技有限公司", "--area-code", "010")
+    cli("hotline", "add", "4008000001", "--enterprise", "1")
+    cli("destination", "add", "010-62345678", "--enterprise", "1", "--owner", "北京乙科技有限公司",
+        "--relationship", "全资子公司")
+    cli("destination", "add", "010-62345679", "--enterprise", "1", "--owner", "北京丙科技有限公司")
+    text = cli("letter", "#1", "--from", "2026-06-01", "--to", "2027-12-31").output
+    assert "北京乙科技有限公司与北京甲科技有限公司为全资子公司" in text and "关联公司" not in text
+    assert "授权时间：2026年6月1日至2027年12月31日\n" in text
+    # Nothing recorded: no guess, the operator says it.
+    missing = cli("letter", "#2", ok=False)
+    assert missing.exit_code == 1 and missing.stderr.startswith("error: relationship: ")
+    assert "为母公司" in cli("letter", "#2", "--relationship", "母公司", "--long-term").output
+    out = cli.tmp / "letter.docx"
+    assert cli("letter", "#1", "--long-term", "--output", str(out)).output == f"wrote {out}\n"
+    doc = Document(str(out))
+    body = [p.text for p in doc.paragraphs if p.text.strip()]
+    assert body[0] == "400电话绑定公司电话授权证明" and "为全资子公司" in body[1]
+    assert body[2] == "授权时间：　　年　　月　　日起长期"
+    assert [c.text for c in doc.tables[0].rows[1].cells] == ["（盖章）", "（盖章）"]
+
+
+def test_no_letter_for_a_destination_the_enterprise_owns(cli) -> None:  # noqa: ANN001
+    cli("enterprise", "add", "北京示例科技有限公司", "--area-code", "010")
+    cli("hotline", "add", "4008000001", "--enterprise", "1")
+    cli("destination", "add", "010-62345678", "--enterprise", "1", "--owner", "北京示例科技有限公司")
+    out = cli.tmp / "letter.docx"
+    result = cli("letter", "#1", "--output", str(out), ok=False)
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr == ("error: destination: 010-62345678 is owned by 北京示例科技有限公司 itself: "
+                             "no authorization letter is needed (R2 holds)\n")
+    assert not out.exists()
+
+
 # Bad input: every command refuses with `error: FIELD: reason`, exit 1, and writes nothing. ---------
 BAD_INPUT = [
     (["enterprise", "add", "", "--area-code", "010"], "name"),
@@ -110,6 +146,7 @@ BAD_INPUT = [
     (["destination", "add", "010-62345678", "--enterprise", "1", "--owner", "A"], "number"),
     (["destination", "add", "010-62345670", "--enterprise", "1", "--owner", " "], "owner"),
     (["destination", "show", "#99"], "destination"),
+    (["destination", "show", "#99999999999999999999"], "destination"),
     (["destination", "approve", "#99"], "destination"),
     (["destination", "reject", "#1", "--reason", " "], "reason"),
     (["destination", "revoke", "#1", "--reason", "x"], "destination"),
@@ -133,6 +170,9 @@ BAD_INPUT = [
     (["tone", "add", "NOTAUDIO", "--name", "bad"], "file"),
     (["tone", "add", "DOC", "--name", "Bad Name!"], "name"),
     (["letter", "#99"], "destination"),
+    (["letter", "#1"], "destination"),  # owned by the enterprise itself: R2 holds, no letter
+    (["letter", "#1", "--from", "2026-13-01"], "from"),
+    (["letter", "#1", "--output", "letter.pdf"], "output"),
     (["carrier", "set", "foo", "--allow-mobile"], "carrier"),
     (["trunk", "add", "t1", "PJSIP/x"], "template"),
     (["trunk", "add", "t1", "PJSIP/{number}@a,b"], "template"),

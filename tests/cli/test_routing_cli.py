@@ -194,10 +194,10 @@ BAD_INPUT = [
     (["calendar", "list", "--enterprise", "nobody"], "enterprise"),
     (["serve", "--fixed-now", "2026-06-01T10:00"], "fixed-now"),
     (["serve", "--fixed-now", "tomorrow"], "fixed-now"),
-    (["serve", "--port", "70000"], "port"),
-    (["serve", "--log-level", "loud"], "log-level"),
-    (["serve", "--metrics-port", "http"], "metrics-port"),
-    (["serve", "--metrics-port", "-1"], "metrics-port"),
+    (["serve", "--port", "70000"], "controller.port"),
+    (["serve", "--log-level", "loud"], "log.level"),
+    (["serve", "--metrics-port", "http"], "controller.metrics_port"),
+    (["serve", "--metrics-port", "-1"], "controller.metrics_port"),
 ]
 
 
@@ -287,7 +287,8 @@ def test_serve_refuses_a_metrics_port_in_use_before_listening_for_agi(cli, monke
         monkeypatch.setenv("IVR400_CONTROLLER_METRICS_PORT", str(busy))
         result = cli("serve", "--port", "0", ok=False)
     assert result.exit_code == 1
-    assert result.stderr.startswith(f"error: metrics-port: cannot listen on 127.0.0.1:{busy}: "), result.stderr
+    expected = f"error: controller.metrics_port: cannot listen on 127.0.0.1:{busy}: "
+    assert result.stderr.startswith(expected), result.stderr
     assert "ready:" not in result.stdout
 
 

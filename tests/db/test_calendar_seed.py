@@ -102,8 +102,8 @@ def test_calendar_seed_command_refreshes_and_is_remembered(session: Session) -> 
 
 
 def test_migration_counts_years_present_before_it_as_seeded(bare_engine: Engine, tmp_path: Path) -> None:
-    migrate.upgrade(bare_engine, "0004")
-    with bare_engine.begin() as conn:  # what `calendar seed --years 2025` and one pin left before 0005
+    migrate.upgrade(bare_engine, "0006")
+    with bare_engine.begin() as conn:  # what `calendar seed --years 2025` and one pin left before 0007
         for entry in seed_from_chinesecalendar([2025]).entries:
             conn.execute(text("INSERT INTO calendar_day (enterprise_id, day, kind, name) VALUES (NULL, :d, :k, :n)"),
                          {"d": entry.day, "k": entry.kind.value, "n": entry.name})
@@ -122,7 +122,7 @@ def test_migration_counts_years_present_before_it_as_seeded(bare_engine: Engine,
         assert days[D(2024, 10, 1)] == ("holiday", "国庆节")  # years never seeded are
         assert days[D(2027, 3, 3)] == ("holiday", "公司年会")
     # Down and up again: the days stay; the years are marked again from what is there.
-    migrate.downgrade(bare_engine, "0004")
+    migrate.downgrade(bare_engine, "0006")
     with bare_engine.connect() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM calendar_day")).scalar_one() == len(days)
     migrate.upgrade(bare_engine)

@@ -27,7 +27,7 @@ from ivr400.provisioning.hotlines import add_hotline
 from ivr400.provisioning.sample import HOTLINE, provision_sample
 from ivr400.provisioning.trunks import add_trunk
 from ivr400.render import RenderError, RenderValueError, render_asterisk
-from ivr400.render.asterisk import ENV_TEMPLATE_DIR, FILES
+from ivr400.render.asterisk import FILES
 from ivr400.render.load import load_model
 from tests.factories import destination_row, tone_row
 
@@ -35,11 +35,6 @@ GOLDEN = Path(__file__).with_name("golden")
 NOW = datetime(2026, 6, 1, 2, 0, tzinfo=timezone.utc)
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 RICH = "4001234567"
-
-
-@pytest.fixture(autouse=True)
-def _no_operator_templates(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(ENV_TEMPLATE_DIR, raising=False)
 
 
 @pytest.fixture
@@ -352,21 +347,21 @@ def test_tone_of_another_enterprise_is_not_used(sample: Session, rich: Session) 
 # --------------------------------------------------------------------------- templates
 
 
-def test_operator_template_directory_wins(sample: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_operator_template_directory_wins(sample: Session, tmp_path: Path) -> None:
     ops = tmp_path / "ops"
     ops.mkdir()
     (ops / "pjsip.conf.j2").write_text("; operator pjsip for {{ hotlines|length }} hotline(s)\n")
     cfg = render_asterisk(sample, NOW, template_dirs=[ops])
     assert cfg.files["ivr400/pjsip.conf"] == "; operator pjsip for 1 hotline(s)\n"
     assert cfg.files["ivr400/extensions.conf"] == render_asterisk(sample, NOW).files["ivr400/extensions.conf"]
-    # a partial alone can be overridden too, and the environment variable names a directory as well
-    env_dir = tmp_path / "env"
-    env_dir.mkdir()
-    (env_dir / "_shared.j2").write_text("\n[ivr400-operator-extra]\nexten => s,1,Hangup()\n")
-    monkeypatch.setenv(ENV_TEMPLATE_DIR, str(env_dir))
-    cfg = render_asterisk(sample, NOW, template_dirs=[ops])
+    # a partial alone can be overridden too, and several directories are searched in order
+    second = tmp_path / "second"
+    second.mkdir()
+    (second / "_shared.j2").write_text("\n[ivr400-operator-extra]\nexten => s,1,Hangup()\n")
+    (second / "pjsip.conf.j2").write_text("; second\n")
+    cfg = render_asterisk(sample, NOW, template_dirs=[ops, second])
     assert "ivr400-operator-extra" in cfg.contexts and "ivr400-hunt" not in cfg.contexts
-    assert cfg.files["ivr400/pjsip.conf"].startswith("; operator pjsip")  # the argument before the env
+    assert cfg.files["ivr400/pjsip.conf"].startswith("; operator pjsip")  # the first directory wins
 
 
 def test_missing_template_directory_is_an_error(sample: Session, tmp_path: Path) -> None:

@@ -31,6 +31,7 @@ from ivr400.cdr.cdr_model import (
     parse_csv_text,
     seat_label,
 )
+from ivr400.deploy.asterisk import cdr_include_files
 from ivr400.lab.config import NOLOAD, LabConfig, render_base_config
 
 SEAT1 = "PJSIP/pstn/sip:seat@127.0.0.1:5071"
@@ -122,13 +123,18 @@ def region(number: str | None) -> tuple[str | None, str | None]:
 
 
 # -- the configuration contract ---------------------------------------------------------------------
-def test_lab_templates_carry_the_mappings_the_parser_reads() -> None:
+def test_deploy_includes_carry_the_mappings_the_parser_reads_and_the_lab_includes_them() -> None:
+    files = cdr_include_files()
+    custom = [line for line in files["ivr400/cdr_custom.conf"].splitlines() if not line.startswith(";")]
+    assert custom == [cdr_custom_mapping()]
+    manager = [line for line in files["ivr400/cdr_manager.conf"].splitlines() if not line.startswith(";")]
+    assert manager == cdr_manager_mappings()
+    # the lab's base config includes them inside [mappings], as docs/operations.md tells an operator
     rendered = render_base_config(LabConfig(ami_secret="x"))
-    custom = rendered["cdr_custom.conf"].splitlines()
-    assert "[mappings]" in custom and cdr_custom_mapping() in custom
-    manager = rendered["cdr_manager.conf"]
-    assert "[general]\nenabled = yes\n" in manager
-    assert manager.split("[mappings]\n", 1)[1].strip().splitlines() == cdr_manager_mappings()
+    assert rendered["cdr_custom.conf"].split("[mappings]\n", 1)[1].strip() == "#include ivr400/cdr_custom.conf"
+    manager_conf = rendered["cdr_manager.conf"]
+    assert "[general]\nenabled = yes\n" in manager_conf
+    assert manager_conf.split("[mappings]\n", 1)[1].strip() == "#include ivr400/cdr_manager.conf"
     assert "cdr_custom.so" not in NOLOAD and "cdr_manager.so" not in NOLOAD
 
 

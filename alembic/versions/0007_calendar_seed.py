@@ -6,8 +6,8 @@ automatically again, so days an operator pinned or removed afterwards stay as th
 already had national days before this revision (from `ivr400 calendar seed` or pinned by hand) are
 listed as `existing`: automatic seeding leaves them alone.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-11-30
 """
 from __future__ import annotations
@@ -18,8 +18,8 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
