@@ -23,7 +23,10 @@ DEFAULT_PORT = 8400
 @click.option("--asterisk-root", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Where Asterisk's file system is seen from this host (voicemail and recordings), e.g. the lab's.")
 def web(host: str, port: int, secure_cookies: bool, forwarded_allow_ips: str, asterisk_root: Path | None) -> None:
-    """Serve the back office at http://HOST:PORT/ (log in with an account from `ivr400 user add`)."""
+    """Serve the back office (自助管理后台) over HTTP.
+
+    At http://HOST:PORT/; log in with an account from `ivr400 user add`.
+    """
     import uvicorn
 
     from ivr400.web.app import create_app
