@@ -6,14 +6,16 @@ through `comment_text()`. The loader (`ivr400.render.load`) builds it from the d
 templates only format it. Nothing in this module touches the database or the file system.
 
 Naming (shared with deploy and the FastAGI controller, which may set ``IVR400_MOH``):
-    hotline context      ivr400-h-<number>            (entry `s`, hunts `d`, `d1`, `d21`, ...)
-    menu contexts        ivr400-m-<number>[-<digits>] (top level, then one per department with children)
+    hotline context      ivr400-h-<number>            (data only: settings `s`, static hunt lists `d`, `d1`,
+                                                       `d21`..., plan version `v<sha1>`, bound seats `b<md5>`)
+    menu contexts        ivr400-m-<number>[-<digits>] (data only: the level `s`, one extension per key)
     ringback MOH class   ivr400-tone-<tone id>        (files in moh/ivr400/<class>/)
     prompt sound         ivr400/tone-<tone id>        (file sounds/ivr400/tone-<id>.wav)
 """
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -51,6 +53,11 @@ _KEY = re.compile(r"[0-9]")
 _TONE_NAME = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _AGI_URL = re.compile(r"h?agi://[A-Za-z0-9_.\-]+(?::[0-9]{1,5})?(?:/[A-Za-z0-9_.\-]+)*")
+
+
+#: Longest data step (one `Return(NAME=value,...)` line) the renderer writes; Asterisk substitutes an
+#: application's arguments into an 8 KiB buffer, and the call's copy of the data goes through it again.
+MAX_DATA_CHARS = 4000
 
 
 class RenderValueError(ValueError):
@@ -174,6 +181,15 @@ class RenderTone:
         return tone_moh_class(self.id)
 
 
+def bound_exten(dept_path: str, dial: str) -> str:
+    """Extension marking `dial` as a seat of department `dept_path` now ("" = the switchboard).
+
+    The hunt computes the same name in the dialplan (``b${MD5(<path>|<dial string>)}``) before each Dial
+    once the hotline's plan changed since its list was read, and skips a seat the new plan no longer binds.
+    """
+    return "b" + hashlib.md5(f"{dept_path}|{dial}".encode()).hexdigest()  # noqa: S324 - a name, not a secret
+
+
 @dataclass(frozen=True)
 class RenderTarget:
     """One routable seat: the dial string and how long it rings."""
@@ -242,6 +258,11 @@ class RenderDepartment:
         return f"{RR_GLOBAL_PREFIX}{self.hotline_number}_{self.digits or 'SB'}"
 
     @property
+    def bound_extens(self) -> tuple[tuple[str, str], ...]:
+        """(extension, dial string) marking each target as bound to this department now (see bound_exten)."""
+        return tuple((bound_exten(self.path, t.dial), t.dial) for t in self.targets)
+
+    @property
     def group_timeout_s(self) -> int:
         """Simultaneous ring: the longest seat timeout of the group."""
         return max((t.ring_timeout_s for t in self.targets), default=DEFAULT_RING_TIMEOUT_S)
@@ -280,6 +301,15 @@ class RenderHotline:
     @property
     def has_menu(self) -> bool:
         return bool(self.departments)
+
+    @functools.cached_property
+    def version(self) -> str:
+        """Extension naming this version of the hotline's plan: `v` + sha1 of everything rendered for it.
+
+        A call keeps the version it read its hunt list from; while that extension still exists, nothing of
+        the hotline changed and no bound-seat check is needed before a Dial.
+        """
+        return "v" + hashlib.sha1(repr(self).encode()).hexdigest()[:20]  # noqa: S324 - a name, not a secret
 
     def hunts(self) -> tuple[RenderDepartment, ...]:
         """The switchboard then every department, depth first in key order."""

@@ -160,10 +160,11 @@ def test_every_controller_path_sounds_like_the_static_plan(world, seats, control
     assert sounds["blocked", "up"] == ["ivr400/ivr400-blocked"] and rung["blocked", "up"] == []
     assert results["blocked", "up"].final_status == 403
     assert sounds["blocked", "down"] == sounds["switchboard", "down"]
-    # The seats were not dialled before the welcome tone had played, on any path that rings them.
+    # The seats were not dialled before the welcome tone had played in full, on every path that rings them
+    # without a menu (in a menu, the caller's key interrupts the prompt).
     for key, result in results.items():
         times = _rung(uas, PATHS[key[0]][1 if key[1] == "down" else 2])
-        if times:
+        if times and key not in (("menu key", "down"), ("menu key", "up"), ("region rule", "down")):
             assert times[0][0] - result.invite_time >= WELCOME_S - 0.3, (key, times[0][0] - result.invite_time)
 
 
