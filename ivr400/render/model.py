@@ -181,13 +181,15 @@ class RenderTone:
         return tone_moh_class(self.id)
 
 
-def bound_exten(dept_path: str, dial: str) -> str:
-    """Extension marking `dial` as a seat of department `dept_path` now ("" = the switchboard).
+def bound_exten(dept_id: int | None, dial: str) -> str:
+    """Extension marking `dial` as a seat of department `dept_id` now (None or 0 = the switchboard).
 
-    The hunt computes the same name in the dialplan (``b${MD5(<path>|<dial string>)}``) before each Dial
-    once the hotline's plan changed since its list was read, and skips a seat the new plan no longer binds.
+    The hunt computes the same name in the dialplan (``b${MD5(<dept id>|<dial string>)}``) before each Dial
+    once the hotline's plan changed since its list was read, and skips a seat the new plan no longer binds
+    to that department. Keyed by the department's row id, not its key path: a menu whose keys were
+    rearranged still hunts the department the caller chose.
     """
-    return "b" + hashlib.md5(f"{dept_path}|{dial}".encode()).hexdigest()  # noqa: S324 - a name, not a secret
+    return "b" + hashlib.md5(f"{dept_id or 0}|{dial}".encode()).hexdigest()  # noqa: S324 - a name, not a secret
 
 
 @dataclass(frozen=True)
@@ -260,7 +262,7 @@ class RenderDepartment:
     @property
     def bound_extens(self) -> tuple[tuple[str, str], ...]:
         """(extension, dial string) marking each target as bound to this department now (see bound_exten)."""
-        return tuple((bound_exten(self.path, t.dial), t.dial) for t in self.targets)
+        return tuple((bound_exten(self.id, t.dial), t.dial) for t in self.targets)
 
     @property
     def group_timeout_s(self) -> int:

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))  # for tests.fakes when run as `pytest`
 from ivr400.controller import Controller  # noqa: E402
 from ivr400.db.engine import make_engine  # noqa: E402
 from ivr400.db.migrate import upgrade  # noqa: E402
-from ivr400.db.models import HuntRotation, Voicemail  # noqa: E402
+from ivr400.db.models import Department, HuntRotation, Voicemail  # noqa: E402
 from ivr400.pbx.asterisk import dialplan_variables as v  # noqa: E402
 from ivr400.pbx.asterisk.agi_protocol import build_command  # noqa: E402
 from ivr400.provisioning import destinations, routing_rules  # noqa: E402
@@ -129,11 +129,18 @@ def lines(*pairs: tuple[str, str]) -> list[str]:
             [*pairs, (v.AGI_STATUS, "OK")]]
 
 
-def target_pairs(*numbers_timeouts: tuple[str, int]) -> list[tuple[str, str]]:
+def target_pairs(*numbers_timeouts: tuple[str, int], dept: int = 0) -> list[tuple[str, str]]:
+    """The hunt list as the routes send it: targets and timeouts, then the department's row id (0 = switchboard)."""
     out = []
     for i, (number, to) in enumerate(numbers_timeouts, start=1):
         out += [(v.target(i), f"PJSIP/{number}@ivr400-out"), (v.timeout(i), str(to))]
-    return out
+    return [*out, (v.DEPT_ID, str(dept))]
+
+
+def _dept_id(lab: Lab, key: str) -> int:
+    """Row id of the top-level department at `key`."""
+    with Session(lab.engine) as s:
+        return s.scalars(select(Department.id).where(Department.key == key, Department.parent_id.is_(None))).one()
 
 
 @pytest.fixture
@@ -154,7 +161,7 @@ def test_switchboard_call_gets_its_targets_and_action_last(lab: Lab) -> None:
     fake = run(scenario)
     pairs = sets(fake)
     names = [n for n, _ in pairs]
-    assert pairs[:6] == target_pairs((D1, 15), (D2, 15), (D3, 15))
+    assert pairs[:7] == target_pairs((D1, 15), (D2, 15), (D3, 15))
     assert names[-3:] == [v.TARGET_COUNT, v.ACTION, v.AGI_STATUS]
     assert dict(pairs)[v.TARGET_COUNT] == "3" and dict(pairs)[v.ACTION] == "department"
     assert v.ACTION_DEPT not in names  # switchboard: the empty default says it
@@ -193,7 +200,7 @@ def test_department_hook_sets_targets_hunt_and_count_last(lab: Lab) -> None:
             return one, two, gone, switchboard
 
     one, two, gone, switchboard = run(scenario)
-    expected = [*target_pairs((D1, 15), (D2, 15)), (v.HUNT, "sequential"), (v.MOH_CLASS, ""),
+    expected = [*target_pairs((D1, 15), (D2, 15), dept=_dept_id(lab, "1")), (v.HUNT, "sequential"), (v.MOH_CLASS, ""),
                 (v.MAX_ATTEMPTS, "0"), (v.TARGET_COUNT, "2")]
     assert one.received == lines(*expected)
     assert one.variables[v.HUNT] == "sequential" and one.variables[v.MOH_CLASS] == ""
@@ -447,7 +454,7 @@ def test_revoked_destination_is_absent_from_the_next_call_within_a_second(lab: L
 
     before, after, delay = run(scenario)
     assert dict(sets(before))[v.TARGET_COUNT] == "2"
-    assert after.received == lines(*target_pairs((D2, 15)), (v.HUNT, "sequential"), (v.MOH_CLASS, ""),
+    assert after.received == lines(*target_pairs((D2, 15), dept=_dept_id(lab, "1")), (v.HUNT, "sequential"), (v.MOH_CLASS, ""),
                                    (v.MAX_ATTEMPTS, "0"), (v.TARGET_COUNT, "1"))
     assert delay < 1.0
 

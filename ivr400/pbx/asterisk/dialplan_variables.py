@@ -83,6 +83,7 @@ WELCOME = "IVR400_WELCOME"          # the hotline's welcome tone (sound name), r
 STATIC_ACTION = "IVR400_STATIC"     # what the static plan does at entry: menu | department (the switchboard)
 AFTER = "IVR400_AFTER"              # after a hunt nobody answered: voicemail | goodbye (read at call entry)
 PLAN = "IVR400_PLAN"                # version of the hotline's plan the hunt list was read from (v<sha1>)
+DEPT_ID = "IVR400_DEPT_ID"          # row id of the department hunted (0 = switchboard), with every hunt list
 RR = "IVR400_RR"                    # static round robin: name of the GLOBAL holding its position ("" = none)
 MENU_PATH = "IVR400_MENU_PATH"      # menu level being played ("" = the top menu, "2", "2.2")
 MENU_CONTEXT = "IVR400_MENU_CTX"    # its data context (ivr400-m-<hotline>[-<digits>])
