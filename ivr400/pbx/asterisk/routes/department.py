@@ -5,10 +5,11 @@ cleared ``IVR400_TARGET_COUNT`` and ``IVR400_HUNT_START``. The channel may still
 variables of an earlier hunt in the same call, so this hook sets all of them from the cache:
 
 * ``IVR400_TARGET_1..N`` (Asterisk dial strings, in hunt order, round robin already rotated),
-  ``IVR400_TIMEOUT_1..N``, ``IVR400_DEPT_ID`` (the department's row id, 0 = switchboard), ``IVR400_HUNT`` (sequential | simultaneous), ``IVR400_MOH`` (ringback class,
-  "" = ringing), ``IVR400_MAX_ATTEMPTS`` = 0 (the list is already capped), ``IVR400_RING_TIMEOUT``
-  (simultaneous only), then ``IVR400_TARGET_COUNT`` **last**: a session that dies earlier leaves it empty
-  and the dialplan rings its static targets.
+  ``IVR400_TIMEOUT_1..N``, ``IVR400_DEPT_ID`` (the department's row id, 0 = switchboard),
+  ``IVR400_HUNT`` (sequential | simultaneous), ``IVR400_MOH`` (ringback class, "" = ringing),
+  ``IVR400_MAX_ATTEMPTS`` = 0 (the list is already capped), ``IVR400_RING_TIMEOUT`` (simultaneous only),
+  then ``IVR400_TARGET_COUNT`` **last**: a session that dies earlier leaves it empty and the dialplan rings
+  its static targets.
 * A department that exists no more, a hotline that is gone, a department with nobody routable now:
   ``IVR400_TARGET_COUNT=0`` (ring nobody: the controller knows the current whitelist state, the static
   plan may not). The dialplan then goes on to voicemail or goodbye.
