@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: demo test system venv bench clean
+.PHONY: demo test lint system venv bench clean
 
 venv: $(BIN)/.installed
 
@@ -20,8 +20,15 @@ system:
 demo: system venv
 	$(BIN)/ivr400 demo --call
 
-test: system venv
+# Static checks first (style, types, the layering contract of docs/architecture.md), so CI fails on a new
+# import cycle before any test runs; then the whole suite.
+test: system venv lint
 	$(BIN)/python -m pytest -q -rs
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # All benchmarks, one after the other; each prints its figures and ratios (the calls one needs the lab).
 bench: system venv

@@ -1,8 +1,9 @@
 """Alembic environment: runs on a connection handed over by ivr400, or on the configured URL."""
 from __future__ import annotations
 
-from alembic import context
 from sqlalchemy import create_engine
+
+from alembic import context
 
 config = context.config
 

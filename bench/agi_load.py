@@ -87,7 +87,7 @@ async def run_load(port: int, route: str, *, concurrency: int, duration_s: float
             start = time.perf_counter()
             try:
                 await asyncio.wait_for(one_session(port, route, caller, uid, record), 10)
-            except (OSError, asyncio.TimeoutError):
+            except (TimeoutError, OSError):
                 result.errors += 1
                 continue
             result.latencies_ms.append((time.perf_counter() - start) * 1000)
@@ -99,7 +99,8 @@ async def run_load(port: int, route: str, *, concurrency: int, duration_s: float
     return result
 
 
-async def run_paced(port: int, route: str, *, rate: float, duration_s: float, caller: str = "01062345678") -> LoadResult:
+async def run_paced(port: int, route: str, *, rate: float, duration_s: float,
+                    caller: str = "01062345678") -> LoadResult:
     """Open loop: start a session every 1/rate s whatever the server does, like calls arriving."""
     result = LoadResult(concurrency=0, duration_s=duration_s)
     in_flight = 0
@@ -111,7 +112,7 @@ async def run_paced(port: int, route: str, *, rate: float, duration_s: float, ca
         start = time.perf_counter()
         try:
             await asyncio.wait_for(one_session(port, route, caller, uid, None), 10)
-        except (OSError, asyncio.TimeoutError):
+        except (TimeoutError, OSError):
             result.errors += 1
         else:
             result.latencies_ms.append((time.perf_counter() - start) * 1000)

@@ -49,11 +49,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from agi_load import run_load as agi_run_load  # noqa: E402
+from sipp_load import LoadSeat, raise_nofile, run_load  # noqa: E402
 
 from ivr400.db.engine import make_engine  # noqa: E402
 from ivr400.db.migrate import upgrade  # noqa: E402
 from ivr400.lab import Lab  # noqa: E402
-from ivr400.lab.sipp_load import LoadSeat, raise_nofile, run_load  # noqa: E402
 from ivr400.pbx.asterisk.deploy import deploy_from_db, lab_target  # noqa: E402
 from ivr400.provisioning import destinations, evidence, seats, trunks  # noqa: E402
 from ivr400.provisioning.enterprises import add_enterprise  # noqa: E402
@@ -346,7 +346,8 @@ def main() -> None:
     parser.add_argument("--rates", default="50,100,150,200,250,300,400,500", help="calls/s steps, rising")
     parser.add_argument("--seconds", type=float, default=3.0, help="seconds of calls per step")
     parser.add_argument("--hold", type=float, default=0.5, help="seconds the carrier stays on an answered call")
-    parser.add_argument("--refine", type=int, default=1, help="bisection steps between a way's last pass and first fail")
+    parser.add_argument("--refine", type=int, default=1,
+                        help="bisection steps between a way's last pass and first fail")
     parser.add_argument("--keep", type=Path, default=None, help="keep the sipp work files in this directory")
     parser.add_argument("--restart-pbx", action="store_true",
                         help="restart the lab's Asterisk in place first (drops the subscribers piled up by reloads)")

@@ -29,7 +29,7 @@ from agi_load import run_load, run_paced  # noqa: E402
 
 from ivr400.db.engine import make_engine  # noqa: E402
 from ivr400.db.migrate import upgrade  # noqa: E402
-from ivr400.provisioning import lookup, routing_rules  # noqa: E402
+from ivr400.provisioning import calendar, lookup, time_rules  # noqa: E402
 from ivr400.provisioning.sample import HOTLINE, provision_sample  # noqa: E402
 
 
@@ -41,9 +41,9 @@ def provision(db_url: str, data: Path) -> None:
     with Session(engine) as s:
         provision_sample(s, store_root=data / "evidence", now=now, actor="bench")
         hotline = lookup.hotline(s, HOTLINE)
-        routing_rules.add_time_rule(s, hotline, action="department:1", days="workday,weekend,holiday",
+        time_rules.add_time_rule(s, hotline, action="department:1", days="workday,weekend,holiday",
                                     segments="00:00-24:00")
-        routing_rules.seed_calendar(s, [now.year])
+        calendar.seed_calendar(s, [now.year])
         s.commit()
     engine.dispose()
 
@@ -106,7 +106,8 @@ def main() -> None:
                     ratio = results["ivr400"].rate / results["bare"].rate if results["bare"].rate else float("nan")
                     print(f"{level:>8} {'ratio':>7} {ratio:>9.2f}x  (ivr400 / bare throughput)")
                 print("open loop (calls arriving at a fixed rate):")
-                print(f"{'calls/s':>8} {'server':>7} {'done/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'peak':>6} {'errors':>6}")
+                print(f"{'calls/s':>8} {'server':>7} {'done/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+                      f"{'peak':>6} {'errors':>6}")
                 for rate in [float(x) for x in args.rates.split(",")]:
                     for name, port in (("bare", bare_port), ("ivr400", ivr_port)):
                         res = asyncio.run(run_paced(port, route, rate=rate, duration_s=args.seconds))

@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -41,7 +42,7 @@ NOW = datetime(2026, 6, 1, 2, 0, tzinfo=timezone.utc)
 CHUNK = 2000  # rows per INSERT (SQLite allows 32,766 bind parameters per statement)
 
 
-def _chunks(rows: list[dict], size: int = CHUNK):  # noqa: ANN201
+def _chunks(rows: list[dict], size: int = CHUNK) -> Iterator[list[dict]]:
     for i in range(0, len(rows), size):
         yield rows[i:i + size]
 
@@ -61,7 +62,8 @@ def populate(engine, hotlines: int, seats: int, data_root: Path) -> float:  # no
             "sha256": "0" * 64, "stored_path": f"tones/{'0' * 64}.wav", "duration_s": 1.0, "created_at": NOW}])
         ents, hls, depts, dests, seat_rows = [], [], [], [], []
         for h in range(1, hotlines + 1):
-            ents.append({"id": h, "name": f"企业{h}有限公司", "name_key": f"e{h}", "area_code": "010", "created_at": NOW})
+            ents.append({"id": h, "name": f"企业{h}有限公司", "name_key": f"e{h}", "area_code": "010",
+                         "created_at": NOW})
             hls.append({"id": h, "number": f"400{h:07d}", "carrier": "telecom", "enterprise_id": h,
                         "name": f"热线{h}", "max_bound": max(20, seats), "active": True, "hunt_strategy": "sequential",
                         "max_attempts": 0, "menu_timeout_s": 5, "menu_retries": 3, "voicemail": True,
@@ -197,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     print(f"machine: {platform.machine()} {platform.system()} {platform.release()}, "
-          f"{os.cpu_count()} CPU(s) ({len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else '?'} usable), "
+          f"{os.cpu_count()} CPU(s) "
+          f"({len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else '?'} usable), "
           f"Python {platform.python_version()}")
     sizes = ([args.baseline] if args.baseline else []) + [args.hotlines]
     results: dict[tuple[str, int], dict[str, float]] = {}

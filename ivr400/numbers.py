@@ -4,7 +4,7 @@ Three kinds of number cross the system and each gets its own entry point:
 
 * the 400 hotline itself (400电话) -- :func:`parse_hotline_number`;
 * destination numbers (目的码) an operator binds to a hotline -- :func:`parse_destination`,
-  strict, because a wrong destination is a compliance problem (the whitelist, DESIGN.md §1);
+  strict, because a wrong destination is a compliance problem (the destination whitelist, README.md);
 * caller IDs arriving with each call -- :func:`normalize_caller`, lenient and never raising,
   because a malformed caller ID must not break call handling.
 

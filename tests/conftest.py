@@ -68,7 +68,7 @@ def session(engine: Engine) -> Iterator[Session]:
 
 
 @pytest.fixture
-def data_dir(tmp_path, monkeypatch) -> "os.PathLike[str]":  # noqa: ANN001
+def data_dir(tmp_path, monkeypatch) -> os.PathLike[str]:  # noqa: ANN001
     path = tmp_path / "data"
     path.mkdir()
     monkeypatch.setenv("IVR400_DATA_DIR", str(path))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from ivr400.db.models import Destination, Enterprise, Hotline
+from ivr400.db.models import Destination, Enterprise, Hotline, Tone, Trunk
 from ivr400.provisioning import destinations, evidence
 from ivr400.provisioning.enterprises import add_enterprise
 from ivr400.provisioning.hotlines import add_hotline
@@ -59,3 +59,25 @@ def pending(session: Session, w: World, number: str, now: datetime, **kw) -> Des
     kw.setdefault("owner_name", w.enterprise.name)
     kw.setdefault("owner_kind", "company")
     return destinations.add_destination(session, w.enterprise, number, now=now, actor=ACTOR, **kw)
+
+
+def destination_row(session: Session, ent: Enterprise, number: str, now: datetime, *,
+                    valid_until: datetime | None = None, trunk: Trunk | None = None) -> Destination:
+    """An approved landline written directly (for render and routing tests: the evidence path is the
+    provisioning tests' business)."""
+    row = Destination(enterprise_id=ent.id, number=number, kind="landline", area_code=number[:3],
+                      owner_name=ent.name, owner_kind="company", status="approved", approved_at=now,
+                      approved_by=ACTOR, valid_until=valid_until, long_term=valid_until is None,
+                      trunk_id=trunk.id if trunk else None, created_at=now)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def tone_row(session: Session, tone_id: int, name: str, kind: str, ent: Enterprise | None, now: datetime) -> Tone:
+    """A stored tone with a fixed id (its sound and music-on-hold class names follow from it)."""
+    row = Tone(id=tone_id, enterprise_id=ent.id if ent else None, name=name, kind=kind, original_name=f"{name}.mp3",
+               sha256=f"{tone_id:064x}", stored_path=f"tones/{tone_id:064x}.wav", duration_s=3.0, created_at=now)
+    session.add(row)
+    session.flush()
+    return row

@@ -4,8 +4,7 @@ from __future__ import annotations
 import click
 
 from ivr400.cli.common import app, emit, emit_json, handle_errors, json_option
-from ivr400.provisioning import lookup
-from ivr400.provisioning import routing_rules as rr
+from ivr400.provisioning import blocking, lookup
 
 COLUMNS = ["id", "hotline", "entry", "note"]
 
@@ -29,9 +28,10 @@ def mode(hotline_ref: str, mode: str, anonymous: str | None, refuse_with: str | 
          as_json: bool) -> None:
     """Set HOTLINE's blocking mode."""
     with app().session() as s:
-        h = rr.set_block_mode(s, lookup.hotline(s, hotline_ref), mode, anonymous=anonymous, refuse_with=refuse_with,
+        h = blocking.set_block_mode(s, lookup.hotline(s, hotline_ref), mode, anonymous=anonymous,
+                                    refuse_with=refuse_with,
                               refuse_prompt=prompt)
-        view = rr.block_settings(h)
+        view = blocking.block_settings(h)
     emit(view, as_json)
 
 
@@ -46,7 +46,7 @@ def add(hotline_ref: str, number: str, prefix: bool, note: str | None, as_json: 
     """Put NUMBER on HOTLINE's list (a blacklist or a whitelist, depending on the mode)."""
     with app().session() as s:
         h = lookup.hotline(s, hotline_ref)
-        row = rr.add_block_entry(s, h, number, prefix=prefix, note=note)
+        row = blocking.add_block_entry(s, h, number, prefix=prefix, note=note)
         view = {"id": row.id, "hotline": h.number, "number": row.number, "prefix": row.prefix,
                 "entry": row.number + ("*" if row.prefix else ""), "note": row.note, "mode": h.block_mode}
     emit(view, as_json)
@@ -61,7 +61,7 @@ def remove(hotline_ref: str, number: str, prefix: bool) -> None:
     """Take NUMBER off HOTLINE's list."""
     with app().session() as s:
         h = lookup.hotline(s, hotline_ref)
-        removed = rr.remove_block_entry(s, h, number, prefix=prefix)
+        removed = blocking.remove_block_entry(s, h, number, prefix=prefix)
     click.echo(f"{removed} removed from {h.number}")
 
 
@@ -73,12 +73,13 @@ def list_(hotline_ref: str | None, as_json: bool) -> None:
     """List entries (of HOTLINE, or of every hotline) and, for one hotline, its settings."""
     with app().session() as s:
         h = lookup.hotline(s, hotline_ref) if hotline_ref else None
-        rows = rr.list_block_entries(s, h)
-        settings = rr.block_settings(h) if h is not None else None
+        rows = blocking.list_block_entries(s, h)
+        settings = blocking.block_settings(h) if h is not None else None
     if as_json:
         emit_json({**settings, "entries": rows} if settings is not None else rows)
         return
     if settings is not None:
+        prompt = f" ({settings['refuse_prompt']})" if settings["refuse_prompt"] else ""
         click.echo(f"mode {settings['mode']}, anonymous {settings['anonymous']}, refuse with "
-                   f"{settings['refuse_with']}" + (f" ({settings['refuse_prompt']})" if settings["refuse_prompt"] else ""))
+                   f"{settings['refuse_with']}{prompt}")
     emit(rows, False, COLUMNS)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from ivr400.cli.common import app, emit, emit_json, handle_errors, json_option, parse_date
+from ivr400.provisioning import calendar as cal
 from ivr400.provisioning import lookup
-from ivr400.provisioning import routing_rules as rr
 from ivr400.provisioning.errors import ProvisioningError
 
 COLUMNS = ["day", "weekday", "kind", "name", "enterprise"]
@@ -24,9 +24,9 @@ def calendar() -> None:
 def seed(years: str | None, as_json: bool) -> None:
     """Load the national holidays and make-up working days from chinesecalendar."""
     a = app()
-    wanted = rr.parse_years(years, a.now().year)
+    wanted = cal.parse_years(years, a.now().year)
     with a.session() as s:
-        report = rr.seed_calendar(s, wanted)
+        report = cal.seed_calendar(s, wanted)
     if as_json:
         emit_json(report.to_dict())
         return
@@ -57,8 +57,8 @@ def add(day: str, kind: str | None, enterprise_ref: str | None, name: str | None
         raise ProvisioningError("kind", "required: holiday, workday, weekend or makeup_workday")
     with app().session() as s:
         ent = lookup.enterprise(s, enterprise_ref) if enterprise_ref else None
-        row = rr.add_calendar_day(s, date, kind, enterprise=ent, name=name)  # type: ignore[arg-type]
-        view = rr.calendar_view(row, ent.name if ent else None)
+        row = cal.add_calendar_day(s, date, kind, enterprise=ent, name=name)  # type: ignore[arg-type]
+        view = cal.calendar_view(row, ent.name if ent else None)
     emit(view, as_json)
 
 
@@ -71,7 +71,7 @@ def remove(day: str, enterprise_ref: str | None) -> None:
     date = _day(day)
     with app().session() as s:
         ent = lookup.enterprise(s, enterprise_ref) if enterprise_ref else None
-        rr.remove_calendar_day(s, date, enterprise=ent)  # type: ignore[arg-type]
+        cal.remove_calendar_day(s, date, enterprise=ent)  # type: ignore[arg-type]
     click.echo(f"{date} removed")
 
 
@@ -84,5 +84,5 @@ def list_(year: int | None, enterprise_ref: str | None, as_json: bool) -> None:
     """Days that differ from the Mon-Fri rhythm, national and per enterprise."""
     with app().session() as s:
         ent = lookup.enterprise(s, enterprise_ref) if enterprise_ref else None
-        rows = rr.list_calendar(s, year=year, enterprise=ent)
+        rows = cal.list_calendar(s, year=year, enterprise=ent)
     emit(rows, as_json, COLUMNS)

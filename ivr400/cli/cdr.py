@@ -13,17 +13,20 @@ import os
 import signal
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 from sqlalchemy import select
 
+from ivr400.cdr.cdr_model import DISPOSITIONS, seat_label
+from ivr400.cdr.cdr_store import missed_callers
 from ivr400.cli.common import CommandError, app, emit, emit_json, handle_errors, json_option
 from ivr400.db.models import CallRecord
 from ivr400.numbers import NumberError, normalize_caller, parse_hotline_number
-from ivr400.reports.cdr_model import DISPOSITIONS, seat_label
-from ivr400.reports.cdr_store import missed_callers
+
+if TYPE_CHECKING:  # imported when a command needs it (start-up time)
+    from ivr400.cdr.cdr_listener import AmiSettings
 
 LIST_COLUMNS = ["id", "started", "hotline", "caller", "region", "keys", "dept", "seat", "disposition",
                 "talk_s", "duration_s"]
@@ -134,8 +137,9 @@ def _row_for_table(row: CallRecord, tz: ZoneInfo) -> dict[str, Any]:
 
 
 # -- listen / import ------------------------------------------------------------------------------
-def _ami_settings(host: str | None, port: int | None, user: str | None, secret: str | None):  # noqa: ANN202
-    from ivr400.reports.cdr_listener import AmiSettings
+def _ami_settings(host: str | None, port: int | None, user: str | None,
+                 secret: str | None) -> AmiSettings:
+    from ivr400.cdr.cdr_listener import AmiSettings
 
     if user and secret:
         return AmiSettings(host=host or "127.0.0.1", port=port or 5038, username=user, secret=secret)
@@ -186,7 +190,7 @@ def listen(ami_host: str | None, ami_port: int | None, ami_user: str | None, ami
            import_interval: float, pbx_tz: str, as_json: bool) -> None:
     """Store every call from AMI Cdr events until SIGTERM/SIGINT; reconnects on its own and
     backfills from the CSV at every login, so calls that ended while it was down are not lost."""
-    from ivr400.reports.cdr_listener import CdrListener, ListenerError
+    from ivr400.cdr.cdr_listener import CdrListener, ListenerError
 
     settings = _ami_settings(ami_host, ami_port, ami_user, ami_secret)
     tz = _zone(pbx_tz)
@@ -230,7 +234,7 @@ def listen(ami_host: str | None, ami_port: int | None, ami_user: str | None, ami
 @handle_errors
 def import_(csv_path: Path | None, state_file: Path | None, from_start: bool, as_json: bool) -> None:
     """Backfill call records from cdr_custom's CSV, from the remembered offset to the end."""
-    from ivr400.reports.cdr_store import import_csv
+    from ivr400.cdr.cdr_store import import_csv
 
     a = app()
     try:

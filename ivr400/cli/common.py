@@ -126,9 +126,9 @@ def emit_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
         return
     cells = [[_cell(row.get(col)) for col in columns] for row in rows]
     widths = [max(_width(c) for c in [col, *(r[i] for r in cells)]) for i, col in enumerate(columns)]
-    click.echo("  ".join(_pad(col, w) for col, w in zip(columns, widths)).rstrip())
+    click.echo("  ".join(_pad(col, w) for col, w in zip(columns, widths, strict=True)).rstrip())
     for r in cells:
-        click.echo("  ".join(_pad(c, w) for c, w in zip(r, widths)).rstrip())
+        click.echo("  ".join(_pad(c, w) for c, w in zip(r, widths, strict=True)).rstrip())
 
 
 def emit(rows: list[dict[str, Any]] | dict[str, Any], as_json: bool, columns: list[str] | None = None) -> None:

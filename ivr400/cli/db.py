@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import click
+from sqlalchemy import Engine
 
 from ivr400.cli.common import CommandError, app
 from ivr400.db import migrate
@@ -13,7 +14,7 @@ def db() -> None:
     """Database schema: upgrade, downgrade, current revision."""
 
 
-def _engine():  # noqa: ANN202
+def _engine() -> Engine:
     try:
         return make_engine(app().database_url)
     except ValueError as exc:

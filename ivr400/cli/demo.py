@@ -1,6 +1,8 @@
 """`ivr400 demo`: provision the sample enterprise into the database and show what routes where."""
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from ivr400.cli.common import CommandError, app, emit, handle_errors, json_option
@@ -30,7 +32,7 @@ def demo(place_call: bool, as_json: bool) -> None:
     with a.session() as s:
         result = provision_sample(s, store_root=a.data_dir / "evidence", now=now, actor=a.actor)
         h = result.hotline
-        report = {
+        report: dict[str, Any] = {
             "database": a.engine.url.render_as_string(hide_password=True),
             "hotline": hotline_view(h, now),
             "destinations": [destination_view(d, now) for d in result.enterprise.destinations],

@@ -1,16 +1,17 @@
 """`ivr400 destination`: numbers a hotline may forward to (目的码) and their whitelist status."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import click
 from sqlalchemy import select
 
 from ivr400.cli.common import app, emit, handle_errors, json_option
-from ivr400.db.models import Destination
+from ivr400.db.models import Destination, WhitelistEvent
 from ivr400.provisioning import destinations as service
 from ivr400.provisioning import lookup
 from ivr400.provisioning.errors import ProvisioningError
 from ivr400.provisioning.views import destination_view, event_view, evidence_view
-from ivr400.db.models import WhitelistEvent
 
 COLUMNS = ["id", "number", "kind", "city", "owner", "owner_kind", "status", "valid_until", "seats"]
 ENTERPRISE_OPTION = click.option("--enterprise", "enterprise_ref", default=None,
@@ -100,7 +101,7 @@ def approve(ref: str, enterprise_ref: str | None, as_json: bool) -> None:
     emit(view, as_json)
 
 
-def _status_command(name: str, action):  # noqa: ANN001, ANN202
+def _status_command(name: str, action: Callable[..., object]) -> click.Command:
     @destination.command(name)
     @click.argument("ref")
     @ENTERPRISE_OPTION

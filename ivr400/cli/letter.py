@@ -15,7 +15,8 @@ from ivr400.provisioning.errors import ProvisioningError
 @click.command()
 @click.argument("dest_ref", metavar="DEST")
 @click.option("--enterprise", "enterprise_ref", default=None)
-@click.option("--hotline", "hotline_ref", default=None, help="The 400 number named in the letter (default: the enterprise's first).")
+@click.option("--hotline", "hotline_ref", default=None,
+              help="The 400 number named in the letter (default: the enterprise's first).")
 @click.option("--purpose", default="公司销售热线", show_default=True)
 @click.option("--output", type=click.Path(path_type=Path), default=None, help="Write to a file instead of stdout.")
 @handle_errors
@@ -35,7 +36,8 @@ def letter(dest_ref: str, enterprise_ref: str | None, hotline_ref: str | None, p
             raise ProvisioningError("hotline", f"{h.number} does not belong to {ent.name}")
         text = render_letter(LetterFacts(
             owner_name=d.owner_name, owner_kind=d.owner_kind, enterprise_name=ent.name,
-            hotline_display=parse_hotline_number(h.number).display, destination_display=parse_destination(d.number).display,
+            hotline_display=parse_hotline_number(h.number).display,
+            destination_display=parse_destination(d.number).display,
             relationship=d.relationship_note, purpose=purpose,
         ))
     if output is None:

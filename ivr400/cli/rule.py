@@ -7,8 +7,7 @@ from typing import Any
 import click
 
 from ivr400.cli.common import app, emit, emit_json, handle_errors, json_option
-from ivr400.provisioning import lookup
-from ivr400.provisioning import routing_rules as rr
+from ivr400.provisioning import lookup, region_rules, rules, time_rules
 from ivr400.provisioning.errors import ProvisioningError
 
 COLUMNS = ["id", "priority", "when", "action", "name"]
@@ -49,9 +48,9 @@ def time_add(hotline_ref: str, days: str | None, weekdays: str | None, segments:
     """Add a time rule to HOTLINE."""
     with app().session() as s:
         h = lookup.hotline(s, hotline_ref)
-        row = rr.add_time_rule(s, h, action=_required(action, "action"), days=days, weekdays=weekdays,
+        row = time_rules.add_time_rule(s, h, action=_required(action, "action"), days=days, weekdays=weekdays,
                                segments=segments, priority=priority, name=name)
-        view = rr.time_rule_view(row, rr.department_paths(s, h))
+        view = time_rules.time_rule_view(row, rules.department_paths(s, h))
     emit(view, as_json)
 
 
@@ -73,9 +72,9 @@ def region_add(hotline_ref: str, province: str | None, city: str | None, departm
     """Add a region rule to HOTLINE (applies when the call would get the menu or the switchboard)."""
     with app().session() as s:
         h = lookup.hotline(s, hotline_ref)
-        row = rr.add_region_rule(s, h, province=_required(province, "province"), city=city,
+        row = region_rules.add_region_rule(s, h, province=_required(province, "province"), city=city,
                                  department=_required(department_path, "department"), priority=priority)
-        view = rr.region_rule_view(row, rr.department_paths(s, h))
+        view = region_rules.region_rule_view(row, rules.department_paths(s, h))
     emit(view, as_json)
 
 
@@ -86,7 +85,7 @@ def region_add(hotline_ref: str, province: str | None, city: str | None, departm
 def list_(hotline_ref: str, as_json: bool) -> None:
     """Time rules, region rules and the after-hours action of HOTLINE, in the order they are tried."""
     with app().session() as s:
-        data = rr.list_rules(s, lookup.hotline(s, hotline_ref))
+        data = rules.list_rules(s, lookup.hotline(s, hotline_ref))
     if as_json:
         emit_json(data)
         return
@@ -101,7 +100,7 @@ def list_(hotline_ref: str, as_json: bool) -> None:
 def remove(rule_id: str) -> None:
     """Remove rule ID (time:3, region:5, or a bare number when unambiguous)."""
     with app().session() as s:
-        removed = rr.remove_rule(s, rule_id)
+        removed = rules.remove_rule(s, rule_id)
     click.echo(f"rule {removed} removed")
 
 
@@ -113,8 +112,8 @@ def remove(rule_id: str) -> None:
 def after_hours(hotline_ref: str, action: str | None, as_json: bool) -> None:
     """What calls get when HOTLINE has time rules and none is in force (default: voicemail)."""
     with app().session() as s:
-        h = rr.set_after_hours(s, lookup.hotline(s, hotline_ref), _required(action, "action"))
-        view = {"hotline": h.number, "after_hours": rr.after_hours_view(h, rr.department_paths(s, h))}
+        h = time_rules.set_after_hours(s, lookup.hotline(s, hotline_ref), _required(action, "action"))
+        view = {"hotline": h.number, "after_hours": time_rules.after_hours_view(h, rules.department_paths(s, h))}
     emit(view, as_json)
 
 
@@ -132,7 +131,7 @@ def override() -> None:
 def override_add(prefix: str, province: str | None, city: str | None, as_json: bool) -> None:
     """Callers whose number starts with PREFIX are from --province/--city."""
     with app().session() as s:
-        row = rr.add_region_override(s, prefix, _required(province, "province"), city)
+        row = region_rules.add_region_override(s, prefix, _required(province, "province"), city)
         view = {"id": row.id, "prefix": row.prefix, "province": row.province, "city": row.city}
     emit(view, as_json)
 
@@ -142,7 +141,7 @@ def override_add(prefix: str, province: str | None, city: str | None, as_json: b
 @handle_errors
 def override_list(as_json: bool) -> None:
     with app().session() as s:
-        rows = rr.list_region_overrides(s)
+        rows = region_rules.list_region_overrides(s)
     emit(rows, as_json, ["id", "prefix", "province", "city"])
 
 
@@ -151,5 +150,5 @@ def override_list(as_json: bool) -> None:
 @handle_errors
 def override_remove(prefix: str) -> None:
     with app().session() as s:
-        removed = rr.remove_region_override(s, prefix)
+        removed = region_rules.remove_region_override(s, prefix)
     click.echo(f"override {removed} removed")

@@ -2,7 +2,7 @@
 
 Logs go to stderr. SIGTERM or SIGINT closes gracefully: stop accepting, let sessions in flight finish
 (--grace seconds), then exit; a second signal cancels them at once. While the controller is down or
-slow, Asterisk takes each hotline's static plan (DESIGN.md §2, fail-safe).
+slow, Asterisk takes each hotline's static plan (the fail-safe, docs/architecture.md).
 """
 from __future__ import annotations
 

@@ -51,5 +51,6 @@ def use(name: str, hotline_ref: str | None, dest_ref: str | None, enterprise_ref
         if hotline_ref:
             lookup.hotline(s, hotline_ref).trunk = t
         else:
+            assert dest_ref is not None  # exactly one of the two, checked above
             lookup.destination(s, dest_ref, enterprise_ref).trunk = t
     click.echo("ok")

@@ -118,7 +118,8 @@ def _r1(destination: DestinationFacts, carriers: Mapping[str, bool]) -> CheckIte
     if destination.kind != "mobile":
         return CheckItem("R1", True, "landline destination")
     if not carriers:
-        return CheckItem("R1", False, "mobile destination but the enterprise has no hotline whose carrier could allow it")
+        return CheckItem("R1", False,
+                         "mobile destination but the enterprise has no hotline whose carrier could allow it")
     allowing = sorted(c for c, allowed in carriers.items() if allowed)
     if allowing:
         return CheckItem("R1", True, f"mobile destination allowed by carrier policy of {', '.join(allowing)}")
@@ -238,13 +239,15 @@ def _r6(evidence: Sequence[EvidenceFacts]) -> tuple[CheckItem, list[EvidenceFact
     return CheckItem("R6", True, "local branch proven by business licence and office lease"), [licences[0], leases[0]]
 
 
-def _r7(authorizations: Sequence[EvidenceFacts], today: date) -> tuple[CheckItem, tuple[date | None, date | None, bool]]:
+def _r7(authorizations: Sequence[EvidenceFacts], today: date) -> tuple[CheckItem, tuple[date | None, date | None,
+                                                                                        bool]]:
     """The destination is valid while every authorization it relies on is valid: the intersection."""
     if not authorizations:
         return CheckItem("R7", True, "no authorization needed: valid long-term"), (None, None, True)
     undated = [ev.label or ev.kind for ev in authorizations if ev.valid_until is None and not ev.long_term]
     if undated:
-        return CheckItem("R7", False, "validity period missing (give --valid-until or --long-term) on " + ", ".join(undated)), (None, None, False)
+        missing = "validity period missing (give --valid-until or --long-term) on " + ", ".join(undated)
+        return CheckItem("R7", False, missing), (None, None, False)
     starts = [ev.valid_from for ev in authorizations if ev.valid_from]
     ends = [ev.valid_until for ev in authorizations if ev.valid_until and not ev.long_term]
     start = max(starts) if starts else None
@@ -254,5 +257,6 @@ def _r7(authorizations: Sequence[EvidenceFacts], today: date) -> tuple[CheckItem
     if end and end < today:
         return CheckItem("R7", False, f"authorization expired on {end}"), (start, end, False)
     if end is None:
-        return CheckItem("R7", True, "authorization valid long-term" + (f" from {start}" if start else "")), (start, None, True)
+        return CheckItem("R7", True,
+                         "authorization valid long-term" + (f" from {start}" if start else "")), (start, None, True)
     return CheckItem("R7", True, f"authorization valid {start or 'now'} to {end}"), (start, end, False)

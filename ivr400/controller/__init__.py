@@ -1,10 +1,10 @@
-"""The FastAGI controller: decides each call from a cached routing configuration (DESIGN.md §2).
+"""The FastAGI controller: decides each call from a cached routing configuration (docs/architecture.md).
 
 * ``loader``: database → ``{400 number: HotlineEntry}`` + calendars, in one pass;
 * ``cache``: holds it, polls ``config_generation`` every 200 ms and reloads in a worker thread;
 * ``app``: :class:`Controller` (clock, cache, round-robin counter) and :func:`run_controller`.
 
-The routes themselves live in ``ivr400.pbx.asterisk.routes``.
+The routes themselves live in ``ivr400.controller.routes``.
 """
 from __future__ import annotations
 

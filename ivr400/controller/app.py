@@ -1,9 +1,10 @@
 """The FastAGI controller: the config cache, the clock, the round-robin counter and the routes, wired.
 
-:class:`Controller` is what every route receives as ``ctx``. It keeps no per-call state: the routing
-configuration is a per-process cache invalidated from the database (``ivr400.controller.cache``), the
-round-robin position lives in the ``hunt_rotation`` table, and everything a later hook needs travels in
-channel variables. Several controllers may therefore serve one PBX (or several) side by side.
+:class:`Controller` is what every route receives as ``ctx`` (it implements
+``ivr400.controller.routes.RouteContext``). It keeps no per-call state: the routing configuration is a
+per-process cache invalidated from the database (``ivr400.controller.cache``), the round-robin position
+lives in the ``hunt_rotation`` table, and everything a later hook needs travels in channel variables.
+Several controllers may therefore serve one PBX (or several) side by side.
 
 Per call the database is touched only for a round-robin department with two or more routable seats
 (one ``UPDATE ... RETURNING`` in a worker thread, bounded by ``rotation_timeout``; if the database does
@@ -24,11 +25,10 @@ import concurrent.futures
 import dataclasses
 import itertools
 import logging
-import re
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Unpack
 
 from sqlalchemy import Engine, case, insert, update
 from sqlalchemy.exc import IntegrityError
@@ -36,9 +36,9 @@ from sqlalchemy.orm import Session
 
 from ivr400.controller.cache import ConfigCache
 from ivr400.controller.loader import HotlineEntry, LoadedConfig
+from ivr400.controller.routes import bind
 from ivr400.db.models import HuntRotation
-from ivr400.pbx.asterisk import dialplan_variables as v
-from ivr400.pbx.asterisk.fastagi import FastAGIServer, Handler, serve
+from ivr400.pbx.asterisk.fastagi import FastAGIServer, Handler, ServerOptions, serve
 from ivr400.provisioning.voicemail import record_voicemail, wav_duration
 from ivr400.routing.decide import hunt_order
 from ivr400.routing.model import ActionKind, Decision, HuntStrategy
@@ -50,7 +50,6 @@ _log = logging.getLogger("ivr400.controller")
 
 #: The rotation column is a 32-bit integer: wrap well before it overflows.
 _ROTATION_WRAP = 1_000_000_000
-_VM_FILE = re.compile(re.escape(v.VOICEMAIL_SPOOL) + r"/[0-9]{3,20}/[A-Za-z0-9_.\-]{1,80}\.wav")
 
 
 def _utcnow() -> datetime:
@@ -89,9 +88,12 @@ class Controller:
         self.decisions = 0
         self.rotation_fallbacks = 0
 
-    # ---- what the routes use
+    # ---- what the routes use (ivr400.controller.routes.RouteContext)
     def now(self) -> datetime:
         return self._now()
+
+    def count_decision(self) -> None:
+        self.decisions += 1
 
     @property
     def config(self) -> LoadedConfig | None:
@@ -154,10 +156,6 @@ class Controller:
             timeout=10.0,
         )
 
-    @staticmethod
-    def voicemail_path_ok(path: str) -> bool:
-        return bool(_VM_FILE.fullmatch(path)) and ".." not in path
-
     def _host_file(self, file_path: str) -> tuple[str, int, float | None]:
         """(path to store, size, duration): the host path when Asterisk's root is known (as the spool sync
         stores it), else Asterisk's own path with size 0 (the next sync fills it in)."""
@@ -194,11 +192,9 @@ class Controller:
         self._db.shutdown(wait=False, cancel_futures=True)
 
     def routes(self) -> Mapping[str, Handler]:
-        from ivr400.pbx.asterisk.routes import bind
-
         return bind(self)
 
-    def server(self, host: str = "127.0.0.1", port: int = 4573, **options: Any) -> FastAGIServer:
+    def server(self, host: str = "127.0.0.1", port: int = 4573, **options: Unpack[ServerOptions]) -> FastAGIServer:
         """A FastAGI server with the routes bound to this controller (not started)."""
         return FastAGIServer(self.routes(), host, port, **options)
 
@@ -219,7 +215,7 @@ async def run_controller(
     on_started: Callable[[FastAGIServer], None] | None = None,
     asterisk_root: Path | None = None,
     poll_interval: float = 0.2,
-    **options: Any,
+    **options: Unpack[ServerOptions],
 ) -> FastAGIServer:
     """Start a controller and serve until SIGTERM/SIGINT (graceful: sessions in flight get ``grace``)."""
     controller = Controller(engine, now=now, asterisk_root=asterisk_root, poll_interval=poll_interval)

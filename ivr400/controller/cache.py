@@ -10,7 +10,7 @@ waits for the database. So an edit is seen by calls starting about ``poll_interv
 Failures never stop the controller: a failed initial load leaves :attr:`ConfigCache.config` None (the
 routes then leave every call to the dialplan's static plan), a failed poll or reload keeps the previous
 configuration; both are logged (rate-limited) and retried at the next tick. Nothing here is shared
-between processes: each controller keeps its own cache (DESIGN.md §2, stateless controllers).
+between processes: each controller keeps its own cache (stateless controllers, docs/architecture.md).
 """
 from __future__ import annotations
 

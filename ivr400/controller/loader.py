@@ -6,17 +6,15 @@ table, whatever the number of hotlines) and builds, per 400 number, a
 enterprise (national days + that enterprise's overrides). Calls are then decided from memory; the
 database is not touched per call (except the round-robin counter, see ``ivr400.controller.app``).
 
-Targets come only from the routable-now statement of :mod:`ivr400.db.routable` (``routable_seats_query``,
-what ``routable_seats`` runs, read as plain columns plus the validity window: approved, inside the validity
-window, own enterprise, hotline active) and are dialled exactly as the renderer's static plan dials them: the
-same template choice (destination's trunk, else the hotline's, else ``DEFAULT_DIAL_TEMPLATE``), the same
-``dial_string`` validation, the same ring-timeout clamp, the same department tree walk (digit keys,
-first of duplicate keys, loops cut) and the same ringback inheritance (own tone, else the parent's, else
-the hotline's). So a controller answer and the static fallback never disagree on *how* a number is dialled.
+Departments, targets, their order, ring timeouts and ringback tones come from the hotline tree
+(:func:`ivr400.tree.read_tree`), the one reader the renderer's static plan is made from too, so a controller
+answer and the static fallback never disagree on who rings, in which order, for how long, nor on *how* a
+number is dialled. Targets carry their destination's validity window, so a decision re-checks R7 at call
+time; their ``position`` is their rank in the tree's hunt order.
 
 Bad rows (raw SQL past the services) never crash a load:
 
-* a seat, tone or department the renderer would leave out is left out here too, with a warning;
+* a seat, tone or department the tree reader leaves out is left out of both, with a warning;
 * a row that makes the hotline's *rules* invalid (a time rule naming a department of another hotline, an
   unknown day kind, a bad segment, a bad block entry, a bad enterprise calendar override...) marks the
   hotline ``rules_ok=False``: the ``route`` hook then answers nothing, so the dialplan runs its static plan,
@@ -31,7 +29,6 @@ Every problem is logged (``ivr400.controller.loader``) and listed in :attr:`Load
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -41,47 +38,15 @@ from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
-from ivr400.db.enums import WhitelistStatus
-from ivr400.db.models import (
-    BlockEntry as BlockEntryRow,
-)
-from ivr400.db.models import (
-    CalendarDay,
-    ConfigGeneration,
-    Destination,
-    Enterprise,
-    Hotline,
-    Seat,
-    Tone,
-    Trunk,
-)
-from ivr400.db.models import (
-    RegionOverride as RegionOverrideRow,
-)
-from ivr400.db.models import (
-    RegionRule as RegionRuleRow,
-)
-from ivr400.db.models import (
-    TimeRule as TimeRuleRow,
-)
-from ivr400.db.routable import routable_seats_query
-from ivr400.render.load import DepartmentRow, active_departments
-from ivr400.render.model import (
-    DEFAULT_DIAL_TEMPLATE,
-    DEFAULT_RING_TIMEOUT_S,
-    HUNT_STRATEGIES,
-    MAX_RING_S,
-    MIN_RING_S,
-    RenderValueError,
-    check_hotline_number,
-    check_key,
-    clamp,
-    dial_string,
-    tone_moh_class,
-)
+from ivr400.db.enums import HuntStrategy, WhitelistStatus
+from ivr400.db.models import BlockEntry as BlockEntryRow
+from ivr400.db.models import CalendarDay, ConfigGeneration, Destination, Hotline, Seat
+from ivr400.db.models import RegionOverride as RegionOverrideRow
+from ivr400.db.models import RegionRule as RegionRuleRow
+from ivr400.db.models import TimeRule as TimeRuleRow
 from ivr400.routing.calendar import Calendar, CalendarEntry
 from ivr400.routing.model import (
     SWITCHBOARD_KEY,
@@ -97,6 +62,8 @@ from ivr400.routing.model import (
     TimeRule,
     TimeSegment,
 )
+from ivr400.tree import DEFAULT_DIAL_TEMPLATE, DepartmentNode, HotlineNode, SeatNode, read_tree
+from ivr400.validators import dial_string, strip_unsafe_text
 
 __all__ = [
     "HotlineEntry",
@@ -110,7 +77,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
-_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f\"'\\$;`{}]")
 
 
 def dept_key(path: str) -> str:
@@ -182,28 +148,6 @@ def read_generation(session: Session) -> int | None:
     return None if value is None else int(value)
 
 
-@dataclass(slots=True)
-class _Seat:
-    """A routable seat row (the columns of ``RoutableSeat`` plus the destination's validity window)."""
-
-    seat_id: int
-    hotline_id: int
-    department_id: int | None
-    position: int
-    ring_timeout_s: int
-    destination_id: int
-    number: str
-    dest_trunk_id: int | None
-    hotline_trunk_id: int | None
-    valid_from: datetime | None
-    valid_until: datetime | None
-
-    @property
-    def trunk_id(self) -> int | None:
-        """The destination's trunk, else the hotline's (as ``RoutableSeat.trunk_id``)."""
-        return self.dest_trunk_id if self.dest_trunk_id is not None else self.hotline_trunk_id
-
-
 class _Problems:
     def __init__(self) -> None:
         self.warnings: list[str] = []
@@ -223,26 +167,16 @@ def load_config(session: Session, now: datetime) -> LoadedConfig:
     # the reverse (stale data labelled with a newer generation).
     generation = read_generation(session)
 
-    hotline_rows = session.execute(
-        select(Hotline.id, Hotline.number, Hotline.enterprise_id, Enterprise.timezone, Hotline.ringback_tone_id,
-               Hotline.hunt_strategy, Hotline.max_attempts, Hotline.voicemail, Hotline.block_mode,
-               Hotline.anonymous_policy, Hotline.refuse_with, Hotline.refuse_prompt, Hotline.after_hours_kind,
-               Hotline.after_hours_department_id, Hotline.after_hours_prompt)
-        .join(Enterprise, Enterprise.id == Hotline.enterprise_id)
-        .where(Hotline.active.is_(True))
-        .order_by(Hotline.number, Hotline.id)
-    ).all()
-
-    depts_by_hotline = active_departments(session)
-
-    # routable_seats(session, now), as plain columns (no ORM entities: ~10x faster on 200,000 seats) plus
-    # each destination's validity window, which targets carry so a decision re-checks R7 at call time.
-    seats_by_hotline: dict[int, list[_Seat]] = defaultdict(list)
-    for row in session.execute(routable_seats_query(now).with_only_columns(
-        Seat.id, Seat.hotline_id, Seat.department_id, Seat.position, Seat.ring_timeout_s, Destination.id,
-        Destination.number, Destination.trunk_id, Hotline.trunk_id, Destination.valid_from, Destination.valid_until,
-    )):
-        seats_by_hotline[row[1]].append(_Seat(*row))
+    tree = read_tree(session, now)
+    for message in tree.warnings:
+        pb.warn(message)
+    # What the rules need of each hotline, beside the tree.
+    rule_columns: dict[int, Row[Any]] = {
+        row.id: row for row in session.execute(
+            select(Hotline.id, Hotline.block_mode, Hotline.anonymous_policy, Hotline.refuse_with,
+                   Hotline.refuse_prompt, Hotline.after_hours_kind, Hotline.after_hours_department_id,
+                   Hotline.after_hours_prompt).where(Hotline.active.is_(True)))
+    }
     # A destination approved with a future valid_from becomes routable without any row changing: reload then.
     next_change_at = session.scalar(
         select(func.min(Destination.valid_from)).where(
@@ -250,42 +184,40 @@ def load_config(session: Session, now: datetime) -> LoadedConfig:
             Destination.id.in_(select(Seat.destination_id)))
     )
 
-    tones = {row.id: row for row in session.execute(select(Tone.id, Tone.enterprise_id, Tone.stored_path))}
-    trunks = {row.id: row.dial_template for row in session.execute(select(Trunk.id, Trunk.dial_template))}
 
-    time_rules: dict[int, list[Any]] = defaultdict(list)
+    time_rules: dict[int, list[Row[Any]]] = defaultdict(list)
     for row in session.execute(
         select(TimeRuleRow.id, TimeRuleRow.hotline_id, TimeRuleRow.priority, TimeRuleRow.name, TimeRuleRow.days,
                TimeRuleRow.weekdays, TimeRuleRow.segments, TimeRuleRow.action_kind,
                TimeRuleRow.action_department_id, TimeRuleRow.action_prompt).order_by(TimeRuleRow.id)
     ):
         time_rules[row.hotline_id].append(row)
-    region_rules: dict[int, list[Any]] = defaultdict(list)
-    for row in session.execute(
+    region_rules: dict[int, list[Row[Any]]] = defaultdict(list)
+    for region_row in session.execute(
         select(RegionRuleRow.id, RegionRuleRow.hotline_id, RegionRuleRow.priority, RegionRuleRow.province,
                RegionRuleRow.city, RegionRuleRow.department_id).order_by(RegionRuleRow.id)
     ):
-        region_rules[row.hotline_id].append(row)
-    block_entries: dict[int, list[Any]] = defaultdict(list)
-    for row in session.execute(
+        region_rules[region_row.hotline_id].append(region_row)
+    block_entries: dict[int, list[Row[Any]]] = defaultdict(list)
+    for block_row in session.execute(
         select(BlockEntryRow.id, BlockEntryRow.hotline_id, BlockEntryRow.number, BlockEntryRow.prefix)
         .order_by(BlockEntryRow.id)
     ):
-        block_entries[row.hotline_id].append(row)
+        block_entries[block_row.hotline_id].append(block_row)
 
     overrides: list[RegionOverride] = []
     seen_prefixes: set[str] = set()
-    for row in session.execute(
+    for override_row in session.execute(
         select(RegionOverrideRow.id, RegionOverrideRow.prefix, RegionOverrideRow.province, RegionOverrideRow.city)
         .order_by(RegionOverrideRow.id)
     ):
         try:
-            override = RegionOverride(row.prefix, row.province, row.city or None)
+            override = RegionOverride(override_row.prefix, override_row.province, override_row.city or None)
         except (ValueError, TypeError) as exc:
-            pb.warn(f"region override {row.id}: dropped: {exc}")
+            pb.warn(f"region override {override_row.id}: dropped: {exc}")
             continue
         if override.prefix in seen_prefixes:
-            pb.warn(f"region override {row.id}: prefix {override.prefix} repeats another row; dropped")
+            pb.warn(f"region override {override_row.id}: prefix {override.prefix} repeats another row; dropped")
             continue
         seen_prefixes.add(override.prefix)
         overrides.append(override)
@@ -293,22 +225,22 @@ def load_config(session: Session, now: datetime) -> LoadedConfig:
     national_entries: list[CalendarEntry] = []
     enterprise_entries: dict[int, list[CalendarEntry]] = defaultdict(list)
     bad_calendars: dict[int, str] = {}
-    for row in session.execute(
+    for day_row in session.execute(
         select(CalendarDay.id, CalendarDay.enterprise_id, CalendarDay.day, CalendarDay.kind, CalendarDay.name)
         .order_by(CalendarDay.day, CalendarDay.id)
     ):
         try:
-            entry = _calendar_entry(row.day, row.kind, row.name)
+            entry = _calendar_entry(day_row.day, day_row.kind, day_row.name)
         except (ValueError, TypeError) as exc:
-            if row.enterprise_id is None:
-                pb.warn(f"calendar day {row.id}: national row dropped: {exc}")
+            if day_row.enterprise_id is None:
+                pb.warn(f"calendar day {day_row.id}: national row dropped: {exc}")
             else:
-                bad_calendars.setdefault(row.enterprise_id, f"calendar day {row.id}: {exc}")
+                bad_calendars.setdefault(day_row.enterprise_id, f"calendar day {day_row.id}: {exc}")
             continue
-        if row.enterprise_id is None:
+        if day_row.enterprise_id is None:
             national_entries.append(entry)
         else:
-            enterprise_entries[row.enterprise_id].append(entry)
+            enterprise_entries[day_row.enterprise_id].append(entry)
     national = _build_national(national_entries, pb)
     calendars: dict[int, Calendar] = {}
 
@@ -320,35 +252,32 @@ def load_config(session: Session, now: datetime) -> LoadedConfig:
         return cal
 
     hotlines: dict[str, HotlineEntry] = {}
-    skipped: dict[str, str] = {}
-    for h in hotline_rows:
-        builder = _HotlineBuilder(h, depts_by_hotline.get(h.id, []), seats_by_hotline.get(h.id, []), tones, trunks,
-                                  pb)
+    skipped: dict[str, str] = {s.number: s.reason for s in tree.skipped if isinstance(s.number, str)}
+    for node in tree.hotlines:
+        h = rule_columns[node.id]
+        builder = _HotlineBuilder(node, pb)
         try:
-            check_hotline_number(h.number)
             base = builder.base()
         except (ValueError, TypeError) as exc:
-            reason = f"hotline {h.number!r} (id {h.id}): left to the static plan: {exc}"
-            pb.warn(reason)
-            if isinstance(h.number, str):
-                skipped[h.number] = str(exc)
+            pb.warn(f"hotline {node.number} (id {node.id}): left to the static plan: {exc}")
+            skipped[node.number] = str(exc)
             continue
-        problem: str | None = bad_calendars.get(h.enterprise_id)
+        problem: str | None = bad_calendars.get(node.enterprise_id)
         routing = base
         calendar = national
         if problem is None:
             try:
-                calendar = calendar_for(h.enterprise_id)
-                routing = builder.with_rules(base, time_rules.get(h.id, []), region_rules.get(h.id, []),
-                                             block_entries.get(h.id, []), overrides)
+                calendar = calendar_for(node.enterprise_id)
+                routing = builder.with_rules(base, h, time_rules.get(node.id, []), region_rules.get(node.id, []),
+                                             block_entries.get(node.id, []), overrides)
             except (ValueError, TypeError, KeyError) as exc:
                 problem = str(exc)
                 routing, calendar = base, national
         if problem is not None:
-            pb.warn(f"hotline {h.number}: rules invalid, the route hook leaves calls to the static plan: {problem}")
-        hotlines[h.number] = HotlineEntry(
-            hotline_id=h.id, number=h.number, enterprise_id=h.enterprise_id, routing=routing, calendar=calendar,
-            dials=MappingProxyType(builder.dials), department_ids=MappingProxyType(builder.path_ids),
+            pb.warn(f"hotline {node.number}: rules invalid, the route hook leaves calls to the static plan: {problem}")
+        hotlines[node.number] = HotlineEntry(
+            hotline_id=node.id, number=node.number, enterprise_id=node.enterprise_id, routing=routing,
+            calendar=calendar, dials=MappingProxyType(builder.dials), department_ids=MappingProxyType(builder.path_ids),
             rules_ok=problem is None, problem=problem,
         )
 
@@ -368,7 +297,7 @@ def _calendar_entry(day: object, kind: object, name: object) -> CalendarEntry:
     if isinstance(day, str):
         day = date.fromisoformat(day)
     if isinstance(name, str):
-        name = _UNSAFE_NAME.sub("", name).strip() or None
+        name = strip_unsafe_text(name) or None
     return CalendarEntry(day, kind, name)  # type: ignore[arg-type]
 
 
@@ -383,140 +312,63 @@ def _build_national(entries: list[CalendarEntry], pb: _Problems) -> Calendar:
 
 
 class _HotlineBuilder:
-    """Builds one hotline: the department tree and targets (``base``), then the rules (``with_rules``)."""
+    """Maps one hotline of the tree: departments and targets (``base``), then the rules (``with_rules``)."""
 
-    def __init__(self, h: Any, depts: list[DepartmentRow], seats: list[_Seat], tones: Mapping[int, Any],  # noqa: ANN401
-                 trunks: Mapping[int, str], pb: _Problems) -> None:
-        self.h = h
-        self.where = f"hotline {h.number}"
-        self.depts = depts
-        self.tones = tones
-        self.trunks = trunks
+    def __init__(self, node: HotlineNode, pb: _Problems) -> None:
+        self.node = node
         self.pb = pb
-        self.seats_by_dept: dict[int | None, list[_Seat]] = defaultdict(list)
-        for seat in seats:
-            self.seats_by_dept[seat.department_id].append(seat)
-        self.children: dict[int | None, list[DepartmentRow]] = defaultdict(list)
-        for dept in depts:
-            self.children[dept.parent_id].append(dept)
         self.dials: dict[int, str] = {}
         self.path_ids: dict[str, int | None] = {"": None}
         self.id_paths: dict[int, str] = {}
-        self.handled: set[int] = set()
         self.timezone_problem: str | None = None
 
-    # ---- tones, hunt, targets: the renderer's rules
-    def moh_for(self, tone_id: int | None, what: str) -> str | None:
-        if tone_id is None:
-            return None
-        row = self.tones.get(tone_id)
-        if row is None:
-            self.pb.warn(f"{what}: tone {tone_id} does not exist; using the default")
-            return None
-        if row.enterprise_id is not None and row.enterprise_id != self.h.enterprise_id:
-            self.pb.warn(f"{what}: tone {tone_id} belongs to another enterprise; using the default")
-            return None
-        source = row.stored_path or ""
-        if not source or source.startswith(("/", "\\")) or ".." in source.replace("\\", "/").split("/"):
-            self.pb.warn(f"{what}: tone {tone_id} has an unsafe stored path; using the default")
-            return None
-        return tone_moh_class(tone_id)
-
-    def hunt_of(self, value: object, where: str) -> str:
-        if value in HUNT_STRATEGIES:
-            return str(value)
-        self.pb.warn(f"{where}: hunt strategy {value!r} unknown; using sequential")
-        return "sequential"
-
-    def targets(self, dept_id: int | None, where: str) -> tuple[Target, ...]:
+    def targets(self, seats: tuple[SeatNode, ...]) -> tuple[Target, ...]:
+        """The tree's seats in its hunt order; ``position`` is the rank in that order (1 = first)."""
         out: list[Target] = []
-        for seat in self.seats_by_dept.get(dept_id, ()):
-            template = self.trunks.get(seat.trunk_id) if seat.trunk_id is not None else None
-            try:
-                dial = dial_string(template if template is not None else DEFAULT_DIAL_TEMPLATE, seat.number)
-                target = Target(
-                    destination=seat.number,
-                    dial=seat.number,
-                    ring_timeout_s=clamp(seat.ring_timeout_s, MIN_RING_S, MAX_RING_S, DEFAULT_RING_TIMEOUT_S),
-                    position=clamp(seat.position, 1, 10_000, 1),
-                    destination_id=seat.destination_id,
-                    valid_from=seat.valid_from,
-                    valid_until=seat.valid_until,
-                    seat_id=seat.seat_id,
-                    trunk_id=seat.trunk_id,
-                )
-            except (RenderValueError, ValueError, TypeError) as exc:
-                self.pb.warn(f"{where}: seat {seat.seat_id} left out: {exc}")
-                continue
-            self.dials[seat.seat_id] = dial
-            out.append(target)
+        for rank, seat in enumerate(seats, start=1):
+            out.append(Target(
+                destination=seat.number, dial=seat.number, ring_timeout_s=seat.ring_timeout_s, position=rank,
+                destination_id=seat.destination_id, valid_from=seat.valid_from, valid_until=seat.valid_until,
+                seat_id=seat.seat_id, trunk_id=seat.trunk.id,
+            ))
+            self.dials[seat.seat_id] = seat.dial
         return tuple(out)
 
-    # ---- the department tree, walked like ivr400.render.load
-    def level(self, parent_id: int | None, parent_path: str, moh: str | None, out: list[DepartmentRouting]) -> None:
-        seen: set[str] = set()
-        for dept in self.children.get(parent_id, ()):
-            if dept.id in self.handled:
-                continue
-            self.handled.add(dept.id)
-            where = f"{self.where} department {dept.id}"
-            if dept.key in seen:
-                self.pb.warn(f"{where}: repeats key {dept.key!r}; left out")
-                continue
-            seen.add(dept.key)
-            try:
-                key = check_key(dept.key)
-            except RenderValueError as exc:
-                self.pb.warn(f"{where}: left out with its sub-menus: {exc}")
-                continue
-            path = f"{parent_path}.{key}" if parent_path else key
-            own = self.moh_for(dept.ringback_tone_id, f"{where} ringback")
-            dept_moh = own or moh
-            out.append(DepartmentRouting(
-                key=path,
-                name=_UNSAFE_NAME.sub("", dept.name or "").strip(),
-                hunt_strategy=self.hunt_of(dept.hunt, where),
-                max_attempts=clamp(dept.max_attempts, 0, 200, 0),
-                targets=self.targets(dept.id, where),
-                ringback=dept_moh or None,
-            ))
-            self.path_ids[path] = dept.id
-            self.id_paths[dept.id] = path
-            self.level(dept.id, path, dept_moh, out)
+    def department(self, dept: DepartmentNode, key: str) -> DepartmentRouting:
+        return DepartmentRouting(
+            key=key,
+            name=strip_unsafe_text(dept.name) if isinstance(dept.name, str) else "",
+            hunt_strategy=HuntStrategy(dept.hunt),
+            max_attempts=dept.max_attempts,
+            targets=self.targets(dept.seats),
+            ringback=dept.ringback.moh_class if dept.ringback else None,
+        )
 
     def base(self) -> HotlineRouting:
-        h = self.h
-        hotline_moh = self.moh_for(h.ringback_tone_id, f"{self.where} ringback")
+        node = self.node
         departments: list[DepartmentRouting] = []
-        self.level(None, "", hotline_moh, departments)
-        for dept in self.depts:
-            if dept.id not in self.handled:
-                self.pb.warn(f"{self.where}: department {dept.id} is not reachable from the top menu; left out")
-        orphans = sorted(s.seat_id for d, seats in self.seats_by_dept.items()
-                         if d is not None and d not in self.id_paths for s in seats)
-        if orphans:
-            self.pb.warn(f"{self.where}: seats {orphans} belong to departments left out of the menu")
-        switchboard = DepartmentRouting(
-            key=SWITCHBOARD_KEY,
-            name="switchboard",
-            hunt_strategy=self.hunt_of(h.hunt_strategy, self.where),
-            max_attempts=clamp(h.max_attempts, 0, 200, 0),
-            targets=self.targets(None, f"{self.where} switchboard"),
-            ringback=hotline_moh,
-        )
-        timezone = h.timezone or DEFAULT_TIMEZONE
+        for top in node.departments:
+            for dept in top.walk():
+                assert dept.id is not None  # only the switchboard has none
+                departments.append(self.department(dept, dept.path))
+                self.path_ids[dept.path] = dept.id
+                self.id_paths[dept.id] = dept.path
+        switchboard = self.department(node.switchboard, SWITCHBOARD_KEY)
+        timezone = node.timezone or DEFAULT_TIMEZONE
         try:
+            if not isinstance(timezone, str):
+                raise TypeError(timezone)
             ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError, TypeError):
             # Targets do not depend on the zone; the rules do, so they are refused in with_rules.
             self.timezone_problem = f"enterprise time zone {timezone!r} is not an IANA time zone"
             timezone = DEFAULT_TIMEZONE
         return HotlineRouting(
-            hotline=h.number,
+            hotline=node.number,
             timezone=timezone,
             departments=tuple(departments),
             switchboard=switchboard,
-            voicemail_enabled=bool(h.voicemail),
+            voicemail_enabled=node.voicemail,
         )
 
     # ---- rules
@@ -529,8 +381,10 @@ class _HotlineBuilder:
             raise ValueError(f"{what} names department {department_id}, which is not in this hotline's menu")
         return path
 
-    def action(self, kind: object, department_id: int | None, prompt: object, what: str) -> Action:
-        kind = ActionKind(kind)
+    def action(self, kind_value: object, department_id: int | None, prompt: object, what: str) -> Action:
+        if not isinstance(kind_value, str):
+            raise ValueError(f"{what}: action kind {kind_value!r} is not text")
+        kind = ActionKind(kind_value)
         department: str | None = None
         if kind is ActionKind.DEPARTMENT:
             department = self.key_of(department_id, what)
@@ -540,9 +394,9 @@ class _HotlineBuilder:
             raise ValueError(f"{what}: a {kind.value} action names no department")
         return Action(kind, department, prompt or None)  # type: ignore[arg-type]
 
-    def with_rules(self, base: HotlineRouting, time_rows: Iterable[Any], region_rows: Iterable[Any],
-                   block_rows: Iterable[Any], overrides: Iterable[RegionOverride]) -> HotlineRouting:
-        h = self.h
+    def with_rules(self, base: HotlineRouting, h: Row[Any], time_rows: Iterable[Row[Any]],
+                   region_rows: Iterable[Row[Any]], block_rows: Iterable[Row[Any]],
+                   overrides: Iterable[RegionOverride]) -> HotlineRouting:
         if self.timezone_problem is not None:
             raise ValueError(self.timezone_problem)
         rules = []
@@ -552,7 +406,7 @@ class _HotlineBuilder:
                 rules.append(TimeRule(
                     id=row.id,
                     action=self.action(row.action_kind, row.action_department_id, row.action_prompt, what),
-                    segments=tuple(TimeSegment.from_dict(s) for s in _list(row.segments, what)),
+                    segments=tuple(TimeSegment.parse(s) for s in _list(row.segments, what)),
                     days=frozenset(_list(row.days, what)),
                     weekdays=frozenset(_list(row.weekdays, what)),
                     priority=row.priority if row.priority is not None else 100,

@@ -1,12 +1,12 @@
 """Schema management through Alembic only: the migrations (with their triggers) are the schema."""
 from __future__ import annotations
 
-from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect
 
+from alembic import command
 from ivr400.paths import resource_dir
 
 

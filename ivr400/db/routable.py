@@ -9,14 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from ivr400.db.enums import WhitelistStatus
 from ivr400.db.models import Destination, Hotline, Seat
 
 
-def routable_condition(now: datetime):  # noqa: ANN201 - a SQL expression
+def routable_condition(now: datetime) -> ColumnElement[bool]:
     """The WHERE clause, for callers composing their own query over seat ⋈ destination ⋈ hotline."""
     return and_(
         Hotline.active.is_(True),

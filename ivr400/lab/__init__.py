@@ -1,4 +1,4 @@
-"""The PBX lab: Asterisk 22 from Debian sid in a cached chroot, on loopback (see DESIGN.md §3).
+"""The PBX lab: Asterisk 22 from Debian sid in a cached chroot, on loopback (see docs/architecture.md, "The lab").
 
 Public API:
     ensure_chroot(root=None) -> (Path, build_seconds | None)
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from ivr400.lab.errors import LabError
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> Any:  # noqa: ANN401 - whatever the lazily imported name is
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'ivr400.lab' has no attribute {name!r}")

@@ -5,14 +5,13 @@ renamed to `ROOT` only when debootstrap succeeded, so a cached root is always co
 """
 from __future__ import annotations
 
-from ivr400.fsutil import file_lock
-
 import os
 import shutil
 import subprocess
 import time
 from pathlib import Path, PurePosixPath
 
+from ivr400.fsutil import file_lock
 from ivr400.lab.errors import LabError
 
 DEFAULT_ROOT = Path("/var/cache/ivr400/asterisk-root")

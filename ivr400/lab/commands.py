@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -17,7 +18,7 @@ def _fail(exc: LabError) -> None:
     raise click.exceptions.Exit(1)
 
 
-def _root_option(func):
+def _root_option(func: Callable[..., None]) -> Callable[..., None]:
     return click.option(
         "--root",
         type=click.Path(path_type=Path),

@@ -6,14 +6,13 @@ creates them (empty) when they are missing, and never overwrites them.
 """
 from __future__ import annotations
 
-from ivr400.fsutil import atomic_write
-
 import secrets
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import jinja2
 
+from ivr400.fsutil import atomic_write
 from ivr400.paths import resource_dir
 
 #: Include files the base config pulls in (relative to etc/asterisk). Deploy owns all but lab-test.

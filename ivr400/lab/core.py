@@ -284,7 +284,7 @@ def lab_up(
         if pid is not None:
             # Already running: re-render (same secret), no reload.
             keep = prev is not None and prev.pid == pid and bool(prev.ami_secret)
-            secret = prev.ami_secret if keep else new_secret()
+            secret = prev.ami_secret if keep and prev is not None else new_secret()
             config = LabConfig(ami_secret=secret, verbose=verbose)
             lab = _lab_for(config, root, pid=pid)
             lab.started_at = prev.started_at if keep and prev is not None else _now()

@@ -10,20 +10,21 @@ fail at once and the static plan routes (the fail-safe path); if a controller ru
 """
 from __future__ import annotations
 
-from ivr400.lab.core import calls_lock
-
 import socket
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from ivr400.db.models import Department, Destination, Enterprise, Hotline, Trunk
+from ivr400.db.models import Department, Destination, Hotline, Trunk
 from ivr400.db.routable import routable_seats
+from ivr400.lab.core import calls_lock
 from ivr400.numbers import NumberError, parse_destination
 from ivr400.provisioning.sample import ENTERPRISE, HOTLINE, provision_sample
 
@@ -82,7 +83,7 @@ def _fastagi_listening(host: str = "127.0.0.1", port: int = 4573) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def ensure_sample(session, store_root: Path, now, actor: str) -> tuple[Hotline, bool]:  # noqa: ANN001
+def ensure_sample(session: Session, store_root: Path, now: datetime, actor: str) -> tuple[Hotline, bool]:
     """The sample hotline, provisioned if missing; (hotline, reused)."""
     hotline = session.scalar(select(Hotline).where(Hotline.number == HOTLINE))
     if hotline is not None:
@@ -90,10 +91,9 @@ def ensure_sample(session, store_root: Path, now, actor: str) -> tuple[Hotline, 
     return provision_sample(session, store_root=store_root, now=now, actor=actor).hotline, False
 
 
-def point_at_seats(session, hotline: Hotline, first_port: int = FIRST_SEAT_PORT) -> list[SeatInfo]:  # noqa: ANN001
+def point_at_seats(session: Session, hotline: Hotline, first_port: int = FIRST_SEAT_PORT) -> list[SeatInfo]:
     """A trunk per approved destination of the sample enterprise, dialling a loopback seat port."""
-    ent = session.get(Enterprise, hotline.enterprise_id)
-    dests = list(session.scalars(select(Destination).where(Destination.enterprise_id == ent.id)
+    dests = list(session.scalars(select(Destination).where(Destination.enterprise_id == hotline.enterprise_id)
                                  .order_by(Destination.id)))
     infos = []
     port = first_port
@@ -122,7 +122,7 @@ def point_at_seats(session, hotline: Hotline, first_port: int = FIRST_SEAT_PORT)
     return infos
 
 
-def expected_seat(session, hotline: Hotline, now, key: str = KEY) -> tuple[str, str]:  # noqa: ANN001
+def expected_seat(session: Session, hotline: Hotline, now: datetime, key: str = KEY) -> tuple[str, str]:
     """(department name, destination number) of the first routable seat behind top-level `key`."""
     dept = session.scalar(select(Department).where(Department.hotline_id == hotline.id, Department.key == key,
                                                    Department.parent_id.is_(None)))

@@ -77,7 +77,7 @@ def is_asterisk_daemon(pid: int, root: Path | None = None) -> bool:
     argv = _cmdline(pid)
     if not argv or os.path.basename(argv[0]) != "asterisk":
         return False
-    if any(a.startswith("-r") or a.startswith("-R") for a in argv[1:]):
+    if any(a.startswith(("-r", "-R")) for a in argv[1:]):
         return False
     if root is not None and _proc_root(pid) != os.path.realpath(root):
         return False
@@ -86,11 +86,8 @@ def is_asterisk_daemon(pid: int, root: Path | None = None) -> bool:
 
 def find_daemons(root: Path) -> list[int]:
     """PIDs of Asterisk daemons running chrooted in `root` (whoever started them)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and is_asterisk_daemon(int(entry.name), root):
-            pids.append(int(entry.name))
-    return sorted(pids)
+    return sorted(int(entry.name) for entry in Path("/proc").iterdir()
+                  if entry.name.isdigit() and is_asterisk_daemon(int(entry.name), root))
 
 
 def _raise_nofile() -> None:

@@ -22,6 +22,7 @@ import struct
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -171,8 +172,8 @@ def parse_message_log(path: Path) -> list[SipMessage]:
 
 
 # -- rendering ------------------------------------------------------------------------------------
-def _render(name: str, replacements: dict[str, str], workdir: Path) -> Path:
-    text = (SCENARIOS / name).read_text()
+def _render(name: str, replacements: dict[str, str], workdir: Path, scenarios: Path = SCENARIOS) -> Path:
+    text = (scenarios / name).read_text()
     for key, value in replacements.items():
         text = text.replace(f"<!--@@{key}@@-->", value).replace(f"@@{key}@@", value)
     leftover = re.findall(r"@@[A-Z_]+@@", text)
@@ -316,7 +317,7 @@ class CallResult:
         """A 183 Session Progress with SDP arrived before the final response."""
         return any(m.status == 183 and m.has_sdp for m in self.invite_responses)
 
-    def _first_time(self, pred) -> float | None:
+    def _first_time(self, pred: Callable[[SipMessage], bool]) -> float | None:
         for m in self.messages:
             if pred(m):
                 return m.time
@@ -387,8 +388,8 @@ def call(
     7 s of speech shipped by Debian's sip-tester; a bare name is looked up in PCAP_DIR), after
     `audio_delay_s`: a message for the voicemail.
     hold_s: how long the carrier stays on an answered call, after the audio start and the DTMF,
-    before sending BYE (unless the PBX hangs up first). The outcome (final status, responses, early media, who hung up) is parsed
-    from the message log.
+    before sending BYE (unless the PBX hangs up first). The outcome (final status, responses, early media,
+    who hung up) is parsed from the message log.
     """
     if dtmf_early and not expect_early_media:
         raise SippError("dtmf_early needs expect_early_media=True")

@@ -53,11 +53,12 @@ def local_today(enterprise: Enterprise, now: datetime) -> date:
 def checklist(session: Session, dest: Destination, now: datetime) -> Checklist:
     """R1–R7 for `dest` as of `now`, against the carriers of its enterprise's hotlines."""
     ent = dest.enterprise
-    policies = dict(session.execute(
+    rows = session.execute(
         select(CarrierPolicy.carrier, CarrierPolicy.allow_mobile)
         .join(Hotline, Hotline.carrier == CarrierPolicy.carrier)
         .where(Hotline.enterprise_id == ent.id)
-    ).all())
+    ).tuples()
+    policies: dict[str, bool] = dict(rows.all())
     evidence = [
         EvidenceFacts(kind=ev.kind, media_type=ev.media_type, attributes=ev.attributes or {},
                       valid_from=ev.valid_from, valid_until=ev.valid_until, long_term=ev.long_term,
@@ -85,7 +86,8 @@ def approve(session: Session, dest: Destination, *, now: datetime, actor: str) -
     result = checklist(session, dest, now)
     if not result.ok:
         raise ProvisioningError(
-            "destination", f"cannot approve {dest.number}: " + "; ".join(f"{i.rule} {i.message}" for i in result.missing)
+            "destination",
+            f"cannot approve {dest.number}: " + "; ".join(f"{i.rule} {i.message}" for i in result.missing)
         )
     tz = dest.enterprise.timezone
     dest.status = WhitelistStatus.APPROVED.value

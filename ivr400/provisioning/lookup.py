@@ -32,7 +32,8 @@ def hotline(session: Session, ref: str, field: str = "hotline") -> Hotline:
     return found
 
 
-def destination(session: Session, ref: str, enterprise_ref: str | None = None, field: str = "destination") -> Destination:
+def destination(session: Session, ref: str, enterprise_ref: str | None = None,
+                field: str = "destination") -> Destination:
     """By id (`#12` or `12` when short) or by number; a number held by several enterprises needs --enterprise."""
     plain = ref.lstrip("#")
     if plain.isdecimal() and (ref.startswith("#") or len(plain) < 7):

@@ -82,12 +82,14 @@ def provision_sample(session: Session, *, store_root: Path, now: datetime, actor
         until = date(now.year + 1, 12, 31)
         for kind, attrs in (
             ("carrier_bill", {"issuer": "unicom", "shows_number": True, "shows_owner": True}),
-            ("authorization_letter", {"sealed_by_owner": True, "sealed_by_enterprise": True, "relationship": "关联公司"}),
+            ("authorization_letter", {"sealed_by_owner": True, "sealed_by_enterprise": True,
+                                      "relationship": "关联公司"}),
             ("branch_licence", {}),
             ("office_lease", {}),
         ):
             evidence.add_evidence(session, branch, kind, doc(f"{kind}.pdf", f"Shanghai {kind}"), store_root=store_root,
-                                  attributes=attrs, valid_from=None, valid_until=until if kind != "carrier_bill" else None,
+                                  attributes=attrs, valid_from=None,
+                                  valid_until=until if kind != "carrier_bill" else None,
                                   long_term=False, now=now)
         destinations.approve(session, branch, now=now, actor=actor)
 

@@ -22,7 +22,8 @@ MENU_KEYS = "0123456789"
 
 def _check_ring(ring_timeout: int) -> None:
     if not MIN_RING_S <= ring_timeout <= MAX_RING_S:
-        raise ProvisioningError("ring-timeout", f"must be between {MIN_RING_S} and {MAX_RING_S} seconds (got {ring_timeout})")
+        raise ProvisioningError("ring-timeout",
+                                f"must be between {MIN_RING_S} and {MAX_RING_S} seconds (got {ring_timeout})")
 
 
 def _siblings(session: Session, hotline: Hotline, department: Department | None) -> list[Seat]:
@@ -36,7 +37,8 @@ def add_seat(session: Session, hotline: Hotline, dest: Destination, *, departmen
     """Bind `dest` to the hotline (or one of its departments) at `position` (default: last)."""
     _check_ring(ring_timeout)
     if dest.enterprise_id != hotline.enterprise_id:
-        raise ProvisioningError("destination", f"{dest.number} belongs to another enterprise than hotline {hotline.number}")
+        raise ProvisioningError("destination",
+                                f"{dest.number} belongs to another enterprise than hotline {hotline.number}")
     status = effective_status(dest, now)
     if status != "approved":
         raise ProvisioningError("destination", f"{dest.number} is {status}, not on the whitelist; "
@@ -48,10 +50,12 @@ def add_seat(session: Session, hotline: Hotline, dest: Destination, *, departmen
         position = len(siblings) + 1
     if not 1 <= position <= len(siblings) + 1:
         raise ProvisioningError("position", f"must be between 1 and {len(siblings) + 1}")
-    bound = session.scalar(select(func.count(func.distinct(Seat.destination_id))).where(Seat.hotline_id == hotline.id))
+    bound_query = select(func.count(func.distinct(Seat.destination_id))).where(Seat.hotline_id == hotline.id)
+    bound = session.scalar(bound_query) or 0
     already = session.scalar(select(Seat.id).where(Seat.hotline_id == hotline.id, Seat.destination_id == dest.id))
     if already is None and bound >= hotline.max_bound:
-        raise ProvisioningError("hotline", f"{hotline.number} already has {bound} bound numbers (limit {hotline.max_bound})")
+        raise ProvisioningError("hotline",
+                                f"{hotline.number} already has {bound} bound numbers (limit {hotline.max_bound})")
     _renumber(siblings, insert_at=position)
     seat = Seat(hotline_id=hotline.id, department_id=department.id if department else None, destination_id=dest.id,
                 position=position, ring_timeout_s=ring_timeout, created_at=now)

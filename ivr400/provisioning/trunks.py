@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from ivr400.db.models import Trunk
 from ivr400.provisioning.errors import ProvisioningError
-from ivr400.render.model import RenderValueError, check_dial_template
+from ivr400.validators import UnsafeValueError, check_dial_template
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
@@ -18,9 +18,9 @@ def add_trunk(session: Session, name: str, template: str) -> Trunk:
         raise ProvisioningError("name", "use letters, digits, _ and -")
     if "{number}" not in template:
         raise ProvisioningError("template", "must contain {number}")
-    try:  # the renderer's own check, so whatever is accepted here also renders
+    try:  # the renderer's and the tree reader's own check, so whatever is accepted here also dials
         check_dial_template(template)
-    except RenderValueError as exc:
+    except UnsafeValueError as exc:
         raise ProvisioningError("template", f"{exc} (e.g. PJSIP/{{number}}@carrier-out)") from exc
     if session.scalar(select(Trunk.id).where(Trunk.name == name)) is not None:
         raise ProvisioningError("name", f"trunk {name!r} already exists")

@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session
 
 from ivr400.db.models import CallRecord, Department, Hotline, Voicemail
 from ivr400.provisioning.errors import ProvisioningError
+from ivr400.validators import HOTLINE_NUMBER
 
-_HOTLINE_DIR = re.compile(r"400[0-9]{7}")
 _UNIQUEID = re.compile(r"[0-9]{1,20}\.[0-9]{1,10}")
 _CALLER = re.compile(r"\+?[0-9]{1,32}")
 #: cdr_csv's Master.csv with loguniqueid=yes: src is column 1, uniqueid column 16.
@@ -98,7 +98,8 @@ def record_voicemail(session: Session, *, hotline_number: str, uniqueid: str, fi
     if row is not None:
         changed = False
         # A caller that cannot see the file (size 0, no duration) never overwrites what a sync measured.
-        for attr, value in (("size", size or None), ("duration_s", duration_s), ("file_path", file_path if size else None)):
+        for attr, value in (("size", size or None), ("duration_s", duration_s), ("file_path",
+                                                                                 file_path if size else None)):
             if value is not None and getattr(row, attr) != value:
                 setattr(row, attr, value)
                 changed = True
@@ -131,7 +132,7 @@ def sync_voicemail(session: Session, spool_dir: Path, *, cdr_csv: Path | None = 
     found: list[tuple[str, str, Path]] = []
     known = set(session.scalars(select(Hotline.number)))
     for hotline_dir in sorted(p for p in spool_dir.iterdir() if p.is_dir()):
-        if not _HOTLINE_DIR.fullmatch(hotline_dir.name):
+        if not HOTLINE_NUMBER.fullmatch(hotline_dir.name):
             result.ignored.append(f"{hotline_dir.name}/ (not a 400 number)")
             continue
         if hotline_dir.name not in known:  # another database's hotline on the same PBX

@@ -3,7 +3,7 @@
 Templates are looked up in an override chain, first match wins: the `template_dirs` given by the
 caller, then $IVR400_TEMPLATE_DIR, then the package's `dialplans/asterisk`. An operator directory has
 the package directory's layout: drop a modified `extensions.conf.j2` (or only a partial such as
-`_hunt.j2`) in it. Undefined variables are errors (StrictUndefined), and every template failure is
+`_hotline.j2` or `_shared.j2`) in it. Undefined variables are errors (StrictUndefined), and every template failure is
 reported as a `RenderError` naming the template and the line.
 
 The output is a `RenderedConfig`: the text of each include file (relative to /etc/asterisk), the
@@ -24,8 +24,8 @@ from pathlib import Path
 import jinja2
 from sqlalchemy.orm import Session
 
-from ivr400.pbx.asterisk import dialplan_variables
 from ivr400.paths import data_dir, resource_dir
+from ivr400.pbx.asterisk import dialplan_variables
 from ivr400.render import model as m
 from ivr400.render.load import load_model
 from ivr400.render.model import RenderModel, RenderValueError, check_agi_url, comment_text

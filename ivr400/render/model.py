@@ -22,46 +22,85 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ivr400.pbx.asterisk.dialplan_variables import RR_GLOBAL_PREFIX
+from ivr400.pbx.asterisk.prompts import (
+    BLOCKED,
+    CLOSED,
+    DEFAULT_MOH_CLASS,
+    GOODBYE,
+    INVALID,
+    LEAVE_MESSAGE,
+    MOH_ROOT,
+    NO_INPUT,
+    RINGBACK_FILE,
+    SOUND_DIR,
+    UNKNOWN_NUMBER,
+    WELCOME,
+    tone_moh_class,
+    tone_sound,
+)
+from ivr400.tree import DEFAULT_DIAL_TEMPLATE, DEFAULT_RING_TIMEOUT_S, HUNT_STRATEGIES, MAX_RING_S, MIN_RING_S
+from ivr400.validators import (
+    UnsafeValueError,
+    check_dial_template,
+    check_hotline_number,
+    check_key,
+    clamp,
+    dial_string,
+    pjsip_endpoint,
+)
 
-#: Dial template used for a seat whose destination and hotline name no trunk.
-DEFAULT_DIAL_TEMPLATE = "PJSIP/{number}@ivr400-out"
-#: Ring seconds per seat when nothing says otherwise (the carriers' "15 s then the next seat").
-DEFAULT_RING_TIMEOUT_S = 15
-MIN_RING_S, MAX_RING_S = 5, 120
-#: Shipped prompts, Asterisk sound names (files sounds/ivr400-*.wav, installed under sounds/ivr400/).
-SOUND_DIR = "ivr400"
-WELCOME = "ivr400/ivr400-welcome"
-INVALID = "ivr400/ivr400-invalid"
-NO_INPUT = "ivr400/ivr400-no-input"
-LEAVE_MESSAGE = "ivr400/ivr400-leave-message"
-GOODBYE = "ivr400/ivr400-goodbye"
-CLOSED = "ivr400/ivr400-closed"
-BLOCKED = "ivr400/ivr400-blocked"
-UNKNOWN_NUMBER = "ivr400/ivr400-unknown-number"
-RINGBACK_FILE = "ivr400-ringback"
-#: The default ringback class (the shipped ringback tone); a controller may name it in IVR400_MOH.
-DEFAULT_MOH_CLASS = "ivr400-default"
-MOH_ROOT = "/var/lib/asterisk/moh/ivr400"
+__all__ = [
+    "BLOCKED",
+    "CLOSED",
+    "DEFAULT_DIAL_TEMPLATE",
+    "DEFAULT_MOH_CLASS",
+    "DEFAULT_RING_TIMEOUT_S",
+    "GOODBYE",
+    "HUNT_STRATEGIES",
+    "INVALID",
+    "LEAVE_MESSAGE",
+    "MAX_DATA_CHARS",
+    "MAX_RING_S",
+    "MIN_RING_S",
+    "MOH_ROOT",
+    "NO_INPUT",
+    "RINGBACK_FILE",
+    "SOUND_DIR",
+    "UNKNOWN_NUMBER",
+    "WELCOME",
+    "RenderDepartment",
+    "RenderHotline",
+    "RenderModel",
+    "RenderMohClass",
+    "RenderTarget",
+    "RenderTone",
+    "RenderTrunk",
+    "RenderValueError",
+    "bound_exten",
+    "check_agi_url",
+    "check_dial_template",
+    "check_hotline_number",
+    "check_key",
+    "check_sha256",
+    "check_tone_name",
+    "clamp",
+    "comment_text",
+    "dial_string",
+    "pjsip_endpoint",
+    "tone_moh_class",
+    "tone_sound",
+]
 
-HUNT_STRATEGIES = ("sequential", "simultaneous", "round_robin")
-
-_HOTLINE_NUMBER = re.compile(r"400[0-9]{7}")
-_DEST_NUMBER = re.compile(r"\+?[0-9]{3,20}")
-_DIAL_TEMPLATE = re.compile(r"(?:PJSIP|SIP|IAX2|DAHDI|Local)/[A-Za-z0-9_.:@/+=\-{}]+")
-_PJSIP_ENDPOINT = re.compile(r"PJSIP/\{number\}@([A-Za-z0-9_.\-]+)")
-_KEY = re.compile(r"[0-9]")
 _TONE_NAME = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _AGI_URL = re.compile(r"h?agi://[A-Za-z0-9_.\-]+(?::[0-9]{1,5})?(?:/[A-Za-z0-9_.\-]+)*")
 
+#: A database value that cannot be written safely into an Asterisk config file (the shared validators' error).
+RenderValueError = UnsafeValueError
 
 #: Longest data step (one `Return(NAME=value,...)` line) the renderer writes; Asterisk substitutes an
 #: application's arguments into an 8 KiB buffer, and the call's copy of the data goes through it again.
 MAX_DATA_CHARS = 4000
-
-
-class RenderValueError(ValueError):
-    """A database value that cannot be written safely into an Asterisk config file."""
 
 
 # --------------------------------------------------------------------------- pure helpers
@@ -82,42 +121,6 @@ def comment_text(value: object, limit: int = 80) -> str:
     return text
 
 
-def check_hotline_number(number: object) -> str:
-    if not isinstance(number, str) or not _HOTLINE_NUMBER.fullmatch(number):
-        raise RenderValueError(f"hotline number {number!r} is not 400 + 7 digits")
-    return number
-
-
-@functools.lru_cache(maxsize=1024)
-def _valid_template(template: str) -> bool:
-    rest = template.replace("{number}", "")
-    return "{number}" in template and bool(_DIAL_TEMPLATE.fullmatch(template)) and "{" not in rest and "}" not in rest
-
-
-def check_dial_template(template: object) -> str:
-    if isinstance(template, str) and _valid_template(template):
-        return template
-    if not isinstance(template, str) or "{number}" not in template or not _DIAL_TEMPLATE.fullmatch(template):
-        raise RenderValueError(f"dial template {template!r} must be TECH/...{{number}}... with no , & ( ) $ ; or spaces")
-    if template.replace("{number}", "").count("{") or template.replace("{number}", "").count("}"):
-        raise RenderValueError(f"dial template {template!r} has braces other than {{number}}")
-    return template
-
-
-def dial_string(template: str, number: str) -> str:
-    """The Asterisk dial string for `number` through `template`, validated."""
-    check_dial_template(template)
-    if not isinstance(number, str) or not _DEST_NUMBER.fullmatch(number):
-        raise RenderValueError(f"destination number {number!r} is not digits")
-    return template.replace("{number}", number)  # a valid template with digits in: valid by construction
-
-
-def pjsip_endpoint(template: str) -> str | None:
-    """The endpoint a `PJSIP/{number}@endpoint` template dials through (None for other forms)."""
-    m = _PJSIP_ENDPOINT.fullmatch(template)
-    return m.group(1) if m else None
-
-
 def check_agi_url(url: object) -> str:
     """The FastAGI base URL (agi://host[:port][/prefix]) the hooks append their route to."""
     if not isinstance(url, str):
@@ -126,29 +129,6 @@ def check_agi_url(url: object) -> str:
     if not _AGI_URL.fullmatch(url):
         raise RenderValueError(f"agi url {url!r} must look like agi://host:port (letters, digits, . - _ only)")
     return url
-
-
-def check_key(key: object) -> str:
-    if not isinstance(key, str) or not _KEY.fullmatch(key):
-        raise RenderValueError(f"menu key {key!r} is not a single digit 0-9")
-    return key
-
-
-def clamp(value: object, lo: int, hi: int, default: int) -> int:
-    """An int setting forced into [lo, hi]; anything that is not an int becomes `default`."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        return default
-    return max(lo, min(hi, value))
-
-
-def tone_sound(tone_id: int) -> str:
-    """Asterisk sound name of a welcome/prompt tone (file sounds/ivr400/tone-<id>.wav)."""
-    return f"{SOUND_DIR}/tone-{int(tone_id)}"
-
-
-def tone_moh_class(tone_id: int) -> str:
-    """Music-on-hold class playing a ringback tone (彩铃)."""
-    return f"ivr400-tone-{int(tone_id)}"
 
 
 def check_tone_name(name: object) -> str:
@@ -266,8 +246,10 @@ class RenderDepartment:
 
     @property
     def group_timeout_s(self) -> int:
-        """Simultaneous ring: the longest seat timeout of the group."""
-        return max((t.ring_timeout_s for t in self.targets), default=DEFAULT_RING_TIMEOUT_S)
+        """Simultaneous ring: the longest seat timeout of the group the hunt engine rings (the first
+        ``max_attempts`` targets when capped), as the controller's ``Decision.dial_timeout_s``."""
+        rung = self.targets[: self.max_attempts] if self.max_attempts else self.targets
+        return max((t.ring_timeout_s for t in rung), default=DEFAULT_RING_TIMEOUT_S)
 
     def walk(self) -> Iterator[RenderDepartment]:
         """This department and every descendant, depth first, in key order."""
@@ -376,7 +358,6 @@ class RenderModel:
     def moh_classes(self) -> tuple[RenderMohClass, ...]:
         classes = [RenderMohClass(DEFAULT_MOH_CLASS, "default ringback tone (sounds/ivr400-ringback.wav)",
                                   f"{RINGBACK_FILE}.wav")]
-        for tone in self.ringback_tones:
-            classes.append(RenderMohClass(tone.moh_class, f"tone {tone.id} {tone.name} sha256 {tone.sha256}",
-                                          f"tone-{tone.id}.wav", tone))
+        classes += (RenderMohClass(tone.moh_class, f"tone {tone.id} {tone.name} sha256 {tone.sha256}",
+                                   f"tone-{tone.id}.wav", tone) for tone in self.ringback_tones)
         return tuple(classes)

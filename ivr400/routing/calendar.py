@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
+
+from ivr400.validators import UNSAFE_TEXT, has_unsafe_text
 
 __all__ = [
     "DayKind",
@@ -48,7 +49,6 @@ NON_WORKING_DAY_KINDS: frozenset[DayKind] = frozenset({DayKind.WEEKEND, DayKind.
 DaySource = Literal["override", "calendar", "weekday-default", "no-data"]
 
 # Holiday names end up in decision reasons (logs, CDR); keep them free of quoting/control characters.
-_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f\"'\\$;`{}]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +68,7 @@ class CalendarEntry:
                 object.__setattr__(self, "kind", DayKind(self.kind))
             except ValueError:
                 raise ValueError(f"kind: expected a DayKind, got {self.kind!r}") from None
-        if self.name is not None and (not isinstance(self.name, str) or _UNSAFE_NAME.search(self.name)):
+        if self.name is not None and (not isinstance(self.name, str) or has_unsafe_text(self.name)):
             raise ValueError(f"name: {self.name!r} must be text without quotes or control characters")
 
     def to_dict(self) -> dict[str, str | None]:
@@ -192,7 +192,7 @@ def _chinese_name(english: str | None) -> str | None:
     try:
         return Holiday(english).chinese
     except ValueError:  # a name added to the library after this code was written
-        return _UNSAFE_NAME.sub("", english) or None
+        return UNSAFE_TEXT.sub("", english) or None
 
 
 def seed_from_chinesecalendar(years: Iterable[int]) -> SeedResult:

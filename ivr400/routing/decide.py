@@ -20,8 +20,8 @@ passes it as ``rotation``; it increments the counter after each decision that us
 from __future__ import annotations
 
 import datetime as dt
-import re
 
+from ivr400.pbx.asterisk.prompts import INVALID
 from ivr400.routing.blocking import check_caller, parse_caller
 from ivr400.routing.calendar import Calendar
 from ivr400.routing.model import (
@@ -40,17 +40,15 @@ from ivr400.routing.model import (
 )
 from ivr400.routing.region import NO_REGION, caller_region, match_region_rule
 from ivr400.routing.schedule import evaluate, local_time
+from ivr400.validators import UNSAFE_ARGUMENT
 
 __all__ = ["decide", "decide_department", "hunt_order"]
 
-# Characters a reason must not carry into a log line, a CDR field, an AGI command or a dialplan
-# application argument (commas separate arguments there).
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f\"'\\$;,`{}]")
 
 
 def _reason(parts: list[str]) -> str:
     """Join the steps into one line that is safe in a log, a CDR field or a channel variable."""
-    return _UNSAFE.sub("?", " | ".join(p for p in parts if p))
+    return UNSAFE_ARGUMENT.sub("?", " | ".join(p for p in parts if p))
 
 
 def hunt_order(department: DepartmentRouting, now: dt.datetime, rotation: int = 0) -> tuple[Target, ...]:
@@ -208,7 +206,7 @@ def decide_department(
 ) -> Decision:
     """After a menu key press: the department's targets (or its voicemail fallback).
 
-    ``key`` comes from the dialplan (the digits pressed); an unknown key gives the ``ivr400-invalid``
+    ``key`` comes from the dialplan (the digits pressed); an unknown key gives the ``ivr400/ivr400-invalid``
     announcement rather than an exception. Time rules are not re-evaluated: the caller was let in by
     :func:`decide` seconds ago.
     """
@@ -217,7 +215,7 @@ def decide_department(
     if dept is None:
         return Decision(
             action=ActionKind.ANNOUNCEMENT,
-            prompt="ivr400-invalid",
+            prompt=INVALID,
             reason="unknown menu key",
             local_time=local,
         )

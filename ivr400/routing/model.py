@@ -1,17 +1,13 @@
 """The routing configuration of one hotline and the decision taken for one call: frozen dataclasses.
 
 Everything the routing functions need arrives in these objects; they hold no database handles and do
-no I/O. The controller's loader builds a :class:`HotlineRouting` from database rows (or from the JSON-able
-form produced by ``to_dict``), ``ivr400.routing.decide.decide`` turns it plus (caller, now, calendar) into
+no I/O. The controller's loader builds a :class:`HotlineRouting` from database rows,
+``ivr400.routing.decide.decide`` turns it plus (caller, now, calendar) into
 a :class:`Decision`, and the FastAGI route turns the decision into channel variables.
 
 Validation happens at construction, so a bad row fails when the configuration is loaded, never in the
 middle of a call. Values that end up in the dialplan (dial strings, prompt and music-on-hold names) are
 checked against strict character sets here, because they are interpolated into Asterisk applications.
-
-Serialized form: every class has ``to_dict()`` (JSON-able: enums as their string values, times as
-``"HH:MM"``, dates and datetimes in ISO 8601, sets as sorted lists) and ``from_dict()`` (accepts that
-form back; see each method for the few shorthands it also accepts).
 """
 
 from __future__ import annotations
@@ -20,14 +16,16 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
+from enum import Enum, StrEnum
 from functools import cached_property
-from typing import Any
+from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ivr400.db.enums import HuntStrategy
 from ivr400.numbers import normalize_caller, region_name
+from ivr400.pbx.asterisk.prompts import BLOCKED, CLOSED, sound_name
 from ivr400.routing.calendar import DayKind
+from ivr400.validators import DEST_NUMBER, has_unsafe_text
 
 __all__ = [
     "Action",
@@ -53,9 +51,10 @@ __all__ = [
     "TimeSegment",
 ]
 
-# Prompts shipped in sounds/ (without extension), used when a configuration names none.
-DEFAULT_REFUSE_PROMPT = "ivr400-blocked"
-DEFAULT_ANNOUNCEMENT_PROMPT = "ivr400-closed"
+# Prompts shipped in sounds/, used when a configuration names none (Asterisk sound names, the one form of
+# ivr400.pbx.asterisk.prompts: every prompt below is stored in that form, see sound_name).
+DEFAULT_REFUSE_PROMPT = BLOCKED
+DEFAULT_ANNOUNCEMENT_PROMPT = CLOSED
 
 # The department key of the hotline-level seats (总机): seats bound without a department. It cannot clash
 # with a menu department, whose keys are DTMF digits.
@@ -98,11 +97,11 @@ class CallerStatus(StrEnum):
 
 _PROMPT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./-]{0,119}")
 _MOH_CLASS = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,79}")
-_DIAL = re.compile(r"\+?[0-9]{3,20}")
 _KEY = re.compile(r"[A-Za-z0-9_*#.-]{1,32}")
 _NUMBER_PREFIX = re.compile(r"\+?[0-9]{1,20}")
-# Characters that must never reach a log line, CDR field or channel variable through a name.
-_UNSAFE_TEXT = re.compile(r"[\x00-\x1f\x7f\"'\\$;`{}]")
+
+
+_E = TypeVar("_E", bound=Enum)
 
 
 def _check(pattern: re.Pattern[str], value: object, what: str) -> str:
@@ -116,7 +115,7 @@ def _check_optional(pattern: re.Pattern[str], value: object, what: str) -> str |
 
 
 def _check_text(value: object, what: str) -> str:
-    if not isinstance(value, str) or not value.strip() or _UNSAFE_TEXT.search(value):
+    if not isinstance(value, str) or not value.strip() or has_unsafe_text(value):
         raise ValueError(f"{what}: {value!r} must be non-empty text without quotes or control characters")
     return value.strip()
 
@@ -135,7 +134,7 @@ def _check_aware(value: object, what: str) -> dt.datetime | None:
     return value
 
 
-def _enum(cls: type[Any], value: object, what: str) -> Any:
+def _enum(cls: type[_E], value: object, what: str) -> _E:
     try:
         return cls(value)
     except ValueError:
@@ -145,18 +144,6 @@ def _enum(cls: type[Any], value: object, what: str) -> Any:
 
 def _set(obj: object, name: str, value: object) -> None:
     object.__setattr__(obj, name, value)
-
-
-def _iso(value: dt.datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-def _from_iso(value: object, what: str) -> dt.datetime | None:
-    if value is None or isinstance(value, dt.datetime):
-        return value
-    if not isinstance(value, str):
-        raise ValueError(f"{what}: {value!r} is not an ISO 8601 datetime")
-    return dt.datetime.fromisoformat(value)
 
 
 def _short_province(text: object, what: str) -> str:
@@ -207,8 +194,8 @@ class Target:
     trunk_id: int | None = None
 
     def __post_init__(self) -> None:
-        _check(_DIAL, self.destination, "target destination")
-        _check(_DIAL, self.dial, "target dial")
+        _check(DEST_NUMBER, self.destination, "target destination")
+        _check(DEST_NUMBER, self.dial, "target dial")
         _check_int(self.ring_timeout_s, "ring_timeout_s", 5, 120)
         _check_int(self.position, "position", 1, 10_000)
         for name in ("destination_id", "seat_id", "trunk_id"):
@@ -223,33 +210,7 @@ class Target:
             return False
         return self.valid_until is None or now < self.valid_until
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "destination": self.destination,
-            "dial": self.dial,
-            "ring_timeout_s": self.ring_timeout_s,
-            "position": self.position,
-            "destination_id": self.destination_id,
-            "valid_from": _iso(self.valid_from),
-            "valid_until": _iso(self.valid_until),
-            "seat_id": self.seat_id,
-            "trunk_id": self.trunk_id,
-        }
 
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Target:
-        """``dial`` defaults to ``destination``."""
-        return cls(
-            destination=d["destination"],
-            dial=d.get("dial") or d["destination"],
-            ring_timeout_s=d.get("ring_timeout_s", 15),
-            position=d.get("position", 1),
-            destination_id=d.get("destination_id"),
-            valid_from=_from_iso(d.get("valid_from"), "valid_from"),
-            valid_until=_from_iso(d.get("valid_until"), "valid_until"),
-            seat_id=d.get("seat_id"),
-            trunk_id=d.get("trunk_id"),
-        )
 
 
 @dataclass(frozen=True)
@@ -271,7 +232,7 @@ class DepartmentRouting:
 
     def __post_init__(self) -> None:
         _check(_KEY, self.key, "department key")
-        if not isinstance(self.name, str) or _UNSAFE_TEXT.search(self.name):
+        if not isinstance(self.name, str) or has_unsafe_text(self.name):
             raise ValueError(f"department name: {self.name!r} has quotes or control characters")
         _set(self, "hunt_strategy", _enum(HuntStrategy, self.hunt_strategy, "hunt_strategy"))
         _check_int(self.max_attempts, "max_attempts", 0, 1000)
@@ -281,26 +242,7 @@ class DepartmentRouting:
                 raise ValueError(f"department {self.key}: {t!r} is not a Target")
         _check_optional(_MOH_CLASS, self.ringback, "ringback music-on-hold class")
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "name": self.name,
-            "hunt_strategy": self.hunt_strategy.value,
-            "max_attempts": self.max_attempts,
-            "targets": [t.to_dict() for t in self.targets],
-            "ringback": self.ringback,
-        }
 
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> DepartmentRouting:
-        return cls(
-            key=d["key"],
-            name=d.get("name", ""),
-            hunt_strategy=d.get("hunt_strategy", HuntStrategy.SEQUENTIAL),
-            max_attempts=d.get("max_attempts", 0),
-            targets=tuple(Target.from_dict(t) for t in d.get("targets", ())),
-            ringback=d.get("ringback"),
-        )
 
 
 # --------------------------------------------------------------------------- actions and rules
@@ -312,7 +254,7 @@ class Action:
 
     ``department`` is required for DEPARTMENT (may name the switchboard) and optional for VOICEMAIL (the
     mailbox's department; None = the hotline's mailbox). ``prompt`` is the sound to play: required in
-    effect for ANNOUNCEMENT (defaults to ``ivr400-closed``), the greeting for VOICEMAIL, the refusal
+    effect for ANNOUNCEMENT (defaults to ``ivr400/ivr400-closed``), the greeting for VOICEMAIL, the refusal
     prompt for REFUSE; None lets the dialplan use its default.
     """
 
@@ -323,7 +265,9 @@ class Action:
     def __post_init__(self) -> None:
         _set(self, "kind", _enum(ActionKind, self.kind, "action kind"))
         _check_optional(_KEY, self.department, "action department")
-        _check_optional(_PROMPT, self.prompt, "action prompt")
+        prompt = _check_optional(_PROMPT, self.prompt, "action prompt")
+        if prompt is not None:
+            _set(self, "prompt", sound_name(prompt))
         if self.kind is ActionKind.DEPARTMENT and self.department is None:
             raise ValueError("a department action needs a department key")
         if self.kind in (ActionKind.MENU, ActionKind.ANNOUNCEMENT, ActionKind.REFUSE) and self.department:
@@ -331,12 +275,7 @@ class Action:
         if self.kind is ActionKind.ANNOUNCEMENT and self.prompt is None:
             _set(self, "prompt", DEFAULT_ANNOUNCEMENT_PROMPT)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind.value, "department": self.department, "prompt": self.prompt}
 
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Action:
-        return cls(kind=d["kind"], department=d.get("department"), prompt=d.get("prompt"))
 
 
 def _parse_clock(text: object, what: str, *, allow_24: bool = False) -> dt.time:
@@ -406,15 +345,7 @@ class TimeSegment:
             raise ValueError(f"time segment: {text!r} is not like 09:00-12:00")
         return cls(_parse_clock(parts[0], "segment start"), _parse_clock(parts[1], "segment end", allow_24=True))
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"start": _clock(self.start), "end": _clock(self.end)}
 
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any] | str) -> TimeSegment:
-        """Accepts ``{"start": "09:00", "end": "12:00"}`` or the string ``"09:00-12:00"``."""
-        if isinstance(d, str):
-            return cls.parse(d)
-        return cls(_parse_clock(d["start"], "segment start"), _parse_clock(d["end"], "segment end", allow_24=True))
 
 
 @dataclass(frozen=True)
@@ -472,28 +403,7 @@ class TimeRule:
         parts.append(" ".join(str(s) for s in self.segments) if self.segments else "all day")
         return " ".join(parts)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "priority": self.priority,
-            "name": self.name,
-            "days": sorted(k.value for k in self.days),
-            "weekdays": sorted(self.weekdays),
-            "segments": [s.to_dict() for s in self.segments],
-            "action": self.action.to_dict(),
-        }
 
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> TimeRule:
-        return cls(
-            id=d["id"],
-            action=Action.from_dict(d["action"]),
-            segments=tuple(TimeSegment.from_dict(s) for s in d.get("segments", ())),
-            days=frozenset(d.get("days", ())),
-            weekdays=frozenset(d.get("weekdays", ())),
-            priority=d.get("priority", 100),
-            name=d.get("name"),
-        )
 
 
 @dataclass(frozen=True)
@@ -526,24 +436,7 @@ class RegionRule:
     def matches(self, province: str | None, city: str | None) -> bool:
         return province == self.province and (self.city is None or city == self.city)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "priority": self.priority,
-            "province": self.province,
-            "city": self.city,
-            "department": self.department,
-        }
 
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> RegionRule:
-        return cls(
-            id=d["id"],
-            department=d["department"],
-            province=d["province"],
-            city=d.get("city"),
-            priority=d.get("priority", 100),
-        )
 
 
 @dataclass(frozen=True)
@@ -561,12 +454,7 @@ class RegionOverride:
         if self.city is not None:
             _set(self, "city", _short_city(self.province, self.city, "region override city"))
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"prefix": self.prefix, "province": self.province, "city": self.city}
 
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> RegionOverride:
-        return cls(prefix=d["prefix"], province=d["province"], city=d.get("city"))
 
 
 # --------------------------------------------------------------------------- call blocking
@@ -591,16 +479,7 @@ class BlockEntry:
     def __str__(self) -> str:
         return self.number + ("*" if self.prefix else "")
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"number": self.number, "prefix": self.prefix}
 
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any] | str) -> BlockEntry:
-        """Accepts ``{"number": "010", "prefix": true}`` or the shorthand strings ``"010*"`` / ``"01062345678"``."""
-        if isinstance(d, str):
-            text = d.strip()
-            return cls(text[:-1], True) if text.endswith("*") else cls(text, False)
-        return cls(number=d["number"], prefix=d.get("prefix", False))
 
 
 @dataclass(frozen=True)
@@ -609,7 +488,7 @@ class BlockPolicy:
 
     ``anonymous`` decides withheld, empty and unparseable caller IDs in every mode (they match no list
     entry, so the mode alone cannot decide them). ``refuse_with`` is how refused callers are turned away:
-    BUSY (busy signal) or PROMPT (play ``refuse_prompt``, default ``ivr400-blocked``, then hang up).
+    BUSY (busy signal) or PROMPT (play ``refuse_prompt``, default ``ivr400/ivr400-blocked``, then hang up).
     """
 
     mode: BlockMode = BlockMode.OFF
@@ -626,7 +505,9 @@ class BlockPolicy:
         for e in self.entries:
             if not isinstance(e, BlockEntry):
                 raise ValueError(f"{e!r} is not a BlockEntry")
-        _check_optional(_PROMPT, self.refuse_prompt, "refuse prompt")
+        refuse_prompt = _check_optional(_PROMPT, self.refuse_prompt, "refuse prompt")
+        if refuse_prompt is not None:
+            _set(self, "refuse_prompt", sound_name(refuse_prompt))
 
     @cached_property
     def exact_numbers(self) -> frozenset[str]:
@@ -637,24 +518,7 @@ class BlockPolicy:
         """Prefix entries, longest first (so the reason names the most specific one)."""
         return tuple(sorted((e for e in self.entries if e.prefix), key=lambda e: (-len(e.number), e.number)))
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "mode": self.mode.value,
-            "entries": [e.to_dict() for e in self.entries],
-            "anonymous": self.anonymous.value,
-            "refuse_with": self.refuse_with.value,
-            "refuse_prompt": self.refuse_prompt,
-        }
 
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> BlockPolicy:
-        return cls(
-            mode=d.get("mode", BlockMode.OFF),
-            entries=tuple(BlockEntry.from_dict(e) for e in d.get("entries", ())),
-            anonymous=d.get("anonymous", AnonymousPolicy.ALLOW),
-            refuse_with=d.get("refuse_with", RefuseWith.BUSY),
-            refuse_prompt=d.get("refuse_prompt"),
-        )
 
 
 # --------------------------------------------------------------------------- the hotline
@@ -667,7 +531,7 @@ class HotlineRouting:
     ``departments`` are the menu departments (keys unique, the switchboard not among them);
     ``switchboard`` holds the seats bound without a department (总机). ``time_rules`` empty = always open.
     ``after_hours`` is taken when rules exist and none matches. ``voicemail_enabled`` False turns every
-    voicemail outcome into the ``ivr400-closed`` announcement. ``region_overrides`` is the (usually global)
+    voicemail outcome into the ``ivr400/ivr400-closed`` announcement. ``region_overrides`` is the (usually global)
     override table, copied into each hotline's configuration by the loader.
     """
 
@@ -750,35 +614,7 @@ class HotlineRouting:
     def department(self, key: str) -> DepartmentRouting | None:
         return self.departments_by_key.get(key)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "hotline": self.hotline,
-            "timezone": self.timezone,
-            "departments": [d.to_dict() for d in self.departments],
-            "switchboard": None if self.switchboard is None else self.switchboard.to_dict(),
-            "time_rules": [r.to_dict() for r in self.time_rules],
-            "after_hours": self.after_hours.to_dict(),
-            "region_rules": [r.to_dict() for r in self.region_rules],
-            "region_overrides": [o.to_dict() for o in self.region_overrides],
-            "block": self.block.to_dict(),
-            "voicemail_enabled": self.voicemail_enabled,
-        }
 
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> HotlineRouting:
-        sb = d.get("switchboard")
-        return cls(
-            hotline=d["hotline"],
-            timezone=d.get("timezone", "Asia/Shanghai"),
-            departments=tuple(DepartmentRouting.from_dict(x) for x in d.get("departments", ())),
-            switchboard=None if sb is None else DepartmentRouting.from_dict({"key": SWITCHBOARD_KEY, **sb}),
-            time_rules=tuple(TimeRule.from_dict(x) for x in d.get("time_rules", ())),
-            after_hours=Action.from_dict(d.get("after_hours") or {"kind": ActionKind.VOICEMAIL}),
-            region_rules=tuple(RegionRule.from_dict(x) for x in d.get("region_rules", ())),
-            region_overrides=tuple(RegionOverride.from_dict(x) for x in d.get("region_overrides", ())),
-            block=BlockPolicy.from_dict(d.get("block") or {}),
-            voicemail_enabled=d.get("voicemail_enabled", True),
-        )
 
 
 # --------------------------------------------------------------------------- the decision
@@ -827,49 +663,4 @@ class Decision:
         """For simultaneous ringing: the longest ring timeout among the targets (0 without targets)."""
         return max((t.ring_timeout_s for t in self.targets), default=0)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "action": self.action.value,
-            "reason": self.reason,
-            "department": self.department,
-            "targets": [t.to_dict() for t in self.targets],
-            "hunt_strategy": None if self.hunt_strategy is None else self.hunt_strategy.value,
-            "ringback": self.ringback,
-            "prompt": self.prompt,
-            "refuse_with": None if self.refuse_with is None else self.refuse_with.value,
-            "caller": self.caller,
-            "caller_status": self.caller_status.value,
-            "province": self.province,
-            "city": self.city,
-            "time_rule_id": self.time_rule_id,
-            "region_rule_id": self.region_rule_id,
-            "matched_rule_id": self.matched_rule_id,
-            "day_kind": None if self.day_kind is None else self.day_kind.value,
-            "calendar_source": self.calendar_source,
-            "local_time": _iso(self.local_time),
-        }
 
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Decision:
-        def opt(enum_cls: type[Any], value: object) -> Any:
-            return None if value is None else enum_cls(value)
-
-        return cls(
-            action=ActionKind(d["action"]),
-            reason=d["reason"],
-            department=d.get("department"),
-            targets=tuple(Target.from_dict(t) for t in d.get("targets", ())),
-            hunt_strategy=opt(HuntStrategy, d.get("hunt_strategy")),
-            ringback=d.get("ringback"),
-            prompt=d.get("prompt"),
-            refuse_with=opt(RefuseWith, d.get("refuse_with")),
-            caller=d.get("caller"),
-            caller_status=CallerStatus(d.get("caller_status", CallerStatus.NUMBER)),
-            province=d.get("province"),
-            city=d.get("city"),
-            time_rule_id=d.get("time_rule_id"),
-            region_rule_id=d.get("region_rule_id"),
-            day_kind=opt(DayKind, d.get("day_kind")),
-            calendar_source=d.get("calendar_source"),
-            local_time=_from_iso(d.get("local_time"), "local_time"),
-        )

@@ -84,7 +84,8 @@ def _override(number: str, overrides: Mapping[str, RegionOverride]) -> RegionOve
     return None
 
 
-def caller_region(number: str | None, overrides: Mapping[str, RegionOverride] | Iterable[RegionOverride] = ()) -> CallerRegion:
+def caller_region(number: str | None,
+                  overrides: Mapping[str, RegionOverride] | Iterable[RegionOverride] = ()) -> CallerRegion:
     """Region of a normalized caller number (as ``normalize_caller``/``parse_caller`` produce it).
 
     ``overrides`` is a prefix → override mapping (``HotlineRouting.region_override_index``) or an

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from ivr400.reports.cdr_model import CSV_COLUMNS
+from ivr400.cdr.cdr_model import CSV_COLUMNS
 from tests.unit.test_cdr_model import CSV_TEXT
 
 HOTLINE = "4008001234"

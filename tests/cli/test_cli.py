@@ -140,7 +140,8 @@ BAD_INPUT = [
 ]
 
 
-@pytest.mark.parametrize(("args", "field"), BAD_INPUT, ids=[" ".join(a[:2]) + f"-{f}-{i}" for i, (a, f) in enumerate(BAD_INPUT)])
+@pytest.mark.parametrize(("args", "field"), BAD_INPUT, ids=[" ".join(a[:2]) + f"-{f}-{i}" for i,
+                                                            (a, f) in enumerate(BAD_INPUT)])
 def test_bad_input_is_refused_with_the_field_and_nothing_is_written(cli, args: list[str], field: str) -> None:  # noqa: ANN001
     cli("enterprise", "add", "北京甲科技有限公司", "--area-code", "010")
     cli("hotline", "add", "4008000001", "--enterprise", "1")

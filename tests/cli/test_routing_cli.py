@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
@@ -62,15 +61,16 @@ def test_time_and_region_rules_list_and_remove(cli) -> None:  # noqa: ANN001
                           "--priority", "5", "--json"))
     assert holiday_menu["action"] == "menu:ivr400/holiday-welcome"
     cli("rule", "remove", holiday_menu["id"])
-    region = js(cli("rule", "region", "add", H, "--province", "广东省", "--city", "深圳市", "--department", "1", "--json"))
+    region = js(cli("rule", "region", "add", H, "--province", "广东省", "--city", "深圳市", "--department", "1",
+                    "--json"))
     assert (region["id"], region["province"], region["city"], region["action"]) == ("region:1", "广东", "深圳",
                                                                                      "department:1")
     after = js(cli("rule", "after-hours", H, "--action", "voicemail:1", "--json"))
     assert after == {"hotline": H, "after_hours": "voicemail:1"}
     listed = js(cli("rule", "list", "400-800-0001", "--json"))
     assert [r["id"] for r in listed["time_rules"]] == ["time:1", "time:2", "time:3"]
-    assert [r["action"] for r in listed["time_rules"]] == ["department:2.1", "announcement:ivr400-closed",
-                                                           "department"]
+    assert [r["action"] for r in listed["time_rules"]] == ["department:2.1", "announcement:ivr400/ivr400-closed",
+                                                           "department"]  # a bare shipped prompt: one form
     assert [r["id"] for r in listed["region_rules"]] == ["region:1"] and listed["after_hours"] == "voicemail:1"
     table = cli("rule", "list", H).output
     assert "time:2" in table and "22:00-02:00" in table and "after hours" in table and "voicemail:1" in table
@@ -94,7 +94,7 @@ def test_block_mode_add_list_remove(cli) -> None:  # noqa: ANN001
     settings = js(cli("block", "mode", H, "whitelist_only", "--anonymous", "refuse", "--refuse-with", "prompt",
                       "--prompt", "ivr400-blocked", "--json"))
     assert settings == {"hotline": H, "mode": "whitelist_only", "anonymous": "refuse", "refuse_with": "prompt",
-                        "refuse_prompt": "ivr400-blocked"}
+                        "refuse_prompt": "ivr400/ivr400-blocked"}
     entry = js(cli("block", "add", H, "138-0013-8000", "--note", "VIP", "--json"))
     assert (entry["number"], entry["prefix"], entry["mode"]) == ("13800138000", False, "whitelist_only")
     cli("block", "add", H, "+86 21", "--prefix")

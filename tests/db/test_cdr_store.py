@@ -14,10 +14,9 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from ivr400.db.models import CallRecord, RegionOverride
-from ivr400.reports.cdr_listener import AmiSettings, CdrListener, ListenerError
-from ivr400.reports.cdr_model import aggregate, call_from_legs, leg_from_event
-from ivr400.reports.cdr_store import (
+from ivr400.cdr.cdr_listener import AmiSettings, CdrListener, ListenerError
+from ivr400.cdr.cdr_model import aggregate, call_from_legs, leg_from_event
+from ivr400.cdr.cdr_store import (
     call_from_row,
     import_csv,
     missed_callers,
@@ -26,6 +25,7 @@ from ivr400.reports.cdr_store import (
     store_legs,
     upsert_calls,
 )
+from ivr400.db.models import CallRecord, RegionOverride
 from tests.unit.test_cdr_model import CSV_TEXT, EVENTS
 
 LINES = CSV_TEXT.splitlines(keepends=True)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from ivr400.controller.app import Controller
 from ivr400.controller.loader import load_config, read_generation
 from ivr400.db.models import Department, Destination, Hotline, HuntRotation, Tone, Voicemail
-from ivr400.provisioning import destinations, routing_rules
+from ivr400.provisioning import blocking, calendar, destinations, region_rules, time_rules
 from ivr400.provisioning.enterprises import add_enterprise
 from ivr400.provisioning.hotlines import add_hotline
 from ivr400.provisioning.seats import add_department, add_seat
@@ -54,15 +54,15 @@ def build(s: Session, tmp: Path) -> World:
     add_seat(s, w.hotline, d2, department=sales, ring_timeout=30, now=NOW)
     add_seat(s, w.hotline, d3, department=sales, now=NOW)
     add_seat(s, w.hotline, d4, department=vip, now=NOW)
-    routing_rules.add_time_rule(s, w.hotline, days="workday", segments="09:00-18:00", action="menu", priority=10)
-    routing_rules.add_time_rule(s, w.hotline, days="holiday,weekend", action="department:2.1", name="值班")
-    routing_rules.set_after_hours(s, w.hotline, "voicemail:1")
-    routing_rules.add_region_rule(s, w.hotline, province="广东省", city="深圳市", department="2.1")
-    routing_rules.add_region_override(s, "0106234", "上海")
-    routing_rules.set_block_mode(s, w.hotline, "blacklist", refuse_with="prompt")
-    routing_rules.add_block_entry(s, w.hotline, "010", prefix=True)
-    routing_rules.seed_calendar(s, [2026])
-    routing_rules.add_calendar_day(s, dt.date(2026, 6, 2), "holiday", enterprise=w.enterprise, name="公司年会")
+    time_rules.add_time_rule(s, w.hotline, days="workday", segments="09:00-18:00", action="menu", priority=10)
+    time_rules.add_time_rule(s, w.hotline, days="holiday,weekend", action="department:2.1", name="值班")
+    time_rules.set_after_hours(s, w.hotline, "voicemail:1")
+    region_rules.add_region_rule(s, w.hotline, province="广东省", city="深圳市", department="2.1")
+    region_rules.add_region_override(s, "0106234", "上海")
+    blocking.set_block_mode(s, w.hotline, "blacklist", refuse_with="prompt")
+    blocking.add_block_entry(s, w.hotline, "010", prefix=True)
+    calendar.seed_calendar(s, [2026])
+    calendar.add_calendar_day(s, dt.date(2026, 6, 2), "holiday", enterprise=w.enterprise, name="公司年会")
     s.flush()
     return w
 
@@ -111,7 +111,7 @@ def test_decisions_from_the_loaded_config(session: Session, tmp_path: Path) -> N
     shenzhen = decide(entry.routing, "075512345678", monday, entry.calendar)
     assert (shenzhen.action, shenzhen.department) == (ActionKind.DEPARTMENT, "2.1")
     blocked = decide(entry.routing, "01012345678", monday, entry.calendar)
-    assert blocked.action is ActionKind.REFUSE and blocked.prompt == "ivr400-blocked"
+    assert blocked.action is ActionKind.REFUSE and blocked.prompt == "ivr400/ivr400-blocked"
     company_day = decide(entry.routing, "13800138000", dt.datetime(2026, 6, 2, 10, tzinfo=SH), entry.calendar)
     assert (company_day.action, company_day.department) == (ActionKind.DEPARTMENT, "2.1")
     evening = decide(entry.routing, "13800138000", dt.datetime(2026, 6, 1, 20, tzinfo=SH), entry.calendar)
@@ -164,7 +164,7 @@ def test_a_fixed_number_of_queries_whatever_the_number_of_hotlines(session: Sess
         add_department(session, h, "1", "A")
         dest = session.scalar(select(Destination).where(Destination.number == "01062345671"))
         add_seat(session, h, dest, now=NOW)
-        routing_rules.add_time_rule(session, h, action="menu")
+        time_rules.add_time_rule(session, h, action="menu")
     session.commit()
     assert count() == one <= 14
 
@@ -239,8 +239,8 @@ def test_round_robin_counter_and_voicemail_rows(engine: Engine, session: Session
             await ctl.cache.start()
             positions = [await ctl.next_rotation(w.hotline.id, "1") for _ in range(3)]
             positions.append(await ctl.next_rotation(w.hotline.id, SWITCHBOARD_KEY))
-            kwargs = dict(hotline="4008000001", dept="2.1", uniqueid="1700000000.1",
-                          caller="13800138000", file_path="/var/spool/asterisk/ivr400/voicemail/4008000001/x.wav")
+            kwargs = {"hotline": "4008000001", "dept": "2.1", "uniqueid": "1700000000.1",
+                          "caller": "13800138000", "file_path": "/var/spool/asterisk/ivr400/voicemail/4008000001/x.wav"}
             return positions, await ctl.save_voicemail(**kwargs), await ctl.save_voicemail(**kwargs)
         finally:
             await ctl.stop()
@@ -262,9 +262,9 @@ def test_generation_moves_on_every_routing_edit(session: Session, tmp_path: Path
     w = build(session, tmp_path)
     session.commit()
     before = read_generation(session)
-    routing_rules.add_block_entry(session, w.hotline, "13900000000")
+    blocking.add_block_entry(session, w.hotline, "13900000000")
     session.commit()
     after_block = read_generation(session)
-    routing_rules.add_calendar_day(session, dt.date(2026, 6, 5), "workday", enterprise=w.enterprise)
+    calendar.add_calendar_day(session, dt.date(2026, 6, 5), "workday", enterprise=w.enterprise)
     session.commit()
     assert before < after_block < read_generation(session)

@@ -1,12 +1,11 @@
 """Every migration step goes down and up again on a populated database without losing a row."""
 from __future__ import annotations
 
+import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
-
-import pytest
 
 from ivr400.db import migrate
 from ivr400.provisioning.sample import provision_sample

@@ -19,6 +19,8 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from ivr400.cdr.cdr_listener import AmiSettings, CdrListener
+from ivr400.cdr.cdr_model import CSV_FILE, parse_csv_text
 from ivr400.cli import main as cli_main
 from ivr400.db.engine import make_engine
 from ivr400.db.migrate import upgrade
@@ -26,8 +28,6 @@ from ivr400.db.models import CallRecord
 from ivr400.lab import Lab
 from ivr400.lab.config import LabConfig, atomic_write, render_base_config
 from ivr400.pbx.asterisk import dialplan_variables as v
-from ivr400.reports.cdr_listener import AmiSettings, CdrListener
-from ivr400.reports.cdr_model import CSV_FILE, parse_csv_text
 
 from .sipp import call
 

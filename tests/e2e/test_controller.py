@@ -18,15 +18,15 @@ import pytest
 from sqlalchemy import select as sql_select
 from sqlalchemy.orm import Session
 
+from bench.sipp_load import start_load
+from ivr400.cdr.cdr_listener import AmiSettings, CdrListener
 from ivr400.db.models import CallRecord, Voicemail
 from ivr400.lab import Lab
 from ivr400.lab.config import LabConfig, atomic_write, render_base_config
 from ivr400.lab.sipp import CallResult, SeatUas, call
-from ivr400.lab.sipp_load import start_load
 from ivr400.pbx.asterisk.dialplan_variables import RECORDING_SPOOL, VOICEMAIL_SPOOL
-from ivr400.provisioning import routing_rules
+from ivr400.provisioning import blocking, calendar, region_rules, time_rules
 from ivr400.provisioning.hotlines import add_hotline
-from ivr400.reports.cdr_listener import AmiSettings, CdrListener
 
 from .world import HOTLINE, World
 from .world import start_seat as _seat
@@ -65,9 +65,9 @@ def test_after_hours_call_goes_to_voicemail_and_a_working_hours_call_to_the_seat
     w.seat("01062345001", 5081, department=sales)
 
     def rules(s, h) -> None:  # noqa: ANN001
-        routing_rules.add_time_rule(s, h, action="department:1", days="workday", segments="09:00-18:00")
-        routing_rules.set_after_hours(s, h, "voicemail")
-        routing_rules.seed_calendar(s, [2025])
+        time_rules.add_time_rule(s, h, action="department:1", days="workday", segments="09:00-18:00")
+        time_rules.set_after_hours(s, h, "voicemail")
+        calendar.seed_calendar(s, [2025])
 
     _rules(w, rules)
     w.deploy()
@@ -113,9 +113,9 @@ def test_holiday_routes_as_after_hours_and_a_make_up_working_day_as_working_hour
     w.seat("01062345002", 5082, department=night_dept)
 
     def rules(s, h) -> None:  # noqa: ANN001
-        routing_rules.add_time_rule(s, h, action="department:1", days="workday", segments="09:00-18:00")
-        routing_rules.set_after_hours(s, h, "department:2")
-        routing_rules.seed_calendar(s, [2025])
+        time_rules.add_time_rule(s, h, action="department:1", days="workday", segments="09:00-18:00")
+        time_rules.set_after_hours(s, h, "department:2")
+        calendar.seed_calendar(s, [2025])
 
     _rules(w, rules)
     w.deploy()
@@ -149,8 +149,8 @@ def test_callers_from_beijing_and_shanghai_reach_different_departments(
     w.seat("01062345002", 5082, department=east)
 
     def rules(s, h) -> None:  # noqa: ANN001
-        routing_rules.add_region_rule(s, h, province="北京", department="1")
-        routing_rules.add_region_rule(s, h, province="上海", department="2")
+        region_rules.add_region_rule(s, h, province="北京", department="1")
+        region_rules.add_region_rule(s, h, province="上海", department="2")
 
     _rules(w, rules)
     w.deploy()
@@ -174,8 +174,8 @@ def test_a_blacklisted_caller_is_refused_busy_or_with_the_prompt(world, seats, c
     w.seat("01062345001", 5081)
 
     def rules(s, h) -> None:  # noqa: ANN001
-        routing_rules.set_block_mode(s, h, "blacklist", refuse_with="busy")
-        routing_rules.add_block_entry(s, h, BLOCKED)
+        blocking.set_block_mode(s, h, "blacklist", refuse_with="busy")
+        blocking.add_block_entry(s, h, BLOCKED)
 
     _rules(w, rules)
     w.deploy()
@@ -189,7 +189,7 @@ def test_a_blacklisted_caller_is_refused_busy_or_with_the_prompt(world, seats, c
     seat.wait_for_invites(1, timeout=3)
 
     # Switch to the blocked prompt (committed; the controller sees it on its next poll, no redeploy).
-    _rules(w, lambda s, h: routing_rules.set_block_mode(s, h, "blacklist", refuse_with="prompt"))
+    _rules(w, lambda s, h: blocking.set_block_mode(s, h, "blacklist", refuse_with="prompt"))
     time.sleep(1.0)
     prompted = _place(tmp_path, BLOCKED, "blocked-prompt")
     assert prompted.early_media and prompted.final_status == 403, prompted
@@ -229,7 +229,7 @@ def test_controller_killed_under_load_drops_no_call_and_routing_is_dynamic_after
     w = world()
     north = w.department("1", "北京办事处")
     w.seat("01062345001", 5081, department=north)
-    _rules(w, lambda s, h: routing_rules.add_region_rule(s, h, province="北京", department="1"))
+    _rules(w, lambda s, h: region_rules.add_region_rule(s, h, province="北京", department="1"))
     w.set_hotline(menu_timeout_s=5, menu_retries=1)
     w.deploy()
     seat = _seat(seats, tmp_path, 5081, "answer", answer_after_s=0.1)
@@ -288,9 +288,9 @@ def test_call_records_match_the_calls_one_for_one(world, seats, controller, cdr_
 
     def rules(s, h) -> None:  # noqa: ANN001
         for province, key in (("北京", "1"), ("上海", "2"), ("广东", "3")):
-            routing_rules.add_region_rule(s, h, province=province, department=key)
-        routing_rules.set_block_mode(s, h, "blacklist", refuse_with="busy")
-        routing_rules.add_block_entry(s, h, BLOCKED)
+            region_rules.add_region_rule(s, h, province=province, department=key)
+        blocking.set_block_mode(s, h, "blacklist", refuse_with="busy")
+        blocking.add_block_entry(s, h, BLOCKED)
         add_hotline(s, "4008000002", h.enterprise, name="voicemail only", now=w.now)  # no seats: voicemail
 
     _rules(w, rules)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.sipp_load import start_load
 from ivr400.lab import Lab
 from ivr400.lab.sipp import CallResult, SeatUas, call
 from ivr400.pbx.asterisk.dialplan_variables import VOICEMAIL_SPOOL
@@ -239,7 +240,7 @@ def test_a_deploy_at_every_stage_of_a_call_changes_it_only_as_documented(
             problems.append(f"{detail}: expected {EXPECTED[case.stage][case.change]}")
         if not record or not results[case.caller].answered:
             problems.append(f"{detail}: no voicemail ({results[case.caller]})")
-        gaps = [b[0] - a[0] for a, b in zip(invites, invites[1:])]
+        gaps = [b[0] - a[0] for a, b in zip(invites, invites[1:], strict=False)]
         if any(g < RING_S - 0.5 for g in gaps):
             problems.append(f"{detail}: a seat rang before the previous one's {RING_S} s were over: {gaps}")
         if record and invites and record[0].time < invites[-1][0] + RING_S - 0.5:
@@ -280,8 +281,6 @@ def test_soak_a_deploy_every_two_seconds_under_steady_calls(world, seats, contro
     voicemail takes the call; the carrier hangs up after 18 s. No call may fail (the strict load scenario
     fails a call on anything but its own hangup after an answer, e.g. the PBX hanging up) and no seat may
     get two INVITEs in one call."""
-    from ivr400.lab.sipp_load import start_load
-
     w: World = world()
     w.department("9", "无人部门")  # a menu, so that its no-input fallback hunts the switchboard
     w.set_hotline(menu_timeout_s=1, menu_retries=1)

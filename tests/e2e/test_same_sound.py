@@ -23,7 +23,7 @@ import pytest
 
 from ivr400.lab import Lab
 from ivr400.lab.sipp import CallResult, SeatUas, call
-from ivr400.provisioning import routing_rules, tones
+from ivr400.provisioning import blocking, calendar, region_rules, time_rules, tones
 
 from .ami_events import AmiEvents, Step
 from .world import HOTLINE, World, fastagi_listening, write_wav
@@ -85,12 +85,12 @@ def _provision(w: World) -> None:
     c = w.add_hotline(AFTER_HOURS_HOTLINE)
     w.seat("01062345005", 5085, hotline=c)
     with w.session() as s:
-        routing_rules.set_block_mode(s, w.hotline(s), "blacklist", refuse_with="prompt")
-        routing_rules.add_block_entry(s, w.hotline(s), BLOCKED)
-        routing_rules.add_region_rule(s, w.hotline(s, b), province="北京", department="1")
-        routing_rules.add_time_rule(s, w.hotline(s, c), action="department", days="workday", segments="09:00-18:00")
-        routing_rules.set_after_hours(s, w.hotline(s, c), "voicemail")
-        routing_rules.seed_calendar(s, [2025])
+        blocking.set_block_mode(s, w.hotline(s), "blacklist", refuse_with="prompt")
+        blocking.add_block_entry(s, w.hotline(s), BLOCKED)
+        region_rules.add_region_rule(s, w.hotline(s, b), province="北京", department="1")
+        time_rules.add_time_rule(s, w.hotline(s, c), action="department", days="workday", segments="09:00-18:00")
+        time_rules.set_after_hours(s, w.hotline(s, c), "voicemail")
+        calendar.seed_calendar(s, [2025])
 
 
 #: path -> (hotline, caller when the controller is down, caller when up, call options)
@@ -177,5 +177,6 @@ def _steps(steps: dict[tuple[str, str], list[Step]], path: str) -> str:
     lines = []
     for mode in ("down", "up"):
         lines.append(f"-- {path}, controller {mode}:")
-        lines += [f"   {s.context},{s.exten},{s.priority} {s.app}({s.data[:100]}) {s.moh_class}" for s in steps[path, mode]]
+        lines += [f"   {s.context},{s.exten},{s.priority} {s.app}({s.data[:100]}) {s.moh_class}"
+                  for s in steps[path, mode]]
     return "\n".join(lines)

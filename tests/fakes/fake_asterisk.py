@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import Any, Union
+from typing import Any
 
 from ivr400.pbx.asterisk.agi_protocol import AGI_BUF_LEN, parse_args
 
@@ -49,8 +49,8 @@ class _Sentinel:
 NO_REPLY = _Sentinel("NO_REPLY")
 DISCONNECT = _Sentinel("DISCONNECT")
 
-Reply = Union[str, Sequence[str], bytes, _Sentinel]
-Responder = Callable[[list[str], str], Union[Reply, None, Awaitable[Union[Reply, None]]]]
+Reply = str | Sequence[str] | bytes | _Sentinel
+Responder = Callable[[list[str], str], Reply | None | Awaitable[Reply | None]]
 
 #: A multi-line usage reply as res_agi.c sends it for RESULT_SHOWUSAGE.
 USAGE_520 = (
@@ -182,7 +182,7 @@ class FakeAsterisk:
             self.writer.close()
             try:
                 await asyncio.wait_for(self.writer.wait_closed(), 2.0)
-            except (OSError, asyncio.TimeoutError):
+            except (TimeoutError, OSError):
                 pass
 
     async def wait_for_eof(self, timeout: float | None = None) -> bool:

@@ -29,6 +29,7 @@ from ivr400.provisioning.trunks import add_trunk
 from ivr400.render import RenderError, RenderValueError, render_asterisk
 from ivr400.render.asterisk import ENV_TEMPLATE_DIR, FILES
 from ivr400.render.load import load_model
+from tests.factories import destination_row, tone_row
 
 GOLDEN = Path(__file__).with_name("golden")
 NOW = datetime(2026, 6, 1, 2, 0, tzinfo=timezone.utc)
@@ -59,22 +60,11 @@ def sample(engine, tmp_path: Path) -> Session:  # noqa: ANN001
 
 def _dest(session: Session, ent: Enterprise, number: str, *, valid_until: datetime | None = None,
           trunk: Trunk | None = None) -> Destination:
-    """An approved destination (the evidence path is the provisioning tests' business)."""
-    row = Destination(enterprise_id=ent.id, number=number, kind="landline", area_code=number[:3],
-                      owner_name=ent.name, owner_kind="company", status="approved", approved_at=NOW,
-                      approved_by="test", valid_until=valid_until, long_term=valid_until is None,
-                      trunk_id=trunk.id if trunk else None, created_at=NOW)
-    session.add(row)
-    session.flush()
-    return row
+    return destination_row(session, ent, number, NOW, valid_until=valid_until, trunk=trunk)
 
 
 def _tone(session: Session, tone_id: int, name: str, kind: str, ent: Enterprise | None) -> Tone:
-    row = Tone(id=tone_id, enterprise_id=ent.id if ent else None, name=name, kind=kind, original_name=f"{name}.mp3",
-               sha256=f"{tone_id:064x}", stored_path=f"tones/{tone_id:064x}.wav", duration_s=3.0, created_at=NOW)
-    session.add(row)
-    session.flush()
-    return row
+    return tone_row(session, tone_id, name, kind, ent, NOW)
 
 
 @pytest.fixture
@@ -284,7 +274,8 @@ def test_three_level_menu(rich: Session) -> None:
     # the menu engine: the level read each round, the key looked up when pressed, '#' is a key too
     menu = _context(ext, "ivr400-menu")
     assert "Read(IVR400_KEY,${IVR400_MENU_PROMPT},1,t(),1,${IVR400_MENU_TIMEOUT})" in menu
-    assert "GosubIf($[${DIALPLAN_EXISTS(${IVR400_MENU_CTX},${IVR400_KEY},1)}]?${IVR400_MENU_CTX},${IVR400_KEY},1)" in menu
+    key = "${IVR400_MENU_CTX},${IVR400_KEY},1"
+    assert f"GosubIf($[${{DIALPLAN_EXISTS({key})}}]?{key})" in menu
 
 
 def test_call_entry_hook_and_fallback(sample: Session) -> None:
@@ -304,8 +295,9 @@ def test_call_entry_hook_and_fallback(sample: Session) -> None:
     assert dept.index('GotoIf($["${IVR400_AGI}" = "down"]?static)') < dept.index("AGI(")
     # the static list is read after the hook (a half-done hook leaves nothing behind: it sets everything)
     assert dept.index("AGI(") < dept.index("n(static),Set(GOSUB_RETVAL=)") < dept.index("MSet(${GOSUB_RETVAL})")
-    assert _data(ext, HOTLINE, "d1").keys() >= {"IVR400_HUNT", "IVR400_MOH", "IVR400_MAX_ATTEMPTS", "IVR400_RING_TIMEOUT",
-                                                "IVR400_RR", "IVR400_PLAN", "IVR400_DEPT_ID", "IVR400_TARGET_COUNT"}
+    assert _data(ext, HOTLINE, "d1").keys() >= {"IVR400_HUNT", "IVR400_MOH", "IVR400_MAX_ATTEMPTS", "IVR400_RR",
+                                                "IVR400_RING_TIMEOUT", "IVR400_PLAN", "IVR400_DEPT_ID",
+                                                "IVR400_TARGET_COUNT"}
 
 
 def _context(ext: str, name: str) -> str:
@@ -542,7 +534,8 @@ def test_fingerprints_and_changed(sample: Session, tmp_path: Path) -> None:
     assert again.changed(cfg.fingerprints) == ["ivr400/extensions.conf"]  # moh and pjsip unchanged
     written = again.write(tmp_path / "etc")
     assert [p.relative_to(tmp_path / "etc").as_posix() for p in written] == list(again.files)
-    assert (tmp_path / "etc/ivr400/extensions.conf").read_text(encoding="utf-8") == again.files["ivr400/extensions.conf"]
+    written_text = (tmp_path / "etc/ivr400/extensions.conf").read_text(encoding="utf-8")
+    assert written_text == again.files["ivr400/extensions.conf"]
 
 
 def test_model_is_ordered_by_number(engine) -> None:  # noqa: ANN001

@@ -12,8 +12,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from ivr400.lab.config import NOLOAD, LabConfig, render_base_config
-from ivr400.reports.cdr_model import (
+from ivr400.cdr.cdr_model import (
     CSV_COLUMNS,
     CSV_FORMAT,
     DISPOSITIONS,
@@ -30,6 +29,7 @@ from ivr400.reports.cdr_model import (
     parse_csv_text,
     seat_label,
 )
+from ivr400.lab.config import NOLOAD, LabConfig, render_base_config
 
 SEAT1 = "PJSIP/pstn/sip:seat@127.0.0.1:5071"
 

@@ -45,8 +45,10 @@ def rendered(tmp: Path, ext: str = EXT_V1, moh: str = MOH, pjsip: str = PJSIP,
     src = tmp / "sources"
     src.mkdir(exist_ok=True)
     sound_paths = {}
-    for target, data in (sounds if sounds is not None else {"sounds/ivr400/ivr400-welcome.wav": b"RIFF-welcome",
-                                                            "moh/ivr400/ivr400-default/ring.wav": b"RIFF-ring"}).items():
+    if sounds is None:
+        sounds = {"sounds/ivr400/ivr400-welcome.wav": b"RIFF-welcome",
+                  "moh/ivr400/ivr400-default/ring.wav": b"RIFF-ring"}
+    for target, data in sounds.items():
         path = src / target.replace("/", "_")
         path.write_bytes(data)
         sound_paths[target] = path
@@ -145,7 +147,7 @@ def test_first_deploy_writes_everything_reloads_and_verifies(tmp_path: Path, tar
     assert {"dialplan show ivr400-inbound", "dialplan show ivr400-h-4008000001"} <= set(ami.sent)
     assert not report.rolled_back
     # No temp files left behind anywhere.
-    assert not [p for p in target.root.rglob("*ivr400-tmp*")]
+    assert not list(target.root.rglob("*ivr400-tmp*"))
 
 
 def test_second_deploy_of_the_same_config_reloads_nothing(tmp_path: Path, target: d.DeployTarget) -> None:
@@ -270,7 +272,7 @@ def test_crash_while_writing_restores_what_was_already_replaced(tmp_path: Path, 
     assert info.value.field == "write"
     assert snapshot(target.root) == before
     assert ami.reloads == []  # nothing reloaded: Asterisk never saw a half-written set
-    assert not [p for p in target.root.rglob("*ivr400-tmp*")]
+    assert not list(target.root.rglob("*ivr400-tmp*"))
 
 
 def test_unreachable_ami_writes_nothing(tmp_path: Path, target: d.DeployTarget) -> None:

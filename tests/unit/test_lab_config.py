@@ -153,7 +153,7 @@ def test_write_base_config_atomic_modes_and_includes(tmp_path: Path) -> None:
         assert (config_dir / rel).is_file(), rel
     assert deployed.read_text() == "[ivr400-inbound]\n", "deploy's include must never be overwritten"
     assert (config_dir / "ivr400" / "pjsip.conf").read_text() == ""
-    assert not [p for p in config_dir.rglob(".*")], "no temp files left behind"
+    assert not list(config_dir.rglob(".*")), "no temp files left behind"
 
 
 def test_fresh_secret_each_time() -> None:

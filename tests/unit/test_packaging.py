@@ -19,7 +19,8 @@ import ivr400
 pkg = Path(ivr400.__file__).parent
 assert str(pkg).startswith(sys.prefix), pkg
 for name, probe in [("dialplans", "asterisk/extensions.conf.j2"), ("dialplans", "asterisk/lab/pjsip.conf.j2"),
-                    ("sounds", "ivr400-welcome.wav"), ("alembic", "env.py"), ("alembic", "versions/0001_whitelist_foundation.py")]:
+                    ("sounds", "ivr400-welcome.wav"), ("alembic", "env.py"),
+                    ("alembic", "versions/0001_whitelist_foundation.py")]:
     path = resource_dir(name) / probe
     assert path.is_file() and str(path).startswith(str(pkg)), path
 assert (pkg / "compliance" / "letters" / "company.txt.j2").is_file()
@@ -42,7 +43,8 @@ def test_wheel_carries_the_resources(wheel: Path) -> None:
     assert "ivr400/_data/dialplans/asterisk/extensions.conf.j2" in names
     assert "ivr400/_data/sounds/ivr400-ringback.wav" in names
     assert "ivr400/_data/alembic/env.py" in names
-    assert not any(n.startswith(("tests/", "ivr400/_data/tests")) for n in names)
+    assert not any(n.startswith(("tests/", "ivr400/_data/tests", "bench/")) for n in names)
+    assert not any("sipp_load" in n or "uac_load" in n for n in names), "the load benchmark lives in bench/"
 
 
 def test_installed_wheel_finds_its_resources_outside_the_checkout(wheel: Path, tmp_path: Path) -> None:

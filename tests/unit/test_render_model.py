@@ -196,7 +196,8 @@ def test_seat_marks_and_plan_version() -> None:
     sales = _dept("1", targets=targets)  # row id 1
     assert bound_exten(1, "PJSIP/1@x") == "b" + hashlib.md5(b"1|PJSIP/1@x").hexdigest()
     assert bound_exten(None, "PJSIP/1@x") == bound_exten(0, "PJSIP/1@x") != bound_exten(1, "PJSIP/1@x")
-    assert sales.bound_extens == ((bound_exten(1, "PJSIP/1@x"), "PJSIP/1@x"), (bound_exten(1, "PJSIP/2@x"), "PJSIP/2@x"))
+    assert sales.bound_extens == ((bound_exten(1, "PJSIP/1@x"), "PJSIP/1@x"),
+                                  (bound_exten(1, "PJSIP/2@x"), "PJSIP/2@x"))
     h = RenderHotline(id=1, number="4008123456", name="n", enterprise="e", welcome=WELCOME, menu_timeout_s=5,
                       menu_retries=3, voicemail=True, switchboard=_dept(""), departments=(sales,))
     assert re.fullmatch(r"v[0-9a-f]{20}", h.version) and h.version == dataclasses.replace(h).version

@@ -139,7 +139,7 @@ class AsyncAmi:
         try:
             transport, protocol = await asyncio.wait_for(
                 loop.create_connection(AMIProtocol, s.host, s.port), s.timeout)
-        except asyncio.TimeoutError as exc:
+        except TimeoutError as exc:
             raise AmiError("ami", f"no answer from {s.host}:{s.port} within {s.timeout:g} s") from exc
         except OSError as exc:
             raise AmiError("ami", f"cannot connect to {s.host}:{s.port} ({exc.strerror or exc})") from exc
@@ -173,7 +173,7 @@ class AsyncAmi:
         future = self.manager.send_action(action)
         try:
             return await asyncio.wait_for(asyncio.shield(future), timeout or self.timeout)
-        except asyncio.TimeoutError as exc:
+        except TimeoutError as exc:
             self.manager.protocol.responses.pop(action.id, None)
             raise AmiError("ami", f"{what}: no response within {timeout or self.timeout:g} s") from exc
 

@@ -18,7 +18,6 @@ ACTION = "IVR400_ACTION"            # menu | department | voicemail | announceme
 ACTION_DEPT = "IVR400_ACTION_DEPT"  # department key path when ACTION=department
 PROMPT = "IVR400_PROMPT"            # sound to play for announcement/refuse (ivr400/...)
 REFUSE_WITH = "IVR400_REFUSE_WITH"  # busy | prompt
-REASON = "IVR400_REASON"            # short reason for logs and CDR
 
 # --- set by the `department` hook before hunting (and by `route` when ACTION=department)
 TARGET_COUNT = "IVR400_TARGET_COUNT"        # number of dial targets, 0 = nobody routable now
@@ -32,7 +31,7 @@ MOH_CLASS = "IVR400_MOH"                    # musiconhold class heard while seat
 SEAT_REACHED = "IVR400_SEAT"        # dial string of the seat that answered
 DISPOSITION = "IVR400_DISPOSITION"  # answered | busy | noanswer | voicemail | blocked | abandoned | unknown_number
 
-#: FastAGI route names (agi://host:port/<route>), one module each under pbx/asterisk/routes/.
+#: FastAGI route names (agi://host:port/<route>), one module each under ivr400/controller/routes/.
 ROUTE_CALL = "route"
 ROUTE_DEPARTMENT = "department"
 ROUTE_VOICEMAIL = "voicemail_saved"

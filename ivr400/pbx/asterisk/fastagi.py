@@ -1,6 +1,6 @@
 """A small asyncio FastAGI server: routing by URL path, a timeout on every wait, graceful close.
 
-Why we own this instead of using panoramisk's FastAGI (DESIGN.md §4): panoramisk has no timeout on
+Why we own this instead of using panoramisk's FastAGI (see docs/architecture.md): panoramisk has no timeout on
 the header read nor on commands, and its header loop spins forever when the peer closes before the
 blank line (``readline()`` keeps returning ``b""``). A controller that answers every call of a
 hotline cannot afford either: Asterisk gives up on us after its own timeouts, and the static
@@ -34,7 +34,7 @@ import re
 import signal
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from ivr400.pbx.asterisk.agi_protocol import (
     AGIArgumentError,
@@ -68,6 +68,7 @@ __all__ = [
     "AGITimeout",
     "FastAGIServer",
     "Handler",
+    "ServerOptions",
     "dialplan_safe",
     "quote_arg",
     "serve",
@@ -75,6 +76,17 @@ __all__ = [
 ]
 
 Handler = Callable[["AGISession"], Awaitable[None]]
+
+
+class ServerOptions(TypedDict, total=False):
+    """The tunables of :class:`FastAGIServer` (seconds, counts, bytes), for callers that pass them on."""
+
+    header_timeout: float
+    command_timeout: float
+    session_timeout: float
+    max_sessions: int
+    max_header_bytes: int
+    max_header_lines: int
 
 #: Channel variable through which the server reports the session outcome to the dialplan.
 STATUS_VARIABLE = "IVR400_AGI_STATUS"
@@ -109,10 +121,10 @@ class AGICommandError(AGIError):
         self.response = response
 
 
-class _SessionLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+class _SessionLog(logging.LoggerAdapter[logging.Logger]):
     """Prefix each line with ``[uniqueid]`` (or ``[peer host:port]`` before the header is read)."""
 
-    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
+    def process(self, msg: object, kwargs: MutableMapping[str, Any]) -> tuple[str, MutableMapping[str, Any]]:
         extra = dict(self.extra or {})
         kwargs["extra"] = {**extra, **kwargs.get("extra", {})}
         return f"[{extra.get('agi_tag', '-')}] {msg}", kwargs
@@ -137,7 +149,7 @@ class AGISession:
         request: AGIRequest,
         *,
         command_timeout: float,
-        logger: logging.Logger | logging.LoggerAdapter,  # type: ignore[type-arg]
+        logger: logging.Logger | logging.LoggerAdapter[logging.Logger],
         peer: str = "",
     ) -> None:
         self._reader = reader
@@ -404,7 +416,7 @@ class FastAGIServer:
         self.max_header_bytes = max_header_bytes
         self.max_header_lines = max_header_lines
         self.log = logger or _DEFAULT_LOGGER
-        self._server: asyncio.AbstractServer | None = None
+        self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._close_task: asyncio.Future[None] | None = None
         self._closed_event = asyncio.Event()
@@ -658,7 +670,7 @@ async def serve(
     grace: float = 10.0,
     on_started: Callable[[FastAGIServer], None] | None = None,
     logger: logging.Logger | None = None,
-    **options: Any,
+    **options: Unpack[ServerOptions],
 ) -> FastAGIServer:
     """Run a :class:`FastAGIServer` until SIGTERM/SIGINT, then close it gracefully.
 

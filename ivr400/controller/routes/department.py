@@ -21,22 +21,16 @@ No database access except the round-robin counter (``ctx.rotate``).
 from __future__ import annotations
 
 import logging
-import re
-from typing import TYPE_CHECKING
 
 from ivr400.controller.loader import HotlineEntry, dept_key, dept_path
+from ivr400.controller.routes.context import RouteContext
 from ivr400.pbx.asterisk import dialplan_variables as v
 from ivr400.pbx.asterisk.fastagi import AGISession
 from ivr400.routing.decide import decide_department
 from ivr400.routing.model import ActionKind, Decision, HuntStrategy
+from ivr400.validators import DEPT_PATH, HOTLINE_NUMBER
 
-if TYPE_CHECKING:
-    from ivr400.controller.app import Controller
-
-__all__ = ["HOTLINE_PARAM", "department", "hunt_variables", "set_all", "target_variables"]
-
-HOTLINE_PARAM = re.compile(r"400[0-9]{7}")
-_DEPT_PATH = re.compile(r"(?:[0-9](?:\.[0-9]){0,15})?")
+__all__ = ["department", "hunt_variables", "set_all", "target_variables"]
 
 
 def target_variables(entry: HotlineEntry, decision: Decision) -> list[tuple[str, str]]:
@@ -76,11 +70,11 @@ async def set_all(session: AGISession, variables: list[tuple[str, str]]) -> None
         await session.set_variable(name, value)
 
 
-async def department(session: AGISession, ctx: Controller) -> None:
+async def department(session: AGISession, ctx: RouteContext) -> None:
     params = session.params
     number = params.get("hotline", "")
     path = params.get("dept", "")
-    if not HOTLINE_PARAM.fullmatch(number) or not _DEPT_PATH.fullmatch(path):
+    if not HOTLINE_NUMBER.fullmatch(number) or not DEPT_PATH.fullmatch(path):
         session.log.warning("department: malformed request (hotline=%r dept=%r); static plan", number[:40], path[:40])
         return
     config = ctx.config

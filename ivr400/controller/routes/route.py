@@ -1,19 +1,21 @@
 """``agi://.../route?hotline=<400 number>``: what happens to a call, decided at call entry.
 
-Sets, from the cached configuration and the caller ID (never echoed: the reason carries only the
-normalized number), the variables the hotline's entry context reads, ``IVR400_ACTION`` **last** so a
-session that dies halfway leaves the static plan in charge:
+Sets, from the cached configuration and the caller ID, the variables the hotline's entry context
+reads, ``IVR400_ACTION`` **last** so a session that dies halfway leaves the static plan in charge:
 
-* ``menu``: ``IVR400_REASON``, ``IVR400_ACTION``;
+* ``menu``: ``IVR400_PROMPT`` (only when a time rule names one instead of the welcome), ``IVR400_ACTION``;
 * ``department``: the hunt variables (see ``department.py``: targets, timeouts, ``IVR400_HUNT`` when
   simultaneous, ``IVR400_MOH`` when there is a ringback class, ``IVR400_RING_TIMEOUT``),
-  ``IVR400_ACTION_DEPT`` (omitted for the switchboard: empty), ``IVR400_REASON``,
-  ``IVR400_TARGET_COUNT``, ``IVR400_ACTION``. Variables the entry context never set are not sent
-  when their empty value already means the right thing (one round trip each);
+  ``IVR400_ACTION_DEPT`` (omitted for the switchboard: empty), ``IVR400_TARGET_COUNT``,
+  ``IVR400_ACTION``. Variables the entry context never set are not sent when their empty value already
+  means the right thing (one round trip each);
 * ``voicemail``: ``IVR400_ACTION_DEPT`` and ``IVR400_DEPT_PATH`` for a department's mailbox, the greeting
-  in ``IVR400_PROMPT`` if configured, ``IVR400_REASON``, ``IVR400_ACTION``;
-* ``announcement``: ``IVR400_PROMPT``, ``IVR400_REASON``, ``IVR400_ACTION``;
-* ``refuse``: ``IVR400_REFUSE_WITH``, ``IVR400_PROMPT`` (prompt only), ``IVR400_REASON``, ``IVR400_ACTION``.
+  in ``IVR400_PROMPT`` if configured, ``IVR400_ACTION``;
+* ``announcement``: ``IVR400_PROMPT``, ``IVR400_ACTION``;
+* ``refuse``: ``IVR400_REFUSE_WITH``, ``IVR400_PROMPT`` (prompt only), ``IVR400_ACTION``.
+
+The decision's reason (which never echoes the raw caller ID, only the normalized number) goes to the
+log: INFO for refusals, DEBUG otherwise. Nothing in the dialplan reads it, so it costs no round trip.
 
 A 400 number the database does not know (deleted or deactivated since the dialplan was rendered) gets
 the polite unknown-number announcement and a log line. No configuration, a hotline the loader skipped
@@ -22,25 +24,22 @@ or whose rules are invalid, a malformed request: nothing is set (static plan), w
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from ivr400.controller.loader import HotlineEntry, dept_path
+from ivr400.controller.routes.context import RouteContext
+from ivr400.controller.routes.department import set_all, target_variables
 from ivr400.pbx.asterisk import dialplan_variables as v
 from ivr400.pbx.asterisk.fastagi import AGISession
-from ivr400.pbx.asterisk.routes.department import HOTLINE_PARAM, set_all, target_variables
-from ivr400.render.model import UNKNOWN_NUMBER
+from ivr400.pbx.asterisk.prompts import UNKNOWN_NUMBER
 from ivr400.routing.decide import decide
 from ivr400.routing.model import ActionKind, Decision, HuntStrategy
-
-if TYPE_CHECKING:
-    from ivr400.controller.app import Controller
+from ivr400.validators import HOTLINE_NUMBER
 
 __all__ = ["UNKNOWN_HOTLINE_VARIABLES", "decision_variables", "route"]
 
 #: What a call to a 400 number the controller does not know gets.
 UNKNOWN_HOTLINE_VARIABLES: tuple[tuple[str, str], ...] = (
     (v.PROMPT, UNKNOWN_NUMBER),
-    (v.REASON, "unknown hotline"),
     (v.DISPOSITION, "unknown_number"),
     (v.ACTION, ActionKind.ANNOUNCEMENT.value),
 )
@@ -60,7 +59,6 @@ def decision_variables(entry: HotlineEntry, decision: Decision) -> list[tuple[st
         path = dept_path(decision.department)
         if path:
             out.append((v.ACTION_DEPT, path))
-        out.append((v.REASON, decision.reason))
         out.append((v.TARGET_COUNT, str(len(decision.targets))))
     else:
         if action is ActionKind.VOICEMAIL:
@@ -72,14 +70,13 @@ def decision_variables(entry: HotlineEntry, decision: Decision) -> list[tuple[st
             out.append((v.REFUSE_WITH, decision.refuse_with.value))
         if decision.prompt:
             out.append((v.PROMPT, decision.prompt))
-        out.append((v.REASON, decision.reason))
     out.append((v.ACTION, action.value))
     return out
 
 
-async def route(session: AGISession, ctx: Controller) -> None:
+async def route(session: AGISession, ctx: RouteContext) -> None:
     number = session.params.get("hotline", "")
-    if not HOTLINE_PARAM.fullmatch(number):
+    if not HOTLINE_NUMBER.fullmatch(number):
         session.log.warning("route: hotline parameter %r is not a 400 number; static plan", number[:40])
         return
     config = ctx.config
@@ -100,7 +97,7 @@ async def route(session: AGISession, ctx: Controller) -> None:
     now = ctx.now()
     decision = decide(entry.routing, session.callerid, now, entry.calendar)
     decision = await ctx.rotate(entry, decision, now)
-    ctx.decisions += 1
+    ctx.count_decision()
     if decision.action is ActionKind.REFUSE:
         session.log.info("route: %s %s: %s", number, decision.action.value, decision.reason)
     elif session.log.isEnabledFor(logging.DEBUG):

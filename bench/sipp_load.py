@@ -4,7 +4,7 @@
         result = run_load("4008000001", rate=5, calls=100, hold_s=0.5, workdir=tmp)
     result.successful, result.failed, result.ok       # sipp's own counters (ok: every call succeeded)
 
-The carrier scenario (scenarios/uac_load.xml) is strict: a call counts as successful only if the PBX
+The carrier scenario (bench/scenarios/uac_load.xml) is strict: a call counts as successful only if the PBX
 answered it and the carrier's BYE was taken; any other final response, a BYE from the PBX or a timeout
 is a failed call in sipp's statistics. Neither side writes a per-message log (it would cost more CPU
 than the PBX at a few hundred calls per second); counts come from sipp's `-trace_stat` CSV.
@@ -32,9 +32,12 @@ from ivr400.lab.sipp import (
     sipp_binary,
 )
 
+#: This benchmark's own sipp scenarios (bench/scenarios/, not shipped in the wheel).
+SCENARIOS = Path(__file__).resolve().parent / "scenarios"
+
 __all__ = ["LoadResult", "LoadSeat", "raise_nofile", "run_load", "start_load"]
 
-#: Open files for sipp (and anything started from here): DESIGN.md §3, the lab box allows 20000.
+#: Open files for sipp (and anything started from here): the lab box allows 20000 (docs/architecture.md, "The lab").
 NOFILE = 20000
 
 
@@ -56,7 +59,7 @@ def _stat_counters(path: Path) -> dict[str, str]:
     if len(rows) < 2:
         return {}
     header, last = rows[0], rows[-1]
-    return {k.strip(): v.strip() for k, v in zip(header, last)}
+    return {k.strip(): v.strip() for k, v in zip(header, last, strict=False)}  # a short last line: the columns it has
 
 
 def _int(stats: dict[str, str], key: str) -> int:
@@ -189,7 +192,7 @@ def start_load(to_number: str, *, rate: float, calls: int, hold_s: float = 0.5, 
     workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix=f"sipp-load-{to_number}-"))
     workdir.mkdir(parents=True, exist_ok=True)
     scenario = _render("uac_load.xml", {"FROM": from_number, "ANSWER_TIMEOUT_MS": str(int(answer_timeout_s * 1000))},
-                       workdir)
+                       workdir, SCENARIOS)
     timeout_s = calls / rate + hold_s + answer_timeout_s + 30
     cmd = _load_command(to_number, scenario, workdir, rate=rate, calls=calls, hold_s=hold_s, local_port=local_port,
                         local_host=local_host, pbx_host=pbx_host, pbx_port=pbx_port, limit=limit,

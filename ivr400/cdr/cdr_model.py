@@ -32,6 +32,7 @@ from ivr400.pbx.asterisk.dialplan_variables import (
     CDR_RECORDING,
     CDR_SEAT,
 )
+from ivr400.validators import HOTLINE_NUMBER
 
 __all__ = [
     "CSV_COLUMNS",
@@ -162,7 +163,6 @@ DISPOSITIONS: tuple[str, ...] = (
 _RANK = {d: len(DISPOSITIONS) - i for i, d in enumerate(DISPOSITIONS)}
 #: Dispositions of calls nobody took: their callers are to be called back (cdr missed).
 MISSED_DISPOSITIONS: tuple[str, ...] = ("noanswer", "busy", "abandoned", "voicemail")
-_HOTLINE = re.compile(r"400[0-9]{7}")
 _EPOCH = re.compile(r"([0-9]+)(?:\.([0-9]*))?")
 
 
@@ -361,7 +361,7 @@ def leg_from_csv_row(row: list[str]) -> Leg:
         raise CdrParseError(f"format: expected {CSV_FORMAT!r} in the first column, got {row[:1]!r}")
     if len(row) != len(CSV_COLUMNS):
         raise CdrParseError(f"columns: expected {len(CSV_COLUMNS)}, got {len(row)}")
-    fields = {name: value.strip() for name, value in zip(CSV_COLUMNS, row)}
+    fields = {name: value.strip() for name, value in zip(CSV_COLUMNS, row, strict=True)}
     return _leg(
         fields,
         _epoch(fields["start"], "start"),
@@ -426,7 +426,7 @@ def _hotline(legs: list[Leg]) -> str | None:
         return digits[:10]
     for leg in legs:  # fallback: the number the carrier called, when it is a 400 number
         candidate = re.sub(r"[^0-9]", "", leg.dst)
-        if _HOTLINE.fullmatch(candidate):
+        if HOTLINE_NUMBER.fullmatch(candidate):
             return candidate
     return None
 

@@ -27,11 +27,7 @@ from sqlalchemy import Engine, and_, func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from ivr400.db.models import CallRecord
-from ivr400.db.models import RegionOverride as RegionOverrideRow
-from ivr400.lab.config import atomic_write
-from ivr400.paths import data_dir
-from ivr400.reports.cdr_model import (
+from ivr400.cdr.cdr_model import (
     CSV_FILE,
     MISSED_DISPOSITIONS,
     Call,
@@ -41,6 +37,10 @@ from ivr400.reports.cdr_model import (
     merge_calls,
     parse_csv_text,
 )
+from ivr400.db.models import CallRecord
+from ivr400.db.models import RegionOverride as RegionOverrideRow
+from ivr400.fsutil import atomic_write
+from ivr400.paths import data_dir
 from ivr400.routing.model import RegionOverride
 from ivr400.routing.region import caller_region
 
@@ -170,7 +170,8 @@ def store_calls(engine: Engine, calls: Iterable[Call], source: str, *, attempts:
     return _retrying(engine, lambda s: upsert_calls(s, calls, source, region_lookup(s)), attempts)
 
 
-def store_legs(engine: Engine, legs: Iterable[Leg], source: str, *, attempts: int = 5) -> tuple[list[Call], UpsertStats]:
+def store_legs(engine: Engine, legs: Iterable[Leg], source: str, *, attempts: int = 5) -> tuple[list[Call],
+                                                                                                UpsertStats]:
     """Aggregate legs into calls (caller region with the database's overrides) and upsert them."""
     legs = list(legs)
     calls: list[Call] = []

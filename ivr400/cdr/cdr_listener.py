@@ -11,7 +11,7 @@ quiet for `flush_delay` seconds; legs already stored are kept for `recent_s` sec
 the same call is aggregated with the others rather than alone.
 
 Durable: every (re)login, and every `import_interval` seconds, the listener imports cdr_custom's
-ivr400.csv from the remembered offset (ivr400.reports.cdr_store.import_csv). Calls that ended while
+ivr400.csv from the remembered offset (ivr400.cdr.cdr_store.import_csv). Calls that ended while
 it was down, or whose events were lost (Asterisk drops events for a slow AMI client), are stored then.
 Both paths upsert idempotently, so a call seen twice is still one row.
 """
@@ -30,8 +30,8 @@ from typing import Any
 from panoramisk import Manager
 from sqlalchemy import Engine
 
-from ivr400.reports.cdr_model import CdrParseError, Leg, leg_from_event
-from ivr400.reports.cdr_store import ImportResult, import_csv, store_legs
+from ivr400.cdr.cdr_model import CdrParseError, Leg, leg_from_event
+from ivr400.cdr.cdr_store import ImportResult, import_csv, store_legs
 
 __all__ = ["AmiSettings", "CdrListener", "ListenerError", "ListenerStats"]
 
@@ -95,12 +95,12 @@ class _Manager(Manager):
         self._closing = False
         self._on_login_result = on_login_result
 
-    def connect(self, *args: Any, **kwargs: Any):  # noqa: ANN201, ANN401
+    def connect(self, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401 - panoramisk's signature
         if self._closing:
             return None
         return super().connect(*args, **kwargs)
 
-    def connection_made(self, f):  # noqa: ANN001, ANN201
+    def connection_made(self, f: asyncio.Future[Any]) -> None:
         if self._closing:
             try:
                 transport, _protocol = f.result()
@@ -110,7 +110,7 @@ class _Manager(Manager):
             return None
         return super().connection_made(f)
 
-    def login(self, future):  # noqa: ANN001, ANN201
+    def login(self, future: asyncio.Future[Any]) -> bool:
         ok = super().login(future)
         if self._on_login_result is not None:
             try:
@@ -121,12 +121,12 @@ class _Manager(Manager):
             self._on_login_result(ok, reason)
         return ok
 
-    def ping(self):  # noqa: ANN201
+    def ping(self) -> None:
         if self._closing or self.protocol is None:
             return None
         return super().ping()
 
-    def connection_lost(self, exc):  # noqa: ANN001, ANN201
+    def connection_lost(self, exc: BaseException | None) -> None:
         if self._closing:
             self._connected = False
             return None
@@ -220,7 +220,7 @@ class CdrListener:
         """True once logged in to AMI (and the backfill of that login finished, if any)."""
         try:
             await asyncio.wait_for(self._logged_in.wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=timeout)

@@ -1,0 +1,42 @@
+"""FastAGI routes, one module each, the function named after the route (wazo-agid style).
+
+Every route is ``async def <route>(session: AGISession, ctx: RouteContext) -> None`` and is registered
+here explicitly; :func:`bind` gives the server its ``{route name: handler(session)}`` mapping with the
+context (the controller) bound. Route names are the constants of ``dialplan_variables`` the templates use.
+"""
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from types import MappingProxyType
+
+from ivr400.controller.routes.context import RouteContext
+from ivr400.controller.routes.department import department
+from ivr400.controller.routes.route import route
+from ivr400.controller.routes.voicemail_saved import voicemail_saved
+from ivr400.pbx.asterisk import dialplan_variables as v
+from ivr400.pbx.asterisk.fastagi import AGISession, Handler
+
+__all__ = ["ROUTES", "Route", "RouteContext", "bind", "department", "route", "voicemail_saved"]
+
+#: A route function: the session and the context it may use.
+Route = Callable[[AGISession, RouteContext], Awaitable[None]]
+
+#: Route name → route function (explicit registration).
+ROUTES: Mapping[str, Route] = MappingProxyType({
+    v.ROUTE_CALL: route,
+    v.ROUTE_DEPARTMENT: department,
+    v.ROUTE_VOICEMAIL: voicemail_saved,
+})
+
+
+def _bound(func: Route, ctx: RouteContext) -> Handler:
+    async def handler(session: AGISession) -> None:
+        await func(session, ctx)
+
+    handler.__name__ = handler.__qualname__ = func.__name__
+    return handler
+
+
+def bind(ctx: RouteContext) -> dict[str, Handler]:
+    """The handlers for :class:`~ivr400.pbx.asterisk.fastagi.FastAGIServer`, with ``ctx`` bound."""
+    return {name: _bound(func, ctx) for name, func in ROUTES.items()}

@@ -1,0 +1,42 @@
+"""What a FastAGI route may use of the controller: :class:`RouteContext`, a typed protocol.
+
+Routes receive it as ``ctx``; :class:`ivr400.controller.app.Controller` implements it, tests may pass any
+object that does (a recording fake, for instance). Routes never import the controller itself, so the
+controller imports its routes at module level and nothing imports in a cycle.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from ivr400.controller.loader import HotlineEntry, LoadedConfig
+from ivr400.routing.model import Decision
+
+__all__ = ["RouteContext"]
+
+
+class RouteContext(Protocol):
+    """The cached configuration, the clock, the round-robin counter and the voicemail insert."""
+
+    @property
+    def config(self) -> LoadedConfig | None:
+        """The routing configuration loaded last (None until the first load succeeded)."""
+        ...
+
+    def now(self) -> datetime:
+        """The current instant (aware)."""
+        ...
+
+    async def rotate(self, entry: HotlineEntry, decision: Decision, now: datetime) -> Decision:
+        """A round-robin department decision with its targets rotated to the next position; others as given."""
+        ...
+
+    def count_decision(self) -> None:
+        """One more call-entry decision taken (for the controller's counters)."""
+        ...
+
+    async def save_voicemail(self, *, hotline: str, dept: str, uniqueid: str, caller: str | None,
+                             file_path: str) -> bool:
+        """Record the voicemail file ``file_path`` (as Asterisk sees it; already checked by the route).
+        True if a row was created, False if it existed."""
+        ...

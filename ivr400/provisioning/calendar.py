@@ -1,0 +1,140 @@
+"""The holiday calendar (法定节假日 and 调休 make-up working days): national days seeded from
+chinesecalendar, and days pinned nationally or per enterprise: ``ivr400 calendar``.
+
+Rows are written in the caller's transaction; the table bumps ``config_generation`` through its triggers.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, delete, select
+from sqlalchemy.orm import Session
+
+from ivr400.db.models import CalendarDay, Enterprise
+from ivr400.provisioning.actions import optional_text, split_values
+from ivr400.provisioning.errors import ProvisioningError
+from ivr400.routing.calendar import CalendarEntry, DayKind, seed_from_chinesecalendar
+
+__all__ = [
+    "SeedReport",
+    "add_calendar_day",
+    "calendar_view",
+    "list_calendar",
+    "parse_years",
+    "remove_calendar_day",
+    "seed_calendar",
+]
+
+_MAX_YEARS = 50
+
+
+def parse_years(text: str | None, default_around: int) -> list[int]:
+    """``2024-2026``, ``2025``, ``2024,2026``; None → the year before, this one and the next."""
+    if text is None or not text.strip():
+        return [default_around - 1, default_around, default_around + 1]
+    out: set[int] = set()
+    for item in split_values(text):
+        m = re.fullmatch(r"([0-9]{4})(?:\s*-\s*([0-9]{4}))?", item)
+        if m is None:
+            raise ProvisioningError("years", f"{item!r} is not a year or a range like 2024-2026")
+        lo, hi = int(m[1]), int(m[2] or m[1])
+        if hi < lo or not 1900 <= lo <= 2200 or not 1900 <= hi <= 2200:
+            raise ProvisioningError("years", f"{item!r} is not a range of years between 1900 and 2200")
+        out.update(range(lo, hi + 1))
+    if len(out) > _MAX_YEARS:
+        raise ProvisioningError("years", f"at most {_MAX_YEARS} years at once")
+    return sorted(out)
+
+
+@dataclass(frozen=True)
+class SeedReport:
+    years_with_data: tuple[int, ...]
+    years_without_data: tuple[int, ...]
+    days_written: int
+    days_removed: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"years_with_data": list(self.years_with_data), "years_without_data": list(self.years_without_data),
+                "days_written": self.days_written, "days_removed": self.days_removed}
+
+
+def seed_calendar(session: Session, years: Iterable[int]) -> SeedReport:
+    """Replace the national days of ``years`` with chinesecalendar's; years it has no data for are
+    reported (and their rows kept), never an error."""
+    result = seed_from_chinesecalendar(years)
+    removed = written = 0
+    for year in result.years_with_data:
+        deleted = session.execute(
+            delete(CalendarDay).where(CalendarDay.enterprise_id.is_(None),
+                                      CalendarDay.day >= dt.date(year, 1, 1), CalendarDay.day <= dt.date(year, 12, 31))
+        )
+        removed += cast("CursorResult[Any]", deleted).rowcount or 0
+    session.flush()
+    for entry in result.entries:
+        session.add(CalendarDay(enterprise_id=None, day=entry.day, kind=entry.kind.value, name=entry.name))
+        written += 1
+    session.flush()
+    return SeedReport(result.years_with_data, result.years_without_data, written, removed)
+
+
+def _kind(kind: str) -> DayKind:
+    value = (kind or "").strip().lower().replace("-", "_")
+    try:
+        return DayKind(value)
+    except ValueError:
+        raise ProvisioningError("kind", f"{kind!r} is not one of {', '.join(k.value for k in DayKind)}") from None
+
+
+def add_calendar_day(session: Session, day: dt.date, kind: str, *, enterprise: Enterprise | None = None,
+                     name: str | None = None) -> CalendarDay:
+    """Pin one day's kind: nationally (enterprise None) or for one enterprise (an override that wins over
+    the national calendar). An existing row for that day and owner is replaced."""
+    day_kind = _kind(kind)
+    name = optional_text(name, "name", 64)
+    try:
+        CalendarEntry(day, day_kind, name)
+    except ValueError as exc:
+        raise ProvisioningError("date", str(exc)) from None
+    owner = CalendarDay.enterprise_id.is_(None) if enterprise is None else CalendarDay.enterprise_id == enterprise.id
+    row = session.scalar(select(CalendarDay).where(owner, CalendarDay.day == day))
+    if row is None:
+        row = CalendarDay(enterprise_id=enterprise.id if enterprise else None, day=day, kind=day_kind.value, name=name)
+        session.add(row)
+    else:
+        row.kind = day_kind.value
+        row.name = name
+    session.flush()
+    return row
+
+
+def remove_calendar_day(session: Session, day: dt.date, *, enterprise: Enterprise | None = None) -> None:
+    owner = CalendarDay.enterprise_id.is_(None) if enterprise is None else CalendarDay.enterprise_id == enterprise.id
+    row = session.scalar(select(CalendarDay).where(owner, CalendarDay.day == day))
+    if row is None:
+        whose = "national" if enterprise is None else f"enterprise {enterprise.id}"
+        raise ProvisioningError("date", f"no {whose} calendar entry on {day.isoformat()}")
+    session.delete(row)
+    session.flush()
+
+
+def calendar_view(row: CalendarDay, enterprise_name: str | None) -> dict[str, Any]:
+    return {"id": row.id, "day": row.day.isoformat(), "weekday": row.day.isoweekday(), "kind": row.kind,
+            "name": row.name, "enterprise_id": row.enterprise_id, "enterprise": enterprise_name or "national"}
+
+
+def list_calendar(session: Session, *, year: int | None = None,
+                  enterprise: Enterprise | None = None) -> list[dict[str, Any]]:
+    """National days and enterprise overrides (only ``enterprise``'s when given), by day."""
+    stmt = (select(CalendarDay, Enterprise.name).outerjoin(Enterprise, Enterprise.id == CalendarDay.enterprise_id)
+            .order_by(CalendarDay.day, CalendarDay.enterprise_id.is_not(None), CalendarDay.enterprise_id))
+    if year is not None:
+        if not 1900 <= year <= 2200:
+            raise ProvisioningError("year", f"{year} is not a year between 1900 and 2200")
+        stmt = stmt.where(CalendarDay.day >= dt.date(year, 1, 1), CalendarDay.day <= dt.date(year, 12, 31))
+    if enterprise is not None:
+        stmt = stmt.where(CalendarDay.enterprise_id == enterprise.id)
+    return [calendar_view(row, name) for row, name in session.execute(stmt)]
