@@ -179,7 +179,7 @@ class Case:
 
     def start(self, tmp: Path) -> None:
         self.running = CallInBackground(tmp, self.caller, self.number, dtmf="1", dtmf_delay_s=KEY_AT_S,
-                                        hold_s=22.0, local_port=self.port, timeout_s=80).start()
+                                        hold_s=26.0, local_port=self.port, timeout_s=80).start()
 
 
 def _stage_reached(ami: AmiEvents, case: Case) -> Step | None:
