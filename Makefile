@@ -32,6 +32,7 @@ lint: venv
 
 # All benchmarks, one after the other; each prints its figures and ratios (the calls one needs the lab).
 bench: system venv
+	$(BIN)/python bench/bench_cli.py
 	$(BIN)/python bench/bench_render.py
 	$(BIN)/python bench/bench_controller.py
 	$(BIN)/ivr400 lab up

@@ -53,8 +53,9 @@ from sipp_load import LoadSeat, raise_nofile, run_load  # noqa: E402
 
 from ivr400.db.engine import make_engine  # noqa: E402
 from ivr400.db.migrate import upgrade  # noqa: E402
+from ivr400.deploy.asterisk import deploy_from_db  # noqa: E402
 from ivr400.lab import Lab  # noqa: E402
-from ivr400.pbx.asterisk.deploy import deploy_from_db, lab_target  # noqa: E402
+from ivr400.lab.targets import lab_target  # noqa: E402
 from ivr400.provisioning import destinations, evidence, seats, trunks  # noqa: E402
 from ivr400.provisioning.enterprises import add_enterprise  # noqa: E402
 from ivr400.provisioning.hotlines import add_hotline  # noqa: E402
@@ -376,7 +377,7 @@ def main() -> None:
         seat = LoadSeat(SEAT_PORT, workdir=data / "seat")
         try:
             controller = start_server([str(Path(sys.executable).with_name("ivr400")), "--db", db_url, "serve",
-                                       "--port", str(CONTROLLER_PORT), "--log-level", "warning",
+                                       "--port", str(CONTROLLER_PORT), "--metrics-port", "0", "--log-level", "warning",
                                        "--max-sessions", "2000", "--asterisk-root", str(lab.root)], env, "ivr400 serve")
             recorded = asyncio.run(agi_run_load(CONTROLLER_PORT, f"route?hotline={HOTLINE}", concurrency=1,
                                                 duration_s=0.3, record_first=True))

@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import platform
+import re
 import signal
 import subprocess
 import sys
@@ -53,9 +54,10 @@ def start(cmd: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[str], i
                             start_new_session=True)
     assert proc.stdout is not None
     for line in proc.stdout:
-        if line.startswith("ready:"):
-            port = int(line.strip().rsplit(":", 1)[1])
-            return proc, port
+        # ivr400: "ready: pid N, agi://127.0.0.1:PORT, metrics http://..."; the bare server: "ready: PORT"
+        m = re.match(r"ready: (?:pid \d+, agi://[^:\s]+:)?(\d+)", line)
+        if m:
+            return proc, int(m.group(1))
     raise RuntimeError(f"{cmd[:3]} did not start (exit {proc.wait()})")
 
 
@@ -82,7 +84,7 @@ def main() -> None:
         env = os.environ | {"IVR400_DATA_DIR": str(data), "IVR400_DATABASE_URL": db_url}
         route = f"route?hotline={HOTLINE}"
         ivr400, ivr_port = start([str(Path(sys.executable).parent / "ivr400"), "serve", "--port", "0",
-                                  "--log-level", "warning", "--max-sessions", "2000"], env)
+                                  "--metrics-port", "0", "--log-level", "warning", "--max-sessions", "2000"], env)
         try:
             recorded = asyncio.run(run_load(ivr_port, route, concurrency=1, duration_s=0.3, record_first=True))
             commands = [c for c in recorded.commands if "IVR400_AGI_STATUS" not in c]

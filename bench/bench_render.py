@@ -5,7 +5,8 @@
     python bench/bench_render.py --postgres postgresql://postgres@127.0.0.1:5432/postgres
 
 The fixture is bulk-inserted (no services), but through the real migrations: the seat triggers that
-refuse non-whitelisted destinations run for every seat, so destinations are inserted approved first.
+refuse non-whitelisted destinations run for every seat, so destinations are inserted pending, each gets
+a carrier bill (the database refuses an approval without one), then all are approved in one UPDATE.
 Each hotline: its own enterprise, 2 menu keys (1: round robin, 2: simultaneous), seats split between
 the switchboard and the two departments; every 10th hotline has a ringback tone.
 
@@ -28,17 +29,18 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import create_engine, insert, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from ivr400.db.engine import make_engine
 from ivr400.db.migrate import upgrade
-from ivr400.db.models import Department, Destination, Enterprise, Hotline, Seat, Tone
+from ivr400.db.models import Department, Destination, Enterprise, Evidence, Hotline, Seat, Tone
 from ivr400.render.asterisk import render_model
 from ivr400.render.load import load_model
 
 NOW = datetime(2026, 6, 1, 2, 0, tzinfo=timezone.utc)
+BILL = {"issuer": "telecom", "shows_number": True, "shows_owner": True}
 CHUNK = 2000  # rows per INSERT (SQLite allows 32,766 bind parameters per statement)
 
 
@@ -60,7 +62,7 @@ def populate(engine, hotlines: int, seats: int, data_root: Path) -> float:  # no
         session.execute(insert(Tone), [{
             "id": 1, "enterprise_id": None, "name": "bench-ringback", "kind": "ringback", "original_name": "r.wav",
             "sha256": "0" * 64, "stored_path": f"tones/{'0' * 64}.wav", "duration_s": 1.0, "created_at": NOW}])
-        ents, hls, depts, dests, seat_rows = [], [], [], [], []
+        ents, hls, depts, dests, bills, seat_rows = [], [], [], [], [], []
         for h in range(1, hotlines + 1):
             ents.append({"id": h, "name": f"企业{h}有限公司", "name_key": f"e{h}", "area_code": "010",
                          "created_at": NOW})
@@ -76,8 +78,12 @@ def populate(engine, hotlines: int, seats: int, data_root: Path) -> float:  # no
                 did = (h - 1) * seats + s + 1
                 dests.append({"id": did, "enterprise_id": h, "number": f"010{60000000 + did:08d}"[:11],
                               "kind": "landline", "area_code": "010", "owner_name": f"企业{h}有限公司",
-                              "owner_kind": "company", "status": "approved", "long_term": True,
-                              "approved_at": NOW, "approved_by": "bench", "created_at": NOW})
+                              "owner_kind": "company", "status": "pending", "long_term": True,
+                              "created_at": NOW})
+                bills.append({"destination_id": did, "kind": "carrier_bill", "original_name": "bill.png",
+                              "media_type": "image/png", "size": 1, "sha256": "0" * 64,
+                              "stored_path": "evidence/00/bill", "attributes": BILL, "long_term": False,
+                              "created_at": NOW})
                 if s < sb:
                     dept, pos = None, s + 1
                 elif s < sb + d1:
@@ -87,8 +93,10 @@ def populate(engine, hotlines: int, seats: int, data_root: Path) -> float:  # no
                 seat_rows.append({"hotline_id": h, "department_id": dept, "destination_id": did, "position": pos,
                                   "ring_timeout_s": 15 + (s % 3) * 5, "created_at": NOW})
         for model, rows in ((Enterprise, ents), (Hotline, hls), (Department, depts), (Destination, dests),
-                            (Seat, seat_rows)):
+                            (Evidence, bills), (Seat, seat_rows)):
             if model is Seat:
+                session.execute(update(Destination).values(status="approved", approved_at=NOW, approved_by="bench"))
+                session.commit()
                 analyze(session)  # the seat trigger's lookups need statistics on PostgreSQL
             for chunk in _chunks(rows):
                 if postgres:

@@ -9,7 +9,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 
 def fsync_dir(path: Path) -> None:
@@ -58,3 +58,35 @@ def file_lock(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def path_in_root(root: Path, path: str | PurePosixPath) -> Path:
+    """The host path of `path` as a process whose "/" is `root` sees it (a chroot, a container volume).
+
+    Symlinks are resolved the way that process sees them (an absolute link target is taken relative to
+    `root`), so e.g. /var/run/asterisk in a chroot maps to ROOT/run/asterisk and never to the host's /run.
+    With `root` = "/" this is the path itself. OSError if a chain of links loops.
+    """
+    parts = list(PurePosixPath("/", path).parts[1:])
+    resolved: list[str] = []
+    hops = 0
+    while parts:
+        part = parts.pop(0)
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if resolved:
+                resolved.pop()
+            continue
+        candidate = root.joinpath(*resolved, part)
+        if candidate.is_symlink():
+            hops += 1
+            if hops > 40:
+                raise OSError(f"too many symlinks resolving {path} in {root}")
+            target = PurePosixPath(os.readlink(candidate))
+            if target.is_absolute():
+                resolved = []
+            parts = list(target.parts[1:] if target.is_absolute() else target.parts) + parts
+            continue
+        resolved.append(part)
+    return root.joinpath(*resolved)

@@ -56,6 +56,14 @@ def bare_engine(request: pytest.FixtureRequest, tmp_path) -> Iterator[Engine]:  
 
 
 @pytest.fixture
+def pg_engine() -> Iterator[Engine]:
+    """A migrated PostgreSQL schema only, for what SQLite has no counterpart of (TRUNCATE, concurrent writers)."""
+    for engine in _pg_schema_engine():
+        upgrade(engine)
+        yield engine
+
+
+@pytest.fixture
 def engine(bare_engine: Engine) -> Engine:
     upgrade(bare_engine)
     return bare_engine

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from ivr400.db.models import Destination, Enterprise, Hotline, Tone, Trunk
+from ivr400.db.models import Destination, Enterprise, Evidence, Hotline, Tone, Trunk
 from ivr400.provisioning import destinations, evidence
 from ivr400.provisioning.enterprises import add_enterprise
 from ivr400.provisioning.hotlines import add_hotline
@@ -64,12 +64,18 @@ def pending(session: Session, w: World, number: str, now: datetime, **kw) -> Des
 def destination_row(session: Session, ent: Enterprise, number: str, now: datetime, *,
                     valid_until: datetime | None = None, trunk: Trunk | None = None) -> Destination:
     """An approved landline written directly (for render and routing tests: the evidence path is the
-    provisioning tests' business)."""
+    provisioning tests' business). The database refuses an approval without a carrier bill on file
+    (migration 0004), so the row is inserted pending, given one, then approved."""
     row = Destination(enterprise_id=ent.id, number=number, kind="landline", area_code=number[:3],
-                      owner_name=ent.name, owner_kind="company", status="approved", approved_at=now,
-                      approved_by=ACTOR, valid_until=valid_until, long_term=valid_until is None,
-                      trunk_id=trunk.id if trunk else None, created_at=now)
+                      owner_name=ent.name, owner_kind="company", status="pending", valid_until=valid_until,
+                      long_term=valid_until is None, trunk_id=trunk.id if trunk else None, created_at=now)
     session.add(row)
+    session.flush()
+    session.add(Evidence(destination_id=row.id, kind="carrier_bill", original_name="bill.png", media_type="image/png",
+                         size=len(PNG), sha256="0" * 64, stored_path="evidence/00/bill",
+                         attributes={"issuer": "telecom", "shows_number": True, "shows_owner": True}, created_at=now))
+    session.flush()
+    row.status, row.approved_at, row.approved_by = "approved", now, ACTOR
     session.flush()
     return row
 

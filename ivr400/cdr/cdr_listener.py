@@ -1,6 +1,6 @@
 """The call-record listener: AMI ``Cdr`` events in, call records out, with a CSV backfill.
 
-    listener = CdrListener(engine, AmiSettings(**lab.ami_credentials), csv_path=...)
+    listener = CdrListener(engine, settings.require_ami(), csv_path=settings.cdr_csv, state_path=...)
     await listener.start()                  # connects; panoramisk reconnects on its own
     ...
     await listener.stop()                   # stores what is pending, closes the connection
@@ -22,7 +22,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import timezone, tzinfo
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from sqlalchemy import Engine
 
 from ivr400.cdr.cdr_model import CdrParseError, Leg, leg_from_event
 from ivr400.cdr.cdr_store import ImportResult, import_csv, store_legs
+from ivr400.pbx.asterisk.ami_settings import AmiSettings
 
 __all__ = ["AmiSettings", "CdrListener", "ListenerError", "ListenerStats"]
 
@@ -40,19 +41,6 @@ log = logging.getLogger("ivr400.cdr")
 
 class ListenerError(RuntimeError):
     """Printed by the CLI as `error: FIELD: reason`."""
-
-
-@dataclass(frozen=True)
-class AmiSettings:
-    host: str = "127.0.0.1"
-    port: int = 5038
-    username: str = ""
-    secret: str = field(default="", repr=False)
-
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, Any]) -> AmiSettings:
-        return cls(host=str(data["host"]), port=int(data["port"]), username=str(data["username"]),
-                   secret=str(data["secret"]))
 
 
 @dataclass

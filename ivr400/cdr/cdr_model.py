@@ -25,6 +25,7 @@ from typing import Any
 
 from ivr400.numbers import normalize_caller
 from ivr400.pbx.asterisk.dialplan_variables import (
+    CDR_DECIDED_BY,
     CDR_DEPT,
     CDR_DISPOSITION,
     CDR_HOTLINE,
@@ -38,6 +39,7 @@ __all__ = [
     "CSV_COLUMNS",
     "CSV_FILE",
     "CSV_FORMAT",
+    "DECIDED_BY",
     "DISPOSITIONS",
     "EVENT_HEADERS",
     "MISSED_DISPOSITIONS",
@@ -61,7 +63,7 @@ __all__ = [
 #: File name cdr_custom writes (relative names land in /var/log/asterisk/cdr-custom/).
 CSV_FILE = "ivr400.csv"
 #: First column of every line: lets a later layout change coexist with old lines in one file.
-CSV_FORMAT = "ivr400/1"
+CSV_FORMAT = "ivr400/2"
 #: CSV columns in order: the format tag, then CDR fields (start/answer/end as epoch seconds), then
 #: the ivr400_* CDR variables the dialplan sets with Set(CDR(name)=...).
 CSV_COLUMNS: tuple[str, ...] = (
@@ -92,7 +94,11 @@ CSV_COLUMNS: tuple[str, ...] = (
     CDR_SEAT,
     CDR_DISPOSITION,
     CDR_RECORDING,
+    CDR_DECIDED_BY,
 )
+#: Every layout still read, by format tag: ivr400/1 lines (written before ivr400_decided_by) have no
+#: decided_by column.
+CSV_LAYOUTS: dict[str, tuple[str, ...]] = {"ivr400/1": CSV_COLUMNS[:-1], CSV_FORMAT: CSV_COLUMNS}
 #: Columns written raw (``${CDR(name,u)}``): epoch seconds with microseconds, 0 when unset.
 EPOCH_COLUMNS = frozenset({"start", "answer", "end"})
 
@@ -109,6 +115,7 @@ EVENT_HEADERS: tuple[tuple[str, str], ...] = (
     (CDR_SEAT, "IVR400Seat"),
     (CDR_DISPOSITION, "IVR400Disp"),
     (CDR_RECORDING, "IVR400Rec"),
+    (CDR_DECIDED_BY, "IVR400DecidedBy"),
 )
 
 #: Standard Cdr event headers (cdr_manager) for each CSV column that has one.
@@ -161,6 +168,11 @@ DISPOSITIONS: tuple[str, ...] = (
     "abandoned",
 )
 _RANK = {d: len(DISPOSITIONS) - i for i, d in enumerate(DISPOSITIONS)}
+#: Who decided a call's routing (the dialplan's ivr400_decided_by): the FastAGI controller, the static
+#: plan rendered beside it (the controller was down, slow, or declined), or each for a part of the call
+#: (e.g. the entry by the controller, the hunt after a key press by the static plan). Empty: nobody had
+#: to (a call to a number that is not a hotline, or one that ended before the first decision).
+DECIDED_BY: tuple[str, ...] = ("controller", "static", "mixed")
 #: Dispositions of calls nobody took: their callers are to be called back (cdr missed).
 MISSED_DISPOSITIONS: tuple[str, ...] = ("noanswer", "busy", "abandoned", "voicemail")
 _EPOCH = re.compile(r"([0-9]+)(?:\.([0-9]*))?")
@@ -197,6 +209,7 @@ class Leg:
     seat: str = ""
     disp: str = ""
     rec: str = ""
+    decided_by: str = ""
 
     @property
     def has_party_b(self) -> bool:
@@ -234,6 +247,7 @@ class Call:
     department: str | None = None
     seat: str | None = None
     recording_path: str | None = None
+    decided_by: str | None = None
     #: Whether the dialplan said the disposition (ivr400_disp) rather than it being derived.
     disposition_explicit: bool = field(default=False, compare=False)
 
@@ -241,7 +255,7 @@ class Call:
     COLUMNS = (
         "uniqueid", "linkedid", "hotline", "caller", "caller_province", "caller_city", "started_at",
         "answered_at", "ended_at", "duration_s", "billsec", "key_path", "department", "seat",
-        "disposition", "recording_path",
+        "disposition", "recording_path", "decided_by",
     )
 
     def values(self) -> dict[str, Any]:
@@ -329,6 +343,7 @@ def _leg(fields: Mapping[str, str], start: datetime | None, answer: datetime | N
         seat=fields.get(CDR_SEAT, ""),
         disp=fields.get(CDR_DISPOSITION, ""),
         rec=fields.get(CDR_RECORDING, ""),
+        decided_by=fields.get(CDR_DECIDED_BY, ""),
     )
 
 
@@ -356,12 +371,14 @@ def leg_from_event(event: Mapping[str, Any], tz: tzinfo = timezone.utc) -> Leg:
 
 
 def leg_from_csv_row(row: list[str]) -> Leg:
-    """A leg from one parsed line of :data:`CSV_FILE` (columns :data:`CSV_COLUMNS`)."""
-    if not row or row[0] != CSV_FORMAT:
-        raise CdrParseError(f"format: expected {CSV_FORMAT!r} in the first column, got {row[:1]!r}")
-    if len(row) != len(CSV_COLUMNS):
-        raise CdrParseError(f"columns: expected {len(CSV_COLUMNS)}, got {len(row)}")
-    fields = {name: value.strip() for name, value in zip(CSV_COLUMNS, row, strict=True)}
+    """A leg from one parsed line of :data:`CSV_FILE` (columns :data:`CSV_COLUMNS`, or an older layout
+    of :data:`CSV_LAYOUTS` named by its first column)."""
+    columns = CSV_LAYOUTS.get(row[0]) if row else None
+    if columns is None:
+        raise CdrParseError(f"format: expected one of {sorted(CSV_LAYOUTS)} in the first column, got {row[:1]!r}")
+    if len(row) != len(columns):
+        raise CdrParseError(f"columns: expected {len(columns)} for {row[0]}, got {len(row)}")
+    fields = {name: value.strip() for name, value in zip(columns, row, strict=True)}
     return _leg(
         fields,
         _epoch(fields["start"], "start"),
@@ -451,7 +468,8 @@ def call_from_legs(legs: Iterable[Leg], region: RegionLookup = _no_region) -> Ca
     ivr400_seat, else the dial string of the answered leg; disposition = ivr400_disp when the dialplan
     set one, else derived from the CDR dispositions (a seat answered → answered; the last dialed seat
     BUSY → busy, NO ANSWER/FAILED/CONGESTION → noanswer; no seat ever dialed → abandoned, or busy when
-    the dialplan played busy itself). CDR variables: the value set last (highest CDR sequence) wins.
+    the dialplan played busy itself); decided_by = ivr400_decided_by when it is one of
+    :data:`DECIDED_BY`. CDR variables: the value set last (highest CDR sequence) wins.
     """
     ordered = sorted(legs, key=lambda leg: leg.order)
     if not ordered:
@@ -500,8 +518,14 @@ def call_from_legs(legs: Iterable[Leg], region: RegionLookup = _no_region) -> Ca
         seat=seat,
         disposition=disposition,
         recording_path=_latest(ordered, "rec") or None,
+        decided_by=_decided_by(_latest(ordered, "decided_by")),
         disposition_explicit=is_explicit,
     )
+
+
+def _decided_by(value: str) -> str | None:
+    value = value.strip().lower()
+    return value if value in DECIDED_BY else None
 
 
 def aggregate(legs: Iterable[Leg], region: RegionLookup = _no_region) -> list[Call]:
@@ -529,6 +553,13 @@ def _pick_longest(a: str | None, b: str | None) -> str | None:
     if not b:
         return a
     return max(a, b, key=lambda s: (len(s), s))
+
+
+def _join_decided_by(a: str | None, b: str | None) -> str | None:
+    """Two views that disagree on who decided: both did, for parts of the call."""
+    if not a or not b or a == b:
+        return a or b or None
+    return "mixed"
 
 
 def _min(a: datetime | None, b: datetime | None) -> datetime | None:
@@ -586,6 +617,7 @@ def merge_calls(stored: Call, new: Call, region: RegionLookup | None = None) -> 
         seat=_pick(stored.seat, new.seat),
         disposition=disposition,
         recording_path=_pick(stored.recording_path, new.recording_path),
+        decided_by=_join_decided_by(stored.decided_by, new.decided_by),
         disposition_explicit=stored.disposition_explicit or new.disposition_explicit,
     )
 

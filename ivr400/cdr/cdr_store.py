@@ -14,12 +14,11 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
-import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -40,6 +39,7 @@ from ivr400.cdr.cdr_model import (
 from ivr400.db.models import CallRecord
 from ivr400.db.models import RegionOverride as RegionOverrideRow
 from ivr400.fsutil import atomic_write
+from ivr400.localtime import to_zone, zone_name
 from ivr400.paths import data_dir
 from ivr400.routing.model import RegionOverride
 from ivr400.routing.region import caller_region
@@ -53,6 +53,7 @@ __all__ = [
     "default_state_path",
     "import_csv",
     "missed_callers",
+    "record_view",
     "region_lookup",
     "store_calls",
     "store_legs",
@@ -72,14 +73,47 @@ def call_from_row(row: CallRecord) -> Call:
     return Call(**{name: getattr(row, name) for name in Call.COLUMNS})
 
 
+def record_view(row: CallRecord, tz: tzinfo | None = None) -> dict[str, Any]:
+    """A call record as a dict of every column.
+
+    Times are aware datetimes (JSON writers make them ISO 8601): UTC, or the same instants in `tz` when it is
+    given, which is then named by the ``timezone`` key (an IANA name).
+    """
+    view: dict[str, Any] = {
+        "id": row.id,
+        "uniqueid": row.uniqueid,
+        "linkedid": row.linkedid,
+        "hotline": row.hotline,
+        "caller": row.caller,
+        "caller_province": row.caller_province,
+        "caller_city": row.caller_city,
+        "started_at": to_zone(row.started_at, tz) if tz else row.started_at,
+        "answered_at": to_zone(row.answered_at, tz) if tz else row.answered_at,
+        "ended_at": to_zone(row.ended_at, tz) if tz else row.ended_at,
+        "duration_s": row.duration_s,
+        "billsec": row.billsec,
+        "key_path": row.key_path,
+        "department": row.department,
+        "seat": row.seat,
+        "disposition": row.disposition,
+        "recording_path": row.recording_path,
+        "source": row.source,
+        "decided_by": row.decided_by,
+    }
+    if tz is not None:
+        view["timezone"] = zone_name(tz)
+    return view
+
+
 def region_lookup(session: Session) -> RegionLookup:
     """Caller region with the database's override table applied (see ivr400.routing.region)."""
     index: dict[str, RegionOverride] = {}
     for row in session.scalars(select(RegionOverrideRow)):
         try:
-            index[row.prefix] = RegionOverride(prefix=row.prefix, province=row.province, city=row.city)
+            override = RegionOverride(prefix=row.prefix, province=row.province, city=row.city)
         except ValueError:
             continue  # an override the routing model refuses is ignored here as it is at call time
+        index[override.prefix] = override  # keyed by the normalized prefix, as at call time
 
     def lookup(number: str | None) -> tuple[str | None, str | None]:
         found = caller_region(number, index)
@@ -187,27 +221,12 @@ def store_legs(engine: Engine, legs: Iterable[Leg], source: str, *, attempts: in
 
 # -- the CSV backfill ---------------------------------------------------------------------------------
 def default_state_path() -> Path:
-    """$IVR400_CDR_STATE, else cdr-import-state.json in the data directory."""
-    explicit = os.environ.get("IVR400_CDR_STATE")
-    return Path(explicit) if explicit else data_dir() / "cdr-import-state.json"
+    """cdr-import-state.json in the data directory (the CLI passes cdr.state of ivr400.config instead)."""
+    return data_dir() / "cdr-import-state.json"
 
 
 def default_csv_path() -> Path:
-    """$IVR400_CDR_CSV; else the lab's file when a lab is recorded on this machine; else the PBX path."""
-    explicit = os.environ.get("IVR400_CDR_CSV")
-    if explicit:
-        return Path(explicit)
-    try:
-        from ivr400.lab import Lab, LabError
-
-        try:
-            lab = Lab.load()
-        except LabError:
-            lab = None
-        if lab is not None and Path(lab.root).is_dir():
-            return lab.host_path(DEFAULT_CSV_PATH)
-    except ImportError:  # pragma: no cover - the lab package ships with ivr400
-        pass
+    """cdr_custom's file where a stock Asterisk writes it (the CLI passes cdr.csv of ivr400.config)."""
     return Path(DEFAULT_CSV_PATH)
 
 

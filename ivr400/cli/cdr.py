@@ -19,19 +19,21 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import click
 from sqlalchemy import select
 
-from ivr400.cdr.cdr_model import DISPOSITIONS, seat_label
-from ivr400.cdr.cdr_store import missed_callers
+from ivr400.cdr.cdr_model import DECIDED_BY, DISPOSITIONS, seat_label
+from ivr400.cdr.cdr_store import missed_callers, record_view
 from ivr400.cli.common import CommandError, app, emit, emit_json, handle_errors, json_option
-from ivr400.db.models import CallRecord
-from ivr400.numbers import NumberError, normalize_caller, parse_hotline_number
+from ivr400.db.models import CallRecord, Enterprise, Hotline
+from ivr400.localtime import DEFAULT_ZONE, format_moment, to_zone, zone_name
+from ivr400.numbers import NumberError, normalize_number, parse_hotline_number
 
 if TYPE_CHECKING:  # imported when a command needs it (start-up time)
-    from ivr400.cdr.cdr_listener import AmiSettings
+    pass
 
 LIST_COLUMNS = ["id", "started", "hotline", "caller", "region", "keys", "dept", "seat", "disposition",
-                "talk_s", "duration_s"]
+                "talk_s", "duration_s", "decided_by"]
 MISSED_COLUMNS = ["hotline", "caller", "region", "missed", "first_missed", "last_missed", "last_disposition"]
-DEFAULT_TZ = "Asia/Shanghai"
+TZ_HELP = ("Time zone for --since/--until and the times shown (default: each hotline's enterprise's; "
+           "for input, that of --hotline or the one all enterprises share, else Asia/Shanghai).")
 
 
 @click.group()
@@ -78,12 +80,13 @@ def _hotline(ref: str | None) -> str | None:
 
 
 def _caller(ref: str | None) -> str | None:
+    """The typed caller in the form call records store it (``+86 10 6234 5678`` → ``01062345678``)."""
     if ref is None:
         return None
-    number = normalize_caller(ref)
-    if number is None:
-        raise CommandError(f"caller: {ref!r} is not a phone number")
-    return number
+    try:
+        return normalize_number(ref, what="caller").value
+    except NumberError as exc:
+        raise CommandError(f"caller: {exc}") from exc
 
 
 def _region(province: str | None, city: str | None) -> str | None:
@@ -92,32 +95,34 @@ def _region(province: str | None, city: str | None) -> str | None:
     return province if not city or city == province else f"{province}/{city}"
 
 
+def hotline_zones(session: Any) -> dict[str, str]:  # noqa: ANN401
+    """Hotline number → its enterprise's time zone (IANA name)."""
+    return dict(session.execute(select(Hotline.number, Enterprise.timezone).join(Enterprise)).all())
+
+
+class Zones:
+    """Which zone a call's times are read and shown in: `--tz` when given, else its hotline's enterprise's.
+
+    `default` is for input (--since/--until) and for hotlines no enterprise has: the zone of `--hotline`,
+    else the one zone every enterprise shares, else Asia/Shanghai.
+    """
+
+    def __init__(self, explicit: str | None, by_hotline: dict[str, str], hotline: str | None) -> None:
+        self.explicit = _zone(explicit) if explicit else None
+        self.by_hotline = by_hotline
+        shared = set(by_hotline.values())
+        name = by_hotline.get(hotline or "") or (shared.pop() if len(shared) == 1 else DEFAULT_ZONE)
+        self.default = self.explicit or _zone(name)
+
+    def of(self, hotline: str | None) -> ZoneInfo:
+        if self.explicit:
+            return self.explicit
+        name = self.by_hotline.get(hotline or "")
+        return _zone(name) if name else self.default
+
+
 def _local(moment: datetime | None, tz: ZoneInfo) -> str | None:
-    return None if moment is None else moment.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def record_view(row: CallRecord) -> dict[str, Any]:
-    """A call record as JSON: every column, times in UTC ISO 8601."""
-    return {
-        "id": row.id,
-        "uniqueid": row.uniqueid,
-        "linkedid": row.linkedid,
-        "hotline": row.hotline,
-        "caller": row.caller,
-        "caller_province": row.caller_province,
-        "caller_city": row.caller_city,
-        "started_at": row.started_at,
-        "answered_at": row.answered_at,
-        "ended_at": row.ended_at,
-        "duration_s": row.duration_s,
-        "billsec": row.billsec,
-        "key_path": row.key_path,
-        "department": row.department,
-        "seat": row.seat,
-        "disposition": row.disposition,
-        "recording_path": row.recording_path,
-        "source": row.source,
-    }
+    return None if moment is None else format_moment(moment.astimezone(tz), seconds=True)
 
 
 def _row_for_table(row: CallRecord, tz: ZoneInfo) -> dict[str, Any]:
@@ -133,48 +138,27 @@ def _row_for_table(row: CallRecord, tz: ZoneInfo) -> dict[str, Any]:
         "disposition": row.disposition,
         "talk_s": row.billsec if row.answered_at is not None else None,
         "duration_s": row.duration_s,
+        "decided_by": row.decided_by,
     }
 
 
 # -- listen / import ------------------------------------------------------------------------------
-def _ami_settings(host: str | None, port: int | None, user: str | None,
-                 secret: str | None) -> AmiSettings:
-    from ivr400.cdr.cdr_listener import AmiSettings
-
-    if user and secret:
-        return AmiSettings(host=host or "127.0.0.1", port=port or 5038, username=user, secret=secret)
-    if user or secret:
-        raise CommandError("ami: pass both --ami-user and --ami-secret")
-    from ivr400.lab import Lab, LabError
-
-    try:
-        lab = Lab.load()
-    except LabError as exc:
-        raise CommandError(
-            "ami: no credentials: pass --ami-user/--ami-secret (and --ami-host/--ami-port), "
-            "or run `ivr400 lab up` to use the lab's"
-        ) from exc
-    creds = dict(lab.ami_credentials)
-    if host:
-        creds["host"] = host
-    if port:
-        creds["port"] = port
-    return AmiSettings.from_mapping(creds)
-
-
 def _csv_option(func: Any) -> Any:  # noqa: ANN401
     func = click.option("--state-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                        help="Where the import offset is kept (default: $IVR400_CDR_STATE or the data dir).")(func)
+                        help="Where the import offset is kept: cdr.state "
+                             "(default <data.dir>/cdr-import-state.json).")(func)
     return click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                        help="cdr_custom's ivr400.csv (default: $IVR400_CDR_CSV, the lab's, or "
-                             "/var/log/asterisk/cdr-custom/ivr400.csv).")(func)
+                        help="cdr_custom's ivr400.csv: cdr.csv (default "
+                             "<asterisk.root><astlogdir>/cdr-custom/ivr400.csv).")(func)
 
 
 @cdr.command("listen")
-@click.option("--ami-host", envvar="IVR400_AMI_HOST", default=None, help="AMI host (default: the lab's).")
-@click.option("--ami-port", envvar="IVR400_AMI_PORT", type=int, default=None, help="AMI port (default 5038).")
-@click.option("--ami-user", envvar="IVR400_AMI_USER", default=None, help="AMI user (default: the lab's).")
-@click.option("--ami-secret", envvar="IVR400_AMI_SECRET", default=None, help="AMI secret (default: the lab's).")
+@click.option("--ami-host", default=None, help="AMI host: ami.host.")
+@click.option("--ami-port", type=int, default=None, help="AMI port: ami.port.")
+@click.option("--ami-user", default=None, help="AMI user: ami.user.")
+@click.option("--ami-secret", default=None,
+              help="AMI secret: ami.secret (prefer the configuration file or IVR400_AMI_SECRET: "
+                   "arguments are visible to other users).")
 @_csv_option
 @click.option("--no-backfill", is_flag=True, help="Do not import the CSV at login and periodically.")
 @click.option("--flush-delay", type=click.FloatRange(0.05, 60), default=0.5, show_default=True,
@@ -189,30 +173,46 @@ def listen(ami_host: str | None, ami_port: int | None, ami_user: str | None, ami
            csv_path: Path | None, state_file: Path | None, no_backfill: bool, flush_delay: float,
            import_interval: float, pbx_tz: str, as_json: bool) -> None:
     """Store every call from AMI Cdr events until SIGTERM/SIGINT; reconnects on its own and
-    backfills from the CSV at every login, so calls that ended while it was down are not lost."""
+    backfills from the CSV at every login, so calls that ended while it was down are not lost.
+    Prints `ready: pid N, ami HOST:PORT` once logged in and backfilled (on stdout; stderr with --json)."""
     from ivr400.cdr.cdr_listener import CdrListener, ListenerError
+    from ivr400.config import ConfigError
 
-    settings = _ami_settings(ami_host, ami_port, ami_user, ami_secret)
-    tz = _zone(pbx_tz)
     a = app()
+    settings = a.settings_with(ami_host=ami_host, ami_port=ami_port, ami_user=ami_user, ami_secret=ami_secret,
+                               cdr_csv=csv_path, cdr_state=state_file)
+    try:
+        ami = settings.require_ami()
+    except ConfigError as exc:
+        raise CommandError(str(exc)) from exc
+    tz = _zone(pbx_tz)
     engine = a.engine
     listener = CdrListener(
-        engine, settings, csv_path=csv_path, state_path=state_file, backfill=not no_backfill,
+        engine, ami, csv_path=settings.cdr_csv, state_path=settings.cdr_state, backfill=not no_backfill,
         flush_delay=flush_delay, import_interval=import_interval, pbx_tz=tz,
     )
-    logging.basicConfig(level=os.environ.get("IVR400_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    click.echo(f"listening for CDRs on AMI {settings.host}:{settings.port} as {settings.username} "
-               f"(pid {os.getpid()}; SIGTERM to stop)", err=True)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    click.echo(f"listening for CDRs on AMI {ami.host}:{ami.port} as {ami.username}, backfill from "
+               f"{settings.cdr_csv} (pid {os.getpid()}; SIGTERM to stop)", err=True)
+
+    async def announce_ready(stop: asyncio.Event) -> None:
+        """`ready:` once logged in (and the login's backfill is done), for supervisors; on stderr with
+        --json, so stdout stays one JSON document."""
+        while not stop.is_set():
+            if await listener.wait_logged_in(timeout=1.0):
+                click.echo(f"ready: pid {os.getpid()}, ami {ami.host}:{ami.port}", err=as_json)
+                return
 
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        ready = asyncio.create_task(announce_ready(stop))
         try:
             await listener.run(stop)
         finally:
+            ready.cancel()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
 
@@ -237,8 +237,9 @@ def import_(csv_path: Path | None, state_file: Path | None, from_start: bool, as
     from ivr400.cdr.cdr_store import import_csv
 
     a = app()
+    settings = a.settings_with(cdr_csv=csv_path, cdr_state=state_file)
     try:
-        result = import_csv(a.engine, csv_path, state_path=state_file, from_start=from_start)
+        result = import_csv(a.engine, settings.cdr_csv, state_path=settings.cdr_state, from_start=from_start)
     except PermissionError as exc:
         raise CommandError(f"csv: cannot read {exc.filename}: permission denied") from exc
     except IsADirectoryError as exc:
@@ -265,19 +266,23 @@ def import_(csv_path: Path | None, state_file: Path | None, from_start: bool, as
 @click.option("--disposition", type=click.Choice(DISPOSITIONS), multiple=True,
               help="Only these outcomes (repeatable).")
 @click.option("--caller", "caller_ref", default=None, help="Only calls from this number.")
+@click.option("--decided-by", type=click.Choice(DECIDED_BY), multiple=True,
+              help="Only calls routed by the controller, the static plan (controller down, slow or declining), "
+                   "or both (repeatable).")
 @click.option("--limit", type=click.IntRange(1, 100000), default=100, show_default=True)
-@click.option("--tz", "tz_name", default=DEFAULT_TZ, show_default=True,
-              help="Time zone for --since/--until and the table (JSON is UTC).")
+@click.option("--tz", "tz_name", default=None, help=TZ_HELP)
 @json_option
 @handle_errors
 def list_(hotline_ref: str | None, since: str | None, until: str | None, disposition: tuple[str, ...],
-          caller_ref: str | None, limit: int, tz_name: str, as_json: bool) -> None:
-    """Call records, newest first."""
-    tz = _zone(tz_name)
+          caller_ref: str | None, decided_by: tuple[str, ...], limit: int, tz_name: str | None,
+          as_json: bool) -> None:
+    """Call records, newest first; times in the zone of each hotline's enterprise (or --tz), with the zone."""
     hotline = _hotline(hotline_ref)
     caller = _caller(caller_ref)
-    start = parse_when(since, "since", tz)
-    end = parse_when(until, "until", tz, end_of_day=True)
+    with app().session() as s:
+        zones = Zones(tz_name, hotline_zones(s), hotline)
+    start = parse_when(since, "since", zones.default)
+    end = parse_when(until, "until", zones.default, end_of_day=True)
     if start and end and end <= start:
         raise CommandError("until: must be after --since")
     stmt = select(CallRecord)
@@ -291,29 +296,35 @@ def list_(hotline_ref: str | None, since: str | None, until: str | None, disposi
         stmt = stmt.where(CallRecord.started_at < end)
     if disposition:
         stmt = stmt.where(CallRecord.disposition.in_(disposition))
+    if decided_by:
+        stmt = stmt.where(CallRecord.decided_by.in_(decided_by))
     stmt = stmt.order_by(CallRecord.started_at.desc(), CallRecord.id.desc()).limit(limit)
     with app().session() as s:
         rows = list(s.scalars(stmt))
     if as_json:
-        emit_json([record_view(r) for r in rows])
+        emit_json([record_view(r, zones.of(r.hotline)) for r in rows])
     else:
-        emit([_row_for_table(r, tz) for r in rows], False, LIST_COLUMNS)
+        emit([_row_for_table(r, zones.of(r.hotline)) for r in rows], False, LIST_COLUMNS)
 
 
 @cdr.command("missed")
 @click.option("--hotline", "hotline_ref", default=None, help="Only this 400 number.")
 @click.option("--since", default=None, help="Missed calls from (YYYY-MM-DD, 'YYYY-MM-DD HH:MM' in --tz, ISO).")
-@click.option("--tz", "tz_name", default=DEFAULT_TZ, show_default=True, help="Time zone for --since and the table.")
+@click.option("--tz", "tz_name", default=None, help=TZ_HELP)
 @json_option
 @handle_errors
-def missed(hotline_ref: str | None, since: str | None, tz_name: str, as_json: bool) -> None:
+def missed(hotline_ref: str | None, since: str | None, tz_name: str | None, as_json: bool) -> None:
     """Callers to call back (未接来电): not answered, and not reached by a later answered call."""
-    tz = _zone(tz_name)
     hotline = _hotline(hotline_ref)
-    start = parse_when(since, "since", tz)
     with app().session() as s:
+        zones = Zones(tz_name, hotline_zones(s), hotline)
+        start = parse_when(since, "since", zones.default)
         data = missed_callers(s, hotline, start)
     if as_json:
+        for r in data["callers"]:
+            tz = zones.of(r["hotline"])
+            r.update({k: to_zone(r[k], tz) for k in ("first_missed", "last_missed", "last_answered")},
+                     timezone=zone_name(tz))
         emit_json(data)
         return
     table = [
@@ -322,8 +333,8 @@ def missed(hotline_ref: str | None, since: str | None, tz_name: str, as_json: bo
             "caller": r["caller"],
             "region": _region(r["caller_province"], r["caller_city"]),
             "missed": r["missed"],
-            "first_missed": _local(r["first_missed"], tz),
-            "last_missed": _local(r["last_missed"], tz),
+            "first_missed": _local(r["first_missed"], zones.of(r["hotline"])),
+            "last_missed": _local(r["last_missed"], zones.of(r["hotline"])),
             "last_disposition": r["last_disposition"],
         }
         for r in data["callers"]

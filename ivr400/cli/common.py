@@ -14,13 +14,15 @@ from typing import Any, TypeVar
 
 import click
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DatabaseError, IntegrityError
 from sqlalchemy.orm import Session
 
+from ivr400.cli import GlobalOptions
+from ivr400.config import ConfigError, Settings
 from ivr400.db.engine import make_engine
-from ivr400.db.migrate import SchemaError, ensure_schema
+from ivr400.db.revision import SchemaError, schema_is_current
+from ivr400.localtime import format_moment
 from ivr400.numbers import NumberError
-from ivr400.paths import data_dir
 from ivr400.provisioning.audit import current_actor
 from ivr400.provisioning.errors import ProvisioningError, from_integrity_error
 
@@ -38,20 +40,75 @@ class CommandError(click.ClickException):
 
 @dataclass
 class AppContext:
-    database_url: str | None
+    """What the main group resolved: where the settings come from, and the database engine (lazily)."""
+
+    config_file: str | None = None
+    database_flag: str | None = None
+    lab: bool = False
+    _settings: Settings | None = field(default=None, repr=False)
     _engine: Engine | None = field(default=None, repr=False)
 
     @property
+    def settings(self) -> Settings:
+        """The settings (file, environment, --db), with the lab's Asterisk and AMI when --lab was given."""
+        if self._settings is None:
+            try:
+                settings = Settings.load(self.config_file, flags={"database.url": self.database_flag})
+            except ConfigError as exc:
+                raise CommandError(str(exc)) from exc
+            if self.lab:
+                from ivr400.lab.errors import LabError
+                from ivr400.lab.targets import lab_settings  # the lab package only when asked for
+
+                try:
+                    settings = lab_settings(settings)
+                except LabError as exc:
+                    raise CommandError(str(exc)) from exc
+            self._settings = settings
+        return self._settings
+
+    def settings_with(self, **flags: object) -> Settings:
+        """The settings with a command's own flags on top (keys: setting names with `_` for `.`, e.g.
+        `ami_host`; None = not given)."""
+        try:
+            return self.settings.with_values({k.replace("_", ".", 1): v for k, v in flags.items()})
+        except ConfigError as exc:
+            raise CommandError(str(exc)) from exc
+
+    @property
+    def database_url(self) -> str:
+        """database.url; the default SQLite file's directory (data.dir) is created first."""
+        if self.settings.get("database.url") is None:
+            self.data_dir  # noqa: B018 - creates it
+        return self.settings.database_url
+
+    @property
     def engine(self) -> Engine:
+        """The database, checked to be at this ivr400's schema (created when empty)."""
         if self._engine is None:
             try:
                 self._engine = make_engine(self.database_url)
-                ensure_schema(self._engine)
+                if not schema_is_current(self._engine):
+                    # Only an empty, outdated or unusual database pays for loading Alembic.
+                    from ivr400.db.migrate import ensure_schema
+
+                    if ensure_schema(self._engine):
+                        self._seed_calendar(self._engine)
             except (ValueError, SchemaError) as exc:
                 raise CommandError(str(exc)) from exc
-            except OperationalError as exc:
+            except DatabaseError as exc:  # OperationalError (cannot open), or not a database at all
                 raise CommandError(f"database: cannot open ({exc.orig})") from exc
         return self._engine
+
+    def _seed_calendar(self, engine: Engine) -> None:
+        """A database just created: the national holidays of every year chinesecalendar knows."""
+        from ivr400.provisioning.calendar import seed_known_years
+
+        try:
+            with Session(engine) as session, session.begin():
+                seed_known_years(session, now=self.now())
+        except IntegrityError:  # another process created and seeded it at the same moment
+            pass
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -73,18 +130,34 @@ class AppContext:
 
     @property
     def data_dir(self) -> Path:
-        return data_dir()
+        """data.dir, created on first use."""
+        path = self.settings.data_dir
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CommandError(f"data.dir: cannot create {path} ({exc.strerror or exc})") from exc
+        return path
 
     def close(self) -> None:
         if self._engine is not None:
             self._engine.dispose()
 
 
+_APP_KEY = "ivr400.app"
+
+
 def app(ctx: click.Context | None = None) -> AppContext:
+    """The command's AppContext, made on first use from the main group's options and closed with it."""
     ctx = ctx or click.get_current_context()
-    obj = ctx.find_object(AppContext)
-    assert obj is not None, "ivr400 commands run under the main group"
-    return obj
+    root = ctx.find_root()
+    found = root.meta.get(_APP_KEY)
+    if found is None:
+        options = ctx.find_object(GlobalOptions)
+        assert options is not None, "ivr400 commands run under the main group"
+        found = root.meta[_APP_KEY] = AppContext(config_file=options.config_file,
+                                                 database_flag=options.database_url, lab=options.lab)
+        root.call_on_close(found.close)
+    return found
 
 
 def handle_errors(func: F) -> F:
@@ -124,7 +197,7 @@ def emit_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
     if not rows:
         click.echo("(none)")
         return
-    cells = [[_cell(row.get(col)) for col in columns] for row in rows]
+    cells = [[_cell(row.get(col), col) for col in columns] for row in rows]
     widths = [max(_width(c) for c in [col, *(r[i] for r in cells)]) for i, col in enumerate(columns)]
     click.echo("  ".join(_pad(col, w) for col, w in zip(columns, widths, strict=True)).rstrip())
     for r in cells:
@@ -137,18 +210,23 @@ def emit(rows: list[dict[str, Any]] | dict[str, Any], as_json: bool, columns: li
     elif isinstance(rows, dict):
         for key, value in rows.items():
             if not isinstance(value, list | dict):
-                click.echo(f"{key}: {_cell(value)}")
+                click.echo(f"{key}: {_cell(value, key)}")
     else:
         emit_table(rows, columns or (list(rows[0]) if rows else []))
 
 
-def _cell(value: Any) -> str:  # noqa: ANN401
+#: Columns holding the exclusive end of a period: a local midnight shows as "<day before> 24:00".
+END_COLUMNS = frozenset({"valid_until"})
+
+
+def _cell(value: Any, column: str = "") -> str:  # noqa: ANN401
+    """Datetimes come from the views already in the enterprise's zone; they are shown with it."""
     if value is None:
         return "-"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M UTC")
+        return format_moment(value, end=column in END_COLUMNS)
     return str(value)
 
 

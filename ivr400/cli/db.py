@@ -24,10 +24,36 @@ def _engine() -> Engine:
 @db.command()
 @click.argument("revision", default="head")
 def upgrade(revision: str) -> None:
-    """Upgrade the schema to REVISION (default: the newest)."""
+    """Upgrade the schema to REVISION (default: the newest).
+
+    At the newest revision it also seeds the national holiday calendar, once, for every year chinesecalendar
+    knows that this database never seeded (pinned or removed days are left as they are).
+    """
     engine = _engine()
-    migrate.upgrade(engine, revision)
-    click.echo(f"database at revision {migrate.current_revision(engine)}")
+    try:
+        migrate.upgrade(engine, revision)
+    except migrate.MigrationRefused as exc:
+        raise CommandError(str(exc)) from exc
+    current = migrate.current_revision(engine)
+    click.echo(f"database at revision {current}")
+    if current == migrate.head_revision(engine):
+        _seed_calendar(engine)
+
+
+def _seed_calendar(engine: Engine) -> None:
+    from sqlalchemy.orm import Session
+
+    from ivr400.provisioning.calendar import seed_known_years
+
+    with Session(engine) as session, session.begin():
+        report = seed_known_years(session, now=app().now())
+    years = report.years_with_data
+    if years:
+        span = f"{years[0]}-{years[-1]}" if len(years) > 1 else str(years[0])
+        click.echo(f"calendar: seeded {span} from chinesecalendar ({report.days_written} holiday and "
+                   f"make-up working day(s))")
+    else:
+        click.echo("calendar: every year chinesecalendar knows was seeded before")
 
 
 @db.command()

@@ -7,22 +7,25 @@ import click
 
 from ivr400.cli.common import CommandError, app, emit, handle_errors, json_option
 from ivr400.db.routable import routable_seats
+from ivr400.provisioning import lookup
 from ivr400.provisioning.sample import provision_sample
 from ivr400.provisioning.views import destination_view, hotline_view, seat_view
 
 
 @click.command()
 @click.option("--call", "place_call", is_flag=True,
-              help="Also bring the PBX lab up, deploy, and place a real SIP call pressing key 1 (needs root); "
-                   "reuses the sample if it is already provisioned.")
+              help="Also bring the PBX lab up, deploy, start the controller and the call-record listener, place a "
+                   "real SIP call pressing key 1 and stop them (needs root); reuses the sample if it is provisioned.")
 @json_option
 @handle_errors
 def demo(place_call: bool, as_json: bool) -> None:
     """Provision a sample enterprise, hotline, whitelisted destinations and seats, then print them.
 
     With --call: the lab (Asterisk 22) comes up, the sample's destinations are pointed at sipp seats on
-    loopback ports, the dialplan is deployed and a call to 4008123456 pressing 1 shows the path it
-    takes; exit status 0 only if the expected seat of 销售部 answered.
+    loopback ports, the dialplan is deployed, `ivr400 serve` and `ivr400 cdr listen` start, and a call to
+    4008123456 pressing 1 shows the path the controller decided, with its reasons and the call record
+    read back from the database; both processes are stopped afterwards. Exit status 0 only if the
+    expected seat of 销售部 answered and the call record says the controller decided.
     """
     a = app()
     if place_call:
@@ -52,14 +55,32 @@ def demo(place_call: bool, as_json: bool) -> None:
     emit(report["seats"], False, ["id", "department", "position", "destination", "ring_timeout_s", "state"])
     for number, why in result.refused.items():
         click.echo(f"not whitelisted: {number}: {why}")
+    _back_office()
+
+
+def _back_office() -> None:
+    """The back office's URL and the demo operator's login (its generated password printed only once)."""
+    from ivr400.cli.web import DEFAULT_HOST, DEFAULT_PORT
+    from ivr400.provisioning.sample import ENTERPRISE
+    from ivr400.provisioning.users import DEMO_OPERATOR, ensure_demo_operator
+
+    a = app()
+    with a.session() as s:
+        password = ensure_demo_operator(s, lookup.enterprise(s, ENTERPRISE), now=a.now(), actor=a.actor)
+    click.echo(f"back office: http://{DEFAULT_HOST}:{DEFAULT_PORT}/ (start it with: ivr400 web)")
+    if password is not None:
+        click.echo(f"  login: {DEMO_OPERATOR} / {password}   (generated for this database, shown only this once)")
+    else:
+        click.echo(f"  login: {DEMO_OPERATOR} (password shown when it was created; "
+                   f"new one: ivr400 user passwd {DEMO_OPERATOR} --generate-password)")
 
 
 def _demo_call(as_json: bool) -> None:
+    from ivr400.deploy.asterisk import DeployError
     from ivr400.lab import LabError
     from ivr400.lab.demo_call import print_report, run_demo_call
     from ivr400.lab.sipp import SippError
     from ivr400.pbx.asterisk.ami import AmiError
-    from ivr400.pbx.asterisk.deploy import DeployError
 
     echo = (lambda text: click.echo(text, err=True)) if as_json else click.echo
     try:
@@ -73,6 +94,7 @@ def _demo_call(as_json: bool) -> None:
         click.echo("the lab keeps running; stop it with: ivr400 lab down", err=True)
     else:
         print_report(report, click.echo)
+        _back_office()
     if not report.ok:
         if as_json:
             click.echo(f"error: call: {report.reason}", err=True)

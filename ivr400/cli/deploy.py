@@ -1,4 +1,9 @@
-"""`ivr400 deploy`: render the database into Asterisk's include files, reload what changed, verify."""
+"""`ivr400 deploy`: render the database into Asterisk's include files, reload what changed, verify;
+`ivr400 deploy --check`: say what the running Asterisk lacks, with the fix.
+
+Where: the settings (asterisk.*, ami.*, controller.agi_url of ivr400.config; flags below win), or the
+lab's Asterisk with `ivr400 --lab deploy`.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,40 +11,58 @@ from pathlib import Path
 import click
 
 from ivr400.cli.common import CommandError, app, emit_json, handle_errors
-from ivr400.pbx.asterisk.ami import AmiError
-from ivr400.pbx.asterisk.deploy import DeployError, DeployReport, render_for_deploy, resolve_target
-from ivr400.pbx.asterisk.deploy import deploy as deploy_
+from ivr400.config import ConfigError, Settings
+from ivr400.deploy.asterisk import DeployError, DeployReport, DeployTarget, render_for_deploy
+from ivr400.deploy.asterisk import deploy as deploy_
+from ivr400.deploy.check import CheckReport, check, summary
+from ivr400.pbx.asterisk.ami import Ami, AmiError, AmiLike
+from ivr400.render.asterisk import RenderedConfig
 
 
 @click.command()
 @click.option("--config-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Asterisk's config directory (default: the lab's etc/asterisk when the lab exists, "
-                   "else /etc/asterisk).")
+              help="Asterisk's config directory: asterisk.config_dir (default <asterisk.root>/etc/asterisk).")
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Asterisk's file system root on this host, for sounds and spool (default: the lab's chroot, "
-                   "else DIR/../.. when the config dir ends in etc/asterisk, else /).")
+              help="Asterisk's file system root on this host (a chroot or a container volume): asterisk.root.")
 @click.option("--templates", "template_dir", type=click.Path(path_type=Path), default=None,
-              help="Operator template directory, searched before the shipped templates.")
-@click.option("--agi-url", default=None, metavar="URL", help="FastAGI base URL (default agi://127.0.0.1:4573).")
+              help="Operator template directory, searched before the shipped templates: asterisk.template_dir.")
+@click.option("--agi-url", default=None, metavar="URL",
+              help="FastAGI URL the dialplan calls: controller.agi_url (default agi://<controller.host>:<port>).")
+@click.option("--check", "check_only", is_flag=True,
+              help="Write nothing: check what the running Asterisk lacks (includes, modules, AMI permissions, "
+                   "trunk endpoints, CDR backends) and print the fix; exit 1 if anything is missing.")
 @click.option("--dry-run", is_flag=True, help="Render and check, show what would change; write nothing.")
 @click.option("--no-reload", is_flag=True, help="Write the files but do not reload Asterisk (no AMI needed).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @handle_errors
 def deploy(config_dir: Path | None, root: Path | None, template_dir: Path | None, agi_url: str | None,
-           dry_run: bool, no_reload: bool, as_json: bool) -> None:
+           check_only: bool, dry_run: bool, no_reload: bool, as_json: bool) -> None:
     """Render the dialplan from the database and install it into Asterisk, atomically.
 
-    Reloads only what changed (dialplan / moh / res_pjsip) over AMI and verifies the contexts are
-    loaded; on failure the previous files are restored and reloaded. AMI credentials: the lab's, or
-    IVR400_AMI_SECRET with IVR400_AMI_HOST, IVR400_AMI_PORT, IVR400_AMI_USERNAME.
+    Writes only below <config dir>/ivr400/ (extensions, musiconhold, pjsip, cdr_custom and cdr_manager
+    include files), the sounds under <sounds dir>/ivr400/ and music on hold under
+    /var/lib/asterisk/moh/ivr400/. Reloads only what changed over AMI and verifies it is loaded; on
+    failure the previous files are restored and reloaded.
     """
     a = app()
+    settings = a.settings_with(asterisk_config_dir=config_dir, asterisk_root=root,
+                               asterisk_template_dir=template_dir, controller_agi_url=agi_url)
+    if check_only and (dry_run or no_reload):
+        raise CommandError("check: --check writes nothing; it does not combine with --dry-run or --no-reload")
     try:
-        target = resolve_target(config_dir, root)
+        target = DeployTarget.from_settings(settings)
+        template_dirs = [settings.asterisk_template_dir] if settings.asterisk_template_dir else []
         with a.session() as s:  # render inside the transaction, install outside it
-            rendered = render_for_deploy(s, a.now(), template_dirs=[template_dir] if template_dir else (),
-                                         agi_url=agi_url)
+            rendered = render_for_deploy(s, a.now(), template_dirs=template_dirs,
+                                         agi_url=settings.controller_agi_url, data_root=a.data_dir)
+        if check_only:
+            _check(settings, target, rendered, as_json)
+            return
+        if not (dry_run or no_reload):
+            target = DeployTarget.from_settings(settings, ami=settings.require_ami())
         report = deploy_(rendered, target, dry_run=dry_run, reload=not no_reload)
+    except ConfigError as exc:
+        raise CommandError(str(exc)) from exc
     except DeployError as exc:
         if as_json and exc.report is not None:
             emit_json({**exc.report.to_dict(), "error": str(exc)})
@@ -52,6 +75,42 @@ def deploy(config_dir: Path | None, root: Path | None, template_dir: Path | None
         emit_json(report.to_dict())
     else:
         _print(report)
+
+
+def _check(settings: Settings, target: DeployTarget, rendered: RenderedConfig, as_json: bool) -> None:
+    ami = settings.ami
+    conn: AmiLike | None = None
+    error = None
+    if not ami.secret:
+        error = "ami.secret is not set ([ami] secret in the configuration file, or IVR400_AMI_SECRET)"
+    else:
+        try:
+            conn = Ami.connect(ami)
+        except AmiError as exc:
+            error = f"{ami.host}:{ami.port} as {ami.username}: {exc.reason}"
+    try:
+        report = check(target, rendered, ami=conn, ami_error=error, ami_user=ami.username,
+                       controller=(settings.controller_host, settings.controller_port), config_file=settings.file,
+                       cdr_csv=settings.cdr_csv)
+    finally:
+        if isinstance(conn, Ami):
+            conn.close()
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        _print_check(report)
+    if not report.ok:
+        raise click.exceptions.Exit(1)
+
+
+def _print_check(report: CheckReport) -> None:
+    click.echo(f"config dir: {report.config_dir}")
+    for f in report.findings:
+        click.echo(f"{f.status:<8} {f.item}: {f.detail}")
+        if f.fix:
+            click.echo(f"         fix: {f.fix}")
+    counts = summary(report.findings)
+    click.echo(f"{counts['ok']} ok, {counts['missing']} missing, {counts['warning']} warning(s)")
 
 
 def _print(report: DeployReport, err: bool = False) -> None:
@@ -74,11 +133,15 @@ def _print(report: DeployReport, err: bool = False) -> None:
     else:
         for r in report.reloads:
             say(f"reloaded: {r['command']} ({r['output'] or 'ok'})")
-        if not report.reloads:
+        if report.reloads_skipped:
+            say(f"not reloaded (--no-reload): {', '.join(report.reloads_skipped)}; "
+                "Asterisk reads the new files at its next reload or start")
+        elif not report.reloads:
             say("reloaded: nothing (no include file changed)")
         if report.contexts_verified or report.extensions_verified:
             say(f"verified: {report.contexts_verified} contexts, {report.extensions_verified} extensions, "
-                f"{report.moh_classes_verified} moh classes, {report.pjsip_objects_verified} pjsip objects loaded")
+                f"{report.moh_classes_verified} moh classes, {report.pjsip_objects_verified} pjsip objects, "
+                f"{report.cdr_backends_verified} cdr backends loaded")
     if report.backup_dir:
         say(f"previous versions: {report.backup_dir}")
     if report.rolled_back:

@@ -69,14 +69,14 @@ def show(ref: str, enterprise_ref: str | None, as_json: bool) -> None:
         d = lookup.destination(s, ref, enterprise_ref)
         view = destination_view(d, a.now())
         view["evidence"] = [evidence_view(ev) for ev in d.evidence]
-        view["events"] = [event_view(ev) for ev in s.scalars(
+        view["events"] = [event_view(ev, d.enterprise.timezone) for ev in s.scalars(
             select(WhitelistEvent).where(WhitelistEvent.destination_id == d.id).order_by(WhitelistEvent.id))]
         emit(view, as_json)
         if not as_json:
             click.echo("evidence:")
             emit(view["evidence"], False, ["id", "kind", "file", "media_type", "valid_until", "long_term"])
             click.echo("audit trail:")
-            emit(view["events"], False, ["at", "action", "actor", "reason"])
+            emit(view["events"], False, ["at", "action", "change", "actor", "reason"])
 
 
 @destination.command("approve")

@@ -85,13 +85,15 @@ def region_add(hotline_ref: str, province: str | None, city: str | None, departm
 def list_(hotline_ref: str, as_json: bool) -> None:
     """Time rules, region rules and the after-hours action of HOTLINE, in the order they are tried."""
     with app().session() as s:
-        data = rules.list_rules(s, lookup.hotline(s, hotline_ref))
+        hotline = lookup.hotline(s, hotline_ref)
+        data = rules.list_rules(s, hotline) | {"timezone": hotline.enterprise.timezone}
     if as_json:
         emit_json(data)
         return
     rows = data["time_rules"] + data["region_rules"]
     emit(rows, False, COLUMNS)
     click.echo(f"after hours (time rules exist, none in force): {data['after_hours']}")
+    click.echo(f"times of day and days are in {data['timezone']} (the enterprise's time zone)")
 
 
 @rule.command("remove")

@@ -1,8 +1,9 @@
 """`ivr400 serve`: run the FastAGI controller the rendered dialplan calls (agi://127.0.0.1:4573/...).
 
-Logs go to stderr. SIGTERM or SIGINT closes gracefully: stop accepting, let sessions in flight finish
-(--grace seconds), then exit; a second signal cancels them at once. While the controller is down or
-slow, Asterisk takes each hotline's static plan (the fail-safe, docs/architecture.md).
+Logs go to stderr, each line with the call's uniqueid. SIGTERM or SIGINT closes gracefully: stop accepting,
+let sessions in flight finish (--grace seconds), then exit; a second signal cancels them at once. While the
+controller is down or slow, Asterisk takes each hotline's static plan (the fail-safe, docs/architecture.md).
+Prometheus metrics and a health check are served on their own port (controller.metrics_host/_port).
 """
 from __future__ import annotations
 
@@ -11,14 +12,19 @@ import logging
 import os
 import sys
 from datetime import datetime
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ivr400.cli.common import CommandError, app, handle_errors
+from ivr400.pbx.asterisk.fastagi import UniqueidLogFilter
 from ivr400.provisioning.errors import ProvisioningError
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+if TYPE_CHECKING:
+    from ivr400.controller.metrics import MetricsServer
+    from ivr400.pbx.asterisk.fastagi import FastAGIServer
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(uniqueid)s]: %(message)s"
 
 
 def _fixed_now(value: str | None) -> datetime | None:
@@ -33,45 +39,55 @@ def _fixed_now(value: str | None) -> datetime | None:
     return parsed
 
 
-def _asterisk_root(value: str | None) -> Path | None:
-    """Where Asterisk's files are seen from here (voicemail sizes): --asterisk-root, else the lab chroot."""
-    if value:
-        return Path(value)
-    from ivr400.lab.chroot import default_root
-
-    root = default_root()
-    return root if root.is_dir() else None
+def _ready(server: FastAGIServer, metrics: MetricsServer | None) -> None:
+    line = f"ready: pid {os.getpid()}, agi://{server.host}:{server.port}"
+    if metrics is not None:
+        line += f", metrics {metrics.url}/metrics"
+    click.echo(line)
 
 
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=int, default=4573, show_default=True, help="TCP port (0: any free port).")
+@click.option("--host", default=None, help="Address to listen on: controller.host (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="TCP port: controller.port (default 4573; 0: any free port).")
 @click.option("--grace", type=float, default=10.0, show_default=True,
               help="Seconds sessions in flight get after SIGTERM.")
-@click.option("--log-level", default="info", show_default=True, metavar="debug|info|warning|error",
-              help="debug also logs every decision.")
+@click.option("--log-level", default=None, metavar="debug|info|warning|error",
+              help="log.level (default info: every decision with its reason; debug also every AGI command).")
 @click.option("--max-sessions", type=int, default=500, show_default=True,
               help="Concurrent AGI sessions; more are refused at once (Asterisk then takes the static plan).")
-@click.option("--asterisk-root", default=None, hidden=True, help="Asterisk's file system root seen from here.")
+@click.option("--metrics-host", default=None,
+              help="Address of /metrics and /healthz: controller.metrics_host (default 127.0.0.1).")
+@click.option("--metrics-port", default=None,
+              help="Port of /metrics and /healthz: controller.metrics_port (default 9400; 0: any free port).")
+@click.option("--no-metrics", is_flag=True, help="Serve neither /metrics nor /healthz.")
+@click.option("--asterisk-root", default=None, hidden=True,
+              help="asterisk.root: Asterisk's file system root seen from here (voicemail sizes).")
 @click.option("--fixed-now", default=None, hidden=True, help="Tests only: decide every call at this instant.")
 @handle_errors
-def serve(host: str, port: int, grace: float, log_level: str, max_sessions: int, asterisk_root: str | None,
+def serve(host: str | None, port: int | None, grace: float, log_level: str | None, max_sessions: int,
+          metrics_host: str | None, metrics_port: str | None, no_metrics: bool, asterisk_root: str | None,
           fixed_now: str | None) -> None:
-    """Run the FastAGI controller until SIGTERM."""
-    level = logging.getLevelName(log_level.upper())
-    if not isinstance(level, int):
-        raise ProvisioningError("log-level", f"{log_level!r} is not debug, info, warning or error")
-    if not 0 <= port <= 65535:
-        raise ProvisioningError("port", f"{port} is not a TCP port")
+    """Run the FastAGI controller until SIGTERM.
+
+    Settings: controller.host, controller.port, controller.metrics_host, controller.metrics_port, log.level,
+    asterisk.root.
+    """
+    settings = app().settings_with(controller_host=host, controller_port=port, log_level=log_level,
+                                   controller_metrics_host=metrics_host, controller_metrics_port=metrics_port,
+                                   asterisk_root=asterisk_root)
+    host, port = settings.controller_host, settings.controller_port
+    level = logging.getLevelName(settings.log_level.upper())
     if grace < 0:
         raise ProvisioningError("grace", "must be 0 or more")
     if max_sessions < 1:
         raise ProvisioningError("max-sessions", "must be 1 or more")
+    metrics_address = None if no_metrics else (settings.controller_metrics_host, settings.controller_metrics_port)
     fixed = _fixed_now(fixed_now)
     a = app()
     engine = a.engine  # opens and checks the schema before listening
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.addFilter(UniqueidLogFilter())
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(level)
@@ -80,16 +96,19 @@ def serve(host: str, port: int, grace: float, log_level: str, max_sessions: int,
         log.warning("--fixed-now %s: every call is decided at this instant (tests only)", fixed.isoformat())
 
     from ivr400.controller.app import run_controller  # imports the geocoder: seconds
+    from ivr400.controller.metrics import MetricsAddressError
 
     try:
         server = asyncio.run(run_controller(
             engine, host, port, now=(lambda: fixed) if fixed is not None else None, grace=grace,
-            asterisk_root=_asterisk_root(asterisk_root), max_sessions=max_sessions,
+            asterisk_root=settings.asterisk_root, max_sessions=max_sessions, metrics_address=metrics_address,
             # On stdout whatever the log level: supervisors and tests wait for this line.
-            on_started=lambda srv: click.echo(f"ready: pid {os.getpid()}, agi://{srv.host}:{srv.port}"),
+            on_started=_ready,
         ))
+    except MetricsAddressError as exc:
+        raise CommandError(f"controller.metrics_port: {exc.strerror}") from exc
     except OSError as exc:
-        raise CommandError(f"port: cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+        raise CommandError(f"controller.port: cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     finally:
         root.removeHandler(handler)
     click.echo(f"stopped: {server.stats()}", err=True)

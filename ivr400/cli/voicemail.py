@@ -1,7 +1,7 @@
 """`ivr400 voicemail`: messages callers left when every seat failed (语音留言)."""
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import click
 
@@ -12,16 +12,6 @@ from ivr400.provisioning.voicemail import list_voicemail, sync_voicemail, voicem
 CDR_CSV = "/var/log/asterisk/cdr-csv/Master.csv"
 
 
-def _asterisk_path(path: str) -> Path:
-    """Host path of an Asterisk path: inside the lab's chroot when the lab exists, else as is."""
-    from ivr400.lab import Lab, LabError
-
-    try:
-        return Lab.load().host_path(path)
-    except (LabError, OSError):
-        return Path(path)
-
-
 @click.group()
 def voicemail() -> None:
     """Voicemail left in Asterisk's spool: import (sync) and list."""
@@ -29,17 +19,20 @@ def voicemail() -> None:
 
 @voicemail.command("sync")
 @click.option("--spool", "spool_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help=f"Spool directory holding <hotline>/<uniqueid>.wav (default {VOICEMAIL_SPOOL}, in the lab's "
-                   "chroot when the lab exists).")
+              help="Directory holding <hotline>/<uniqueid>.wav (default <asterisk.spool_dir>/voicemail, i.e. "
+                   f"{VOICEMAIL_SPOOL} as Asterisk sees it).")
 @click.option("--cdr-csv", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help=f"cdr_csv's Master.csv, where the caller numbers are found (default {CDR_CSV}).")
+              help=f"cdr_csv's Master.csv, where caller numbers missing from the call records are found "
+                   f"(default {CDR_CSV} under asterisk.root).")
 @json_option
 @handle_errors
 def sync(spool_dir: Path | None, cdr_csv: Path | None, as_json: bool) -> None:
     """Import new recordings into the database (idempotent: a message is imported once)."""
-    spool_dir = spool_dir or _asterisk_path(VOICEMAIL_SPOOL)
-    cdr_csv = cdr_csv or _asterisk_path(CDR_CSV)
-    with app().session() as s:
+    a = app()
+    settings = a.settings
+    spool_dir = spool_dir or settings.asterisk_spool_dir / PurePosixPath(VOICEMAIL_SPOOL).name
+    cdr_csv = cdr_csv or settings.asterisk_path(CDR_CSV)
+    with a.session() as s:
         result = sync_voicemail(s, spool_dir, cdr_csv=cdr_csv)
     if as_json:
         emit_json({"spool": str(spool_dir), **result.to_dict()})

@@ -17,6 +17,10 @@ Run it with :func:`run_controller` (what ``ivr400 serve`` does) or, in tests::
     await controller.start()
     async with controller.server(port=0) as server: ...
     await controller.stop()
+
+Its Prometheus metrics (``controller.metrics``, see ``ivr400.controller.metrics``) observe the server's
+sessions and the configuration cache; :func:`run_controller` serves them with ``/healthz`` on a port of
+their own.
 """
 from __future__ import annotations
 
@@ -36,8 +40,10 @@ from sqlalchemy.orm import Session
 
 from ivr400.controller.cache import ConfigCache
 from ivr400.controller.loader import HotlineEntry, LoadedConfig
+from ivr400.controller.metrics import ControllerMetrics, MetricsServer
 from ivr400.controller.routes import bind
 from ivr400.db.models import HuntRotation
+from ivr400.numbers import normalize_caller
 from ivr400.pbx.asterisk.fastagi import FastAGIServer, Handler, ServerOptions, serve
 from ivr400.provisioning.voicemail import record_voicemail, wav_duration
 from ivr400.routing.decide import hunt_order
@@ -75,12 +81,16 @@ class Controller:
         asterisk_root: Path | None = None,
         logger: logging.Logger | None = None,
         cache: ConfigCache | None = None,
+        metrics: ControllerMetrics | None = None,
     ) -> None:
         self.engine = engine
         self._now = now or _utcnow
         self.log = logger or _log
+        self.metrics = metrics or ControllerMetrics()
         self.cache = cache or ConfigCache(engine, now=self._now, poll_interval=poll_interval,
                                           logger=logging.getLogger("ivr400.controller.cache"))
+        if self.cache.on_reload is None:
+            self.cache.on_reload = self.metrics.config_reloaded
         self.rotation_timeout = rotation_timeout
         self.asterisk_root = Path(asterisk_root) if asterisk_root is not None else None
         self._db = concurrent.futures.ThreadPoolExecutor(max(1, db_workers), thread_name_prefix="ivr400-db")
@@ -184,6 +194,7 @@ class Controller:
     async def start(self) -> None:
         """Warm the geocoder, load the configuration, start polling. Never raises for the database."""
         loop = asyncio.get_running_loop()
+        self.metrics.watch(self.cache, loop=loop, rotation_fallbacks=lambda: self.rotation_fallbacks)
         await loop.run_in_executor(self._db, _warm_geocoder)
         await self.cache.start()
 
@@ -195,14 +206,16 @@ class Controller:
         return bind(self)
 
     def server(self, host: str = "127.0.0.1", port: int = 4573, **options: Unpack[ServerOptions]) -> FastAGIServer:
-        """A FastAGI server with the routes bound to this controller (not started)."""
-        return FastAGIServer(self.routes(), host, port, **options)
+        """A FastAGI server with the routes bound to this controller and its metrics observing (not started)."""
+        return FastAGIServer(self.routes(), host, port, observer=self.metrics, **options)
 
 
 def _warm_geocoder() -> None:
-    """The first lookup loads phonenumbers' Chinese geocoding data; do it before the first call."""
+    """The first lookup loads phonenumbers' Chinese geocoding data, the first caller ID sent without its
+    0 (1062345678) the area-code table; do both before the first call."""
     for number in ("01062345678", "13800138000"):
         geocode(number)
+    normalize_caller("1062345678")
 
 
 async def run_controller(
@@ -212,16 +225,28 @@ async def run_controller(
     *,
     now: Callable[[], datetime] | None = None,
     grace: float = 10.0,
-    on_started: Callable[[FastAGIServer], None] | None = None,
+    on_started: Callable[[FastAGIServer, MetricsServer | None], None] | None = None,
     asterisk_root: Path | None = None,
     poll_interval: float = 0.2,
+    metrics_address: tuple[str, int] | None = None,
     **options: Unpack[ServerOptions],
 ) -> FastAGIServer:
-    """Start a controller and serve until SIGTERM/SIGINT (graceful: sessions in flight get ``grace``)."""
+    """Start a controller and serve until SIGTERM/SIGINT (graceful: sessions in flight get ``grace``).
+
+    ``metrics_address`` (host, port; port 0 = any free one): where ``/metrics`` and ``/healthz`` are
+    served (None: not served); OSError if it cannot be bound, before the FastAGI port is opened.
+    ``on_started(server, metrics_server)`` runs once both listen.
+    """
     controller = Controller(engine, now=now, asterisk_root=asterisk_root, poll_interval=poll_interval)
-    await controller.start()
+    http = MetricsServer(controller.metrics, *metrics_address).start() if metrics_address is not None else None
     try:
-        return await serve(controller.routes(), host, port, grace=grace, on_started=on_started,
-                           logger=logging.getLogger("ivr400.fastagi"), **options)
+        await controller.start()
+        try:
+            return await serve(controller.routes(), host, port, grace=grace,
+                               on_started=(lambda srv: on_started(srv, http)) if on_started else None,
+                               logger=logging.getLogger("ivr400.fastagi"), observer=controller.metrics, **options)
+        finally:
+            await controller.stop()
     finally:
-        await controller.stop()
+        if http is not None:
+            http.stop()

@@ -40,7 +40,9 @@ class ConfigCache:
 
     ``now`` is the controller's clock (injectable for tests); ``loader`` defaults to
     :func:`~ivr400.controller.loader.load_config`. ``executor`` runs the database work (a private
-    single-thread pool by default, so polls and loads never pile up).
+    single-thread pool by default, so polls and loads never pile up). ``on_reload(config)`` is called in
+    the event loop each time a configuration is installed (the controller's metrics; an exception there
+    is logged, never raised).
     """
 
     def __init__(
@@ -54,6 +56,7 @@ class ConfigCache:
         logger: logging.Logger | None = None,
         slow_warning_s: float = 2.0,
         error_log_interval_s: float = 30.0,
+        on_reload: Callable[[LoadedConfig], None] | None = None,
     ) -> None:
         if poll_interval <= 0:
             raise ValueError("poll_interval must be > 0")
@@ -76,6 +79,7 @@ class ConfigCache:
         self.failures = 0
         #: time.monotonic() of the last poll that reached the database.
         self.last_ok: float | None = None
+        self.on_reload = on_reload
 
     # ---- what the routes read
     @property
@@ -86,6 +90,11 @@ class ConfigCache:
     @property
     def generation(self) -> int | None:
         return None if self._config is None else self._config.generation
+
+    @property
+    def failing_since(self) -> float | None:
+        """time.monotonic() since when polls fail (None while the database answers)."""
+        return self._failing_since
 
     # ---- synchronous work, run in the worker thread
     def read_generation(self) -> int | None:
@@ -124,6 +133,11 @@ class ConfigCache:
         else:
             self.log.info("configuration reloaded (generation %s -> %s): %s", previous.generation,
                           config.generation, config.summary())
+        if self.on_reload is not None:
+            try:
+                self.on_reload(config)
+            except Exception:  # noqa: BLE001 - metrics must never cost the configuration
+                self.log.exception("on_reload callback failed")
 
     # ---- async API
     async def refresh(self, *, force: bool = False) -> bool:

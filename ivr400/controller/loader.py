@@ -254,7 +254,7 @@ def load_config(session: Session, now: datetime) -> LoadedConfig:
     hotlines: dict[str, HotlineEntry] = {}
     skipped: dict[str, str] = {s.number: s.reason for s in tree.skipped if isinstance(s.number, str)}
     for node in tree.hotlines:
-        h = rule_columns[node.id]
+        h = rule_columns.get(node.id)
         builder = _HotlineBuilder(node, pb)
         try:
             base = builder.base()
@@ -263,9 +263,11 @@ def load_config(session: Session, now: datetime) -> LoadedConfig:
             skipped[node.number] = str(exc)
             continue
         problem: str | None = bad_calendars.get(node.enterprise_id)
+        if h is None:  # activated between the two reads: its edit bumped the generation, the next poll reloads
+            problem = "hotline changed while the configuration was read"
         routing = base
         calendar = national
-        if problem is None:
+        if problem is None and h is not None:
             try:
                 calendar = calendar_for(node.enterprise_id)
                 routing = builder.with_rules(base, h, time_rules.get(node.id, []), region_rules.get(node.id, []),

@@ -7,11 +7,16 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect
 
 from alembic import command
+from ivr400.db.revision import SchemaError
 from ivr400.paths import resource_dir
 
+__all__ = ["SchemaError", "alembic_config", "current_revision", "downgrade", "ensure_schema", "head_revision",
+           "upgrade"]
 
-class SchemaError(RuntimeError):
-    """The database schema is not the one this ivr400 expects."""
+
+class MigrationRefused(RuntimeError):
+    """A migration found data it cannot carry over; the message names the rows and how to fix them.
+    Raised before that migration writes anything."""
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -44,8 +49,8 @@ def downgrade(engine: Engine, revision: str) -> None:
         command.downgrade(cfg, revision)
 
 
-def ensure_schema(engine: Engine) -> None:
-    """Create the schema in an empty database; refuse to run on an out-of-date one.
+def ensure_schema(engine: Engine) -> bool:
+    """Create the schema in an empty database; refuse to run on an out-of-date one. True if it created it.
 
     An empty database (first use of the embedded default) is upgraded silently. A database at an
     older revision is never migrated implicitly: the operator runs `ivr400 db upgrade`, ideally after
@@ -54,11 +59,11 @@ def ensure_schema(engine: Engine) -> None:
     current = current_revision(engine)
     head = head_revision(engine)
     if current == head:
-        return
+        return False
     if current is None:
         tables = set(inspect(engine).get_table_names())
         if tables - {"alembic_version"}:
             raise SchemaError("database: has tables but no ivr400 revision; is this an ivr400 database?")
         upgrade(engine)
-        return
+        return True
     raise SchemaError(f"database: schema revision {current} is not {head}; run `ivr400 db upgrade`")

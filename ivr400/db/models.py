@@ -193,7 +193,11 @@ class Evidence(Base):
 
 
 class WhitelistEvent(Base):
-    """Audit trail of every whitelist decision: who, what, when, why."""
+    """Audit trail of every whitelist decision: who, what, when, why.
+
+    Every destination insert and status change gets its row from a database trigger (actor
+    ``database``), which the application completes with its actor, reason and detail; see migration 0004.
+    """
 
     __tablename__ = "whitelist_event"
 
@@ -205,6 +209,9 @@ class WhitelistEvent(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A status change, written by the database's own trigger (0004); None for other decisions.
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str | None] = mapped_column(String(16))
 
 
 class Department(Base):
@@ -342,6 +349,18 @@ class CalendarDay(Base):
     name: Mapped[str | None] = mapped_column(String(64))
 
 
+class CalendarSeed(Base):
+    """A year of the national calendar seeded from chinesecalendar (source auto, command or existing); years
+    listed here are never seeded automatically again (ivr400.provisioning.calendar.seed_known_years)."""
+
+    __tablename__ = "calendar_seed"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    source: Mapped[str] = mapped_column(String(16))
+    days: Mapped[int] = mapped_column(Integer)
+    seeded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class HuntRotation(Base):
     """Round-robin position per hotline department, kept in the database so controllers stay stateless."""
 
@@ -375,6 +394,8 @@ class CallRecord(Base):
     disposition: Mapped[str] = mapped_column(String(16))
     recording_path: Mapped[str | None] = mapped_column(String(255))
     source: Mapped[str] = mapped_column(String(8))
+    #: controller | static | mixed (ivr400.cdr.cdr_model.DECIDED_BY); None: unknown or nobody had to decide.
+    decided_by: Mapped[str | None] = mapped_column(String(16))
 
 
 class ConfigGeneration(Base):
@@ -385,3 +406,39 @@ class ConfigGeneration(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger)
     txid: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class WebUser(Base):
+    """后台账号 — a back-office login: an enterprise operator, or the platform admin (enterprise empty)."""
+
+    __tablename__ = "web_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprise.id", ondelete="CASCADE"))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    enterprise: Mapped[Enterprise | None] = relationship()
+
+
+class WebSession(Base):
+    """A server-side login session; the cookie carries a random token, the row only its SHA-256."""
+
+    __tablename__ = "web_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("web_user.id", ondelete="CASCADE"))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    client: Mapped[str | None] = mapped_column(String(64))
+
+    user: Mapped[WebUser] = relationship()

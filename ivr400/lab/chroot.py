@@ -11,7 +11,7 @@ import subprocess
 import time
 from pathlib import Path, PurePosixPath
 
-from ivr400.fsutil import file_lock
+from ivr400.fsutil import file_lock, path_in_root
 from ivr400.lab.errors import LabError
 
 DEFAULT_ROOT = Path("/var/cache/ivr400/asterisk-root")
@@ -148,34 +148,11 @@ def ensure_chroot(root: Path | None = None, *, log: Path | None = None) -> tuple
 
 
 def host_path(root: Path, path: str | PurePosixPath) -> Path:
-    """The host path of `path` as seen inside the chroot at `root`.
-
-    Symlinks are resolved the way the chroot sees them (an absolute link target is taken relative
-    to `root`), so e.g. /var/run/asterisk maps to ROOT/run/asterisk and never to the host's /run.
-    """
-    parts = list(PurePosixPath("/", path).parts[1:])
-    resolved: list[str] = []
-    hops = 0
-    while parts:
-        part = parts.pop(0)
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if resolved:
-                resolved.pop()
-            continue
-        candidate = root.joinpath(*resolved, part)
-        if candidate.is_symlink():
-            hops += 1
-            if hops > 40:
-                raise LabError("path", f"too many symlinks resolving {path} in {root}")
-            target = PurePosixPath(os.readlink(candidate))
-            if target.is_absolute():
-                resolved = []
-            parts = list(target.parts[1:] if target.is_absolute() else target.parts) + parts
-            continue
-        resolved.append(part)
-    return root.joinpath(*resolved)
+    """The host path of `path` as seen inside the chroot at `root` (chroot symlinks resolved)."""
+    try:
+        return path_in_root(root, path)
+    except OSError as exc:
+        raise LabError("path", str(exc)) from exc
 
 
 def main(argv: list[str] | None = None) -> int:

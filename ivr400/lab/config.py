@@ -12,18 +12,16 @@ from pathlib import Path
 
 import jinja2
 
+from ivr400.deploy.asterisk import cdr_include_files
 from ivr400.fsutil import atomic_write
 from ivr400.paths import resource_dir
+from ivr400.pbx.asterisk.config_files import INCLUDES
 
-#: Include files the base config pulls in (relative to etc/asterisk). Deploy owns all but lab-test.
-INCLUDE_FILES: tuple[str, ...] = (
-    "ivr400/lab-test.conf",
-    "ivr400/extensions.conf",
-    "ivr400/musiconhold.conf",
-    "ivr400/pjsip.conf",
-)
 #: The include the lab's own tests write their dialplan into (extensions.conf includes it first).
 LAB_TEST_INCLUDE = "ivr400/lab-test.conf"
+#: Include files the base config pulls in (relative to etc/asterisk): the lab's test include and the
+#: ones `ivr400 deploy` owns (the lab includes them exactly as docs/operations.md tells an operator to).
+INCLUDE_FILES: tuple[str, ...] = (LAB_TEST_INCLUDE, *INCLUDES)
 
 #: Directories ivr400 uses inside the chroot (paths as Asterisk sees them).
 SPOOL_DIR = "/var/spool/asterisk/ivr400"  # recordings, voicemail
@@ -165,11 +163,13 @@ def write_base_config(config: LabConfig, config_dir: Path, templates: Path | Non
 
 
 def ensure_include_files(config_dir: Path) -> list[Path]:
-    """Create the `ivr400/` include files empty if they do not exist; return those created."""
+    """Create the `ivr400/` include files if they do not exist (empty, except the CDR mappings, so call
+    records work before the first deploy); return those created. Existing files are left alone."""
+    initial = cdr_include_files()
     created = []
     for rel in INCLUDE_FILES:
         target = config_dir / rel
         if not target.exists():
-            atomic_write(target, "")
+            atomic_write(target, initial.get(rel, ""))
             created.append(target)
     return created

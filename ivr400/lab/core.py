@@ -251,6 +251,17 @@ def prepare_root(root: Path) -> None:
 
 
 # -- the API -----------------------------------------------------------------------------------
+#: Base config files whose change a running lab must load at once: the call records' column mappings.
+_CDR_MODULES = {"cdr_manager.conf": "cdr_manager.so", "cdr_custom.conf": "cdr_custom.so"}
+
+
+def _text_of(path: Path) -> str | None:
+    try:
+        return path.read_text()
+    except OSError:
+        return None
+
+
 def lab_up(
     root: Path | None = None,
     *,
@@ -262,7 +273,8 @@ def lab_up(
 
     Builds the chroot if missing, mounts proc, renders the base config, starts Asterisk and waits
     until it is fully booted and AMI answers. If Asterisk already runs in the chroot it is left
-    alone (no reload) and reported; its AMI secret is kept.
+    alone and reported; its AMI secret is kept. Only the CDR backends are reloaded, when the newly
+    rendered mappings differ (an upgraded ivr400 reads a column the running ones do not write yet).
     """
     t0 = time.monotonic()
     root = Path(root) if root is not None else chroot.default_root()
@@ -288,7 +300,11 @@ def lab_up(
             config = LabConfig(ami_secret=secret, verbose=verbose)
             lab = _lab_for(config, root, pid=pid)
             lab.started_at = prev.started_at if keep and prev is not None else _now()
+            before = {name: _text_of(lab.config_dir / name) for name in _CDR_MODULES}
             write_base_config(config, lab.config_dir)
+            for name, module in _CDR_MODULES.items():
+                if _text_of(lab.config_dir / name) != before[name]:
+                    lab.rx(f"module reload {module}")
             if adopted or not keep:
                 lab.rx("module reload manager")  # the running daemon must know the new secret
             lab.save(state_file)

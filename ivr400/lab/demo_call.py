@@ -1,30 +1,38 @@
-"""`ivr400 demo --call`: the README's main job, end to end on the lab.
+"""`ivr400 demo --call`: the README's main job, end to end on the lab, decided by the controller.
 
 Brings the lab up, provisions the sample enterprise (or reuses it), points each of its approved
-destinations at a sipp seat on a loopback port through a per-destination trunk, deploys, starts the
-seats, places a real call to 4008123456 pressing key 1 (销售部) and reports the path the call took.
-Success means: answered by the first routable seat of 销售部 and by no other seat.
+destinations at a sipp seat on a loopback port through a per-destination trunk, deploys, then starts the
+controller (`ivr400 serve` on 127.0.0.1:4573, metrics on a free port) and the call-record listener
+(`ivr400 cdr listen`) as child processes, places a real call to 4008123456 pressing key 1 (销售部), and
+stops both by PID afterwards (also on an error or Ctrl-C).
 
-The FastAGI controller is not required: if nothing listens on 127.0.0.1:4573 the dialplan's hooks
-fail at once and the static plan routes (the fail-safe path); if a controller runs, it decides.
+What it reports is read from the call, not assumed: who decided (the call record's ``decided_by``, which
+the dialplan sets from the hooks' outcome), the controller's decisions and reasons (its log lines carrying
+the call's uniqueid), the controller's metrics before and after the call, and the call record as the
+listener stored it. Success means: answered by the first routable seat of 销售部 and by no other seat,
+and a call record saying so and ``decided_by = controller``.
 """
 from __future__ import annotations
 
+import contextlib
+import re
 import socket
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ivr400.db.models import Department, Destination, Hotline, Trunk
+from ivr400.cdr.cdr_store import record_view
+from ivr400.db.models import CallRecord, Department, Destination, Hotline, Trunk
 from ivr400.db.routable import routable_seats
 from ivr400.lab.core import calls_lock
+from ivr400.lab.services import IvrService
 from ivr400.numbers import NumberError, parse_destination
 from ivr400.provisioning.sample import ENTERPRISE, HOTLINE, provision_sample
 
@@ -32,6 +40,9 @@ FIRST_SEAT_PORT = 5091
 CALLER = "13800138000"
 KEY = "1"
 TRUNK_PREFIX = "demo-seat-"
+CONTROLLER = ("127.0.0.1", 4573)  # where the rendered dialplan's hooks connect
+#: A controller log line: `... LEVEL logger [UNIQUEID]: message` (ivr400 serve's format).
+_LOG_LINE = re.compile(r" \[(?P<uniqueid>[^\]]+)\]: (?P<message>(?:route|department): .*)$")
 
 
 @dataclass
@@ -61,9 +72,17 @@ class DemoCallReport:
     answered_by: str | None = None
     ok: bool = False
     reason: str = ""
-    fastagi: bool = False
     lab_pid: int | None = None
     seconds: float = 0.0
+    #: pid, agi, metrics URL, log path, exit status of `ivr400 serve`; pid, log, exit status of `cdr listen`.
+    controller: dict[str, Any] = field(default_factory=dict)
+    listener: dict[str, Any] = field(default_factory=dict)
+    #: The controller's decision log lines for this call (its uniqueid), in order.
+    decisions: list[str] = field(default_factory=list)
+    #: How the controller's counters moved during the call: {"ivr400_decisions_total{route=...}": +n, ...}.
+    metrics: dict[str, float] = field(default_factory=dict)
+    #: The call record read back from the database (None: none was stored in time).
+    record: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         from dataclasses import asdict
@@ -77,10 +96,48 @@ def _display(number: str) -> str:
         return number
 
 
-def _fastagi_listening(host: str = "127.0.0.1", port: int = 4573) -> bool:
+def _listening(host: str, port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.3)
         return sock.connect_ex((host, port)) == 0
+
+
+def _scrape(metrics_url: str) -> dict[str, float]:
+    """The controller's decision and static-plan counters, ``name{label=value,...}`` → value."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(metrics_url, timeout=5) as resp:
+        text = resp.read().decode()
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name in ("ivr400_decisions_total", "ivr400_static_plan_handoffs_total"):
+                labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
+                out[f"{sample.name}{{{labels}}}"] = sample.value
+    return out
+
+
+def _moved(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {k: v - before.get(k, 0.0) for k, v in sorted(after.items()) if v != before.get(k, 0.0)}
+
+
+def _call_record(session: Session, since: datetime) -> CallRecord | None:
+    """The demo call's record: from CALLER to HOTLINE, started after ``since`` (newest first)."""
+    return session.scalar(select(CallRecord).where(CallRecord.hotline == HOTLINE, CallRecord.caller == CALLER,
+                                                   CallRecord.started_at >= since)
+                          .order_by(CallRecord.started_at.desc()).limit(1))
+
+
+def decision_lines(log: str, uniqueid: str) -> list[str]:
+    """The controller's `route:`/`department:` log lines carrying ``uniqueid``, in order."""
+    out = []
+    for line in log.splitlines():
+        m = _LOG_LINE.search(line)
+        if m and m["uniqueid"] == uniqueid:
+            out.append(m["message"])
+    return out
 
 
 def ensure_sample(session: Session, store_root: Path, now: datetime, actor: str) -> tuple[Hotline, bool]:
@@ -135,11 +192,16 @@ def expected_seat(session: Session, hotline: Hotline, now: datetime, key: str = 
 
 
 def run_demo_call(app: Any, *, echo: Callable[[str], None] = print, lab_root: Path | None = None,  # noqa: ANN401, C901
-                  first_port: int = FIRST_SEAT_PORT, answer_after_s: float = 1.0) -> DemoCallReport:
-    """The whole demo; `app` is the CLI's AppContext (session(), now(), data_dir, actor)."""
+                  first_port: int = FIRST_SEAT_PORT, answer_after_s: float = 1.0,
+                  record_timeout_s: float = 20.0) -> DemoCallReport:
+    """The whole demo; `app` is the CLI's AppContext (session(), now(), engine, data_dir, actor).
+
+    Raises ServiceError (ivr400.lab.services) if the controller or the listener does not start,
+    RuntimeError if something else listens on the controller's port."""
+    from ivr400.deploy.asterisk import deploy, render_for_deploy
     from ivr400.lab import lab_up
     from ivr400.lab.sipp import SeatUas, call
-    from ivr400.pbx.asterisk.deploy import deploy, lab_target, render_for_deploy
+    from ivr400.lab.targets import lab_target
 
     started = time.monotonic()
     echo("lab: bringing Asterisk up (builds the chroot on first use) ...")
@@ -154,13 +216,24 @@ def run_demo_call(app: Any, *, echo: Callable[[str], None] = print, lab_root: Pa
              f"(database {app.engine.url.render_as_string(hide_password=True)})")
         seats = point_at_seats(s, hotline, first_port)
         dept_name, expected = expected_seat(s, hotline, now)
-        rendered = render_for_deploy(s, now)
+        rendered = render_for_deploy(s, now, data_root=app.data_dir)
     for info in seats:
         echo(f"trunk: {info.display} ({', '.join(info.departments) or 'no seat'}) -> sipp seat 127.0.0.1:{info.port}")
-    fastagi = _fastagi_listening()
     report = DemoCallReport(hotline=HOTLINE, caller=CALLER, key=KEY, department=dept_name,
-                            expected_seat=expected, seats=seats, reused_sample=reused, deploy={},
-                            fastagi=fastagi, lab_pid=lab.pid)
+                            expected_seat=expected, seats=seats, reused_sample=reused, deploy={}, lab_pid=lab.pid)
+    database_url = app.engine.url.render_as_string(hide_password=False)
+    ami = lab.ami_credentials
+    # Secrets through the environment, not the command line (visible in ps).
+    env = {"IVR400_DATABASE_URL": database_url, "IVR400_AMI_HOST": str(ami["host"]),
+           "IVR400_AMI_PORT": str(ami["port"]), "IVR400_AMI_USER": str(ami["username"]),
+           "IVR400_AMI_SECRET": str(ami["secret"]), "IVR400_ASTERISK_ROOT": str(lab.root)}
+    work = Path(tempfile.mkdtemp(prefix="ivr400-demo-call-"))
+    controller = IvrService("controller", ["serve", "--host", CONTROLLER[0], "--port", str(CONTROLLER[1]),
+                                           "--metrics-port", "0", "--asterisk-root", str(lab.root)],
+                            work / "controller.log", env=env)
+    # --no-backfill: the lab's CSV also holds the test suite's calls; the demo database gets its own call.
+    listener = IvrService("call-record listener", ["cdr", "listen", "--no-backfill", "--flush-delay", "0.3"],
+                          work / "cdr-listen.log", env=env)
 
     with calls_lock():
         dep = deploy(rendered, lab_target(lab))
@@ -168,21 +241,42 @@ def run_demo_call(app: Any, *, echo: Callable[[str], None] = print, lab_root: Pa
                          "contexts_verified": dep.contexts_verified}
         echo(f"deploy: changed {', '.join(dep.files_changed) or 'nothing'}; reloaded: "
              f"{', '.join(dep.reloaded) or 'nothing'}; {dep.contexts_verified} contexts verified loaded")
-        echo("controller: " + ("a FastAGI server answers on 127.0.0.1:4573; it decides the routing" if fastagi else
-                               "no FastAGI server on 127.0.0.1:4573: the static fail-safe plan routes"))
-        work = Path(tempfile.mkdtemp(prefix="ivr400-demo-call-"))
+        if _listening(*CONTROLLER):
+            raise RuntimeError(f"controller: something already listens on {CONTROLLER[0]}:{CONTROLLER[1]}; the demo "
+                               "starts its own `ivr400 serve` there: stop the other one first")
         uas: dict[str, SeatUas] = {}
-        try:
+        with contextlib.ExitStack() as running:  # leaving it stops every process below, whatever happened
+            running.enter_context(controller)
+            metrics_url = controller.ready_line.rsplit(" metrics ", 1)[-1]
+            report.controller = {"pid": controller.pid, "agi": f"agi://{CONTROLLER[0]}:{CONTROLLER[1]}",
+                                 "metrics": metrics_url, "log": str(controller.log_path)}
+            echo(f"controller: ivr400 serve, pid {controller.pid}, {report.controller['agi']}, metrics {metrics_url}")
+            running.enter_context(listener)
+            report.listener = {"pid": listener.pid, "log": str(listener.log_path)}
+            echo(f"call records: ivr400 cdr listen, pid {listener.pid}, AMI {ami['host']}:{ami['port']}")
             for info in seats:
                 uas[info.number] = SeatUas(info.port, behaviour="answer", answer_after_s=answer_after_s,
                                            workdir=work / f"seat-{info.port}").start()
+                running.callback(uas[info.number].stop)
+            before = _scrape(metrics_url)
+            since = datetime.now(timezone.utc) - timedelta(seconds=2)
             echo(f"call: {CALLER} -> {HOTLINE}, pressing {KEY} (RFC 4733) ...")
             result = call(HOTLINE, CALLER, dtmf=KEY, dtmf_delay_s=1.5, hold_s=2.0, local_port=5070,
                           workdir=work / "carrier", timeout_s=40)
-            time.sleep(0.3)
-        finally:
-            for seat in uas.values():
-                seat.stop()
+            deadline = time.monotonic() + record_timeout_s
+            row = None
+            while row is None and time.monotonic() < deadline:
+                time.sleep(0.2)
+                with Session(app.engine) as s:
+                    row = _call_record(s, since)
+                    report.record = record_view(row) if row is not None else None
+            report.metrics = _moved(before, _scrape(metrics_url))
+        report.controller["exit"] = controller.proc.returncode if controller.proc else None
+        report.listener["exit"] = listener.proc.returncode if listener.proc else None
+        echo(f"stopped: controller (pid {controller.pid}, exit {report.controller['exit']}), call-record listener "
+             f"(pid {listener.pid}, exit {report.listener['exit']})")
+    if report.record is not None:
+        report.decisions = decision_lines(controller.log_text(), report.record["uniqueid"])
 
     t0 = result.invite_time or 0.0
     report.responses = result.responses
@@ -217,6 +311,7 @@ def run_demo_call(app: Any, *, echo: Callable[[str], None] = print, lab_root: Pa
     answered_by = [i for i in seats if i.answered_at is not None]
     rung = [i for i in seats if i.invite_at is not None]
     report.answered_by = answered_by[0].number if answered_by else None
+    record = report.record
     if not result.answered:
         report.reason = f"the call was not answered (SIP responses {result.responses})"
     elif report.answered_by != expected:
@@ -224,27 +319,90 @@ def run_demo_call(app: Any, *, echo: Callable[[str], None] = print, lab_root: Pa
                          f" (first seat of {dept_name})")
     elif len(rung) != 1:
         report.reason = f"other seats rang too: {[i.display for i in rung]}"
+    elif record is None:
+        report.reason = (f"no call record stored within {record_timeout_s:g} s (listener log: "
+                         f"{report.listener.get('log')})")
+    elif record["decided_by"] != "controller":
+        report.reason = (f"the call record says decided_by={record['decided_by']}: the controller did not decide "
+                         f"(controller log: {report.controller.get('log')})")
+    elif record["disposition"] != "answered" or expected not in (record["seat"] or ""):
+        report.reason = f"the call record says {record['disposition']} by {record['seat']}"
+    elif not report.decisions:
+        report.reason = f"no decision of the controller logged for call {record['uniqueid']}"
     else:
         report.ok = True
     report.seconds = time.monotonic() - started
     return report
 
 
+_ROUTE_LINE = re.compile(r"route: [0-9]+ -> (?P<action>\w+): (?P<reason>.*)")
+_DEPT_LINE = re.compile(r"department: [0-9]+ dept '(?P<path>[0-9.]*)' -> (?P<who>.*?): (?P<reason>.*)")
+DISPLAY_TZ = "Asia/Shanghai"
+
+
 def print_report(report: DemoCallReport, echo: Callable[[str], None] = print) -> None:
+    from zoneinfo import ZoneInfo
+
     echo("")
     echo("timeline (seconds after the carrier's INVITE):")
     for t, what in report.timeline:
         echo(f"  {t:7.3f}  {what}")
     echo(f"SIP responses seen by the caller: {' '.join(str(c) for c in report.responses) or '(none)'}")
-    seat = next((s for s in report.seats if s.number == report.answered_by), None)
-    hops = [f"hotline {report.hotline}", "welcome", f"key {report.key}", report.department]
-    if seat is not None:
-        hops.append(f"seat {seat.display} (answered {seat.answered_at:.2f} s after the INVITE)")
+    record = report.record
+    if record is not None:
+        echo(f"controller log lines of call {record['uniqueid']}:")
+        for line in report.decisions or ["(none)"]:
+            echo(f"  {line}")
+    moved = ", ".join(f"{name} {delta:+g}" for name, delta in report.metrics.items())
+    echo(f"controller metrics moved by the call: {moved or 'nothing'}")
+    if record is not None:
+        started = record["started_at"].astimezone(ZoneInfo(DISPLAY_TZ))
+        echo(f"call record #{record['id']} (stored by `ivr400 cdr listen` from AMI, read back from the database):")
+        echo(f"  {record['caller']} -> {record['hotline']}, started {started:%Y-%m-%d %H:%M:%S} ({DISPLAY_TZ}), "
+             f"uniqueid {record['uniqueid']}")
+        echo(f"  disposition {record['disposition']}, seat {record['seat'] or '-'}, "
+             f"keys {record['key_path'] or '-'}, department {record['department'] or '-'}, "
+             f"decided by {record['decided_by'] or '(unknown)'}")
+        echo(f"  duration {record['duration_s']} s, billsec {record['billsec']} s")
     else:
-        hops.append("no seat answered")
-    echo("path: " + " -> ".join(hops))
+        echo("call record: none stored")
+    echo("path: " + " -> ".join(_hops(report)))
+    for i, why in enumerate(_reasons(report)):
+        echo(("  because: " if i == 0 else "           ") + why)
     if report.ok:
-        echo(f"OK: answered by the expected seat {_display(report.expected_seat)} ({report.department})")
+        echo(f"OK: answered by the expected seat {_display(report.expected_seat)} ({report.department}), "
+             f"decided by the controller")
     else:
         echo(f"FAILED: {report.reason}")
     echo("the lab keeps running; stop it with: ivr400 lab down")
+
+
+def _hops(report: DemoCallReport) -> list[str]:
+    """The path: the controller's decisions where it took them (from its log lines for this call)."""
+    route = next((m for m in map(_ROUTE_LINE.fullmatch, report.decisions) if m), None)
+    dept = next((m for m in map(_DEPT_LINE.fullmatch, report.decisions) if m), None)
+    by = (report.record or {}).get("decided_by") or "unknown"
+    hops = [f"hotline {report.hotline}"]
+    hops.append(f"controller: {route['action']}" if route else f"{by} plan")
+    hops += ["welcome", f"key {report.key}"]
+    if dept:
+        rings = " ".join(_display(n) for n in dept["who"].split()[1:]) or dept["who"]
+        hops.append(f"controller: {report.department} rings {rings}")
+    else:
+        hops.append(report.department)
+    seat = next((s for s in report.seats if s.number == report.answered_by), None)
+    if seat is not None:
+        hops.append(f"seat {seat.display} answered ({seat.answered_at:.2f} s after the INVITE)")
+    else:
+        hops.append("no seat answered")
+    return hops
+
+
+def _reasons(report: DemoCallReport) -> list[str]:
+    out = []
+    for line in report.decisions:
+        if m := _ROUTE_LINE.fullmatch(line):
+            out.append(f"entry ({m['action']}): {m['reason']}")
+        elif m := _DEPT_LINE.fullmatch(line):
+            out.append(f"department {m['path'] or 'switchboard'} ({m['who'].split()[0]}): {m['reason']}")
+    return out

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from ivr400.lab.errors import LabError
@@ -99,12 +100,13 @@ def _raise_nofile() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard), hard))
 
 
-def start_daemon(root: Path, log_path: Path) -> int:
-    """Start `chroot ROOT asterisk -f -g -n` in its own session, stdin /dev/null, output to `log_path`."""
+def start_daemon(root: Path, log_path: Path, extra_args: Sequence[str] = ()) -> int:
+    """Start `chroot ROOT asterisk -f -g -n [EXTRA_ARGS]` in its own session, stdin /dev/null, output to
+    `log_path`. `extra_args`, e.g. `("-U", "asterisk", "-G", "asterisk")` to run as that user."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            ["chroot", str(root), "asterisk", "-f", "-g", "-n"],
+            ["chroot", str(root), "asterisk", "-f", "-g", "-n", *extra_args],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

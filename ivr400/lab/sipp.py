@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import struct
 import subprocess
 import tempfile
@@ -493,7 +494,7 @@ def _kill(proc: subprocess.Popen, timeout: float = 5.0) -> None:
 def _udp_port_bound(port: int, host: str = "127.0.0.1") -> bool:
     """Whether something listens on host:port/udp (from /proc/net/udp)."""
     want_port = f"{port:04X}"
-    want_hosts = {"0100007F" if host == "127.0.0.1" else "", "00000000"}
+    want_hosts = {socket.inet_aton(host)[::-1].hex().upper(), "00000000"}  # /proc/net/udp: little-endian hex
     try:
         lines = Path("/proc/net/udp").read_text().splitlines()[1:]
     except OSError:

@@ -60,8 +60,8 @@ def block_settings(hotline: Hotline) -> dict[str, Any]:
 def _block_entry(number: str, prefix: bool) -> BlockEntry:
     try:
         entry = BlockEntry(number, bool(prefix))
-    except ValueError:
-        raise ProvisioningError("number", f"{number!r} is not a phone number or number prefix") from None
+    except ValueError as exc:
+        raise ProvisioningError("number", str(exc).removeprefix("block entry: ")) from None
     if len(entry.number) > 20:
         raise ProvisioningError("number", "at most 20 digits")
     return entry

@@ -1,5 +1,6 @@
 """The holiday calendar (法定节假日 and 调休 make-up working days): national days seeded from
-chinesecalendar, and days pinned nationally or per enterprise: ``ivr400 calendar``.
+chinesecalendar (automatically, once per year it knows: :func:`seed_known_years`; on demand: ``ivr400
+calendar seed``), and days pinned nationally or per enterprise: ``ivr400 calendar``.
 
 Rows are written in the caller's transaction; the table bumps ``config_generation`` through its triggers.
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -14,10 +16,10 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.orm import Session
 
-from ivr400.db.models import CalendarDay, Enterprise
+from ivr400.db.models import CalendarDay, CalendarSeed, Enterprise
 from ivr400.provisioning.actions import optional_text, split_values
 from ivr400.provisioning.errors import ProvisioningError
-from ivr400.routing.calendar import CalendarEntry, DayKind, seed_from_chinesecalendar
+from ivr400.routing.calendar import CalendarEntry, DayKind, chinesecalendar_years, seed_from_chinesecalendar
 
 __all__ = [
     "SeedReport",
@@ -27,6 +29,7 @@ __all__ = [
     "parse_years",
     "remove_calendar_day",
     "seed_calendar",
+    "seed_known_years",
 ]
 
 _MAX_YEARS = 50
@@ -62,9 +65,10 @@ class SeedReport:
                 "days_written": self.days_written, "days_removed": self.days_removed}
 
 
-def seed_calendar(session: Session, years: Iterable[int]) -> SeedReport:
-    """Replace the national days of ``years`` with chinesecalendar's; years it has no data for are
-    reported (and their rows kept), never an error."""
+def seed_calendar(session: Session, years: Iterable[int], *, now: dt.datetime | None = None) -> SeedReport:
+    """Replace the national days of ``years`` with chinesecalendar's (``ivr400 calendar seed``: an explicit
+    refresh, which does overwrite); years it has no data for are reported (and their rows kept), never an
+    error. The seeded years are remembered (``calendar_seed``, source ``command``) at ``now`` (UTC)."""
     result = seed_from_chinesecalendar(years)
     removed = written = 0
     for year in result.years_with_data:
@@ -74,11 +78,53 @@ def seed_calendar(session: Session, years: Iterable[int]) -> SeedReport:
         )
         removed += cast("CursorResult[Any]", deleted).rowcount or 0
     session.flush()
+    per_year: Counter[int] = Counter()
     for entry in result.entries:
         session.add(CalendarDay(enterprise_id=None, day=entry.day, kind=entry.kind.value, name=entry.name))
+        per_year[entry.day.year] += 1
         written += 1
+    _remember(session, result.years_with_data, per_year, "command", now)
     session.flush()
     return SeedReport(result.years_with_data, result.years_without_data, written, removed)
+
+
+def seed_known_years(session: Session, *, now: dt.datetime | None = None) -> SeedReport:
+    """Seed, once, every year the installed chinesecalendar knows that this database never seeded.
+
+    For each such year: its holidays and make-up working days, except on days that already have a national
+    entry (no row is ever changed or removed); the year is then remembered in ``calendar_seed`` (source
+    ``auto``), so it is not seeded again and days an operator pins or removes later stay as they are. Run by
+    ``ivr400 db upgrade`` and when the CLI creates a database, so a fresh install routes 国庆节 and 调休
+    days without a manual step; a newer chinesecalendar adds its new years at the next ``db upgrade``.
+    Idempotent. ``days_removed`` is always 0.
+    """
+    done = set(session.scalars(select(CalendarSeed.year)))
+    todo = [year for year in chinesecalendar_years() if year not in done]
+    if not todo:
+        return SeedReport((), (), 0, 0)
+    result = seed_from_chinesecalendar(todo)
+    taken = set(session.scalars(select(CalendarDay.day).where(
+        CalendarDay.enterprise_id.is_(None), CalendarDay.day >= dt.date(min(todo), 1, 1),
+        CalendarDay.day <= dt.date(max(todo), 12, 31))))
+    per_year: Counter[int] = Counter()
+    for entry in result.entries:
+        if entry.day not in taken:
+            session.add(CalendarDay(enterprise_id=None, day=entry.day, kind=entry.kind.value, name=entry.name))
+            per_year[entry.day.year] += 1
+    _remember(session, result.years_with_data, per_year, "auto", now)
+    session.flush()
+    return SeedReport(result.years_with_data, result.years_without_data, sum(per_year.values()), 0)
+
+
+def _remember(session: Session, years: Iterable[int], days: Counter[int], source: str,
+              now: dt.datetime | None) -> None:
+    at = now or dt.datetime.now(dt.timezone.utc)
+    for year in years:
+        row = session.get(CalendarSeed, year)
+        if row is None:
+            session.add(CalendarSeed(year=year, source=source, days=days[year], seeded_at=at))
+        else:
+            row.source, row.days, row.seeded_at = source, days[year], at
 
 
 def _kind(kind: str) -> DayKind:

@@ -40,9 +40,8 @@ def add_destination(session: Session, enterprise: Enterprise, number: str, *, ow
         relationship_note=relationship, status=WhitelistStatus.PENDING.value, created_at=now,
     )
     session.add(row)
-    session.flush()
-    audit.record(session, "register", now=now, actor=actor, destination_id=row.id, enterprise_id=enterprise.id,
-                 detail={"number": row.number, "owner": owner, "owner_kind": owner_kind})
+    audit.complete_status_event(session, row, "register", now=now, actor=actor,
+                                detail={"number": row.number, "owner": owner, "owner_kind": owner_kind})
     return row
 
 
@@ -90,6 +89,7 @@ def approve(session: Session, dest: Destination, *, now: datetime, actor: str) -
             f"cannot approve {dest.number}: " + "; ".join(f"{i.rule} {i.message}" for i in result.missing)
         )
     tz = dest.enterprise.timezone
+    renewal = dest.status == WhitelistStatus.APPROVED.value
     dest.status = WhitelistStatus.APPROVED.value
     dest.status_reason = None
     dest.approved_at = now
@@ -97,9 +97,10 @@ def approve(session: Session, dest: Destination, *, now: datetime, actor: str) -
     dest.long_term = result.long_term
     dest.valid_from = _day_start_utc(result.valid_from, tz) if result.valid_from else None
     dest.valid_until = _day_start_utc(result.valid_until + timedelta(days=1), tz) if result.valid_until else None
-    audit.record(session, "approve", now=now, actor=actor, destination_id=dest.id, enterprise_id=dest.enterprise_id,
-                 detail=result.to_dict())
-    session.flush()
+    if renewal:  # no status change: the database writes a row only if the validity window moved (0008)
+        audit.complete_or_record(session, dest, "approve", now=now, actor=actor, detail=result.to_dict())
+    else:
+        audit.complete_status_event(session, dest, "approve", now=now, actor=actor, detail=result.to_dict())
     return result
 
 
@@ -114,11 +115,16 @@ def _set_status(session: Session, dest: Destination, status: WhitelistStatus, ac
                 now: datetime, actor: str) -> None:
     if not reason.strip():
         raise ProvisioningError("reason", f"say why the destination is {status.value} (--reason)")
+    unchanged = dest.status == status.value  # e.g. rejected again with a new reason: no row from the database
     dest.status = status.value
     dest.status_reason = reason.strip()
-    audit.record(session, action, now=now, actor=actor, destination_id=dest.id, enterprise_id=dest.enterprise_id,
-                 reason=reason.strip(), detail={"seats_suspended": len(dest.seats)})
-    session.flush()
+    detail = {"seats_suspended": len(dest.seats)}
+    if unchanged:
+        audit.record(session, action, now=now, actor=actor, destination_id=dest.id, enterprise_id=dest.enterprise_id,
+                     reason=reason.strip(), detail=detail)
+        session.flush()
+    else:
+        audit.complete_status_event(session, dest, action, now=now, actor=actor, reason=reason.strip(), detail=detail)
 
 
 def reject(session: Session, dest: Destination, *, reason: str, now: datetime, actor: str) -> None:

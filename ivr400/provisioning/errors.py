@@ -13,10 +13,12 @@ class ProvisioningError(ValueError):
         self.reason = reason
 
 
-#: Trigger messages (see the 0001 migration) → the field they are about.
+#: Trigger messages (see the 0001, 0004 and 0008 migrations) → the field they are about.
 _TRIGGER_FIELDS = {
     "whitelist:": "destination",
+    "audit:": "audit",
     "limit:": "hotline",
+    "evidence:": "evidence",
 }
 
 

@@ -39,8 +39,12 @@ def sniff_media_type(head: bytes, name: str) -> str:
     return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
-def store_file(source: Path, store_root: Path) -> tuple[str, int, Path]:
-    """Copy `source` into `store_root/ab/<sha256>` atomically; identical content is stored once."""
+def store_file(source: Path, store_root: Path, stored: list[Path] | None = None) -> tuple[str, int, Path]:
+    """Copy `source` into `store_root/ab/<sha256>` atomically; identical content is stored once.
+
+    Returns (sha256 hex, size in bytes, stored path). When the content was not in the store yet, the stored
+    path is also appended to `stored`, so a caller whose transaction is not committed can remove it again.
+    """
     digest = hashlib.sha256()
     size = 0
     store_root.mkdir(parents=True, exist_ok=True)
@@ -59,7 +63,10 @@ def store_file(source: Path, store_root: Path) -> tuple[str, int, Path]:
         target = store_root / sha[:2] / sha
         target.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(tmp_name, 0o640)
+        new = not target.exists()
         os.replace(tmp_name, target)
+        if new and stored is not None:
+            stored.append(target)
         return sha, size, target
     finally:
         if os.path.exists(tmp_name):
@@ -76,7 +83,11 @@ def check_attributes(kind: str, attributes: dict[str, Any]) -> None:
 
 def add_evidence(session: Session, dest: Destination, kind: str, file: Path, *, store_root: Path,
                  attributes: dict[str, Any], valid_from: date | None, valid_until: date | None, long_term: bool,
-                 now: datetime) -> Evidence:
+                 now: datetime, stored: list[Path] | None = None) -> Evidence:
+    """Store `file` and record it as evidence of `kind` for `dest`; raises ProvisioningError naming the field.
+
+    `stored` collects the file's path in the store when this call added it (see `store_file`).
+    """
     check_attributes(kind, attributes)
     if not file.is_file():
         raise ProvisioningError("file", f"{file} is not a readable file")
@@ -86,10 +97,10 @@ def add_evidence(session: Session, dest: Destination, kind: str, file: Path, *, 
         raise ProvisioningError("valid-until", f"{valid_until} is before --valid-from {valid_from}")
     with file.open("rb") as fh:
         head = fh.read(16)
-    sha, size, stored = store_file(file, store_root)
+    sha, size, target = store_file(file, store_root, stored)
     row = Evidence(destination_id=dest.id, kind=kind, original_name=file.name,
                    media_type=sniff_media_type(head, file.name), size=size, sha256=sha,
-                   stored_path=str(stored.relative_to(store_root.parent)), attributes=attributes,
+                   stored_path=str(target.relative_to(store_root.parent)), attributes=attributes,
                    valid_from=valid_from, valid_until=valid_until, long_term=long_term, created_at=now)
     session.add(row)
     session.flush()

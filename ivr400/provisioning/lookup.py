@@ -1,6 +1,8 @@
 """Find what an operator names on the command line: by id, number or name."""
 from __future__ import annotations
 
+from typing import TypeVar
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -9,10 +11,21 @@ from ivr400.db.models import Department, Destination, Enterprise, Hotline, Seat
 from ivr400.numbers import NumberError, parse_destination, parse_hotline_number
 from ivr400.provisioning.errors import ProvisioningError
 
+T = TypeVar("T")
+
+
+#: Larger ids cannot exist (64-bit keys) and SQLite refuses to even compare them.
+MAX_ID = 2**63 - 1
+
+
+def _by_id(session: Session, model: type[T], text: str) -> T | None:
+    number = int(text)
+    return session.get(model, number) if number <= MAX_ID else None
+
 
 def enterprise(session: Session, ref: str, field: str = "enterprise") -> Enterprise:
     """By id or registered name (compared as R2 compares names)."""
-    found = session.get(Enterprise, int(ref)) if ref.isdecimal() else None
+    found = _by_id(session, Enterprise, ref) if ref.isdecimal() else None
     if found is None:
         found = session.scalar(select(Enterprise).where(Enterprise.name_key == name_key(ref)))
     if found is None:
@@ -37,23 +50,38 @@ def destination(session: Session, ref: str, enterprise_ref: str | None = None,
     """By id (`#12` or `12` when short) or by number; a number held by several enterprises needs --enterprise."""
     plain = ref.lstrip("#")
     if plain.isdecimal() and (ref.startswith("#") or len(plain) < 7):
-        found = session.get(Destination, int(plain))
+        found = _by_id(session, Destination, plain)
         if found is None:
             raise ProvisioningError(field, f"no destination #{plain}")
         return found
-    try:
-        number = parse_destination(ref).number
-    except NumberError as exc:
-        raise ProvisioningError(field, str(exc)) from exc
-    stmt = select(Destination).where(Destination.number == number)
-    if enterprise_ref is not None:
-        stmt = stmt.where(Destination.enterprise_id == enterprise(session, enterprise_ref).id)
-    matches = list(session.scalars(stmt))
+    ent = enterprise(session, enterprise_ref) if enterprise_ref is not None else None
+    # Typed as stored or as displayed (01062345678, 010-62345678, 138 0013 8000): a stored number is already
+    # in the canonical form parsing would give, so an exact match needs no parsing, and no geocoder (whose
+    # data takes longer to load than the rest of a command). Any other form is parsed.
+    compact = ref.translate(_SPACES_AND_DASHES)
+    matches = _by_number(session, compact, ent) if compact.isascii() and compact.isdecimal() else []
+    number = compact
+    if not matches:
+        try:
+            number = parse_destination(ref).number
+        except NumberError as exc:
+            raise ProvisioningError(field, str(exc)) from exc
+        matches = _by_number(session, number, ent)
     if not matches:
         raise ProvisioningError(field, f"no destination {number}")
     if len(matches) > 1:
         raise ProvisioningError(field, f"{number} is registered by {len(matches)} enterprises; give --enterprise")
     return matches[0]
+
+
+_SPACES_AND_DASHES = str.maketrans("", "", " -")
+
+
+def _by_number(session: Session, number: str, ent: Enterprise | None) -> list[Destination]:
+    stmt = select(Destination).where(Destination.number == number)
+    if ent is not None:
+        stmt = stmt.where(Destination.enterprise_id == ent.id)
+    return list(session.scalars(stmt))
 
 
 def department(session: Session, hotline_row: Hotline, path: str, field: str = "department") -> Department:
@@ -76,7 +104,7 @@ def department(session: Session, hotline_row: Hotline, path: str, field: str = "
 
 
 def seat(session: Session, seat_id: int, field: str = "seat") -> Seat:
-    found = session.get(Seat, seat_id)
+    found = _by_id(session, Seat, str(seat_id)) if seat_id >= 0 else None
     if found is None:
         raise ProvisioningError(field, f"no seat #{seat_id}")
     return found

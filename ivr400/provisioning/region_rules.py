@@ -13,10 +13,11 @@ from sqlalchemy.orm import Session
 from ivr400.db.models import Hotline
 from ivr400.db.models import RegionOverride as RegionOverrideRow
 from ivr400.db.models import RegionRule as RegionRuleRow
+from ivr400.numbers import NumberError, normalize_number
 from ivr400.provisioning import lookup
 from ivr400.provisioning.actions import check_priority, optional_text
 from ivr400.provisioning.errors import ProvisioningError
-from ivr400.routing.model import BlockEntry, RegionOverride, RegionRule
+from ivr400.routing.model import RegionOverride, RegionRule
 
 __all__ = [
     "add_region_override",
@@ -90,9 +91,9 @@ def list_region_overrides(session: Session) -> list[dict[str, Any]]:
 
 def remove_region_override(session: Session, prefix: str) -> str:
     try:
-        normalized = BlockEntry(prefix, True).number
-    except ValueError:
-        raise ProvisioningError("prefix", f"{prefix!r} is not a number prefix") from None
+        normalized = normalize_number(prefix, prefix=True).value
+    except NumberError as exc:
+        raise ProvisioningError("prefix", str(exc)) from None
     row = session.scalar(select(RegionOverrideRow).where(RegionOverrideRow.prefix == normalized))
     if row is None:
         raise ProvisioningError("prefix", f"no override for {normalized}")

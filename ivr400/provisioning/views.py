@@ -1,10 +1,15 @@
-"""Plain-dict views of the model for `--json` output and tables (one shape for both)."""
+"""Plain-dict views of the model for `--json` output and tables (one shape for both).
+
+Times are aware datetimes in the zone of the enterprise they belong to, named by a `timezone` key
+(see `ivr400.localtime`): JSON writes them ISO 8601 with that zone's offset, tables with the zone's name.
+"""
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
 from ivr400.db.models import Department, Destination, Enterprise, Evidence, Hotline, Seat, Tone, WhitelistEvent
+from ivr400.localtime import to_zone
 from ivr400.provisioning.destinations import effective_status
 from ivr400.provisioning.lookup import key_path
 
@@ -25,11 +30,14 @@ def hotline_view(h: Hotline, now: datetime) -> dict[str, Any]:
 
 
 def destination_view(d: Destination, now: datetime) -> dict[str, Any]:
+    """`valid_until` is the exclusive end of the validity (R7); times in the enterprise's zone."""
+    tz = d.enterprise.timezone
     return {"id": d.id, "number": d.number, "kind": d.kind, "province": d.province, "city": d.city,
             "owner": d.owner_name, "owner_kind": d.owner_kind, "enterprise": d.enterprise.name,
             "status": effective_status(d, now), "reason": d.status_reason,
-            "valid_from": d.valid_from, "valid_until": d.valid_until, "long_term": d.long_term,
-            "approved_by": d.approved_by, "approved_at": d.approved_at, "seats": len(d.seats)}
+            "valid_from": to_zone(d.valid_from, tz), "valid_until": to_zone(d.valid_until, tz),
+            "long_term": d.long_term, "approved_by": d.approved_by, "approved_at": to_zone(d.approved_at, tz),
+            "timezone": tz, "seats": len(d.seats)}
 
 
 def evidence_view(ev: Evidence) -> dict[str, Any]:
@@ -38,9 +46,12 @@ def evidence_view(ev: Evidence) -> dict[str, Any]:
             "valid_until": ev.valid_until, "long_term": ev.long_term}
 
 
-def event_view(ev: WhitelistEvent) -> dict[str, Any]:
-    return {"at": ev.at, "action": ev.action, "actor": ev.actor, "reason": ev.reason,
-            "destination_id": ev.destination_id}
+def event_view(ev: WhitelistEvent, tz: str) -> dict[str, Any]:
+    """An audit row; `at` in zone `tz` (the enterprise's); `change` is "from → to" for a status change."""
+    change = f"{ev.from_status or '(new)'} → {ev.to_status}" if ev.to_status else None
+    return {"at": to_zone(ev.at, tz), "action": ev.action, "actor": ev.actor, "reason": ev.reason,
+            "change": change, "from_status": ev.from_status, "to_status": ev.to_status,
+            "destination_id": ev.destination_id, "timezone": tz}
 
 
 def seat_view(s: Seat, now: datetime) -> dict[str, Any]:

@@ -1,10 +1,11 @@
 """Render the database into Asterisk include files with Jinja2 (`dialplans/asterisk/*.j2`).
 
 Templates are looked up in an override chain, first match wins: the `template_dirs` given by the
-caller, then $IVR400_TEMPLATE_DIR, then the package's `dialplans/asterisk`. An operator directory has
-the package directory's layout: drop a modified `extensions.conf.j2` (or only a partial such as
-`_hotline.j2` or `_shared.j2`) in it. Undefined variables are errors (StrictUndefined), and every template failure is
-reported as a `RenderError` naming the template and the line.
+caller (the CLI passes `asterisk.template_dir` of ivr400.config), then the package's
+`dialplans/asterisk`. An operator directory has the package directory's layout: drop a modified
+`extensions.conf.j2` (or only a partial such as `_hotline.j2` or `_shared.j2`) in it. Undefined
+variables are errors (StrictUndefined), and every template failure is reported as a `RenderError`
+naming the template and the line.
 
 The output is a `RenderedConfig`: the text of each include file (relative to /etc/asterisk), the
 sound and music-on-hold files to install (relative to /var/lib/asterisk, mapped to their source on
@@ -30,7 +31,6 @@ from ivr400.render import model as m
 from ivr400.render.load import load_model
 from ivr400.render.model import RenderModel, RenderValueError, check_agi_url, comment_text
 
-ENV_TEMPLATE_DIR = "IVR400_TEMPLATE_DIR"
 DEFAULT_AGI_URL = "agi://127.0.0.1:4573"
 #: Template → include file (relative to the Asterisk config directory), in render order.
 FILES: tuple[tuple[str, str], ...] = (
@@ -38,12 +38,6 @@ FILES: tuple[tuple[str, str], ...] = (
     ("musiconhold.conf.j2", "ivr400/musiconhold.conf"),
     ("pjsip.conf.j2", "ivr400/pjsip.conf"),
 )
-#: Which Asterisk module reloads each file (deploy: reload only what changed).
-RELOAD: Mapping[str, str] = types.MappingProxyType({
-    "ivr400/extensions.conf": "dialplan reload",
-    "ivr400/musiconhold.conf": "moh reload",
-    "ivr400/pjsip.conf": "module reload res_pjsip.so",
-})
 SOUNDS_TARGET = "sounds/ivr400"
 MOH_TARGET = "moh/ivr400"
 
@@ -91,11 +85,8 @@ class RenderedConfig:
 
 
 def template_search_path(template_dirs: Iterable[str | os.PathLike[str]] = ()) -> list[Path]:
-    """Operator directories first (arguments, then $IVR400_TEMPLATE_DIR), the package's last."""
+    """Operator directories first (in the order given), the package's last."""
     dirs = [Path(d) for d in template_dirs]
-    env = os.environ.get(ENV_TEMPLATE_DIR)
-    if env:
-        dirs.append(Path(env))
     for d in dirs:
         if not d.is_dir():
             raise RenderError(f"template directory {d} does not exist", template=str(d))

@@ -22,7 +22,7 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ivr400.db.enums import HuntStrategy
-from ivr400.numbers import normalize_caller, region_name
+from ivr400.numbers import NumberError, NumberKind, normalize_number, region_name
 from ivr400.pbx.asterisk.prompts import BLOCKED, CLOSED, sound_name
 from ivr400.routing.calendar import DayKind
 from ivr400.validators import DEST_NUMBER, has_unsafe_text
@@ -98,7 +98,6 @@ class CallerStatus(StrEnum):
 _PROMPT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./-]{0,119}")
 _MOH_CLASS = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,79}")
 _KEY = re.compile(r"[A-Za-z0-9_*#.-]{1,32}")
-_NUMBER_PREFIX = re.compile(r"\+?[0-9]{1,20}")
 
 
 _E = TypeVar("_E", bound=Enum)
@@ -160,12 +159,24 @@ def _short_city(province: str, text: object, what: str) -> str:
     return short or city
 
 
-def _normalize_prefix(text: object, what: str) -> str:
-    """A caller number or prefix in the form :func:`normalize_caller` produces (``010``, ``1380013``)."""
-    normalized = normalize_caller(text) if isinstance(text, str) else None
-    if normalized is None or not _NUMBER_PREFIX.fullmatch(normalized):
+def _normalize_number(text: object, what: str, *, prefix: bool, kinds: frozenset[NumberKind] | None = None) -> str:
+    """A number or prefix in canonical form (``ivr400.numbers.normalize_number``; docs/numbers.md):
+    ``+86 10 8888`` → ``0108888``, ``+86 138`` → ``138``. Refused forms raise ValueError with the reason."""
+    if not isinstance(text, str):
         raise ValueError(f"{what}: {text!r} is not a phone number or number prefix")
-    return normalized
+    try:
+        number = normalize_number(text, prefix=prefix)
+    except NumberError as exc:
+        raise ValueError(f"{what}: {exc}") from None
+    if kinds is not None and number.kind not in kinds:
+        raise ValueError(f"{what}: {text!r} is a {number.kind.value} number; expected "
+                         + " or ".join(sorted(k.value for k in kinds)))
+    return number.value  # '+'? and at most 16 digits: fits the 20-character columns
+
+
+#: Region overrides correct the geocoder (landlines, mobiles) or locate local numbers that a trunk sends
+#: without area code; service, 400/800 and foreign numbers have no region.
+_GEOGRAPHIC = frozenset({NumberKind.LANDLINE, NumberKind.MOBILE, NumberKind.LOCAL})
 
 
 # --------------------------------------------------------------------------- seats and departments
@@ -449,7 +460,7 @@ class RegionOverride:
     city: str | None = None
 
     def __post_init__(self) -> None:
-        _set(self, "prefix", _normalize_prefix(self.prefix, "region override prefix"))
+        _set(self, "prefix", _normalize_number(self.prefix, "region override prefix", prefix=True, kinds=_GEOGRAPHIC))
         _set(self, "province", _short_province(self.province, "region override province"))
         if self.city is not None:
             _set(self, "city", _short_city(self.province, self.city, "region override city"))
@@ -463,15 +474,16 @@ class RegionOverride:
 @dataclass(frozen=True)
 class BlockEntry:
     """A blacklist/whitelist entry: an exact normalized number, or a prefix (area code ``010``, mobile
-    prefix ``1380013``). Typed forms are normalized like caller IDs (``+86 10`` → ``010``)."""
+    prefix ``1380013``). Typed forms are normalized by ``ivr400.numbers.normalize_number``, the reading
+    caller IDs get too (``+86 10`` → ``010``, ``+86 10 8888`` → ``0108888``; docs/numbers.md)."""
 
     number: str
     prefix: bool = False
 
     def __post_init__(self) -> None:
-        _set(self, "number", _normalize_prefix(self.number, "block entry"))
         if not isinstance(self.prefix, bool):
             raise ValueError(f"block entry prefix flag: {self.prefix!r} must be a bool")
+        _set(self, "number", _normalize_number(self.number, "block entry", prefix=self.prefix))
 
     def matches(self, caller: str) -> bool:
         return caller.startswith(self.number) if self.prefix else caller == self.number

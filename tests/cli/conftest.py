@@ -1,6 +1,7 @@
 """The `cli` fixture: run `ivr400 --db <fresh SQLite file> ...` in-process, asserting success by default."""
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -37,10 +38,11 @@ class CliRun:
 
 @pytest.fixture
 def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    for name in list(os.environ):  # no settings from the caller's environment (see ivr400.config)
+        if name.startswith("IVR400_"):
+            monkeypatch.delenv(name)
     monkeypatch.setenv("IVR400_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("IVR400_ACTOR", "tester")
     monkeypatch.setenv("IVR400_CDR_STATE", str(tmp_path / "cdr-state.json"))
     monkeypatch.setenv("IVR400_LAB_STATE", str(tmp_path / "no-lab.json"))
-    monkeypatch.delenv("IVR400_CDR_CSV", raising=False)
-    monkeypatch.delenv("IVR400_DATABASE_URL", raising=False)
     return CliRun(tmp_path)

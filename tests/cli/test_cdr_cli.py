@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from ivr400.cdr.cdr_model import CSV_COLUMNS
+from ivr400.cdr.cdr_model import CSV_COLUMNS, CSV_FORMAT
 from tests.unit.test_cdr_model import CSV_TEXT
 
 HOTLINE = "4008001234"
@@ -16,11 +16,11 @@ T0 = 1795655000  # 2026-11-26 01:03:20 UTC = 09:03:20 in Shanghai
 
 
 def cdr_line(linkedid: str, seq: int, caller: str, start: float, disposition: str, *, hotline: str = HOTLINE,
-             seat: bool = True, disp: str = "", duration: int = 10) -> str:
+             seat: bool = True, disp: str = "", duration: int = 10, decided_by: str = "controller") -> str:
     """One ivr400.csv line (one CDR) in the shipped column layout."""
     answered = disposition == "ANSWERED" and seat
     values = {
-        "format": "ivr400/1", "linkedid": linkedid, "uniqueid": linkedid, "sequence": str(seq),
+        "format": CSV_FORMAT, "linkedid": linkedid, "uniqueid": linkedid, "sequence": str(seq),
         "clid": f'"" <{caller}>', "src": caller, "dst": hotline, "dcontext": "ivr400-inbound",
         "channel": "PJSIP/carrier-00000001", "dstchannel": "PJSIP/out-00000002" if seat else "",
         "lastapp": "Dial" if seat else "Playback", "lastdata": "PJSIP/01062345678@out,15" if seat else "x",
@@ -30,10 +30,11 @@ def cdr_line(linkedid: str, seq: int, caller: str, start: float, disposition: st
         "amaflags": "DOCUMENTATION", "accountcode": "", "userfield": "",
         "ivr400_hotline": hotline, "ivr400_keys": "", "ivr400_dept": "",
         "ivr400_seat": "PJSIP/01062345678@out" if answered else "", "ivr400_disp": disp, "ivr400_rec": "",
+        "ivr400_decided_by": decided_by,
     }
     out = io.StringIO()
     csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n").writerow([values[c] for c in CSV_COLUMNS])
-    return out.getvalue().replace('"ivr400/1"', "ivr400/1", 1)
+    return out.getvalue().replace(f'"{CSV_FORMAT}"', CSV_FORMAT, 1)
 
 
 # Missed-call story (times relative to T0, hours):
@@ -52,7 +53,7 @@ STORY = [
     cdr_line("s3a", 106, "13800000003", T0 + 3600, "ANSWERED"),
     cdr_line("s3b", 107, "13800000003", T0 + 7200, "ANSWERED", seat=False),
     cdr_line("s4a", 108, "13800000004", T0 + 18000, "ANSWERED", seat=False, hotline=OTHER, disp="voicemail"),
-    cdr_line("s5a", 109, "anonymous", T0 + 3600, "NO ANSWER"),
+    cdr_line("s5a", 109, "anonymous", T0 + 3600, "NO ANSWER", decided_by="static"),
     cdr_line("s6a", 110, "13800000005", T0 + 3600, "BUSY", seat=False, disp="blocked"),
 ]
 
@@ -90,10 +91,12 @@ def test_list_newest_first_with_every_field_in_json(loaded) -> None:  # noqa: AN
     assert hunt == {
         "id": hunt["id"], "uniqueid": "1795655789.34", "linkedid": "1795655789.34", "hotline": HOTLINE,
         "caller": "075512345678", "caller_province": "广东", "caller_city": "深圳",
-        "started_at": "2026-11-26T01:16:29.093412+00:00", "answered_at": "2026-11-26T01:16:31.109453+00:00",
-        "ended_at": "2026-11-26T01:16:32.116686+00:00", "duration_s": 3, "billsec": 1, "key_path": None,
+        # The same instants as 01:16 UTC, written in Shanghai time with its offset (no enterprise: the default zone).
+        "started_at": "2026-11-26T09:16:29.093412+08:00", "answered_at": "2026-11-26T09:16:31.109453+08:00",
+        "ended_at": "2026-11-26T09:16:32.116686+08:00", "duration_s": 3, "billsec": 1, "key_path": None,
         "department": None, "seat": "PJSIP/pstn/sip:seat@127.0.0.1:5071", "disposition": "answered",
-        "recording_path": None, "source": "csv",
+        "recording_path": None, "source": "csv", "timezone": "Asia/Shanghai",
+        "decided_by": None,  # recorded before ivr400_decided_by
     }
 
 
@@ -113,13 +116,17 @@ def test_list_filters(loaded) -> None:  # noqa: ANN001
     assert len(ids("--until", "2026-11-26")) == 14  # a bare --until date includes the whole day
     assert ids("--until", "2026-11-25") == []
     assert len(json.loads(loaded("cdr", "list", "--limit", "3", "--json").output)) == 3
+    assert ids("--decided-by", "static") == ["s5a"]
+    assert ids("--decided-by", "controller", "--decided-by", "static") == [
+        "s1a", "s1b", "s1c", "s2a", "s2b", "s3a", "s3b", "s4a", "s5a", "s6a"]
+    assert ids("--decided-by", "mixed") == []
 
 
 def test_list_table_in_local_time(loaded) -> None:  # noqa: ANN001
     out = loaded("cdr", "list", "--caller", "075512345678").output
     header, *lines = out.splitlines()
     assert header.split() == ["id", "started", "hotline", "caller", "region", "keys", "dept", "seat",
-                              "disposition", "talk_s", "duration_s"]
+                              "disposition", "talk_s", "duration_s", "decided_by"]
     hunt = next(line for line in lines if "answered" in line and "seat@127.0.0.1:5071" in line)
     assert "2026-11-26 09:16:" in hunt and "广东/深圳" in hunt
     assert "voicemail" in out and "abandoned" in out
@@ -167,15 +174,16 @@ def test_a_later_answered_call_clears_the_caller(loaded) -> None:  # noqa: ANN00
     ("args", "message"),
     [
         (["cdr", "list", "--hotline", "12345"], "error: hotline: "),
-        (["cdr", "list", "--caller", "nobody"], "error: caller: 'nobody' is not a phone number"),
+        (["cdr", "list", "--caller", "nobody"], "error: caller: 'nobody': a phone number may contain only digits"),
         (["cdr", "list", "--since", "yesterday"], "error: since: 'yesterday' is not a date"),
         (["cdr", "list", "--until", "2026-13-01"], "error: until: "),
         (["cdr", "list", "--since", "2026-06-02", "--until", "2026-06-01 00:00"], "error: until: must be after"),
         (["cdr", "list", "--tz", "Mars/Olympus"], "error: tz: unknown time zone 'Mars/Olympus'"),
         (["cdr", "missed", "--hotline", "4001"], "error: hotline: "),
         (["cdr", "missed", "--since", "soon"], "error: since: "),
-        (["cdr", "listen"], "error: ami: no credentials"),
-        (["cdr", "listen", "--ami-user", "x"], "error: ami: pass both --ami-user and --ami-secret"),
+        (["cdr", "listen"], "error: ami.secret: not set"),
+        (["cdr", "listen", "--ami-user", "x"], "error: ami.secret: not set"),
+        (["cdr", "listen", "--ami-port", "70000", "--ami-secret", "y"], "error: ami.port: 70000 is not a TCP port"),
         (["cdr", "listen", "--ami-user", "x", "--ami-secret", "y", "--pbx-tz", "Nowhere"], "error: tz: "),
     ],
 )
@@ -227,5 +235,6 @@ def test_listen_runs_until_sigterm_and_backfills(cli, monkeypatch: pytest.Monkey
     thread.join(10)
     stats = json.loads(result.stdout)
     assert "listening for CDRs on AMI 127.0.0.1" in result.stderr
+    assert f"ready: pid {os.getpid()}, ami 127.0.0.1:{port[0]}" in result.stderr  # after the login and backfill
     assert stats["logins"] == 1 and stats["imports"] >= 1 and stats["imported_calls"] == 4
     assert len(json.loads(cli("cdr", "list", "--json").output)) == 4

@@ -89,6 +89,66 @@ def test_letter_is_filled_in_from_the_seed_template(cli) -> None:  # noqa: ANN00
     assert "400电话绑定个人电话授权证明" in person and "张三是北京甲科技有限公司员工" in person
 
 
+def test_letter_uses_the_recorded_relationship_fills_the_validity_and_writes_a_docx(cli) -> None:  # noqa: ANN001
+    from docx import Document
+
+    cli("enterprise", "add", "北京甲科技有限公司", "--area-code", "010")
+    cli("hotline", "add", "4008000001", "--enterprise", "1")
+    cli("destination", "add", "010-62345678", "--enterprise", "1", "--owner", "北京乙科技有限公司",
+        "--relationship", "全资子公司")
+    cli("destination", "add", "010-62345679", "--enterprise", "1", "--owner", "北京丙科技有限公司")
+    text = cli("letter", "#1", "--from", "2026-06-01", "--to", "2027-12-31").output
+    assert "北京乙科技有限公司与北京甲科技有限公司为全资子公司" in text and "关联公司" not in text
+    assert "授权时间：2026年6月1日至2027年12月31日\n" in text
+    # Nothing recorded: no guess, the operator says it.
+    missing = cli("letter", "#2", ok=False)
+    assert missing.exit_code == 1 and missing.stderr.startswith("error: relationship: ")
+    assert "为母公司" in cli("letter", "#2", "--relationship", "母公司", "--long-term").output
+    out = cli.tmp / "letter.docx"
+    assert cli("letter", "#1", "--long-term", "--output", str(out)).output == f"wrote {out}\n"
+    doc = Document(str(out))
+    body = [p.text for p in doc.paragraphs if p.text.strip()]
+    assert body[0] == "400电话绑定公司电话授权证明" and "为全资子公司" in body[1]
+    assert body[2] == "授权时间：　　年　　月　　日起长期"
+    assert [c.text for c in doc.tables[0].rows[1].cells] == ["（盖章）", "（盖章）"]
+
+
+def test_no_letter_for_a_destination_the_enterprise_owns(cli) -> None:  # noqa: ANN001
+    cli("enterprise", "add", "北京示例科技有限公司", "--area-code", "010")
+    cli("hotline", "add", "4008000001", "--enterprise", "1")
+    cli("destination", "add", "010-62345678", "--enterprise", "1", "--owner", "北京示例科技有限公司")
+    out = cli.tmp / "letter.docx"
+    result = cli("letter", "#1", "--output", str(out), ok=False)
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr == ("error: destination: 010-62345678 is owned by 北京示例科技有限公司 itself: "
+                             "no authorization letter is needed (R2 holds)\n")
+    assert not out.exists()
+
+
+def test_letter_refuses_bad_outputs_a_past_end_and_an_empty_purpose(cli) -> None:  # noqa: ANN001
+    cli("enterprise", "add", "北京甲科技有限公司", "--area-code", "010")
+    cli("hotline", "add", "4008000001", "--enterprise", "1")
+    cli("destination", "add", "010-62345678", "--enterprise", "1", "--owner", "北京乙科技有限公司",
+        "--relationship", "关联公司")
+    (cli.tmp / "FILE").write_text("x")
+    (cli.tmp / "d.txt").mkdir()
+    cases = [
+        (["--output", "/proc/a.txt"], "output: cannot write /proc/a.txt"),
+        (["--output", str(cli.tmp)], "is a directory"),
+        (["--output", str(cli.tmp / "d.txt")], "is a directory"),
+        (["--output", str(cli.tmp / "FILE" / "a.txt")], "is not a directory"),
+        (["--output", str(cli.tmp / "missing" / "a.txt")], "does not exist"),
+        (["--to", "2020-01-01"], "to: 2020-01-01 is in the past"),
+        (["--purpose", " "], "purpose: must not be empty"),
+    ]
+    for extra, message in cases:
+        result = cli("letter", "#1", *extra, ok=False)
+        assert result.exit_code == 1, (extra, result.output)
+        assert result.stderr.startswith("error: ") and message in result.stderr, (extra, result.stderr)
+        assert "Traceback" not in result.stderr and result.stdout == ""
+    assert not (cli.tmp / "missing").exists()
+
+
 # Bad input: every command refuses with `error: FIELD: reason`, exit 1, and writes nothing. ---------
 BAD_INPUT = [
     (["enterprise", "add", "", "--area-code", "010"], "name"),
@@ -110,6 +170,7 @@ BAD_INPUT = [
     (["destination", "add", "010-62345678", "--enterprise", "1", "--owner", "A"], "number"),
     (["destination", "add", "010-62345670", "--enterprise", "1", "--owner", " "], "owner"),
     (["destination", "show", "#99"], "destination"),
+    (["destination", "show", "#99999999999999999999"], "destination"),
     (["destination", "approve", "#99"], "destination"),
     (["destination", "reject", "#1", "--reason", " "], "reason"),
     (["destination", "revoke", "#1", "--reason", "x"], "destination"),
@@ -133,6 +194,9 @@ BAD_INPUT = [
     (["tone", "add", "NOTAUDIO", "--name", "bad"], "file"),
     (["tone", "add", "DOC", "--name", "Bad Name!"], "name"),
     (["letter", "#99"], "destination"),
+    (["letter", "#1"], "destination"),  # owned by the enterprise itself: R2 holds, no letter
+    (["letter", "#1", "--from", "2026-13-01"], "from"),
+    (["letter", "#1", "--output", "letter.pdf"], "output"),
     (["carrier", "set", "foo", "--allow-mobile"], "carrier"),
     (["trunk", "add", "t1", "PJSIP/x"], "template"),
     (["trunk", "add", "t1", "PJSIP/{number}@a,b"], "template"),
@@ -160,7 +224,7 @@ def test_bad_input_is_refused_with_the_field_and_nothing_is_written(cli, args: l
 
 def test_database_url_errors_are_clear(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["--db", "mysql://x/y", "enterprise", "list"])
-    assert result.exit_code == 1 and result.stderr.startswith("error: database url: unsupported backend")
+    assert result.exit_code == 1 and result.stderr.startswith("error: database.url: unsupported backend 'mysql'")
 
 
 def test_demo_populates_the_default_sqlite_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -205,3 +269,42 @@ def test_tone_add_refuses_a_tone_longer_than_allowed(cli) -> None:  # noqa: ANN0
     result = cli("tone", "add", str(src), "--name", "long", "--kind", "welcome", ok=False)
     assert result.exit_code == 1 and result.stderr.startswith("error: file: ") and "longer" in result.stderr
     assert json.loads(cli("tone", "list", "--json").output) == []
+
+
+def test_a_file_that_is_not_a_database_is_an_error_not_a_traceback(tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"this is not sqlite\n" * 100)
+    result = CliRunner().invoke(main, ["--db", f"sqlite:///{garbage}", "hotline", "list"])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("error: database: cannot open (file is not a database)"), result.stderr
+
+
+def test_a_config_file_that_is_not_utf8_is_an_error_not_a_traceback(tmp_path: Path) -> None:
+    cfg = tmp_path / "x.toml"
+    cfg.write_bytes(b"\xff\xfe[ami]\n")
+    result = CliRunner().invoke(main, ["--config", str(cfg), "config", "show"])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith(f"error: config: {cfg}: not UTF-8"), result.stderr
+
+
+def test_deploy_refuses_an_agi_url_with_port_0(cli, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("IVR400_CONTROLLER_PORT", "0")
+    result = cli("deploy", "--dry-run", ok=False)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: controller.agi_url: "), result.stderr
+    assert "port 0 is only for serve; set controller.agi_url" in result.stderr
+    assert "agi://127.0.0.1:0" not in result.output
+
+
+@pytest.mark.parametrize("actor", ["mallory\n2026-01-01 00:00  approve  admin", "a\rb", "esc\x1b[2Jape", "x" * 101])
+def test_an_actor_with_a_line_break_or_control_character_is_refused(cli, monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
+                                                                      actor: str) -> None:
+    cli("enterprise", "add", "北京甲科技有限公司", "--area-code", "010")
+    before = cli.snapshot()
+    monkeypatch.setenv("IVR400_ACTOR", actor)
+    result = cli("destination", "add", "13800138000", "--enterprise", "1", "--owner", "张三",
+                 "--owner-kind", "person", ok=False)
+    assert result.exit_code == 1 and result.stderr.startswith("error: actor: $IVR400_ACTOR "), result.stderr
+    assert cli.snapshot() == before
+    monkeypatch.setenv("IVR400_ACTOR", "王 五 (web)")
+    cli("destination", "add", "13800138000", "--enterprise", "1", "--owner", "张三", "--owner-kind", "person")

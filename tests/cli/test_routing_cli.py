@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -109,9 +110,12 @@ def test_block_mode_add_list_remove(cli) -> None:  # noqa: ANN001
 
 def test_calendar_seed_add_list_remove(cli) -> None:  # noqa: ANN001
     base(cli)
+    # The CLI seeded the database when it created it: 国庆节 and its 调休 days with no manual step.
+    auto = [(d["day"], d["kind"], d["name"]) for d in js(cli("calendar", "list", "--year", "2025", "--json"))]
+    assert ("2025-10-01", "holiday", "国庆节") in auto and ("2025-09-28", "makeup_workday", "国庆节") in auto
     report = js(cli("calendar", "seed", "--years", "2025-2026,2199", "--json"))
     assert report["years_with_data"] == [2025, 2026] and report["years_without_data"] == [2199]
-    assert report["days_written"] > 40 and report["days_removed"] == 0
+    assert report["days_written"] > 40 and report["days_removed"] == report["days_written"]  # a refresh
     again = cli("calendar", "seed", "--years", "2026")
     assert "2026: seeded" in again.output and "replaced" in again.output
     no_data = cli("calendar", "seed", "--years", "2199").output
@@ -190,8 +194,10 @@ BAD_INPUT = [
     (["calendar", "list", "--enterprise", "nobody"], "enterprise"),
     (["serve", "--fixed-now", "2026-06-01T10:00"], "fixed-now"),
     (["serve", "--fixed-now", "tomorrow"], "fixed-now"),
-    (["serve", "--port", "70000"], "port"),
-    (["serve", "--log-level", "loud"], "log-level"),
+    (["serve", "--port", "70000"], "controller.port"),
+    (["serve", "--log-level", "loud"], "log.level"),
+    (["serve", "--metrics-port", "http"], "controller.metrics_port"),
+    (["serve", "--metrics-port", "-1"], "controller.metrics_port"),
 ]
 
 
@@ -221,7 +227,7 @@ def test_serve_answers_calls_and_stops_gracefully_on_sigterm(cli) -> None:  # no
     env = {**os.environ, "IVR400_DATA_DIR": str(cli.tmp / "data"), "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-c", "from ivr400.cli import main; main()", "--db", cli.db, "serve", "--port", "0",
-         "--fixed-now", "2026-06-01T10:00:00+08:00", "--asterisk-root", str(cli.tmp)],
+         "--fixed-now", "2026-06-01T10:00:00+08:00", "--asterisk-root", str(cli.tmp), "--metrics-port", "0"],
         stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT,
     )
     log: list[str] = []
@@ -234,14 +240,15 @@ def test_serve_answers_calls_and_stops_gracefully_on_sigterm(cli) -> None:  # no
             if not line:
                 break
             log.append(line)
-            m = re.search(r"ready: pid \d+, agi://127\.0\.0\.1:(\d+)", line)
+            m = re.search(r"ready: pid \d+, agi://127\.0\.0\.1:(\d+), metrics (http://127\.0\.0\.1:\d+)/metrics",
+                          line)
             if m:
-                port = int(m.group(1))
+                port, metrics = int(m.group(1)), m.group(2)
         assert port is not None, "".join(log)
-        assert port != 4573
+        assert port != 4573 and not metrics.endswith(":9400")
 
         async def calls() -> tuple[FakeAsterisk, FakeAsterisk]:
-            entry = await FakeAsterisk(port, route="route", query=f"hotline={H}").run()
+            entry = await FakeAsterisk(port, route="route", query=f"hotline={H}", uniqueid="1764000000.7").run()
             unknown = await FakeAsterisk(port, route="route", query="hotline=4008999999").run()
             return entry, unknown
 
@@ -249,6 +256,12 @@ def test_serve_answers_calls_and_stops_gracefully_on_sigterm(cli) -> None:  # no
         assert entry.variables["IVR400_ACTION"] == "department"
         assert entry.variables["IVR400_TARGET_1"] == "PJSIP/01062345678@ivr400-out"
         assert unknown.variables["IVR400_ACTION"] == "announcement"
+        with urllib.request.urlopen(metrics + "/metrics", timeout=10) as resp:
+            scraped = resp.read().decode()
+        assert 'ivr400_decisions_total{outcome="department",route="route"} 1.0' in scraped
+        assert 'ivr400_decisions_total{outcome="unknown_number",route="route"} 1.0' in scraped
+        with urllib.request.urlopen(metrics + "/healthz", timeout=10) as resp:
+            assert resp.status == 200 and json.loads(resp.read())["status"] == "ok"
         proc.send_signal(signal.SIGTERM)
         _, rest = proc.communicate(timeout=20)
         log.append(rest)  # stderr: the log
@@ -260,3 +273,63 @@ def test_serve_answers_calls_and_stops_gracefully_on_sigterm(cli) -> None:  # no
     text = "".join(log)
     assert "configuration loaded" in text and "received SIGTERM" in text and "stopped:" in text
     assert "not an active hotline" in text  # the unknown number is logged
+    assert re.search(r"INFO ivr400\.fastagi \[1764000000\.7\]: route: 4008000001 -> department: ", text), text
+
+
+def test_serve_refuses_a_metrics_port_in_use_before_listening_for_agi(cli, monkeypatch) -> None:  # noqa: ANN001
+    import socket
+
+    base(cli)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        monkeypatch.setenv("IVR400_CONTROLLER_METRICS_PORT", str(busy))
+        result = cli("serve", "--port", "0", ok=False)
+    assert result.exit_code == 1
+    expected = f"error: controller.metrics_port: cannot listen on 127.0.0.1:{busy}: "
+    assert result.stderr.startswith(expected), result.stderr
+    assert "ready:" not in result.stdout
+
+
+def test_a_fresh_install_routes_national_day_and_its_make_up_day_without_a_manual_step(cli) -> None:  # noqa: ANN001
+    """No `calendar seed`: the CLI seeded the database it created, and the controller's loader reads it."""
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy.orm import Session
+
+    from ivr400.controller.loader import load_config
+    from ivr400.db.engine import make_engine
+    from ivr400.routing.decide import decide
+
+    base(cli)
+    cli("rule", "time", "add", H, "--days", "workday", "--segments", "09:00-18:00", "--action", "department")
+    cli("rule", "after-hours", H, "--action", "announcement:ivr400-closed")
+    shanghai = timezone(timedelta(hours=8))
+    engine = make_engine(cli.db)
+    try:
+        with Session(engine) as s:
+            entry = load_config(s, datetime(2025, 10, 1, 2, tzinfo=timezone.utc)).get(H)
+    finally:
+        engine.dispose()
+
+    def action(*when: int) -> tuple[str, str]:
+        decision = decide(entry.routing, "13800138000", datetime(*when, tzinfo=shanghai), entry.calendar)
+        return decision.action.value, decision.reason
+
+    holiday = action(2025, 10, 1, 10, 0)  # Wednesday, 国庆节
+    assert holiday[0] == "announcement" and "国庆节" in holiday[1]
+    makeup = action(2025, 9, 28, 10, 0)  # Sunday, worked (调休)
+    assert makeup[0] == "department" and "makeup_workday" in makeup[1], makeup  # working hours: the seat
+    assert action(2025, 9, 27, 10, 0)[0] == "announcement"  # an ordinary Saturday
+
+
+def test_db_upgrade_seeds_the_calendar_once(cli, tmp_path) -> None:  # noqa: ANN001
+    from ivr400.cli import main
+
+    url = f"sqlite:///{tmp_path / 'upgraded.db'}"
+    first = cli.runner.invoke(main, ["--db", url, "db", "upgrade"], catch_exceptions=False)
+    assert first.exit_code == 0, first.output
+    assert "calendar: seeded 2004-" in first.output and "from chinesecalendar (" in first.output
+    again = cli.runner.invoke(main, ["--db", url, "db", "upgrade"], catch_exceptions=False)
+    assert "calendar: every year chinesecalendar knows was seeded before" in again.output

@@ -49,6 +49,18 @@ def test_each_step_down_and_up_keeps_every_row(bare_engine: Engine, tmp_path) ->
             conn.execute(text("INSERT INTO seat (hotline_id, destination_id, position, ring_timeout_s, created_at) "
                               "VALUES (:h, :d, 9, 15, :t)"), {"h": hotline_id, "d": pending_id,
                                                               "t": NOW.replace(tzinfo=None)})
+    # ... nor approved without carrier-issued evidence (0004).
+    with bare_engine.connect() as conn:
+        with pytest.raises(DBAPIError, match="R3"):
+            conn.execute(text("UPDATE destination SET status = 'approved', approved_at = :t, approved_by = 'sql' "
+                              "WHERE id = :d"), {"d": pending_id, "t": NOW.replace(tzinfo=None)})
+    # ... nor an approved destination given another number, nor the audit trail erased (0008).
+    with bare_engine.connect() as conn:
+        with pytest.raises(DBAPIError, match="cannot change"):
+            conn.execute(text("UPDATE destination SET number = '01087654321' WHERE status = 'approved'"))
+    with bare_engine.connect() as conn:
+        with pytest.raises(DBAPIError, match="cannot be deleted"):
+            conn.execute(text("DELETE FROM whitelist_event"))
 
 
 def test_full_downgrade_to_base_and_back(bare_engine: Engine) -> None:
@@ -68,3 +80,206 @@ def test_ensure_schema_creates_an_empty_database_and_refuses_an_old_one(bare_eng
     migrate.downgrade(bare_engine, "0001")
     with pytest.raises(migrate.SchemaError, match="ivr400 db upgrade"):
         migrate.ensure_schema(bare_engine)
+
+
+def test_0004_revokes_approvals_without_evidence_and_keeps_the_audit_rows_going_down(bare_engine: Engine,
+                                                                                    tmp_path) -> None:  # noqa: ANN001
+    """Approvals forged with raw SQL before 0004 are taken off the whitelist by it, and audited."""
+    migrate.upgrade(bare_engine)
+    with Session(bare_engine) as s:
+        provision_sample(s, store_root=tmp_path / "evidence", now=NOW, actor="test")
+        s.commit()
+    migrate.downgrade(bare_engine, "0003")
+    t = {"t": NOW.replace(tzinfo=None)}
+    with bare_engine.begin() as conn:
+        # Possible before 0004: forge an approval with no evidence, and delete the only bill of a bound one.
+        conn.execute(text("UPDATE destination SET status = 'approved', approved_at = :t, approved_by = 'sql' "
+                          "WHERE number = '13800138000'"), t)
+        bound = conn.execute(text("SELECT id FROM destination WHERE number = '01062345680'")).scalar_one()
+        conn.execute(text("DELETE FROM evidence WHERE destination_id = :d"), {"d": bound})
+        events_before = conn.execute(text("SELECT COUNT(*) FROM whitelist_event")).scalar_one()
+    migrate.upgrade(bare_engine)
+    with bare_engine.connect() as conn:
+        rows = conn.execute(text("SELECT number, status, status_reason FROM destination ORDER BY id")).all()
+        revoked = {r.number: r.status_reason for r in rows if r.status == "revoked"}
+        assert set(revoked) == {"13800138000", "01062345680"}
+        assert all("R3" in reason and "0004" in reason for reason in revoked.values())
+        assert sum(r.status == "approved" for r in rows) == 3
+        audit = conn.execute(text("SELECT actor, action, from_status, to_status FROM whitelist_event "
+                                  "WHERE id > (SELECT MAX(id) - 2 FROM whitelist_event) ORDER BY id")).all()
+        assert [tuple(a) for a in audit] == [("database", "revoke", "approved", "revoked")] * 2
+        assert conn.execute(text("SELECT COUNT(*) FROM whitelist_event")).scalar_one() == events_before + 2
+        # The seat of the revoked destination stays (suspended), as after any revocation.
+        assert conn.execute(text("SELECT COUNT(*) FROM seat WHERE destination_id = :d"), {"d": bound}).scalar_one() == 1
+    migrate.downgrade(bare_engine, "0003")
+    with bare_engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM whitelist_event")).scalar_one() == events_before + 2
+        assert "to_status" not in {c["name"] for c in inspect(conn).get_columns("whitelist_event")}
+
+
+def test_0004_mirrors_the_r3_definition_of_the_application() -> None:
+    """The migration is a snapshot; these sets must stay the ones R3 uses (ivr400.db.enums)."""
+    import importlib.util
+
+    from ivr400.db.enums import REAL_NAME_KINDS, Issuer
+    from ivr400.paths import resource_dir
+
+    path = next((resource_dir("alembic") / "versions").glob("0004_*.py"))
+    spec = importlib.util.spec_from_file_location("migration_0004", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert set(module.REAL_NAME_KINDS) == {k.value for k in REAL_NAME_KINDS}
+    assert set(module.ISSUERS) == {i.value for i in Issuer}
+
+
+# --------------------------------------------------------------------------- 0005: numbers re-read (issue 8)
+
+#: (number, prefix, note) as the 0004-era code stored them from what the operator typed.
+LEGACY_BLOCK = [
+    ("108888", True, "typed +86 10 8888"),  # -> 0108888
+    ("10", True, "typed +86 10"),  # -> 010, merged into the next row (already canonical)
+    ("010", True, "typed 010"),
+    ("0138", True, "typed 0138"),  # -> 138
+    ("1062345678", False, None),  # -> 01062345678
+    ("9551234567", False, "typed +86 955 1234567"),  # -> 09551234567 (Zhongwei, not a 95xxx service)
+    ("13800138000", False, None),
+    ("62345678", False, "a local caller"),
+    ("86108888", True, "typed 86 10 8888"),  # -> 0108888: merged into the first row
+]
+LEGACY_OVERRIDES = [("108888", "上海", None), ("0755", "广东", "深圳"), ("62", "北京", None), ("0138", "上海", None)]
+
+
+def _at_0004_with_legacy_rows(engine: Engine, tmp_path, extra_block=()) -> int:  # noqa: ANN001
+    migrate.upgrade(engine, "0004")
+    with Session(engine) as s:
+        provision_sample(s, store_root=tmp_path / "evidence", now=NOW, actor="test")
+        s.commit()
+    with engine.begin() as conn:
+        hotline_id = conn.execute(text("SELECT id FROM hotline ORDER BY id")).scalars().first()
+        for number, prefix, note in [*LEGACY_BLOCK, *extra_block]:
+            conn.execute(text("INSERT INTO block_entry (hotline_id, number, prefix, note) VALUES (:h, :n, :p, :note)"),
+                         {"h": hotline_id, "n": number, "p": prefix, "note": note})
+        for prefix, province, city in LEGACY_OVERRIDES:
+            conn.execute(text("INSERT INTO region_override (prefix, province, city) VALUES (:p, :pr, :c)"),
+                         {"p": prefix, "pr": province, "c": city})
+    return hotline_id
+
+
+def _rows(engine: Engine) -> dict[str, list[tuple]]:
+    with engine.connect() as conn:
+        return {
+            "block_entry": [(r.id, r.hotline_id, r.number, bool(r.prefix), r.note) for r in conn.execute(
+                text("SELECT id, hotline_id, number, prefix, note FROM block_entry ORDER BY id"))],
+            "region_override": [tuple(r) for r in conn.execute(
+                text("SELECT id, prefix, province, city FROM region_override ORDER BY id"))],
+        }
+
+
+def test_0005_renormalizes_block_entries_and_overrides_and_downgrade_restores_them(bare_engine: Engine,
+                                                                                    tmp_path) -> None:  # noqa: ANN001
+    _at_0004_with_legacy_rows(bare_engine, tmp_path)
+    before = _rows(bare_engine)
+    ids = [r[0] for r in before["block_entry"]]
+
+    migrate.upgrade(bare_engine, "0005")
+    after = _rows(bare_engine)
+    assert [(r[0], r[2], r[3], r[4]) for r in after["block_entry"]] == [
+        (ids[0], "0108888", True, "typed +86 10 8888"),
+        (ids[2], "010", True, "typed 010"),
+        (ids[3], "138", True, "typed 0138"),
+        (ids[4], "01062345678", False, None),
+        (ids[5], "09551234567", False, "typed +86 955 1234567"),
+        (ids[6], "13800138000", False, None),
+        (ids[7], "62345678", False, "a local caller"),
+    ]
+    assert [r[1:] for r in after["region_override"]] == [
+        ("0108888", "上海", None), ("0755", "广东", "深圳"), ("62", "北京", None), ("138", "上海", None)]
+    with bare_engine.connect() as conn:
+        log = conn.execute(text("SELECT table_name, old_value, new_value, merged_into FROM number_renormalization "
+                                "ORDER BY id")).all()
+    assert sorted(map(tuple, log)) == sorted([
+        ("block_entry", "108888", "0108888", None), ("block_entry", "10", "010", ids[2]),
+        ("block_entry", "0138", "138", None), ("block_entry", "1062345678", "01062345678", None),
+        ("block_entry", "9551234567", "09551234567", None), ("block_entry", "86108888", "0108888", ids[0]),
+        ("region_override", "108888", "0108888", None), ("region_override", "0138", "138", None)])
+
+    # The controller reads the upgraded rows as they are, and now blocks 010-8888xxxx callers.
+    from ivr400.controller.loader import load_config
+    from ivr400.routing.blocking import check_caller, parse_caller
+    from ivr400.routing.model import BlockMode, BlockPolicy
+
+    with Session(bare_engine) as s:
+        config = load_config(s, NOW)
+    entry = next(iter(config.hotlines.values()))
+    assert entry.rules_ok, entry.problem
+    policy = BlockPolicy(BlockMode.BLACKLIST, entry.routing.block.entries)
+    assert not check_caller(policy, parse_caller("+861088881234")).allowed
+    assert check_caller(policy, parse_caller("10086")).allowed
+
+    migrate.downgrade(bare_engine, "0004")
+    assert _rows(bare_engine) == before  # every value, id and note, merged rows included
+    assert "number_renormalization" not in inspect(bare_engine).get_table_names()
+    migrate.upgrade(bare_engine)
+    assert _rows(bare_engine) == after
+
+
+def test_0005_refuses_values_it_cannot_read_and_writes_nothing(bare_engine: Engine, tmp_path) -> None:  # noqa: ANN001
+    _at_0004_with_legacy_rows(bare_engine, tmp_path, extra_block=[("755", True, "typed 755"), ("1", True, None)])
+    before = _rows(bare_engine)
+    with pytest.raises(migrate.MigrationRefused) as exc:
+        migrate.upgrade(bare_engine)
+    message = str(exc.value)
+    assert "nothing was changed" in message
+    assert "'755': a prefix without its 0 is ambiguous: for callers from that area write 0755" in message
+    assert "'1': ambiguous prefix" in message and "UPDATE block_entry SET number" in message
+    assert migrate.current_revision(bare_engine) == "0004"
+    assert _rows(bare_engine) == before
+
+
+def test_call_records_survive_the_decided_by_revision_both_ways(bare_engine: Engine) -> None:
+    migrate.upgrade(bare_engine)
+    started = NOW.replace(tzinfo=None)
+    with bare_engine.begin() as conn:
+        for uid, by in (("1.1", "controller"), ("1.2", "static"), ("1.3", None)):
+            conn.execute(text("INSERT INTO call_record (uniqueid, linkedid, hotline, started_at, disposition, source, "
+                              "decided_by) VALUES (:u, :u, '4008000001', :t, 'answered', 'ami', :b)"),
+                         {"u": uid, "t": started, "b": by})
+    migrate.downgrade(bare_engine, "0005")
+    assert "decided_by" not in {c["name"] for c in inspect(bare_engine).get_columns("call_record")}
+    with bare_engine.connect() as conn:
+        rows = conn.execute(text("SELECT uniqueid, disposition FROM call_record ORDER BY uniqueid")).all()
+    assert [tuple(r) for r in rows] == [("1.1", "answered"), ("1.2", "answered"), ("1.3", "answered")]
+    migrate.upgrade(bare_engine)
+    with bare_engine.connect() as conn:
+        rows = conn.execute(text("SELECT uniqueid, decided_by FROM call_record ORDER BY uniqueid")).all()
+    assert [tuple(r) for r in rows] == [("1.1", None), ("1.2", None), ("1.3", None)]  # unknown once dropped
+
+
+def test_web_accounts_migration_keeps_the_rest_and_comes_back(bare_engine: Engine, tmp_path) -> None:  # noqa: ANN001
+    """0009 (back-office accounts) down and up on a populated database with accounts and sessions."""
+    from ivr400.db.models import WebSession, WebUser
+    from ivr400.provisioning import users
+
+    migrate.upgrade(bare_engine)
+    with Session(bare_engine) as s:
+        result = provision_sample(s, store_root=tmp_path / "evidence", now=NOW, actor="test")
+        user = users.add_user(s, "op1", "a long password", role="operator", enterprise=result.enterprise, now=NOW,
+                              actor="test")
+        s.add(WebSession(token_hash="h" * 64, user_id=user.id, csrf_token="c", created_at=NOW, last_seen_at=NOW))
+        s.commit()
+    before = _counts(bare_engine)
+    assert before["web_user"] == 1 and before["web_session"] == 1
+    below = ScriptDirectory.from_config(migrate.alembic_config(bare_engine)).get_revision("0009").down_revision
+    migrate.downgrade(bare_engine, str(below))
+    after = _counts(bare_engine)
+    assert "web_user" not in after and all(after[t] == before[t] for t in after)
+    migrate.upgrade(bare_engine)
+    assert _counts(bare_engine)["web_user"] == 0 and migrate.current_revision(bare_engine) == migrate.head_revision(
+        bare_engine)
+    with bare_engine.connect() as conn, pytest.raises(DBAPIError):
+        # An operator without an enterprise (or an admin with one) is refused by the database itself.
+        conn.execute(text("INSERT INTO web_user (username, password_hash, role, disabled, failed_logins, created_at, "
+                          "password_changed_at) VALUES ('x', 'h', 'operator', false, 0, :t, :t)"),
+                     {"t": NOW.replace(tzinfo=None)})
+    assert WebUser.__tablename__ == "web_user"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import select
 import signal
 import subprocess
@@ -18,13 +19,14 @@ class ControllerProcess:
     """`ivr400 serve` on 127.0.0.1:4573 as a subprocess; stopped by its PID."""
 
     def __init__(self, db_url: str, root: Path, workdir: Path, fixed_now: str | None, log_level: str) -> None:
-        self.cmd = [str(IVR400), "--db", db_url, "serve", "--port", "4573", "--grace", "1",
+        self.cmd = [str(IVR400), "--db", db_url, "serve", "--port", "4573", "--grace", "1", "--metrics-port", "0",
                     "--log-level", log_level, "--asterisk-root", str(root)]
         if fixed_now is not None:
             self.cmd += ["--fixed-now", fixed_now]
         workdir.mkdir(parents=True, exist_ok=True)
         self.log_path = workdir / f"controller-{time.monotonic_ns()}.log"
         self.proc: subprocess.Popen[str] | None = None
+        self.metrics_url = ""  # http://127.0.0.1:PORT (its /metrics and /healthz), from the ready line
 
     def start(self, timeout: float = 60.0) -> ControllerProcess:
         with open(self.log_path, "w") as log:
@@ -37,6 +39,9 @@ class ControllerProcess:
             if ready:
                 line = self.proc.stdout.readline()
                 if line.startswith("ready:"):
+                    m = re.search(r", metrics (http://\S+)/metrics$", line.strip())
+                    assert m, line
+                    self.metrics_url = m.group(1)
                     return self
                 if line == "":  # exited
                     break

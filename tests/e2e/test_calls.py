@@ -3,6 +3,8 @@
 The FastAGI controller is deliberately NOT running: every hook fails at once (connection refused on
 127.0.0.1:4573, AGISTATUS=FAILURE) and the static fallback plan routes the call, which is the
 fail-safe path these tests pin down. Seats ring for 5 s (the model's minimum) to keep them short.
+The exception is the README's demo (last test): `ivr400 demo --call` starts its own controller and call-record
+listener for its call and stops them.
 """
 from __future__ import annotations
 
@@ -282,3 +284,20 @@ def test_demo_call_reaches_the_sales_seat(lab: Lab, tmp_path: Path, monkeypatch:
         assert report["department"] == "销售部"
         assert [s["number"] for s in report["seats"] if s["invite_at"] is not None] == ["01062345678"]
         assert "ivr400 lab down" in result.stderr
+        # Decided by the controller the demo started, read from the call: its record and its log lines.
+        record = report["record"]
+        assert (record["decided_by"], record["disposition"], record["key_path"], record["department"]) == (
+            "controller", "answered", "1", "1")
+        assert "01062345678" in record["seat"] and record["source"] == "ami"
+        route, department = report["decisions"]
+        assert route.startswith("route: 4008123456 -> menu: caller 13800138000")
+        assert department.startswith("department: 4008123456 dept '1' -> sequential 01062345678")
+        assert report["metrics"] == {
+            "ivr400_decisions_total{outcome=department,route=department}": 1,
+            "ivr400_decisions_total{outcome=menu,route=route}": 1,
+        }
+        # Both processes were stopped by their PID (SIGTERM: a clean exit), nothing left on the port.
+        assert report["controller"]["exit"] == 0 and report["listener"]["exit"] == 0
+        for pid in (report["controller"]["pid"], report["listener"]["pid"]):
+            assert not Path(f"/proc/{pid}").exists()  # exited and reaped
+    assert not fastagi_listening()

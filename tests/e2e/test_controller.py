@@ -27,6 +27,7 @@ from ivr400.lab.sipp import CallResult, SeatUas, call
 from ivr400.pbx.asterisk.dialplan_variables import RECORDING_SPOOL, VOICEMAIL_SPOOL
 from ivr400.provisioning import blocking, calendar, region_rules, time_rules
 from ivr400.provisioning.hotlines import add_hotline
+from tests.scrape import delta, key, scrape
 
 from .world import HOTLINE, World
 from .world import start_seat as _seat
@@ -36,6 +37,7 @@ pytestmark = pytest.mark.pbx
 LEAVE_MESSAGE_S = 7.14  # sounds/ivr400-leave-message.wav
 BEIJING, SHANGHAI, GUANGZHOU, HANGZHOU = "01062345678", "02161234567", "02012345678", "057112345678"
 BLOCKED = "13912345678"
+STATIC_CALLER = "13800138009"
 #: A controller decision lets the first seat ring at once; the static plan's menu would take seconds.
 DIRECT_S = 1.5
 
@@ -287,8 +289,8 @@ def test_call_records_match_the_calls_one_for_one(world, seats, controller, cdr_
     w.set_hotline(voicemail=False, record_calls=True, menu_timeout_s=3, menu_retries=1)
 
     def rules(s, h) -> None:  # noqa: ANN001
-        for province, key in (("北京", "1"), ("上海", "2"), ("广东", "3")):
-            region_rules.add_region_rule(s, h, province=province, department=key)
+        for province, dept_key in (("北京", "1"), ("上海", "2"), ("广东", "3")):
+            region_rules.add_region_rule(s, h, province=province, department=dept_key)
         blocking.set_block_mode(s, h, "blacklist", refuse_with="busy")
         blocking.add_block_entry(s, h, BLOCKED)
         add_hotline(s, "4008000002", h.enterprise, name="voicemail only", now=w.now)  # no seats: voicemail
@@ -298,7 +300,8 @@ def test_call_records_match_the_calls_one_for_one(world, seats, controller, cdr_
     _seat(seats, tmp_path, 5081, "answer", answer_after_s=0.2)
     _seat(seats, tmp_path, 5082, "busy")
     _seat(seats, tmp_path, 5083, "ring")
-    controller(w, "2025-09-29T10:00:00+08:00", log_level="info")
+    ctl = controller(w, "2025-09-29T10:00:00+08:00", log_level="info")
+    metrics_before = scrape(ctl.metrics_url)
 
     rec = f"{RECORDING_SPOOL}/{HOTLINE}/{{}}.wav"
     vm = f"{VOICEMAIL_SPOOL}/4008000002/{{}}.wav"
@@ -318,6 +321,8 @@ def test_call_records_match_the_calls_one_for_one(world, seats, controller, cdr_
     listener = CdrListener(w.engine, AmiSettings.from_mapping(lab.ami_credentials), csv_path=None, backfill=False,
                            flush_delay=0.3)
 
+    metrics_after: dict = {}
+
     async def scenario() -> None:
         await listener.start()
         assert await listener.wait_logged_in(30), "AMI login"
@@ -327,6 +332,14 @@ def test_call_records_match_the_calls_one_for_one(world, seats, controller, cdr_
                 assert result.final_status is not None, result
             deadline = time.monotonic() + 20
             while len(_records(w, since)) < len(plan) and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+            metrics_after.update(await asyncio.to_thread(scrape, ctl.metrics_url))
+            # The controller stopped: the next call is routed by the static plan, and its record says so.
+            await asyncio.to_thread(ctl.stop)
+            result = await asyncio.to_thread(_place, tmp_path, STATIC_CALLER, "static", HOTLINE, hold_s=1.0)
+            assert result.final_status is not None, result
+            deadline = time.monotonic() + 20
+            while len(_records(w, since)) < len(plan) + 1 and time.monotonic() < deadline:
                 await asyncio.sleep(0.2)
             await asyncio.sleep(1.0)  # anything extra would be stored by now
         finally:
@@ -339,7 +352,13 @@ def test_call_records_match_the_calls_one_for_one(world, seats, controller, cdr_
         print(f"cdr: {r.caller} -> {r.hotline} {r.disposition:14} seat={r.seat} keys={r.key_path} "
               f"dept={r.department} rec={r.recording_path} {r.duration_s}s/{r.billsec}s")
     assert listener.stats.parse_errors == 0 and listener.stats.store_errors == 0, listener.stats
-    assert sorted(r.caller for r in rows) == sorted(plan), "exactly one record per call placed"
+    assert sorted(r.caller for r in rows) == sorted([*plan, STATIC_CALLER]), "exactly one record per call placed"
+    static = next(r for r in rows if r.caller == STATIC_CALLER)
+    assert (static.decided_by, static.disposition) == ("static", "abandoned")  # hung up in the static menu
+    rows = [r for r in rows if r.caller != STATIC_CALLER]
+    # Who decided, read from each call: the controller, except the unknown number nobody had to route.
+    assert {r.caller: r.decided_by for r in rows} == {
+        c: (None if to == "4009999999" else "controller") for c, (to, _, _) in plan.items()}
     for row in rows:
         hotline, disposition, seat_, keys, dept, recording = plan[row.caller][2]
         if recording is not None:
@@ -360,3 +379,17 @@ def test_call_records_match_the_calls_one_for_one(world, seats, controller, cdr_
             assert path.stat().st_mode & 0o777 == 0o640, oct(path.stat().st_mode)
             if row.caller == BEIJING:
                 assert path.stat().st_size > 8000, path  # > 0.5 s of 8 kHz 16-bit audio
+
+    # The controller's metrics moved by exactly these calls' hooks: an entry decision for each call to an
+    # active hotline (the unknown number never reaches it), one department hook after the key press, the
+    # voicemail hook; no static-plan handoff.
+    decisions = {("route", "department"): 3, ("route", "refuse"): 1, ("route", "menu"): 2, ("route", "voicemail"): 1,
+                 ("department", "department"): 1}
+    expected = {key("ivr400_decisions_total", route=r, outcome=o): n for (r, o), n in decisions.items()}
+    expected.update({key("ivr400_decision_latency_seconds_count", route="route"): 7,
+                     key("ivr400_decision_latency_seconds_count", route="department"): 1,
+                     key("ivr400_agi_sessions_total", route="route", outcome="ok"): 7,
+                     key("ivr400_agi_sessions_total", route="department", outcome="ok"): 1,
+                     key("ivr400_agi_sessions_total", route="voicemail_saved", outcome="ok"): 1})
+    assert delta(metrics_after, metrics_before) == expected
+    assert metrics_after[key("ivr400_agi_sessions_in_flight")] == 0

@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from ivr400.cli import main
+from ivr400.deploy.asterisk import DeployError
 from ivr400.lab import Lab
 from ivr400.lab.sipp import call
-from ivr400.pbx.asterisk.deploy import DeployError
 
 from .world import HOTLINE, World, fastagi_listening, make_world
 
@@ -91,8 +91,8 @@ def test_broken_template_fails_deploy_and_the_running_dialplan_keeps_working(
 def test_cli_deploy_reports_and_refuses_a_broken_template(lab: Lab, world: World, tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IVR400_DATA_DIR", str(world.data_dir))
-    monkeypatch.delenv("IVR400_TEMPLATE_DIR", raising=False)
-    db = ["--db", str(world.engine.url)]
+    monkeypatch.delenv("IVR400_ASTERISK_TEMPLATE_DIR", raising=False)
+    db = ["--db", str(world.engine.url), "--lab"]
     ok = CliRunner().invoke(main, [*db, "deploy", "--json"])
     assert ok.exit_code == 0, ok.output + ok.stderr
     report = json.loads(ok.stdout)

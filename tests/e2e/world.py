@@ -1,6 +1,6 @@
 """A small provisioned world for the e2e call tests: temp SQLite database, one enterprise and hotline,
 destinations approved through the services, each with its own trunk pointing at a sipp seat port,
-and deploy into the running lab through ivr400.pbx.asterisk.deploy (the real AMI).
+and deploy into the running lab through ivr400.deploy.asterisk (the real AMI).
 """
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session
 from ivr400.db.engine import make_engine
 from ivr400.db.migrate import upgrade
 from ivr400.db.models import Department, Destination, Enterprise, Hotline, Seat
+from ivr400.deploy.asterisk import DeployReport, deploy_from_db
 from ivr400.lab import Lab
-from ivr400.pbx.asterisk.deploy import DeployReport, deploy_from_db, lab_target
+from ivr400.lab.targets import lab_target
 from ivr400.provisioning import destinations, evidence, seats, tones, trunks
 from ivr400.provisioning.enterprises import add_enterprise
 from ivr400.provisioning.hotlines import add_hotline

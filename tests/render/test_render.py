@@ -27,7 +27,7 @@ from ivr400.provisioning.hotlines import add_hotline
 from ivr400.provisioning.sample import HOTLINE, provision_sample
 from ivr400.provisioning.trunks import add_trunk
 from ivr400.render import RenderError, RenderValueError, render_asterisk
-from ivr400.render.asterisk import ENV_TEMPLATE_DIR, FILES
+from ivr400.render.asterisk import FILES
 from ivr400.render.load import load_model
 from tests.factories import destination_row, tone_row
 
@@ -35,11 +35,6 @@ GOLDEN = Path(__file__).with_name("golden")
 NOW = datetime(2026, 6, 1, 2, 0, tzinfo=timezone.utc)
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 RICH = "4001234567"
-
-
-@pytest.fixture(autouse=True)
-def _no_operator_templates(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(ENV_TEMPLATE_DIR, raising=False)
 
 
 @pytest.fixture
@@ -284,7 +279,7 @@ def test_call_entry_hook_and_fallback(sample: Session) -> None:
     entry = _context(ext, "ivr400-call")
     # the hook must say it completed, or the static plan runs; an unreachable controller is remembered
     assert ('GotoIf($["${AGISTATUS}" = "SUCCESS" & "${IVR400_AGI_STATUS}" = "OK" & "${IVR400_ACTION}" != ""]'
-            "?decided)") in entry
+            "?controller)") in entry
     assert "n(static),MSet(IVR400_ACTION=${IVR400_STATIC}," in entry
     assert 'ExecIf($["${AGISTATUS}" != "SUCCESS"]?Set(IVR400_AGI=down))' in entry
     assert entry.index("Progress()") < entry.index("AGI(")  # early media before anything else
@@ -294,10 +289,19 @@ def test_call_entry_hook_and_fallback(sample: Session) -> None:
     dept = _context(ext, "ivr400-department")
     assert dept.index('GotoIf($["${IVR400_AGI}" = "down"]?static)') < dept.index("AGI(")
     # the static list is read after the hook (a half-done hook leaves nothing behind: it sets everything)
-    assert dept.index("AGI(") < dept.index("n(static),Set(GOSUB_RETVAL=)") < dept.index("MSet(${GOSUB_RETVAL})")
+    assert dept.index("AGI(") < dept.index("n(static),") < dept.index("Set(GOSUB_RETVAL=)") < dept.index(
+        "MSet(${GOSUB_RETVAL})")
     assert _data(ext, HOTLINE, "d1").keys() >= {"IVR400_HUNT", "IVR400_MOH", "IVR400_MAX_ATTEMPTS", "IVR400_RR",
                                                 "IVR400_RING_TIMEOUT", "IVR400_PLAN", "IVR400_DEPT_ID",
                                                 "IVR400_TARGET_COUNT"}
+    # who decided, for the call record: the controller once its entry hook succeeded, the static plan at
+    # `static`; a hunt decided by the other plan than the entry makes it mixed
+    assert entry.index("?controller)") < entry.index("n(static),MSet(") < entry.index(
+        "n(controller),Set(IVR400_DECIDED_BY=controller)") < entry.index("n(decided),")
+    assert "IVR400_DISPOSITION=,IVR400_DECIDED_BY=static)" in entry
+    assert 'n(static),Set(IVR400_DECIDED_BY=${IF($["${IVR400_DECIDED_BY}" = "controller"]?mixed:static)})' in dept
+    assert 'n(given),Set(IVR400_DECIDED_BY=${IF($["${IVR400_DECIDED_BY}" = "static"]?mixed:controller)})' in dept
+    assert dept.index("Goto(hunt)") < dept.index("n(given),") < dept.index("n(hunt),Gosub(ivr400-hunt,s,1)")
 
 
 def _context(ext: str, name: str) -> str:
@@ -452,21 +456,21 @@ def test_tone_of_another_enterprise_is_not_used(sample: Session, rich: Session) 
 # --------------------------------------------------------------------------- templates
 
 
-def test_operator_template_directory_wins(sample: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_operator_template_directory_wins(sample: Session, tmp_path: Path) -> None:
     ops = tmp_path / "ops"
     ops.mkdir()
     (ops / "pjsip.conf.j2").write_text("; operator pjsip for {{ hotlines|length }} hotline(s)\n")
     cfg = render_asterisk(sample, NOW, template_dirs=[ops])
     assert cfg.files["ivr400/pjsip.conf"] == "; operator pjsip for 1 hotline(s)\n"
     assert cfg.files["ivr400/extensions.conf"] == render_asterisk(sample, NOW).files["ivr400/extensions.conf"]
-    # a partial alone can be overridden too, and the environment variable names a directory as well
-    env_dir = tmp_path / "env"
-    env_dir.mkdir()
-    (env_dir / "_shared.j2").write_text("\n[ivr400-operator-extra]\nexten => s,1,Hangup()\n")
-    monkeypatch.setenv(ENV_TEMPLATE_DIR, str(env_dir))
-    cfg = render_asterisk(sample, NOW, template_dirs=[ops])
+    # a partial alone can be overridden too, and several directories are searched in order
+    second = tmp_path / "second"
+    second.mkdir()
+    (second / "_shared.j2").write_text("\n[ivr400-operator-extra]\nexten => s,1,Hangup()\n")
+    (second / "pjsip.conf.j2").write_text("; second\n")
+    cfg = render_asterisk(sample, NOW, template_dirs=[ops, second])
     assert "ivr400-operator-extra" in cfg.contexts and "ivr400-hunt" not in cfg.contexts
-    assert cfg.files["ivr400/pjsip.conf"].startswith("; operator pjsip")  # the argument before the env
+    assert cfg.files["ivr400/pjsip.conf"].startswith("; operator pjsip")  # the first directory wins
 
 
 def test_missing_template_directory_is_an_error(sample: Session, tmp_path: Path) -> None:

@@ -15,6 +15,8 @@ import pytest
 from ivr400.cdr.cdr_model import (
     CSV_COLUMNS,
     CSV_FORMAT,
+    CSV_LAYOUTS,
+    DECIDED_BY,
     DISPOSITIONS,
     Call,
     CdrParseError,
@@ -29,6 +31,7 @@ from ivr400.cdr.cdr_model import (
     parse_csv_text,
     seat_label,
 )
+from ivr400.deploy.asterisk import cdr_include_files
 from ivr400.lab.config import NOLOAD, LabConfig, render_base_config
 
 SEAT1 = "PJSIP/pstn/sip:seat@127.0.0.1:5071"
@@ -120,13 +123,18 @@ def region(number: str | None) -> tuple[str | None, str | None]:
 
 
 # -- the configuration contract ---------------------------------------------------------------------
-def test_lab_templates_carry_the_mappings_the_parser_reads() -> None:
+def test_deploy_includes_carry_the_mappings_the_parser_reads_and_the_lab_includes_them() -> None:
+    files = cdr_include_files()
+    custom = [line for line in files["ivr400/cdr_custom.conf"].splitlines() if not line.startswith(";")]
+    assert custom == [cdr_custom_mapping()]
+    manager = [line for line in files["ivr400/cdr_manager.conf"].splitlines() if not line.startswith(";")]
+    assert manager == cdr_manager_mappings()
+    # the lab's base config includes them inside [mappings], as docs/operations.md tells an operator
     rendered = render_base_config(LabConfig(ami_secret="x"))
-    custom = rendered["cdr_custom.conf"].splitlines()
-    assert "[mappings]" in custom and cdr_custom_mapping() in custom
-    manager = rendered["cdr_manager.conf"]
-    assert "[general]\nenabled = yes\n" in manager
-    assert manager.split("[mappings]\n", 1)[1].strip().splitlines() == cdr_manager_mappings()
+    assert rendered["cdr_custom.conf"].split("[mappings]\n", 1)[1].strip() == "#include ivr400/cdr_custom.conf"
+    manager_conf = rendered["cdr_manager.conf"]
+    assert "[general]\nenabled = yes\n" in manager_conf
+    assert manager_conf.split("[mappings]\n", 1)[1].strip() == "#include ivr400/cdr_manager.conf"
     assert "cdr_custom.so" not in NOLOAD and "cdr_manager.so" not in NOLOAD
 
 
@@ -139,8 +147,10 @@ def test_csv_mapping_writes_every_column_in_order_with_epoch_times() -> None:
     refs = [p.split("CDR(", 1)[1].split(")", 1)[0] for p in parts[1:]]
     assert refs[CSV_COLUMNS.index("start") - 1] == "start,u"
     assert [r.split(",")[0] for r in refs] == list(CSV_COLUMNS[1:])
-    assert CSV_COLUMNS[-6:] == ("ivr400_hotline", "ivr400_keys", "ivr400_dept", "ivr400_seat", "ivr400_disp",
-                                "ivr400_rec")
+    assert CSV_COLUMNS[-7:] == ("ivr400_hotline", "ivr400_keys", "ivr400_dept", "ivr400_seat", "ivr400_disp",
+                                "ivr400_rec", "ivr400_decided_by")
+    # lines in the previous layout (recorded below) differ only by the last column
+    assert CSV_LAYOUTS["ivr400/1"] == CSV_COLUMNS[:-1] and CSV_LAYOUTS[CSV_FORMAT] == CSV_COLUMNS
 
 
 # -- parsing ------------------------------------------------------------------------------------------
@@ -184,7 +194,7 @@ def test_event_without_the_epoch_and_linkedid_mappings_falls_back_to_local_times
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (lambda row: ["ivr400/2", *row[1:]], "format"),
+        (lambda row: ["ivr400/9", *row[1:]], "format"),
         (lambda row: row[:-1], "columns"),
         (lambda row: [*row[:12], "yesterday", *row[13:]], "start"),
         (lambda row: [*row[:15], "x", *row[16:]], "duration"),
@@ -196,7 +206,7 @@ def test_bad_csv_rows_are_refused_with_the_field(mutate, message: str) -> None: 
     import csv
 
     row = next(csv.reader([CSV_TEXT.splitlines()[0]]))
-    assert len(row) == len(CSV_COLUMNS)
+    assert len(row) == len(CSV_LAYOUTS["ivr400/1"])
     with pytest.raises(CdrParseError, match=message):
         leg_from_csv_row(mutate(row))
 
@@ -330,6 +340,44 @@ def test_merge_keeps_the_stronger_disposition_and_longer_paths() -> None:
     assert DISPOSITIONS[0] == "answered"
     with pytest.raises(ValueError):
         merge_calls(base, replace(base, uniqueid="other"))
+
+
+#: Recorded on the lab in the current layout (`make demo`: the controller decided, key 1, the first seat answered).
+CSV_V2_CONTROLLER = (
+    'ivr400/2,"1796052945.2185","1796052945.2185","1057",""""" <13800138000>","13800138000","1",'
+    '"ivr400-m-4008123456","PJSIP/carrier-00000363","PJSIP/pstn-00000364","Dial",'
+    '"PJSIP/pstn/sip:01062345678@127.0.0.1:5091,15,","1796052945.913778","1796052945.947598","1796052950.010942",'
+    '"4","4","ANSWERED","DOCUMENTATION","","","4008123456","1","1","PJSIP/pstn/sip:01062345678@127.0.0.1:5091",'
+    '"answered","","controller"\n'
+)
+
+
+def test_who_decided_is_read_from_both_layouts_and_joins_to_mixed() -> None:
+    import csv
+
+    old = next(csv.reader([CSV_TEXT.splitlines()[2]]))
+    assert leg_from_csv_row(old).decided_by == ""  # written before ivr400_decided_by existed
+    new = [CSV_FORMAT, *old[1:], "controller"]
+    assert leg_from_csv_row(new) == replace(leg_from_csv_row(old), decided_by="controller")
+    batch = parse_csv_text(CSV_V2_CONTROLLER)
+    assert batch.errors == []
+    [recorded] = aggregate(batch.legs)
+    assert (recorded.decided_by, recorded.disposition, recorded.key_path, recorded.department) == (
+        "controller", "answered", "1", "1")
+    assert leg_from_event({**EVENTS[2], "IVR400DecidedBy": "static"}).decided_by == "static"
+    legs = [leg_from_event(e) for e in EVENTS[:3]]
+    assert call_from_legs(legs).decided_by is None
+    decided = call_from_legs([*legs[:2], replace(legs[2], decided_by="controller")])
+    assert decided.decided_by == "controller"
+    assert call_from_legs([replace(legs[2], decided_by="bogus")]).decided_by is None  # only DECIDED_BY values
+    views = [replace(decided, decided_by=d) for d in (None, *DECIDED_BY)]
+    for a, b in itertools.product(views, repeat=2):
+        assert merge_calls(a, b).decided_by == merge_calls(b, a).decided_by
+        assert merge_calls(a, a) == a
+    for a, b, c in itertools.product(views, repeat=3):
+        assert merge_calls(merge_calls(a, b), c) == merge_calls(a, merge_calls(b, c))
+    assert merge_calls(views[1], views[2]).decided_by == "mixed"  # controller + static
+    assert merge_calls(views[0], views[2]).decided_by == "static"  # unknown + static
 
 
 def test_merge_recomputes_region_when_given() -> None:

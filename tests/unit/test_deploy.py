@@ -1,4 +1,5 @@
-"""Deploy logic against a temp directory and a fake AMI: atomicity, reload-only-what-changed, rollback."""
+"""Deploy logic against a temp directory and a fake AMI: atomicity, reload-only-what-changed, rollback,
+the CDR mapping includes, and the target built from settings (never from a lab)."""
 from __future__ import annotations
 
 import hashlib
@@ -9,9 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
+from ivr400.config import Settings
 from ivr400.db.engine import make_engine
 from ivr400.db.migrate import upgrade
-from ivr400.pbx.asterisk import deploy as d
+from ivr400.deploy import asterisk as d
 from ivr400.pbx.asterisk.ami import AmiError, CommandFailed
 from ivr400.render.asterisk import RenderedConfig
 
@@ -37,6 +39,22 @@ mode = files
 directory = /var/lib/asterisk/moh/ivr400/ivr400-default
 """
 PJSIP = "; generated, no objects\n"
+#: `cdr show status` of Asterisk 22 with cdr_custom, cdr_manager and cdr_csv loaded (the lab's, recorded).
+CDR_STATUS = """
+Call Detail Record (CDR) settings
+----------------------------------
+  Logging:                    Enabled
+  Mode:                       Simple
+
+* Registered Backends
+  -------------------
+    CDR File custom bac
+    cdr_manager
+    csv
+"""
+CDR_FILES = ["ivr400/cdr_custom.conf", "ivr400/cdr_manager.conf"]
+ALL_RELOADS = ["dialplan reload", "moh reload", "module reload res_pjsip.so", "module reload cdr_custom.so",
+               "module reload cdr_manager.so"]
 
 
 def rendered(tmp: Path, ext: str = EXT_V1, moh: str = MOH, pjsip: str = PJSIP,
@@ -61,7 +79,8 @@ class FakeAmi:
     """Loads the include files from disk on reload, like Asterisk; can be told to fail."""
 
     def __init__(self, config_dir: Path, *, fail_reload: dict[str, int] | None = None,
-                 drop_context: str | None = None) -> None:
+                 drop_context: str | None = None, cdr_status: str = CDR_STATUS) -> None:
+        self.cdr_status = cdr_status
         self.config_dir = config_dir
         self.fail_reload = dict(fail_reload or {})
         self.drop_context = drop_context
@@ -97,6 +116,8 @@ class FakeAmi:
             return "\n".join(f"  '{e}' =>   1. NoOp()" for e in self.dialplan[ctx])
         if cmd == "moh show classes":
             return "\n".join(f"Class: {c}\n\tMode: files" for c in sorted(self.moh))
+        if cmd == "cdr show status":
+            return self.cdr_status
         raise CommandFailed(cmd, f"No such command '{cmd}'")
 
 
@@ -106,7 +127,9 @@ def target(tmp_path: Path) -> d.DeployTarget:
     etc = root / "etc" / "asterisk"
     etc.mkdir(parents=True)
     (etc / "asterisk.conf").write_text("[directories]\nastetcdir => /etc/asterisk\nastdatadir => /usr/share/asterisk\n")
-    return d.resolve_target(etc, root=root)
+    for asterisks_own in ("usr/share/asterisk", "var/lib/asterisk"):  # an installed Asterisk has these
+        (root / asterisks_own).mkdir(parents=True)
+    return d.DeployTarget.from_settings(Settings.load(environ={"IVR400_ASTERISK_ROOT": str(root)}))
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
@@ -116,21 +139,29 @@ def snapshot(root: Path) -> dict[str, bytes]:
 
 def test_target_maps_sounds_to_astdatadir_and_moh_to_var_lib(target: d.DeployTarget) -> None:
     root = target.root
-    assert target.astdatadir == "/usr/share/asterisk"
+    assert target.config_dir == root / "etc/asterisk"
+    assert target.sounds_dir == root / "usr/share/asterisk/sounds"  # astdatadir from the tree's asterisk.conf
+    assert target.voicemail_dir == root / "var/spool/asterisk/ivr400/voicemail"
     assert target.sound_path("sounds/ivr400/x.wav") == root / "usr/share/asterisk/sounds/ivr400/x.wav"
     assert target.sound_path("moh/ivr400/c/x.wav") == root / "var/lib/asterisk/moh/ivr400/c/x.wav"
+    assert target.ami is None  # only what the caller passes
     with pytest.raises(d.DeployError, match="sound"):
         target.sound_path("sounds/../../etc/passwd")
     with pytest.raises(d.DeployError, match="sound"):
         target.sound_path("/etc/passwd")
 
 
-def test_config_dir_ending_in_etc_asterisk_gives_the_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(d, "_load_lab", lambda: None)
+def test_target_from_explicit_settings_on_a_plain_host(tmp_path: Path) -> None:
+    """Asterisk on this host: each path as configured, nothing guessed from the paths' shape."""
     etc = tmp_path / "r" / "etc" / "asterisk"
     etc.mkdir(parents=True)
-    t = d.resolve_target(etc)
-    assert t.root == (tmp_path / "r").resolve() and t.astdatadir == d.DEFAULT_ASTDATADIR
+    s = Settings.load(environ={"IVR400_ASTERISK_CONFIG_DIR": str(etc),
+                               "IVR400_ASTERISK_SPOOL_DIR": str(tmp_path / "sp")})
+    t = d.DeployTarget.from_settings(s, ami=s.ami)
+    assert t.root == Path("/") and t.config_dir == etc and t.spool_dir == tmp_path / "sp"
+    assert t.sounds_dir == Path("/var/lib/asterisk/sounds")  # no asterisk.conf: Asterisk's own default
+    assert t.sound_path("moh/ivr400/c/x.wav") == Path("/var/lib/asterisk/moh/ivr400/c/x.wav")
+    assert t.ami == s.ami
 
 
 def test_first_deploy_writes_everything_reloads_and_verifies(tmp_path: Path, target: d.DeployTarget) -> None:
@@ -141,9 +172,11 @@ def test_first_deploy_writes_everything_reloads_and_verifies(tmp_path: Path, tar
     assert (etc / "ivr400/musiconhold.conf").read_text() == MOH
     assert (target.root / "usr/share/asterisk/sounds/ivr400/ivr400-welcome.wav").read_bytes() == b"RIFF-welcome"
     assert (target.root / "var/lib/asterisk/moh/ivr400/ivr400-default/ring.wav").read_bytes() == b"RIFF-ring"
-    assert ami.reloads == ["dialplan reload", "moh reload", "module reload res_pjsip.so"]
+    assert ami.reloads == ALL_RELOADS
     assert report.reloaded == ami.reloads
     assert report.contexts_verified == 2 and report.extensions_verified == 4 and report.moh_classes_verified == 1
+    assert report.cdr_backends_verified == 2
+    assert d.cdr_include_files()["ivr400/cdr_custom.conf"] == (etc / "ivr400/cdr_custom.conf").read_text()
     assert {"dialplan show ivr400-inbound", "dialplan show ivr400-h-4008000001"} <= set(ami.sent)
     assert not report.rolled_back
     # No temp files left behind anywhere.
@@ -202,8 +235,8 @@ def test_dry_run_writes_nothing_and_needs_no_ami(tmp_path: Path, target: d.Deplo
         raise AssertionError("dry run must not connect")
 
     report = d.deploy(rendered(tmp_path), target, ami=no_ami, dry_run=True)
-    assert report.dry_run and len(report.files_changed) == 3
-    assert report.reloaded == ["dialplan reload", "moh reload", "module reload res_pjsip.so"]
+    assert report.dry_run and len(report.files_changed) == 5
+    assert report.reloaded == ALL_RELOADS
     assert snapshot(target.root) == before
 
 
@@ -289,7 +322,7 @@ def test_unreachable_ami_writes_nothing(tmp_path: Path, target: d.DeployTarget) 
 
 def test_no_reload_writes_without_ami(tmp_path: Path, target: d.DeployTarget) -> None:
     report = d.deploy(rendered(tmp_path), target, ami=None, reload=False)
-    assert report.reloads == [] and len(report.files_changed) == 3
+    assert report.reloads == [] and len(report.files_changed) == 5
     assert (target.config_dir / "ivr400/extensions.conf").read_text() == EXT_V1
 
 
@@ -343,3 +376,56 @@ def test_empty_database_deploys_the_shared_contexts(tmp_path: Path, target: d.De
     assert "ivr400-inbound" in ami.dialplan and report.contexts_verified >= 1
     assert any(s.startswith("sounds/ivr400/") for s in report.sounds_installed)
     assert (target.root / "usr/share/asterisk/sounds/ivr400/ivr400-welcome.wav").is_file()
+
+
+def test_a_suspended_or_missing_cdr_backend_fails_verification_and_rolls_back(
+        tmp_path: Path, target: d.DeployTarget) -> None:
+    before = snapshot(target.root)
+    ami = FakeAmi(target.config_dir, cdr_status=CDR_STATUS.replace("cdr_manager", "cdr_manager (suspended)"))
+    with pytest.raises(d.DeployError, match="CDR backend cdr_manager is suspended") as info:
+        d.deploy(rendered(tmp_path), target, ami=ami)
+    assert info.value.field == "verify" and snapshot(target.root) == before
+    ami = FakeAmi(target.config_dir, cdr_status=CDR_STATUS.replace("CDR File custom bac", ""))
+    with pytest.raises(d.DeployError, match="CDR backend custom is not registered"):
+        d.deploy(rendered(tmp_path), target, ami=ami)
+    assert snapshot(target.root) == before
+
+
+def test_cdr_backends_parses_cdr_show_status() -> None:
+    assert d.cdr_backends(CDR_STATUS) == {"custom": "active", "cdr_manager": "active", "csv": "active"}
+    assert d.cdr_backends(CDR_STATUS.replace("    csv", "    csv (suspended)"))["csv"] == "suspended"
+    assert d.cdr_backends("Call Detail Record (CDR) settings\n  Logging: Disabled\n") == {}
+
+
+def test_the_deploy_module_never_looks_for_a_lab() -> None:
+    """Production code is given its target: no import of ivr400.lab, no probing for a lab state file."""
+    import ivr400.deploy.asterisk
+    import ivr400.deploy.check
+
+    for module in (ivr400.deploy.asterisk, ivr400.deploy.check):
+        text = Path(module.__file__).read_text()
+        assert "ivr400.lab" not in text and "Lab." not in text and "ImportError" not in text, module.__name__
+
+
+def test_no_reload_names_the_reloads_it_left_to_the_operator(tmp_path: Path, target: d.DeployTarget) -> None:
+    report = d.deploy(rendered(tmp_path), target, ami=None, reload=False)
+    assert report.reloads == [] and report.reloads_skipped == ALL_RELOADS
+
+
+def test_a_missing_config_dir_is_refused_and_nothing_created(tmp_path: Path) -> None:
+    missing = tmp_path / "nonexistent" / "dir"
+    t = d.DeployTarget(config_dir=missing, sounds_dir=tmp_path / "nodata" / "sounds", spool_dir=tmp_path / "spool",
+                       root=tmp_path / "noroot")
+    with pytest.raises(d.DeployError, match=r"^asterisk.config_dir: .*/nonexistent/dir does not exist") as info:
+        d.deploy(rendered(tmp_path), t, ami=None, reload=False)
+    assert info.value.field == "asterisk.config_dir"
+    assert not (tmp_path / "nonexistent").exists() and not (tmp_path / "nodata").exists()
+    assert not (tmp_path / "noroot").exists() and not (tmp_path / "spool").exists()
+
+
+def test_a_missing_asterisk_data_dir_is_refused_not_created(tmp_path: Path, target: d.DeployTarget) -> None:
+    (target.sounds_dir.parent).rmdir()
+    before = snapshot(target.root)
+    with pytest.raises(d.DeployError, match=r"^asterisk.sounds_dir: .*usr/share/asterisk .* does not exist"):
+        d.deploy(rendered(tmp_path), target, ami=None, reload=False)
+    assert snapshot(target.root) == before and not target.sounds_dir.parent.exists()

@@ -99,7 +99,8 @@ BEIJING_MOBILE = DestinationNumber("13800138000", NumberKind.MOBILE, None, "北�
     "text",
     ["010-62345678", "01062345678", "(010) 6234 5678", "(010)62345678", "+86 10 6234 5678",
      "+86 (0)10 6234 5678", "+861062345678", "0086-10-62345678", "０１０－６２３４５６７８",
-     "０１０６２３４５６７８", "010—62345678", "010.6234.5678", "（010）62345678"],
+     "０１０６２３４５６７８", "010—62345678", "010.6234.5678", "（010）62345678",
+     "1062345678", "861062345678"],  # without the trunk 0, or with 86 but no +: one reading only
 )
 def test_beijing_landline_forms(text: str) -> None:
     assert parse_destination(text) == BEIJING_LANDLINE
@@ -120,6 +121,7 @@ def test_beijing_mobile_forms(text: str) -> None:
         ("021-64321234", "02164321234", "021", "上海", "上海", "021-64321234"),
         ("0755-88888888", "075588888888", "0755", "广东", "深圳", "0755-88888888"),
         ("+86 755 8888 8888", "075588888888", "0755", "广东", "深圳", "0755-88888888"),
+        ("75588888888", "075588888888", "0755", "广东", "深圳", "0755-88888888"),
         ("0771-2345678", "07712345678", "0771", "广西", "南宁", "0771-2345678"),
         ("0311-12345678", "031112345678", "0311", "河北", "石家庄", "0311-12345678"),
     ],
@@ -167,12 +169,14 @@ def test_mobile_without_known_region() -> None:
         ("+1 212 555 0123", "only Chinese"),
         ("001-212-555-0123", "only Chinese"),
         ("+852 2345 6789", "only Chinese"),
-        ("1062345678", "area code including the 0"),
-        ("75588888888", "area code including the 0"),
+        ("62345678", "area code including the 0"),
+        ("010-62345678-801", "extension 801"),
+        ("010-62345678转801", "extension 801"),
         ("+86 0138 0013 8000", "no 0 after +86"),
         ("+86", "no digits"),
-        ("95588", "too short"),
-        ("00010-62345678", "only Chinese"),
+        ("95588", "a service number cannot be a destination"),
+        ("10086", "a service number cannot be a destination"),
+        ("00010-62345678", "country code"),
     ],
 )
 def test_destination_refusals_name_input_and_reason(text: str, reason: str) -> None:

@@ -23,7 +23,7 @@ for name, probe in [("dialplans", "asterisk/extensions.conf.j2"), ("dialplans", 
                     ("alembic", "versions/0001_whitelist_foundation.py")]:
     path = resource_dir(name) / probe
     assert path.is_file() and str(path).startswith(str(pkg)), path
-assert (pkg / "compliance" / "letters" / "company.txt.j2").is_file()
+assert (pkg / "compliance" / "letters" / "letter.txt.j2").is_file()
 print("ok")
 """
 

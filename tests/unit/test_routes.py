@@ -134,10 +134,9 @@ def lines(*pairs: tuple[str, str]) -> list[str]:
 
 
 def decision_logs(caplog: pytest.LogCaptureFixture) -> list[str]:
-    """The route hook's decision lines (``route: <hotline> <action>: <reason>``), in call order: the reason
-    goes to the log only (nothing in the dialplan reads it)."""
-    messages = (r.getMessage() for r in caplog.records)
-    return [m[m.index("route: 400"):] for m in messages if "] route: 400" in m]
+    """The route hook's decision lines (``route: <hotline> -> <action>: <reason>``, each record carrying the
+    call's ``uniqueid``), in call order: the reason goes to the log only (nothing in the dialplan reads it)."""
+    return [r.getMessage() for r in caplog.records if r.getMessage().startswith("route: 400") and r.uniqueid]
 
 
 def target_pairs(*numbers_timeouts: tuple[str, int], dept: int = 0) -> list[tuple[str, str]]:

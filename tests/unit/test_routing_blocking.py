@@ -176,7 +176,9 @@ def test_off_allows_numbers() -> None:
     ("number", "prefix", "normalized", "shown"),
     [
         ("010", True, "010", "010*"),
-        ("+86 755", True, "0755", "0755*"),  # "+86 10" would read as service numbers 10xxx: write 010
+        ("+86 755", True, "0755", "0755*"),
+        ("+86 10", True, "010", "010*"),  # issue 8: was stored as 10*, matching 10086 and no Beijing caller
+        ("+86 10 8888", True, "0108888", "0108888*"),
         ("1380013", True, "1380013", "1380013*"),
         ("010-62345678", False, "01062345678", "01062345678"),
         ("+86 138 0013 8000", False, "13800138000", "13800138000"),
@@ -191,6 +193,12 @@ def test_entry_forms(number: str, prefix: bool, normalized: str, shown: str) -> 
 def test_entry_refuses_non_numbers(bad: str) -> None:
     with pytest.raises(ValueError):
         BlockEntry(bad)
+
+
+@pytest.mark.parametrize("ambiguous", ["10", "10 8888", "108888", "1"])
+def test_entry_refuses_ambiguous_prefixes(ambiguous: str) -> None:
+    with pytest.raises(ValueError, match="ambiguous prefix"):
+        BlockEntry(ambiguous, prefix=True)
 
 
 def test_policy_validation() -> None:

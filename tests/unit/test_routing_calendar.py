@@ -13,6 +13,7 @@ from ivr400.routing.calendar import (
     Calendar,
     CalendarEntry,
     DayKind,
+    chinesecalendar_years,
     classify,
     seed_from_chinesecalendar,
 )
@@ -73,6 +74,27 @@ def test_every_day_of_a_known_year_agrees_with_chinesecalendar(cal: Calendar) ->
         info = classify(day, cal)
         assert info.is_working_day == cc.is_workday(day), day
         assert (info.kind in WORKING_DAY_KINDS) == info.is_working_day
+        day += dt.timedelta(days=1)
+
+
+def test_every_day_of_every_known_year_agrees_with_the_library_per_day_api() -> None:
+    """The seed reads the library's tables; its per-day API (is_workday, get_holiday_detail) must agree."""
+    years = chinesecalendar_years()
+    assert years.start <= 2004 and years.stop - 1 >= 2025
+    seeded = seed_from_chinesecalendar(years)
+    assert seeded.years_with_data == tuple(years) and seeded.years_without_data == ()
+    cal = seeded.to_calendar()
+    day = D(years.start, 1, 1)
+    while day.year < years.stop:
+        info = classify(day, cal)
+        workday = cc.is_workday(day)
+        assert info.is_working_day == workday, day
+        english = cc.get_holiday_detail(day)[1]
+        if info.source == "calendar":  # an entry: a named day, a holiday as the library says
+            assert english is not None and info.name == cc.Holiday(english).chinese, day
+            assert (info.kind is DayKind.HOLIDAY) == (not workday), day
+        else:  # an ordinary weekday or weekend, unnamed (or a named weekday that is worked anyway)
+            assert english is None or (workday and day.weekday() < 5), day
         day += dt.timedelta(days=1)
 
 

@@ -1,6 +1,7 @@
 """FastAGI routes, one module each, the function named after the route (wazo-agid style).
 
-Every route is ``async def <route>(session: AGISession, ctx: RouteContext) -> None`` and is registered
+Every route is ``async def <route>(session: AGISession, ctx: RouteContext) -> object`` (decision routes
+return ``Decided`` or ``StaticPlan`` for the metrics, see ``ivr400.controller.metrics``) and is registered
 here explicitly; :func:`bind` gives the server its ``{route name: handler(session)}`` mapping with the
 context (the controller) bound. Route names are the constants of ``dialplan_variables`` the templates use.
 """
@@ -18,8 +19,8 @@ from ivr400.pbx.asterisk.fastagi import AGISession, Handler
 
 __all__ = ["ROUTES", "Route", "RouteContext", "bind", "department", "route", "voicemail_saved"]
 
-#: A route function: the session and the context it may use.
-Route = Callable[[AGISession, RouteContext], Awaitable[None]]
+#: A route function: the session and the context it may use; what it returns goes to the server's observer.
+Route = Callable[[AGISession, RouteContext], Awaitable[object]]
 
 #: Route name → route function (explicit registration).
 ROUTES: Mapping[str, Route] = MappingProxyType({
@@ -30,8 +31,8 @@ ROUTES: Mapping[str, Route] = MappingProxyType({
 
 
 def _bound(func: Route, ctx: RouteContext) -> Handler:
-    async def handler(session: AGISession) -> None:
-        await func(session, ctx)
+    async def handler(session: AGISession) -> object:
+        return await func(session, ctx)
 
     handler.__name__ = handler.__qualname__ = func.__name__
     return handler

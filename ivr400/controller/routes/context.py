@@ -6,13 +6,30 @@ controller imports its routes at module level and nothing imports in a cycle.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from ivr400.controller.loader import HotlineEntry, LoadedConfig
 from ivr400.routing.model import Decision
 
-__all__ = ["RouteContext"]
+__all__ = ["Decided", "RouteContext", "StaticPlan"]
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """What a decision route returns when it sent the dialplan a decision; ``outcome`` names it (the action:
+    ``menu``, ``department``..., or ``unknown_number``). The server hands it to the controller's metrics."""
+
+    outcome: str
+
+
+@dataclass(frozen=True, slots=True)
+class StaticPlan:
+    """What a decision route returns when it deliberately set nothing, so the dialplan runs its static plan;
+    ``reason``: no_config, malformed_request, skipped_hotline or invalid_rules."""
+
+    reason: str
 
 
 class RouteContext(Protocol):

@@ -16,14 +16,13 @@ variables of an earlier hunt in the same call, so this hook sets all of them fro
 * No configuration loaded, a hotline the loader had to skip, a malformed request: nothing is set, the
   static plan runs.
 
-No database access except the round-robin counter (``ctx.rotate``).
+No database access except the round-robin counter (``ctx.rotate``). Every decision is logged at INFO
+(who rings, in order, and why); the route returns :class:`Decided` or :class:`StaticPlan` for the metrics.
 """
 from __future__ import annotations
 
-import logging
-
 from ivr400.controller.loader import HotlineEntry, dept_key, dept_path
-from ivr400.controller.routes.context import RouteContext
+from ivr400.controller.routes.context import Decided, RouteContext, StaticPlan
 from ivr400.pbx.asterisk import dialplan_variables as v
 from ivr400.pbx.asterisk.fastagi import AGISession
 from ivr400.routing.decide import decide_department
@@ -70,31 +69,34 @@ async def set_all(session: AGISession, variables: list[tuple[str, str]]) -> None
         await session.set_variable(name, value)
 
 
-async def department(session: AGISession, ctx: RouteContext) -> None:
+async def department(session: AGISession, ctx: RouteContext) -> Decided | StaticPlan:
     params = session.params
     number = params.get("hotline", "")
     path = params.get("dept", "")
     if not HOTLINE_NUMBER.fullmatch(number) or not DEPT_PATH.fullmatch(path):
         session.log.warning("department: malformed request (hotline=%r dept=%r); static plan", number[:40], path[:40])
-        return
+        return StaticPlan("malformed_request")
     config = ctx.config
     if config is None:
         session.log.warning("department: no configuration loaded; static plan for %s dept %r", number, path)
-        return
+        return StaticPlan("no_config")
     entry = config.get(number)
     if entry is None:
         if number in config.skipped:
             session.log.warning("department: hotline %s is left to the static plan (%s)", number,
                                 config.skipped[number])
-            return
+            return StaticPlan("skipped_hotline")
         session.log.warning("department: hotline %s is not active; nobody rings", number)
         await session.set_variable(v.TARGET_COUNT, "0")
-        return
+        return Decided("unknown_number")
     now = ctx.now()
     decision = decide_department(entry.routing, dept_key(path), now)
     decision = await ctx.rotate(entry, decision, now)
-    if decision.action is not ActionKind.DEPARTMENT:
-        session.log.info("department: hotline %s dept %r: %s", number, path, decision.reason)
-    elif session.log.isEnabledFor(logging.DEBUG):
-        session.log.debug("department: hotline %s dept %r: %s", number, path, decision.reason)
+    if decision.action is ActionKind.DEPARTMENT and decision.targets:
+        session.log.info("department: %s dept %r -> %s %s: %s", number, path, dial_mode(decision),
+                         " ".join(t.destination for t in decision.targets), decision.reason)
+    else:
+        session.log.info("department: %s dept %r -> nobody rings (%s): %s", number, path, decision.action.value,
+                         decision.reason)
     await set_all(session, hunt_variables(entry, decision))
+    return Decided(decision.action.value)

@@ -20,13 +20,13 @@ log: INFO for refusals, DEBUG otherwise. Nothing in the dialplan reads it, so it
 A 400 number the database does not know (deleted or deactivated since the dialplan was rendered) gets
 the polite unknown-number announcement and a log line. No configuration, a hotline the loader skipped
 or whose rules are invalid, a malformed request: nothing is set (static plan), with a log line.
+Every decision is logged at INFO with its reason; the route returns :class:`Decided` or
+:class:`StaticPlan` for the metrics.
 """
 from __future__ import annotations
 
-import logging
-
 from ivr400.controller.loader import HotlineEntry, dept_path
-from ivr400.controller.routes.context import RouteContext
+from ivr400.controller.routes.context import Decided, RouteContext, StaticPlan
 from ivr400.controller.routes.department import set_all, target_variables
 from ivr400.pbx.asterisk import dialplan_variables as v
 from ivr400.pbx.asterisk.fastagi import AGISession
@@ -74,32 +74,30 @@ def decision_variables(entry: HotlineEntry, decision: Decision) -> list[tuple[st
     return out
 
 
-async def route(session: AGISession, ctx: RouteContext) -> None:
+async def route(session: AGISession, ctx: RouteContext) -> Decided | StaticPlan:
     number = session.params.get("hotline", "")
     if not HOTLINE_NUMBER.fullmatch(number):
         session.log.warning("route: hotline parameter %r is not a 400 number; static plan", number[:40])
-        return
+        return StaticPlan("malformed_request")
     config = ctx.config
     if config is None:
         session.log.warning("route: no configuration loaded; static plan for %s", number)
-        return
+        return StaticPlan("no_config")
     entry = config.get(number)
     if entry is None:
         if number in config.skipped:
             session.log.warning("route: hotline %s is left to the static plan (%s)", number, config.skipped[number])
-            return
+            return StaticPlan("skipped_hotline")
         session.log.warning("route: call to %s, which is not an active hotline: unknown-number announcement", number)
         await set_all(session, list(UNKNOWN_HOTLINE_VARIABLES))
-        return
+        return Decided("unknown_number")
     if not entry.rules_ok:
         session.log.warning("route: hotline %s has invalid rules (%s); static plan", number, entry.problem)
-        return
+        return StaticPlan("invalid_rules")
     now = ctx.now()
     decision = decide(entry.routing, session.callerid, now, entry.calendar)
     decision = await ctx.rotate(entry, decision, now)
     ctx.count_decision()
-    if decision.action is ActionKind.REFUSE:
-        session.log.info("route: %s %s: %s", number, decision.action.value, decision.reason)
-    elif session.log.isEnabledFor(logging.DEBUG):
-        session.log.debug("route: %s %s: %s", number, decision.action.value, decision.reason)
+    session.log.info("route: %s -> %s: %s", number, decision.action.value, decision.reason)
     await set_all(session, decision_variables(entry, decision))
+    return Decided(decision.action.value)

@@ -1,8 +1,8 @@
 """A small AMI client on top of panoramisk: connect, log in, run CLI commands, reload, close.
 
-    with Ami.connect(**lab.ami_credentials) as ami:      # or AmiSettings.from_env()
+    with Ami.connect(settings) as ami:                   # an AmiSettings (ivr400.config builds it)
         ami.command("dialplan show ivr400-inbound")      # -> the CLI output (str)
-        ami.reload("dialplan")                           # -> "Dialplan reloaded."
+        ami.reload("dialplan reload")                    # -> "Dialplan reloaded."
 
 Every wait has a timeout (connect, login, each action): a PBX that stops answering gives an
 `AmiError` after `timeout` seconds, never a hang. panoramisk's own reconnect loop, keep-alive pinger
@@ -14,24 +14,18 @@ callers (the CLI, deploy).
 from __future__ import annotations
 
 import asyncio
-import os
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from panoramisk import Manager
 from panoramisk.actions import Action
 from panoramisk.ami_protocol import AMIProtocol
 
-DEFAULT_TIMEOUT_S = 5.0
+from ivr400.pbx.asterisk.ami_settings import DEFAULT_TIMEOUT_S, AmiSettings
 
-#: `reload(name)` → the CLI command that reloads it (module-scoped reloads only).
-RELOAD_COMMANDS: Mapping[str, str] = {
-    "dialplan": "dialplan reload",
-    "moh": "moh reload",
-    "pjsip": "module reload res_pjsip.so",
-}
+__all__ = ["Ami", "AmiError", "AmiLike", "AmiSettings", "AsyncAmi", "CommandFailed", "command_output"]
+
 
 
 class AmiError(RuntimeError):
@@ -59,35 +53,6 @@ class AmiLike(Protocol):
     def command(self, cmd: str, timeout: float | None = None) -> str: ...
 
     def reload(self, what: str, timeout: float | None = None) -> str: ...
-
-
-@dataclass(frozen=True)
-class AmiSettings:
-    host: str = "127.0.0.1"
-    port: int = 5038
-    username: str = "ivr400"
-    secret: str = ""
-    timeout: float = DEFAULT_TIMEOUT_S
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> AmiSettings | None:
-        """IVR400_AMI_SECRET (required) with IVR400_AMI_HOST/_PORT/_USERNAME; None when no secret is set."""
-        env = os.environ if environ is None else environ
-        secret = env.get("IVR400_AMI_SECRET")
-        if not secret:
-            return None
-        try:
-            port = int(env.get("IVR400_AMI_PORT", "5038"))
-        except ValueError as exc:
-            raise AmiError("ami", f"IVR400_AMI_PORT={env.get('IVR400_AMI_PORT')!r} is not a port number") from exc
-        return cls(host=env.get("IVR400_AMI_HOST", "127.0.0.1"), port=port,
-                   username=env.get("IVR400_AMI_USERNAME", "ivr400"), secret=secret)
-
-    @classmethod
-    def from_mapping(cls, creds: Mapping[str, object], timeout: float = DEFAULT_TIMEOUT_S) -> AmiSettings:
-        """From `Lab.ami_credentials` ({host, port, username, secret})."""
-        return cls(host=str(creds["host"]), port=int(creds["port"]),  # type: ignore[call-overload]
-                   username=str(creds["username"]), secret=str(creds["secret"]), timeout=timeout)
 
 
 def command_output(message: Mapping[str, Any]) -> str:
@@ -207,8 +172,9 @@ class AsyncAmi:
         return out
 
     async def reload(self, what: str, timeout: float | None = None) -> str:
-        """Reload one module: `dialplan`, `moh`, `pjsip` or any CLI reload command given in full."""
-        cmd = RELOAD_COMMANDS.get(what, what)
+        """Run one module-scoped CLI reload (`dialplan reload`, `moh reload`, `module reload X.so`; see
+        ivr400.pbx.asterisk.config_files.RELOAD); CommandFailed when Asterisk says it failed."""
+        cmd = what
         if not cmd.startswith(("dialplan reload", "moh reload", "module reload ")):
             raise AmiError("reload", f"{what!r} is not a module-scoped reload")
         output = await self.command(cmd, timeout)

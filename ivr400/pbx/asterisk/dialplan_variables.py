@@ -28,6 +28,7 @@ RING_TIMEOUT = "IVR400_RING_TIMEOUT"        # simultaneous ring: seconds for the
 MOH_CLASS = "IVR400_MOH"                    # musiconhold class heard while seats ring (彩铃); "" = ringing
 
 # --- written by the dialplan for CDR (AMI VarSet / Cdr events carry them)
+DECIDED_BY = "IVR400_DECIDED_BY"    # controller | static | mixed: who decided the routing ("" = nobody yet)
 SEAT_REACHED = "IVR400_SEAT"        # dial string of the seat that answered
 DISPOSITION = "IVR400_DISPOSITION"  # answered | busy | noanswer | voicemail | blocked | abandoned | unknown_number
 
@@ -62,6 +63,7 @@ CDR_DEPT = "ivr400_dept"
 CDR_SEAT = "ivr400_seat"
 CDR_DISPOSITION = "ivr400_disp"
 CDR_RECORDING = "ivr400_rec"
+CDR_DECIDED_BY = "ivr400_decided_by"
 
 #: Set by the FastAGI server after each route: OK when the handler completed (see fastagi.STATUS_VARIABLE).
 AGI_STATUS = "IVR400_AGI_STATUS"

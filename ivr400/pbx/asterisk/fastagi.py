@@ -15,9 +15,17 @@ fallback plan only works if we fail fast and visibly. So here:
 * ``close(grace)`` stops accepting, lets sessions in flight finish, then cancels the rest;
   :func:`serve` wires SIGTERM/SIGINT to it.
 
-Routes are ``async def handler(session: AGISession) -> None`` registered by name; the route of a
+Routes are ``async def handler(session: AGISession) -> object`` registered by name; the route of a
 request is the path of ``agi://host:port/ROUTE?k=v`` without the leading slash. This module holds no
-routing logic. The server signals the outcome to the dialplan in ``IVR400_AGI_STATUS``
+routing logic: what a handler returns is handed, uninterpreted, to the server's ``observer`` (a
+:class:`SessionObserver`, e.g. the controller's metrics), which also hears of every session's outcome
+and of every rejected connection.
+
+Logging: every line logged while a session runs (by any logger, in the session's task) can carry the
+call's ``agi_uniqueid``: :data:`current_uniqueid` is set per session and :class:`UniqueidLogFilter`
+puts it in ``record.uniqueid`` (``-`` outside a session) for a format such as ``[%(uniqueid)s]``.
+
+The server signals the outcome to the dialplan in ``IVR400_AGI_STATUS``
 (:data:`STATUS_VARIABLE`): ``UNKNOWN_ROUTE``, ``ERROR`` (handler raised, best effort) or ``OK`` after a
 handler returned without setting the variable itself. The dialplan should treat anything but an
 explicit success as "use the static fallback plan".
@@ -29,12 +37,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import re
 import signal
+import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from types import MappingProxyType
-from typing import Any, TypedDict, Unpack
+from typing import Any, Protocol, TypedDict, Unpack
 
 from ivr400.pbx.asterisk.agi_protocol import (
     AGIArgumentError,
@@ -69,13 +79,21 @@ __all__ = [
     "FastAGIServer",
     "Handler",
     "ServerOptions",
+    "SessionObserver",
+    "UniqueidLogFilter",
+    "current_uniqueid",
     "dialplan_safe",
     "quote_arg",
     "serve",
     "strip_control",
 ]
 
-Handler = Callable[["AGISession"], Awaitable[None]]
+#: A route handler; its return value goes to the observer as it is (None: nothing to say).
+Handler = Callable[["AGISession"], Awaitable[object]]
+
+#: The ``agi_uniqueid`` of the session whose task is running ("" outside a session, or when Asterisk
+#: sent none). Set by the server at the start of each session, in that session's own task.
+current_uniqueid: contextvars.ContextVar[str] = contextvars.ContextVar("ivr400_agi_uniqueid", default="")
 
 
 class ServerOptions(TypedDict, total=False):
@@ -122,12 +140,41 @@ class AGICommandError(AGIError):
 
 
 class _SessionLog(logging.LoggerAdapter[logging.Logger]):
-    """Prefix each line with ``[uniqueid]`` (or ``[peer host:port]`` before the header is read)."""
+    """Adds ``uniqueid`` (the call's ``agi_uniqueid``, or ``peer host:port`` when Asterisk sent none)
+    to each record; :class:`UniqueidLogFilter` gives every other record of the session the same field."""
 
-    def process(self, msg: object, kwargs: MutableMapping[str, Any]) -> tuple[str, MutableMapping[str, Any]]:
-        extra = dict(self.extra or {})
-        kwargs["extra"] = {**extra, **kwargs.get("extra", {})}
-        return f"[{extra.get('agi_tag', '-')}] {msg}", kwargs
+    def process(self, msg: object, kwargs: MutableMapping[str, Any]) -> tuple[object, MutableMapping[str, Any]]:
+        kwargs["extra"] = {**(self.extra or {}), **kwargs.get("extra", {})}
+        return msg, kwargs
+
+
+class UniqueidLogFilter(logging.Filter):
+    """Sets ``record.uniqueid`` from :data:`current_uniqueid` (``-`` outside a session) unless the record
+    already has one. Attach it to a handler and log with a format holding ``%(uniqueid)s``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not getattr(record, "uniqueid", None):
+            record.uniqueid = current_uniqueid.get() or "-"
+        return True
+
+
+class SessionObserver(Protocol):
+    """What the server reports, from its event loop; an observer must not block and should not raise
+    (an exception is logged and otherwise ignored).
+
+    ``session_ended`` outcomes: ``ok`` (the handler returned), ``hangup`` (the caller hung up),
+    ``unknown_route``, ``error`` (the handler raised), ``timeout`` (a command or the session timed out),
+    ``protocol_error``, ``cancelled`` (server closing). ``result`` is what the handler returned (None
+    when it did not return). ``seconds``: from the end of the request header to the end of the session.
+    ``rejected`` reasons: ``capacity``, ``closing``, ``header_timeout``, ``header_eof`` (closed within the
+    header), ``bad_header``, ``no_request`` (closed before sending a byte: a port probe, not Asterisk).
+    """
+
+    def session_started(self, session: AGISession) -> None: ...
+
+    def session_ended(self, session: AGISession, outcome: str, result: object, seconds: float) -> None: ...
+
+    def rejected(self, reason: str) -> None: ...
 
 
 # --------------------------------------------------------------------------- session
@@ -163,7 +210,7 @@ class AGISession:
         self._status_set = False
         self.peer = peer
         self.log = _SessionLog(logger if isinstance(logger, logging.Logger) else logger.logger,
-                               {"agi_tag": self.uniqueid or f"peer {peer}", "agi_uniqueid": self.uniqueid})
+                               {"uniqueid": self.uniqueid or f"peer {peer}"})
 
     # ---- request data
     @property
@@ -374,7 +421,8 @@ async def _read_line(reader: asyncio.StreamReader) -> bytes:
 
 
 class _Rejected(Exception):
-    """Header phase failed; the connection is closed and counted as rejected."""
+    """Header phase failed; the connection is closed and counted as rejected.
+    Arguments: message, log level, reason code (see :class:`SessionObserver`)."""
 
 
 class FastAGIServer:
@@ -401,6 +449,7 @@ class FastAGIServer:
         max_header_bytes: int = 16384,
         max_header_lines: int = 200,
         logger: logging.Logger | None = None,
+        observer: SessionObserver | None = None,
     ) -> None:
         if max_sessions < 1:
             raise ValueError("max_sessions must be >= 1")
@@ -416,6 +465,7 @@ class FastAGIServer:
         self.max_header_bytes = max_header_bytes
         self.max_header_lines = max_header_lines
         self.log = logger or _DEFAULT_LOGGER
+        self.observer = observer
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._close_task: asyncio.Future[None] | None = None
@@ -538,6 +588,7 @@ class FastAGIServer:
             self.sessions_rejected += 1
             self.log.warning("[peer %s] rejected: %s", peer,
                              "server closing" if self.closing else f"{self.active} sessions (max {self.max_sessions})")
+            self._notify("rejected", "closing" if self.closing else "capacity")
             writer.transport.abort()
             return
         self.active += 1
@@ -558,6 +609,7 @@ class FastAGIServer:
             except _Rejected as exc:
                 self.sessions_rejected += 1
                 self.log.log(exc.args[1], "[peer %s] rejected: %s", peer, exc.args[0])
+                self._notify("rejected", exc.args[2])
                 return
             await self._run_session(reader, writer, headers, peer)
         finally:
@@ -576,24 +628,30 @@ class FastAGIServer:
                     size += len(raw)
                     lines += 1
                     if size > self.max_header_bytes:
-                        raise _Rejected(f"header larger than {self.max_header_bytes} bytes", logging.WARNING)
+                        raise _Rejected(f"header larger than {self.max_header_bytes} bytes", logging.WARNING,
+                                        "bad_header")
                     if lines > self.max_header_lines + 1:
-                        raise _Rejected(f"header longer than {self.max_header_lines} lines", logging.WARNING)
+                        raise _Rejected(f"header longer than {self.max_header_lines} lines", logging.WARNING,
+                                        "bad_header")
                     text = raw.decode("utf-8", "replace").rstrip("\r\n")
                     if not text:
                         if not headers:
-                            raise _Rejected("empty header", logging.WARNING)
+                            raise _Rejected("empty header", logging.WARNING, "bad_header")
                         return headers
                     key, value = parse_header_line(text)
                     headers[key] = value
         except TimeoutError:
-            raise _Rejected(f"no complete header within {self.header_timeout:.3f}s", logging.WARNING) from None
-        except asyncio.IncompleteReadError:
-            raise _Rejected(f"peer closed during the header after {lines} line(s)", logging.INFO) from None
+            raise _Rejected(f"no complete header within {self.header_timeout:.3f}s", logging.WARNING,
+                            "header_timeout") from None
+        except asyncio.IncompleteReadError as exc:
+            if lines == 0 and not exc.partial:  # a port probe (Asterisk sends its header at once)
+                raise _Rejected("peer closed without sending anything", logging.DEBUG, "no_request") from None
+            raise _Rejected(f"peer closed during the header after {lines} line(s)", logging.INFO,
+                            "header_eof") from None
         except AGIProtocolError as exc:
-            raise _Rejected(str(exc), logging.WARNING) from None
+            raise _Rejected(str(exc), logging.WARNING, "bad_header") from None
         except ConnectionError as exc:
-            raise _Rejected(f"connection error during the header: {exc}", logging.INFO) from None
+            raise _Rejected(f"connection error during the header: {exc}", logging.INFO, "header_eof") from None
 
     async def _run_session(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, headers: dict[str, str], peer: str
@@ -601,40 +659,51 @@ class FastAGIServer:
         request = parse_request(headers)
         session = AGISession(reader, writer, headers, request, command_timeout=self.command_timeout,
                              logger=self.log, peer=peer)
+        current_uniqueid.set(session.uniqueid)  # this connection's own task: nothing leaks to others
         log = session.log
         self.sessions_started += 1
         handler = self._routes.get(request.route)
         log.debug("session start: route=%r channel=%r", request.route, session.channel)
+        self._notify("session_started", session)
+        started = time.perf_counter()
+        outcome, result = "ok", None
         cm = asyncio.timeout(self.session_timeout)
         try:
             async with cm:
                 if handler is None:
+                    outcome = "unknown_route"
                     log.warning("unknown AGI route %r (channel %s)", request.route, session.channel)
                     await session.set_variable(STATUS_VARIABLE, STATUS_UNKNOWN_ROUTE)
                 else:
-                    await handler(session)
+                    result = await handler(session)
                     if not (session._status_set or session.hungup or session.closed):
                         await session.set_variable(STATUS_VARIABLE, STATUS_OK)
         except AGIHangup:
+            outcome = "hangup"
             self.sessions_completed += 1
             log.info("caller hung up during route %r", request.route)
         except asyncio.CancelledError:
+            outcome = "cancelled"
             self.sessions_failed += 1
             log.warning("session cancelled (server closing) in route %r", request.route)
             raise
         except TimeoutError as exc:
+            outcome = "timeout"
             self.sessions_failed += 1
             if cm.expired() and not isinstance(exc, AGITimeout):
                 log.warning("session exceeded %.1fs in route %r; closing", self.session_timeout, request.route)
             elif isinstance(exc, AGITimeout):
                 log.warning("route %r: %s", request.route, exc)
             else:
+                outcome = "error"
                 log.exception("route %r raised", request.route)
                 await self._report_error(session)
         except (AGISessionClosed, AGIProtocolError) as exc:
+            outcome = "protocol_error"
             self.sessions_failed += 1
             log.warning("route %r: %s", request.route, exc)
         except Exception:
+            outcome = "error"
             self.sessions_failed += 1
             log.exception("route %r raised", request.route)
             await self._report_error(session)
@@ -643,6 +712,16 @@ class FastAGIServer:
             log.debug("session done: route=%r", request.route)
         finally:
             session.close()
+            self._notify("session_ended", session, outcome, result, time.perf_counter() - started)
+
+    def _notify(self, event: str, *args: Any) -> None:  # noqa: ANN401
+        """Tell the observer; its failures are logged, never raised into the session."""
+        if self.observer is None:
+            return
+        try:
+            getattr(self.observer, event)(*args)
+        except Exception:  # noqa: BLE001 - an observer bug must not cost a call
+            self.log.exception("session observer failed on %s", event)
 
     async def _report_error(self, session: AGISession) -> None:
         """Best effort: tell the dialplan to use its fallback plan."""
@@ -670,15 +749,16 @@ async def serve(
     grace: float = 10.0,
     on_started: Callable[[FastAGIServer], None] | None = None,
     logger: logging.Logger | None = None,
+    observer: SessionObserver | None = None,
     **options: Unpack[ServerOptions],
 ) -> FastAGIServer:
     """Run a :class:`FastAGIServer` until SIGTERM/SIGINT, then close it gracefully.
 
     The first signal stops accepting and gives sessions in flight ``grace`` seconds; a second
     signal cancels them at once. Returns the (closed) server so callers can log its counters.
-    ``options`` are passed to :class:`FastAGIServer`.
+    ``observer`` and ``options`` are passed to :class:`FastAGIServer`.
     """
-    server = FastAGIServer(routes, host, port, logger=logger, **options)
+    server = FastAGIServer(routes, host, port, logger=logger, observer=observer, **options)
     await server.start()
     loop = asyncio.get_running_loop()
     closers: set[asyncio.Task[None]] = set()

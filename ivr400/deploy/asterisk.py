@@ -1,28 +1,31 @@
 """Deploy: database → rendered include files → Asterisk, atomically, reloading only what changed.
 
-    target = resolve_target(config_dir=None)        # the lab's etc/asterisk if the lab exists, else /etc/asterisk
+    target = DeployTarget.from_settings(settings)   # the caller says where: config dir, sounds, spool, AMI
     report = deploy_from_db(session, now, target)   # or deploy(rendered, target, ami=...)
+
+This module never looks for a lab or a configuration file: the CLI resolves the target (from
+ivr400.config's settings, or from the lab with `ivr400 --lab`) and passes it down.
 
 Steps, each of which can stop the deploy with a `DeployError(field, reason)`:
 
 1. render from the database into a staging directory and check it (template errors, unreadable
-   sound sources, lines that are not Asterisk config syntax): nothing is written on failure;
+   sound sources, lines that are not Asterisk config syntax): nothing is written on failure; the
+   CDR mapping includes (`ivr400/cdr_custom.conf`, `ivr400/cdr_manager.conf`) come with it;
 2. connect to AMI first (no connection, nothing written) unless `reload=False` or `dry_run`;
-3. install sounds and tones where Asterisk reads them (`sounds/...` under astdatadir, `moh/...`
-   under /var/lib/asterisk as musiconhold.conf names it), then the changed include files; every file
-   goes to a temp file in its own directory, fsync, os.replace; the replaced versions of the include
-   files are kept in `<config_dir>/ivr400/.previous/`;
-4. reload only the modules whose file changed (`dialplan reload`, `moh reload`,
-   `module reload res_pjsip.so`);
+3. install sounds and tones where Asterisk reads them (`sounds/...` under the sounds directory,
+   `moh/...` under /var/lib/asterisk as musiconhold.conf names it), then the changed include files;
+   every file goes to a temp file in its own directory, fsync, os.replace; the replaced versions of
+   the include files are kept in `<config_dir>/ivr400/.previous/`;
+4. reload only the modules whose file changed (ivr400.pbx.asterisk.config_files.RELOAD:
+   `dialplan reload`, `moh reload`, `module reload res_pjsip.so`, `module reload cdr_custom.so`, ...);
 5. verify through AMI that what was rendered is what runs: `dialplan show <context>` for every
-   context lists every rendered extension, every MOH class is known, every PJSIP object exists.
+   context lists every rendered extension, every MOH class is known, every PJSIP object exists, the
+   CDR backends are registered and not suspended.
 
 If 4 or 5 fails, every file is put back as it was, the same modules are reloaded again (the running
 dialplan keeps working) and the error says why. A lock file serializes concurrent deploys.
 """
 from __future__ import annotations
-
-from ivr400.fsutil import atomic_write, file_lock
 
 import os
 import re
@@ -37,27 +40,27 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from ivr400.cdr.cdr_model import cdr_custom_mapping, cdr_manager_mappings
+from ivr400.config import SPOOL, Settings
+from ivr400.fsutil import atomic_write, file_lock, path_in_root
 from ivr400.pbx.asterisk.ami import Ami, AmiError, AmiLike, AmiSettings
+from ivr400.pbx.asterisk.config_files import INCLUDE_DIR, RELOAD
 from ivr400.pbx.asterisk.dialplan_variables import VOICEMAIL_SPOOL
+from ivr400.render import asterisk as r
+from ivr400.render.model import RenderValueError
 
-#: Include file → reload command, when the renderer does not say (it does: render.asterisk.RELOAD).
-DEFAULT_RELOAD: Mapping[str, str] = {
-    "ivr400/extensions.conf": "dialplan reload",
-    "ivr400/musiconhold.conf": "moh reload",
-    "ivr400/pjsip.conf": "module reload res_pjsip.so",
-}
-DEFAULT_CONFIG_DIR = Path("/etc/asterisk")
-BACKUP_DIR = "ivr400/.previous"
-LOCK_FILE = "ivr400/.deploy.lock"
-#: Where Asterisk looks for relative sound names when asterisk.conf says nothing (its build default).
-DEFAULT_ASTDATADIR = "/var/lib/asterisk"
+BACKUP_DIR = f"{INCLUDE_DIR}/.previous"
+LOCK_FILE = f"{INCLUDE_DIR}/.deploy.lock"
+#: Where musiconhold.conf's classes live (Asterisk's path; the `moh/...` sound keys are relative to it).
 VARLIB = "/var/lib/asterisk"
+CDR_CUSTOM = f"{INCLUDE_DIR}/cdr_custom.conf"
+CDR_MANAGER = f"{INCLUDE_DIR}/cdr_manager.conf"
 
 _CONTEXT = re.compile(r"^\[([^\]\s;]+)\]", re.MULTILINE)
 _EXTEN = re.compile(r"^\s*exten\s*=>\s*([^,\s]+)\s*,", re.MULTILINE)
 #: A line of an Asterisk config file: blank, comment, [section](options), key = / => value, #include.
 _CONF_LINE = re.compile(
-    r"^\s*(?:$|;.*|\[[^\]\s]+\](?:\([^)]*\))?\s*(?:;.*)?|#(?:include|tryinclude|exec)\b.*|[A-Za-z0-9_.()-]+\s*=>?.*)$")
+    r"^\s*(?:$|;.*|\[[^\]\s]+\](?:\([^)]*\))?\s*(?:;.*)?|#(?:include|tryinclude|exec)\b.*|[A-Za-z0-9_.(),-]+\s*=>?.*)$")
 
 
 class DeployError(RuntimeError):
@@ -73,98 +76,68 @@ class DeployError(RuntimeError):
 # --------------------------------------------------------------------------- where things go
 @dataclass(frozen=True)
 class DeployTarget:
-    """Where an Asterisk reads its files, as paths on this host.
+    """Where an Asterisk reads its files, as paths on this host, and how to reach its AMI.
 
-    `root` is Asterisk's "/" on this host (the lab's chroot, or "/"); `config_dir` its astetcdir;
-    `astdatadir` (as Asterisk sees it) is where relative sound names are looked up.
+    `config_dir`: its configuration directory (astetcdir); `sounds_dir`: its `<astdatadir>/sounds`;
+    `spool_dir`: where it sees /var/spool/asterisk/ivr400; `root`: its "/" on this host (a chroot or
+    a container volume, "/" when it runs here), for the absolute paths musiconhold.conf names;
+    `ami`: how to reach it (None: deploys only with `reload=False`).
     """
 
     config_dir: Path
+    sounds_dir: Path
+    spool_dir: Path
     root: Path = Path("/")
-    astdatadir: str = DEFAULT_ASTDATADIR
-    resolver: Callable[[str], Path] | None = field(default=None, compare=False, repr=False)
     ami: AmiSettings | None = field(default=None, repr=False)
-    lab: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings, ami: AmiSettings | None = None) -> DeployTarget:
+        """The target the settings describe (asterisk.* paths); `ami` as given (see Settings.require_ami)."""
+        return cls(config_dir=settings.asterisk_config_dir, sounds_dir=settings.asterisk_sounds_dir,
+                   spool_dir=settings.asterisk_spool_dir, root=settings.asterisk_root, ami=ami)
 
     def host(self, asterisk_path: str) -> Path:
-        """Host path of an absolute path as Asterisk sees it."""
-        if self.resolver is not None:
-            return self.resolver(asterisk_path)
-        return self.root.joinpath(*PurePosixPath("/", asterisk_path).parts[1:])
+        """Host path of an absolute path as Asterisk sees it (its symlinks followed under `root`)."""
+        if self.root == Path("/"):
+            return Path(asterisk_path)
+        try:
+            return path_in_root(self.root, asterisk_path)
+        except OSError as exc:
+            raise DeployError("root", str(exc)) from exc
 
     def sound_path(self, target: str) -> Path:
         """Host path for a RenderedConfig.sounds key (`sounds/...` or `moh/...`, relative to Asterisk's dirs)."""
         rel = PurePosixPath(target)
-        if rel.is_absolute() or ".." in rel.parts:
+        if rel.is_absolute() or ".." in rel.parts or not rel.parts:
             raise DeployError("sound", f"{target!r} is not a relative path inside Asterisk's directories")
-        if rel.parts and rel.parts[0] == "sounds":
-            return self.host(str(PurePosixPath(self.astdatadir, rel)))
+        if rel.parts[0] == "sounds":
+            return self.sounds_dir.joinpath(*rel.parts[1:])
         return self.host(str(PurePosixPath(VARLIB, rel)))
+
+    @property
+    def voicemail_dir(self) -> Path:
+        """Host path of VOICEMAIL_SPOOL."""
+        return self.spool_dir / PurePosixPath(VOICEMAIL_SPOOL).relative_to(SPOOL)
 
     @property
     def backup_dir(self) -> Path:
         return self.config_dir / BACKUP_DIR
 
 
-def read_astdatadir(config_dir: Path) -> str:
-    """`astdatadir` from asterisk.conf's [directories] (Debian: /usr/share/asterisk)."""
-    try:
-        text = (config_dir / "asterisk.conf").read_text(errors="replace")
-    except OSError:
-        return DEFAULT_ASTDATADIR
-    section = None
-    for line in text.splitlines():
-        line = line.split(";", 1)[0].strip()
-        m = re.fullmatch(r"\[([^\]]+)\].*", line)
-        if m:
-            section = m.group(1).strip().lower()
-            continue
-        if section == "directories":
-            m = re.fullmatch(r"astdatadir\s*=>?\s*(\S+)", line)
-            if m:
-                return m.group(1)
-    return DEFAULT_ASTDATADIR
-
-
-def _load_lab() -> Any:  # noqa: ANN401 - ivr400.lab.Lab or None
-    try:
-        from ivr400.lab import Lab, LabError
-    except ImportError:  # pragma: no cover
-        return None
-    try:
-        return Lab.load()
-    except (LabError, OSError):
-        return None
-
-
-def lab_target(lab: Any, ami: AmiSettings | None = None) -> DeployTarget:  # noqa: ANN401
-    config_dir = lab.config_dir
-    return DeployTarget(config_dir=config_dir, root=Path(lab.root), astdatadir=read_astdatadir(config_dir),
-                        resolver=lab.host_path,
-                        ami=ami or AmiSettings.from_env() or AmiSettings.from_mapping(lab.ami_credentials), lab=True)
-
-
-def resolve_target(config_dir: Path | None = None, root: Path | None = None,
-                   ami: AmiSettings | None = None) -> DeployTarget:
-    """The deploy target: the lab (when its state file exists and `config_dir` is unset or its own),
-    else `config_dir` (default /etc/asterisk) with `root` = DIR/../.. when DIR ends in etc/asterisk."""
-    lab = _load_lab()
-    if lab is not None and root is None:
-        if config_dir is None or _same_path(config_dir, lab.config_dir):
-            return lab_target(lab, ami)
-    config_dir = Path(config_dir) if config_dir is not None else DEFAULT_CONFIG_DIR
-    if root is None:
-        parts = config_dir.resolve().parts
-        root = Path(*parts[:-2]) if parts[-2:] == ("etc", "asterisk") else Path("/")
-    return DeployTarget(config_dir=config_dir, root=Path(root), astdatadir=read_astdatadir(config_dir),
-                        ami=ami or AmiSettings.from_env())
-
-
-def _same_path(a: Path, b: Path) -> bool:
-    try:
-        return Path(a).resolve() == Path(b).resolve()
-    except OSError:
-        return False
+def cdr_include_files() -> dict[str, str]:
+    """The call-record mapping as two include files, each included inside the operator's `[mappings]`
+    (cdr_custom.conf and cdr_manager.conf read only their first `[mappings]`, so a second section
+    in an include would be ignored). Columns and headers: ivr400.cdr.cdr_model."""
+    head = ("; {name}: generated by ivr400. Do not edit: changes are overwritten.\n"
+            "; Included inside the [mappings] section of {parent} (see docs/operations.md).\n")
+    return {
+        CDR_CUSTOM: head.format(name=CDR_CUSTOM, parent="cdr_custom.conf")
+        + "; One CSV line per CDR for `ivr400 cdr import` (and the listener's backfill).\n"
+        + cdr_custom_mapping() + "\n",
+        CDR_MANAGER: head.format(name=CDR_MANAGER, parent="cdr_manager.conf")
+        + "; Headers added to every AMI Cdr event for `ivr400 cdr listen`. [general] needs enabled = yes.\n"
+        + "\n".join(cdr_manager_mappings()) + "\n",
+    }
 
 
 # --------------------------------------------------------------------------- files
@@ -266,6 +239,7 @@ class Verification:
     extensions: int = 0
     moh_classes: int = 0
     pjsip_objects: int = 0
+    cdr_backends: int = 0
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -294,7 +268,7 @@ def verify(ami: AmiLike, files: Mapping[str, str], contexts: Iterable[str] | Non
         table = contexts_and_extensions(ext_text)
         names = list(contexts) if contexts is not None else list(table)
         outputs = _batch(ami, [f"dialplan show {ctx}" for ctx in names])
-        for ctx, out in zip(names, outputs):
+        for ctx, out in zip(names, outputs, strict=False):
             if isinstance(out, AmiError):
                 v.problems.append(f"context {ctx} is not loaded ({out.reason})")
                 continue
@@ -324,12 +298,42 @@ def verify(ami: AmiLike, files: Mapping[str, str], contexts: Iterable[str] | Non
         objects = [(name, kv["type"]) for name, kv in sections(pjsip_text)
                    if kv.get("type") in ("endpoint", "aor", "auth")]
         outputs = _batch(ami, [f"pjsip show {kind} {name}" for name, kind in objects])
-        for (name, kind), out in zip(objects, outputs):
+        for (name, kind), out in zip(objects, outputs, strict=False):
             if isinstance(out, AmiError) or "Unable to find" in out:
                 v.problems.append(f"pjsip {kind} {name} is not loaded")
             else:
                 v.pjsip_objects += 1
+    wanted = [b for name, b in ((CDR_CUSTOM, "custom"), (CDR_MANAGER, "cdr_manager")) if name in files]
+    if wanted:
+        try:
+            registered = cdr_backends(ami.command("cdr show status"))
+        except AmiError as exc:
+            v.problems.append(f"cdr show status: {exc.reason}")
+        else:
+            for backend in wanted:
+                state = registered.get(backend)
+                if state is None:
+                    v.problems.append(f"CDR backend {backend} is not registered (module not loaded?)")
+                elif state == "suspended":
+                    v.problems.append(f"CDR backend {backend} is suspended (cdr_manager.conf [general] enabled = no?)")
+                else:
+                    v.cdr_backends += 1
     return v
+
+
+def cdr_backends(status: str) -> dict[str, str]:
+    """{backend: 'active'|'suspended'} from `cdr show status` ('custom' for cdr_custom's 'CDR File custom ...')."""
+    out: dict[str, str] = {}
+    _, _, tail = status.partition("Registered Backends")
+    for line in tail.splitlines():
+        text = line.strip()
+        if not text or set(text) <= {"-"}:
+            continue
+        state = "suspended" if "(suspended)" in text else "active"
+        name = text.replace("(suspended)", "").strip()
+        key = "custom" if name.lower().startswith("cdr file custom") else name
+        out[key] = state
+    return out
 
 
 # --------------------------------------------------------------------------- the deploy
@@ -344,10 +348,13 @@ class DeployReport:
     sounds_installed: list[str] = field(default_factory=list)
     sounds_unchanged: int = 0
     reloads: list[dict[str, str]] = field(default_factory=list)
+    #: Reloads the changes need but `reload=False` (--no-reload) left to the operator.
+    reloads_skipped: list[str] = field(default_factory=list)
     contexts_verified: int = 0
     extensions_verified: int = 0
     moh_classes_verified: int = 0
     pjsip_objects_verified: int = 0
+    cdr_backends_verified: int = 0
     backup_dir: str | None = None
     warnings: list[str] = field(default_factory=list)
     rolled_back: bool = False
@@ -366,11 +373,8 @@ class DeployReport:
 
 
 def render_for_deploy(session: Session, now: datetime, *, template_dirs: Iterable[str | os.PathLike[str]] = (),
-                      agi_url: str | None = None, data_root: Path | None = None) -> Any:  # noqa: ANN401
+                      agi_url: str | None = None, data_root: Path | None = None) -> r.RenderedConfig:
     """render_asterisk(), with every render failure turned into DeployError('template', ...)."""
-    from ivr400.render import asterisk as r
-    from ivr400.render.model import RenderValueError
-
     kwargs: dict[str, Any] = {"template_dirs": tuple(template_dirs), "data_root": data_root}
     if agi_url is not None:
         kwargs["agi_url"] = agi_url
@@ -382,34 +386,26 @@ def render_for_deploy(session: Session, now: datetime, *, template_dirs: Iterabl
         raise DeployError("render", str(exc)) from exc
 
 
-def _reload_map() -> Mapping[str, str]:
-    try:
-        from ivr400.render.asterisk import RELOAD
-    except ImportError:  # pragma: no cover
-        return DEFAULT_RELOAD
-    return RELOAD
-
-
 AmiFactory = Callable[[], AmiLike]
 
 
 def _default_ami_factory(target: DeployTarget) -> AmiFactory:
     def connect() -> AmiLike:
         if target.ami is None:
-            raise DeployError("ami", "no AMI credentials: set IVR400_AMI_SECRET (and IVR400_AMI_HOST/_PORT/_USERNAME), "
-                                     "run `ivr400 lab up`, or deploy with --no-reload")
+            raise DeployError("ami", "no AMI settings for this target: set ami.secret "
+                                     "([ami] secret or IVR400_AMI_SECRET), or deploy with --no-reload")
         return Ami.connect(target.ami)
     return connect
 
 
-def deploy(rendered: Any, target: DeployTarget, *, ami: AmiLike | AmiFactory | None = None,  # noqa: ANN401, C901
+def deploy(rendered: r.RenderedConfig, target: DeployTarget, *, ami: AmiLike | AmiFactory | None = None,  # noqa: C901
            dry_run: bool = False, reload: bool = True) -> DeployReport:
     """Install a RenderedConfig into `target` (see the module docstring for the steps)."""
     started = time.monotonic()
-    report = DeployReport(config_dir=str(target.config_dir), sounds_dir=str(target.sound_path("sounds")),
+    report = DeployReport(config_dir=str(target.config_dir), sounds_dir=str(target.sounds_dir),
                           dry_run=dry_run, warnings=list(rendered.warnings))
-    files: dict[str, str] = dict(rendered.files)
-    reload_map = _reload_map()
+    files: dict[str, str] = {**rendered.files, **cdr_include_files()}
+    reload_map = RELOAD
 
     # 1. stage and check: nothing is written to Asterisk's directories before this passes.
     for name, text in files.items():
@@ -425,6 +421,8 @@ def deploy(rendered: Any, target: DeployTarget, *, ami: AmiLike | AmiFactory | N
             sound_data[tgt] = Path(source).read_bytes()
         except OSError as exc:
             raise DeployError("sound", f"{tgt}: cannot read {source} ({exc.strerror or exc})", report) from exc
+
+    _require_dirs(target, sounds, report)
 
     with (nullcontext() if dry_run else file_lock(target.config_dir / LOCK_FILE)):
         for name, text in files.items():
@@ -449,7 +447,9 @@ def deploy(rendered: Any, target: DeployTarget, *, ami: AmiLike | AmiFactory | N
         # 2. AMI before touching anything.
         conn: AmiLike | None = None
         owned = False
-        if reload:
+        if not reload:
+            report.reloads_skipped = reload_cmds
+        else:
             if ami is None:
                 ami = _default_ami_factory(target)
             if callable(ami) and not hasattr(ami, "command"):
@@ -471,7 +471,29 @@ def deploy(rendered: Any, target: DeployTarget, *, ami: AmiLike | AmiFactory | N
     return report
 
 
-def _install(rendered: Any, files: dict[str, str], sounds: dict[str, Path], sound_data: dict[str, bytes],  # noqa: ANN401
+def _require_dirs(target: DeployTarget, sounds: Mapping[str, Path], report: DeployReport) -> None:
+    """Refuse a target whose Asterisk directories do not exist (a wrong path or no Asterisk on this
+    host) rather than creating them: ivr400 writes only its own subdirectories inside Asterisk's.
+
+    Raises DeployError('asterisk.config_dir' | 'asterisk.sounds_dir' | 'asterisk.root', ...).
+    """
+    if not target.config_dir.is_dir():
+        raise DeployError("asterisk.config_dir", f"{target.config_dir} does not exist (is Asterisk installed here? "
+                                                 "set asterisk.config_dir or asterisk.root); nothing was written",
+                          report)
+    kinds = {PurePosixPath(t).parts[0] for t in sounds}
+    if "sounds" in kinds and not target.sounds_dir.parent.is_dir():
+        raise DeployError("asterisk.sounds_dir", f"{target.sounds_dir.parent} (Asterisk's data directory) does not "
+                                                 "exist; set asterisk.sounds_dir or asterisk.root; nothing was written",
+                          report)
+    if kinds - {"sounds"}:
+        varlib = target.host(VARLIB)
+        if not varlib.is_dir():
+            raise DeployError("asterisk.root", f"{varlib} (Asterisk's {VARLIB}, where music on hold goes) does not "
+                                               "exist; set asterisk.root; nothing was written", report)
+
+
+def _install(rendered: r.RenderedConfig, files: dict[str, str], sounds: dict[str, Path], sound_data: dict[str, bytes],
              changed_sounds: list[str], target: DeployTarget, report: DeployReport, conn: AmiLike | None,
              reload_cmds: list[str]) -> None:
     started = time.monotonic()
@@ -515,6 +537,7 @@ def _install(rendered: Any, files: dict[str, str], sounds: dict[str, Path], soun
                 v = Verification(problems=[f"verification failed: {type(exc).__name__}: {exc}"])
             report.contexts_verified, report.extensions_verified = v.contexts, v.extensions
             report.moh_classes_verified, report.pjsip_objects_verified = v.moh_classes, v.pjsip_objects
+            report.cdr_backends_verified = v.cdr_backends
             if not v.ok:
                 failure = "; ".join(v.problems[:5]) + (f" (+{len(v.problems) - 5} more)" if len(v.problems) > 5 else "")
         if failure is None:
@@ -555,12 +578,11 @@ def _keep_backups(target: DeployTarget, previous: Mapping[str, bytes | None], re
         report.backup_dir = str(target.backup_dir)
 
 
-def _spool_dirs(rendered: Any, target: DeployTarget) -> None:  # noqa: ANN401
+def _spool_dirs(rendered: r.RenderedConfig, target: DeployTarget) -> None:
     """Voicemail spool directories per hotline (Record creates them too; this makes them visible early)."""
-    model = getattr(rendered, "model", None)
-    hotlines = getattr(model, "hotlines", ()) if model is not None else ()
+    hotlines = rendered.model.hotlines if rendered.model is not None else ()
     try:
-        base = target.host(VOICEMAIL_SPOOL)
+        base = target.voicemail_dir
         for h in hotlines:
             (base / h.number).mkdir(parents=True, exist_ok=True)
     except OSError:
@@ -577,7 +599,6 @@ def deploy_from_db(session: Session, now: datetime, target: DeployTarget, *,
 
 
 __all__ = [
-    "DeployError", "DeployReport", "DeployTarget", "Journal", "Verification", "atomic_write",
-    "contexts_and_extensions", "deploy", "deploy_from_db", "lab_target", "lint_config", "read_astdatadir",
-    "render_for_deploy", "resolve_target", "verify",
+    "DeployError", "DeployReport", "DeployTarget", "Journal", "Verification", "cdr_backends", "cdr_include_files",
+    "contexts_and_extensions", "deploy", "deploy_from_db", "lint_config", "render_for_deploy", "verify",
 ]
