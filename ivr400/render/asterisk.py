@@ -139,6 +139,7 @@ def render_model(model: RenderModel, *, template_dirs: Iterable[str | os.PathLik
         agi = check_agi_url(agi_url)
     except RenderValueError as exc:
         raise RenderError(str(exc), template="agi_url") from exc
+    _check_data_steps(model)
     env = make_environment(template_dirs)
     names, refs = _variables()
     context = {
@@ -175,6 +176,17 @@ def render_model(model: RenderModel, *, template_dirs: Iterable[str | os.PathLik
     sounds = _sounds(model, data_root, warnings)
     return RenderedConfig(files=files, sounds=sounds, contexts=contexts, fingerprints=fingerprints,
                           warnings=warnings, model=model)
+
+
+def _check_data_steps(model: RenderModel) -> None:
+    """Refuse a department whose static hunt list would not fit in one data step (m.MAX_DATA_CHARS)."""
+    for h in model.hotlines:
+        for d in h.hunts():
+            size = 400 + sum(len(t.dial) + 48 for t in d.targets)
+            if size > m.MAX_DATA_CHARS:
+                raise RenderError(f"hotline {h.number} {('department ' + d.path) if d.path else 'switchboard'}: "
+                                  f"{len(d.targets)} seats with dial strings too long for one dialplan step "
+                                  f"(about {size} characters, at most {m.MAX_DATA_CHARS})", template="data")
 
 
 def _sounds(model: RenderModel, data_root: Path | None, warnings: list[str]) -> dict[str, Path]:

@@ -6,13 +6,16 @@ through `comment_text()`. The loader (`ivr400.render.load`) builds it from the d
 templates only format it. Nothing in this module touches the database or the file system.
 
 Naming (shared with deploy and the FastAGI controller, which may set ``IVR400_MOH``):
-    hotline context      ivr400-h-<number>            (entry `s`, hunts `d`, `d1`, `d21`, ...)
-    menu contexts        ivr400-m-<number>[-<digits>] (top level, then one per department with children)
+    hotline context      ivr400-h-<number>            (data only: settings `s`, static hunt lists `d`, `d1`,
+                                                       `d21`..., plan version `v<sha1>`, bound seats `b<md5>`)
+    menu contexts        ivr400-m-<number>[-<digits>] (data only: the level `s`, one extension per key)
     ringback MOH class   ivr400-tone-<tone id>        (files in moh/ivr400/<class>/)
     prompt sound         ivr400/tone-<tone id>        (file sounds/ivr400/tone-<id>.wav)
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -56,6 +59,7 @@ __all__ = [
     "HUNT_STRATEGIES",
     "INVALID",
     "LEAVE_MESSAGE",
+    "MAX_DATA_CHARS",
     "MAX_RING_S",
     "MIN_RING_S",
     "MOH_ROOT",
@@ -72,6 +76,7 @@ __all__ = [
     "RenderTone",
     "RenderTrunk",
     "RenderValueError",
+    "bound_exten",
     "check_agi_url",
     "check_dial_template",
     "check_hotline_number",
@@ -92,6 +97,10 @@ _AGI_URL = re.compile(r"h?agi://[A-Za-z0-9_.\-]+(?::[0-9]{1,5})?(?:/[A-Za-z0-9_.
 
 #: A database value that cannot be written safely into an Asterisk config file (the shared validators' error).
 RenderValueError = UnsafeValueError
+
+#: Longest data step (one `Return(NAME=value,...)` line) the renderer writes; Asterisk substitutes an
+#: application's arguments into an 8 KiB buffer, and the call's copy of the data goes through it again.
+MAX_DATA_CHARS = 4000
 
 
 # --------------------------------------------------------------------------- pure helpers
@@ -150,6 +159,17 @@ class RenderTone:
     @property
     def moh_class(self) -> str:
         return tone_moh_class(self.id)
+
+
+def bound_exten(dept_id: int | None, dial: str) -> str:
+    """Extension marking `dial` as a seat of department `dept_id` now (None or 0 = the switchboard).
+
+    The hunt computes the same name in the dialplan (``b${MD5(<dept id>|<dial string>)}``) before each Dial
+    once the hotline's plan changed since its list was read, and skips a seat the new plan no longer binds
+    to that department. Keyed by the department's row id, not its key path: a menu whose keys were
+    rearranged still hunts the department the caller chose.
+    """
+    return "b" + hashlib.md5(f"{dept_id or 0}|{dial}".encode()).hexdigest()  # noqa: S324 - a name, not a secret
 
 
 @dataclass(frozen=True)
@@ -220,6 +240,11 @@ class RenderDepartment:
         return f"{RR_GLOBAL_PREFIX}{self.hotline_number}_{self.digits or 'SB'}"
 
     @property
+    def bound_extens(self) -> tuple[tuple[str, str], ...]:
+        """(extension, dial string) marking each target as bound to this department now (see bound_exten)."""
+        return tuple((bound_exten(self.id, t.dial), t.dial) for t in self.targets)
+
+    @property
     def group_timeout_s(self) -> int:
         """Simultaneous ring: the longest seat timeout of the group the hunt engine rings (the first
         ``max_attempts`` targets when capped), as the controller's ``Decision.dial_timeout_s``."""
@@ -260,6 +285,15 @@ class RenderHotline:
     @property
     def has_menu(self) -> bool:
         return bool(self.departments)
+
+    @functools.cached_property
+    def version(self) -> str:
+        """Extension naming this version of the hotline's plan: `v` + sha1 of everything rendered for it.
+
+        A call keeps the version it read its hunt list from; while that extension still exists, nothing of
+        the hotline changed and no bound-seat check is needed before a Dial.
+        """
+        return "v" + hashlib.sha1(repr(self).encode()).hexdigest()[:20]  # noqa: S324 - a name, not a secret
 
     def hunts(self) -> tuple[RenderDepartment, ...]:
         """The switchboard then every department, depth first in key order."""

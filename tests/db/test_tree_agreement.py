@@ -2,7 +2,7 @@
 ringback tone — on SQLite and the real PostgreSQL, on a rich fixture with the rows that used to make them differ.
 
 Both sides are read from one reader (``ivr400.tree``). This test does not trust that: it renders the real
-``extensions.conf``, reads each hunt's static plan back out of it (the ``Set()`` lines after ``(static)``),
+``extensions.conf``, reads each hunt's static plan back out of it (its data step ``Return(NAME=value,...)``),
 asks the real controller over FastAGI (the ``department`` hook for every hunt, the ``route`` hook for a
 hotline without a menu), and plays both answers through one model of the dialplan's hunt engine
 (``[ivr400-hunt]`` in ``dialplans/asterisk/_shared.j2``), call after call so round robin rotates on both
@@ -127,7 +127,8 @@ class Ringing:
 
 
 def hunt_engine(variables: dict[str, str]) -> Ringing:
-    """The dialplan's ``[ivr400-hunt]`` in Python (dialplans/asterisk/_shared.j2), from its variables."""
+    """The dialplan's ``[ivr400-hunt]`` in Python (dialplans/asterisk/_shared.j2), from its variables. Its
+    bound-seat check skips nobody here: no deploy happens between reading a list and ringing it."""
 
     def number(name: str) -> int:
         digits = re.sub(r"[^0-9]", "", variables.get(name, ""))
@@ -158,18 +159,17 @@ def hunt_engine(variables: dict[str, str]) -> Ringing:
 
 
 def static_plans(extensions_conf: str, hotline: str) -> dict[str, list[dict[str, str]]]:
-    """Per hunt extension (``d``, ``d1``, ``d21``...) of ``hotline``, the variables its static plan sets,
-    one dict per consecutive call (round robin: its GLOBAL start position advances by one per call)."""
+    """Per hunt extension (``d``, ``d1``, ``d21``...) of ``hotline``, the variables its static plan sets (the
+    one data step ``Return(NAME=value,...)`` the department step reads), one dict per consecutive call (round
+    robin: the department step advances the GLOBAL that ``IVR400_RR`` names by one per call)."""
     context = extensions_conf.split(f"[ivr400-h-{hotline}]", 1)[1].split("\n[", 1)[0]
     plans: dict[str, list[dict[str, str]]] = {}
-    for exten, body in re.findall(r"^exten => (d[0-9]*),1,(.*?)^ same => n\(hunt\)", context, re.S | re.M):
-        static = body.split("(static)", 1)[1]
-        sets = dict(re.findall(r"Set\((IVR400_[A-Z0-9_]+)=([^)]*)\)", static))
-        rotates = "GLOBAL(" in static
+    for exten, data in re.findall(r"^exten => (d[0-9]*),1,Return\((.*)\)$", context, re.M):
+        sets = dict(pair.split("=", 1) for pair in data.split(","))
         calls = []
         for k in range(CALLS):
             variables = {**sets, v.HUNT_START: ""}
-            if rotates:
+            if sets[v.RR] and int(sets[v.TARGET_COUNT]) > 0:
                 variables[v.HUNT_START] = str(k % int(sets[v.TARGET_COUNT]) + 1)
             calls.append(variables)
         plans[exten] = calls
@@ -209,6 +209,8 @@ class Side:
     call: int
     static: Ringing
     controller: Ringing
+    static_dept_id: str = ""  # IVR400_DEPT_ID: the department the seat marks of a live deploy are keyed by
+    controller_dept_id: str = ""
 
 
 @pytest.fixture
@@ -231,7 +233,9 @@ def sides(rich: Engine, tmp_path) -> list[Side]:
     for (hotline, exten, k), answer in zip(keys, answers, strict=True):
         if hotline != MENU:
             assert answer[v.ACTION] == "department", answer
-        out.append(Side(hotline, exten, k, hunt_engine(plans[hotline][exten][k]), hunt_engine(answer)))
+        static = plans[hotline][exten][k]
+        out.append(Side(hotline, exten, k, hunt_engine(static), hunt_engine(answer), static[v.DEPT_ID],
+                        answer.get(v.DEPT_ID, "")))
     return out
 
 
@@ -239,7 +243,7 @@ def sides(rich: Engine, tmp_path) -> list[Side]:
 
 
 #: sha256 of the rendered [ivr400-hunt] context, comments left out: the dialplan hunt_engine() models.
-HUNT_ENGINE_SHA256 = "64fc8b99ba38f3b6abe7d20850904340d40b2cbe542b54d3c27929e8fbd690be"
+HUNT_ENGINE_SHA256 = "3672c0953277cf105f1ff98f1c7673975398b3ef3d90b246a66005a935922d32"
 
 
 def test_the_modelled_hunt_engine_is_the_rendered_one(rich: Engine, tmp_path) -> None:
@@ -275,6 +279,15 @@ def test_same_ringback(sides: list[Side]) -> None:
     for side in sides:
         if side.static.groups:
             assert side.static.moh == side.controller.moh, side
+
+
+def test_same_department_id(sides: list[Side]) -> None:
+    """The department row id both sides send with a hunt list (docs/live-deploys.md: a deploy during the hunt
+    skips a seat no longer bound to that department), for every hunt that rings someone."""
+    for side in sides:
+        if side.static.groups:
+            assert side.static_dept_id == side.controller_dept_id != "", side
+    assert {s.static_dept_id for s in sides if s.hunt == "d"} == {"0"}
 
 
 def test_round_robin_rotates_alike_call_after_call(sides: list[Side]) -> None:

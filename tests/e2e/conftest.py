@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -17,8 +18,9 @@ import pytest
 from ivr400.lab import Lab, LabError, lab_down, lab_status, lab_up
 from ivr400.lab.core import calls_lock
 
+from .controller import ControllerProcess
 from .sipp import SeatUas
-from .world import World, make_world
+from .world import World, fastagi_listening, make_world
 
 
 def _in_ci() -> bool:
@@ -95,3 +97,28 @@ def world(lab: Lab, tmp_path: Path) -> Iterator[Callable[..., World]]:
     yield make
     for w in made:
         w.engine.dispose()
+
+
+@pytest.fixture
+def controller(lab: Lab, tmp_path: Path) -> Iterator[Callable[..., ControllerProcess]]:
+    """`controller(world, fixed_now=ISO or None, log_level=...)` starts `ivr400 serve`; all are stopped at teardown."""
+    if fastagi_listening():
+        pytest.fail("something already listens on 127.0.0.1:4573: stop it before these tests")
+    started: list[ControllerProcess] = []
+
+    def start(world: World, fixed_now: str | None = None, log_level: str = "debug") -> ControllerProcess:
+        for c in started:  # one at a time on the port
+            c.stop()
+        c = ControllerProcess(str(world.engine.url), lab.root, tmp_path / "controller", fixed_now, log_level)
+        started.append(c)
+        return c.start()
+
+    try:
+        yield start
+    finally:
+        for c in started:
+            c.stop()
+        deadline = time.monotonic() + 5
+        while fastagi_listening() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not fastagi_listening(), "the controller still listens on 4573 after the test"

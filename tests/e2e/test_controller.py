@@ -9,14 +9,8 @@ want nothing on 127.0.0.1:4573. Assertions are on what the seats (sipp UAS) rece
 from __future__ import annotations
 
 import asyncio
-import os
-import re
-import select
-import signal
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -35,109 +29,17 @@ from ivr400.provisioning import blocking, calendar, region_rules, time_rules
 from ivr400.provisioning.hotlines import add_hotline
 from tests.scrape import delta, key, scrape
 
-from .world import HOTLINE, World, fastagi_listening
+from .world import HOTLINE, World
 from .world import start_seat as _seat
 
 pytestmark = pytest.mark.pbx
 
-IVR400 = Path(sys.executable).with_name("ivr400")
 LEAVE_MESSAGE_S = 7.14  # sounds/ivr400-leave-message.wav
 BEIJING, SHANGHAI, GUANGZHOU, HANGZHOU = "01062345678", "02161234567", "02012345678", "057112345678"
 BLOCKED = "13912345678"
 STATIC_CALLER = "13800138009"
 #: A controller decision lets the first seat ring at once; the static plan's menu would take seconds.
 DIRECT_S = 1.5
-
-
-# -- the controller process ----------------------------------------------------------------------
-class ControllerProcess:
-    """`ivr400 serve` on 127.0.0.1:4573 as a subprocess; stopped by its PID."""
-
-    def __init__(self, db_url: str, root: Path, workdir: Path, fixed_now: str | None, log_level: str) -> None:
-        self.cmd = [str(IVR400), "--db", db_url, "serve", "--port", "4573", "--grace", "1", "--metrics-port", "0",
-                    "--log-level", log_level, "--asterisk-root", str(root)]
-        if fixed_now is not None:
-            self.cmd += ["--fixed-now", fixed_now]
-        workdir.mkdir(parents=True, exist_ok=True)
-        self.log_path = workdir / f"controller-{time.monotonic_ns()}.log"
-        self.proc: subprocess.Popen[str] | None = None
-        self.metrics_url = ""  # http://127.0.0.1:PORT (its /metrics and /healthz), from the ready line
-
-    def start(self, timeout: float = 60.0) -> ControllerProcess:
-        with open(self.log_path, "w") as log:
-            self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
-                                         text=True, start_new_session=True)
-        assert self.proc.stdout is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([self.proc.stdout], [], [], 0.2)
-            if ready:
-                line = self.proc.stdout.readline()
-                if line.startswith("ready:"):
-                    m = re.search(r", metrics (http://\S+)/metrics$", line.strip())
-                    assert m, line
-                    self.metrics_url = m.group(1)
-                    return self
-                if line == "":  # exited
-                    break
-            elif self.proc.poll() is not None:
-                break
-        self.stop()
-        raise AssertionError(f"controller did not start: {self.cmd}\n{self.log()[-3000:]}")
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-
-    def kill(self) -> None:
-        """SIGKILL: no goodbye to the sessions in flight."""
-        if self.proc is not None and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.kill(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-
-
-@pytest.fixture
-def controller(lab: Lab, tmp_path: Path) -> Iterator[Callable[..., ControllerProcess]]:
-    """`controller(world, fixed_now=ISO or None, log_level=...)` starts one; all are stopped at teardown."""
-    if fastagi_listening():
-        pytest.fail("something already listens on 127.0.0.1:4573: stop it before these tests")
-    started: list[ControllerProcess] = []
-
-    def start(world: World, fixed_now: str | None = None, log_level: str = "debug") -> ControllerProcess:
-        for c in started:  # one at a time on the port
-            c.stop()
-        c = ControllerProcess(str(world.engine.url), lab.root, tmp_path / "controller", fixed_now, log_level)
-        started.append(c)
-        return c.start()
-
-    try:
-        yield start
-    finally:
-        for c in started:
-            c.stop()
-        deadline = time.monotonic() + 5
-        while fastagi_listening() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not fastagi_listening(), "the controller still listens on 4573 after the test"
-
-
 
 
 def _place(tmp: Path, caller: str, name: str, to: str = HOTLINE, **kw: object) -> CallResult:

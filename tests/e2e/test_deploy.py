@@ -49,7 +49,7 @@ def test_deploy_loads_every_context_and_reloads_only_what_changed(lab: Lab, worl
     first = world.deploy()
     shown = lab.rx(f"dialplan show ivr400-h-{HOTLINE}")
     assert "'s' =>" in shown and "PJSIP/pstn/sip:01062345001@127.0.0.1:5081" in shown
-    assert HOTLINE in lab.rx("dialplan show ivr400-inbound")
+    assert "_400XXXXXXX" in lab.rx("dialplan show ivr400-inbound")  # every 400 number to the call engine
     assert "ivr400-default" in lab.rx("moh show classes")
     sounds = lab.host_path("/usr/share/asterisk/sounds/ivr400")
     assert (sounds / "ivr400-welcome.wav").is_file() and list(sounds.glob("tone-*.wav"))

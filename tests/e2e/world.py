@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from ivr400.db.engine import make_engine
 from ivr400.db.migrate import upgrade
-from ivr400.db.models import Department, Destination, Hotline, Seat
+from ivr400.db.models import Department, Destination, Enterprise, Hotline, Seat
 from ivr400.deploy.asterisk import DeployReport, deploy_from_db
 from ivr400.lab import Lab
 from ivr400.lab.targets import lab_target
@@ -73,23 +73,50 @@ class World:
             yield s
             s.commit()
 
-    def hotline(self, s: Session) -> Hotline:
-        return s.get(Hotline, self.hotline_id)  # type: ignore[return-value]
+    def hotline(self, s: Session, hotline: int | None = None) -> Hotline:
+        """The world's first hotline, or the one whose id is `hotline`."""
+        return s.get(Hotline, hotline or self.hotline_id)  # type: ignore[return-value]
 
-    def set_hotline(self, **attrs: object) -> None:
+    def add_hotline(self, number: str, **attrs: object) -> int:
+        """Another hotline of the enterprise, with the first one's welcome tone; returns its id."""
         with self.session() as s:
-            h = self.hotline(s)
+            h = add_hotline(s, number, s.get(Enterprise, self.enterprise_id), name=f"e2e {number}", now=self.now)
+            h.welcome_tone_id = self.hotline(s).welcome_tone_id
+            for key, value in attrs.items():
+                setattr(h, key, value)
+            s.flush()
+            return h.id
+
+    def set_hotline(self, hotline: int | None = None, **attrs: object) -> None:
+        with self.session() as s:
+            h = self.hotline(s, hotline)
             for key, value in attrs.items():
                 setattr(h, key, value)
 
-    def department(self, key: str, name: str, hunt: str = "sequential") -> int:
+    def department(self, key: str, name: str, hunt: str = "sequential", *, hotline: int | None = None) -> int:
         with self.session() as s:
-            return seats.add_department(s, self.hotline(s), key, name, hunt=hunt).id
+            return seats.add_department(s, self.hotline(s, hotline), key, name, hunt=hunt).id
 
-    def seat(self, number: str, port: int, *, department: int | None = None, ring_timeout: int = 5) -> int:
-        """An approved destination `number` dialled through its own trunk to 127.0.0.1:`port`, bound as a seat."""
+    def set_department(self, department: int, **attrs: object) -> None:
         with self.session() as s:
-            h = self.hotline(s)
+            dept = s.get(Department, department)
+            for key, value in attrs.items():
+                setattr(dept, key, value)
+
+    def remove_seat(self, seat: int) -> None:
+        with self.session() as s:
+            seats.remove_seat(s, s.get(Seat, seat))  # type: ignore[arg-type]
+
+    def move_seat(self, seat: int, position: int) -> None:
+        with self.session() as s:
+            seats.move_seat(s, s.get(Seat, seat), position=position)  # type: ignore[arg-type]
+
+    def seat(self, number: str, port: int, *, department: int | None = None, ring_timeout: int = 5,
+             hotline: int | None = None) -> int:
+        """An approved destination `number` dialled through its own trunk to 127.0.0.1:`port`, bound as a seat
+        (of the world's first hotline unless `hotline` names another)."""
+        with self.session() as s:
+            h = self.hotline(s, hotline)
             dest = s.query(Destination).filter_by(enterprise_id=self.enterprise_id, number=number).one_or_none()
             if dest is None:
                 dest = destinations.add_destination(s, h.enterprise, number, owner_name=ENTERPRISE,

@@ -133,32 +133,96 @@ def _exten_lines(text_: str) -> list[str]:
     return [line for line in text_.splitlines() if line and not line.startswith(";")]
 
 
+GENERIC = ["ivr400-inbound", "ivr400-unknown", "ivr400-call", "ivr400-menu", "ivr400-department", "ivr400-hunt",
+           "ivr400-cdr", "ivr400-record", "ivr400-voicemail", "ivr400-voicemail-saved", "ivr400-goodbye",
+           "ivr400-announce", "ivr400-refuse"]
+
+
 def test_sample_structure(sample: Session) -> None:
     cfg = render_asterisk(sample, NOW)
     ext = cfg.files["ivr400/extensions.conf"]
     assert set(cfg.files) == {"ivr400/extensions.conf", "ivr400/musiconhold.conf", "ivr400/pjsip.conf"}
-    assert cfg.contexts == ["ivr400-inbound", "ivr400-hunt", "ivr400-cdr", "ivr400-record", "ivr400-voicemail",
-                            "ivr400-voicemail-saved", "ivr400-goodbye", "ivr400-announce", "ivr400-refuse",
-                            f"ivr400-h-{HOTLINE}", f"ivr400-m-{HOTLINE}"]
-    assert f"exten => {HOTLINE},1,Goto(ivr400-h-{HOTLINE},s,1)" in ext
-    assert f"AGI(agi://127.0.0.1:4573/route?hotline={HOTLINE})" in ext
-    assert f"AGI(agi://127.0.0.1:4573/department?hotline={HOTLINE}&dept=1)" in ext
+    assert cfg.contexts == [*GENERIC, f"ivr400-h-{HOTLINE}", f"ivr400-m-{HOTLINE}"]
+    assert "exten => _400XXXXXXX,1,Goto(ivr400-call,${EXTEN},1)" in ext
+    assert "AGI(agi://127.0.0.1:4573/route?hotline=${IVR400_HOTLINE})" in ext
+    assert "AGI(agi://127.0.0.1:4573/department?hotline=${IVR400_HOTLINE}&dept=${IVR400_DEPT_PATH})" in ext
     assert "Record(${IVR400_VM_FILE},3,120,k)" in ext
     assert "UserEvent(IVR400Voicemail,Hotline: ${IVR400_HOTLINE}," in ext
     # the unknown-number path: polite prompt as early media, cause 1
-    assert "exten => _X.,1,Set(IVR400_DISPOSITION=unknown_number)" in ext
-    assert " same => n,Playback(ivr400/ivr400-unknown-number,noanswer)\n same => n,Hangup(1)" in ext
-    # simultaneous department 2 (全通达): group timeout, both seats
-    d2 = ext.split("exten => d2,1,")[1].split("Return()")[0]
-    assert "Set(IVR400_HUNT=simultaneous)" in d2 and "Set(IVR400_RING_TIMEOUT=15)" in d2
-    assert "IVR400_TARGET_1=PJSIP/01062345679@ivr400-out" in d2
-    assert "IVR400_TARGET_2=PJSIP/01062345680@ivr400-out" in d2
+    unknown = _context(ext, "ivr400-unknown")
+    assert "exten => _X.,1,Set(IVR400_DISPOSITION=unknown_number)" in unknown
+    assert " same => n,Playback(ivr400/ivr400-unknown-number,noanswer)\n same => n,Hangup(1)" in unknown
+    assert "exten => _X.,1,Goto(ivr400-unknown,${EXTEN},1)" in _context(ext, "ivr400-inbound")
+    # simultaneous department 2 (全通达): group timeout, both seats, in one data step
+    d2 = _data(ext, HOTLINE, "d2")
+    assert d2["IVR400_HUNT"] == "simultaneous" and d2["IVR400_RING_TIMEOUT"] == "15"
+    assert d2["IVR400_TARGET_1"] == "PJSIP/01062345679@ivr400-out"
+    assert d2["IVR400_TARGET_2"] == "PJSIP/01062345680@ivr400-out" and d2["IVR400_TARGET_COUNT"] == "2"
     # no seat was ever written for the pending mobile
     assert "13800138000" not in ext
     # sounds: every shipped prompt, the default ringback class
     assert cfg.sounds["sounds/ivr400/ivr400-welcome.wav"].is_file()
     assert cfg.sounds["moh/ivr400/ivr400-default/ivr400-ringback.wav"].name == "ivr400-ringback.wav"
     assert "[ivr400-default]" in cfg.files["ivr400/musiconhold.conf"]
+
+
+def _data(ext: str, number: str, exten: str, context: str | None = None) -> dict[str, str]:
+    """The `NAME=value` pairs of one data extension (`exten => EXTEN,1,Return(...)`) of a hotline."""
+    body = _context(ext, context or f"ivr400-h-{number}")
+    line = next(line for line in body.splitlines() if line.startswith(f"exten => {exten},1,Return("))
+    args = line.split(",1,Return(", 1)[1].split(") ;", 1)[0]
+    args = args[:-1] if args.endswith(")") else args
+    return dict(pair.split("=", 1) for pair in args.split(","))
+
+
+def _extensions(body: str) -> dict[str, list[str]]:
+    """{extension: [its lines]} of a context's text."""
+    out: dict[str, list[str]] = {}
+    current = None
+    for line in body.splitlines():
+        if line.startswith("exten => "):
+            current = out.setdefault(line.split("=> ", 1)[1].split(",", 1)[0], [])
+        if current is not None and line.strip() and not line.startswith(";"):
+            current.append(line)
+    return out
+
+
+def _plans(sample: Session, rich: Session) -> list[str]:
+    """Very different renders: the sample, the rich hotline, both after changes, and no hotline at all."""
+    texts = [render_asterisk(sample, NOW).files["ivr400/extensions.conf"]]
+    dest = sample.scalar(select(Destination).where(Destination.number == "01062345678"))
+    destinations.revoke(sample, dest, reason="moved", now=NOW, actor="test")
+    sample.execute(update(Hotline).where(Hotline.number == RICH).values(voicemail=True, record_calls=False))
+    sample.commit()
+    texts.append(render_asterisk(sample, NOW).files["ivr400/extensions.conf"])
+    sample.execute(update(Hotline).values(active=False))
+    sample.commit()
+    texts.append(render_asterisk(sample, NOW).files["ivr400/extensions.conf"])
+    return texts
+
+
+def test_no_call_ever_waits_or_returns_where_the_steps_depend_on_data(sample: Session, rich: Session) -> None:
+    """The live-deploy invariant (docs/live-deploys.md): after `dialplan reload` a call goes on at the same
+    priority number, so every context a call runs in is the same text whatever the data; the data contexts
+    hold one step per extension (a `Return` of name=value pairs, or a marker nobody runs)."""
+    texts = _plans(sample, rich)
+    for name in GENERIC:
+        bodies = {_context(text_, name) for text_ in texts}
+        assert len(bodies) == 1, f"{name} depends on the data"
+        assert not re.search(r"400[0-9]{7}", bodies.pop()), f"{name} names a hotline"
+    for text_ in texts[:2]:
+        data = [c for c in re.findall(r"^\[([^\]]+)\]", text_, re.M) if c not in GENERIC]
+        assert data and all(c.startswith(("ivr400-h-", "ivr400-m-")) for c in data)
+        for context in data:
+            for exten, lines in _extensions(_context(text_, context)).items():
+                assert len(lines) == 1, f"{context},{exten} has {len(lines)} steps"
+                app = lines[0].split(",1,", 1)[1]
+                assert app.startswith(("Return(", "NoOp(")), f"{context},{exten}: {app}"
+    # Every data step the generic contexts read is read in one step: a Gosub straight after clearing
+    # GOSUB_RETVAL, guarded by DIALPLAN_EXISTS in the same step.
+    generic = "\n".join(_context(texts[0], name) for name in GENERIC)
+    assert "Gosub(ivr400-h-" not in generic and "Gosub(ivr400-m-" not in generic
+    assert generic.count("GosubIf($[${DIALPLAN_EXISTS(") == 4
 
 
 def test_every_line_is_asterisk_config_syntax(sample: Session, rich: Session) -> None:
@@ -181,52 +245,63 @@ def test_three_level_menu(rich: Session) -> None:
     ext = cfg.files["ivr400/extensions.conf"]
     for ctx in (f"ivr400-h-{RICH}", f"ivr400-m-{RICH}", f"ivr400-m-{RICH}-2", f"ivr400-m-{RICH}-22"):
         assert ctx in cfg.contexts
-    top = _context(ext, f"ivr400-m-{RICH}")
-    assert "exten => 2,1,Set(IVR400_KEYS=2)" in top and f"Goto(ivr400-m-{RICH}-2,s,1)" in top
-    assert 'Background(${IF($["${IVR400_PROMPT}" = ""]?ivr400/tone-11:${IVR400_PROMPT})})' in top
-    assert "WaitExten(7)" in top
-    assert "GotoIf($[${IVR400_MENU_TRIES} < 2]?s,prompt)" in top
-    second = _context(ext, f"ivr400-m-{RICH}-2")
-    assert "Background(ivr400/tone-14)" in second  # the department's own prompt
-    assert ("exten => 2,1,Set(IVR400_KEYS=2-2) ; 手机\n same => n,Set(CDR(ivr400_keys)=2-2)\n"
-            f" same => n,Goto(ivr400-m-{RICH}-22,s,1)") in second
-    assert f"Gosub(ivr400-h-{RICH},d2,1)" in second  # after the retries: the department's own seats
-    third = _context(ext, f"ivr400-m-{RICH}-22")
-    assert ("exten => 1,1,Set(IVR400_KEYS=2-2-1) ; 华为\n same => n,Set(CDR(ivr400_keys)=2-2-1)\n"
-            f" same => n,Gosub(ivr400-h-{RICH},d221,1)") in third
-    assert "Background(ivr400/tone-11)" in third  # no prompt of its own: the hotline's welcome
-    assert f"Gosub(ivr400-h-{RICH},d,1)" in third  # 手机 has no seats: the switchboard
-    hotline = _context(ext, f"ivr400-h-{RICH}")
-    assert "exten => d221,1,Set(IVR400_DEPT_PATH=2.2.1)" in hotline
-    assert f"AGI(agi://127.0.0.1:4573/department?hotline={RICH}&dept=2.2.1)" in hotline
-    # 小米 has no routable seat: still a hunt (the controller may know seats), zero static targets
-    d222 = hotline.split("exten => d222,1,")[1].split("Return()")[0]
-    assert "Set(IVR400_TARGET_COUNT=0)" in d222 and "IVR400_TARGET_1=" not in d222
-    assert "exten => failed,1,Goto(ivr400-goodbye,s,1)" in hotline  # voicemail off
-    assert "Set(IVR400_REC_FILE=/var/spool/asterisk/ivr400/recordings/4001234567/${UNIQUEID}.wav)" in hotline
-    assert "Set(CDR(ivr400_hotline)=4001234567)" in hotline
+    top = f"ivr400-m-{RICH}"
+    assert _data(ext, RICH, "s", top) == {"IVR400_MENU_PROMPT": "ivr400/tone-11", "IVR400_MENU_TIMEOUT": "7",
+                                          "IVR400_MENU_RETRIES": "2", "IVR400_MENU_FINAL": ""}
+    assert _data(ext, RICH, "2", top) == {"IVR400_NEXT": "menu", "IVR400_NEXT_PATH": "2", "IVR400_KEYS": "2"}
+    second = f"ivr400-m-{RICH}-2"
+    assert _data(ext, RICH, "s", second)["IVR400_MENU_PROMPT"] == "ivr400/tone-14"  # the department's own prompt
+    assert _data(ext, RICH, "s", second)["IVR400_MENU_FINAL"] == "2"  # after the retries: its own seats
+    assert _data(ext, RICH, "2", second) == {"IVR400_NEXT": "menu", "IVR400_NEXT_PATH": "2.2", "IVR400_KEYS": "2-2"}
+    third = f"ivr400-m-{RICH}-22"
+    assert _data(ext, RICH, "1", third) == {"IVR400_NEXT": "department", "IVR400_NEXT_PATH": "2.2.1",
+                                            "IVR400_KEYS": "2-2-1"}
+    assert _data(ext, RICH, "s", third)["IVR400_MENU_PROMPT"] == "ivr400/tone-11"  # the hotline's welcome
+    assert _data(ext, RICH, "s", third)["IVR400_MENU_FINAL"] == ""  # 手机 has no seats: the switchboard
+    assert _data(ext, RICH, "d221")["IVR400_TARGET_1"] == "PJSIP/pstn/sip:02155550008@127.0.0.1:5071"
+    # 小米 has no routable seat: still a hunt list (the controller may know seats), zero static targets
+    d222 = _data(ext, RICH, "d222")
+    assert d222["IVR400_TARGET_COUNT"] == "0" and "IVR400_TARGET_1" not in d222
+    settings = _data(ext, RICH, "s")
+    assert settings["IVR400_AFTER"] == "goodbye"  # voicemail off
+    assert settings["IVR400_STATIC"] == "menu" and settings["IVR400_WELCOME"] == "ivr400/tone-11"
+    assert settings["IVR400_REC_FILE"] == "/var/spool/asterisk/ivr400/recordings/4001234567/${UNIQUEID}.wav"
+    # the menu engine: the level read each round, the key looked up when pressed, '#' is a key too
+    menu = _context(ext, "ivr400-menu")
+    assert "Read(IVR400_KEY,${IVR400_MENU_PROMPT},1,t(),1,${IVR400_MENU_TIMEOUT})" in menu
+    key = "${IVR400_MENU_CTX},${IVR400_KEY},1"
+    assert f"GosubIf($[${{DIALPLAN_EXISTS({key})}}]?{key})" in menu
 
 
 def test_call_entry_hook_and_fallback(sample: Session) -> None:
-    hotline = _context(render_asterisk(sample, NOW).files["ivr400/extensions.conf"], f"ivr400-h-{HOTLINE}")
-    entry = hotline.split("exten => s,1,", 1)[1].split("\nexten => ", 1)[0]
-    assert "Set(IVR400_REC_FILE=)" in entry  # record_calls off
+    ext = render_asterisk(sample, NOW).files["ivr400/extensions.conf"]
+    assert _data(ext, HOTLINE, "s")["IVR400_REC_FILE"] == ""  # record_calls off
+    entry = _context(ext, "ivr400-call")
     # the hook must say it completed, or the static plan runs; an unreachable controller is remembered
-    assert 'GotoIf($["${AGISTATUS}" != "SUCCESS" | "${IVR400_AGI_STATUS}" != "OK"]?static,1)' in entry
+    assert ('GotoIf($["${AGISTATUS}" = "SUCCESS" & "${IVR400_AGI_STATUS}" = "OK" & "${IVR400_ACTION}" != ""]'
+            "?controller)") in entry
+    assert "n(static),MSet(IVR400_ACTION=${IVR400_STATIC}," in entry
     assert 'ExecIf($["${AGISTATUS}" != "SUCCESS"]?Set(IVR400_AGI=down))' in entry
     assert entry.index("Progress()") < entry.index("AGI(")  # early media before anything else
-    d1 = hotline.split("exten => d1,1,")[1].split("Return()")[0]
-    assert d1.index('GotoIf($["${IVR400_AGI}" = "down"]?static)') < d1.index("AGI(")
-    # the static branch sets everything it uses, after the hook (a half-done hook leaves nothing behind)
-    assert d1.index("n(static),") < d1.index("Set(IVR400_HUNT=sequential)") < d1.index("Set(IVR400_TARGET_1=")
+    # the welcome tone before every accepted path but the menu (which plays it as its prompt) and a refusal
+    assert entry.index("?ivr400-refuse,s,1)") < entry.index("?ivr400-menu,s,1)") < entry.index(
+        "Playback(${IVR400_WELCOME},noanswer)") < entry.index("?ivr400-department,s,1)")
+    dept = _context(ext, "ivr400-department")
+    assert dept.index('GotoIf($["${IVR400_AGI}" = "down"]?static)') < dept.index("AGI(")
+    # the static list is read after the hook (a half-done hook leaves nothing behind: it sets everything)
+    assert dept.index("AGI(") < dept.index("n(static),") < dept.index("Set(GOSUB_RETVAL=)") < dept.index(
+        "MSet(${GOSUB_RETVAL})")
+    assert _data(ext, HOTLINE, "d1").keys() >= {"IVR400_HUNT", "IVR400_MOH", "IVR400_MAX_ATTEMPTS", "IVR400_RR",
+                                                "IVR400_RING_TIMEOUT", "IVR400_PLAN", "IVR400_DEPT_ID",
+                                                "IVR400_TARGET_COUNT"}
     # who decided, for the call record: the controller once its entry hook succeeded, the static plan at
     # `static`; a hunt decided by the other plan than the entry makes it mixed
-    status = 'GotoIf($["${AGISTATUS}" != "SUCCESS" | "${IVR400_AGI_STATUS}" != "OK"]?static,1)'
-    assert entry.index(status) < entry.index("Set(IVR400_DECIDED_BY=controller)") < entry.index("IVR400_ACTION}")
-    assert "\nexten => static,1,Set(IVR400_DECIDED_BY=static)\n" in hotline
-    assert 'n(static),Set(IVR400_DECIDED_BY=${IF($["${IVR400_DECIDED_BY}" = "controller"]?mixed:static)})' in d1
-    assert 'n(given),Set(IVR400_DECIDED_BY=${IF($["${IVR400_DECIDED_BY}" = "static"]?mixed:controller)})' in d1
-    assert d1.index("Goto(hunt)") < d1.index("n(given),") < d1.index("n(hunt),Gosub(ivr400-hunt,s,1)")
+    assert entry.index("?controller)") < entry.index("n(static),MSet(") < entry.index(
+        "n(controller),Set(IVR400_DECIDED_BY=controller)") < entry.index("n(decided),")
+    assert "IVR400_DISPOSITION=,IVR400_DECIDED_BY=static)" in entry
+    assert 'n(static),Set(IVR400_DECIDED_BY=${IF($["${IVR400_DECIDED_BY}" = "controller"]?mixed:static)})' in dept
+    assert 'n(given),Set(IVR400_DECIDED_BY=${IF($["${IVR400_DECIDED_BY}" = "static"]?mixed:controller)})' in dept
+    assert dept.index("Goto(hunt)") < dept.index("n(given),") < dept.index("n(hunt),Gosub(ivr400-hunt,s,1)")
 
 
 def _context(ext: str, name: str) -> str:
@@ -235,26 +310,58 @@ def _context(ext: str, name: str) -> str:
 
 def test_round_robin_cap_ringback_and_trunks(rich: Session) -> None:
     cfg = render_asterisk(rich, NOW)
-    hotline = _context(cfg.files["ivr400/extensions.conf"], f"ivr400-h-{RICH}")
-    d1 = hotline.split("exten => d1,1,")[1].split("Return()")[0]
-    assert "Set(IVR400_HUNT=sequential)" in d1  # round robin = sequential from a rotating start
-    assert "Set(IVR400_MAX_ATTEMPTS=2)" in d1
-    assert "Set(IVR400_MOH=ivr400-tone-13)" in d1  # the department's own ringback tone
-    assert f"Set(GLOBAL(IVR400_RR_{RICH}_1)=$[0${{GLOBAL(IVR400_RR_{RICH}_1)}} % 3 + 1])" in d1
-    assert f"Set(IVR400_HUNT_START=${{GLOBAL(IVR400_RR_{RICH}_1)}})" in d1
-    assert "IVR400_TARGET_1=PJSIP/pstn/sip:02155550004@127.0.0.1:5071" in d1  # the hotline's trunk
-    assert "Set(IVR400_TIMEOUT_1=20)" in d1 and "Set(IVR400_TIMEOUT_2=25)" in d1 and "Set(IVR400_TIMEOUT_3=15)" in d1
-    switchboard = hotline.split("exten => d,1,")[1].split("Return()")[0]
-    assert f"GLOBAL(IVR400_RR_{RICH}_SB)" in switchboard and "Set(IVR400_MOH=ivr400-tone-12)" in switchboard
-    d21 = hotline.split("exten => d21,1,")[1].split("Return()")[0]
-    assert "Set(IVR400_HUNT=simultaneous)" in d21 and "Set(IVR400_RING_TIMEOUT=30)" in d21
-    assert "IVR400_TARGET_2=PJSIP/02155559999@carrier-b" in d21  # the destination's own trunk wins
-    assert "Set(IVR400_MOH=ivr400-tone-12)" in d21  # inherited from the hotline
+    ext = cfg.files["ivr400/extensions.conf"]
+    d1 = _data(ext, RICH, "d1")
+    assert d1["IVR400_HUNT"] == "sequential"  # round robin = sequential from a rotating start
+    assert d1["IVR400_MAX_ATTEMPTS"] == "2"
+    assert d1["IVR400_MOH"] == "ivr400-tone-13"  # the department's own ringback tone
+    assert d1["IVR400_RR"] == f"IVR400_RR_{RICH}_1"
+    assert d1["IVR400_TARGET_1"] == "PJSIP/pstn/sip:02155550004@127.0.0.1:5071"  # the hotline's trunk
+    assert (d1["IVR400_TIMEOUT_1"], d1["IVR400_TIMEOUT_2"], d1["IVR400_TIMEOUT_3"]) == ("20", "25", "15")
+    dept = _context(ext, "ivr400-department")
+    assert "Set(GLOBAL(${IVR400_RR})=$[0${GLOBAL(${IVR400_RR})} % ${IVR400_TARGET_COUNT} + 1])" in dept
+    assert "Set(IVR400_HUNT_START=${GLOBAL(${IVR400_RR})})" in dept
+    switchboard = _data(ext, RICH, "d")
+    assert switchboard["IVR400_RR"] == f"IVR400_RR_{RICH}_SB" and switchboard["IVR400_MOH"] == "ivr400-tone-12"
+    assert switchboard["IVR400_DEPT_ID"] == "0"
+    d21 = _data(ext, RICH, "d21")
+    assert d21["IVR400_HUNT"] == "simultaneous" and d21["IVR400_RING_TIMEOUT"] == "30" and d21["IVR400_RR"] == ""
+    assert d21["IVR400_TARGET_2"] == "PJSIP/02155559999@carrier-b"  # the destination's own trunk wins
+    assert d21["IVR400_MOH"] == "ivr400-tone-12"  # inherited from the hotline
     moh = cfg.files["ivr400/musiconhold.conf"]
     assert "[ivr400-tone-12]\nmode = files\ndirectory = /var/lib/asterisk/moh/ivr400/ivr400-tone-12\n" in moh
     assert "[ivr400-tone-13]" in moh and "[ivr400-default]" in moh
     pjsip = cfg.files["ivr400/pjsip.conf"]
     assert "(endpoint carrier-b)" in pjsip and "PJSIP/pstn/sip:{number}@127.0.0.1:5071" in pjsip
+
+
+def test_bound_seat_marks_and_plan_version(rich: Session) -> None:
+    """A hunt skips a seat a later deploy unbound: each department's seats are marked in the hotline's data
+    as b + md5("<department id>|<dial string>"), the name the hunt computes with MD5(); a hotline's version
+    mark changes with anything rendered for it."""
+    import hashlib
+
+    ext = render_asterisk(rich, NOW).files["ivr400/extensions.conf"]
+    hotline = _extensions(_context(ext, f"ivr400-h-{RICH}"))
+    d1 = _data(ext, RICH, "d1")
+    for i in (1, 2, 3):
+        mark = "b" + hashlib.md5(f"{d1['IVR400_DEPT_ID']}|{d1[f'IVR400_TARGET_{i}']}".encode()).hexdigest()
+        assert mark in hotline, i
+    sb = "b" + hashlib.md5(b"0|PJSIP/pstn/sip:02155550001@127.0.0.1:5071").hexdigest()
+    assert sb in hotline  # the switchboard's id is 0
+    marks = [e for e in hotline if e.startswith("b")]
+    assert len(marks) == sum(1 for k, v in _data(ext, RICH, "d").items() if k.startswith("IVR400_TARGET_") and
+                             k != "IVR400_TARGET_COUNT") + 3 + 1 + 2 + 1 + 1  # d, d1, d2, d21, d221, d9
+    version = _data(ext, RICH, "s")["IVR400_PLAN"]
+    assert version in hotline and all(_data(ext, RICH, d)["IVR400_PLAN"] == version for d in ("d", "d1", "d22"))
+    hunt = _context(ext, "ivr400-hunt")
+    assert ("GotoIf($[${DIALPLAN_EXISTS(ivr400-h-${IVR400_HOTLINE},${IVR400_PLAN},1)} | "
+            "${DIALPLAN_EXISTS(ivr400-h-${IVR400_HOTLINE},b${MD5(${IVR400_DEPT_ID}|${t})},1)}]?bound)") in hunt
+    assert hunt.index("?bound)") < hunt.index("Dial(${t},${to},${opts})")
+    rich.execute(update(Hotline).where(Hotline.number == RICH).values(menu_timeout_s=8))
+    rich.commit()
+    again = render_asterisk(rich, NOW).files["ivr400/extensions.conf"]
+    assert _data(again, RICH, "s")["IVR400_PLAN"] != version
 
 
 def test_sounds_map_tones_from_the_data_dir(rich: Session, tmp_path: Path) -> None:
@@ -275,7 +382,8 @@ def test_names_cannot_escape_comments(rich: Session) -> None:
     ext = cfg.files["ivr400/extensions.conf"]
     assert "evil" not in cfg.contexts and "\n[evil]" not in ext
     assert "\nexten => 666" not in ext
-    assert "exten => 9,1,Set(IVR400_KEYS=9) ; 人工;服务 [evil] exten => 666,1,Dial(PJSIP/666)" in ext
+    assert ("exten => 9,1,Return(IVR400_NEXT=department,IVR400_NEXT_PATH=9,IVR400_KEYS=9) ; 人工;服务 [evil] "
+            "exten => 666,1,Dial(PJSIP/666)") in ext
 
 
 # --------------------------------------------------------------------------- the whitelist in the render
@@ -291,14 +399,14 @@ def test_column_read_matches_the_routable_query_as_entities(sample: Session, ric
 
 def test_revoked_destination_disappears(sample: Session) -> None:
     before = render_asterisk(sample, NOW).files["ivr400/extensions.conf"]
-    assert before.count("PJSIP/01062345678@ivr400-out") == 2  # switchboard and 销售部
+    assert before.count("PJSIP/01062345678@ivr400-out") == 4  # switchboard and 销售部: hunt lists and marks
     dest = sample.scalar(select(Destination).where(Destination.number == "01062345678"))
     destinations.revoke(sample, dest, reason="contract ended", now=NOW, actor="test")
     sample.commit()
     after = render_asterisk(sample, NOW).files["ivr400/extensions.conf"]
     assert "01062345678" not in after
-    sb = after.split("exten => d,1,")[1].split("Return()")[0]
-    assert "Set(IVR400_TARGET_1=PJSIP/01062345679@ivr400-out)" in sb and "Set(IVR400_TARGET_COUNT=1)" in sb
+    sb = _data(after, HOTLINE, "d")
+    assert sb["IVR400_TARGET_1"] == "PJSIP/01062345679@ivr400-out" and sb["IVR400_TARGET_COUNT"] == "1"
 
 
 def test_expired_destination_disappears(sample: Session) -> None:
@@ -339,8 +447,9 @@ def test_tone_of_another_enterprise_is_not_used(sample: Session, rich: Session) 
     sample.execute(update(Hotline).where(Hotline.number == HOTLINE).values(welcome_tone_id=11))
     sample.commit()
     cfg = render_asterisk(sample, NOW)
-    sample_menu = _context(cfg.files["ivr400/extensions.conf"], f"ivr400-m-{HOTLINE}")
-    assert "?ivr400/ivr400-welcome:${IVR400_PROMPT})" in sample_menu
+    ext = cfg.files["ivr400/extensions.conf"]
+    assert _data(ext, HOTLINE, "s", f"ivr400-m-{HOTLINE}")["IVR400_MENU_PROMPT"] == "ivr400/ivr400-welcome"
+    assert _data(ext, HOTLINE, "s")["IVR400_WELCOME"] == "ivr400/ivr400-welcome"
     assert any("tone 11 belongs to another enterprise" in w for w in cfg.warnings)
 
 
@@ -402,7 +511,7 @@ def test_bad_agi_url_is_refused(sample: Session) -> None:
     with pytest.raises(RenderError, match="agi url"):
         render_asterisk(sample, NOW, agi_url="agi://127.0.0.1:4573/x,1")
     cfg = render_asterisk(sample, NOW, agi_url="agi://10.0.0.5:4573/")
-    assert f"AGI(agi://10.0.0.5:4573/route?hotline={HOTLINE})" in cfg.files["ivr400/extensions.conf"]
+    assert "AGI(agi://10.0.0.5:4573/route?hotline=${IVR400_HOTLINE})" in cfg.files["ivr400/extensions.conf"]
 
 
 # --------------------------------------------------------------------------- determinism, fingerprints
@@ -442,19 +551,20 @@ def test_model_is_ordered_by_number(engine) -> None:  # noqa: ANN001
         model = load_model(session, NOW)
         assert [h.number for h in model.hotlines] == ["4006000001", "4008000003", "4009000002"]
         ext = render_asterisk(session, NOW).files["ivr400/extensions.conf"]
-        # no department, no seat: welcome as early media, the switchboard hook, then voicemail
-        ctx = _context(ext, "ivr400-h-4006000001")
-        assert " same => n,Playback(ivr400/ivr400-welcome,noanswer)\n same => n,Gosub(d,1)\n" in ctx
-        assert "exten => failed,1,Goto(ivr400-voicemail,s,1)" in ctx
+        # no department, no seat: the switchboard (the welcome tone as early media first), then voicemail
+        settings = _data(ext, "4006000001", "s")
+        assert settings["IVR400_STATIC"] == "department" and settings["IVR400_AFTER"] == "voicemail"
+        assert _data(ext, "4006000001", "d")["IVR400_TARGET_COUNT"] == "0"
 
 
 def test_call_record_handler_runs_for_every_call(sample: Session) -> None:
     ext = render_asterisk(sample, NOW).files["ivr400/extensions.conf"]
-    entry = _context(ext, f"ivr400-h-{HOTLINE}").split("exten => s,1,", 1)[1].split("\nexten => ", 1)[0]
+    entry = _context(ext, "ivr400-call")
     push = "Set(CHANNEL(hangup_handler_push)=ivr400-cdr,s,1)"
     assert entry.index(push) < entry.index("AGI(")  # pushed before anything can dial
-    assert "Set(CDR(ivr400_hotline)=4008123456)" in entry
-    unknown = _context(ext, "ivr400-inbound").split("exten => _X.,1,", 1)[1]
+    assert entry.index("MSet(${GOSUB_RETVAL})") < entry.index("Set(CDR(ivr400_hotline)=${IVR400_HOTLINE})") < \
+        entry.index(push)
+    unknown = _context(ext, "ivr400-unknown").split("exten => _X.,1,", 1)[1]
     assert push in unknown and "Set(CDR(ivr400_hotline)=${FILTER(0-9,${EXTEN})})" in unknown
     handler = _context(ext, "ivr400-cdr")
     for cdr_var, channel_var in (("ivr400_keys", "IVR400_KEYS"), ("ivr400_dept", "IVR400_DEPT_PATH"),

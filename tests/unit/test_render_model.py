@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 
@@ -14,6 +15,7 @@ from ivr400.render.model import (
     RenderTarget,
     RenderTone,
     RenderValueError,
+    bound_exten,
     check_agi_url,
     check_dial_template,
     check_hotline_number,
@@ -184,3 +186,35 @@ def test_model_tones_and_moh_classes() -> None:
 def test_model_objects_are_frozen() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         _dept("1").path = "2"  # type: ignore[misc]
+
+
+def test_seat_marks_and_plan_version() -> None:
+    """The names the hunt checks before a Dial once a deploy changed the hotline (docs/live-deploys.md)."""
+    import hashlib
+
+    targets = (RenderTarget("PJSIP/1@x", 15, "1", 1, 1), RenderTarget("PJSIP/2@x", 40, "2", 2, 2))
+    sales = _dept("1", targets=targets)  # row id 1
+    assert bound_exten(1, "PJSIP/1@x") == "b" + hashlib.md5(b"1|PJSIP/1@x").hexdigest()
+    assert bound_exten(None, "PJSIP/1@x") == bound_exten(0, "PJSIP/1@x") != bound_exten(1, "PJSIP/1@x")
+    assert sales.bound_extens == ((bound_exten(1, "PJSIP/1@x"), "PJSIP/1@x"),
+                                  (bound_exten(1, "PJSIP/2@x"), "PJSIP/2@x"))
+    h = RenderHotline(id=1, number="4008123456", name="n", enterprise="e", welcome=WELCOME, menu_timeout_s=5,
+                      menu_retries=3, voicemail=True, switchboard=_dept(""), departments=(sales,))
+    assert re.fullmatch(r"v[0-9a-f]{20}", h.version) and h.version == dataclasses.replace(h).version
+    for changed in (dataclasses.replace(h, voicemail=False), dataclasses.replace(h, menu_timeout_s=6),
+                    dataclasses.replace(h, departments=(dataclasses.replace(sales, targets=targets[::-1]),))):
+        assert changed.version != h.version
+
+
+def test_a_hunt_list_too_long_for_one_dialplan_step_is_refused() -> None:
+    from ivr400.render import RenderError
+    from ivr400.render.asterisk import render_model
+
+    long_dial = "PJSIP/" + "x" * 150 + "@carrier"
+    targets = tuple(RenderTarget(long_dial + str(i), 15, str(i), i, i) for i in range(20))
+    h = RenderHotline(id=1, number="4008123456", name="n", enterprise="e", welcome=WELCOME, menu_timeout_s=5,
+                      menu_retries=3, voicemail=True, switchboard=_dept("", targets=targets))
+    with pytest.raises(RenderError, match=r"hotline 4008123456 switchboard: 20 seats .* at most 4000"):
+        render_model(RenderModel(hotlines=(h,), tones=(), trunks=()))
+    short = dataclasses.replace(h, switchboard=_dept("", targets=targets[:5]))
+    assert render_model(RenderModel(hotlines=(short,), tones=(), trunks=())).files

@@ -29,7 +29,7 @@ from ivr400.controller.routes import bind  # noqa: E402
 from ivr400.controller.routes.voicemail_saved import voicemail_file_ok  # noqa: E402
 from ivr400.db.engine import make_engine  # noqa: E402
 from ivr400.db.migrate import upgrade  # noqa: E402
-from ivr400.db.models import Hotline, HuntRotation, Voicemail  # noqa: E402
+from ivr400.db.models import Department, Hotline, HuntRotation, Voicemail  # noqa: E402
 from ivr400.pbx.asterisk import dialplan_variables as v  # noqa: E402
 from ivr400.pbx.asterisk.agi_protocol import build_command  # noqa: E402
 from ivr400.pbx.asterisk.fastagi import FastAGIServer  # noqa: E402
@@ -139,11 +139,18 @@ def decision_logs(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.getMessage().startswith("route: 400") and r.uniqueid]
 
 
-def target_pairs(*numbers_timeouts: tuple[str, int]) -> list[tuple[str, str]]:
+def target_pairs(*numbers_timeouts: tuple[str, int], dept: int = 0) -> list[tuple[str, str]]:
+    """The hunt list as the routes send it: targets and timeouts, then the department's row id (0 = switchboard)."""
     out = []
     for i, (number, to) in enumerate(numbers_timeouts, start=1):
         out += [(v.target(i), f"PJSIP/{number}@ivr400-out"), (v.timeout(i), str(to))]
-    return out
+    return [*out, (v.DEPT_ID, str(dept))]
+
+
+def _dept_id(lab: Lab, key: str) -> int:
+    """Row id of the top-level department at `key`."""
+    with Session(lab.engine) as s:
+        return s.scalars(select(Department.id).where(Department.key == key, Department.parent_id.is_(None))).one()
 
 
 @pytest.fixture
@@ -165,7 +172,7 @@ def test_switchboard_call_gets_its_targets_and_action_last(lab: Lab, caplog: pyt
         fake = run(scenario)
     pairs = sets(fake)
     names = [n for n, _ in pairs]
-    assert pairs[:6] == target_pairs((D1, 15), (D2, 15), (D3, 15))
+    assert pairs[:7] == target_pairs((D1, 15), (D2, 15), (D3, 15))
     assert names[-3:] == [v.TARGET_COUNT, v.ACTION, v.AGI_STATUS]
     assert dict(pairs)[v.TARGET_COUNT] == "3" and dict(pairs)[v.ACTION] == "department"
     assert v.ACTION_DEPT not in names  # switchboard: the empty default says it
@@ -204,7 +211,7 @@ def test_department_hook_sets_targets_hunt_and_count_last(lab: Lab) -> None:
             return one, two, gone, switchboard
 
     one, two, gone, switchboard = run(scenario)
-    expected = [*target_pairs((D1, 15), (D2, 15)), (v.HUNT, "sequential"), (v.MOH_CLASS, ""),
+    expected = [*target_pairs((D1, 15), (D2, 15), dept=_dept_id(lab, "1")), (v.HUNT, "sequential"), (v.MOH_CLASS, ""),
                 (v.MAX_ATTEMPTS, "0"), (v.TARGET_COUNT, "2")]
     assert one.received == lines(*expected)
     assert one.variables[v.HUNT] == "sequential" and one.variables[v.MOH_CLASS] == ""
@@ -228,7 +235,8 @@ def test_department_hook_rings_round_robin_one_seat_after_another(lab: Lab) -> N
 
     first, second, third = run(scenario)
     for fake, order in ((first, (D1, D2)), (second, (D2, D1)), (third, (D1, D2))):
-        assert fake.received == lines(*target_pairs(*((n, 15) for n in order)), (v.HUNT, "sequential"),
+        assert fake.received == lines(*target_pairs(*((n, 15) for n in order), dept=_dept_id(lab, "1")),
+                                      (v.HUNT, "sequential"),
                                       (v.MOH_CLASS, ""), (v.MAX_ATTEMPTS, "0"), (v.TARGET_COUNT, "2"))
         assert fake.variables[v.HUNT] == "sequential" and fake.variables[v.MAX_ATTEMPTS] == "0"
     with Session(lab.engine) as s:
@@ -490,8 +498,8 @@ def test_revoked_destination_is_absent_from_the_next_call_within_a_second(lab: L
 
     before, after, delay = run(scenario)
     assert dict(sets(before))[v.TARGET_COUNT] == "2"
-    assert after.received == lines(*target_pairs((D2, 15)), (v.HUNT, "sequential"), (v.MOH_CLASS, ""),
-                                   (v.MAX_ATTEMPTS, "0"), (v.TARGET_COUNT, "1"))
+    assert after.received == lines(*target_pairs((D2, 15), dept=_dept_id(lab, "1")), (v.HUNT, "sequential"),
+                                   (v.MOH_CLASS, ""), (v.MAX_ATTEMPTS, "0"), (v.TARGET_COUNT, "1"))
     assert delay < 1.0
 
 

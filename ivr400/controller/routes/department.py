@@ -1,14 +1,15 @@
 """``agi://.../department?hotline=<400 number>&dept=<key path, "" = switchboard>``: who rings now.
 
-Called by the rendered hunt subroutine (``d``, ``d2``, ``d21``...) just before it hunts, after it
+Called by the rendered department step (``ivr400-department``) just before it hunts, after it
 cleared ``IVR400_TARGET_COUNT`` and ``IVR400_HUNT_START``. The channel may still carry the hunt
 variables of an earlier hunt in the same call, so this hook sets all of them from the cache:
 
 * ``IVR400_TARGET_1..N`` (Asterisk dial strings, in hunt order, round robin already rotated),
-  ``IVR400_TIMEOUT_1..N``, ``IVR400_HUNT`` (sequential | simultaneous), ``IVR400_MOH`` (ringback class,
-  "" = ringing), ``IVR400_MAX_ATTEMPTS`` = 0 (the list is already capped), ``IVR400_RING_TIMEOUT``
-  (simultaneous only), then ``IVR400_TARGET_COUNT`` **last**: a session that dies earlier leaves it empty
-  and the dialplan rings its static targets.
+  ``IVR400_TIMEOUT_1..N``, ``IVR400_DEPT_ID`` (the department's row id, 0 = switchboard),
+  ``IVR400_HUNT`` (sequential | simultaneous), ``IVR400_MOH`` (ringback class, "" = ringing),
+  ``IVR400_MAX_ATTEMPTS`` = 0 (the list is already capped), ``IVR400_RING_TIMEOUT`` (simultaneous only),
+  then ``IVR400_TARGET_COUNT`` **last**: a session that dies earlier leaves it empty and the dialplan rings
+  its static targets.
 * A department that exists no more, a hotline that is gone, a department with nobody routable now:
   ``IVR400_TARGET_COUNT=0`` (ring nobody: the controller knows the current whitelist state, the static
   plan may not). The dialplan then goes on to voicemail or goodbye.
@@ -20,7 +21,7 @@ No database access except the round-robin counter (``ctx.rotate``). Every decisi
 """
 from __future__ import annotations
 
-from ivr400.controller.loader import HotlineEntry, dept_key
+from ivr400.controller.loader import HotlineEntry, dept_key, dept_path
 from ivr400.controller.routes.context import Decided, RouteContext, StaticPlan
 from ivr400.pbx.asterisk import dialplan_variables as v
 from ivr400.pbx.asterisk.fastagi import AGISession
@@ -31,13 +32,15 @@ from ivr400.validators import DEPT_PATH, HOTLINE_NUMBER
 __all__ = ["department", "hunt_variables", "set_all", "target_variables"]
 
 
-
 def target_variables(entry: HotlineEntry, decision: Decision) -> list[tuple[str, str]]:
-    """``IVR400_TARGET_i`` / ``IVR400_TIMEOUT_i`` pairs of a department decision, in hunt order."""
+    """``IVR400_TARGET_i`` / ``IVR400_TIMEOUT_i`` pairs of a department decision, in hunt order, then
+    ``IVR400_DEPT_ID``: the department's row id (0 = the switchboard), which the hunt uses to skip a seat a
+    deploy has unbound from that department meanwhile."""
     out: list[tuple[str, str]] = []
     for i, target in enumerate(decision.targets, start=1):
         out.append((v.target(i), entry.dial_for(target)))
         out.append((v.timeout(i), str(target.ring_timeout_s)))
+    out.append((v.DEPT_ID, str(entry.department_ids.get(dept_path(decision.department)) or 0)))
     return out
 
 

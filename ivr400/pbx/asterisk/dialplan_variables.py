@@ -75,3 +75,23 @@ AGI_STATE = "IVR400_AGI"
 #: in CDR(ivr400_rec) when a seat answered (MixMonitor started on the answered seat's channel).
 RECORDING_FILE = "IVR400_REC_FILE"
 RECORDING_SPOOL = "/var/spool/asterisk/ivr400/recordings"
+
+# --- the call's own copy of the plan (issue #8: a call in progress survives any deploy). The rendered plan's
+# per-hotline contexts are data only: each extension is one `Return(NAME=value,...)` that the generic contexts
+# read in a single step (Gosub, then MSet(${GOSUB_RETVAL})), so a reload between two steps can never mix two
+# versions of a hotline, and no call ever waits or returns inside a context whose shape depends on data.
+WELCOME = "IVR400_WELCOME"          # the hotline's welcome tone (sound name), read at call entry
+STATIC_ACTION = "IVR400_STATIC"     # what the static plan does at entry: menu | department (the switchboard)
+AFTER = "IVR400_AFTER"              # after a hunt nobody answered: voicemail | goodbye (read at call entry)
+PLAN = "IVR400_PLAN"                # version of the hotline's plan the hunt list was read from (v<sha1>)
+DEPT_ID = "IVR400_DEPT_ID"          # row id of the department hunted (0 = switchboard), with every hunt list
+RR = "IVR400_RR"                    # static round robin: name of the GLOBAL holding its position ("" = none)
+MENU_PATH = "IVR400_MENU_PATH"      # menu level being played ("" = the top menu, "2", "2.2")
+MENU_CONTEXT = "IVR400_MENU_CTX"    # its data context (ivr400-m-<hotline>[-<digits>])
+MENU_PROMPT = "IVR400_MENU_PROMPT"  # read from the level's data: the prompt,
+MENU_TIMEOUT = "IVR400_MENU_TIMEOUT"  # seconds to wait for a key after it,
+MENU_RETRIES = "IVR400_MENU_RETRIES"  # prompts before giving up,
+MENU_FINAL = "IVR400_MENU_FINAL"    # and the department hunted then ("" = the switchboard)
+KEY = "IVR400_KEY"                  # the key just pressed
+NEXT = "IVR400_NEXT"                # read from the key's data: department | menu,
+NEXT_PATH = "IVR400_NEXT_PATH"      # and its key path
