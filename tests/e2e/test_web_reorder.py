@@ -16,7 +16,7 @@ from ivr400.web.app import create_app
 from ivr400.web.context import WebConfig
 from tests.web.live import chromium, login, serve
 
-from .test_controller import DIRECT_S, _first_invite_after, _place, controller  # noqa: F401 - the fixture
+from .test_controller import DIRECT_S, _first_invite_after, _place
 from .world import start_seat as _seat
 
 pytestmark = pytest.mark.pbx
@@ -26,7 +26,7 @@ PASSWORD = "e2e operator password"
 
 
 def test_seat_moved_up_in_the_browser_rings_first_on_the_next_call(
-        world, seats, controller, lab: Lab, tmp_path: Path) -> None:  # noqa: F811
+        world, seats, controller, lab: Lab, tmp_path: Path) -> None:
     w = world()
     w.seat(FIRST, 5091)
     w.seat(SECOND, 5092)
