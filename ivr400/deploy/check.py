@@ -47,13 +47,14 @@ MODULES: tuple[str, ...] = ("res_agi.so", "chan_pjsip.so")
 #: e2e suite compares this table with the lab's answers.
 PROVIDERS: Mapping[str, str] = {
     "AGI": "res_agi", "Answer": "builtin", "Background": "builtin", "Busy": "builtin", "Dial": "app_dial",
-    "ExecIf": "app_exec", "Gosub": "app_stack", "Goto": "builtin", "GotoIf": "builtin", "Hangup": "builtin",
-    "Log": "app_verbose", "MixMonitor": "app_mixmonitor", "NoOp": "builtin", "Playback": "app_playback",
-    "Progress": "builtin", "Record": "app_record", "Return": "app_stack", "Set": "builtin",
+    "ExecIf": "app_exec", "Gosub": "app_stack", "GosubIf": "app_stack", "Goto": "builtin", "GotoIf": "builtin",
+    "Hangup": "builtin", "Log": "app_verbose", "MixMonitor": "app_mixmonitor", "MSet": "builtin", "NoOp": "builtin",
+    "Playback": "app_playback",
+    "Progress": "builtin", "Read": "app_read", "Record": "app_record", "Return": "app_stack", "Set": "builtin",
     "UserEvent": "app_userevent", "Wait": "builtin", "WaitExten": "builtin",
     "CALLERID": "func_callerid", "CDR": "func_cdr", "CHANNEL": "func_channel", "CSV_QUOTE": "func_strings",
     "CUT": "func_cut", "DIALPLAN_EXISTS": "func_dialplan", "FILTER": "func_strings", "GLOBAL": "func_global",
-    "IF": "func_logic", "LOCAL": "app_stack", "STAT": "func_env",
+    "IF": "func_logic", "LEN": "func_strings", "LOCAL": "app_stack", "MD5": "func_md5", "STAT": "func_env",
 }
 
 #: AMI permission classes ivr400 needs: (direction, class, who needs it).
