@@ -250,6 +250,12 @@ def check(target: DeployTarget, rendered: RenderedConfig, *, ami: AmiLike | None
 def _check_files(report: CheckReport, target: DeployTarget) -> None:
     for inc in INCLUDES.values():
         _check_include(report, target.config_dir, inc)
+    users = target.config_dir / "users.conf"
+    if users.exists():
+        report.add(WARNING, "users.conf", f"{users} exists: every `dialplan reload` (every deploy) then leaves one "
+                   "more subscriber on Asterisk's manager topic and calls cost more CPU until a restart "
+                   "(docs/asterisk-reload-leak.md)",
+                   f"unless you use it (deprecated), `mv {users} {users}.disabled`")
     path = target.config_dir / "cdr_manager.conf"
     try:
         general = section_values(path.read_text(errors="replace"), "general")

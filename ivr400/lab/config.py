@@ -147,12 +147,22 @@ def render_base_config(config: LabConfig, templates: Path | None = None) -> dict
     return {name[: -len(".j2")]: env.get_template(name).render(ctx) for name in names}
 
 
+#: Debian's sample users.conf (deprecated in Asterisk 22): while it exists, every `dialplan reload` leaves
+#: one more subscriber on the manager:core stasis topic (docs/asterisk-reload-leak.md), so the lab moves it
+#: aside to this name.
+USERS_CONF_ASIDE = "users.conf.ivr400-disabled"
+
+
 def write_base_config(config: LabConfig, config_dir: Path, templates: Path | None = None) -> list[Path]:
     """Render the base config into `config_dir` (atomically, file by file) and make sure the
     include files exist (created empty when absent, never overwritten). Returns the files written.
 
-    manager.conf holds the AMI secret, so it is written 0600.
+    manager.conf holds the AMI secret, so it is written 0600. A ``users.conf`` is moved aside to
+    :data:`USERS_CONF_ASIDE` (the reload leak of docs/asterisk-reload-leak.md).
     """
+    users = config_dir / "users.conf"
+    if users.exists():
+        users.replace(config_dir / USERS_CONF_ASIDE)
     written: list[Path] = []
     for name, text in render_base_config(config, templates).items():
         target = config_dir / name

@@ -58,3 +58,17 @@ def test_carrier_call_reaches_seat_once(lab: Lab, lab_dialplan, seats, tmp_path:
     assert "13800138000" in (invites[0].header("From") or "")
     assert invites[0].time >= result.invite_time  # type: ignore[operator]
     print(f"smoke call: {elapsed:.2f} s (answer after {result.answer_delay_s:.2f} s)")
+
+
+def test_dialplan_reloads_leave_no_manager_subscriber_behind(lab: Lab) -> None:
+    """The reload leak of docs/asterisk-reload-leak.md is contained: with no users.conf in the lab's
+    tree, `dialplan reload` adds no subscriber to the manager:core stasis topic."""
+    def subscribers() -> int:
+        out = lab.rx("stasis show topic manager:core")
+        return int(out.split("Subscribers count:")[1].split()[0])
+
+    assert not (lab.config_dir / "users.conf").exists()
+    before = subscribers()
+    for _ in range(5):
+        lab.rx("dialplan reload")
+    assert subscribers() == before

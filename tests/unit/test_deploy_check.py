@@ -260,3 +260,13 @@ def test_a_missing_config_dir_is_reported_missing_not_writable(tmp_path: Path, r
         assert found[f"writable {item}"].status == c.MISSING, item
     assert found["writable include directory"].detail.startswith(f"{gone} does not exist")
     assert not (tmp_path / "nonexistent").exists()
+
+
+def test_users_conf_is_a_warning_with_its_fix(tree: DeployTarget, rendered: RenderedConfig) -> None:
+    """users.conf makes every reload leak a manager subscriber (docs/asterisk-reload-leak.md)."""
+    assert "users.conf" not in by_item(c.check(tree, rendered, ami=FakeAmi()))
+    (tree.config_dir / "users.conf").write_text("[general]\n")
+    report = c.check(tree, rendered, ami=FakeAmi())
+    found = by_item(report)["users.conf"]
+    assert report.ok and found.status == c.WARNING
+    assert "asterisk-reload-leak.md" in found.detail and found.fix.startswith("unless you use it")

@@ -13,6 +13,7 @@ from ivr400.lab import Lab
 from ivr400.lab.chroot import host_path
 from ivr400.lab.config import (
     INCLUDE_FILES,
+    USERS_CONF_ASIDE,
     LabConfig,
     new_secret,
     render_base_config,
@@ -154,6 +155,19 @@ def test_write_base_config_atomic_modes_and_includes(tmp_path: Path) -> None:
     assert deployed.read_text() == "[ivr400-inbound]\n", "deploy's include must never be overwritten"
     assert (config_dir / "ivr400" / "pjsip.conf").read_text() == ""
     assert not list(config_dir.rglob(".*")), "no temp files left behind"
+
+
+def test_write_base_config_moves_users_conf_aside(tmp_path: Path) -> None:
+    """Debian's sample users.conf makes every `dialplan reload` leak a manager:core subscriber
+    (docs/asterisk-reload-leak.md): the lab keeps it, renamed, out of Asterisk's way."""
+    config_dir = tmp_path / "etc" / "asterisk"
+    config_dir.mkdir(parents=True)
+    (config_dir / "users.conf").write_text("[general]\nfullname = New User\n")
+    write_base_config(LabConfig(ami_secret=new_secret()), config_dir)
+    assert not (config_dir / "users.conf").exists()
+    assert (config_dir / USERS_CONF_ASIDE).read_text() == "[general]\nfullname = New User\n"
+    write_base_config(LabConfig(ami_secret=new_secret()), config_dir)  # again: nothing to move, no error
+    assert (config_dir / USERS_CONF_ASIDE).is_file()
 
 
 def test_fresh_secret_each_time() -> None:
