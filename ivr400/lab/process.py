@@ -86,9 +86,12 @@ def is_asterisk_daemon(pid: int, root: Path | None = None) -> bool:
 
 
 def find_daemons(root: Path) -> list[int]:
-    """PIDs of Asterisk daemons running chrooted in `root` (whoever started them)."""
+    """PIDs of the lab's Asterisk daemons: chrooted in `root` (whoever started them) and reading the chroot's
+    own /etc/asterisk. A daemon started with ``-C <asterisk.conf>`` runs another configuration tree (the
+    cluster lab's nodes, the operator-install test's tree) and is never taken for the lab."""
     return sorted(int(entry.name) for entry in Path("/proc").iterdir()
-                  if entry.name.isdigit() and is_asterisk_daemon(int(entry.name), root))
+                  if entry.name.isdigit() and is_asterisk_daemon(int(entry.name), root)
+                  and not any(a.startswith("-C") for a in _cmdline(int(entry.name))[1:]))
 
 
 def _raise_nofile() -> None:

@@ -197,3 +197,18 @@ def test_lab_state_round_trip_is_private(tmp_path: Path) -> None:
     loaded = Lab.load(state)
     assert loaded == lab
     assert loaded.ami_credentials == {"host": "127.0.0.1", "port": 5038, "username": "ivr400", "secret": "s"}
+
+
+def test_find_daemons_never_takes_another_config_tree_for_the_lab(monkeypatch: pytest.MonkeyPatch,
+                                                                   tmp_path: Path) -> None:
+    """A cluster node or the operator-install tree runs in the same chroot with `-C <asterisk.conf>`:
+    `lab up` must not adopt it (it would talk to the wrong console and AMI)."""
+    from ivr400.lab import process
+
+    me = os.getpid()
+    argv = {me: ["asterisk", "-f", "-g", "-n", "-C", "/var/lib/node2/asterisk.conf"]}
+    monkeypatch.setattr(process, "is_asterisk_daemon", lambda pid, root=None: pid == me)
+    monkeypatch.setattr(process, "_cmdline", lambda pid: argv.get(pid, []))
+    assert process.find_daemons(tmp_path) == []
+    argv[me] = ["asterisk", "-f", "-g", "-n"]
+    assert process.find_daemons(tmp_path) == [me]
