@@ -37,6 +37,7 @@ bench: system venv
 	$(BIN)/python bench/bench_controller.py
 	$(BIN)/ivr400 lab up
 	$(BIN)/python bench/bench_calls.py
+	$(BIN)/python bench/bench_reload_leak.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
