@@ -54,12 +54,12 @@ def actions_over_fastagi(db_url: str, callers: list[str]) -> dict[str, str]:
             for caller in callers:
                 fake = await FakeAsterisk(server.port, route=v.ROUTE_CALL, query=f"hotline={H}",
                                           callerid=caller).run()
-                assert all(argv[:2] == ["SET", "VARIABLE"] and len(argv) == 4 for argv in fake.argv), fake.argv
-                out[caller] = {argv[2]: argv[3] for argv in fake.argv}[v.ACTION]
+                assert all(argv[:2] in (["SET", "VARIABLE"], ["EXEC", "MSet"]) for argv in fake.argv), fake.argv
+                out[caller] = dict(fake.sets)[v.ACTION]
                 if out[caller] == "refuse":
-                    expected = [(v.REFUSE_WITH, "busy"), (v.ACTION, "refuse"), (v.AGI_STATUS, "OK")]
-                    assert fake.received == [build_command("SET VARIABLE", n, val).decode().rstrip("\n")
-                                             for n, val in expected], fake.received
+                    assert fake.received == [
+                        build_command("EXEC", "MSet", f"{v.REFUSE_WITH}=busy,{v.ACTION}=refuse").decode().rstrip("\n"),
+                        build_command("SET VARIABLE", v.AGI_STATUS, "OK").decode().rstrip("\n")], fake.received
             return out
         finally:
             await server.close(grace=1.0)

@@ -182,7 +182,7 @@ def path_of(exten: str) -> str:
 
 
 def controller_answers(engine: Engine, requests: list[tuple[str, str]]) -> list[dict[str, str]]:
-    """The SET VARIABLE pairs the real controller answers to each (route, query), in order."""
+    """The variables the real controller sets in answer to each (route, query), in order."""
 
     async def scenario() -> list[dict[str, str]]:
         ctl = Controller(engine, now=lambda: NOW)
@@ -193,7 +193,7 @@ def controller_answers(engine: Engine, requests: list[tuple[str, str]]) -> list[
             out = []
             for route, query in requests:
                 fake = await FakeAsterisk(server.port, route=route, query=query, callerid="13800138000").run()
-                out.append({argv[2]: argv[3] for argv in fake.argv if argv[:2] == ["SET", "VARIABLE"]})
+                out.append(dict(fake.sets))
             return out
         finally:
             await server.close(grace=1.0)

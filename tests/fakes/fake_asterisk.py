@@ -26,7 +26,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from ivr400.pbx.asterisk.agi_protocol import AGI_BUF_LEN, parse_args
+from ivr400.pbx.asterisk.agi_protocol import AGI_BUF_LEN, parse_args, parse_mset
 
 __all__ = [
     "DISCONNECT",
@@ -290,11 +290,26 @@ class FakeAsterisk:
             return "200 result=0"
         if verb in ("VERBOSE", "HANGUP"):
             return "200 result=1"
+        if verb == "EXEC" and len(argv) >= 3 and argv[1].upper() == "MSET":
+            self.variables.update(parse_mset(argv[2]))
+            return "200 result=0"
         if verb in ("ANSWER", "NOOP", "EXEC"):
             return "200 result=0"
         if verb == "STREAM FILE":
             return "200 result=0 endpos=8000"
         return "510 Invalid or unknown command"
+
+    @property
+    def sets(self) -> list[tuple[str, str]]:
+        """Every variable the server set, in order, as Asterisk applied them: ``SET VARIABLE`` commands and
+        the pairs of ``EXEC MSet`` commands."""
+        out: list[tuple[str, str]] = []
+        for argv in self.argv:
+            if argv[:2] == ["SET", "VARIABLE"] and len(argv) == 4:
+                out.append((argv[2], argv[3]))
+            elif argv[:2] == ["EXEC", "MSet"] and len(argv) == 3:
+                out.extend(parse_mset(argv[2]))
+        return out
 
     # ---- misbehaviour
     async def close_mid_header(self, lines: int = 3, partial: bytes = b"") -> None:

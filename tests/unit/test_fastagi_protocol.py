@@ -12,6 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # for tests.fakes 
 
 from ivr400.pbx.asterisk.agi_protocol import (  # noqa: E402
     MAX_COMMAND_BYTES,
+    MSET_MAX_PAIRS,
     AGIArgumentError,
     AGIHangup,
     AGIProtocolError,
@@ -19,8 +20,10 @@ from ivr400.pbx.asterisk.agi_protocol import (  # noqa: E402
     ResponseAssembler,
     build_command,
     dialplan_safe,
+    mset_batches,
     parse_args,
     parse_header_line,
+    parse_mset,
     parse_request,
     parse_response_line,
     quote_arg,
@@ -339,3 +342,42 @@ def test_dialplan_safe_refuses_unsafe_replacement() -> None:
 def test_strip_control() -> None:
     assert strip_control("a\r\nb\0c\td\x7fe") == "abcde"
     assert strip_control("张三") == "张三"
+
+
+# --------------------------------------------------------------------------- several variables in one command
+
+
+def test_mset_batches_one_command_for_a_decision_in_order() -> None:
+    pairs = [("IVR400_TARGET_1", "PJSIP/01062345678@carrier"), ("IVR400_TIMEOUT_1", "15"), ("IVR400_MOH", ""),
+             ("IVR400_TARGET_COUNT", "1")]
+    assert mset_batches(pairs) == [
+        "IVR400_TARGET_1=PJSIP/01062345678@carrier,IVR400_TIMEOUT_1=15,IVR400_MOH=,IVR400_TARGET_COUNT=1"]
+    assert build_command("EXEC", "MSet", mset_batches(pairs)[0]) == (
+        b'EXEC "MSet" "IVR400_TARGET_1=PJSIP/01062345678@carrier,IVR400_TIMEOUT_1=15,IVR400_MOH=,'
+        b'IVR400_TARGET_COUNT=1"\n')
+    assert parse_mset(mset_batches(pairs)[0]) == pairs
+
+
+@pytest.mark.parametrize("value", ["a,b", 'say "hi"', "x\\y", "${SHELL(id)}", "a(b)", "[1]", "a b", "a&b", "中文"])
+def test_mset_batches_send_any_other_value_alone_keeping_the_order(value: str) -> None:
+    pairs = [("A", "1"), ("B", value), ("C", "3")]
+    assert mset_batches(pairs) == ["A=1", ("B", value), "C=3"]
+
+
+def test_mset_batches_respect_the_line_and_pair_limits() -> None:
+    many = [(f"V{i}", "x" * 10) for i in range(60)]
+    batches = mset_batches(many)
+    assert [len(parse_mset(b)) for b in batches] == [MSET_MAX_PAIRS, MSET_MAX_PAIRS, 60 - 2 * MSET_MAX_PAIRS]
+    assert [p for b in batches for p in parse_mset(b)] == many
+    long = [(f"V{i}", "9" * 300) for i in range(20)]
+    lines = [build_command("EXEC", "MSet", b) for b in mset_batches(long)]
+    assert all(len(line) <= MAX_COMMAND_BYTES for line in lines) and len(lines) > 1
+    assert [p for b in mset_batches(long) for p in parse_mset(b)] == long
+    with pytest.raises(AGIArgumentError, match="too long"):
+        mset_batches([("V", "1" * MAX_COMMAND_BYTES)])
+
+
+def test_parse_mset_mirrors_msets_split_and_first_equals() -> None:
+    assert parse_mset("A=1,B=x=y,C=") == [("A", "1"), ("B", "x=y"), ("C", "")]
+    with pytest.raises(ValueError):
+        parse_mset("A=1,B")

@@ -100,8 +100,8 @@ def test_counters_move_by_exactly_the_sessions_played(lab: Lab) -> None:
                 await play(v.ROUTE_CALL, "hotline=4008000002"),                        # invalid rules
                 await play(v.ROUTE_CALL, "hotline=12345"),                             # malformed
                 await play(v.ROUTE_CALL, f"hotline={HOTLINE}",                         # caller hangs up
-                           script={"SET VARIABLE": "511 Command Not Permitted on a dead channel"}),
-                await play(v.ROUTE_CALL, f"hotline={HOTLINE}", script={"SET VARIABLE": NO_REPLY}),  # no reply
+                           script={"EXEC": "511 Command Not Permitted on a dead channel"}),
+                await play(v.ROUTE_CALL, f"hotline={HOTLINE}", script={"EXEC": NO_REPLY}),  # no reply
                 await play("nosuch", ""),                                               # unknown route
             ]
             await FakeAsterisk(port).close_mid_header(lines=3)                          # early EOF

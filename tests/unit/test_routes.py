@@ -26,12 +26,13 @@ sys.path.insert(0, str(ROOT))  # for tests.fakes when run as `pytest`
 
 from ivr400.controller import Controller, HotlineEntry  # noqa: E402
 from ivr400.controller.routes import bind  # noqa: E402
+from ivr400.controller.routes.route import UNKNOWN_HOTLINE_VARIABLES  # noqa: E402
 from ivr400.controller.routes.voicemail_saved import voicemail_file_ok  # noqa: E402
 from ivr400.db.engine import make_engine  # noqa: E402
 from ivr400.db.migrate import upgrade  # noqa: E402
 from ivr400.db.models import Department, Hotline, HuntRotation, Voicemail  # noqa: E402
 from ivr400.pbx.asterisk import dialplan_variables as v  # noqa: E402
-from ivr400.pbx.asterisk.agi_protocol import build_command  # noqa: E402
+from ivr400.pbx.asterisk.agi_protocol import build_command, mset_batches  # noqa: E402
 from ivr400.pbx.asterisk.fastagi import FastAGIServer  # noqa: E402
 from ivr400.provisioning import blocking, calendar, destinations, lookup, region_rules, time_rules  # noqa: E402
 from ivr400.provisioning.seats import add_department, add_seat  # noqa: E402
@@ -118,19 +119,23 @@ async def call(port: int, route: str = v.ROUTE_CALL, query: str = f"hotline={HOT
 
 
 def sets(fake: FakeAsterisk) -> list[tuple[str, str]]:
-    """The SET VARIABLE commands as (name, value), as Asterisk parsed them."""
-    out = []
+    """The variables the route set, as (name, value) in order, as Asterisk applied them; every command is a
+    SET VARIABLE or an EXEC MSet (nothing else is sent)."""
     for argv in fake.argv:
-        assert argv[:2] == ["SET", "VARIABLE"], argv
-        assert len(argv) == 4, argv
-        out.append((argv[2], argv[3]))
-    return out
+        assert argv[:2] in (["SET", "VARIABLE"], ["EXEC", "MSet"]), argv
+        assert len(argv) == (4 if argv[0] == "SET" else 3), argv
+    return fake.sets
 
 
 def lines(*pairs: tuple[str, str]) -> list[str]:
-    """The exact command lines expected for these SET VARIABLE pairs (plus the server's OK)."""
-    return [build_command("SET VARIABLE", n, val).decode().rstrip("\n") for n, val in
-            [*pairs, (v.AGI_STATUS, "OK")]]
+    """The exact command lines expected for these pairs: the decision in ``EXEC MSet`` batches (one per
+    :data:`MSET_MAX_PAIRS` pairs of MSet-safe values, a SET VARIABLE for any other value), then the
+    server's ``SET VARIABLE IVR400_AGI_STATUS OK``."""
+    out = []
+    for item in mset_batches(list(pairs)):
+        cmd = build_command("SET VARIABLE", *item) if isinstance(item, tuple) else build_command("EXEC", "MSet", item)
+        out.append(cmd.decode().rstrip("\n"))
+    return [*out, build_command("SET VARIABLE", v.AGI_STATUS, "OK").decode().rstrip("\n")]
 
 
 def decision_logs(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -457,7 +462,7 @@ def test_a_newline_in_the_caller_id_header_is_a_separate_header_not_a_command(la
     split, garbage = run(scenario)
     # The injected header overrides the script: the call is treated as the unknown 400 number it names,
     # never as a command; and a line that is not a header gets the connection closed before any command.
-    assert all(a[:2] == ["SET", "VARIABLE"] for a in split.argv)
+    assert sets(split) == [*UNKNOWN_HOTLINE_VARIABLES, (v.AGI_STATUS, "OK")]
     assert garbage.received == []
 
 

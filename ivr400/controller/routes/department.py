@@ -64,9 +64,10 @@ def hunt_variables(entry: HotlineEntry, decision: Decision) -> list[tuple[str, s
 
 
 async def set_all(session: AGISession, variables: list[tuple[str, str]]) -> None:
-    """One ``SET VARIABLE`` per pair, in order (Asterisk executes AGI commands one at a time)."""
-    for name, value in variables:
-        await session.set_variable(name, value)
+    """Every pair, in order, in as few AGI round trips as Asterisk allows (``EXEC MSet`` batches, see
+    :meth:`AGISession.set_variables`): a whole decision is usually one command, so ``IVR400_TARGET_COUNT``
+    (last) arrives with the targets it counts."""
+    await session.set_variables(variables)
 
 
 async def department(session: AGISession, ctx: RouteContext) -> Decided | StaticPlan:

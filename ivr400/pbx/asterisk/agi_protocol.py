@@ -371,3 +371,73 @@ def dialplan_safe(value: str, *, replacement: str = "_", max_len: int | None = N
     if max_len is not None:
         out = out[:max_len]
     return out
+
+
+# --------------------------------------------------------------------------- several variables at once
+
+#: A value :func:`mset_batches` may put inside ``MSet(...)``: MSet (pbx_builtin_setvar_multiple in
+#: main/pbx_variables.c) splits its data with ``AST_STANDARD_APP_ARGS`` — on ``,``, honouring ``"``
+#: quotes, ``\\`` escapes and ``( ) [ ] { }`` nesting — and each pair on the first ``=``. Values made only
+#: of these characters pass through unchanged; anything else is sent with its own ``SET VARIABLE``.
+_MSET_VALUE_RE = re.compile(r"[A-Za-z0-9_./:@+#*=-]*\Z")
+_MSET_NAME_RE = re.compile(r"[A-Za-z0-9_]+\Z")
+#: ``EXEC MSet "`` + ``"\n``: what a command line adds around the batch.
+_MSET_OVERHEAD = len(b'EXEC MSET ""\n')
+#: Pairs per MSet: pbx_builtin_setvar_multiple parses ``AST_APP_ARG(pair)[99]`` in Asterisk 22
+#: (main/pbx_variables.c) and ``[24]`` in older releases; past the limit the last pair would swallow
+#: the rest with its commas, so batches stay at the older bound.
+MSET_MAX_PAIRS = 24
+
+
+def mset_batches(pairs: list[tuple[str, str]], *, max_bytes: int = MAX_COMMAND_BYTES,
+                 max_pairs: int = MSET_MAX_PAIRS) -> list[str | tuple[str, str]]:
+    """Group ``(name, value)`` pairs, in order, into as few AGI commands as Asterisk allows.
+
+    Returns a list whose items are either a ``str`` — the data of one ``EXEC MSet "<data>"`` command,
+    ``NAME=value,NAME=value,...`` — or a ``(name, value)`` pair that must go alone with ``SET VARIABLE``
+    (a value outside the MSet-safe set ``A-Z a-z 0-9 _ . / : @ + # * = -``, or a name that is a
+    function call). Order is kept exactly: what is set last in ``pairs`` is set last on the channel
+    (the contract's ``IVR400_TARGET_COUNT``). Each MSet line fits in ``max_bytes`` (res_agi.c reads a
+    command with ``fgets`` into ``AGI_BUF_LEN`` bytes) and holds at most ``max_pairs`` pairs
+    (:data:`MSET_MAX_PAIRS`). An empty value is sent as ``NAME=`` and set to "" exactly as ``SET VARIABLE``
+    would (``__ast_app_separate_args`` in main/app.c keeps the empty field after a trailing ``=``). Raises
+    :class:`AGIArgumentError` for a single pair too long for one line.
+    """
+    out: list[str | tuple[str, str]] = []
+    batch: list[str] = []
+    size = _MSET_OVERHEAD
+
+    def flush() -> None:
+        nonlocal batch, size
+        if batch:
+            out.append(",".join(batch))
+        batch, size = [], _MSET_OVERHEAD
+
+    for name, value in pairs:
+        if not _MSET_NAME_RE.match(name) or not _MSET_VALUE_RE.match(value):
+            flush()
+            out.append((name, value))
+            continue
+        item = f"{name}={value}"
+        need = len(item.encode()) + (1 if batch else 0)
+        if _MSET_OVERHEAD + len(item.encode()) > max_bytes:
+            raise AGIArgumentError(f"variable {name} is too long for one AGI command")
+        if size + need > max_bytes or len(batch) >= max_pairs:
+            flush()
+            need = len(item.encode())
+        batch.append(item)
+        size += need
+    flush()
+    return out
+
+
+def parse_mset(data: str) -> list[tuple[str, str]]:
+    """What ``MSet(<data>)`` sets, for data made by :func:`mset_batches` (no quotes, escapes or brackets):
+    split on ``,``, each pair on its first ``=``. Used by the fake Asterisk and the tests."""
+    out = []
+    for item in data.split(","):
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"MSet entry {item!r} has no '='")
+        out.append((name, value))
+    return out

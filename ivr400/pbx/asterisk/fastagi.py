@@ -56,6 +56,7 @@ from ivr400.pbx.asterisk.agi_protocol import (
     ResponseAssembler,
     build_command,
     dialplan_safe,
+    mset_batches,
     parse_header_line,
     parse_request,
     quote_arg,
@@ -361,6 +362,20 @@ class AGISession:
         """
         _check_varname(name)
         await self._checked("SET VARIABLE", name, value)
+
+    async def set_variables(self, pairs: list[tuple[str, str]]) -> None:
+        """Set several channel variables in order, in as few round trips as Asterisk allows: one
+        ``EXEC MSet "A=1,B=2,..."`` per batch of MSet-safe values (:func:`agi_protocol.mset_batches`), a
+        ``SET VARIABLE`` for any other value. One round trip instead of one per variable is what a
+        department decision costs Asterisk (issue 11). Values are stored literally either way. Raises
+        :class:`AGICommandError` if Asterisk refuses a command (``result=-2``: no MSet application)."""
+        for item in mset_batches(pairs):
+            if isinstance(item, tuple):
+                await self.set_variable(*item)
+                continue
+            response = await self._checked("EXEC", "MSet", item, minus_one_fails=False)
+            if response.result not in ("0", None):
+                raise AGICommandError("EXEC MSET", response)
 
     async def verbose(self, message: str, level: int = 1) -> None:
         """Write to the Asterisk console/log at ``level`` (1-4)."""
