@@ -76,7 +76,7 @@ _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
 #: Printable ASCII without what FreeSWITCH expands ($ { } \) or a shell/XML might quote (' " `).
 _VALUE = re.compile(r"[\x20-\x7e]*")
 _FORBIDDEN = frozenset("${}\\'\"`")
-_HEADER_NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")
+_HEADER_NAME = re.compile(r"[!-9;-~]{1,256}")  # printable ASCII but space and ":"
 
 
 class ESLProtocolError(ValueError):
