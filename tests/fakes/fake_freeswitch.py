@@ -117,7 +117,8 @@ class FakeChannel:
     an ``execute`` of ``set`` updates :attr:`variables` and, once ``myevents`` was asked, is followed by a
     ``CHANNEL_EXECUTE_COMPLETE`` event. ``responder(fake, command)`` may answer instead (return bytes to
     send, or None for the default); ``close_after`` closes after that many commands (early EOF);
-    ``stall_on`` never answers that command line.
+    ``stall_on`` never answers that command line; ``eof_after`` closes right after answering it (a
+    reply cut by the end of the stream).
     """
 
     port: int
@@ -129,6 +130,7 @@ class FakeChannel:
     responder: Responder | None = None
     close_after: int | None = None
     stall_on: str | None = None
+    eof_after: str | None = None
     commands: list[Command] = field(default_factory=list)
     myevents: bool = False
     closed_by_peer: bool = False
@@ -167,7 +169,9 @@ class FakeChannel:
             if self.close_after is not None and len(self.commands) >= self.close_after:
                 return
             if self.stall_on is not None and cmd.line.startswith(self.stall_on):
-                await asyncio.sleep(3600)
+                await reader.read()  # never answer; wait for the controller to give up and close
+                self.closed_by_peer = True
+                return
             out: bytes | None = None
             if self.responder is not None:
                 result = self.responder(self, cmd)
@@ -179,6 +183,8 @@ class FakeChannel:
                 await writer.drain()
             except ConnectionError:
                 self.closed_by_peer = True
+                return
+            if self.eof_after is not None and cmd.line.startswith(self.eof_after):
                 return
 
     def _default(self, cmd: Command) -> bytes:

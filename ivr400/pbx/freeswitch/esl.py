@@ -469,10 +469,10 @@ class OutboundServer:
             outcome = "error"
             session.log.error("esl: %s failed: %s: %s; static plan", session.route, type(exc).__name__, exc)
         finally:
-            await session.close()
-            current_uuid.reset(token)
             self._count(outcome)
             self._observe("session_ended", session, outcome, result, time.monotonic() - started)
+            await session.close()
+            current_uuid.reset(token)
 
     async def _run(self, session: OutboundSession) -> object:
         handler = self.routes[session.route]  # KeyError → unknown_route
