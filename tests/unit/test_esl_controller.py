@@ -15,7 +15,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +28,15 @@ sys.path.insert(0, str(ROOT))
 
 from ivr400.controller import Controller  # noqa: E402
 from ivr400.controller.esl import esl_server  # noqa: E402
+from ivr400.db.engine import make_engine  # noqa: E402
+from ivr400.db.migrate import upgrade  # noqa: E402
 from ivr400.db.models import Voicemail  # noqa: E402
 from ivr400.pbx.asterisk import dialplan_variables as v  # noqa: E402
 from ivr400.pbx.freeswitch import esl_contract  # noqa: E402
 from ivr400.pbx.freeswitch.esl import OutboundServer, serve_outbound  # noqa: E402
 from ivr400.provisioning import blocking  # noqa: E402
 from tests.fakes.fake_freeswitch import CALL_UUID, FakeChannel, channel_data  # noqa: E402
-from tests.unit.test_routes import (  # noqa: E402, F401 - fixtures engine and lab
+from tests.unit.test_routes import (  # noqa: E402
     D1,
     D2,
     D3,
@@ -42,14 +44,21 @@ from tests.unit.test_routes import (  # noqa: E402, F401 - fixtures engine and l
     Lab,
     _dept_id,
     _hotline,
-    engine,
-    lab,
     provision,
     run,
 )
 
 HANDSHAKE = [b"connect\n\n", b"myevents\n\n", b"linger\n\n", b"resume\n\n"]
 
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[Lab]:
+    """A migrated SQLite database (as tests/unit/test_routes.py builds it) and the operator's edit helpers."""
+    eng = make_engine(f"sqlite:///{tmp_path / 'esl.db'}")
+    upgrade(eng)
+    yield Lab(eng, tmp_path)
+    eng.dispose()
 
 def setmsg(name: str, value: str) -> bytes:
     """The exact sendmsg frame executing ``set name=value`` (mod_event_socket's sendmsg, event-lock)."""
@@ -356,7 +365,7 @@ def test_sigterm_drains_sessions_in_flight_and_refuses_new_ones(lab: Lab) -> Non
     assert server.stats() == {"ok": 1}
 
 
-def test_the_connect_reply_of_a_real_shape_parses(lab: Lab) -> None:
+def test_the_connect_reply_of_a_real_shape_parses() -> None:
     """The fixture itself: CHANNEL_DATA fields the routes read, URL-decoded."""
     data = channel_data(caller="+86 138-0013-8000", variables={"IVR400_HOOK": "route?hotline=4008000001"})
     assert b"Caller-Caller-ID-Number: %2B86%20138-0013-8000\n" in data and data.endswith(b"Control: full\n\n")

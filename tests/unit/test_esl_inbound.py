@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -23,15 +24,26 @@ sys.path.insert(0, str(ROOT))
 from ivr400.cdr.fs_events import call_from_hangup  # noqa: E402
 from ivr400.controller import Controller  # noqa: E402
 from ivr400.controller.esl_events import FreeSwitchEvents  # noqa: E402
+from ivr400.db.engine import make_engine  # noqa: E402
+from ivr400.db.migrate import upgrade  # noqa: E402
 from ivr400.db.models import CallRecord, Voicemail  # noqa: E402
 from ivr400.pbx.freeswitch import esl_contract  # noqa: E402
 from ivr400.pbx.freeswitch.esl import ESLAuthError, ESLCommandError, ESLTimeout, InboundClient  # noqa: E402
 from tests.fakes.fake_freeswitch import FakeEventSocket  # noqa: E402
-from tests.unit.test_routes import HOTLINE, Lab, engine, lab, provision, run  # noqa: E402, F401
+from tests.unit.test_routes import HOTLINE, Lab, provision, run  # noqa: E402
 
 UUID = "0f3a1c52-8b1e-4c1e-9a57-6d0e8a2b7f10"
 T0 = 1_780_279_200_000_000  # 2026-06-01 02:00:00 UTC in µs
 
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[Lab]:
+    """A migrated SQLite database (as tests/unit/test_routes.py builds it) and the operator's edit helpers."""
+    eng = make_engine(f"sqlite:///{tmp_path / 'esl.db'}")
+    upgrade(eng)
+    yield Lab(eng, tmp_path)
+    eng.dispose()
 
 def hangup(uuid: str = UUID, *, direction: str = "inbound", bridged: bool = True, disposition: str = "SUCCESS",
            disp: str = "answered", **variables: str) -> list[tuple[str, str]]:

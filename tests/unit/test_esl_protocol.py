@@ -43,11 +43,12 @@ def test_a_command_reply_an_api_response_and_an_event_in_one_stream() -> None:
 
 
 def test_the_connect_reply_is_the_channel_data_event_with_encoded_values() -> None:
-    [frame] = frames(channel_data(caller="1380013\r\n8000", variables={"IVR400_HOOK": "department?hotline=4008000001&dept=2"}))
+    hook = "department?hotline=4008000001&dept=2"
+    [frame] = frames(channel_data(caller="1380013\r\n8000", variables={"IVR400_HOOK": hook}))
     assert frame.content_type == p.COMMAND_REPLY and frame.reply_text == "+OK" and frame.ok
     data = frame.decoded()
     assert data["Caller-Caller-ID-Number"] == "1380013\r\n8000"  # decoded, and never a header of its own
-    assert data["variable_IVR400_HOOK"] == "department?hotline=4008000001&dept=2"
+    assert data["variable_IVR400_HOOK"] == hook
     assert data["Socket-Mode"] == "async" and data["Control"] == "full"
 
 
