@@ -519,9 +519,11 @@ async def serve_outbound(server: OutboundServer, *, grace: float = 10.0,
     stop = asyncio.Event()
     signals = 0
 
-    def on_signal() -> None:
+    def on_signal(name: str) -> None:
         nonlocal signals
         signals += 1
+        server.log.warning("received %s: %s", name, "cancelling sessions in flight" if signals > 1 else
+                           f"no new sessions; {len(server._tasks)} in flight get {grace} s")
         if signals > 1:
             for task in list(server._tasks):
                 task.cancel()
@@ -529,7 +531,7 @@ async def serve_outbound(server: OutboundServer, *, grace: float = 10.0,
 
     await server.start()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, on_signal)
+        loop.add_signal_handler(sig, on_signal, sig.name)
     try:
         if on_started is not None:
             on_started(server)
