@@ -70,17 +70,21 @@ def _ready(server: FastAGIServer | OutboundServer, metrics: MetricsServer | None
 @click.option("--metrics-port", default=None,
               help="Port of /metrics and /healthz: controller.metrics_port (default 9400; 0: any free port).")
 @click.option("--no-metrics", is_flag=True, help="Serve neither /metrics nor /healthz.")
+@click.option("--no-events", is_flag=True, help="--pbx freeswitch: do not follow FreeSWITCH's events (call records, "
+              "voicemail) even when freeswitch.esl_password is set.")
 @click.option("--asterisk-root", default=None, hidden=True,
               help="asterisk.root: Asterisk's file system root seen from here (voicemail sizes).")
 @click.option("--fixed-now", default=None, hidden=True, help="Tests only: decide every call at this instant.")
 @handle_errors
 def serve(pbx: str, host: str | None, port: int | None, grace: float, log_level: str | None, max_sessions: int,
-          metrics_host: str | None, metrics_port: str | None, no_metrics: bool, asterisk_root: str | None,
+          metrics_host: str | None, metrics_port: str | None, no_metrics: bool, no_events: bool,
+          asterisk_root: str | None,
           fixed_now: str | None) -> None:
     """Run the controller (FastAGI, or ESL with --pbx freeswitch) until SIGTERM.
 
     Settings: controller.host, controller.port (freeswitch.socket_host, freeswitch.socket_port with --pbx
-    freeswitch), controller.metrics_host, controller.metrics_port, log.level, asterisk.root.
+    freeswitch), controller.metrics_host, controller.metrics_port, log.level, asterisk.root; with --pbx
+    freeswitch and freeswitch.esl_password set, FreeSWITCH's events are followed at freeswitch.esl_host/_port.
     """
     fs = pbx == "freeswitch"
     listen = {"freeswitch_socket_host": host, "freeswitch_socket_port": port} if fs else \
@@ -120,9 +124,15 @@ def serve(pbx: str, host: str | None, port: int | None, grace: float, log_level:
     server: FastAGIServer | OutboundServer
     try:
         if fs:
+            events = None
+            if settings.freeswitch_esl_password and not no_events:
+                events = (settings.freeswitch_esl_host, settings.freeswitch_esl_port, settings.freeswitch_esl_password)
+            else:
+                log.info("FreeSWITCH's events are not followed (%s): no call records or voicemail events from them",
+                         "--no-events" if no_events else "freeswitch.esl_password not set")
             server = asyncio.run(run_esl_controller(
                 engine, host, port, now=now, grace=grace, max_sessions=max_sessions, metrics_address=metrics_address,
-                on_started=_ready,
+                events=events, on_started=_ready,
             ))
         else:
             server = asyncio.run(run_controller(

@@ -9,6 +9,7 @@ bad password, ``api/response`` with Content-Length, ``bgapi`` Job-UUID then a ``
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -206,3 +207,62 @@ def test_events_become_call_records_and_voicemail_rows(lab: Lab) -> None:
     assert (record.uniqueid, record.source, record.disposition, record.billsec) == (UUID, "esl", "answered", 53)
     assert voicemail.uniqueid == vm_uuid and voicemail.caller == "13800138000"
     assert commands == [b"auth ClueCon\n\n", subscribe]
+
+
+def test_follow_events_reconnects_and_never_logs_the_password(lab: Lab, caplog: pytest.LogCaptureFixture) -> None:
+    from ivr400.controller.esl import follow_events
+
+    provision(lab)
+    second = "0f3a1c52-8b1e-4c1e-9a57-6d0e8a2b7f12"
+
+    async def until(condition, timeout: float = 5.0) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not condition():
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.02)
+
+    async def scenario() -> dict[str, int]:
+        fake = await FakeEventSocket(password="s3cret").start()
+        ctl = Controller(lab.engine, now=lab.now)
+        await ctl.start()
+        stop = asyncio.Event()
+        task = asyncio.create_task(follow_events(lab.engine, ctl, "127.0.0.1", fake.port, "s3cret", stop=stop,
+                                                 retry=0.05, timeout=1))
+        try:
+            await asyncio.wait_for(fake.subscribed.wait(), 5)
+            await fake.emit(hangup())
+            await until(lambda: len(fake.commands) >= 2 and _records(lab) == 1)
+            fake.subscribed.clear()
+            for w in list(fake._writers):  # FreeSWITCH restarts: the connection drops
+                w.close()
+            await asyncio.wait_for(fake.subscribed.wait(), 5)
+            await fake.emit(hangup(second))
+            await until(lambda: _records(lab) == 2)
+        finally:
+            stop.set()
+            follower = await asyncio.wait_for(task, 5)
+            await fake.close()
+            await ctl.stop()
+        return follower.counts
+
+    async def refused() -> None:
+        fake = await FakeEventSocket(password="right").start()
+        stop = asyncio.Event()
+        ctl = Controller(lab.engine, now=lab.now)
+        task = asyncio.create_task(follow_events(lab.engine, ctl, "127.0.0.1", fake.port, "wrong-pw-xyz", stop=stop,
+                                                 retry=0.05, timeout=1))
+        await until(lambda: len(fake.commands) >= 2)  # it keeps trying
+        stop.set()
+        await asyncio.wait_for(task, 5)
+        await fake.close()
+
+    assert run(scenario) == {"call": 2}
+    with caplog.at_level(logging.INFO):
+        run(refused)
+    messages = " ".join(r.getMessage() for r in caplog.records)
+    assert "refused freeswitch.esl_password" in messages and "wrong-pw-xyz" not in messages
+
+
+def _records(lab: Lab) -> int:
+    with Session(lab.engine) as s:
+        return len(s.scalars(select(CallRecord)).all())
