@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,7 +34,7 @@ from ivr400.db.models import Voicemail  # noqa: E402
 from ivr400.pbx.asterisk import dialplan_variables as v  # noqa: E402
 from ivr400.pbx.freeswitch import esl_contract  # noqa: E402
 from ivr400.pbx.freeswitch.esl import OutboundServer, serve_outbound  # noqa: E402
-from ivr400.provisioning import blocking  # noqa: E402
+from ivr400.provisioning import blocking, time_rules  # noqa: E402
 from tests.fakes.fake_freeswitch import CALL_UUID, FakeChannel, channel_data  # noqa: E402
 from tests.unit.test_routes import (  # noqa: E402
     D1,
@@ -203,6 +203,39 @@ def test_hostile_caller_ids_never_reach_a_frame(lab: Lab, caller: str) -> None:
         if cmd.line == "sendmsg":
             assert [n for n, _ in cmd.headers] == ["call-command", "execute-app-name", "execute-app-arg", "event-lock"]
     assert fake.sets[-1] == ("IVR400_HOOK_STATUS", "OK")
+
+
+def test_a_prompt_freeswitch_would_expand_never_reaches_a_frame(lab: Lab) -> None:
+    """A prompt written by raw SQL carrying ``${...}``: the loader refuses the hotline's rules, the hook sends no
+    decision (the dialplan's static plan runs)."""
+    provision(lab)
+    lab.edit(lambda s: time_rules.add_time_rule(s, _hotline(s), action="announcement:ivr400/closed"))
+    lab.edit(lambda s: s.execute(text("UPDATE time_rule SET action_prompt = 'ivr400/x${system(touch /tmp/p)}'")))
+
+    async def scenario() -> FakeChannel:
+        async with esl(lab) as (_, server):
+            return await hook(server.port, f"route?hotline={HOTLINE}")
+
+    assert run(scenario).received == expected()
+
+
+def test_the_transport_refuses_an_unsafe_value_before_writing_it(caplog: pytest.LogCaptureFixture) -> None:
+    """Defence in depth: whatever a route hands it, a value FreeSWITCH would expand or split never leaves the
+    controller; the session ends without IVR400_HOOK_STATUS (static plan)."""
+
+    async def handler(session: Any) -> None:  # noqa: ANN401
+        await session.set_variable(v.PROMPT, "ivr400/ok")
+        await session.set_variable(v.PROMPT, "x${system(touch /tmp/p)}")
+
+    async def scenario() -> tuple[FakeChannel, dict[str, int]]:
+        async with OutboundServer({"route": handler}, "127.0.0.1", 0) as server:
+            fake = await hook(server.port, f"route?hotline={HOTLINE}")
+            return fake, server.stats()
+
+    with caplog.at_level(logging.WARNING):
+        fake, stats = run(scenario)
+    assert fake.received == [*HANDSHAKE, setmsg(v.PROMPT, "ivr400/ok")] and stats == {"error": 1}
+    assert any("IVR400_PROMPT" in r.getMessage() and "static plan" in r.getMessage() for r in caplog.records)
 
 
 @pytest.mark.parametrize("request_", ["", "route;exit", "Route?hotline=4008000001", "x" * 40, "../route"])

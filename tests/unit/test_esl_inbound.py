@@ -90,6 +90,25 @@ def test_auth_api_and_bgapi_frames() -> None:
                                              b"api reloadxml\n\n"]
 
 
+def test_verifying_a_deploy_reads_the_context_back_with_xml_locate() -> None:
+    located = '<context name="public"><extension name="ivr400-4008000001"/></context>\n'
+
+    async def scenario() -> tuple[str, list[bytes]]:
+        fake = await FakeEventSocket(api_replies={"xml_locate dialplan context name public": located}).start()
+        try:
+            client = await InboundClient.open("127.0.0.1", fake.port, "ClueCon", timeout=2)
+            out = await client.locate_extension("public", HOTLINE)
+            with pytest.raises(ValueError, match="context"):
+                await client.locate_extension("public x", HOTLINE)
+            await client.close()
+            return out, [c.raw for c in fake.commands]
+        finally:
+            await fake.close()
+
+    out, commands = run(scenario)
+    assert out == located and commands[1:] == [b"api xml_locate dialplan context name public\n\n"]
+
+
 def test_a_wrong_password_is_refused_without_echoing_it() -> None:
     async def scenario() -> None:
         fake = await FakeEventSocket(password="right").start()
