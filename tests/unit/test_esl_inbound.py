@@ -97,9 +97,9 @@ def test_verifying_a_deploy_reads_the_context_back_with_xml_locate() -> None:
         fake = await FakeEventSocket(api_replies={"xml_locate dialplan context name public": located}).start()
         try:
             client = await InboundClient.open("127.0.0.1", fake.port, "ClueCon", timeout=2)
-            out = await client.locate_extension("public", HOTLINE)
+            out = await client.locate_context("public")
             with pytest.raises(ValueError, match="context"):
-                await client.locate_extension("public x", HOTLINE)
+                await client.locate_context("public\napi system")
             await client.close()
             return out, [c.raw for c in fake.commands]
         finally:

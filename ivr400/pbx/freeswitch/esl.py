@@ -648,9 +648,9 @@ class InboundClient(ESLConnection):
         if not out.startswith("+OK"):
             raise ESLCommandError(f"reloadxml: {out.strip()[:120]}")
 
-    async def locate_extension(self, context: str, number: str) -> str:
-        """``api xml_locate dialplan context name <context>``: the context's XML as FreeSWITCH has it now,
-        to verify a deploy (the caller checks ``number``'s extension is in it). Values checked."""
+    async def locate_context(self, context: str) -> str:
+        """``api xml_locate dialplan context name <context>``: the context's XML as FreeSWITCH has it loaded
+        now, to verify a deploy (the caller looks for its extensions in it). ESLValueError for an unsafe
+        context name; ESLCommandError when FreeSWITCH answers ``-ERR``."""
         check_name(context, "context")
-        check_value(number, "number")
         return await self.api(f"xml_locate dialplan context name {context}")
