@@ -25,9 +25,9 @@ __all__ = ["ASTERISK", "FREESWITCH", "ROUTES", "CallSession", "Dialect", "Route"
 
 #: A route function: the session, the context it may use and the PBX's dialect; what it returns goes to the
 #: server's observer.
-Route = Callable[[Any, RouteContext, Dialect], Awaitable[object]]
+Route = Callable[[CallSession, RouteContext, Dialect], Awaitable[object]]
 #: A bound route: what a server calls with its session.
-Handler = Callable[[Any], Awaitable[object]]
+Handler = Callable[[CallSession], Awaitable[object]]
 
 #: Route name → route function (explicit registration).
 ROUTES: Mapping[str, Route] = MappingProxyType({
