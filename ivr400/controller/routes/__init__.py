@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
-from typing import Any
 
 from ivr400.controller.routes.context import CallSession, Dialect, RouteContext
 from ivr400.controller.routes.department import department
