@@ -104,6 +104,14 @@ SETTINGS: tuple[Setting, ...] = (
             "address of the controller's `/metrics` and `/healthz` (`serve --metrics-host`)"),
     Setting("controller", "metrics_port", "port0", "`9400`",
             "their TCP port, 0: any free port (`serve --metrics-port`; `serve --no-metrics` turns them off)"),
+    Setting("freeswitch", "socket_host", "host", "`127.0.0.1`",
+            "address `ivr400 serve --pbx freeswitch` listens on for the dialplan's `socket` application (`--host`)"),
+    Setting("freeswitch", "socket_port", "port0", "`8084`", "its TCP port (`serve --pbx freeswitch --port`)"),
+    Setting("freeswitch", "esl_host", "host", "`127.0.0.1`",
+            "FreeSWITCH's inbound event socket (event_socket.conf `listen-ip`)"),
+    Setting("freeswitch", "esl_port", "port", "`8021`", "event_socket.conf `listen-port`"),
+    Setting("freeswitch", "esl_password", "secret", "none (needed to reach the event socket)",
+            "event_socket.conf `password`; never printed or logged"),
     Setting("cdr", "csv", "path", "`<asterisk.root><astlogdir>/cdr-custom/ivr400.csv`",
             "cdr_custom's CSV, read by `cdr import` and by `cdr listen` at every login (`--csv`)"),
     Setting("cdr", "state", "path", "`<data.dir>/cdr-import-state.json`",
@@ -431,6 +439,30 @@ class Settings:
         port = self.get("controller.metrics_port")
         return 9400 if port is None else port
 
+    # -- FreeSWITCH -----------------------------------------------------------------------------------
+    @property
+    def freeswitch_socket_host(self) -> str:
+        return self.get("freeswitch.socket_host") or "127.0.0.1"
+
+    @property
+    def freeswitch_socket_port(self) -> int:
+        port = self.get("freeswitch.socket_port")
+        return 8084 if port is None else port
+
+    @property
+    def freeswitch_esl_host(self) -> str:
+        return self.get("freeswitch.esl_host") or "127.0.0.1"
+
+    @property
+    def freeswitch_esl_port(self) -> int:
+        port = self.get("freeswitch.esl_port")
+        return 8021 if port is None else port
+
+    @property
+    def freeswitch_esl_password(self) -> str:
+        """The event socket's password ("" when unset); never print or log it."""
+        return self.get("freeswitch.esl_password") or ""
+
     # -- call records, logging ------------------------------------------------------------------------
     @property
     def cdr_csv(self) -> Path:
@@ -467,6 +499,10 @@ class Settings:
             "controller.agi_url": agi_url,
             "controller.metrics_host": self.controller_metrics_host,
             "controller.metrics_port": self.controller_metrics_port,
+            "freeswitch.socket_host": self.freeswitch_socket_host,
+            "freeswitch.socket_port": self.freeswitch_socket_port,
+            "freeswitch.esl_host": self.freeswitch_esl_host, "freeswitch.esl_port": self.freeswitch_esl_port,
+            "freeswitch.esl_password": "(set)" if self.freeswitch_esl_password else "(not set)",
             "cdr.csv": self.cdr_csv, "cdr.state": self.cdr_state, "log.level": self.log_level,
         }
         assert set(effective) == set(BY_NAME)

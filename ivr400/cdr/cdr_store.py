@@ -62,7 +62,7 @@ __all__ = [
 
 #: Where cdr_custom writes ivr400.csv on a PBX host (as Asterisk sees it).
 DEFAULT_CSV_PATH = f"/var/log/asterisk/cdr-custom/{CSV_FILE}"
-SOURCES = ("ami", "csv")
+SOURCES = ("ami", "csv", "esl")  # esl: FreeSWITCH CHANNEL_HANGUP_COMPLETE events (cdr.fs_events)
 _IN_CHUNK = 500
 #: Bytes hashed to recognise a file again (its first line is unique: it starts with a linkedid).
 _HEAD_BYTES = 256
@@ -147,7 +147,7 @@ def upsert_calls(session: Session, calls: Iterable[Call], source: str,
                  region: RegionLookup | None = None) -> UpsertStats:
     """Insert new calls, join known ones into their row (:func:`merge_calls`); flushes, no commit.
 
-    `source` ('ami' | 'csv') is recorded when a row is created and never changed afterwards. With
+    `source` ('ami' | 'csv' | 'esl') is recorded when a row is created and never changed afterwards. With
     `region`, the caller's region is (re)computed from the caller number on every write.
     """
     if source not in SOURCES:

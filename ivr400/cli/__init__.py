@@ -35,7 +35,7 @@ COMMAND_GROUPS: dict[str, tuple[str, str, str]] = {
             "The PBX lab: Asterisk 22 (Debian sid) in a chroot on 127.0.0.1 (SIP 5060/udp, AMI 5038)."),
     "deploy": ("ivr400.cli.deploy", "deploy",
                "Render the dialplan from the database and install it into Asterisk, atomically."),
-    "serve": ("ivr400.cli.serve", "serve", "Run the FastAGI controller until SIGTERM."),
+    "serve": ("ivr400.cli.serve", "serve", "Run the controller (FastAGI, or ESL with --pbx freeswitch) until SIGTERM."),
     "rule": ("ivr400.cli.rule", "rule",
              "Routing rules: by time (time add), by caller region (region add), after-hours; list, remove."),
     "block": ("ivr400.cli.block", "block", "Call blocking: mode, add, remove, list."),

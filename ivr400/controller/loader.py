@@ -108,6 +108,8 @@ class HotlineEntry:
     department_ids: Mapping[str, int | None]
     rules_ok: bool = True
     problem: str | None = None
+    #: seat id → its trunk's Asterisk dial template (``PJSIP/{number}@carrier-b``), for other PBXs' dialects.
+    templates: Mapping[int, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def dial_for(self, target: Target) -> str:
         """The dial string of a target of this hotline (falls back to the default trunk template)."""
@@ -280,6 +282,7 @@ def load_config(session: Session, now: datetime) -> LoadedConfig:
         hotlines[node.number] = HotlineEntry(
             hotline_id=node.id, number=node.number, enterprise_id=node.enterprise_id, routing=routing,
             calendar=calendar, dials=MappingProxyType(builder.dials), department_ids=MappingProxyType(builder.path_ids),
+            templates=MappingProxyType(builder.templates),
             rules_ok=problem is None, problem=problem,
         )
 
@@ -320,6 +323,7 @@ class _HotlineBuilder:
         self.node = node
         self.pb = pb
         self.dials: dict[int, str] = {}
+        self.templates: dict[int, str] = {}
         self.path_ids: dict[str, int | None] = {"": None}
         self.id_paths: dict[int, str] = {}
         self.timezone_problem: str | None = None
@@ -334,6 +338,7 @@ class _HotlineBuilder:
                 seat_id=seat.seat_id, trunk_id=seat.trunk.id,
             ))
             self.dials[seat.seat_id] = seat.dial
+            self.templates[seat.seat_id] = seat.trunk.template
         return tuple(out)
 
     def department(self, dept: DepartmentNode, key: str) -> DepartmentRouting:

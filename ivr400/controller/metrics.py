@@ -43,6 +43,11 @@ Metrics (``route`` is a registered route name, else ``other``; times in seconds)
 * ``ivr400_rotation_local_fallbacks_total`` — round-robin positions taken from a process-local counter
   because the database did not answer in time.
 
+The FreeSWITCH outbound-socket server (``ivr400.pbx.freeswitch.esl.OutboundServer``, ``serve --pbx freeswitch``)
+reports to the same observer interface, so its hooks count in the same ``ivr400_agi_*`` / ``ivr400_decisions``
+series (same route names); its rejections add the reasons ``connect_timeout``, ``connect_eof`` (FreeSWITCH
+closed before answering ``connect``), ``bad_connect`` and ``bad_hook`` (no valid ``IVR400_HOOK``).
+
 ``GET /healthz`` (JSON, see :meth:`ControllerMetrics.health`): 200 while calls are decided from a loaded
 configuration — ``"database": "reachable"`` when it is fresh, else ``"serving from cache"`` with why and
 since when; 503 when no configuration is loaded (every call takes the static plan) or the event loop does

@@ -26,7 +26,8 @@ from ivr400.localtime import to_zone
 from ivr400.provisioning.errors import ProvisioningError
 from ivr400.validators import HOTLINE_NUMBER
 
-_UNIQUEID = re.compile(r"[0-9]{1,20}\.[0-9]{1,10}")
+#: Asterisk UNIQUEID (1700000000.7) or FreeSWITCH Unique-ID (a lower-case UUID).
+_UNIQUEID = re.compile(r"[0-9]{1,20}\.[0-9]{1,10}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _CALLER = re.compile(r"\+?[0-9]{1,32}")
 #: cdr_csv's Master.csv with loguniqueid=yes: src is column 1, uniqueid column 16.
 CSV_SRC, CSV_UNIQUEID = 1, 16
@@ -92,7 +93,7 @@ def record_voicemail(session: Session, *, hotline_number: str, uniqueid: str, fi
                      dept_path: str | None = None) -> tuple[Voicemail, bool]:
     """Insert the message once per UNIQUEID; a later call refreshes size/duration/caller. (row, created)."""
     if not _UNIQUEID.fullmatch(uniqueid):
-        raise ProvisioningError("uniqueid", f"{uniqueid!r} is not an Asterisk UNIQUEID")
+        raise ProvisioningError("uniqueid", f"{uniqueid!r} is not an Asterisk UNIQUEID or a FreeSWITCH Unique-ID")
     if caller is not None and not _CALLER.fullmatch(caller):
         caller = None
     row = session.scalar(select(Voicemail).where(Voicemail.uniqueid == uniqueid))

@@ -195,6 +195,8 @@ BAD_INPUT = [
     (["serve", "--fixed-now", "2026-06-01T10:00"], "fixed-now"),
     (["serve", "--fixed-now", "tomorrow"], "fixed-now"),
     (["serve", "--port", "70000"], "controller.port"),
+    (["serve", "--pbx", "freeswitch", "--port", "70000"], "freeswitch.socket_port"),
+    (["serve", "--pbx", "freeswitch", "--host", "a b"], "freeswitch.socket_host"),
     (["serve", "--log-level", "loud"], "log.level"),
     (["serve", "--metrics-port", "http"], "controller.metrics_port"),
     (["serve", "--metrics-port", "-1"], "controller.metrics_port"),
@@ -274,6 +276,52 @@ def test_serve_answers_calls_and_stops_gracefully_on_sigterm(cli) -> None:  # no
     assert "configuration loaded" in text and "received SIGTERM" in text and "stopped:" in text
     assert "not an active hotline" in text  # the unknown number is logged
     assert re.search(r"INFO ivr400\.fastagi \[1764000000\.7\]: route: 4008000001 -> department: ", text), text
+
+
+def test_serve_pbx_freeswitch_answers_socket_hooks_and_drains_on_sigterm(cli) -> None:  # noqa: ANN001
+    """The same controller over FreeSWITCH's outbound event socket (a fake FreeSWITCH: none is reachable here)."""
+    from tests.fakes.fake_freeswitch import FakeChannel
+
+    base(cli)
+    cli("rule", "time", "add", H, "--days", "workday", "--segments", "09:00-18:00", "--action", "department")
+    env = {**os.environ, "IVR400_DATA_DIR": str(cli.tmp / "data"), "PYTHONUNBUFFERED": "1",
+           "IVR400_FREESWITCH_ESL_PASSWORD": "s3cret-not-in-logs"}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from ivr400.cli import main; main()", "--db", cli.db, "serve", "--pbx", "freeswitch",
+         "--port", "0", "--fixed-now", "2026-06-01T10:00:00+08:00", "--no-metrics"],
+        stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+    )
+    log: list[str] = []
+    try:
+        port = None
+        deadline = time.monotonic() + 60
+        assert proc.stdout is not None
+        while port is None and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            log.append(line)
+            m = re.search(r"ready: pid \d+, esl://127\.0\.0\.1:(\d+)", line)
+            if m:
+                port = int(m.group(1))
+        assert port is not None and port != 8084, "".join(log)
+        fake = asyncio.run(asyncio.wait_for(FakeChannel(port, hook=f"route?hotline={H}").run(), 20))
+        assert fake.variables["IVR400_ACTION"] == "department"
+        assert fake.variables["IVR400_TARGET_1"] == "sofia/gateway/ivr400-out/01062345678"
+        assert fake.variables["IVR400_HOOK_STATUS"] == "OK"
+        proc.send_signal(signal.SIGTERM)
+        _, rest = proc.communicate(timeout=20)
+        log.append(rest)
+        assert proc.returncode == 0, "".join(log)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=10)
+    text = "".join(log)
+    assert "received SIGTERM" in text and "stopped: {'ok': 1}" in text, text
+    assert re.search(r"INFO ivr400\.esl \[4192e98c-e569-11e7-b747-73bec77e82ec\]: route: 4008000001 -> department",
+                     text), text
+    assert "s3cret-not-in-logs" not in text
 
 
 def test_serve_refuses_a_metrics_port_in_use_before_listening_for_agi(cli, monkeypatch) -> None:  # noqa: ANN001

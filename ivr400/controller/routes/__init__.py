@@ -1,26 +1,32 @@
-"""FastAGI routes, one module each, the function named after the route (wazo-agid style).
+"""Routes (FastAGI and FreeSWITCH ESL hooks), one module each, the function named after the route (wazo-agid style).
 
-Every route is ``async def <route>(session: AGISession, ctx: RouteContext) -> object`` (decision routes
-return ``Decided`` or ``StaticPlan`` for the metrics, see ``ivr400.controller.metrics``) and is registered
-here explicitly; :func:`bind` gives the server its ``{route name: handler(session)}`` mapping with the
-context (the controller) bound. Route names are the constants of ``dialplan_variables`` the templates use.
+Every route is ``async def <route>(session: CallSession, ctx: RouteContext, dialect: Dialect) -> object``
+(decision routes return ``Decided`` or ``StaticPlan`` for the metrics, see ``ivr400.controller.metrics``) and
+is registered here explicitly; :func:`bind` gives a server its ``{route name: handler(session)}`` mapping
+with the context (the controller) and the PBX's dialect bound: the FastAGI server's sessions and the ESL
+server's sessions go through the same functions. Route names are the constants of ``dialplan_variables``
+the templates use.
 """
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
 
-from ivr400.controller.routes.context import RouteContext
+from ivr400.controller.routes.context import CallSession, Dialect, RouteContext
 from ivr400.controller.routes.department import department
+from ivr400.controller.routes.dialect import ASTERISK, FREESWITCH
 from ivr400.controller.routes.route import route
 from ivr400.controller.routes.voicemail_saved import voicemail_saved
 from ivr400.pbx.asterisk import dialplan_variables as v
-from ivr400.pbx.asterisk.fastagi import AGISession, Handler
 
-__all__ = ["ROUTES", "Route", "RouteContext", "bind", "department", "route", "voicemail_saved"]
+__all__ = ["ASTERISK", "FREESWITCH", "ROUTES", "CallSession", "Dialect", "Route", "RouteContext", "bind",
+           "department", "route", "voicemail_saved"]
 
-#: A route function: the session and the context it may use; what it returns goes to the server's observer.
-Route = Callable[[AGISession, RouteContext], Awaitable[object]]
+#: A route function: the session, the context it may use and the PBX's dialect; what it returns goes to the
+#: server's observer.
+Route = Callable[[CallSession, RouteContext, Dialect], Awaitable[object]]
+#: A bound route: what a server calls with its session.
+Handler = Callable[[CallSession], Awaitable[object]]
 
 #: Route name → route function (explicit registration).
 ROUTES: Mapping[str, Route] = MappingProxyType({
@@ -30,14 +36,15 @@ ROUTES: Mapping[str, Route] = MappingProxyType({
 })
 
 
-def _bound(func: Route, ctx: RouteContext) -> Handler:
-    async def handler(session: AGISession) -> object:
-        return await func(session, ctx)
+def _bound(func: Route, ctx: RouteContext, dialect: Dialect) -> Handler:
+    async def handler(session: CallSession) -> object:
+        return await func(session, ctx, dialect)
 
     handler.__name__ = handler.__qualname__ = func.__name__
     return handler
 
 
-def bind(ctx: RouteContext) -> dict[str, Handler]:
-    """The handlers for :class:`~ivr400.pbx.asterisk.fastagi.FastAGIServer`, with ``ctx`` bound."""
-    return {name: _bound(func, ctx) for name, func in ROUTES.items()}
+def bind(ctx: RouteContext, dialect: Dialect = ASTERISK) -> dict[str, Handler]:
+    """The handlers for :class:`~ivr400.pbx.asterisk.fastagi.FastAGIServer` (``dialect`` ASTERISK) or
+    :class:`~ivr400.pbx.freeswitch.esl.OutboundServer` (FREESWITCH), with ``ctx`` and ``dialect`` bound."""
+    return {name: _bound(func, ctx, dialect) for name, func in ROUTES.items()}

@@ -1,19 +1,82 @@
-"""What a FastAGI route may use of the controller: :class:`RouteContext`, a typed protocol.
+"""What a route may use: the call (:class:`CallSession`), the controller (:class:`RouteContext`) and the PBX's
+dial-string dialect (:class:`Dialect`), each a typed protocol.
 
-Routes receive it as ``ctx``; :class:`ivr400.controller.app.Controller` implements it, tests may pass any
+A route runs the same over FastAGI (``ivr400.pbx.asterisk.fastagi.AGISession``) and over FreeSWITCH's outbound
+event socket (``ivr400.pbx.freeswitch.esl.OutboundSession``): both are :class:`CallSession` s. What differs by
+PBX in a decision — the dial string of a seat, the ringback, the voicemail spool — comes from the
+:class:`Dialect` bound with the routes (``ivr400.controller.routes.dialect``).
+
+Routes receive the controller as ``ctx``; :class:`ivr400.controller.app.Controller` implements it, tests may pass any
 object that does (a recording fake, for instance). Routes never import the controller itself, so the
 controller imports its routes at module level and nothing imports in a cycle.
 """
 from __future__ import annotations
 
+import logging
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from ivr400.controller.loader import HotlineEntry, LoadedConfig
-from ivr400.routing.model import Decision
+from ivr400.routing.model import Decision, Target
 
-__all__ = ["Decided", "RouteContext", "StaticPlan"]
+__all__ = ["CallSession", "Decided", "Dialect", "RouteContext", "StaticPlan"]
+
+
+class CallSession(Protocol):
+    """One hook of one call, whatever the PBX: the request's parameters, the caller, and the channel."""
+
+    @property
+    def params(self) -> Mapping[str, str]:
+        """The hook request's parameters (``hotline``, ``dept``...), percent-decoded."""
+        ...
+
+    @property
+    def callerid(self) -> str:
+        """The raw caller number as the PBX sent it (normalise with ``ivr400.numbers``)."""
+        ...
+
+    @property
+    def uniqueid(self) -> str:
+        """The call's id on the PBX (Asterisk ``UNIQUEID``, FreeSWITCH ``Unique-ID``)."""
+        ...
+
+    @property
+    def log(self) -> logging.Logger | logging.LoggerAdapter[Any]:
+        """The session's logger (records carry the call's uniqueid)."""
+        ...
+
+    async def set_variable(self, name: str, value: str) -> None:
+        """Set channel variable ``name`` (sent at once, in call order)."""
+        ...
+
+    async def set_variables(self, pairs: list[tuple[str, str]]) -> None:
+        """Set every pair, in order, in as few round trips as the PBX allows (the last pair set last)."""
+        ...
+
+    async def get_variable(self, name: str) -> str | None:
+        """A channel variable (None when unset)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """What differs by PBX in a decision's variables.
+
+    ``name``: ``asterisk`` | ``freeswitch``. ``dial(entry, target)``: the dial string of a target of a hotline
+    (``IVR400_TARGET_<i>``); ``ringback(moh_class)``: ``IVR400_MOH`` for a ringback class ("" = ringing);
+    ``voicemail_spool``: the directory the dialplan records voicemail in, as the PBX sees it;
+    ``uniqueid``: the shape of the PBX's call id (what ``voicemail_saved`` accepts).
+    """
+
+    name: str
+    dial: Callable[[HotlineEntry, Target], str]
+    ringback: Callable[[str], str]
+    voicemail_spool: str
+    uniqueid: re.Pattern[str]
+
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,9 +22,9 @@ No database access except the round-robin counter (``ctx.rotate``). Every decisi
 from __future__ import annotations
 
 from ivr400.controller.loader import HotlineEntry, dept_key, dept_path
-from ivr400.controller.routes.context import Decided, RouteContext, StaticPlan
+from ivr400.controller.routes.context import CallSession, Decided, Dialect, RouteContext, StaticPlan
+from ivr400.controller.routes.dialect import ASTERISK
 from ivr400.pbx.asterisk import dialplan_variables as v
-from ivr400.pbx.asterisk.fastagi import AGISession
 from ivr400.routing.decide import decide_department
 from ivr400.routing.model import ActionKind, Decision, HuntStrategy
 from ivr400.validators import DEPT_PATH, HOTLINE_NUMBER
@@ -32,13 +32,13 @@ from ivr400.validators import DEPT_PATH, HOTLINE_NUMBER
 __all__ = ["department", "hunt_variables", "set_all", "target_variables"]
 
 
-def target_variables(entry: HotlineEntry, decision: Decision) -> list[tuple[str, str]]:
-    """``IVR400_TARGET_i`` / ``IVR400_TIMEOUT_i`` pairs of a department decision, in hunt order, then
-    ``IVR400_DEPT_ID``: the department's row id (0 = the switchboard), which the hunt uses to skip a seat a
-    deploy has unbound from that department meanwhile."""
+def target_variables(entry: HotlineEntry, decision: Decision, dialect: Dialect = ASTERISK) -> list[tuple[str, str]]:
+    """``IVR400_TARGET_i`` / ``IVR400_TIMEOUT_i`` pairs of a department decision, in hunt order (dial strings
+    in ``dialect``), then ``IVR400_DEPT_ID``: the department's row id (0 = the switchboard), which the hunt
+    uses to skip a seat a deploy has unbound from that department meanwhile."""
     out: list[tuple[str, str]] = []
     for i, target in enumerate(decision.targets, start=1):
-        out.append((v.target(i), entry.dial_for(target)))
+        out.append((v.target(i), dialect.dial(entry, target)))
         out.append((v.timeout(i), str(target.ring_timeout_s)))
     out.append((v.DEPT_ID, str(entry.department_ids.get(dept_path(decision.department)) or 0)))
     return out
@@ -49,13 +49,13 @@ def dial_mode(decision: Decision) -> str:
     return "simultaneous" if decision.hunt_strategy is HuntStrategy.SIMULTANEOUS else "sequential"
 
 
-def hunt_variables(entry: HotlineEntry, decision: Decision) -> list[tuple[str, str]]:
+def hunt_variables(entry: HotlineEntry, decision: Decision, dialect: Dialect = ASTERISK) -> list[tuple[str, str]]:
     """Everything the hunt subroutine needs, ``IVR400_TARGET_COUNT`` last (0 when nobody rings)."""
     if decision.action is not ActionKind.DEPARTMENT or not decision.targets:
         return [(v.TARGET_COUNT, "0")]
-    out = target_variables(entry, decision)
+    out = target_variables(entry, decision, dialect)
     out.append((v.HUNT, dial_mode(decision)))
-    out.append((v.MOH_CLASS, decision.ringback or ""))
+    out.append((v.MOH_CLASS, dialect.ringback(decision.ringback or "")))
     out.append((v.MAX_ATTEMPTS, "0"))
     if decision.hunt_strategy is HuntStrategy.SIMULTANEOUS:
         out.append((v.RING_TIMEOUT, str(decision.dial_timeout_s)))
@@ -63,14 +63,14 @@ def hunt_variables(entry: HotlineEntry, decision: Decision) -> list[tuple[str, s
     return out
 
 
-async def set_all(session: AGISession, variables: list[tuple[str, str]]) -> None:
-    """Every pair, in order, in as few AGI round trips as Asterisk allows (``EXEC MSet`` batches, see
-    :meth:`AGISession.set_variables`): a whole decision is usually one command, so ``IVR400_TARGET_COUNT``
-    (last) arrives with the targets it counts."""
+async def set_all(session: CallSession, variables: list[tuple[str, str]]) -> None:
+    """Every pair, in order, in as few round trips as the PBX allows: Asterisk gets ``EXEC MSet`` batches
+    (:meth:`AGISession.set_variables`), so a whole decision is usually one command and ``IVR400_TARGET_COUNT``
+    (last) arrives with the targets it counts; FreeSWITCH one ``set`` per pair."""
     await session.set_variables(variables)
 
 
-async def department(session: AGISession, ctx: RouteContext) -> Decided | StaticPlan:
+async def department(session: CallSession, ctx: RouteContext, dialect: Dialect = ASTERISK) -> Decided | StaticPlan:
     params = session.params
     number = params.get("hotline", "")
     path = params.get("dept", "")
@@ -99,5 +99,5 @@ async def department(session: AGISession, ctx: RouteContext) -> Decided | Static
     else:
         session.log.info("department: %s dept %r -> nobody rings (%s): %s", number, path, decision.action.value,
                          decision.reason)
-    await set_all(session, hunt_variables(entry, decision))
+    await set_all(session, hunt_variables(entry, decision, dialect))
     return Decided(decision.action.value)

@@ -26,10 +26,10 @@ Every decision is logged at INFO with its reason; the route returns :class:`Deci
 from __future__ import annotations
 
 from ivr400.controller.loader import HotlineEntry, dept_path
-from ivr400.controller.routes.context import Decided, RouteContext, StaticPlan
+from ivr400.controller.routes.context import CallSession, Decided, Dialect, RouteContext, StaticPlan
 from ivr400.controller.routes.department import set_all, target_variables
+from ivr400.controller.routes.dialect import ASTERISK
 from ivr400.pbx.asterisk import dialplan_variables as v
-from ivr400.pbx.asterisk.fastagi import AGISession
 from ivr400.pbx.asterisk.prompts import UNKNOWN_NUMBER
 from ivr400.routing.decide import decide
 from ivr400.routing.model import ActionKind, Decision, HuntStrategy
@@ -45,17 +45,17 @@ UNKNOWN_HOTLINE_VARIABLES: tuple[tuple[str, str], ...] = (
 )
 
 
-def decision_variables(entry: HotlineEntry, decision: Decision) -> list[tuple[str, str]]:
+def decision_variables(entry: HotlineEntry, decision: Decision, dialect: Dialect = ASTERISK) -> list[tuple[str, str]]:
     """The ``SET VARIABLE`` pairs for a call-entry decision, in the order they must be sent."""
     action = decision.action
     out: list[tuple[str, str]] = []
     if action is ActionKind.DEPARTMENT:
-        out += target_variables(entry, decision)
+        out += target_variables(entry, decision, dialect)
         if decision.hunt_strategy is HuntStrategy.SIMULTANEOUS:
             out.append((v.HUNT, "simultaneous"))
             out.append((v.RING_TIMEOUT, str(decision.dial_timeout_s)))
         if decision.ringback:
-            out.append((v.MOH_CLASS, decision.ringback))
+            out.append((v.MOH_CLASS, dialect.ringback(decision.ringback)))
         path = dept_path(decision.department)
         if path:
             out.append((v.ACTION_DEPT, path))
@@ -74,7 +74,7 @@ def decision_variables(entry: HotlineEntry, decision: Decision) -> list[tuple[st
     return out
 
 
-async def route(session: AGISession, ctx: RouteContext) -> Decided | StaticPlan:
+async def route(session: CallSession, ctx: RouteContext, dialect: Dialect = ASTERISK) -> Decided | StaticPlan:
     number = session.params.get("hotline", "")
     if not HOTLINE_NUMBER.fullmatch(number):
         session.log.warning("route: hotline parameter %r is not a 400 number; static plan", number[:40])
@@ -99,5 +99,5 @@ async def route(session: AGISession, ctx: RouteContext) -> Decided | StaticPlan:
     decision = await ctx.rotate(entry, decision, now)
     ctx.count_decision()
     session.log.info("route: %s -> %s: %s", number, decision.action.value, decision.reason)
-    await set_all(session, decision_variables(entry, decision))
+    await set_all(session, decision_variables(entry, decision, dialect))
     return Decided(decision.action.value)
