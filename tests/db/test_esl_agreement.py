@@ -49,7 +49,7 @@ def asterisk_side(engine: Engine, reqs: list[tuple[str, str, str]]) -> list[list
             out = []
             for route, query, caller in reqs:
                 fake = await FakeAsterisk(server.port, route=route, query=query, callerid=caller).run()
-                out.append([(a[2], a[3]) for a in fake.argv if a[:2] == ["SET", "VARIABLE"] and a[2] != v.AGI_STATUS])
+                out.append([(n, val) for n, val in fake.sets if n != v.AGI_STATUS])
             return out
         finally:
             await server.close(grace=1.0)
