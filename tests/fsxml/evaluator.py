@@ -262,7 +262,8 @@ class Dialplan:
 SeatScript = Callable[[str], tuple[str, float]]
 """Given a leg's dial string: (``answer`` | ``busy`` | ``noanswer`` | ``unavailable``, seconds before it answers)."""
 Controller = Callable[[str, dict[str, str]], Mapping[str, str] | None]
-"""Given the hook request (``IVR400_HOOK``) and the channel variables: the variables to set (``None``: down)."""
+"""Given the hook request (``IVR400_HOOK``) and the channel variables (``_caller``: the caller ID): the variables to
+set (``None``: down, nothing set)."""
 
 
 class _Transfer(Exception):
@@ -540,7 +541,8 @@ class _Call:
             raise EvaluationError(f"socket {data!r}: not '<host>:<port> async full'")
         hook = self.ch.get("IVR400_HOOK")
         self.result.hooks.append(hook)
-        answer = self.controller(hook, dict(self.ch.variables))
+        # What the controller reads from the connect reply: the channel variables and the caller ID.
+        answer = self.controller(hook, {**self.ch.variables, "_caller": self.ch.profile["caller_id_number"]})
         if answer is None:
             return  # refused: FreeSWITCH logs and goes on with the next action
         for name, value in answer.items():
