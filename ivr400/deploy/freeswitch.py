@@ -26,6 +26,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
+from starlette.applications import Starlette
 
 from ivr400.db.models import ConfigGeneration
 from ivr400.fsutil import atomic_write
@@ -102,7 +103,7 @@ def deploy_freeswitch(rendered: RenderedFreeswitch, conf_dir: Path | None, *, dr
     if report.written and reloadxml is not None:
         try:
             answer = reloadxml()
-        except Exception as exc:  # the ESL client's errors: whatever failed, the old files go back
+        except Exception as exc:  # noqa: BLE001 - the ESL client's errors: whatever failed, the old files go back
             answer = f"-ERR {exc}"
         report.reload_output = answer.strip()
         if not report.reload_output.startswith("+OK"):
@@ -169,14 +170,13 @@ class XmlCurlSource:
         return xml_curl_document(self.model(), hunt_context=context, destination=destination, **kwargs)
 
 
-def xml_curl_app(source: XmlCurlSource) -> Any:
+def xml_curl_app(source: XmlCurlSource) -> Starlette:
     """A Starlette app: ``POST /dialplan`` (form-encoded, as mod_xml_curl sends it) → ``text/xml`` document;
     ``GET /healthz`` → ``ok``. A lookup we cannot answer (a render error) gets the not-found document with
     status 200, so FreeSWITCH falls back to its files instead of failing the call."""
     import logging
     from urllib.parse import parse_qsl
 
-    from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import PlainTextResponse, Response
     from starlette.routing import Route

@@ -219,8 +219,8 @@ def _fs_hotline(h: RenderHotline) -> FsHotline:
     menus: list[FsMenu] = []
     if h.has_menu:
         menus.append(FsMenu("", "top", h.welcome, h.departments, h.switchboard))
-        for d in h.menus():
-            menus.append(FsMenu(d.path, f"{d.path} {d.name}", d.prompt, d.children, d if d.targets else h.switchboard))
+        menus.extend(FsMenu(d.path, f"{d.path} {d.name}", d.prompt, d.children, d if d.targets else h.switchboard)
+                     for d in h.menus())
     return FsHotline(h, hunts, tuple(menus))
 
 

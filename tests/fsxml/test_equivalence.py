@@ -79,9 +79,9 @@ def _generate(session: Session, rng: random.Random) -> None:
         dept = seats.add_department(session, h, key, f"部门{key}", hunt=rng.choice(strategies),
                                     max_attempts=rng.choice([0, 0, 1, 2]))
         groups.append(dept)
-        for sub in rng.sample("123456789", rng.choice([0, 0, 1, 2])):
-            groups.append(seats.add_department(session, h, sub, f"部门{key}{sub}", parent=dept,
-                                               hunt=rng.choice(strategies), max_attempts=rng.choice([0, 1, 2])))
+        groups.extend(seats.add_department(session, h, sub, f"部门{key}{sub}", parent=dept,
+                                           hunt=rng.choice(strategies), max_attempts=rng.choice([0, 1, 2]))
+                      for sub in rng.sample("123456789", rng.choice([0, 0, 1, 2])))
     for group in groups:
         for dest, _ in rng.sample(dests, rng.randint(0, len(dests))):
             seats.add_seat(session, h, dest, department=group, ring_timeout=rng.choice([5, 15, 15, 20, 45]),  # type: ignore[arg-type]

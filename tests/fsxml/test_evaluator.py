@@ -118,7 +118,8 @@ def test_regex_all_keeps_the_captures_of_the_last_regex_with_a_group() -> None:
 def test_inline_set_is_seen_by_later_conditions_and_a_queued_one_is_not() -> None:
     body = '''
       <extension name="a">
-        <condition field="destination_number" expression="^1"><action application="set" data="X=1" {inline}/></condition>
+        <condition field="destination_number" expression="^1">
+          <action application="set" data="X=1" {inline}/></condition>
         <condition field="${{X}}" expression="^1$"><action application="playback" data="seen"/>
           <anti-action application="playback" data="not-seen"/></condition>
       </extension>'''

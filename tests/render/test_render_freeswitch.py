@@ -150,7 +150,7 @@ def test_xml_curl_documents(sample: Session) -> None:  # noqa: F811
 @pytest.mark.parametrize("k", [1, 2, 9, 10, 12, 19, 20, 99, 100, 109, 199, 200])
 def test_at_least_regex(k: int) -> None:
     pattern = re.compile(at_least_regex(k))
-    for n in range(0, 1200):
+    for n in range(1200):
         assert bool(pattern.search(str(n))) == (n >= k), (k, n)
     assert not pattern.search("") and not pattern.search("x") and not pattern.search("012")
 
