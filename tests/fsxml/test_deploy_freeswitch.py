@@ -135,3 +135,13 @@ def test_xml_curl_over_http_answers_from_the_database(engine: Engine) -> None:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def test_the_documented_xml_curl_binding_points_at_serve_xml() -> None:
+    from ivr400.cli.serve_xml import DEFAULT_HOST, DEFAULT_PORT
+    from tests.operations_doc import blocks
+
+    conf = ET.fromstring(blocks()["autoload_configs/xml_curl.conf.xml"].text)
+    param = conf.find("bindings/binding/param[@name='gateway-url']")
+    assert param is not None and param.get("bindings") == "dialplan"
+    assert param.get("value") == f"http://{DEFAULT_HOST}:{DEFAULT_PORT}/dialplan"
