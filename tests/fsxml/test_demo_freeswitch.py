@@ -149,6 +149,10 @@ def test_f_every_seat_fails_the_message_is_recorded(plan: Dialplan) -> None:
     assert r.recorded == "/var/lib/freeswitch/recordings/ivr400/voicemail/4008123456/" \
                          "00000000-0000-4000-8000-000000000001.wav"
     assert r.variables["IVR400_DISPOSITION"] == "voicemail"
+    # The call record's variables, as the hangup event carries them to the ESL side.
+    assert (r.variables["ivr400_disp"], r.variables["ivr400_rec"], r.variables["ivr400_decided_by"],
+            r.variables["ivr400_hotline"], r.variables["ivr400_keys"], r.variables["ivr400_dept"]) == (
+        "voicemail", r.recorded, "static", HOTLINE, "1", "1")
     assert r.events == [{"Event-Name": "CUSTOM", "Event-Subclass": "ivr400::voicemail", "IVR400-Hotline": HOTLINE,
                          "IVR400-Dept": "1", "IVR400-File": r.recorded}]
     assert r.hooks[-1] == "voicemail_saved?hotline=4008123456&dept=1&uniqueid=00000000-0000-4000-8000-000000000001"
@@ -158,6 +162,7 @@ def test_unknown_number_is_announced(plan: Dialplan) -> None:
     r = run_call(plan, "4000000001")
     assert r.played == [f"{SOUNDS}/ivr400/ivr400-unknown-number.wav"] and r.hangup_cause == "UNALLOCATED_NUMBER"
     assert r.variables["IVR400_DISPOSITION"] == "unknown_number" and r.early_media and not r.answered
+    assert (r.variables["ivr400_disp"], r.variables["ivr400_hotline"]) == ("unknown_number", "4000000001")
 
 
 def test_demo_call_reaches_the_sales_seat_decided_by_the_controller(demo: tuple[Path, dict[str, str]],
