@@ -11,7 +11,8 @@ Asterisk plan dials in the order given. A seeded generator (hypothesis is not a 
 each seed is a database; the failing seed is in the assertion message.
 
 Generated: 1-3 menu keys with 0-2 sub-keys, hunt strategies sequential / simultaneous / round robin, transfer
-caps 0-3, ring timeouts, destinations approved / expired since / pending again / revoked, two trunks; callers;
+caps 0-3, ring timeouts, destinations approved / expired since / pending again / revoked, two trunks, call
+blocking (blacklist / whitelist only, busy or prompt) and time rules with an after-hours action; callers;
 keys valid, invalid, ``*`` or none; each seat answering (after a delay), busy or ringing out.
 """
 from __future__ import annotations
@@ -30,6 +31,8 @@ from ivr400.db.engine import make_engine
 from ivr400.db.migrate import upgrade
 from ivr400.pbx.freeswitch import contract
 from ivr400.provisioning import seats
+from ivr400.provisioning.blocking import add_block_entry, set_block_mode
+from ivr400.provisioning.time_rules import add_time_rule, set_after_hours
 from ivr400.provisioning.enterprises import add_enterprise
 from ivr400.provisioning.hotlines import add_hotline
 from ivr400.provisioning.trunks import add_trunk
@@ -45,6 +48,8 @@ NOW = datetime(2026, 6, 1, 2, 0, tzinfo=timezone.utc)  # Monday 10:00 in Beijing
 SEEDS = range(40)
 CALLS_PER_SEED = 6
 NUMBER = "4001230000"
+#: What the generated calls exercised, per seed run (checked by the last test: the generator must reach them all).
+SEEN: dict[int, set[str]] = {}
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +91,17 @@ def _generate(session: Session, rng: random.Random) -> None:
         for dest, _ in rng.sample(dests, rng.randint(0, len(dests))):
             seats.add_seat(session, h, dest, department=group, ring_timeout=rng.choice([5, 15, 15, 20, 45]),  # type: ignore[arg-type]
                            now=t0)
+    # Rules only the controller applies (the static plans of both PBXs ignore them): blocking, time rules.
+    if rng.random() < 0.3:
+        set_block_mode(session, h, rng.choice(["blacklist", "whitelist_only"]),
+                       refuse_with=rng.choice(["busy", "prompt"]))
+        number, prefix = rng.choice([("13800138000", False), ("020", True), ("138", True)])
+        add_block_entry(session, h, number, prefix=prefix)
+    if rng.random() < 0.4:
+        actions = ["menu", "voicemail", "announcement", *(f"department:{k}" for k in keys)]
+        add_time_rule(session, h, action=rng.choice(actions), weekdays=rng.choice(["1", "1,2,3,4,5", "6,7"]),
+                      segments=rng.choice(["09:00-12:00", "13:00-18:00", ""]))
+        set_after_hours(session, h, rng.choice(["voicemail", "announcement", *(f"department:{k}" for k in keys)]))
     # After binding (the database refuses a seat on a destination that is not routable): lapse some.
     for dest, fate in dests:
         if fate in ("pending", "revoked"):
@@ -240,12 +256,18 @@ def test_freeswitch_and_asterisk_choose_the_same_seats(seed: int, template_db: P
     # FreeSWITCH plan's socket hooks, one stands for the FastAGI routes the Asterisk plan calls).
     fs_controller = FsController(config, model, NOW)
     ast_controller = FsController(config, model, NOW)
+    seen = SEEN.setdefault(seed, set())
     for i, (caller, keys, outcomes) in enumerate(calls):
         expected = asterisk_controlled(h, keys, caller, ast_controller)
         r = run_call(plan, NUMBER, caller=caller, keys=keys, seats=seats_of(outcomes), controller=fs_controller)
         observed = _observed(r)
         assert observed == expected, f"seed {seed} call {i} controller, keys {keys}: {observed} != {expected}"
         assert r.variables.get("IVR400_DECIDED_BY") == "controller", f"seed {seed} call {i}"
+        seen.add(fs_controller.decisions[0].action.value if fs_controller.decisions else "none")
+        seen.add(f"mode:{observed.mode}:{len(observed.legs) > 1}")
+        if r.variables.get("ivr400_disp"):
+            seen.add(f"disp:{r.variables['ivr400_disp']}")
+        fs_controller.decisions.clear()
         _check_after(r, h, expected, outcomes, f"seed {seed} call {i} controller")
 
 
@@ -265,3 +287,11 @@ def _check_after(r: CallResult, h: RenderHotline, expected: Expected, outcomes: 
         assert r.variables.get("IVR400_DISPOSITION") == ("voicemail" if h.voicemail else
                                                           r.variables.get("IVR400_DISPOSITION")), where
         assert (r.recorded is not None) == h.voicemail, where
+
+
+def test_the_generator_reaches_every_action_and_mode() -> None:
+    if set(SEEN) != set(SEEDS):
+        pytest.skip("runs after every seed of the property test")
+    seen = set().union(*SEEN.values())
+    assert {"menu", "department", "voicemail", "announcement", "refuse"} <= seen, seen
+    assert {"mode:sequential:True", "mode:simultaneous:True", "disp:blocked", "disp:voicemail"} <= seen, seen
