@@ -32,9 +32,9 @@ from ivr400.db.migrate import upgrade
 from ivr400.pbx.freeswitch import contract
 from ivr400.provisioning import seats
 from ivr400.provisioning.blocking import add_block_entry, set_block_mode
-from ivr400.provisioning.time_rules import add_time_rule, set_after_hours
 from ivr400.provisioning.enterprises import add_enterprise
 from ivr400.provisioning.hotlines import add_hotline
+from ivr400.provisioning.time_rules import add_time_rule, set_after_hours
 from ivr400.provisioning.trunks import add_trunk
 from ivr400.render.freeswitch import render_freeswitch_model
 from ivr400.render.load import load_model
