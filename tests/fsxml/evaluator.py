@@ -32,7 +32,8 @@ and ``dialplan_hunt``, signalwire/freeswitch master), and the time tests ``src/s
 
 The dptools the ivr400 plan uses are modelled at the level of what the call does: ``playback``,
 ``pre_answer``/``answer``, ``play_and_get_digits`` (takes the next scripted key, or none), ``socket`` (calls the
-scripted controller, which may set variables, or is down), ``bridge`` (asks the scripted seats how each leg
+scripted controller, which may set variables, or is down; after a session the call goes on only with
+``socket_resume=true``), ``bridge`` (asks the scripted seats how each leg
 ends; ``|`` legs are tried in turn while they fail, ``,`` legs ring together), ``record``, ``event``, ``log``,
 ``hangup``. The result is a :class:`CallResult` with every step, for tests to compare.
 """
@@ -544,9 +545,13 @@ class _Call:
         # What the controller reads from the connect reply: the channel variables and the caller ID.
         answer = self.controller(hook, {**self.ch.variables, "_caller": self.ch.profile["caller_id_number"]})
         if answer is None:
-            return  # refused: FreeSWITCH logs and goes on with the next action
+            return  # refused: FreeSWITCH logs "Socket Error!" and goes on with the next action
         for name, value in answer.items():
             self.ch.set(name, value)
+        # The controller closed the socket: the channel goes on only with socket_resume (or the ESL `resume`
+        # command), else it is hung up (mod_event_socket.c, socket_function / listener_run).
+        if self.ch.get("socket_resume").lower() not in ("true", "yes", "on", "1"):
+            self.hangup("NORMAL_CLEARING")
 
     def bridge(self, data: str) -> None:
         common: dict[str, str] = {}

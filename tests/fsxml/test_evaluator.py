@@ -210,3 +210,15 @@ def test_unmodelled_things_fail_loudly() -> None:
     with pytest.raises(EvaluationError, match="loops"):
         run_call(plan('<extension name="a"><condition><action application="transfer" data="1 XML t"/>'
                       '</condition></extension>'), "1", context="t")
+
+
+def test_socket_goes_on_only_with_socket_resume_or_when_refused() -> None:
+    body = '''
+      <extension name="a"><condition field="destination_number" expression="^1">
+        {resume}<action application="socket" data="127.0.0.1:8084 async full"/>
+        <action application="playback" data="after-${{X}}"/></condition></extension>'''
+    up = lambda _hook, _vars: {"X": "set"}  # noqa: E731
+    assert ran(plan(body.format(resume='<action application="set" data="socket_resume=true"/>')),
+               controller=up) == ["after-set"]
+    assert ran(plan(body.format(resume="")), controller=up) == []  # hung up when the controller closed
+    assert ran(plan(body.format(resume="")), controller=lambda _h, _v: None) == ["after-"]  # connection refused
