@@ -145,6 +145,7 @@ class XmlCurlSource:
         self._model: RenderModel | None = None
         self._generation: int | None = None
         self._loaded = 0.0
+        self._documents: dict[tuple[str, str], str] = {}
         self.loads = 0
 
     def model(self) -> RenderModel:
@@ -153,6 +154,7 @@ class XmlCurlSource:
             fresh = time.monotonic() - self._loaded < self.max_age_s
             if self._model is None or generation != self._generation or not fresh:
                 self._model = load_model(session, self.now())
+                self._documents = {}
                 self._generation = generation
                 self._loaded = time.monotonic()
                 self.loads += 1
@@ -167,7 +169,16 @@ class XmlCurlSource:
         kwargs: dict[str, Any] = {"template_dirs": self.template_dirs}
         if self.socket:
             kwargs["socket"] = self.socket
-        return xml_curl_document(self.model(), hunt_context=context, destination=destination, **kwargs)
+        model = self.model()
+        # Every transfer of a call is a lookup in context ivr400: render that document once per model.
+        key = (context, destination if context != "ivr400" else "")
+        document = self._documents.get(key)
+        if document is None or self._model is not model:
+            document = xml_curl_document(model, hunt_context=context, destination=destination, **kwargs)
+            with self._lock:
+                if self._model is model and len(self._documents) < 10_000:
+                    self._documents[key] = document
+        return document
 
 
 def xml_curl_app(source: XmlCurlSource) -> Starlette:
