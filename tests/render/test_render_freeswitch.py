@@ -161,3 +161,21 @@ def test_ringback_for_class() -> None:
     assert ringback_for_class("ivr400-tone-7") == "ivr400/tone-7.wav"
     with pytest.raises(ValueError, match="no FreeSWITCH sound"):
         ringback_for_class("default")
+
+
+def test_frslint_passes_on_every_rendered_file_and_xml_curl_document(rich: Session, tmp_path: Path) -> None:  # noqa: F811
+    """frslint as a lint (tests/fsxml/frslint.py): the rich hotline's files, and each xml_curl document alone."""
+    from tests.conftest import in_ci
+    from tests.fsxml.frslint import FrslintUnavailable, analyze, analyze_document
+
+    model = load_model(rich, NOW)
+    try:
+        assert analyze(render_freeswitch_model(model).files, tmp_path / "conf") == []
+    except FrslintUnavailable as exc:
+        if in_ci():
+            raise
+        pytest.skip(f"frslint could not be installed: {exc}")
+    for context, destination in (("public", RICH), ("public", "4000000001"), ("ivr400", "ivr400-hunt")):
+        doc = tmp_path / f"{context}-{destination}.xml"
+        doc.write_text(xml_curl_document(model, hunt_context=context, destination=destination))
+        assert analyze_document(doc) == [], doc.name
