@@ -312,16 +312,17 @@ class _Channel:
 
 
 def _substitute(data: str, match: re.Match[str] | None) -> str:
-    """switch_perform_substitution: ``$N`` → group N ("" when it did not take part)."""
+    """switch_perform_substitution (src/switch_regex.c): ``$N`` and ``${N}`` → group N ("" when there is no such
+    group or it did not take part); any other ``$`` (``${name}``) is left for variable expansion."""
     if match is None:
         return data
 
     def group(m: re.Match[str]) -> str:
-        n = int(m.group(1))
-        if n > (match.re.groups if match else 0):
+        n = int(m.group(1) or m.group(2))
+        if n > match.re.groups:
             return ""
         return match.group(n) or ""
-    return re.sub(r"\$(\d)", group, data)
+    return re.sub(r"\$(?:\{(\d+)\}|(\d+))", group, data)
 
 
 class _Call:

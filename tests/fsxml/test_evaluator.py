@@ -32,6 +32,10 @@ def test_regex_is_unanchored_and_captures_substitute() -> None:
       <extension name="a"><condition field="destination_number" expression="^1(\\d)(\\d)$">
         <action application="playback" data="x-$2-$1-$3"/></condition></extension>''')
     assert ran(p, "123") == ["x-3-2-"]
+    p = plan('''
+      <extension name="a"><condition field="destination_number" expression="^(1)(2)">
+        <action application="playback" data="${2}${1}-${destination_number}"/></condition></extension>''')
+    assert ran(p, "12") == ["21-12"]
 
 
 def test_first_matching_extension_wins_unless_continue() -> None:
