@@ -34,10 +34,14 @@ from ivr400.tree import DEFAULT_DIAL_TEMPLATE
 class FsController:
     """Callable as the evaluator's ``controller``: ``(hook, channel variables) -> variables | None``."""
 
-    def __init__(self, config: LoadedConfig, model: RenderModel, now: datetime, *, down: bool = False) -> None:
+    def __init__(self, config: LoadedConfig, model: RenderModel, now: datetime, *, down: bool = False,
+                 routes: frozenset[str] | None = None) -> None:
+        """``down``: every hook finds nobody listening; ``routes``: only these hooks are answered (the others
+        fail as if the controller had gone away meanwhile)."""
         self.config = config
         self.now = now
         self.down = down
+        self.routes = routes
         self.templates = {t.seat_id: t.template for h in model.hotlines for d in h.hunts() for t in d.targets}
         self.positions: dict[tuple[str, str], int] = defaultdict(int)
         self.decisions: list[Decision] = []
@@ -80,7 +84,7 @@ class FsController:
         raise AssertionError(f"unknown hook {hook}")
 
     def __call__(self, hook: str, variables: Mapping[str, str]) -> dict[str, str] | None:
-        if self.down:
+        if self.down or (self.routes is not None and contract.parse_hook(hook)[0] not in self.routes):
             return None
         pairs = self.asterisk_variables(hook, variables.get("_caller", ""))
         out: dict[str, str] = {}

@@ -1,6 +1,7 @@
 """Property: for generated databases, callers and key presses, the FreeSWITCH plan (run by our evaluator) and the
 Asterisk side choose the same department and ring the same seats in the same order, with the same hunt mode —
-with the controller down (the static plans) and up (the controller's decisions applied at every hook).
+with the controller down (the static plans), up (the controller's decisions applied at every hook), and gone
+after the call-entry hook (the department's static list: ``IVR400_DECIDED_BY=mixed``).
 
 The Asterisk side: no evaluator of the Asterisk dialplan exists in the tests, so the static plan's behaviour is
 written out here from dialplans/asterisk/_shared.j2 over the render model's static hunt lists (the lists the
@@ -39,7 +40,7 @@ from ivr400.provisioning.trunks import add_trunk
 from ivr400.render.freeswitch import render_freeswitch_model
 from ivr400.render.load import load_model
 from ivr400.render.model import RenderDepartment, RenderHotline, RenderModel
-from ivr400.routing.model import ActionKind, HuntStrategy
+from ivr400.routing.model import ActionKind, Decision, HuntStrategy
 from tests.factories import destination_row
 from tests.fsxml.controller import FsController
 from tests.fsxml.evaluator import CallResult, Dialplan, run_call
@@ -268,7 +269,46 @@ def test_freeswitch_and_asterisk_choose_the_same_seats(seed: int, template_db: P
         if r.variables.get("ivr400_disp"):
             seen.add(f"disp:{r.variables['ivr400_disp']}")
         fs_controller.decisions.clear()
+
+    # The controller answers the call-entry hook, then goes away: the department's static list ("mixed").
+    fs_mixed = FsController(config, model, NOW, routes=frozenset({"route"}))
+    ast_mixed = FsController(config, model, NOW)
+    fs_globals, rr = {"sounds_dir": "/snd"}, {}
+    for i, (caller, keys, outcomes) in enumerate(calls):
+        expected, decided_by = asterisk_mixed(h, keys, caller, ast_mixed, rr)
+        r = run_call(plan, NUMBER, caller=caller, keys=keys, seats=seats_of(outcomes), controller=fs_mixed,
+                     globals_=fs_globals)
+        observed = _observed(r)
+        assert observed == expected, f"seed {seed} call {i} mixed, keys {keys}: {observed} != {expected}"
+        if expected.department is not None:
+            assert r.variables.get("IVR400_DECIDED_BY") == decided_by, f"seed {seed} call {i} mixed"
+            seen.add(f"decided:{decided_by}")
+        _check_after(r, h, expected, outcomes, f"seed {seed} call {i} mixed")
         _check_after(r, h, expected, outcomes, f"seed {seed} call {i} controller")
+
+
+def asterisk_mixed(h: RenderHotline, keys: list[str | None], caller: str, controller: FsController,
+                   rr: dict[str, int]) -> tuple[Expected, str]:
+    """The route hook answered, the department hook failed: the static list of the department the menu chose
+    (``DECIDED_BY=mixed``); a department decided at entry comes with its targets (``controller``)."""
+    controller.asterisk_variables(contract.hook_request("route", hotline=h.number), caller)
+    decision = controller.decisions[-1]
+    if decision.action is ActionKind.MENU:
+        path = asterisk_menu(h, keys)
+        return asterisk_static_hunt(next(d for d in h.hunts() if d.path == path), rr), "mixed"
+    expected = asterisk_controlled_decision(h, decision, controller)
+    return expected, "controller"
+
+
+def asterisk_controlled_decision(h: RenderHotline, decision: object, controller: FsController) -> Expected:
+    assert isinstance(decision, Decision)
+    if decision.action is not ActionKind.DEPARTMENT:
+        return Expected(None)
+    path = decision.department if decision.department not in (None, "switchboard") else ""
+    if not decision.targets:
+        return Expected(path)
+    mode = "simultaneous" if decision.hunt_strategy is HuntStrategy.SIMULTANEOUS else "sequential"
+    return Expected(path, mode, [controller.fs_dial(t) for t in decision.targets])
 
 
 def _check_after(r: CallResult, h: RenderHotline, expected: Expected, outcomes: dict[str, tuple[str, float]],
@@ -295,3 +335,4 @@ def test_the_generator_reaches_every_action_and_mode() -> None:
     seen = set().union(*SEEN.values())
     assert {"menu", "department", "voicemail", "announcement", "refuse"} <= seen, seen
     assert {"mode:sequential:True", "mode:simultaneous:True", "disp:blocked", "disp:voicemail"} <= seen, seen
+    assert {"decided:mixed", "decided:controller"} <= seen, seen
