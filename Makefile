@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: demo test lint system venv bench clean
+.PHONY: demo test lint system venv bench clean frslint
 
 venv: $(BIN)/.installed
 
@@ -22,8 +22,15 @@ demo: system venv
 
 # Static checks first (style, types, the layering contract of docs/architecture.md), so CI fails on a new
 # import cycle before any test runs; then the whole suite.
-test: system venv lint
+test: system venv lint frslint
 	$(BIN)/python -m pytest -q -rs
+
+# frslint (FreeSWITCH XML lint, PyPI) in its own venv: it installs top-level packages named debug, log, lint.
+frslint: .venv-frslint/bin/frslint
+
+.venv-frslint/bin/frslint:
+	$(PYTHON) -m venv .venv-frslint
+	.venv-frslint/bin/pip install --quiet frslint==0.1.0
 
 lint: venv
 	$(BIN)/ruff check .
@@ -40,4 +47,4 @@ bench: system venv
 	$(BIN)/python bench/bench_reload_leak.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .venv-frslint .pytest_cache

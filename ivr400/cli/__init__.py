@@ -36,6 +36,8 @@ COMMAND_GROUPS: dict[str, tuple[str, str, str]] = {
     "deploy": ("ivr400.cli.deploy", "deploy",
                "Render the dialplan from the database and install it into Asterisk, atomically."),
     "serve": ("ivr400.cli.serve", "serve", "Run the controller (FastAGI, or ESL with --pbx freeswitch) until SIGTERM."),
+    "serve-xml": ("ivr400.cli.serve_xml", "serve_xml",
+                  "Serve the FreeSWITCH dialplan to mod_xml_curl over HTTP, straight from the database."),
     "rule": ("ivr400.cli.rule", "rule",
              "Routing rules: by time (time add), by caller region (region add), after-hours; list, remove."),
     "block": ("ivr400.cli.block", "block", "Call blocking: mode, add, remove, list."),

@@ -1,5 +1,6 @@
 """`ivr400 deploy`: render the database into Asterisk's include files, reload what changed, verify;
-`ivr400 deploy --check`: say what the running Asterisk lacks, with the fix.
+`ivr400 deploy --check`: say what the running Asterisk lacks, with the fix;
+`ivr400 deploy --pbx freeswitch --out CONF_DIR [--dry-run]`: the FreeSWITCH XML dialplan files instead.
 
 Where: the settings (asterisk.*, ami.*, controller.agi_url of ivr400.config; flags below win), or the
 lab's Asterisk with `ivr400 --lab deploy`.
@@ -34,9 +35,16 @@ from ivr400.render.asterisk import RenderedConfig
 @click.option("--dry-run", is_flag=True, help="Render and check, show what would change; write nothing.")
 @click.option("--no-reload", is_flag=True, help="Write the files but do not reload Asterisk (no AMI needed).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--pbx", type=click.Choice(["asterisk", "freeswitch"]), default="asterisk", show_default=True,
+              help="Which PBX's dialplan to render and install.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="FreeSWITCH: its conf directory (files go to dialplan/ivr400.xml and dialplan/public/ivr400.xml).")
+@click.option("--socket", "socket", default=None, metavar="HOST:PORT",
+              help="FreeSWITCH: where the dialplan's socket hooks reach the ESL controller (default 127.0.0.1:8084).")
 @handle_errors
 def deploy(config_dir: Path | None, root: Path | None, template_dir: Path | None, agi_url: str | None,
-           check_only: bool, dry_run: bool, no_reload: bool, as_json: bool) -> None:
+           check_only: bool, dry_run: bool, no_reload: bool, as_json: bool, pbx: str, out_dir: Path | None,
+           socket: str | None) -> None:
     """Render the dialplan from the database and install it into Asterisk, atomically.
 
     Writes only below <config dir>/ivr400/ (extensions, musiconhold, pjsip, cdr_custom and cdr_manager
@@ -44,6 +52,11 @@ def deploy(config_dir: Path | None, root: Path | None, template_dir: Path | None
     /var/lib/asterisk/moh/ivr400/. Reloads only what changed over AMI and verifies it is loaded; on
     failure the previous files are restored and reloaded.
     """
+    if pbx == "freeswitch":
+        _deploy_freeswitch(template_dir, out_dir, socket, check_only, dry_run, no_reload, as_json)
+        return
+    if out_dir is not None or socket is not None:
+        raise CommandError("pbx: --out and --socket are FreeSWITCH options (--pbx freeswitch)")
     a = app()
     settings = a.settings_with(asterisk_config_dir=config_dir, asterisk_root=root,
                                asterisk_template_dir=template_dir, controller_agi_url=agi_url)
@@ -150,3 +163,43 @@ def _print(report: DeployReport, err: bool = False) -> None:
     for w in report.warnings:
         say(f"warning: {w}")
     say(f"took {report.seconds:.2f} s")
+
+
+def _deploy_freeswitch(template_dir: Path | None, out_dir: Path | None, socket: str | None, check_only: bool,
+                       dry_run: bool, no_reload: bool, as_json: bool) -> None:
+    """Render the FreeSWITCH dialplan; write it below ``out_dir`` unless ``dry_run``."""
+    from ivr400.deploy.freeswitch import FreeswitchDeployError, deploy_freeswitch
+    from ivr400.render.asterisk import RenderError
+    from ivr400.render.freeswitch import DEFAULT_SOCKET, render_freeswitch
+
+    if check_only:
+        raise CommandError("pbx: --check inspects a running Asterisk; it has no FreeSWITCH form")
+    if out_dir is None and not dry_run:
+        raise CommandError("out: --pbx freeswitch needs --out CONF_DIR (FreeSWITCH's conf directory) or --dry-run")
+    a = app()
+    try:
+        with a.session() as s:
+            rendered = render_freeswitch(s, a.now(), template_dirs=[template_dir] if template_dir else [],
+                                         socket=socket or DEFAULT_SOCKET)
+        # Reloading over ESL is the ESL client's (ivr400.pbx.freeswitch); deploy_freeswitch takes it as a callable.
+        report = deploy_freeswitch(rendered, out_dir, dry_run=dry_run, reloadxml=None)
+    except RenderError as exc:
+        raise CommandError(f"templates: {exc}") from exc
+    except FreeswitchDeployError as exc:
+        if as_json:
+            emit_json({**exc.report.to_dict(), "error": str(exc)})
+        raise CommandError(str(exc)) from exc
+    if as_json:
+        emit_json({**report.to_dict(), "files": rendered.files if dry_run else {}, "sounds": list(rendered.sounds)})
+        return
+    prefix = "would write" if report.dry_run else "wrote"
+    click.echo(f"conf dir: {report.conf_dir or '(none: --dry-run)'}")
+    click.echo(f"{prefix}: {', '.join(report.written) or '(nothing)'}")
+    if report.unchanged:
+        click.echo(f"unchanged: {', '.join(report.unchanged)}")
+    click.echo(f"sounds the dialplan plays (below FreeSWITCH's sounds directory): {len(rendered.sounds)}")
+    if report.written and not report.dry_run:
+        click.echo("not reloaded: run `fs_cli -x reloadxml` (or serve the dialplan with `ivr400 serve-xml`)"
+                   + (" (--no-reload)" if no_reload else ""))
+    for w in report.warnings:
+        click.echo(f"warning: {w}", err=True)

@@ -70,7 +70,8 @@ def _trunk(trunk: TrunkRow) -> RenderTrunk:
 
 
 def _targets(seats: tuple[SeatNode, ...]) -> tuple[RenderTarget, ...]:
-    return tuple(RenderTarget(s.dial, s.ring_timeout_s, s.number, s.seat_id, s.position) for s in seats)
+    return tuple(RenderTarget(s.dial, s.ring_timeout_s, s.number, s.seat_id, s.position, s.trunk.template)
+                 for s in seats)
 
 
 def _hotline(h: HotlineNode) -> RenderHotline:

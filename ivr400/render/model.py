@@ -174,13 +174,19 @@ def bound_exten(dept_id: int | None, dial: str) -> str:
 
 @dataclass(frozen=True)
 class RenderTarget:
-    """One routable seat: the dial string and how long it rings."""
+    """One routable seat: the dial string and how long it rings.
+
+    ``template`` is the Asterisk dial template of the seat's trunk (``PJSIP/{number}@ivr400-out``), from which
+    the FreeSWITCH renderer derives its dial string; it is left out of the repr (and so of
+    :attr:`RenderHotline.version`), since ``dial`` already changes with it.
+    """
 
     dial: str
     ring_timeout_s: int
     number: str
     seat_id: int
     position: int
+    template: str = field(default="", repr=False, compare=False)
 
 
 @dataclass(frozen=True)
