@@ -7,6 +7,7 @@ lab's Asterisk with `ivr400 --lab deploy`.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -165,6 +166,28 @@ def _print(report: DeployReport, err: bool = False) -> None:
     say(f"took {report.seconds:.2f} s")
 
 
+def _esl_reloadxml(host: str, port: int, password: str) -> Callable[[], str]:
+    """``api reloadxml`` over FreeSWITCH's event socket, as the callable deploy_freeswitch takes: FreeSWITCH's
+    answer (``+OK [Success]``), or ``-ERR <why>`` when it cannot be reached (the deploy then rolls back)."""
+    def reloadxml() -> str:
+        import asyncio
+
+        from ivr400.pbx.freeswitch.esl import ESLError, InboundClient
+
+        async def run() -> str:
+            client = await InboundClient.open(host, port, password, timeout=5.0)
+            try:
+                return await client.api("reloadxml")
+            finally:
+                await client.close()
+
+        try:
+            return asyncio.run(run())
+        except (ESLError, ValueError, OSError) as exc:  # ValueError: ESL protocol / value errors
+            return f"-ERR {host}:{port}: {exc}"
+    return reloadxml
+
+
 def _deploy_freeswitch(template_dir: Path | None, out_dir: Path | None, socket: str | None, check_only: bool,
                        dry_run: bool, no_reload: bool, as_json: bool) -> None:
     """Render the FreeSWITCH dialplan; write it below ``out_dir`` unless ``dry_run``."""
@@ -181,8 +204,10 @@ def _deploy_freeswitch(template_dir: Path | None, out_dir: Path | None, socket: 
         with a.session() as s:
             rendered = render_freeswitch(s, a.now(), template_dirs=[template_dir] if template_dir else [],
                                          socket=socket or DEFAULT_SOCKET)
-        # Reloading over ESL is the ESL client's (ivr400.pbx.freeswitch); deploy_freeswitch takes it as a callable.
-        report = deploy_freeswitch(rendered, out_dir, dry_run=dry_run, reloadxml=None)
+        settings = a.settings
+        reload = None if no_reload or not settings.freeswitch_esl_password else _esl_reloadxml(
+            settings.freeswitch_esl_host, settings.freeswitch_esl_port, settings.freeswitch_esl_password)
+        report = deploy_freeswitch(rendered, out_dir, dry_run=dry_run, reloadxml=reload)
     except RenderError as exc:
         raise CommandError(f"templates: {exc}") from exc
     except FreeswitchDeployError as exc:
@@ -198,8 +223,10 @@ def _deploy_freeswitch(template_dir: Path | None, out_dir: Path | None, socket: 
     if report.unchanged:
         click.echo(f"unchanged: {', '.join(report.unchanged)}")
     click.echo(f"sounds the dialplan plays (below FreeSWITCH's sounds directory): {len(rendered.sounds)}")
-    if report.written and not report.dry_run:
-        click.echo("not reloaded: run `fs_cli -x reloadxml` (or serve the dialplan with `ivr400 serve-xml`)"
-                   + (" (--no-reload)" if no_reload else ""))
+    if report.reload_output:
+        click.echo(f"reloaded: reloadxml over ESL ({report.reload_output})")
+    elif report.written and not report.dry_run:
+        why = " (--no-reload)" if no_reload else " (freeswitch.esl_password is not set)"
+        click.echo("not reloaded: run `fs_cli -x reloadxml` (or serve the dialplan with `ivr400 serve-xml`)" + why)
     for w in report.warnings:
         click.echo(f"warning: {w}", err=True)

@@ -145,3 +145,44 @@ def test_the_documented_xml_curl_binding_points_at_serve_xml() -> None:
     param = conf.find("bindings/binding/param[@name='gateway-url']")
     assert param is not None and param.get("bindings") == "dialplan"
     assert param.get("value") == f"http://{DEFAULT_HOST}:{DEFAULT_PORT}/dialplan"
+
+
+def test_cli_deploy_reloads_over_esl_and_rolls_back_when_refused(tmp_path: Path) -> None:
+    """`ivr400 deploy --pbx freeswitch --out DIR` with freeswitch.esl_password set: `api reloadxml` over the
+    event socket (a fake FreeSWITCH on loopback); a refused login leaves the previous files in place."""
+    import threading
+
+    from click.testing import CliRunner
+
+    from ivr400.cli import main
+    from tests.fakes.fake_freeswitch import FakeEventSocket
+
+    loop = asyncio.new_event_loop()
+    fake = loop.run_until_complete(FakeEventSocket(password="s3cret-esl").start())
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        conf = tmp_path / "conf"
+        env = {"IVR400_DATA_DIR": str(tmp_path / "data"), "IVR400_DATABASE_URL": "",
+               "IVR400_FREESWITCH_ESL_HOST": "127.0.0.1", "IVR400_FREESWITCH_ESL_PORT": str(fake.port),
+               "IVR400_FREESWITCH_ESL_PASSWORD": "s3cret-esl"}
+        runner = CliRunner()
+        assert runner.invoke(main, ["demo"], env=env).exit_code == 0
+        out = runner.invoke(main, ["deploy", "--pbx", "freeswitch", "--out", str(conf)], env=env)
+        assert out.exit_code == 0, out.output
+        assert "reloaded: reloadxml over ESL (+OK [Success])" in out.output
+        assert [c.line for c in fake.commands] == ["auth s3cret-esl", "api reloadxml"]
+        first = (conf / "dialplan/public/ivr400.xml").read_text()
+
+        assert runner.invoke(main, ["hotline", "add", "4008765432", "--enterprise", "北京示例科技有限公司"],
+                             env=env).exit_code == 0
+        bad = runner.invoke(main, ["deploy", "--pbx", "freeswitch", "--out", str(conf)],
+                            env={**env, "IVR400_FREESWITCH_ESL_PASSWORD": "wrong"})
+        assert bad.exit_code != 0
+        assert "wrong" not in bad.output and "s3cret-esl" not in bad.output
+        assert (conf / "dialplan/public/ivr400.xml").read_text() == first, "refused reload: previous files back"
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.run_until_complete(fake.close())
+        loop.close()
