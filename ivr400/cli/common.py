@@ -10,12 +10,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DatabaseError, IntegrityError
-from sqlalchemy.orm import Session
 
 from ivr400.cli import GlobalOptions
 from ivr400.config import ConfigError, Settings
@@ -23,8 +22,10 @@ from ivr400.db.engine import make_engine
 from ivr400.db.revision import SchemaError, schema_is_current
 from ivr400.localtime import format_moment
 from ivr400.numbers import NumberError
-from ivr400.provisioning.audit import current_actor
 from ivr400.provisioning.errors import ProvisioningError, from_integrity_error
+
+if TYPE_CHECKING:  # the ORM is imported by the commands that open a session, not by the fast list commands
+    from sqlalchemy.orm import Session
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -102,6 +103,8 @@ class AppContext:
 
     def _seed_calendar(self, engine: Engine) -> None:
         """A database just created: the national holidays of every year chinesecalendar knows."""
+        from sqlalchemy.orm import Session
+
         from ivr400.provisioning.calendar import seed_known_years
 
         try:
@@ -111,8 +114,16 @@ class AppContext:
             pass
 
     @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A read-only look at the database with SQLAlchemy Core, for list commands: no ORM is loaded."""
+        with self.engine.connect() as conn:
+            yield conn
+
+    @contextmanager
     def session(self) -> Iterator[Session]:
         """One transaction per command: commit on success, roll back everything on any error."""
+        from sqlalchemy.orm import Session
+
         with Session(self.engine, expire_on_commit=False) as session:
             try:
                 yield session
@@ -126,6 +137,8 @@ class AppContext:
 
     @property
     def actor(self) -> str:
+        from ivr400.provisioning.audit import current_actor
+
         return current_actor()
 
     @property

@@ -55,6 +55,7 @@ from ivr400.provisioning.errors import ProvisioningError, from_integrity_error
 from ivr400.provisioning.evidence import add_evidence
 from ivr400.provisioning.hotlines import check_hunt
 from ivr400.provisioning.seats import add_department, add_seat
+from ivr400.provisioning.status import key_path
 from ivr400.provisioning.tones import find_tone
 from ivr400.provisioning.trunks import find_trunk
 from ivr400.validators import DEPT_PATH
@@ -576,7 +577,7 @@ def export_departments(session: Session, *, hotline: Hotline | None) -> Export:
                                       selectinload(Department.prompt_tone))
     if hotline is not None:
         stmt = stmt.where(Department.hotline_id == hotline.id)
-    ordered = sorted(((d.hotline.number, lookup.key_path(d)), d) for d in session.scalars(stmt))
+    ordered = sorted(((d.hotline.number, key_path(d)), d) for d in session.scalars(stmt))
     rows = [{"hotline": hotline_display(d.hotline), "key": path, "name": d.name, "hunt": d.hunt_strategy,
              "max_attempts": str(d.max_attempts), "ringback_tone": d.ringback_tone.name if d.ringback_tone else "",
              "prompt_tone": d.prompt_tone.name if d.prompt_tone else ""} for (_, path), d in ordered]
@@ -591,8 +592,8 @@ def export_seats(session: Session, *, hotline: Hotline | None) -> Export:
     if hotline is not None:
         stmt = stmt.where(Seat.hotline_id == hotline.id)
     seats = sorted(session.scalars(stmt), key=lambda s: (
-        s.hotline.number, lookup.key_path(s.department) if s.department else "", s.position))
-    rows = [{"hotline": hotline_display(s.hotline), "department": lookup.key_path(s.department) if s.department else "",
+        s.hotline.number, key_path(s.department) if s.department else "", s.position))
+    rows = [{"hotline": hotline_display(s.hotline), "department": key_path(s.department) if s.department else "",
              "position": str(s.position), "destination": destination_display(s.destination),
              "ring_timeout": str(s.ring_timeout_s)} for s in seats]
     return Export("seats", rows)
