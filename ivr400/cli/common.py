@@ -13,18 +13,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DatabaseError, IntegrityError
 
 from ivr400.cli import GlobalOptions
 from ivr400.config import ConfigError, Settings
-from ivr400.db.engine import make_engine
-from ivr400.db.revision import SchemaError, schema_is_current
 from ivr400.localtime import format_moment
 from ivr400.numbers import NumberError
 from ivr400.provisioning.errors import ProvisioningError, from_integrity_error
 
-if TYPE_CHECKING:  # the ORM is imported by the commands that open a session, not by the fast list commands
+if TYPE_CHECKING:
+    # SQLAlchemy is imported when a command opens the database (so `ivr400 GROUP --help` does not load
+    # it), and its ORM only by the commands that open a session, not by the list commands (Core).
+    from sqlalchemy import Connection, Engine
     from sqlalchemy.orm import Session
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -87,6 +86,11 @@ class AppContext:
     def engine(self) -> Engine:
         """The database, checked to be at this ivr400's schema (created when empty)."""
         if self._engine is None:
+            from sqlalchemy.exc import DatabaseError
+
+            from ivr400.db.engine import make_engine
+            from ivr400.db.revision import SchemaError, schema_is_current
+
             try:
                 self._engine = make_engine(self.database_url)
                 if not schema_is_current(self._engine):
@@ -103,6 +107,7 @@ class AppContext:
 
     def _seed_calendar(self, engine: Engine) -> None:
         """A database just created: the national holidays of every year chinesecalendar knows."""
+        from sqlalchemy.exc import IntegrityError
         from sqlalchemy.orm import Session
 
         from ivr400.provisioning.calendar import seed_known_years
@@ -184,8 +189,12 @@ def handle_errors(func: F) -> F:
             raise CommandError(str(exc)) from exc
         except NumberError as exc:
             raise CommandError(f"number: {exc}") from exc
-        except IntegrityError as exc:
-            raise CommandError(str(from_integrity_error(exc, "input"))) from exc
+        except Exception as exc:
+            # A refusal by the database is an IntegrityError; SQLAlchemy is loaded if it raised one.
+            sa_exc = sys.modules.get("sqlalchemy.exc")
+            if sa_exc is not None and isinstance(exc, sa_exc.IntegrityError):
+                raise CommandError(str(from_integrity_error(exc, "input"))) from exc
+            raise
 
     return wrapper  # type: ignore[return-value]
 

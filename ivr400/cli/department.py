@@ -4,10 +4,10 @@ from __future__ import annotations
 import click
 
 from ivr400.cli.common import app, emit, handle_errors, json_option
-from ivr400.provisioning import listing
 from ivr400.provisioning.views import department_view
 
-# The ORM and the provisioning services are imported by the commands that write; `list` reads with Core.
+# The ORM and the provisioning services are imported by the commands that write; `list` reads with Core,
+# and `--help` loads neither.
 
 COLUMNS = ["id", "hotline", "key", "name", "hunt", "max_attempts", "seats", "ringback_tone"]
 
@@ -52,6 +52,8 @@ def add(hotline_ref: str, key: str, name: str, parent_path: str | None, hunt: st
 @json_option
 @handle_errors
 def list_(hotline_ref: str, as_json: bool) -> None:
+    from ivr400.provisioning import listing
+
     with app().connection() as conn:
         rows = listing.departments(conn, listing.hotline_id(conn, hotline_ref))
         emit(sorted(rows, key=lambda r: r["key"]), as_json, COLUMNS)

@@ -4,11 +4,11 @@ from __future__ import annotations
 import click
 
 from ivr400.cli.common import app, emit, handle_errors, json_option
-from ivr400.provisioning import listing
 from ivr400.provisioning.errors import ProvisioningError
 from ivr400.provisioning.views import destination_view, event_view, evidence_view
 
-# The ORM and the provisioning services are imported by the commands that write; `list` reads with Core.
+# The ORM and the provisioning services are imported by the commands that write; `list` reads with Core,
+# and `--help` loads neither.
 
 COLUMNS = ["id", "number", "kind", "city", "owner", "owner_kind", "status", "valid_until", "seats"]
 ENTERPRISE_OPTION = click.option("--enterprise", "enterprise_ref", default=None,
@@ -46,6 +46,8 @@ def add(number: str, enterprise_ref: str, owner: str, owner_kind: str, relations
 @json_option
 @handle_errors
 def list_(enterprise_ref: str | None, status: str | None, as_json: bool) -> None:
+    from ivr400.provisioning import listing
+
     a = app()
     with a.connection() as conn:
         owner = listing.enterprise_id(conn, enterprise_ref) if enterprise_ref else None

@@ -4,10 +4,10 @@ from __future__ import annotations
 import click
 
 from ivr400.cli.common import app, emit, handle_errors, json_option
-from ivr400.provisioning import listing
 from ivr400.provisioning.views import enterprise_view
 
-# The ORM and the provisioning services are imported by the commands that write; `list` reads with Core.
+# The ORM and the provisioning services are imported by the commands that write; `list` reads with Core,
+# and `--help` loads neither.
 
 COLUMNS = ["id", "name", "area_code", "province", "city", "timezone", "hotlines", "destinations"]
 
@@ -37,6 +37,8 @@ def add(name: str, area_code: str, timezone: str, as_json: bool) -> None:
 @json_option
 @handle_errors
 def list_(as_json: bool) -> None:
+    from ivr400.provisioning import listing
+
     with app().connection() as conn:
         emit(listing.enterprises(conn), as_json, COLUMNS)
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 import click
 
 from ivr400.cli.common import app, emit, handle_errors, json_option
-from ivr400.provisioning import listing
 from ivr400.provisioning.errors import ProvisioningError
 from ivr400.provisioning.views import hotline_view, seat_view
 
-# The ORM and the provisioning services are imported by the commands that write; `list` reads with Core.
+# The ORM and the provisioning services are imported by the commands that write; `list` reads with Core,
+# and `--help` loads neither.
 
 COLUMNS = ["id", "number", "carrier", "enterprise", "hunt", "max_bound", "bound", "routable", "active"]
 
@@ -44,6 +44,8 @@ def add(number: str, enterprise_ref: str, name: str | None, max_bound: int, hunt
 @json_option
 @handle_errors
 def list_(as_json: bool) -> None:
+    from ivr400.provisioning import listing
+
     a = app()
     with a.connection() as conn:
         emit(listing.hotlines(conn, a.now()), as_json, COLUMNS)

@@ -4,10 +4,10 @@ from __future__ import annotations
 import click
 
 from ivr400.cli.common import app, emit, handle_errors, json_option
-from ivr400.provisioning import listing
 from ivr400.provisioning.views import seat_view
 
-# The ORM and the provisioning services are imported by the commands that write; `list` reads with Core.
+# The ORM and the provisioning services are imported by the commands that write; `list` reads with Core,
+# and `--help` loads neither.
 
 COLUMNS = ["id", "hotline", "department", "position", "destination", "ring_timeout_s", "state"]
 
@@ -46,6 +46,8 @@ def add(hotline_ref: str, dest_ref: str, dept_path: str | None, position: int | 
 @handle_errors
 def list_(hotline_ref: str | None, as_json: bool) -> None:
     """Seats in hunt order; suspended ones (revoked/expired destination) are marked."""
+    from ivr400.provisioning import listing
+
     a = app()
     with a.connection() as conn:
         hotline = listing.hotline_id(conn, hotline_ref) if hotline_ref else None
