@@ -17,7 +17,6 @@ import click
 from ivr400.cli import GlobalOptions
 from ivr400.config import ConfigError, Settings
 from ivr400.localtime import format_moment
-from ivr400.numbers import NumberError
 from ivr400.provisioning.errors import ProvisioningError, from_integrity_error
 
 if TYPE_CHECKING:
@@ -187,11 +186,12 @@ def handle_errors(func: F) -> F:
             return func(*args, **kwargs)
         except ProvisioningError as exc:
             raise CommandError(str(exc)) from exc
-        except NumberError as exc:
-            raise CommandError(f"number: {exc}") from exc
         except Exception as exc:
-            # A refusal by the database is an IntegrityError; SQLAlchemy is loaded if it raised one.
-            sa_exc = sys.modules.get("sqlalchemy.exc")
+            # A number refused by ivr400.numbers, or a change refused by the database (IntegrityError): each
+            # can only come from a module already loaded, so this one imports neither (start-up time).
+            numbers, sa_exc = sys.modules.get("ivr400.numbers"), sys.modules.get("sqlalchemy.exc")
+            if numbers is not None and isinstance(exc, numbers.NumberError):
+                raise CommandError(f"number: {exc}") from exc
             if sa_exc is not None and isinstance(exc, sa_exc.IntegrityError):
                 raise CommandError(str(from_integrity_error(exc, "input"))) from exc
             raise

@@ -21,7 +21,6 @@ from sqlalchemy import Boolean, Connection, Integer, String, column, select, tab
 
 from ivr400.compliance.names import name_key
 from ivr400.db.types import UTCDateTime
-from ivr400.numbers import NumberError, parse_hotline_number
 from ivr400.provisioning.errors import ProvisioningError
 from ivr400.provisioning.views import (
     department_view,
@@ -66,6 +65,8 @@ def _rows(conn: Connection, stmt: Any) -> list[SimpleNamespace]:  # noqa: ANN401
 
 def hotline_id(conn: Connection, ref: str, field: str = "hotline") -> int:
     """The id of the hotline `ref` names (a 400 number in any usual form), as `lookup.hotline` finds it."""
+    from ivr400.numbers import NumberError, parse_hotline_number  # only the commands naming a hotline pay for it
+
     try:
         number = parse_hotline_number(ref).number
     except NumberError as exc:
