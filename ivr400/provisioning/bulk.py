@@ -137,11 +137,14 @@ def run_import(session: Session, kind: str, data: bytes, *, source: str, base_di
     report = ImportReport(kind=kind, source=source, dry_run=dry_run)
     try:
         text, report.encoding = decode(data, encoding)
-        rows = read_rows(text, fmt)
+        rows, malformed = read_rows(text, fmt)
     except CsvFileError as exc:
         report.errors.extend(exc.errors)
         return report
-    report.lines = len(rows)
+    # Malformed lines are reported and the others still checked, so one run names every bad line; with
+    # any error the transaction is rolled back (all or nothing).
+    report.errors.extend(malformed)
+    report.lines = len(rows) + len(malformed)
     store_existed = store_root.exists()
     with tempfile.TemporaryDirectory(prefix="ivr400-dry-run-") as scratch:
         ctx = ImportContext(base_dir=base_dir, store_root=Path(scratch) / "evidence" if dry_run else store_root,
