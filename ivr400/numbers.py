@@ -31,9 +31,10 @@ import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
+from typing import TYPE_CHECKING
 
-import phonenumbers
-from phonenumbers import PhoneNumberType
+if TYPE_CHECKING:  # imported where numbers are checked: a command that parses none does not load its metadata
+    import phonenumbers
 
 
 def describe_region(parsed: phonenumbers.PhoneNumber) -> str:
@@ -90,6 +91,8 @@ _SAMPLE_LOCALS = ("62345678", "6234567", "82345678", "2345678")
 
 def _sample_number(code: str) -> phonenumbers.PhoneNumber | None:
     """A valid landline behind area code ``code`` (without its 0), or None if it is not an area code."""
+    import phonenumbers
+
     for local in _SAMPLE_LOCALS:
         parsed = phonenumbers.parse("+86" + code + local)
         if phonenumbers.is_valid_number(parsed) and phonenumbers.length_of_geographical_area_code(parsed) == len(code):
@@ -532,6 +535,9 @@ def parse_destination(text: str) -> DestinationNumber:
     if number.kind is NumberKind.LOCAL:
         raise _refuse(text, f"write a landline with its area code including the 0 (0xx-{number.value})")
     nsn = number.value if number.kind is NumberKind.MOBILE else number.value[1:]
+    import phonenumbers
+    from phonenumbers import PhoneNumberType
+
     parsed = phonenumbers.parse("+86" + nsn)
     if not phonenumbers.is_valid_number(parsed):
         if number.kind is NumberKind.MOBILE:

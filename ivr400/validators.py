@@ -51,6 +51,8 @@ UNSAFE_ARGUMENT = re.compile(r"[\x00-\x1f\x7f\"'\\$;,`{}]")
 _KEY = re.compile(r"[0-9]")
 _DIAL_TEMPLATE = re.compile(r"(?:PJSIP|SIP|IAX2|DAHDI|Local)/[A-Za-z0-9_.:@/+=\-{}]+")
 _PJSIP_ENDPOINT = re.compile(r"PJSIP/\{number\}@([A-Za-z0-9_.\-]+)")
+#: Asterisk's PJSIP dial forms: `PJSIP/endpoint`, `PJSIP/user@endpoint`, each optionally followed by `/<SIP URI>`.
+_PJSIP_DIALED = re.compile(r"PJSIP/(?:[^/@]*@)?([A-Za-z0-9_.\-]+)(?:/.*)?")
 
 
 class UnsafeValueError(ValueError):
@@ -109,6 +111,14 @@ def dial_string(template: str, number: str) -> str:
 def pjsip_endpoint(template: str) -> str | None:
     """The endpoint a ``PJSIP/{number}@endpoint`` template dials through (None for other forms)."""
     m = _PJSIP_ENDPOINT.fullmatch(template)
+    return m.group(1) if m else None
+
+
+def dialed_pjsip_endpoint(template: str) -> str | None:
+    """The PJSIP endpoint any PJSIP dial template goes through: ``PJSIP/{number}@carrier`` → ``carrier``,
+    ``PJSIP/pstn/sip:{number}@127.0.0.1:5071`` → ``pstn`` (the endpoint whose settings the request uses
+    towards that URI); None for other technologies or a `{number}` in the endpoint's place."""
+    m = _PJSIP_DIALED.fullmatch(template)
     return m.group(1) if m else None
 
 

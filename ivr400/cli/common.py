@@ -10,21 +10,20 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from sqlalchemy import Engine
-from sqlalchemy.exc import DatabaseError, IntegrityError
-from sqlalchemy.orm import Session
 
 from ivr400.cli import GlobalOptions
 from ivr400.config import ConfigError, Settings
-from ivr400.db.engine import make_engine
-from ivr400.db.revision import SchemaError, schema_is_current
 from ivr400.localtime import format_moment
-from ivr400.numbers import NumberError
-from ivr400.provisioning.audit import current_actor
 from ivr400.provisioning.errors import ProvisioningError, from_integrity_error
+
+if TYPE_CHECKING:
+    # SQLAlchemy is imported when a command opens the database (so `ivr400 GROUP --help` does not load
+    # it), and its ORM only by the commands that open a session, not by the list commands (Core).
+    from sqlalchemy import Connection, Engine
+    from sqlalchemy.orm import Session
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -86,6 +85,11 @@ class AppContext:
     def engine(self) -> Engine:
         """The database, checked to be at this ivr400's schema (created when empty)."""
         if self._engine is None:
+            from sqlalchemy.exc import DatabaseError
+
+            from ivr400.db.engine import make_engine
+            from ivr400.db.revision import SchemaError, schema_is_current
+
             try:
                 self._engine = make_engine(self.database_url)
                 if not schema_is_current(self._engine):
@@ -102,6 +106,9 @@ class AppContext:
 
     def _seed_calendar(self, engine: Engine) -> None:
         """A database just created: the national holidays of every year chinesecalendar knows."""
+        from sqlalchemy.exc import IntegrityError
+        from sqlalchemy.orm import Session
+
         from ivr400.provisioning.calendar import seed_known_years
 
         try:
@@ -111,8 +118,16 @@ class AppContext:
             pass
 
     @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A read-only look at the database with SQLAlchemy Core, for list commands: no ORM is loaded."""
+        with self.engine.connect() as conn:
+            yield conn
+
+    @contextmanager
     def session(self) -> Iterator[Session]:
         """One transaction per command: commit on success, roll back everything on any error."""
+        from sqlalchemy.orm import Session
+
         with Session(self.engine, expire_on_commit=False) as session:
             try:
                 yield session
@@ -126,6 +141,8 @@ class AppContext:
 
     @property
     def actor(self) -> str:
+        from ivr400.provisioning.audit import current_actor
+
         return current_actor()
 
     @property
@@ -169,10 +186,15 @@ def handle_errors(func: F) -> F:
             return func(*args, **kwargs)
         except ProvisioningError as exc:
             raise CommandError(str(exc)) from exc
-        except NumberError as exc:
-            raise CommandError(f"number: {exc}") from exc
-        except IntegrityError as exc:
-            raise CommandError(str(from_integrity_error(exc, "input"))) from exc
+        except Exception as exc:
+            # A number refused by ivr400.numbers, or a change refused by the database (IntegrityError): each
+            # can only come from a module already loaded, so this one imports neither (start-up time).
+            numbers, sa_exc = sys.modules.get("ivr400.numbers"), sys.modules.get("sqlalchemy.exc")
+            if numbers is not None and isinstance(exc, numbers.NumberError):
+                raise CommandError(f"number: {exc}") from exc
+            if sa_exc is not None and isinstance(exc, sa_exc.IntegrityError):
+                raise CommandError(str(from_integrity_error(exc, "input"))) from exc
+            raise
 
     return wrapper  # type: ignore[return-value]
 

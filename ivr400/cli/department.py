@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 import click
-from sqlalchemy import select
 
 from ivr400.cli.common import app, emit, handle_errors, json_option
-from ivr400.db.models import Department
-from ivr400.provisioning import lookup
-from ivr400.provisioning.seats import add_department
-from ivr400.provisioning.tones import find_tone
 from ivr400.provisioning.views import department_view
+
+# The ORM and the provisioning services are imported by the commands that write; `list` reads with Core,
+# and `--help` loads neither.
 
 COLUMNS = ["id", "hotline", "key", "name", "hunt", "max_attempts", "seats", "ringback_tone"]
 
@@ -33,6 +31,10 @@ def department() -> None:
 def add(hotline_ref: str, key: str, name: str, parent_path: str | None, hunt: str, max_attempts: int,
         ringback_tone: str | None, prompt_tone: str | None, as_json: bool) -> None:
     """Add menu KEY (0-9) named NAME to HOTLINE."""
+    from ivr400.provisioning import lookup
+    from ivr400.provisioning.seats import add_department
+    from ivr400.provisioning.tones import find_tone
+
     with app().session() as s:
         h = lookup.hotline(s, hotline_ref)
         parent = lookup.department(s, h, parent_path, "parent") if parent_path else None
@@ -50,7 +52,8 @@ def add(hotline_ref: str, key: str, name: str, parent_path: str | None, hunt: st
 @json_option
 @handle_errors
 def list_(hotline_ref: str, as_json: bool) -> None:
-    with app().session() as s:
-        h = lookup.hotline(s, hotline_ref)
-        rows = [department_view(d) for d in s.scalars(select(Department).where(Department.hotline_id == h.id))]
+    from ivr400.provisioning import listing
+
+    with app().connection() as conn:
+        rows = listing.departments(conn, listing.hotline_id(conn, hotline_ref))
         emit(sorted(rows, key=lambda r: r["key"]), as_json, COLUMNS)

@@ -1,17 +1,14 @@
 """`ivr400 destination`: numbers a hotline may forward to (目的码) and their whitelist status."""
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import click
-from sqlalchemy import select
 
 from ivr400.cli.common import app, emit, handle_errors, json_option
-from ivr400.db.models import Destination, WhitelistEvent
-from ivr400.provisioning import destinations as service
-from ivr400.provisioning import lookup
 from ivr400.provisioning.errors import ProvisioningError
 from ivr400.provisioning.views import destination_view, event_view, evidence_view
+
+# The ORM and the provisioning services are imported by the commands that write; `list` reads with Core,
+# and `--help` loads neither.
 
 COLUMNS = ["id", "number", "kind", "city", "owner", "owner_kind", "status", "valid_until", "seats"]
 ENTERPRISE_OPTION = click.option("--enterprise", "enterprise_ref", default=None,
@@ -33,6 +30,9 @@ def destination() -> None:
 @handle_errors
 def add(number: str, enterprise_ref: str, owner: str, owner_kind: str, relationship: str | None, as_json: bool) -> None:
     """Register a destination number; it stays pending until approved."""
+    from ivr400.provisioning import destinations as service
+    from ivr400.provisioning import lookup
+
     a = app()
     with a.session() as s:
         row = service.add_destination(s, lookup.enterprise(s, enterprise_ref), number, owner_name=owner,
@@ -46,12 +46,12 @@ def add(number: str, enterprise_ref: str, owner: str, owner_kind: str, relations
 @json_option
 @handle_errors
 def list_(enterprise_ref: str | None, status: str | None, as_json: bool) -> None:
+    from ivr400.provisioning import listing
+
     a = app()
-    with a.session() as s:
-        stmt = select(Destination).order_by(Destination.id)
-        if enterprise_ref:
-            stmt = stmt.where(Destination.enterprise_id == lookup.enterprise(s, enterprise_ref).id)
-        rows = [destination_view(d, a.now()) for d in s.scalars(stmt)]
+    with a.connection() as conn:
+        owner = listing.enterprise_id(conn, enterprise_ref) if enterprise_ref else None
+        rows = listing.destinations(conn, a.now(), enterprise=owner)
         if status:
             rows = [r for r in rows if r["status"] == status]
         emit(rows, as_json, COLUMNS)
@@ -64,6 +64,11 @@ def list_(enterprise_ref: str | None, status: str | None, as_json: bool) -> None
 @handle_errors
 def show(ref: str, enterprise_ref: str | None, as_json: bool) -> None:
     """Show a destination (by #id or number) with its evidence and audit trail."""
+    from sqlalchemy import select
+
+    from ivr400.db.models import WhitelistEvent
+    from ivr400.provisioning import lookup
+
     a = app()
     with a.session() as s:
         d = lookup.destination(s, ref, enterprise_ref)
@@ -86,6 +91,9 @@ def show(ref: str, enterprise_ref: str | None, as_json: bool) -> None:
 @handle_errors
 def approve(ref: str, enterprise_ref: str | None, as_json: bool) -> None:
     """Approve onto the whitelist when R1–R7 pass; otherwise list what is missing and exit 1."""
+    from ivr400.provisioning import destinations as service
+    from ivr400.provisioning import lookup
+
     a = app()
     try:
         with a.session() as s:
@@ -101,7 +109,9 @@ def approve(ref: str, enterprise_ref: str | None, as_json: bool) -> None:
     emit(view, as_json)
 
 
-def _status_command(name: str, action: Callable[..., object]) -> click.Command:
+def _status_command(name: str) -> click.Command:
+    """`ivr400 destination NAME`: the status change `ivr400.provisioning.destinations.NAME`."""
+
     @destination.command(name)
     @click.argument("ref")
     @ENTERPRISE_OPTION
@@ -109,16 +119,19 @@ def _status_command(name: str, action: Callable[..., object]) -> click.Command:
     @json_option
     @handle_errors
     def command(ref: str, enterprise_ref: str | None, reason: str, as_json: bool) -> None:
+        from ivr400.provisioning import destinations as service
+        from ivr400.provisioning import lookup
+
         a = app()
         with a.session() as s:
             d = lookup.destination(s, ref, enterprise_ref)
-            action(s, d, reason=reason, now=a.now(), actor=a.actor)
+            getattr(service, name)(s, d, reason=reason, now=a.now(), actor=a.actor)
             emit(destination_view(d, a.now()), as_json)
 
     return command
 
 
-reject = _status_command("reject", service.reject)
+reject = _status_command("reject")
 reject.help = "Refuse a pending destination (kept, with the reason)."
-revoke = _status_command("revoke", service.revoke)
+revoke = _status_command("revoke")
 revoke.help = "Take an approved destination off the whitelist now; its seats are suspended, not deleted."

@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import click
-from sqlalchemy import select
 
 from ivr400.cli.common import app, emit, handle_errors, json_option
-from ivr400.db.models import Enterprise
-from ivr400.provisioning import lookup
-from ivr400.provisioning.enterprises import add_enterprise
 from ivr400.provisioning.views import enterprise_view
+
+# The ORM and the provisioning services are imported by the commands that write; `list` reads with Core,
+# and `--help` loads neither.
 
 COLUMNS = ["id", "name", "area_code", "province", "city", "timezone", "hotlines", "destinations"]
 
@@ -26,6 +25,8 @@ def enterprise() -> None:
 @handle_errors
 def add(name: str, area_code: str, timezone: str, as_json: bool) -> None:
     """Register an enterprise by its registered name (as on its business licence)."""
+    from ivr400.provisioning.enterprises import add_enterprise
+
     a = app()
     with a.session() as s:
         row = add_enterprise(s, name, area_code, timezone=timezone, now=a.now())
@@ -36,8 +37,10 @@ def add(name: str, area_code: str, timezone: str, as_json: bool) -> None:
 @json_option
 @handle_errors
 def list_(as_json: bool) -> None:
-    with app().session() as s:
-        emit([enterprise_view(e) for e in s.scalars(select(Enterprise).order_by(Enterprise.id))], as_json, COLUMNS)
+    from ivr400.provisioning import listing
+
+    with app().connection() as conn:
+        emit(listing.enterprises(conn), as_json, COLUMNS)
 
 
 @enterprise.command("show")
@@ -46,6 +49,8 @@ def list_(as_json: bool) -> None:
 @handle_errors
 def show(ref: str, as_json: bool) -> None:
     """Show one enterprise (by id or name) with its hotlines."""
+    from ivr400.provisioning import lookup
+
     a = app()
     with a.session() as s:
         e = lookup.enterprise(s, ref)

@@ -2,15 +2,13 @@
 from __future__ import annotations
 
 import click
-from sqlalchemy import select
 
 from ivr400.cli.common import app, emit, handle_errors, json_option
-from ivr400.db.models import Hotline
-from ivr400.provisioning import lookup
 from ivr400.provisioning.errors import ProvisioningError
-from ivr400.provisioning.hotlines import MAX_BOUND_LIMIT, add_hotline, check_hunt
-from ivr400.provisioning.tones import find_tone
 from ivr400.provisioning.views import hotline_view, seat_view
+
+# The ORM and the provisioning services are imported by the commands that write; `list` reads with Core,
+# and `--help` loads neither.
 
 COLUMNS = ["id", "number", "carrier", "enterprise", "hunt", "max_bound", "bound", "routable", "active"]
 
@@ -32,6 +30,9 @@ def hotline() -> None:
 def add(number: str, enterprise_ref: str, name: str | None, max_bound: int, hunt: str, max_attempts: int,
         as_json: bool) -> None:
     """Add a 400 number; its carrier follows from the prefix."""
+    from ivr400.provisioning import lookup
+    from ivr400.provisioning.hotlines import add_hotline
+
     a = app()
     with a.session() as s:
         row = add_hotline(s, number, lookup.enterprise(s, enterprise_ref), name=name, max_bound=max_bound, hunt=hunt,
@@ -43,9 +44,11 @@ def add(number: str, enterprise_ref: str, name: str | None, max_bound: int, hunt
 @json_option
 @handle_errors
 def list_(as_json: bool) -> None:
+    from ivr400.provisioning import listing
+
     a = app()
-    with a.session() as s:
-        emit([hotline_view(h, a.now()) for h in s.scalars(select(Hotline).order_by(Hotline.number))], as_json, COLUMNS)
+    with a.connection() as conn:
+        emit(listing.hotlines(conn, a.now()), as_json, COLUMNS)
 
 
 @hotline.command("show")
@@ -54,6 +57,8 @@ def list_(as_json: bool) -> None:
 @handle_errors
 def show(number: str, as_json: bool) -> None:
     """Show a hotline with its seats (suspended ones marked)."""
+    from ivr400.provisioning import lookup
+
     a = app()
     with a.session() as s:
         h = lookup.hotline(s, number)
@@ -85,6 +90,10 @@ def set_(number: str, hunt: str | None, max_bound: int | None, max_attempts: int
          ringback_tone: str | None, active: bool | None, menu_timeout: int | None, menu_retries: int | None,
          voicemail: bool | None, record_calls: bool | None, as_json: bool) -> None:
     """Change a hotline's settings."""
+    from ivr400.provisioning import lookup
+    from ivr400.provisioning.hotlines import MAX_BOUND_LIMIT, check_hunt
+    from ivr400.provisioning.tones import find_tone
+
     a = app()
     with a.session() as s:
         h = lookup.hotline(s, number)

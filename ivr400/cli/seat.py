@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import click
-from sqlalchemy import select
 
 from ivr400.cli.common import app, emit, handle_errors, json_option
-from ivr400.db.models import Seat
-from ivr400.provisioning import lookup
-from ivr400.provisioning.seats import add_seat, move_seat, remove_seat
 from ivr400.provisioning.views import seat_view
+
+# The ORM and the provisioning services are imported by the commands that write; `list` reads with Core,
+# and `--help` loads neither.
 
 COLUMNS = ["id", "hotline", "department", "position", "destination", "ring_timeout_s", "state"]
 
@@ -29,6 +28,9 @@ def seat() -> None:
 def add(hotline_ref: str, dest_ref: str, dept_path: str | None, position: int | None, ring_timeout: int,
         as_json: bool) -> None:
     """Bind DEST to HOTLINE; refused unless DEST is whitelisted for the hotline's enterprise."""
+    from ivr400.provisioning import lookup
+    from ivr400.provisioning.seats import add_seat
+
     a = app()
     with a.session() as s:
         h = lookup.hotline(s, hotline_ref)
@@ -44,13 +46,12 @@ def add(hotline_ref: str, dest_ref: str, dept_path: str | None, position: int | 
 @handle_errors
 def list_(hotline_ref: str | None, as_json: bool) -> None:
     """Seats in hunt order; suspended ones (revoked/expired destination) are marked."""
+    from ivr400.provisioning import listing
+
     a = app()
-    with a.session() as s:
-        stmt = select(Seat).order_by(Seat.hotline_id, Seat.department_id.is_not(None), Seat.department_id,
-                                     Seat.position)
-        if hotline_ref:
-            stmt = stmt.where(Seat.hotline_id == lookup.hotline(s, hotline_ref).id)
-        emit([seat_view(x, a.now()) for x in s.scalars(stmt)], as_json, COLUMNS)
+    with a.connection() as conn:
+        hotline = listing.hotline_id(conn, hotline_ref) if hotline_ref else None
+        emit(listing.seats(conn, a.now(), hotline=hotline), as_json, COLUMNS)
 
 
 @seat.command("move")
@@ -61,6 +62,9 @@ def list_(hotline_ref: str | None, as_json: bool) -> None:
 @handle_errors
 def move(seat_id: int, position: int | None, ring_timeout: int | None, as_json: bool) -> None:
     """Change a seat's hunt position or ring timeout."""
+    from ivr400.provisioning import lookup
+    from ivr400.provisioning.seats import move_seat
+
     a = app()
     with a.session() as s:
         row = move_seat(s, lookup.seat(s, seat_id), position=position, ring_timeout=ring_timeout)
@@ -71,6 +75,9 @@ def move(seat_id: int, position: int | None, ring_timeout: int | None, as_json: 
 @click.argument("seat_id", type=int)
 @handle_errors
 def remove(seat_id: int) -> None:
+    from ivr400.provisioning import lookup
+    from ivr400.provisioning.seats import remove_seat
+
     with app().session() as s:
         remove_seat(s, lookup.seat(s, seat_id))
     click.echo(f"seat #{seat_id} removed")

@@ -13,8 +13,9 @@ What is checked (docs/operations.md lists the same, with the fixes):
 - over AMI: the login; the manager user's permissions (`manager show user`: write `command` for deploy,
   read `cdr` for `cdr listen`); the modules ivr400 relies on (`module show like`); every dialplan
   application and function the rendered extensions.conf uses (`core show application|function`);
-  the PJSIP endpoints its trunks dial; ivr400's dialplan loaded (`ivr400-inbound`); CDRs enabled,
-  unanswered calls logged (cdr.conf), the CDR backends registered and not suspended;
+  the PJSIP endpoints the routable seats' trunks dial (only those: see `dialed_endpoints`); ivr400's
+  dialplan loaded (`ivr400-inbound`); CDRs enabled, unanswered calls logged (cdr.conf), the CDR backends
+  registered and not suspended;
 - warnings that do not stop calls: the controller not listening (Asterisk then takes the static plan),
   a configuration file holding the AMI secret readable by everyone.
 
@@ -35,6 +36,7 @@ from ivr400.deploy.asterisk import VARLIB, DeployTarget, cdr_backends, sections
 from ivr400.pbx.asterisk.ami import AmiError, AmiLike
 from ivr400.pbx.asterisk.config_files import INCLUDE_DIR, INCLUDES, IncludeFile, include_line
 from ivr400.render.asterisk import RenderedConfig
+from ivr400.validators import dialed_pjsip_endpoint
 
 OK, MISSING, WARNING = "ok", "missing", "warning"
 
@@ -412,21 +414,33 @@ def _check_ami(report: CheckReport, ami: AmiLike, rendered: RenderedConfig, user
             report.add(MISSING, f"cdr backend {backend}", "not registered", _module_fix(module))
 
 
-def _trunk_endpoints(rendered: RenderedConfig) -> list[str]:
+def dialed_endpoints(rendered: RenderedConfig) -> dict[str, list[str]]:
+    """PJSIP endpoint → the trunks (by name; "(default)" for seats without one) that dial through it.
+
+    Only what the database dials: the render model's trunks are those of the seats routable now on active
+    hotlines (ivr400.tree), so the default `PJSIP/{number}@ivr400-out` is there only when such a seat has no
+    trunk of its own or its hotline's; a trunk no seat uses is not. Both PJSIP forms count
+    (`PJSIP/{number}@endpoint` and the lab's `PJSIP/endpoint/sip:…`).
+    """
     model = rendered.model
-    if model is None:
-        return []
-    return sorted({t.endpoint for t in model.trunks if t.endpoint})
+    found: dict[str, list[str]] = {}
+    for t in model.trunks if model is not None else ():
+        endpoint = dialed_pjsip_endpoint(t.template)
+        if endpoint:
+            found.setdefault(endpoint, []).append(t.name)
+    return dict(sorted(found.items()))
 
 
 def _check_endpoints(report: CheckReport, ami: AmiLike, rendered: RenderedConfig) -> None:
-    for name in _trunk_endpoints(rendered):
+    for name, trunks in dialed_endpoints(rendered).items():
+        via = f"trunk {', '.join(trunks)}"
         out = _run(ami, f"pjsip show endpoint {name}")
         if isinstance(out, AmiError) or "Unable to find" in out:
-            report.add(MISSING, f"pjsip endpoint {name}", "a trunk dials through it but it does not exist",
-                       f"define endpoint `{name}` (with its aor) in pjsip.conf, then `module reload res_pjsip.so`")
+            report.add(MISSING, f"pjsip endpoint {name}", f"routable seats dial through it ({via}) but it does not "
+                       "exist", f"define endpoint `{name}` (with its aor) in pjsip.conf, then "
+                       "`module reload res_pjsip.so`")
         else:
-            report.add(OK, f"pjsip endpoint {name}", "exists")
+            report.add(OK, f"pjsip endpoint {name}", f"exists ({via})")
 
 
 def _check_controller(report: CheckReport, host: str, port: int) -> None:

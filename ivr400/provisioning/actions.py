@@ -20,6 +20,7 @@ from ivr400.db.models import Department, Hotline, Tone
 from ivr400.pbx.asterisk.prompts import tone_sound
 from ivr400.provisioning import lookup
 from ivr400.provisioning.errors import ProvisioningError
+from ivr400.provisioning.status import key_path
 from ivr400.routing.model import SWITCHBOARD_KEY, Action, ActionKind
 from ivr400.validators import has_unsafe_text
 
@@ -71,7 +72,7 @@ class ActionSpec:
     prompt: str | None = None
 
     def describe(self) -> str:
-        return describe_action(self.kind.value, lookup.key_path(self.department) if self.department else None,
+        return describe_action(self.kind.value, key_path(self.department) if self.department else None,
                                self.prompt)
 
 
@@ -132,7 +133,7 @@ def parse_action(session: Session, hotline: Hotline, text: str, field: str = "ac
 def model_action(spec: ActionSpec) -> Action:
     department = None
     if spec.kind is ActionKind.DEPARTMENT:
-        department = lookup.key_path(spec.department) if spec.department else SWITCHBOARD_KEY
+        department = key_path(spec.department) if spec.department else SWITCHBOARD_KEY
     elif spec.kind is ActionKind.VOICEMAIL and spec.department is not None:
-        department = lookup.key_path(spec.department)
+        department = key_path(spec.department)
     return Action(spec.kind, department, spec.prompt)

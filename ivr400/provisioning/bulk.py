@@ -55,6 +55,7 @@ from ivr400.provisioning.errors import ProvisioningError, from_integrity_error
 from ivr400.provisioning.evidence import add_evidence
 from ivr400.provisioning.hotlines import check_hunt
 from ivr400.provisioning.seats import add_department, add_seat
+from ivr400.provisioning.status import key_path
 from ivr400.provisioning.tones import find_tone
 from ivr400.provisioning.trunks import find_trunk
 from ivr400.validators import DEPT_PATH
@@ -136,11 +137,14 @@ def run_import(session: Session, kind: str, data: bytes, *, source: str, base_di
     report = ImportReport(kind=kind, source=source, dry_run=dry_run)
     try:
         text, report.encoding = decode(data, encoding)
-        rows = read_rows(text, fmt)
+        rows, malformed = read_rows(text, fmt)
     except CsvFileError as exc:
         report.errors.extend(exc.errors)
         return report
-    report.lines = len(rows)
+    # Malformed lines are reported and the others still checked, so one run names every bad line; with
+    # any error the transaction is rolled back (all or nothing).
+    report.errors.extend(malformed)
+    report.lines = len(rows) + len(malformed)
     store_existed = store_root.exists()
     with tempfile.TemporaryDirectory(prefix="ivr400-dry-run-") as scratch:
         ctx = ImportContext(base_dir=base_dir, store_root=Path(scratch) / "evidence" if dry_run else store_root,
@@ -576,7 +580,7 @@ def export_departments(session: Session, *, hotline: Hotline | None) -> Export:
                                       selectinload(Department.prompt_tone))
     if hotline is not None:
         stmt = stmt.where(Department.hotline_id == hotline.id)
-    ordered = sorted(((d.hotline.number, lookup.key_path(d)), d) for d in session.scalars(stmt))
+    ordered = sorted(((d.hotline.number, key_path(d)), d) for d in session.scalars(stmt))
     rows = [{"hotline": hotline_display(d.hotline), "key": path, "name": d.name, "hunt": d.hunt_strategy,
              "max_attempts": str(d.max_attempts), "ringback_tone": d.ringback_tone.name if d.ringback_tone else "",
              "prompt_tone": d.prompt_tone.name if d.prompt_tone else ""} for (_, path), d in ordered]
@@ -591,8 +595,8 @@ def export_seats(session: Session, *, hotline: Hotline | None) -> Export:
     if hotline is not None:
         stmt = stmt.where(Seat.hotline_id == hotline.id)
     seats = sorted(session.scalars(stmt), key=lambda s: (
-        s.hotline.number, lookup.key_path(s.department) if s.department else "", s.position))
-    rows = [{"hotline": hotline_display(s.hotline), "department": lookup.key_path(s.department) if s.department else "",
+        s.hotline.number, key_path(s.department) if s.department else "", s.position))
+    rows = [{"hotline": hotline_display(s.hotline), "department": key_path(s.department) if s.department else "",
              "position": str(s.position), "destination": destination_display(s.destination),
              "ring_timeout": str(s.ring_timeout_s)} for s in seats]
     return Export("seats", rows)

@@ -133,11 +133,17 @@ def _decode_error(data: bytes, exc: UnicodeDecodeError, encoding: str) -> LineEr
     return LineError(line, "encoding", f"byte 0x{data[exc.start]:02x} is not {encoding} text")
 
 
-def read_rows(text: str, fmt: CsvFormat) -> list[Row]:
-    """Rows of `text` under `fmt`'s header; raises CsvFileError for a bad header or a malformed record.
+def read_rows(text: str, fmt: CsvFormat) -> tuple[list[Row], list[LineError]]:
+    """(rows, errors): the well-formed data records of `text` under `fmt`'s header, and one LineError
+    (field `file`) for every malformed record, which is left out of the rows. Reading goes on after a
+    malformed record, so every bad line of the file is reported at once.
 
-    Header names are matched after trimming and lower-casing; unknown, repeated or missing required
-    columns are refused (line 1). Blank records are skipped; cells are trimmed.
+    Malformed: not CSV (a quote in the middle of an unquoted cell, text after a closing quote, a quoted
+    cell never closed — which runs to the end of the file), or more non-empty cells than the header
+    names. Fewer cells than the header is not an error: the missing cells read as "".
+    Raises CsvFileError for a bad header (line 1), which leaves nothing to read the records by: header
+    names are matched after trimming and lower-casing; unknown, repeated or missing required columns are
+    refused. Blank records are skipped; cells are trimmed.
     """
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
@@ -167,16 +173,17 @@ def read_rows(text: str, fmt: CsvFormat) -> list[Row]:
             record = next(reader)
         except StopIteration:
             break
-        except csv.Error as exc:
-            raise CsvFileError([LineError(line, "file", f"not CSV: {exc}")]) from exc
+        except csv.Error as exc:  # the reader goes on with the next physical line
+            errors.append(LineError(line, "file", f"not CSV: {exc}"))
+            line = reader.line_num + 1
+            continue
         if any(cell.strip() for cell in record):
             if len(record) > len(names) and any(c.strip() for c in record[len(names):]):
                 errors.append(LineError(line, "file", f"{len(record)} cells but the header names {len(names)}"))
-            rows.append(Row(line, {name: cell.strip() for name, cell in zip(names, record, strict=False)}))
+            else:
+                rows.append(Row(line, {name: cell.strip() for name, cell in zip(names, record, strict=False)}))
         line = reader.line_num + 1
-    if errors:
-        raise CsvFileError(errors)
-    return rows
+    return rows, errors
 
 
 def write_rows(fmt: CsvFormat, rows: Iterable[dict[str, str]]) -> str:

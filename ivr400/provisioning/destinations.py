@@ -140,17 +140,6 @@ def revoke(session: Session, dest: Destination, *, reason: str, now: datetime, a
     _set_status(session, dest, WhitelistStatus.REVOKED, "revoke", reason=reason, now=now, actor=actor)
 
 
-def effective_status(dest: Destination, now: datetime) -> str:
-    """What an operator needs to see: approved but outside its window shows as expired / not yet valid."""
-    if dest.status != WhitelistStatus.APPROVED.value:
-        return dest.status
-    if dest.valid_until is not None and now >= dest.valid_until:
-        return "expired"
-    if dest.valid_from is not None and now < dest.valid_from:
-        return "not_yet_valid"
-    return "approved"
-
-
 def expiring(session: Session, *, days: int, now: datetime, enterprise: Enterprise | None = None) -> list[Destination]:
     """Approved destinations whose authorization ends within `days` (already expired ones included)."""
     if days < 0:

@@ -1,7 +1,10 @@
 """Errors the provisioning layer raises: always naming the field and the reason."""
 from __future__ import annotations
 
-from sqlalchemy.exc import IntegrityError
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # only a type here: `ivr400 GROUP --help` imports this module without loading SQLAlchemy
+    from sqlalchemy.exc import IntegrityError
 
 
 class ProvisioningError(ValueError):

@@ -108,12 +108,3 @@ def seat(session: Session, seat_id: int, field: str = "seat") -> Seat:
     if found is None:
         raise ProvisioningError(field, f"no seat #{seat_id}")
     return found
-
-
-def key_path(dept: Department) -> str:
-    keys = []
-    node: Department | None = dept
-    while node is not None:
-        keys.append(node.key)
-        node = node.parent
-    return ".".join(reversed(keys))

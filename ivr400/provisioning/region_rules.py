@@ -17,6 +17,7 @@ from ivr400.numbers import NumberError, normalize_number
 from ivr400.provisioning import lookup
 from ivr400.provisioning.actions import check_priority, optional_text
 from ivr400.provisioning.errors import ProvisioningError
+from ivr400.provisioning.status import key_path
 from ivr400.routing.model import RegionOverride, RegionRule
 
 __all__ = [
@@ -38,7 +39,7 @@ def add_region_rule(session: Session, hotline: Hotline, *, province: str, depart
     dept = lookup.department(session, hotline, department.strip())
     city = optional_text(city, "city", 20)
     try:
-        model = RegionRule(id=0, department=lookup.key_path(dept), province=(province or "").strip(), city=city,
+        model = RegionRule(id=0, department=key_path(dept), province=(province or "").strip(), city=city,
                            priority=priority)
     except ValueError as exc:
         field = "province" if "province" in str(exc) else "city" if "city" in str(exc) else "department"

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 from ivr400.db.models import Department, Hotline
 from ivr400.db.models import RegionRule as RegionRuleRow
 from ivr400.db.models import TimeRule as TimeRuleRow
-from ivr400.provisioning import lookup
 from ivr400.provisioning.errors import ProvisioningError
 from ivr400.provisioning.region_rules import region_rule_view
+from ivr400.provisioning.status import key_path
 from ivr400.provisioning.time_rules import after_hours_view, time_rule_view
 
 __all__ = [
@@ -26,7 +26,7 @@ __all__ = [
 def department_paths(session: Session, hotline: Hotline) -> dict[int, str]:
     """Key path (``2.1``) of every department of ``hotline``, by department id."""
     departments = session.scalars(select(Department).where(Department.hotline_id == hotline.id))
-    return {d.id: lookup.key_path(d) for d in departments}
+    return {d.id: key_path(d) for d in departments}
 
 
 def list_rules(session: Session, hotline: Hotline) -> dict[str, Any]:

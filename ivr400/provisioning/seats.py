@@ -12,9 +12,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ivr400.db.models import Department, Destination, Hotline, Seat
-from ivr400.provisioning.destinations import effective_status
 from ivr400.provisioning.errors import ProvisioningError, from_integrity_error
 from ivr400.provisioning.hotlines import check_hunt
+from ivr400.provisioning.status import effective_status
 
 MIN_RING_S, MAX_RING_S = 5, 120
 MENU_KEYS = "0123456789"

@@ -6,12 +6,13 @@ Times are aware datetimes in the zone of the enterprise they belong to, named by
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ivr400.db.models import Department, Destination, Enterprise, Evidence, Hotline, Seat, Tone, WhitelistEvent
 from ivr400.localtime import to_zone
-from ivr400.provisioning.destinations import effective_status
-from ivr400.provisioning.lookup import key_path
+from ivr400.provisioning.status import effective_status, key_path
+
+if TYPE_CHECKING:  # the views read attributes only; the fast list commands pass Core rows shaped alike
+    from ivr400.db.models import Department, Destination, Enterprise, Evidence, Hotline, Seat, Tone, WhitelistEvent
 
 
 def enterprise_view(e: Enterprise) -> dict[str, Any]:

@@ -19,8 +19,8 @@ from ivr400.numbers import NumberError
 from ivr400.provisioning import blocking, region_rules, seats, time_rules
 from ivr400.provisioning.errors import ProvisioningError
 from ivr400.provisioning.hotlines import check_hunt
-from ivr400.provisioning.lookup import key_path
 from ivr400.provisioning.rules import list_rules
+from ivr400.provisioning.status import key_path
 from ivr400.routing.calendar import DayKind
 from ivr400.web import changes
 from ivr400.web.context import Principal, config, db, principal, repository

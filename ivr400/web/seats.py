@@ -17,10 +17,9 @@ from sqlalchemy.orm import Session
 from ivr400.db.models import Department, Hotline, Seat
 from ivr400.numbers import NumberError
 from ivr400.provisioning import seats as seat_service
-from ivr400.provisioning.destinations import effective_status
 from ivr400.provisioning.errors import ProvisioningError
 from ivr400.provisioning.hotlines import check_hunt
-from ivr400.provisioning.lookup import key_path
+from ivr400.provisioning.status import effective_status, key_path
 from ivr400.web import changes
 from ivr400.web.context import Principal, config, db, principal, repository
 from ivr400.web.pages import form_row, render, see_other, whole_number

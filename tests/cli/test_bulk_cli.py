@@ -364,6 +364,40 @@ def test_one_bad_line_writes_nothing_not_even_the_evidence_files(new_ivr, tmp_pa
     assert ivr.state() == before
 
 
+def test_every_malformed_line_is_reported_with_the_bad_values_and_nothing_is_written(  # noqa: ANN001
+        new_ivr, tmp_path: Path) -> None:
+    """Line-structure errors (too many cells, a stray quote, a quote never closed) do not stop the check:
+    every bad line is named with its field and reason, the well-formed lines are still checked, and the
+    file writes nothing, its evidence files included."""
+    ivr = new_ivr("a")
+    world(ivr, tmp_path)
+    source_files(tmp_path / "in")
+    before = ivr.state()
+    bad = _write(tmp_path / "in" / "d.csv",
+                 "enterprise,number,owner,status,evidence_kind,evidence_file,issuer,shows_number,shows_owner\n"
+                 f"{A},010-62345678,{A},approved,carrier_bill,docs/bill1.png,telecom,yes,yes\n"
+                 f"{A},010-62345679,{A},approved,carrier_bill,docs/bill2.png,telecom,yes,yes,surplus\n"
+                 f"{A},010-6234567,{A},approved,carrier_bill,docs/bill3.pdf,telecom,yes,yes\n"
+                 f'{A},010-62345680,"{A}"x,approved,carrier_bill,docs/bill2.png,telecom,yes,yes\n'
+                 f"{A},010-62345681,{A},approved,carrier_bill,docs/bill2.png,telecom,yes,yes,,\n"
+                 f'{A},010-62345682,"{A},approved,carrier_bill,docs/bill2.png,telecom,yes,yes\n'
+                 f"{A},010-62345683,{A},approved,carrier_bill,docs/bill2.png,telecom,yes,yes\n")
+    code, report, _ = ivr.report("import", "destinations", str(bad))
+    assert code == 1 and report["ok"] is False and report["written"] is False
+    assert [(e["line"], e["field"], e["reason"]) for e in report["errors"]] == [
+        (3, "file", "10 cells but the header names 9"),
+        (4, "number", "'010-6234567': too short (10 digits); after area code 010 a local number has 8 digits, "
+                      "here 7"),
+        (5, "file", "not CSV: ',' expected after '\"'"),
+        (7, "file", "not CSV: unexpected end of data"),  # the open quote swallows the rest of the file
+    ]
+    assert ivr.state() == before
+    result = ivr("import", "destinations", str(bad), "--dry-run", ok=False)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == f"error: file: {bad}: 4 bad lines; nothing written"
+    assert ivr.state() == before
+
+
 # Bad values: the exact line and column, nothing written -------------------------------------------------
 DEST_HEADER = ("enterprise,number,owner,owner_kind,status,reason,trunk,evidence_kind,evidence_file,issuer,"
                "shows_number,shows_owner,evidence_valid_from,evidence_valid_until,evidence_long_term")

@@ -2,17 +2,26 @@
 recorded from the lab): what is missing is named with its fix, a complete setup passes."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session
 
 from ivr400.config import Settings
 from ivr400.deploy import check as c
 from ivr400.deploy.asterisk import DeployTarget
 from ivr400.pbx.asterisk.ami import CommandFailed
 from ivr400.pbx.asterisk.config_files import INCLUDES
+from ivr400.provisioning import seats
+from ivr400.provisioning.enterprises import add_enterprise
+from ivr400.provisioning.hotlines import add_hotline
+from ivr400.provisioning.trunks import add_trunk
+from ivr400.render import render_asterisk
 from ivr400.render.asterisk import RenderedConfig
+from tests.factories import destination_row
 
+NOW = datetime(2026, 6, 1, 2, 0, tzinfo=timezone.utc)
 GOLDEN = Path(__file__).resolve().parents[1] / "render" / "golden"
 
 MANAGER_USER = """
@@ -91,13 +100,13 @@ class FakeAmi:
 
 
 class Trunk:
-    def __init__(self, endpoint: str | None) -> None:
-        self.endpoint = endpoint
+    def __init__(self, name: str, template: str) -> None:
+        self.name, self.template = name, template
 
 
 class Model:
     hotlines = ()
-    trunks = (Trunk("carrier-out"), Trunk(None))
+    trunks = (Trunk("carrier", "PJSIP/{number}@carrier-out"), Trunk("local", "Local/{number}@somewhere"))
 
 
 @pytest.fixture
@@ -270,3 +279,29 @@ def test_users_conf_is_a_warning_with_its_fix(tree: DeployTarget, rendered: Rend
     found = by_item(report)["users.conf"]
     assert report.ok and found.status == c.WARNING
     assert "asterisk-reload-leak.md" in found.detail and found.fix.startswith("unless you use it")
+
+
+def test_only_the_endpoints_the_database_dials_are_checked(session: Session, tree: DeployTarget) -> None:
+    """The lab's case: every destination has its own trunk (`PJSIP/pstn/sip:…`), so no seat dials the
+    default `PJSIP/{number}@ivr400-out` and the check must not ask for it, nor for a trunk no seat uses; a
+    seat left without a trunk brings the default's endpoint back."""
+    ent = add_enterprise(session, "北京甲科技有限公司", "010", now=NOW)
+    h = add_hotline(session, "4008000001", ent, now=NOW)
+    add_trunk(session, "unused", "PJSIP/{number}@nobody-dials-this")
+    for i in range(2):
+        trunk = add_trunk(session, f"seat-{i}", f"PJSIP/pstn/sip:{{number}}@127.0.0.1:{5071 + i}")
+        seats.add_seat(session, h, destination_row(session, ent, f"0106234567{i}", NOW, trunk=trunk), now=NOW)
+    session.flush()
+    ami = FakeAmi(missing={"ivr400-out", "nobody-dials-this"})
+    found = by_item(c.check(tree, render_asterisk(session, NOW), ami=ami))
+    asked = sorted(cmd for cmd in ami.sent if cmd.startswith("pjsip show endpoint"))
+    assert asked == ["pjsip show endpoint pstn"]
+    assert found["pjsip endpoint pstn"].status == c.OK
+    assert found["pjsip endpoint pstn"].detail == "exists (trunk seat-0, seat-1)"
+
+    seats.add_seat(session, h, destination_row(session, ent, "01062345679", NOW), now=NOW)  # no trunk: default
+    session.flush()
+    found = by_item(c.check(tree, render_asterisk(session, NOW), ami=FakeAmi(missing={"ivr400-out"})))
+    assert found["pjsip endpoint ivr400-out"].status == c.MISSING
+    assert "(trunk (default))" in found["pjsip endpoint ivr400-out"].detail
+    assert "pjsip endpoint nobody-dials-this" not in found

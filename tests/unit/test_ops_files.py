@@ -99,7 +99,7 @@ def test_compose_file_is_valid_and_its_settings_are_ivr400_settings() -> None:
     assert proc.returncode == 0, proc.stderr
     cfg = yaml.safe_load(proc.stdout)
     services = cfg["services"]
-    assert {"postgres", "asterisk", "migrate", "serve", "cdr", "ivr400"} <= set(services)
+    assert {"postgres", "asterisk", "migrate", "deploy", "serve", "cdr", "ivr400"} <= set(services)
     assert services["serve"]["command"] == ["serve"] and services["cdr"]["command"] == ["cdr", "listen"]
     assert services["migrate"]["command"] == ["db", "upgrade"]
     assert services["serve"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
@@ -121,6 +121,28 @@ def test_compose_file_is_valid_and_its_settings_are_ivr400_settings() -> None:
                                            ("/asterisk/var/spool/asterisk/ivr400", "/var/spool/asterisk/ivr400"),
                                            ("/asterisk/var/log/asterisk/cdr-custom", "/var/log/asterisk/cdr-custom")]:
         assert mounts[inside_ivr400] == ast[inside_asterisk], inside_ivr400
+
+
+def test_compose_starts_asterisk_after_ivr400_files_exist() -> None:
+    """Asterisk's configuration #includes ivr400's files: a one-shot `deploy` writes them first (after the
+    schema), into the volume Asterisk reads them from, and Asterisk waits for it to succeed."""
+    import yaml
+
+    proc = _compose("config", env={"POSTGRES_PASSWORD": "pw", "IVR400_AMI_SECRET": "ami-s3cret"})
+    assert proc.returncode == 0, proc.stderr
+    services = yaml.safe_load(proc.stdout)["services"]
+    deploy, asterisk = services["deploy"], services["asterisk"]
+    assert deploy["command"] == ["deploy", "--no-reload"] and deploy.get("restart") == "no"
+    assert asterisk["depends_on"]["deploy"]["condition"] == "service_completed_successfully"
+    assert deploy["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert "asterisk" not in deploy["depends_on"]  # --no-reload: it needs no running Asterisk
+    written = {v.split(":")[1]: v.split(":")[0] for v in _volumes(deploy)}
+    read = {v.split(":")[1]: v.split(":")[0] for v in _volumes(asterisk)}
+    assert written["/asterisk/etc/asterisk/ivr400"] == read["/etc/asterisk/ivr400"]
+    # The order Compose derives from depends_on: postgres, migrate, deploy, then Asterisk.
+    order = ["postgres", "migrate", "deploy", "asterisk"]
+    for before, after in zip(order, order[1:], strict=False):
+        assert before in services[after]["depends_on"], (before, after)
 
 
 def _volumes(service: dict) -> list[str]:
