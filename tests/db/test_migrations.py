@@ -324,7 +324,8 @@ def test_0010_tone_review_keeps_existing_tones_in_use_and_comes_back(bare_engine
                           "duration_s, created_at) VALUES (:e, 'new', 'ringback', 'n', :h, 'tones/n.wav', 1, :t)"),
                      {"e": enterprise_id, "h": "1" * 64, "t": t})
         assert conn.execute(text("SELECT status FROM tone WHERE name = 'new'")).scalar_one() == "pending"
-        conn.execute(text("UPDATE tone SET status = 'rejected', status_reason = '未含企业名称' WHERE name = 'sales-rb'"))
+        conn.execute(text("UPDATE tone SET status = 'rejected', status_reason = '未含企业名称' "
+                          "WHERE name = 'sales-rb'"))
         # The 0003 trigger still bumps the generation on tone changes (the column adds rebuilt nothing).
         assert conn.execute(text("SELECT value FROM config_generation")).scalar_one() > generation
     with bare_engine.connect() as conn, pytest.raises(DBAPIError):
