@@ -138,7 +138,9 @@ def _demo_call(as_json: bool) -> None:
         click.echo("the lab keeps running; stop it with: ivr400 lab down", err=True)
     elif interactive is None:
         print_report(report, click.echo)
-        _back_office(note="served during the demo; start it again with: ivr400 web")
+        _back_office(report.web.get("url"), note="it was served during the call and is stopped now: run "
+                                                  "`ivr400 demo --call` in a terminal to keep it, or start it with: "
+                                                  "ivr400 web")
     if not report.ok:
         if as_json:
             click.echo(f"error: call: {report.reason}", err=True)
