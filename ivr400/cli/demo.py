@@ -122,6 +122,14 @@ def _demo_call(as_json: bool) -> None:
 
     echo = (lambda text: click.echo(text, err=True)) if as_json else click.echo
     interactive = _Interactive() if sys.stdin.isatty() and not as_json else None
+    if interactive is not None:  # a closed terminal or a kill stops the children too, like Ctrl-C
+        import signal
+
+        def _interrupt(signum: int, frame: object) -> None:
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGHUP, _interrupt)
+        signal.signal(signal.SIGTERM, _interrupt)
     try:
         report = run_demo_call(app(), echo=echo, on_report=interactive)
     except KeyboardInterrupt:
