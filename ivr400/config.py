@@ -59,7 +59,7 @@ class Setting:
 
     section: str
     key: str
-    kind: str  # url | path | host | port | port0 | seconds | text | secret | level | agi_url
+    kind: str  # url | path | host | port | port0 | seconds | duration | bool | text | secret | level | agi_url
     default: str
     doc: str
 
@@ -117,6 +117,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("cdr", "state", "path", "`<data.dir>/cdr-import-state.json`",
             "how far the CSV has been imported (`--state-file`)"),
     Setting("log", "level", "level", "`info`", "debug, info, warning or error (`serve --log-level`)"),
+    Setting("web", "host", "host", "`127.0.0.1`", "address the back office `ivr400 web` listens on (`web --host`)"),
+    Setting("web", "port", "port0", "`8400`", "its TCP port, 0: any free port (`web --port`)"),
+    Setting("web", "secure_cookies", "bool", "`false`",
+            "mark session cookies Secure even over http (TLS ended by a proxy that sends no X-Forwarded-Proto; "
+            "`web --secure-cookies`)"),
+    Setting("web", "forwarded_allow_ips", "text", "`127.0.0.1`",
+            "proxies trusted for X-Forwarded-Proto/For, comma-separated (`web --forwarded-allow-ips`)"),
+    Setting("web", "idle_timeout", "duration", "`1800`",
+            "seconds a back-office session may stay unused before it ends (60 to 604800)"),
+    Setting("web", "absolute_timeout", "duration", "`43200`",
+            "seconds after login a back-office session ends whatever its use (60 to 604800)"),
 )
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
 #: Environment variables that are not settings: which file to read, and who acts (audit trail).
@@ -134,6 +145,10 @@ class Value:
 DATABASE_BACKENDS = ("sqlite", "postgresql")
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S*")
 _HOST = re.compile(r"[A-Za-z0-9._:-]+|\[[0-9A-Fa-f:.]+\]")
+_TRUE = frozenset({"true", "yes", "on", "1"})
+_FALSE = frozenset({"false", "no", "off", "0"})
+#: Longest `duration` setting: a week.
+MAX_DURATION_S = 7 * 24 * 3600
 _AGI = re.compile(r"agi://(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?/?")
 
 
@@ -166,6 +181,23 @@ def _check(setting: Setting, raw: object, origin: str) -> Any:  # noqa: ANN401, 
         if not 0 < seconds <= 3600:
             raise bad(f"{raw!r} must be more than 0 and at most 3600 seconds")
         return seconds
+    if kind == "duration":
+        if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+            raise bad(f"{raw!r} is not a number of seconds")
+        try:
+            seconds = float(raw)
+        except ValueError:
+            raise bad(f"{raw!r} is not a number of seconds") from None
+        if not 60 <= seconds <= MAX_DURATION_S:
+            raise bad(f"{raw!r} must be between 60 and {MAX_DURATION_S} seconds")
+        return seconds
+    if kind == "bool":
+        if isinstance(raw, bool):
+            return raw
+        word = str(raw).strip().lower() if isinstance(raw, str) else None
+        if word in _TRUE or word in _FALSE:
+            return word in _TRUE
+        raise bad(f"{raw!r} is not true or false")
     if not isinstance(raw, str):
         raise bad(f"must be a string, not {type(raw).__name__} {raw!r}")
     text = raw.strip()
@@ -480,6 +512,32 @@ class Settings:
     def log_level(self) -> str:
         return self.get("log.level") or "info"
 
+    # -- the back office (ivr400 web) ------------------------------------------------------------------
+    @property
+    def web_host(self) -> str:
+        return self.get("web.host") or "127.0.0.1"
+
+    @property
+    def web_port(self) -> int:
+        port = self.get("web.port")
+        return 8400 if port is None else port
+
+    @property
+    def web_secure_cookies(self) -> bool:
+        return bool(self.get("web.secure_cookies"))
+
+    @property
+    def web_forwarded_allow_ips(self) -> str:
+        return self.get("web.forwarded_allow_ips") or "127.0.0.1"
+
+    @property
+    def web_idle_timeout_s(self) -> float:
+        return self.get("web.idle_timeout") or 1800.0
+
+    @property
+    def web_absolute_timeout_s(self) -> float:
+        return self.get("web.absolute_timeout") or 43200.0
+
     # -- showing --------------------------------------------------------------------------------------
     def describe(self) -> list[dict[str, str]]:
         """Every setting with its effective value and source; the secret shown as `(set)` or `(not set)`,
@@ -504,6 +562,11 @@ class Settings:
             "freeswitch.esl_host": self.freeswitch_esl_host, "freeswitch.esl_port": self.freeswitch_esl_port,
             "freeswitch.esl_password": "(set)" if self.freeswitch_esl_password else "(not set)",
             "cdr.csv": self.cdr_csv, "cdr.state": self.cdr_state, "log.level": self.log_level,
+            "web.host": self.web_host, "web.port": self.web_port,
+            "web.secure_cookies": str(self.web_secure_cookies).lower(),
+            "web.forwarded_allow_ips": self.web_forwarded_allow_ips,
+            "web.idle_timeout": f"{self.web_idle_timeout_s:g}",
+            "web.absolute_timeout": f"{self.web_absolute_timeout_s:g}",
         }
         assert set(effective) == set(BY_NAME)
         return [{"name": s.name, "env": s.env, "value": "" if effective[s.name] is None else str(effective[s.name]),

@@ -11,8 +11,11 @@ order, for how long, with which ringback tone. Every rule that decides that live
 * ring timeouts are clamped to [:data:`MIN_RING_S`, :data:`MAX_RING_S`] s (default
   :data:`DEFAULT_RING_TIMEOUT_S`), transfer caps to [0, :data:`MAX_ATTEMPTS_CAP`]; an unknown hunt strategy
   is sequential;
-* a tone is used only if it exists, belongs to the hotline's enterprise (or to nobody) and has a safe
-  stored path; a department's ringback is its own tone, else its parent's, else the hotline's;
+* a tone is used only if it exists, belongs to the hotline's enterprise (or to nobody), has a safe
+  stored path and was approved by the platform admin (彩铃审核, ``tone.status``: a pending or rejected tone
+  is treated as absent, with a warning, even with ``strict``: it is a normal state, not a bad row); a
+  department's ringback is its own usable tone, else its parent's, else the hotline's, else ordinary
+  ringing, and a hotline without a usable welcome tone plays none;
 * the department tree is walked from the top menu: keys must be one digit, the first of duplicate keys
   wins, a department is never visited twice (parent loops are cut), and departments not reachable from
   the top menu and their seats are reported.
@@ -33,7 +36,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ivr400.db.enums import HuntStrategy
+from ivr400.db.enums import HuntStrategy, ToneStatus
 from ivr400.db.models import Department, Destination, Enterprise, Hotline, Seat, Tone, Trunk
 from ivr400.db.routable import routable_seats_query
 from ivr400.pbx.asterisk.prompts import tone_moh_class, tone_sound
@@ -222,9 +225,13 @@ class _Reader:
         if row is None:
             self.warn(f"{what}: tone {tone_id} does not exist; using the default")
             return None
-        owner, name, kind, sha256, stored_path = row
+        owner, name, kind, sha256, stored_path, status = row
         if owner is not None and owner != enterprise_id:
             self.warn(f"{what}: tone {tone_id} belongs to another enterprise; using the default")
+            return None
+        if status != ToneStatus.APPROVED.value:
+            # Not a bad row: a tone waiting for review (or refused by it) is simply not deployed yet.
+            self.warnings.append(f"{what}: tone {tone_id} is {status} (not approved); using the default")
             return None
         source = stored_path if isinstance(stored_path, str) else ""
         if not source or source.startswith(("/", "\\")) or ".." in source.replace("\\", "/").split("/"):
@@ -413,7 +420,7 @@ def _read(session: Session, now: datetime, strict: bool) -> HotlineTree:
     tone_rows: dict[int, tuple[object, ...]] = {
         row[0]: tuple(row[1:])
         for row in session.execute(select(Tone.id, Tone.enterprise_id, Tone.name, Tone.kind, Tone.sha256,
-                                          Tone.stored_path).order_by(Tone.id))
+                                          Tone.stored_path, Tone.status).order_by(Tone.id))
     }
     trunk_rows: dict[int, tuple[object, str]] = {
         row[0]: (row[1], row[2])

@@ -83,7 +83,8 @@ def destination_row(session: Session, ent: Enterprise, number: str, now: datetim
 def tone_row(session: Session, tone_id: int, name: str, kind: str, ent: Enterprise | None, now: datetime) -> Tone:
     """A stored tone with a fixed id (its sound and music-on-hold class names follow from it)."""
     row = Tone(id=tone_id, enterprise_id=ent.id if ent else None, name=name, kind=kind, original_name=f"{name}.mp3",
-               sha256=f"{tone_id:064x}", stored_path=f"tones/{tone_id:064x}.wav", duration_s=3.0, created_at=now)
+               sha256=f"{tone_id:064x}", stored_path=f"tones/{tone_id:064x}.wav", duration_s=3.0, created_at=now,
+               status="approved")
     session.add(row)
     session.flush()
     return row

@@ -23,7 +23,7 @@ COMMAND_GROUPS: dict[str, tuple[str, str, str]] = {
     "whitelist": ("ivr400.cli.whitelist", "whitelist", "Whitelist checks: check, expiring."),
     "seat": ("ivr400.cli.seat", "seat", "Seats: add, list, move, remove."),
     "department": ("ivr400.cli.department", "department", "Departments (menu keys): add, list."),
-    "tone": ("ivr400.cli.tone", "tone", "Tones: add, list."),
+    "tone": ("ivr400.cli.tone", "tone", "Tones: add, list, approve, reject."),
     "letter": ("ivr400.cli.letter", "letter",
                "Print or write the company (R4) or personal (R5) authorization letter for DEST."),
     "carrier": ("ivr400.cli.carrier", "carrier", "Carrier policies: list, set."),

@@ -48,6 +48,14 @@ class ToneKind(StrEnum):
     PROMPT = "prompt"
 
 
+class ToneStatus(StrEnum):
+    """彩铃审核 — carriers require a ringback tone to name the registered company: only APPROVED is deployed."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
 class Issuer(StrEnum):
     """Carriers whose bills count as real-name evidence (R3); Tietong is now China Mobile."""
 

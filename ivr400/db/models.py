@@ -82,6 +82,12 @@ class Tone(Base):
     stored_path: Mapped[str] = mapped_column(String(255))
     duration_s: Mapped[float] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # 审核 (migration 0010): pending | approved | rejected; only approved tones are deployed (ivr400.tree).
+    status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    reviewed_by: Mapped[str | None] = mapped_column(String(100))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    enterprise: Mapped[Enterprise | None] = relationship()
 
 
 class Hotline(Base):

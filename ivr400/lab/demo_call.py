@@ -2,9 +2,12 @@
 
 Brings the lab up, provisions the sample enterprise (or reuses it), points each of its approved
 destinations at a sipp seat on a loopback port through a per-destination trunk, deploys, then starts the
-controller (`ivr400 serve` on 127.0.0.1:4573, metrics on a free port) and the call-record listener
-(`ivr400 cdr listen`) as child processes, places a real call to 4008123456 pressing key 1 (销售部), and
-stops both by PID afterwards (also on an error or Ctrl-C).
+controller (`ivr400 serve` on 127.0.0.1:4573, metrics on a free port), the call-record listener
+(`ivr400 cdr listen`) and the back office (`ivr400 web` on web.host:web.port, checked to answer GET /login
+with 200) as child processes, places a real call to 4008123456 pressing key 1 (销售部), and stops them by
+PID afterwards (also on an error or Ctrl-C). With ``on_report`` (the command's interactive mode) the
+services stay up between calls: each report goes to it, and while it returns True another call is placed,
+its expected seat read again from the database (a seat moved up in the browser rings first).
 
 What it reports is read from the call, not assumed: who decided (the call record's ``decided_by``, which
 the dialplan sets from the hooks' outcome), the controller's decisions and reasons (its log lines carrying
@@ -23,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -35,6 +38,9 @@ from ivr400.lab.core import calls_lock
 from ivr400.lab.services import IvrService
 from ivr400.numbers import NumberError, parse_destination
 from ivr400.provisioning.sample import ENTERPRISE, HOTLINE, provision_sample
+
+if TYPE_CHECKING:
+    from ivr400.lab.sipp import SeatUas
 
 FIRST_SEAT_PORT = 5091
 CALLER = "13800138000"
@@ -83,6 +89,10 @@ class DemoCallReport:
     metrics: dict[str, float] = field(default_factory=dict)
     #: The call record read back from the database (None: none was stored in time).
     record: dict[str, Any] | None = None
+    #: `ivr400 web`: pid, url, the status of GET /login, log path, exit status.
+    web: dict[str, Any] = field(default_factory=dict)
+    answered: bool = False
+    record_timeout_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         from dataclasses import asdict
@@ -191,16 +201,33 @@ def expected_seat(session: Session, hotline: Hotline, now: datetime, key: str = 
     raise RuntimeError(f"department {dept.name} has no routable seat")
 
 
+def check_web(url: str, timeout_s: float = 5.0) -> int:
+    """The HTTP status of GET ``url``login (the back office's login page), or RuntimeError saying why not."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{url}login", timeout=timeout_s) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+    except OSError as exc:
+        raise RuntimeError(f"back office: {url}login does not answer ({exc})") from exc
+
+
 def run_demo_call(app: Any, *, echo: Callable[[str], None] = print, lab_root: Path | None = None,  # noqa: ANN401, C901
                   first_port: int = FIRST_SEAT_PORT, answer_after_s: float = 1.0,
-                  record_timeout_s: float = 20.0) -> DemoCallReport:
-    """The whole demo; `app` is the CLI's AppContext (session(), now(), engine, data_dir, actor).
+                  record_timeout_s: float = 20.0,
+                  on_report: Callable[[DemoCallReport], bool] | None = None) -> DemoCallReport:
+    """The whole demo; `app` is the CLI's AppContext (session(), now(), engine, data_dir, actor, settings).
 
-    Raises ServiceError (ivr400.lab.services) if the controller or the listener does not start,
-    RuntimeError if something else listens on the controller's port."""
+    ``on_report``: called with each call's report while the services still run; True places another call.
+    Returns the last call's report (its ``controller``/``listener``/``web`` exit statuses filled in).
+    Raises ServiceError (ivr400.lab.services) if the controller, the listener or the back office does not
+    start, RuntimeError if something else listens on the controller's or the back office's port or the
+    back office does not answer GET /login with 200."""
     from ivr400.deploy.asterisk import deploy, render_for_deploy
     from ivr400.lab import lab_up
-    from ivr400.lab.sipp import SeatUas, call
     from ivr400.lab.targets import lab_target
 
     started = time.monotonic()
@@ -226,7 +253,9 @@ def run_demo_call(app: Any, *, echo: Callable[[str], None] = print, lab_root: Pa
     # Secrets through the environment, not the command line (visible in ps).
     env = {"IVR400_DATABASE_URL": database_url, "IVR400_AMI_HOST": str(ami["host"]),
            "IVR400_AMI_PORT": str(ami["port"]), "IVR400_AMI_USER": str(ami["username"]),
-           "IVR400_AMI_SECRET": str(ami["secret"]), "IVR400_ASTERISK_ROOT": str(lab.root)}
+           "IVR400_AMI_SECRET": str(ami["secret"]), "IVR400_ASTERISK_ROOT": str(lab.root),
+           "IVR400_DATA_DIR": str(app.data_dir)}
+    web_host, web_port = app.settings.web_host, app.settings.web_port
     work = Path(tempfile.mkdtemp(prefix="ivr400-demo-call-"))
     controller = IvrService("controller", ["serve", "--host", CONTROLLER[0], "--port", str(CONTROLLER[1]),
                                            "--metrics-port", "0", "--asterisk-root", str(lab.root)],
@@ -234,6 +263,7 @@ def run_demo_call(app: Any, *, echo: Callable[[str], None] = print, lab_root: Pa
     # --no-backfill: the lab's CSV also holds the test suite's calls; the demo database gets its own call.
     listener = IvrService("call-record listener", ["cdr", "listen", "--no-backfill", "--flush-delay", "0.3"],
                           work / "cdr-listen.log", env=env)
+    web = IvrService("back office", ["web", "--host", web_host, "--port", str(web_port)], work / "web.log", env=env)
 
     with calls_lock():
         dep = deploy(rendered, lab_target(lab))
@@ -244,7 +274,9 @@ def run_demo_call(app: Any, *, echo: Callable[[str], None] = print, lab_root: Pa
         if _listening(*CONTROLLER):
             raise RuntimeError(f"controller: something already listens on {CONTROLLER[0]}:{CONTROLLER[1]}; the demo "
                                "starts its own `ivr400 serve` there: stop the other one first")
-        uas: dict[str, SeatUas] = {}
+        if web_port and _listening("127.0.0.1" if web_host in ("0.0.0.0", "::") else web_host, web_port):
+            raise RuntimeError(f"web.port: something already listens on {web_host}:{web_port}; the demo starts its "
+                               "own `ivr400 web` there: stop the other one first (or set IVR400_WEB_PORT)")
         with contextlib.ExitStack() as running:  # leaving it stops every process below, whatever happened
             running.enter_context(controller)
             metrics_url = controller.ready_line.rsplit(" metrics ", 1)[-1]
@@ -254,30 +286,75 @@ def run_demo_call(app: Any, *, echo: Callable[[str], None] = print, lab_root: Pa
             running.enter_context(listener)
             report.listener = {"pid": listener.pid, "log": str(listener.log_path)}
             echo(f"call records: ivr400 cdr listen, pid {listener.pid}, AMI {ami['host']}:{ami['port']}")
-            for info in seats:
-                uas[info.number] = SeatUas(info.port, behaviour="answer", answer_after_s=answer_after_s,
-                                           workdir=work / f"seat-{info.port}").start()
-                running.callback(uas[info.number].stop)
-            before = _scrape(metrics_url)
-            since = datetime.now(timezone.utc) - timedelta(seconds=2)
-            echo(f"call: {CALLER} -> {HOTLINE}, pressing {KEY} (RFC 4733) ...")
-            result = call(HOTLINE, CALLER, dtmf=KEY, dtmf_delay_s=1.5, hold_s=2.0, local_port=5070,
-                          workdir=work / "carrier", timeout_s=40)
-            deadline = time.monotonic() + record_timeout_s
-            row = None
-            while row is None and time.monotonic() < deadline:
-                time.sleep(0.2)
-                with Session(app.engine) as s:
-                    row = _call_record(s, since)
-                    report.record = record_view(row) if row is not None else None
-            report.metrics = _moved(before, _scrape(metrics_url))
+            running.enter_context(web)
+            web_url = web.ready_line.rsplit(", ", 1)[-1]
+            report.web = {"pid": web.pid, "url": web_url, "log": str(web.log_path), "login_status": check_web(web_url)}
+            if report.web["login_status"] != 200:
+                raise RuntimeError(f"back office: GET {web_url}login answered {report.web['login_status']}, not 200 "
+                                   f"(its log: {web.log_path})")
+            echo(f"back office: ivr400 web, pid {web.pid}, {web_url} (GET /login: 200)")
+            number = 0
+            while True:
+                number += 1
+                _one_call(app, report, seats, work / f"call-{number}", metrics_url, answer_after_s, record_timeout_s,
+                          echo)
+                if report.record is not None:
+                    report.decisions = decision_lines(controller.log_text(), report.record["uniqueid"])
+                _judge(report, started)
+                if on_report is None or not on_report(report):
+                    break
+                with app.session() as s:  # the operator may have moved seats in the browser meanwhile
+                    hotline, _ = ensure_sample(s, app.data_dir / "evidence", app.now(), app.actor)
+                    dept_name, expected = expected_seat(s, hotline, app.now())
+                report = DemoCallReport(
+                    hotline=HOTLINE, caller=CALLER, key=KEY, department=dept_name, expected_seat=expected,
+                    seats=[SeatInfo(number=i.number, display=i.display, port=i.port, departments=i.departments)
+                           for i in seats], reused_sample=True, deploy=report.deploy, lab_pid=lab.pid,
+                    controller=report.controller, listener=report.listener, web=report.web)
+                seats = report.seats
+                started = time.monotonic()
         report.controller["exit"] = controller.proc.returncode if controller.proc else None
         report.listener["exit"] = listener.proc.returncode if listener.proc else None
+        report.web["exit"] = web.proc.returncode if web.proc else None
         echo(f"stopped: controller (pid {controller.pid}, exit {report.controller['exit']}), call-record listener "
-             f"(pid {listener.pid}, exit {report.listener['exit']})")
-    if report.record is not None:
+             f"(pid {listener.pid}, exit {report.listener['exit']}), back office (pid {web.pid}, "
+             f"exit {report.web['exit']})")
+    if report.record is not None:  # again, now that the controller has flushed and exited
         report.decisions = decision_lines(controller.log_text(), report.record["uniqueid"])
+    return report
 
+
+def _one_call(app: Any, report: DemoCallReport, seats: list[SeatInfo], work: Path, metrics_url: str,  # noqa: ANN401
+              answer_after_s: float, record_timeout_s: float, echo: Callable[[str], None]) -> None:
+    """One call with sipp seats started for it (and stopped after it); fills ``report``'s call fields."""
+    from ivr400.lab.sipp import SeatUas, call
+
+    uas: dict[str, SeatUas] = {}
+    with contextlib.ExitStack() as running:
+        for info in seats:
+            uas[info.number] = SeatUas(info.port, behaviour="answer", answer_after_s=answer_after_s,
+                                       workdir=work / f"seat-{info.port}").start()
+            running.callback(uas[info.number].stop)
+        before = _scrape(metrics_url)
+        since = datetime.now(timezone.utc) - timedelta(seconds=2)
+        echo(f"call: {CALLER} -> {HOTLINE}, pressing {KEY} (RFC 4733) ...")
+        result = call(HOTLINE, CALLER, dtmf=KEY, dtmf_delay_s=1.5, hold_s=2.0, local_port=5070,
+                      workdir=work / "carrier", timeout_s=40)
+        deadline = time.monotonic() + record_timeout_s
+        row = None
+        while row is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+            with Session(app.engine) as s:
+                row = _call_record(s, since)
+                report.record = record_view(row) if row is not None else None
+        report.metrics = _moved(before, _scrape(metrics_url))
+    report.record_timeout_s = record_timeout_s
+    _timeline(report, result, uas)
+
+
+def _timeline(report: DemoCallReport, result: Any, uas: dict[str, SeatUas]) -> None:  # noqa: ANN401
+    """The SIP timeline of the carrier's and the seats' messages, and what each seat saw."""
+    seats = report.seats
     t0 = result.invite_time or 0.0
     report.responses = result.responses
     seen: set[int | None] = set()
@@ -308,12 +385,19 @@ def run_demo_call(app: Any, *, echo: Callable[[str], None] = print, lab_root: Pa
                     report.timeline.append((info.answered_at, f"seat {info.display} answers (200 OK)"))
         info.cancelled = bool(seat.requests("CANCEL"))
     report.timeline.sort(key=lambda x: x[0])
+    report.answered = result.answered
+
+
+def _judge(report: DemoCallReport, started: float) -> None:
+    """``ok`` and ``reason``: the expected seat answered alone, recorded as decided by the controller."""
+    seats, expected, dept_name = report.seats, report.expected_seat, report.department
+    record_timeout_s = report.record_timeout_s
     answered_by = [i for i in seats if i.answered_at is not None]
     rung = [i for i in seats if i.invite_at is not None]
     report.answered_by = answered_by[0].number if answered_by else None
     record = report.record
-    if not result.answered:
-        report.reason = f"the call was not answered (SIP responses {result.responses})"
+    if not report.answered:
+        report.reason = f"the call was not answered (SIP responses {report.responses})"
     elif report.answered_by != expected:
         report.reason = (f"answered by {report.answered_by or 'no seat'}, expected {_display(expected)}"
                          f" (first seat of {dept_name})")
@@ -332,7 +416,6 @@ def run_demo_call(app: Any, *, echo: Callable[[str], None] = print, lab_root: Pa
     else:
         report.ok = True
     report.seconds = time.monotonic() - started
-    return report
 
 
 _ROUTE_LINE = re.compile(r"route: [0-9]+ -> (?P<action>\w+): (?P<reason>.*)")

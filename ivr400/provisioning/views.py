@@ -71,4 +71,6 @@ def department_view(d: Department) -> dict[str, Any]:
 
 def tone_view(t: Tone) -> dict[str, Any]:
     return {"id": t.id, "name": t.name, "kind": t.kind, "file": t.original_name, "duration_s": round(t.duration_s, 2),
-            "sha256": t.sha256, "enterprise_id": t.enterprise_id}
+            "sha256": t.sha256, "enterprise_id": t.enterprise_id, "status": t.status,
+            "status_reason": t.status_reason, "reviewed_by": t.reviewed_by,
+            "reviewed_at": t.reviewed_at.isoformat() if t.reviewed_at else None}

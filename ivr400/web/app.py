@@ -35,6 +35,7 @@ from ivr400.web import (
     rules,
     seats,
     simulator,
+    tones,
     voicemail,
 )
 from ivr400.web.context import AdminRequired, LoginRequired, WebConfig
@@ -47,7 +48,7 @@ log = logging.getLogger("ivr400.web")
 #: What a request may carry besides the file itself (the other form fields, multipart boundaries).
 FORM_OVERHEAD = 1024 * 1024
 
-ROUTERS = (auth, overview, hotlines, seats, rules, destinations, review, simulator, records, voicemail, audit,
+ROUTERS = (auth, overview, hotlines, seats, rules, destinations, review, tones, simulator, records, voicemail, audit,
            accounts)
 
 SECURITY_HEADERS = {

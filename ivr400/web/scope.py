@@ -27,6 +27,7 @@ from ivr400.db.models import (
     RegionRule,
     Seat,
     TimeRule,
+    Tone,
     Voicemail,
     WhitelistEvent,
 )
@@ -159,6 +160,17 @@ class Repository:
                        Destination.valid_until <= now + timedelta(days=days))
                 .order_by(Destination.valid_until, Destination.id))
         return list(self.session.scalars(stmt))
+
+    # -- tones (彩铃): an operator sees its enterprise's own tones (not the shared ones of root)
+    def tones(self, *, statuses: Sequence[str] = ()) -> list[Tone]:
+        stmt = select(Tone).where(self.scope.where(Tone.enterprise_id))
+        if statuses:
+            stmt = stmt.where(Tone.status.in_(list(statuses)))
+        return list(self.session.scalars(stmt.order_by(Tone.enterprise_id, Tone.name, Tone.id)))
+
+    def tone(self, tone_id: int) -> Tone:
+        stmt = select(Tone).where(Tone.id == tone_id, self.scope.where(Tone.enterprise_id))
+        return self._one(stmt, "tone", tone_id)
 
     # -- call records and the audit trail
     def _record_scope(self) -> ColumnElement[bool]:

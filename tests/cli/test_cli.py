@@ -266,6 +266,39 @@ def test_tone_add_converts_to_8khz_mono_and_can_be_used_by_a_hotline(cli, ext: s
     assert json.loads(cli("hotline", "show", "4008000001", "--json").output)["welcome_tone"] == "greeting"
 
 
+def test_tone_review_on_the_command_line(cli) -> None:  # noqa: ANN001
+    """Root's `tone add` approves at once; `--pending` waits for review; approve and reject are audited."""
+    src = cli.tmp / "rb.wav"
+    _sox("-r", "8000", "-c", "1", str(src), "synth", "1", "sine", "440")
+    cli("enterprise", "add", "北京甲科技有限公司", "--area-code", "010")
+    root = json.loads(cli("tone", "add", str(src), "--name", "root-rb", "--enterprise", "1", "--json").output)
+    assert root["status"] == "approved" and root["reviewed_by"]
+    waiting = json.loads(cli("tone", "add", str(src), "--name", "later", "--enterprise", "1", "--pending",
+                             "--json").output)
+    assert waiting["status"] == "pending" and waiting["reviewed_by"] is None
+    bad = cli("tone", "reject", "later", "--reason", "  ", ok=False)
+    assert bad.exit_code == 1 and bad.stderr.startswith("error: reason: ")
+    assert cli("tone", "approve", "nosuch", ok=False).stderr.startswith("error: name: no tone named 'nosuch'")
+    rejected = json.loads(cli("tone", "reject", "later", "--reason", "彩铃未包含企业注册名称", "--json").output)
+    assert rejected["status"] == "rejected" and rejected["status_reason"] == "彩铃未包含企业注册名称"
+    assert json.loads(cli("tone", "approve", "later", "--json").output)["status"] == "approved"
+    # The same name for the shared tone: which one must be said.
+    cli("tone", "add", str(src), "--name", "later", "--pending")
+    ambiguous = cli("tone", "approve", "later", ok=False)
+    assert ambiguous.stderr.startswith("error: enterprise: 2 tones are named 'later'")
+    assert json.loads(cli("tone", "approve", "later", "--enterprise", "-", "--json").output)["enterprise_id"] is None
+    from sqlalchemy import create_engine, select
+
+    from ivr400.db.models import WhitelistEvent
+    engine = create_engine(cli.db)
+    with engine.connect() as conn:
+        actions = conn.execute(select(WhitelistEvent.action).where(WhitelistEvent.action.like("tone_%"))
+                               .order_by(WhitelistEvent.id)).scalars().all()
+    engine.dispose()
+    assert actions == ["tone_add", "tone_approve", "tone_add", "tone_reject", "tone_approve", "tone_add",
+                       "tone_approve"]
+
+
 def test_tone_add_refuses_a_tone_longer_than_allowed(cli) -> None:  # noqa: ANN001
     src = cli.tmp / "long.wav"
     _sox("-r", "8000", "-c", "1", str(src), "synth", "61", "sine", "440")

@@ -28,7 +28,7 @@ SH = dt.timezone(dt.timedelta(hours=8))
 
 def _tone(s: Session, enterprise_id: int | None, name: str, path: str = "tones/x.wav") -> Tone:
     tone = Tone(enterprise_id=enterprise_id, name=name, kind="ringback", original_name=f"{name}.wav", sha256="0" * 64,
-                stored_path=path, duration_s=3.0, created_at=NOW)
+                stored_path=path, duration_s=3.0, created_at=NOW, status="approved")
     s.add(tone)
     s.flush()
     return tone
@@ -268,3 +268,31 @@ def test_generation_moves_on_every_routing_edit(session: Session, tmp_path: Path
     calendar.add_calendar_day(session, dt.date(2026, 6, 5), "workday", enterprise=w.enterprise)
     session.commit()
     assert before < after_block < read_generation(session)
+
+
+def test_a_tone_waiting_for_review_or_rejected_is_not_used_an_approved_one_is(session: Session,
+                                                                               tmp_path: Path) -> None:
+    """彩铃审核: the controller reads the same tree as the renderer; only an approved tone rings."""
+    build(session, tmp_path)
+    session.commit()
+    hotline_rb, shared_rb = (session.scalar(select(Tone.id).where(Tone.name == n)) for n in ("hotline-rb", "shared-rb"))
+    for status in ("pending", "rejected"):
+        session.execute(text("UPDATE tone SET status = :s WHERE id = :t"), {"s": status, "t": shared_rb})
+        session.commit()
+        config = load_config(session, NOW)
+        routing = config.get("4008000001").routing
+        service, vip = routing.departments[1], routing.departments[2]
+        # The department's own tone is absent: it falls back to the hotline's ringback, as for a missing tone.
+        assert service.ringback == vip.ringback == f"ivr400-tone-{hotline_rb}"
+        assert any(f"tone {shared_rb} is {status} (not approved)" in w for w in config.warnings)
+    session.execute(text("UPDATE tone SET status = 'pending' WHERE id = :t"), {"t": hotline_rb})
+    session.commit()
+    routing = load_config(session, NOW).get("4008000001").routing
+    assert routing.switchboard.ringback is None and routing.departments[1].ringback is None  # plain ringing
+    session.execute(text("UPDATE tone SET status = 'approved'"))
+    session.commit()
+    config = load_config(session, NOW)
+    routing = config.get("4008000001").routing
+    assert routing.departments[1].ringback == f"ivr400-tone-{shared_rb}"
+    assert routing.switchboard.ringback == f"ivr400-tone-{hotline_rb}"
+    assert not any("not approved" in w for w in config.warnings)

@@ -204,7 +204,10 @@ def test_0005_renormalizes_block_entries_and_overrides_and_downgrade_restores_th
         ("block_entry", "9551234567", "09551234567", None), ("block_entry", "86108888", "0108888", ids[0]),
         ("region_override", "108888", "0108888", None), ("region_override", "0138", "138", None)])
 
-    # The controller reads the upgraded rows as they are, and now blocks 010-8888xxxx callers.
+    # The controller (today's code: the schema at head) reads the upgraded rows as they are, and now blocks
+    # 010-8888xxxx callers.
+    migrate.upgrade(bare_engine)
+    assert _rows(bare_engine) == after
     from ivr400.controller.loader import load_config
     from ivr400.routing.blocking import check_caller, parse_caller
     from ivr400.routing.model import BlockMode, BlockPolicy
@@ -283,3 +286,57 @@ def test_web_accounts_migration_keeps_the_rest_and_comes_back(bare_engine: Engin
                           "password_changed_at) VALUES ('x', 'h', 'operator', false, 0, :t, :t)"),
                      {"t": NOW.replace(tzinfo=None)})
     assert WebUser.__tablename__ == "web_user"
+
+
+def test_0010_tone_review_keeps_existing_tones_in_use_and_comes_back(bare_engine: Engine,
+                                                                      tmp_path) -> None:  # noqa: ANN001
+    """0010 (彩铃审核): tones added before it (by root, on the command line) become approved; down and up keep
+    every tone and the generation triggers on the table."""
+    migrate.upgrade(bare_engine, "0009")
+    with Session(bare_engine) as s:
+        result = provision_sample(s, store_root=tmp_path / "evidence", now=NOW, actor="test")
+        s.commit()
+        enterprise_id, hotline_id = result.enterprise.id, result.hotline.id
+    t = NOW.replace(tzinfo=None)
+    with bare_engine.begin() as conn:
+        for name in ("welcome", "sales-rb"):
+            conn.execute(text("INSERT INTO tone (enterprise_id, name, kind, original_name, sha256, stored_path, "
+                              "duration_s, created_at) VALUES (:e, :n, 'ringback', :n, :h, :p, 3.0, :t)"),
+                         {"e": enterprise_id, "n": name, "h": "0" * 64, "p": f"tones/{name}.wav", "t": t})
+        conn.execute(text("UPDATE hotline SET ringback_tone_id = (SELECT MIN(id) FROM tone) WHERE id = :h"),
+                     {"h": hotline_id})
+    before = _counts(bare_engine)
+    migrate.upgrade(bare_engine, "0010")
+    with bare_engine.connect() as conn:
+        rows = conn.execute(text("SELECT name, status, status_reason, reviewed_by FROM tone ORDER BY id")).all()
+        generation = conn.execute(text("SELECT value FROM config_generation")).scalar_one()
+    assert [tuple(r) for r in rows] == [("welcome", "approved", None, "migration 0010"),
+                                        ("sales-rb", "approved", None, "migration 0010")]
+    assert _counts(bare_engine) == before
+    # The existing tone is still deployed after the upgrade.
+    from ivr400.tree import read_tree
+    with Session(bare_engine) as s:
+        tree = read_tree(s, NOW)
+    assert [t.name for t in tree.tones] == ["welcome"] and not tree.warnings
+    with bare_engine.begin() as conn:
+        # A new row waits for review; a status outside the three is refused by the database.
+        conn.execute(text("INSERT INTO tone (enterprise_id, name, kind, original_name, sha256, stored_path, "
+                          "duration_s, created_at) VALUES (:e, 'new', 'ringback', 'n', :h, 'tones/n.wav', 1, :t)"),
+                     {"e": enterprise_id, "h": "1" * 64, "t": t})
+        assert conn.execute(text("SELECT status FROM tone WHERE name = 'new'")).scalar_one() == "pending"
+        conn.execute(text("UPDATE tone SET status = 'rejected', status_reason = '未含企业名称' "
+                          "WHERE name = 'sales-rb'"))
+        # The 0003 trigger still bumps the generation on tone changes (the column adds rebuilt nothing).
+        assert conn.execute(text("SELECT value FROM config_generation")).scalar_one() > generation
+    with bare_engine.connect() as conn, pytest.raises(DBAPIError):
+        conn.execute(text("UPDATE tone SET status = 'maybe'"))
+    after_upgrade = _counts(bare_engine)
+    migrate.downgrade(bare_engine, "0009")
+    columns = {c["name"] for c in inspect(bare_engine).get_columns("tone")}
+    assert not columns & {"status", "status_reason", "reviewed_by", "reviewed_at"}
+    assert _counts(bare_engine) == after_upgrade  # every tone kept, the rejected one too
+    migrate.upgrade(bare_engine)
+    with bare_engine.connect() as conn:
+        statuses = conn.execute(text("SELECT name, status FROM tone ORDER BY id")).all()
+    # What was there before 0010 is taken as root's: approved again (a rejection is not kept by a downgrade).
+    assert [tuple(r) for r in statuses] == [("welcome", "approved"), ("sales-rb", "approved"), ("new", "approved")]

@@ -8,7 +8,9 @@ listener for its call and stops them.
 """
 from __future__ import annotations
 
+import re
 import time
+import urllib.request
 import wave
 from pathlib import Path
 
@@ -274,10 +276,26 @@ def test_demo_call_reaches_the_sales_seat(lab: Lab, tmp_path: Path, monkeypatch:
     monkeypatch.setenv("IVR400_CALLS_LOCK", str(tmp_path / "state" / "demo.lock"))
     monkeypatch.setenv("IVR400_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("IVR400_DATABASE_URL", raising=False)
+    monkeypatch.setenv("IVR400_WEB_PORT", "0")  # the back office on a free port (8400 may be taken)
 
     for attempt in ("fresh", "reused"):
-        result = CliRunner().invoke(main, ["demo", "--call", "--json"])
+        # stdin is not a terminal here: the demo's non-interactive path (one call, then everything stopped).
+        args = ["demo", "--call", "--json"] if attempt == "fresh" else ["demo", "--call"]
+        result = CliRunner().invoke(main, args)
         assert result.exit_code == 0, result.stderr
+        if attempt == "reused":
+            # The text report: the back office was served during the call, at the URL printed, and stopped.
+            started = re.search(r"back office: ivr400 web, pid (\d+), (http://127\.0\.0\.1:\d+/) \(GET /login: 200\)",
+                                result.stdout)
+            assert started, result.stdout
+            pid, url = int(started[1]), started[2]
+            assert f"back office (pid {pid}, exit 0)" in result.stdout
+            assert f"back office: {url} (it was served during the call and is stopped now" in result.stdout
+            assert "  login: demo" in result.stdout and not Path(f"/proc/{pid}").exists()
+            with pytest.raises(OSError):
+                urllib.request.urlopen(f"{url}login", timeout=2)
+            assert "OK: answered by the expected seat 010-62345678" in result.stdout
+            continue
         report = json.loads(result.stdout)
         assert report["ok"] and report["reused_sample"] == (attempt == "reused"), report
         assert report["answered_by"] == report["expected_seat"] == "01062345678"
@@ -296,8 +314,15 @@ def test_demo_call_reaches_the_sales_seat(lab: Lab, tmp_path: Path, monkeypatch:
             "ivr400_decisions_total{outcome=department,route=department}": 1,
             "ivr400_decisions_total{outcome=menu,route=route}": 1,
         }
-        # Both processes were stopped by their PID (SIGTERM: a clean exit), nothing left on the port.
-        assert report["controller"]["exit"] == 0 and report["listener"]["exit"] == 0
-        for pid in (report["controller"]["pid"], report["listener"]["pid"]):
+        # The back office was started as a child too and answered GET /login before its URL was given.
+        web = report["web"]
+        assert web["login_status"] == 200 and web["url"].startswith("http://127.0.0.1:"), web
+        assert "Uvicorn running" in Path(web["log"]).read_text() or "Application startup complete" in Path(
+            web["log"]).read_text()
+        # All three were stopped by their PID (SIGTERM: a clean exit), nothing left on the ports.
+        assert report["controller"]["exit"] == 0 and report["listener"]["exit"] == 0 and web["exit"] == 0
+        for pid in (report["controller"]["pid"], report["listener"]["pid"], web["pid"]):
             assert not Path(f"/proc/{pid}").exists()  # exited and reaped
+        with pytest.raises(OSError):
+            urllib.request.urlopen(f"{web['url']}login", timeout=2)
     assert not fastagi_listening()

@@ -159,7 +159,8 @@ def make_world(lab: Lab, tmp: Path, *, hunt: str = "sequential", welcome_s: floa
         h = add_hotline(s, HOTLINE, ent, name="e2e", hunt=hunt, now=now)
         if welcome_s:
             tone = tones.add_tone(s, write_wav(tmp / "welcome-src.wav", welcome_s, 440.0), name="e2e-welcome",
-                                  kind="welcome", enterprise=ent, store_root=data / "tones", now=now)
+                                  kind="welcome", enterprise=ent, store_root=data / "tones", now=now,
+                                  approved=True)
             h.welcome_tone = tone
         s.commit()
         return World(lab=lab, tmp=tmp, engine=engine, now=now, hotline_id=h.id, enterprise_id=ent.id, data_dir=data)

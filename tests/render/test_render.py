@@ -577,3 +577,30 @@ def test_record_calls_records_the_answered_seat(rich: Session) -> None:
     engine = _context(ext, "ivr400-hunt")
     assert 'ExecIf($["${IVR400_REC_FILE}" != ""]?Set(LOCAL(opts)=${opts}U(ivr400-record^${IVR400_REC_FILE})))' in engine
     assert "MixMonitor(${ARG1},b" in _context(ext, "ivr400-record")
+
+
+@pytest.mark.parametrize("status", ["pending", "rejected"])
+def test_a_tone_not_approved_is_not_deployed_and_an_approved_one_is(rich: Session, status: str) -> None:
+    """彩铃审核: a pending or rejected tone is absent for the renderer (parent's ringback, no welcome)."""
+    rich.execute(update(Tone).where(Tone.id.in_([11, 13])).values(status=status))
+    rich.commit()
+    cfg = render_asterisk(rich, NOW)
+    ext, moh = cfg.files["ivr400/extensions.conf"], cfg.files["ivr400/musiconhold.conf"]
+    assert "tone-11" not in ext and "tone-13" not in ext and "[ivr400-tone-13]" not in moh
+    settings = _data(ext, RICH, "s")
+    assert settings["IVR400_WELCOME"] == "ivr400/ivr400-welcome"  # the shipped default, not the tenant's tone
+    top = f"ivr400-m-{RICH}"
+    d1 = _data(ext, RICH, "d1")
+    assert d1["IVR400_MOH"] == "ivr400-tone-12"  # the hotline's (approved) ringback, not the department's own
+    assert _data(ext, RICH, "s", top)["IVR400_MENU_PROMPT"] != "ivr400/tone-11"
+    assert any(f"tone 11 is {status} (not approved)" in w for w in cfg.warnings)
+    assert any(f"tone 13 is {status} (not approved)" in w for w in cfg.warnings)
+    assert render_asterisk(rich, NOW, strict=True).files == cfg.files  # a normal state, not a bad row
+
+    rich.execute(update(Tone).where(Tone.id.in_([11, 13])).values(status="approved"))
+    rich.commit()
+    approved = render_asterisk(rich, NOW)
+    ext = approved.files["ivr400/extensions.conf"]
+    assert _data(ext, RICH, "s")["IVR400_WELCOME"] == "ivr400/tone-11"
+    assert _data(ext, RICH, "d1")["IVR400_MOH"] == "ivr400-tone-13"
+    assert not any("not approved" in w for w in approved.warnings)

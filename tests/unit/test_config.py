@@ -100,7 +100,12 @@ def test_defaults_and_what_derives_from_other_settings(tmp_path: Path) -> None:
     ('[controller]\nhost = "a b"\n', "controller.host", "is not a host name"),
     ('[log]\nlevel = "loud"\n', "log.level", "is not one of debug, info, warning, error"),
     ('[ami]\nsecrett = "x"\n', "ami.secrett", "unknown setting"),
-    ('[web]\nport = 8080\n', "web", "unknown section [web]"),
+    ('[webb]\nport = 8080\n', "webb", "unknown section [webb]"),
+    ('[web]\nport = 99999\n', "web.port", "99999 is not a TCP port (0-65535)"),
+    ('[web]\nsecure_cookies = "maybe"\n', "web.secure_cookies", "'maybe' is not true or false"),
+    ('[web]\nidle_timeout = 5\n', "web.idle_timeout", "must be between 60 and 604800 seconds"),
+    ('[web]\nabsolute_timeout = "soon"\n', "web.absolute_timeout", "'soon' is not a number of seconds"),
+    ('[web]\nsecret = "x"\n', "web.secret", "unknown setting"),
     ('ami = "x"\n', "ami", "expected a [ami] table"),
     ("[ami\n", "config", "not valid TOML"),
 ])
@@ -243,3 +248,66 @@ def test_an_unsupported_database_backend_names_its_source() -> None:
                        match=r"^database.url: unsupported backend 'bogus' .*\(from \$IVR400_DATABASE_URL\)"):
         Settings.load(environ={"IVR400_DATABASE_URL": "bogus://"})
     assert Settings.load(environ={"IVR400_DATABASE_URL": "postgresql+psycopg://u@h/d"}).database_url.startswith("postg")
+
+
+def test_the_web_section_from_the_file_the_environment_and_flags(tmp_path: Path) -> None:
+    cfg = write(tmp_path / "ivr400.toml", '[web]\nhost = "0.0.0.0"\nport = 8080\nsecure_cookies = true\n'
+                                          'idle_timeout = 600\nabsolute_timeout = 3600\n')
+    s = Settings.load(cfg, environ={"IVR400_WEB_PORT": "9090", "IVR400_WEB_SECURE_COOKIES": "no"})
+    assert (s.web_host, s.web_port, s.web_secure_cookies) == ("0.0.0.0", 9090, False)
+    assert (s.web_idle_timeout_s, s.web_absolute_timeout_s) == (600.0, 3600.0)
+    assert s.source("web.port") == "env IVR400_WEB_PORT" and s.source("web.host") == f"file {cfg}"
+    flagged = s.with_values({"web.port": 0, "web.secure_cookies": True})
+    assert (flagged.web_port, flagged.web_secure_cookies) == (0, True)
+    defaults = Settings.load(environ={})
+    assert (defaults.web_host, defaults.web_port, defaults.web_secure_cookies) == ("127.0.0.1", 8400, False)
+    assert (defaults.web_idle_timeout_s, defaults.web_absolute_timeout_s) == (1800.0, 43200.0)
+    shown = {r["name"]: r["value"] for r in s.describe()}
+    assert shown["web.port"] == "9090" and shown["web.secure_cookies"] == "false"
+    with pytest.raises(ConfigError) as info:
+        Settings.load(environ={"IVR400_WEB_SECRET": "x"})
+    assert info.value.field == "IVR400_WEB_SECRET" and "unknown setting in the environment" in info.value.reason
+
+
+def test_cli_web_takes_its_settings_from_the_configuration_file(tmp_path: Path) -> None:
+    """`ivr400 --config FILE web`: the [web] section reaches the server (a flag still wins), shown by config show."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cfg = write(tmp_path / "ivr400.toml", f'[data]\ndir = "{tmp_path / "data"}"\n[web]\nport = {port}\n'
+                                          'idle_timeout = 120\n')
+    shown = run("--config", str(cfg), "config", "show", "--json", env={"IVR400_WEB_PORT": ""})
+    rows = {r["name"]: r for r in json.loads(shown.output)["settings"]}
+    assert rows["web.port"]["value"] == str(port) and rows["web.port"]["source"] == f"file {cfg}"
+    assert rows["web.idle_timeout"]["value"] == "120" and rows["web.port"]["env"] == "IVR400_WEB_PORT"
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("IVR400_")}
+    proc = subprocess.Popen([sys.executable, "-c", "from ivr400.cli import main; main()", "--config", str(cfg), "web"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        ready = proc.stdout.readline()
+        assert ready.startswith(f"ready: pid {proc.pid}, http://127.0.0.1:{port}/"), (ready, proc.stderr)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5) as resp:
+                    assert resp.status == 200
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+    bad = run("--config", str(cfg), "web", "--port", "70000", env={"IVR400_WEB_PORT": ""})
+    assert bad.exit_code == 1 and "web.port: 70000 is not a TCP port" in bad.output

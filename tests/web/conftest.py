@@ -62,6 +62,7 @@ class Ids:
     voicemail: int = 0
     user: int = 0
     region_rule: int = 0
+    tone: int = 0
 
 
 @dataclass
@@ -144,6 +145,20 @@ def build_world(engine: Engine, tmp: Path) -> WebWorld:
                                                segments="09:00-18:00").id
         for ids, hotline in ((a, ha), (b, wb.hotline)):
             ids.block_entry = blocking.add_block_entry(s, hotline, "13900000000").id
+        # A pending ringback tone of each enterprise, stored as the upload would store it (8 kHz WAV by hash).
+        from ivr400.audio import sha256_file
+        from ivr400.db.models import Tone
+        for ids, ent_id, prefix in ((a, sample.enterprise.id, "a"), (b, wb.enterprise.id, "b")):
+            wav = _wav(tmp / "tone-src" / f"{prefix}.wav", prefix.encode() * 2)
+            sha = sha256_file(wav)
+            stored = store.parent / "tones" / f"{sha}.wav"
+            stored.parent.mkdir(parents=True, exist_ok=True)
+            stored.write_bytes(wav.read_bytes())
+            tone = Tone(enterprise_id=ent_id, name=f"rb-{prefix}", kind="ringback", original_name=f"{prefix}.wav",
+                        sha256=sha, stored_path=f"tones/{sha}.wav", duration_s=0.1, created_at=NOW, status="pending")
+            s.add(tone)
+            s.flush()
+            ids.tone = tone.id
         users.add_user(s, "admin", PASSWORD, role="admin", enterprise=None, now=NOW, actor="test")
         a.user = users.add_user(s, "op-a", PASSWORD, role="operator", enterprise=sample.enterprise, now=NOW,
                                 actor="test").id

@@ -159,7 +159,8 @@ def test_lockout_after_bad_passwords(browser, server: str, world: WebWorld) -> N
 
 def test_usable_on_a_phone_screen(browser, server: str, world: WebWorld) -> None:
     page = _login(browser, server, "op-a", viewport={"width": 375, "height": 667}, is_mobile=True)
-    for path in ("/", f"/hotlines/{world.a.hotline}/seats", "/records", "/simulator", "/destinations"):
+    for path in ("/", f"/hotlines/{world.a.hotline}/seats", "/records", "/simulator", "/destinations",
+                 "/tones"):
         page.goto(server + path)
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 375, f"{path} is {width}px wide on a 375px screen"
@@ -186,3 +187,41 @@ def test_change_a_time_rule(browser, server: str, world: WebWorld) -> None:
         from ivr400.db.models import TimeRule
         rules = list(s.scalars(select(TimeRule).where(TimeRule.hotline_id == world.a.hotline)))
     assert [(r.days, r.action_kind) for r in rules] == [(["holiday", "weekend"], "announcement")]
+
+
+def test_operator_uploads_a_ringback_tone_and_admin_approves_it(browser, server: str, world: WebWorld,
+                                                                 tmp_path: Path) -> None:
+    import subprocess
+
+    from ivr400.db.models import Tone
+
+    tone_file = tmp_path / "公司彩铃.mp3"
+    subprocess.run(["sox", "-n", "-r", "44100", "-c", "2", str(tone_file), "synth", "2", "sine", "440"], check=True,
+                   capture_output=True)
+    op = _login(browser, server, "op-a")
+    op.click("text=彩铃")
+    form = op.locator("#upload-tone")
+    form.locator("input[name=name]").fill("company-rb")
+    form.locator("select[name=kind]").select_option("ringback")
+    form.locator("input[name=file]").set_input_files(str(tone_file))
+    form.locator("button[type=submit]").click()
+    op.wait_for_url(f"{server}/tones?saved=1")
+    row = op.locator("#tones tr", has_text="company-rb")
+    assert row.get_attribute("data-status") == "pending" and "待审核" in row.inner_text()
+    # The browser's own player loads the converted tone (served with range requests to its enterprise).
+    duration = row.locator("audio").evaluate(
+        "a => new Promise((ok, fail) => { a.preload = 'metadata'; a.onloadedmetadata = () => ok(a.duration); "
+        "a.onerror = () => fail(String(a.error && a.error.code)); a.load(); })")
+    assert 1.9 < duration < 2.1
+    admin = _login(browser, server, "admin")
+    admin.click("text=审核队列")
+    queued = admin.locator("#tone-queue tr", has_text="company-rb")
+    assert "北京示例科技有限公司" in queued.locator(".registered-name").inner_text()
+    queued.locator("button:has-text('通过')").click()
+    admin.wait_for_url(f"{server}/review?saved=1#tones")
+    assert admin.locator("#tone-queue tr", has_text="company-rb").count() == 0
+    with Session(world.engine) as s:
+        tone = s.scalar(select(Tone).where(Tone.name == "company-rb"))
+        assert tone is not None and tone.status == "approved" and tone.reviewed_by == "web:admin"
+    op.reload()
+    assert op.locator("#tones tr", has_text="company-rb").get_attribute("data-status") == "approved"

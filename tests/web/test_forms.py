@@ -130,3 +130,68 @@ RULE_CASES = [
 @pytest.mark.parametrize("url, form, field", RULE_CASES)
 def test_rule_forms_bad_input(web: WebWorld, clients, url: str, form: dict[str, str], field: str) -> None:
     test_bad_input_is_refused_beside_the_field(web, clients, url, form, field)
+
+
+def _tone_state(web: WebWorld) -> tuple[object, ...]:
+    from ivr400.db.models import Hotline, Tone
+    with Session(web.engine) as s:
+        return (tuple(s.execute(select(Tone.id, Tone.name, Tone.status, Tone.status_reason).order_by(Tone.id)).all()),
+                tuple(s.execute(select(Hotline.id, Hotline.welcome_tone_id, Hotline.ringback_tone_id)
+                                .order_by(Hotline.id)).all()),
+                s.scalar(select(func.count(WhitelistEvent.id))),
+                tuple(sorted(p.name for p in (web.store.parent / "tones").glob("*"))))
+
+
+def _sox_file(path, *effect: str, rate: str = "44100", channels: str = "2") -> bytes:  # noqa: ANN001
+    import subprocess
+    subprocess.run(["sox", "-n", "-r", rate, "-c", channels, str(path), *effect], check=True, capture_output=True)
+    return path.read_bytes()
+
+
+def test_tone_upload_bad_values(web: WebWorld, clients, tmp_path) -> None:  # noqa: ANN001
+    """Empty, not audio, too big, too long, a bad or taken name, an unknown kind: refused beside the field."""
+    c = clients["op-a"]
+    good = _sox_file(tmp_path / "ok.wav", "synth", "1", "sine", "440")
+    long_welcome = _sox_file(tmp_path / "long.mp3", "synth", "61", "sine", "440", rate="8000", channels="1")
+    before = _tone_state(web)
+    cases = [
+        ({"name": "x"}, ("e.wav", b"", "audio/wav"), "file", "file: empty file"),
+        ({"name": "x"}, ("fake.mp3", b"<html>not audio</html>" * 10, "audio/mpeg"), "file",
+         "file: not a WAV or MP3 file by its content"),
+        ({"name": "x"}, ("broken.wav", b"RIFF\x00\x00\x00\x00WAVEjunkjunkjunk", "audio/wav"), "file",
+         "file: not a readable audio file"),
+        ({"name": "x", "kind": "welcome"}, ("long.mp3", long_welcome, "audio/mpeg"), "file", "longer than the 60 s"),
+        ({"name": "Bad Name!"}, ("ok.wav", good, "audio/wav"), "name", "name: use 1-48 characters"),
+        ({"name": "../../etc/passwd"}, ("ok.wav", good, "audio/wav"), "name", "name: use 1-48 characters"),
+        ({"name": "rb-a"}, ("ok.wav", good, "audio/wav"), "name", "rb-a&#39; already exists"),
+        ({"name": "x", "kind": "anthem"}, ("ok.wav", good, "audio/wav"), "kind", "anthem&#39; is not one of"),
+        ({"name": "x"}, None, "file", "file: choose a WAV or MP3 file"),
+    ]
+    for data, upload, field, message in cases:
+        files = {"file": upload} if upload else None
+        r = c.post("/tones", data={"csrf_token": c.csrf, "kind": "ringback", **data}, files=files)
+        assert r.status_code == 400, (data, r.status_code, r.text[-300:])
+        assert f'data-field="{field}">' in r.text and message in r.text, (data, r.text[-600:])
+        assert str(web.store) not in r.text  # never the server's file names
+    web.config.max_upload_bytes = 1024
+    big = c.post("/tones", data={"csrf_token": c.csrf, "name": "big", "kind": "ringback"},
+                 files={"file": ("big.wav", good, "audio/wav")})
+    assert big.status_code == 400 and "file: larger than" in big.text
+    assert _tone_state(web) == before
+    assert not list(web.store.glob(".incoming-web/*"))
+
+
+def test_tone_review_and_choice_bad_values(web: WebWorld, clients) -> None:
+    admin, op_a = clients["admin"], clients["op-a"]
+    before = _tone_state(web)
+    for reason in ("", "   ", "x" * 501):
+        r = admin.form_post(f"/tones/{web.a.tone}/reject", {"reason": reason})
+        assert r.status_code == 400 and 'data-field="reason">reason: ' in r.text
+    # The operator's hotline form: a tone of the wrong kind, not a number, unknown.
+    for data, field, message in (({"welcome": str(web.a.tone)}, "welcome", "is a ringback tone, not welcome"),
+                                 ({"ringback": "abc"}, "ringback", "abc&#39; is not a whole number"),
+                                 ({"ringback": "999999"}, "ringback", "no tone #999999")):
+        r = op_a.form_post(f"/hotlines/{web.a.hotline}/tones", data)
+        assert r.status_code == 400 and f'data-field="{field}">{field}: ' in r.text and message in r.text, data
+    assert op_a.form_post(f"/tones/{web.a.tone}/approve").status_code == 403  # the admin's decision
+    assert _tone_state(web) == before

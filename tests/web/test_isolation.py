@@ -23,6 +23,7 @@ from ivr400.db.models import (
     RegionRule,
     Seat,
     TimeRule,
+    Tone,
     Voicemail,
     WebUser,
     WhitelistEvent,
@@ -47,6 +48,7 @@ def _ids(ids: Ids) -> dict[str, list[int]]:
         "record_id": [ids.record],
         "user_id": [ids.user],
         "region_rule_id": [ids.region_rule],
+        "tone_id": [ids.tone],
     }
 
 
@@ -55,7 +57,8 @@ def _form(ids: Ids) -> dict[str, object]:
     return {"destination": ids.destination, "department": ids.department or "", "ring-timeout": "20",
             "direction": "down", "position": "1", "hunt": "simultaneous", "reason": "probe", "kind": "carrier_bill",
             "enterprise": ids.enterprise, "number": "021-52349999", "owner": "上海乙贸易有限公司",
-            "key": "5", "name": "probe", "action": "voicemail", "segments": "00:00-23:59", "mode": "blacklist"}
+            "key": "5", "name": "probe", "action": "voicemail", "segments": "00:00-23:59", "mode": "blacklist",
+            "welcome": "", "ringback": ids.tone}
 
 
 def routes(app) -> list[tuple[str, str]]:
@@ -84,10 +87,13 @@ def _snapshot(web: WebWorld, ids: Ids) -> tuple[object, ...]:
         departments = s.execute(select(Department.id, Department.key).where(Department.hotline_id == ids.hotline)).all()
         hotline = s.execute(select(Hotline.block_mode, Hotline.after_hours_kind, Hotline.hunt_strategy)
                             .where(Hotline.id == ids.hotline)).one()
+        tones = s.execute(select(Tone.id, Tone.status, Tone.status_reason).order_by(Tone.id)).all()
+        hotline_tones = s.execute(select(Hotline.welcome_tone_id, Hotline.ringback_tone_id)
+                                  .where(Hotline.id == ids.hotline)).one()
         events = s.scalar(select(WhitelistEvent.id).where(WhitelistEvent.enterprise_id == ids.enterprise)
                           .order_by(WhitelistEvent.id.desc()))
     return (tuple(seats), tuple(dests), evidence, events, tuple(rules), tuple(entries), tuple(departments),
-            tuple(hotline), tuple(heard), tuple(accounts))
+            tuple(hotline), tuple(heard), tuple(accounts), tuple(tones), tuple(hotline_tones))
 
 
 #: Routes without path parameters: how each is aimed at B, and what of B must not appear in the answer.
@@ -96,6 +102,7 @@ UNPARAMETERIZED = {
     ("GET", "/destinations"), ("POST", "/destinations"), ("GET", "/review"), ("GET", "/simulator"),
     ("GET", "/records"), ("GET", "/records.csv"), ("GET", "/audit"), ("GET", "/voicemail"),
     ("GET", "/accounts"), ("POST", "/accounts"), ("GET", "/password"), ("POST", "/password"),
+    ("GET", "/tones"), ("POST", "/tones"),
 }
 
 
@@ -144,7 +151,7 @@ def test_the_same_routes_work_for_their_own_enterprise(web: WebWorld, clients) -
 def test_unparameterized_routes_aimed_at_b_show_nothing_of_b(web: WebWorld, clients) -> None:
     op_a = clients["op-a"]
     b_marks = [web.b.hotline_number, "02152345678", "上海乙贸易有限公司"]
-    for url in ("/", "/hotlines", "/destinations", "/audit", "/records", "/records.csv", "/voicemail"):
+    for url in ("/", "/hotlines", "/destinations", "/audit", "/records", "/records.csv", "/voicemail", "/tones"):
         text = op_a.get(url).text
         assert not any(m in text for m in b_marks), f"{url} shows B's data"
     # Filters naming B's hotline: refused like an unknown hotline, no rows (the typed value is echoed back).
@@ -158,6 +165,17 @@ def test_unparameterized_routes_aimed_at_b_show_nothing_of_b(web: WebWorld, clie
     assert op_a.get("/review").status_code == 403
     assert op_a.get("/accounts").status_code == 403
     assert op_a.form_post("/accounts", {"username": "intruder", "enterprise": web.b.enterprise}).status_code == 403
+    assert "rb-b" not in op_a.get("/tones").text and "rb-a" in op_a.get("/tones").text
+    # Uploading a tone "for B" as operator A stores it for A (the enterprise field is the admin's).
+    wav = ("t.wav", _wav_bytes(), "audio/wav")
+    r = op_a.post("/tones", data={"csrf_token": op_a.csrf, "enterprise": web.b.enterprise, "name": "probe-b",
+                                  "kind": "ringback"}, files={"file": wav})
+    assert r.status_code == 303, r.text[-400:]
+    with Session(web.engine) as s:
+        assert s.scalar(select(Tone.enterprise_id).where(Tone.name == "probe-b")) == web.a.enterprise
+    # Giving A's hotline B's tone: refused as an unknown tone.
+    r = op_a.form_post(f"/hotlines/{web.a.hotline}/tones", {"welcome": "", "ringback": web.b.tone})
+    assert r.status_code == 400 and f"ringback: no tone #{web.b.tone}" in r.text
     # Registering a destination "for B" as operator A registers it for A (the enterprise field is the admin's).
     r = op_a.form_post("/destinations", {"enterprise": web.b.enterprise, "number": "010-62349999",
                                          "owner": "北京示例科技有限公司", "owner-kind": "company"})
@@ -167,8 +185,21 @@ def test_unparameterized_routes_aimed_at_b_show_nothing_of_b(web: WebWorld, clie
         assert row is not None and row.enterprise_id == web.a.enterprise
 
 
+def _wav_bytes() -> bytes:
+    import io
+    import wave
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"\x01\x02" * 4000)
+    return buf.getvalue()
+
+
 def test_the_admin_reaches_every_enterprise(web: WebWorld, clients) -> None:
     admin = clients["admin"]
+    assert admin.get(f"/tones/{web.b.tone}/audio").status_code == 200
     assert admin.get(f"/hotlines/{web.b.hotline}/seats").status_code == 200
     assert admin.get(f"/evidence/{web.b.evidence}/file").status_code == 200
     assert web.b.hotline_number in admin.get("/records.csv").text

@@ -128,7 +128,7 @@ def test_every_post_form_on_every_page_carries_the_sessions_token(web: WebWorld,
     c = clients["admin"]
     pages = ["/", "/hotlines", f"/hotlines/{web.a.hotline}/seats", "/destinations",
              f"/destinations/{web.a.destination}", "/review", "/records", "/simulator", "/audit",
-             f"/hotlines/{web.a.hotline}/rules", "/voicemail", "/accounts", "/password"]
+             f"/hotlines/{web.a.hotline}/rules", "/voicemail", "/accounts", "/password", "/tones"]
     for url in pages:
         text = c.get(url).text
         forms = re.findall(r'<form method="post".*?</form>', text, flags=re.S)
