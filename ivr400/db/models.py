@@ -442,3 +442,19 @@ class WebSession(Base):
     client: Mapped[str | None] = mapped_column(String(64))
 
     user: Mapped[WebUser] = relationship()
+
+
+class ClusterNode(Base):
+    """集群节点 — an Asterisk node behind Kamailio's dispatcher: where it listens, and whether it takes new calls."""
+
+    __tablename__ = "cluster_node"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    sip_host: Mapped[str] = mapped_column(String(64))
+    sip_port: Mapped[int] = mapped_column(Integer)
+    #: active | draining (see ivr400.db.enums.NodeState)
+    state: Mapped[str] = mapped_column(String(16), default="active")
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
