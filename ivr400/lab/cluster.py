@@ -333,9 +333,9 @@ def _start_kamailio(cl: ClusterLab, timeout: float) -> None:
     run = Path(cl.kamailio_config_dir) / "run"
     run.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as out:
-        proc = subprocess.Popen([_kamailio_binary(), "-DD", "-E", "-f", str(cfg), "-Y", str(run), "-m", "64", "-M", "8"],
-                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                                close_fds=True)
+        cmd = [_kamailio_binary(), "-DD", "-E", "-f", str(cfg), "-Y", str(run), "-m", "64", "-M", "8"]
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True, close_fds=True)
     process._CHILDREN[proc.pid] = proc
     cl.kamailio_pid = proc.pid
     deadline = time.monotonic() + timeout
@@ -346,7 +346,7 @@ def _start_kamailio(cl: ClusterLab, timeout: float) -> None:
             flags = dispatcher_list(cl.ctl_socket)
         except KamailioError:
             flags = {}
-        if flags and all(f.startswith("A") or f.startswith("D") for f in flags.values()):
+        if flags and all(f.startswith(("A", "D")) for f in flags.values()):
             return
         time.sleep(0.2)
     _stop(proc.pid, cl.kamailio_config_dir, timeout=5)

@@ -147,8 +147,8 @@ def _print_cluster(st: dict[str, object]) -> None:
     dispatcher = st.get("dispatcher")
     flags = dispatcher if isinstance(dispatcher, dict) else {}
     for n in st["nodes"]:  # type: ignore[attr-defined]
-        click.echo(f"node {n['name']}: sip {n['sip']}, ami {n['ami']}, rtp {n['rtp']}, pid {n['pid'] or 'not running'}, "
-                   f"dispatcher {flags.get('sip:' + n['sip'], '?')}")
+        click.echo(f"node {n['name']}: sip {n['sip']}, ami {n['ami']}, rtp {n['rtp']}, "
+                   f"pid {n['pid'] or 'not running'}, dispatcher {flags.get('sip:' + n['sip'], '?')}")
     for c in st["controllers"]:  # type: ignore[attr-defined]
         click.echo(f"controller {c['agi']} (as {c['name']}): pid {c['pid'] or 'not running'}")
     click.echo(f"database: {st['database']}")
