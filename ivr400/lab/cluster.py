@@ -61,6 +61,8 @@ DEFAULT_SCHEMA = "ivr400_cluster"
 #: The lab's flood limits: requests per 2 s from one address (pike), INVITEs per second in all (ratelimit).
 PIKE_DENSITY = 400
 INVITE_RATE = 100
+#: A node that does not answer an INVITE at all within this many ms is skipped (the call goes to the next).
+BRANCH_TIMEOUT_MS = 1000
 HOSTS_BEGIN = "# ivr400 cluster lab: begin"
 HOSTS_END = "# ivr400 cluster lab: end"
 
@@ -376,7 +378,8 @@ def render_proxy(cl: ClusterLab) -> list[Path]:
     proxy = ProxySettings(listen_host=cl.proxy_host, listen_port=cl.proxy_port,
                           list_file=f"{cl.kamailio_config_dir}/dispatcher.list", ctl_socket=cl.ctl_socket,
                           ping_interval_s=cl.ping_interval_s, probing_threshold=1, inactive_threshold=1,
-                          branch_timeout_ms=1000, pike_density=PIKE_DENSITY, invite_rate=INVITE_RATE, children=2)
+                          branch_timeout_ms=BRANCH_TIMEOUT_MS, pike_density=PIKE_DENSITY, invite_rate=INVITE_RATE,
+                          children=2)
     engine = make_engine(cl.database_url)
     try:
         with Session(engine) as s:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from ivr400.deploy.kamailio import reload_dispatcher
-from ivr400.lab.cluster import ClusterLab, render_proxy
+from ivr400.lab.cluster import BRANCH_TIMEOUT_MS, ClusterLab, render_proxy
 
 from .conftest import ON_NODE2, ON_NODE3, PROXY
 from .load import CarrierLoad, LoadReport
@@ -47,6 +47,22 @@ def _wait_flags(cl: ClusterLab, uri: str, prefix: str, timeout: float = 20.0) ->
     raise AssertionError(f"{uri} never {prefix}: {cl.dispatcher_flags()}")
 
 
+def _durations(calls: list) -> tuple[float, float]:  # noqa: ANN001 - list[Call]
+    """(median, max) seconds from a call's start to its end (answer delay + hold + BYE) of the calls that ended well."""
+    done = sorted(c.ended - c.started for c in calls if c.ok)
+    return (done[len(done) // 2], done[-1]) if done else (0.0, 0.0)
+
+
+def _sessions(host: str) -> int:
+    """ivr400_agi_sessions_total of the controller on `host` (its /metrics on port 9400)."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://{host}:9400/metrics", timeout=5) as resp:  # noqa: S310 - loopback
+        text = resp.read().decode()
+    return int(sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith("ivr400_agi_sessions_total{")))
+
+
 def _processed(cl: ClusterLab) -> dict[str, int]:
     return {n.name: cl.calls_processed(n.name) for n in cl.nodes if cl.node_running(n.name)}
 
@@ -70,11 +86,15 @@ def test_kill_a_node_then_bring_it_back(cluster: ClusterLab, tmp_path: Path) -> 
         report = _finish(load)
     failed_after_kill = report.failed_between(killed)
     last_failure = max((c.started for c in report.failed), default=killed)
-    recover_s = max(0.0, last_failure - killed)
+    last_rel = last_failure - killed
     print()
     print(report.figures(f"kill node2 at {RATE:g} calls/s"))
     print(f"  dispatcher saw node2 inactive {detected:.1f} s after the kill; active {rejoined:.1f} s after restart")
-    print(f"  last failed call started {recover_s:.1f} s after the kill; node3 took "
+    before_med, _ = _durations(report.placed_between(0, killed))
+    _, worst_after = _durations(report.placed_between(killed, killed + 3))
+    print(f"  call durations: median {before_med:.2f} s before the kill, slowest {worst_after:.2f} s among the calls "
+          f"started in the 3 s after it (failover waits for the {BRANCH_TIMEOUT_MS} ms branch timeout)")
+    print(f"  last failed call started {last_rel:+.1f} s from the kill (negative: before it, in flight); node3 took "
           f"{node3_mid - before['node3']} calls while node2 was down; node2 took {node2_after} after it came back")
     # Only calls in flight on node2 may fail: they started before the kill and were sent to node2's hotline.
     in_flight = [c for c in report.placed_between(killed - HOLD_MS / 1000 - 2, killed) if c.called == ON_NODE2]
@@ -93,16 +113,24 @@ def test_kill_a_controller(cluster: ClusterLab, tmp_path: Path) -> None:
     cl = cluster
     with _load(tmp_path, "kill-controller") as load:
         time.sleep(SECONDS * 0.4)
+        second_before = _sessions("127.0.0.5")
         load.mark("kill controller 127.0.0.4")
         cl.kill_controller(0)
         time.sleep(SECONDS * 0.3)
+        second_during = _sessions("127.0.0.5") - second_before
         load.mark("controller back")
         cl.start_controller(0)
+        time.sleep(SECONDS * 0.1)
+        first_after = _sessions("127.0.0.4")
         report = _finish(load)
     print()
     print(report.figures(f"kill one controller at {RATE:g} calls/s"))
+    print(f"  controller 127.0.0.5 answered {second_during} AGI sessions while 127.0.0.4 was down; "
+          f"127.0.0.4 answered {first_after} in the {SECONDS * 0.1:g} s after its restart")
     assert report.placed == report.asked
     assert not report.failed, load.errors()
+    assert second_during > 0, "the second controller took the calls"
+    assert first_after > 0, "the restarted controller (first address of the name) takes calls again"
 
 
 def test_drain_a_node(cluster: ClusterLab, tmp_path: Path) -> None:
