@@ -11,7 +11,7 @@ Topology (defaults):
   the tests use 127.0.0.1:5070 so the single-node lab keeps 127.0.0.1:5060), config rendered by
   ``ivr400.render.kamailio`` from the ``cluster_node`` table;
 * Asterisk nodes in the lab's chroot, node N on 127.0.0.N (SIP 5060, AMI 5038 on its own address, its own RTP
-  range), each with its own asterisk.conf directories under /var/lib/ivr400-cluster/<name>/ (etc, run, db,
+  and UDPTL (T.38 fax) ranges), each with its own asterisk.conf directories under /var/lib/ivr400-cluster/<name>/ (etc, run, db,
   spool, log), started with `asterisk -C`;
 * two controllers (`ivr400 serve`) on 127.0.0.4:4573 and 127.0.0.5:4573, reached by every node as
   ``agi://ivr400-agi:4573/...``: the name resolves to both (the chroot's /etc/hosts, `multi on`), and
@@ -250,14 +250,16 @@ def _node_config(spec: NodeState, proxy_host: str) -> LabConfig:
     return LabConfig(ami_secret=spec.ami_secret, sip_host=spec.host, sip_port=spec.sip_port, ami_host=spec.host,
                      ami_port=spec.ami_port, rtp_start=spec.rtp_start, rtp_end=spec.rtp_end, carrier_host=proxy_host,
                      etc_dir=f"{base}/etc", db_dir=f"{base}/db", spool_dir=f"{base}/spool", run_dir=f"{base}/run",
-                     log_dir=f"{base}/log")
+                     log_dir=f"{base}/log", t38=True, udptl_start=spec.rtp_start + 2000,
+                     udptl_end=spec.rtp_start + 2099)
 
 
 def _prepare_node(root: Path, spec: NodeState, proxy_host: str) -> None:
     """The node's directories, a copy of the chroot's /etc/asterisk (Debian's module configs) without the
     single lab's ivr400/ includes, then the lab's base config rendered for this node."""
     base = chroot.host_path(root, f"{NODES_DIR}/{spec.name}")
-    for sub in ("etc", "db", "spool", "run", "log", "log/cdr-csv", "log/cdr-custom", "spool/ivr400"):
+    for sub in ("etc", "db", "spool", "run", "log", "log/cdr-csv", "log/cdr-custom", "spool/ivr400",
+                "spool/ivr400/fax"):
         (base / sub).mkdir(parents=True, exist_ok=True)
     etc = base / "etc"
     shared = chroot.host_path(root, "/etc/asterisk")

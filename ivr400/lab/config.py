@@ -115,6 +115,10 @@ class LabConfig:
     dtmf_mode: str = "rfc4733"
     #: Where out-of-dialog requests of the carrier come from (the SIP proxy in a cluster; default sip_host).
     carrier_host: str = ""
+    #: T.38 fax over UDPTL on the trunks (a fax application asks for it; voice calls never use it).
+    t38: bool = False
+    udptl_start: int = 4000
+    udptl_end: int = 4999
     #: asterisk.conf directories as seen inside the chroot: a cluster node has its own (`asterisk -C`).
     etc_dir: str = "/etc/asterisk"
     db_dir: str = "/var/lib/asterisk"

@@ -34,6 +34,7 @@ BASE_FILES = {
     "musiconhold.conf",
     "pjsip.conf",
     "rtp.conf",
+    "udptl.conf",
 }
 
 
