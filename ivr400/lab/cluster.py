@@ -1,6 +1,6 @@
 """The cluster lab (集群实验室): Kamailio in front of two Asterisk nodes, two controllers, PostgreSQL, on loopback.
 
-    cl = cluster_up(proxy=("127.0.0.1", 5070))     # Kamailio, nodes node2/node3, controllers; state in JSON
+    cl = cluster_up(proxy=("127.0.0.1", 5170))     # Kamailio, nodes node2/node3, controllers; state in JSON
     cl.node_rx("node2", "core show channels")      # chroot ROOT asterisk -C <node2's asterisk.conf> -rx ...
     cl.kill_node("node2"); cl.start_node("node2")  # the failure tests
     cluster_down()                                 # stops everything it started, by PID
@@ -8,11 +8,11 @@
 Topology (defaults):
 
 * Kamailio (host process, Debian bookworm's 5.6) on one UDP address, `proxy` (127.0.0.1:5060 by default;
-  the tests use 127.0.0.1:5070 so the single-node lab keeps 127.0.0.1:5060), config rendered by
+  the tests use 127.0.0.1:5170 so the single-node lab keeps 127.0.0.1:5060), config rendered by
   ``ivr400.render.kamailio`` from the ``cluster_node`` table;
-* Asterisk nodes in the lab's chroot, node N on 127.0.0.N (SIP 5060, AMI 5038 on its own address, its own RTP
-  and UDPTL (T.38 fax) ranges), each with its own asterisk.conf directories under /var/lib/ivr400-cluster/<name>/ (etc, run, db,
-  spool, log), started with `asterisk -C`;
+* Asterisk nodes in the lab's chroot, node N on 127.0.0.N (SIP 5060, AMI 5038 on its own address, its own
+  RTP and UDPTL (T.38 fax) ranges), each with its own asterisk.conf directories under
+  /var/lib/ivr400-cluster/<name>/ (etc, run, db, spool, log), started with `asterisk -C`;
 * two controllers (`ivr400 serve`) on 127.0.0.4:4573 and 127.0.0.5:4573, reached by every node as
   ``agi://ivr400-agi:4573/...``: the name resolves to both (the chroot's /etc/hosts, `multi on`), and
   Asterisk tries every address of the name in turn;
@@ -414,7 +414,7 @@ def cluster_up(root: Path | None = None, *, proxy: tuple[str, int] = ("127.0.0.1
             prev: ClusterLab | None = ClusterLab.load(state_file)
         except LabError:
             prev = None
-        url = prev.database_url if prev is not None else _database(database_url, schema)
+        url = _database(database_url, schema)
         engine = make_engine(url)
         try:
             ensure_schema(engine)

@@ -116,7 +116,7 @@ def cluster() -> None:
 @cluster.command(name="up")
 @_root_option
 @click.option("--proxy", default="127.0.0.1:5060", show_default=True,
-              help="Kamailio's SIP address HOST:PORT (the tests use 127.0.0.1:5070 beside the single lab).")
+              help="Kamailio's SIP address HOST:PORT (the tests use 127.0.0.1:5170 beside the single lab).")
 @click.option("--database", default=None, help="Database URL (default PostgreSQL at 127.0.0.1:5432/test).")
 @click.option("--schema", default="ivr400_cluster", show_default=True, help="PostgreSQL schema (created if missing).")
 @click.option("--ping-interval", type=int, default=1, show_default=True, help="Seconds between OPTIONS probes.")

@@ -1,7 +1,8 @@
 """Fixtures for the cluster tests: the cluster lab (Kamailio, two Asterisk nodes, two controllers, PostgreSQL).
 
-The cluster's Kamailio listens on 127.0.0.1:5070 here (not the 5060 of `ivr400 lab cluster up`'s default): the
-single-node lab's Asterisk owns 127.0.0.1:5060 and other e2e tests may be calling it at the same moment. The
+The cluster's Kamailio listens on 127.0.0.1:5170 here (not the 5060 of `ivr400 lab cluster up`'s default): the
+single-node lab's Asterisk owns 127.0.0.1:5060 and other e2e tests may be calling it at the same moment, with
+their sipp seats on 127.0.0.1:5061-5100 (the carrier here uses 5195, media 46780 up). The
 nodes (127.0.0.2, 127.0.0.3) and the controllers (127.0.0.4, 127.0.0.5) share nothing else with the single lab
 but the chroot. State, logs and Kamailio's config go to /var/cache/ivr400/cluster-test/, the database to the
 PostgreSQL schema ivr400_cluster_test. A cluster this session started is stopped at the end (IVR400_LAB_KEEP=1
@@ -19,11 +20,11 @@ import pytest
 from ivr400.fsutil import file_lock
 from ivr400.lab.errors import LabError
 
-PROXY = ("127.0.0.1", 5070)
+PROXY = ("127.0.0.1", 5170)
 STATE = Path("/var/cache/ivr400/cluster-test/state.json")
 SCHEMA = "ivr400_cluster_test"
 #: Called numbers that Kamailio's hash (algorithm 3, the called number) puts on node2 and node3.
-ON_NODE2, ON_NODE3 = "4008000001", "4008000002"
+ON_NODE2, ON_NODE3 = "4008000002", "4008000001"
 
 #: What every node runs for these numbers: ask a controller through the AGI name (both controllers), and
 #: refuse the call (503) when no controller answered; answer and hold when one did.

@@ -76,7 +76,7 @@ class CarrierLoad:
     """sipp as the carrier: `calls` calls at `rate` per second, each held `hold_ms`, to `numbers` in turn."""
 
     def __init__(self, proxy: tuple[str, int], numbers: list[str], *, rate: float, calls: int, workdir: Path,
-                 hold_ms: int = 2000, local_port: int = 5095, answer_timeout_ms: int = 8000) -> None:
+                 hold_ms: int = 2000, local_port: int = 5195, answer_timeout_ms: int = 8000) -> None:
         self.proxy, self.numbers, self.rate, self.calls = proxy, numbers, rate, calls
         self.workdir, self.hold_ms, self.local_port = workdir, hold_ms, local_port
         self.answer_timeout_ms = answer_timeout_ms
