@@ -77,3 +77,19 @@ def cluster() -> Iterator[object]:
         keep = os.environ.get("IVR400_LAB_KEEP", "").strip().lower() in ("1", "true", "yes")
         if not was_running and not keep:
             cluster_down(state_file=STATE)
+            _assert_all_stopped(cl)
+
+
+def _assert_all_stopped(cl: object) -> None:
+    """`down` left nothing of what `up` started: no recorded PID runs, every address is free again."""
+    import socket
+
+    from ivr400.lab import process
+
+    pids = [cl.kamailio_pid, *(n.pid for n in cl.nodes), *(c.pid for c in cl.controllers)]  # type: ignore[attr-defined]
+    assert not [p for p in pids if p and process.pid_alive(p)], pids
+    for host, port, kind in [(*PROXY, socket.SOCK_DGRAM), ("127.0.0.2", 5060, socket.SOCK_DGRAM),
+                             ("127.0.0.3", 5060, socket.SOCK_DGRAM), ("127.0.0.4", 4573, socket.SOCK_STREAM),
+                             ("127.0.0.5", 4573, socket.SOCK_STREAM)]:
+        with socket.socket(socket.AF_INET, kind) as sock:
+            sock.bind((host, port))  # OSError if something still holds it
