@@ -26,6 +26,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -332,9 +333,19 @@ def _kamailio_binary() -> str:
     return path
 
 
+def _check_udp_free(host: str, port: int, field_name: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise LabError(field_name, f"{host}:{port}/udp is in use by another process ({exc.strerror}); "
+                                       "give another address with --proxy") from exc
+
+
 def _start_kamailio(cl: ClusterLab, timeout: float) -> None:
     if _alive(cl.kamailio_pid, cl.kamailio_config_dir):
         return
+    _check_udp_free(cl.proxy_host, cl.proxy_port, "proxy")
     cfg = Path(cl.kamailio_config_dir) / "kamailio.cfg"
     log = Path(cl.kamailio_config_dir) / "kamailio.log"
     run = Path(cl.kamailio_config_dir) / "run"
@@ -447,6 +458,8 @@ def cluster_up(root: Path | None = None, *, proxy: tuple[str, int] = ("127.0.0.1
                 cl.kamailio_pid = prev.kamailio_pid
             elif _alive(prev.kamailio_pid, prev.kamailio_config_dir):
                 _stop(prev.kamailio_pid, prev.kamailio_config_dir)
+        if cl.kamailio_pid is None:
+            _check_udp_free(proxy[0], proxy[1], "proxy")  # before starting anything
         try:
             for n in cl.nodes:
                 if n.pid is None:
