@@ -51,6 +51,9 @@ COMMAND_GROUPS: dict[str, tuple[str, str, str]] = {
                "Bulk export to CSV: destinations (with evidence files), departments, seats."),
     "user": ("ivr400.cli.user", "user", "Back-office accounts: add, list, disable, enable, passwd."),
     "web": ("ivr400.cli.web", "web", "Serve the back office (自助管理后台) over HTTP."),
+    "fax": ("ivr400.cli.fax", "fax", "Faxes received by the hotlines (传真): list."),
+    "cluster": ("ivr400.cli.cluster", "cluster",
+                "Cluster nodes behind Kamailio: node add, remove, drain, undrain, list; render Kamailio's config."),
 }
 
 

@@ -45,6 +45,7 @@ from ivr400.controller.routes import bind
 from ivr400.db.models import HuntRotation
 from ivr400.numbers import normalize_caller
 from ivr400.pbx.asterisk.fastagi import FastAGIServer, Handler, ServerOptions, serve
+from ivr400.provisioning.fax import record_fax
 from ivr400.provisioning.voicemail import record_voicemail, wav_duration
 from ivr400.routing.decide import hunt_order
 from ivr400.routing.model import ActionKind, Decision, HuntStrategy
@@ -165,6 +166,26 @@ class Controller:
                                  recorded_at),
             timeout=10.0,
         )
+
+    async def save_fax(self, *, hotline: str, uniqueid: str, caller: str | None, status: str, pages: int,
+                       error: str | None, remote_station: str | None, file_path: str) -> bool:
+        """Record a fax row through ``ivr400.provisioning.fax.record_fax`` (idempotent on ``uniqueid``; the host
+        path stored when Asterisk's root is known). True if a row was created."""
+        loop = asyncio.get_running_loop()
+        received_at = self.now()
+        stored = str(self.asterisk_root / file_path.lstrip("/")) if self.asterisk_root is not None else file_path
+
+        def save() -> bool:
+            try:
+                with Session(self.engine) as session, session.begin():
+                    _, created = record_fax(session, hotline_number=hotline, uniqueid=uniqueid, caller=caller,
+                                            status=status, pages=pages, error=error, remote_station=remote_station,
+                                            file_path=stored, received_at=received_at)
+            except IntegrityError:  # recorded meanwhile by another controller
+                return False
+            return created
+
+        return await asyncio.wait_for(loop.run_in_executor(self._db, save), timeout=10.0)
 
     def _host_file(self, file_path: str) -> tuple[str, int, float | None]:
         """(path to store, size, duration): the host path when Asterisk's root is known (as the spool sync

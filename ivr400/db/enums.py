@@ -63,3 +63,10 @@ class Issuer(StrEnum):
     UNICOM = "unicom"
     MOBILE = "mobile"
     TIETONG = "tietong"
+
+
+class NodeState(StrEnum):
+    """集群节点状态 — ACTIVE takes new calls; DRAINING finishes the calls it has and gets no new ones."""
+
+    ACTIVE = "active"
+    DRAINING = "draining"

@@ -448,3 +448,39 @@ class WebSession(Base):
     client: Mapped[str | None] = mapped_column(String(64))
 
     user: Mapped[WebUser] = relationship()
+
+
+class ClusterNode(Base):
+    """集群节点 — an Asterisk node behind Kamailio's dispatcher: where it listens, and whether it takes new calls."""
+
+    __tablename__ = "cluster_node"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    sip_host: Mapped[str] = mapped_column(String(64))
+    sip_port: Mapped[int] = mapped_column(Integer)
+    #: active | draining (see ivr400.db.enums.NodeState)
+    state: Mapped[str] = mapped_column(String(16), default="active")
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Fax(Base):
+    """传真 — a fax a hotline received: res_fax's outcome and the TIFF in Asterisk's spool."""
+
+    __tablename__ = "fax"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hotline_id: Mapped[int | None] = mapped_column(ForeignKey("hotline.id", ondelete="SET NULL"))
+    uniqueid: Mapped[str] = mapped_column(String(64), unique=True)
+    caller: Mapped[str | None] = mapped_column(String(32))
+    #: FAXOPT(status): SUCCESS | FAILED | ...
+    status: Mapped[str] = mapped_column(String(16))
+    pages: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(String(120))
+    remote_station: Mapped[str | None] = mapped_column(String(40))
+    file_path: Mapped[str] = mapped_column(String(255))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    hotline: Mapped[Hotline | None] = relationship()

@@ -106,3 +106,77 @@ def status(root: Path | None, as_json: bool) -> None:
             f"  SIP udp {st.sip_host}:{st.sip_port}; AMI {st.ami_host}:{st.ami_port} user {st.ami_username}"
         )
     click.echo(f"  chroot {st.root}; started {st.started_at or 'unknown'}")
+
+
+@lab.group(name="cluster")
+def cluster() -> None:
+    """The cluster lab: Kamailio, two Asterisk nodes (127.0.0.2, 127.0.0.3), two controllers, PostgreSQL."""
+
+
+@cluster.command(name="up")
+@_root_option
+@click.option("--proxy", default="127.0.0.1:5060", show_default=True,
+              help="Kamailio's SIP address HOST:PORT (the tests use 127.0.0.1:5170 beside the single lab).")
+@click.option("--database", default=None, help="Database URL (default PostgreSQL at 127.0.0.1:5432/test).")
+@click.option("--schema", default="ivr400_cluster", show_default=True, help="PostgreSQL schema (created if missing).")
+@click.option("--ping-interval", type=int, default=1, show_default=True, help="Seconds between OPTIONS probes.")
+@click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds to wait for each part.")
+def cluster_up_(root: Path | None, proxy: str, database: str | None, schema: str, ping_interval: int,
+                timeout: float) -> None:
+    """Start Kamailio, the nodes and the controllers (idempotent: what runs is kept)."""
+    from ivr400.lab.cluster import DEFAULT_DATABASE, cluster_status, cluster_up
+
+    host, _, port = proxy.rpartition(":")
+    if not host or not port.isdigit():
+        _fail(LabError("proxy", f"{proxy!r} is not HOST:PORT"))
+    t0 = time.monotonic()
+    try:
+        cluster_up(root, proxy=(host, int(port)), database_url=database or DEFAULT_DATABASE, schema=schema,
+                   ping_interval_s=ping_interval, timeout=timeout)
+        st = cluster_status()
+    except LabError as exc:
+        _fail(exc)
+    _print_cluster(st)
+    click.echo(f"cluster: up in {time.monotonic() - t0:.1f} s")
+
+
+def _print_cluster(st: dict[str, object]) -> None:
+    kam = st["kamailio"]
+    assert isinstance(kam, dict)
+    click.echo(f"kamailio: sip {kam['sip']}, pid {kam['pid'] or 'not running'}, config {kam['config']}")
+    dispatcher = st.get("dispatcher")
+    flags = dispatcher if isinstance(dispatcher, dict) else {}
+    for n in st["nodes"]:  # type: ignore[attr-defined]
+        click.echo(f"node {n['name']}: sip {n['sip']}, ami {n['ami']}, rtp {n['rtp']}, "
+                   f"pid {n['pid'] or 'not running'}, dispatcher {flags.get('sip:' + n['sip'], '?')}")
+    for c in st["controllers"]:  # type: ignore[attr-defined]
+        click.echo(f"controller {c['agi']} (as {c['name']}): pid {c['pid'] or 'not running'}")
+    click.echo(f"database: {st['database']}")
+
+
+@cluster.command(name="down")
+def cluster_down_() -> None:
+    """Stop everything `lab cluster up` started (by PID)."""
+    from ivr400.lab.cluster import cluster_down
+
+    try:
+        stopped = cluster_down()
+    except LabError as exc:
+        _fail(exc)
+    click.echo("cluster: stopped" if stopped else "cluster: was not running")
+
+
+@cluster.command(name="status")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def cluster_status_(as_json: bool) -> None:
+    """Kamailio, nodes (with their dispatcher state), controllers."""
+    from ivr400.lab.cluster import cluster_status
+
+    try:
+        st = cluster_status()
+    except LabError as exc:
+        _fail(exc)
+    if as_json:
+        click.echo(json.dumps(st, indent=2))
+    else:
+        _print_cluster(st)

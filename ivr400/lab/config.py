@@ -113,12 +113,25 @@ class LabConfig:
     rtp_start: int = 10000
     rtp_end: int = 19999
     dtmf_mode: str = "rfc4733"
+    #: Where out-of-dialog requests of the carrier come from (the SIP proxy in a cluster; default sip_host).
+    carrier_host: str = ""
+    #: T.38 fax over UDPTL on the trunks (a fax application asks for it; voice calls never use it).
+    t38: bool = False
+    udptl_start: int = 4000
+    udptl_end: int = 4999
+    #: asterisk.conf directories as seen inside the chroot: a cluster node has its own (`asterisk -C`).
+    etc_dir: str = "/etc/asterisk"
+    db_dir: str = "/var/lib/asterisk"
+    spool_dir: str = "/var/spool/asterisk"
+    run_dir: str = RUN_DIR
+    log_dir: str = LOG_DIR
     noload: tuple[str, ...] = field(default=NOLOAD)
 
     def context(self) -> dict[str, object]:
         """The Jinja2 context for every base template."""
         ctx: dict[str, object] = asdict(self)
         ctx["noload"] = list(self.noload)
+        ctx["carrier_host"] = self.carrier_host or self.sip_host
         ctx["levels"] = "notice,warning,error" + (",verbose,dtmf" if self.verbose else "")
         ctx["moh_dir"] = MOH_DIR
         ctx["default_moh_dir"] = DEFAULT_MOH_DIR

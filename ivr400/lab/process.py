@@ -18,11 +18,12 @@ _CHILDREN: dict[int, subprocess.Popen] = {}
 NOFILE = 20000
 
 
-def asterisk_rx(root: Path, command: str, timeout: float = 15.0) -> str:
-    """Run `chroot ROOT asterisk -rx COMMAND` and return its output; LabError if it cannot connect."""
+def asterisk_rx(root: Path, command: str, timeout: float = 15.0, conf: str | None = None) -> str:
+    """Run `chroot ROOT asterisk [-C CONF] -rx COMMAND` and return its output; LabError if it cannot connect.
+    `conf`: the asterisk.conf (chroot path) of a cluster node; None: the single lab's."""
     try:
         proc = subprocess.run(
-            ["chroot", str(root), "asterisk", "-rx", command],
+            ["chroot", str(root), "asterisk", *(["-C", conf] if conf else []), "-rx", command],
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
@@ -71,8 +72,16 @@ def _proc_root(pid: int) -> str | None:
         return None
 
 
-def is_asterisk_daemon(pid: int, root: Path | None = None) -> bool:
-    """`pid` is a live Asterisk daemon (not a `-r`/`-rx` remote console), chrooted in `root` if given."""
+def _conf_arg(argv: list[str]) -> str | None:
+    for i, arg in enumerate(argv[1:], 1):
+        if arg == "-C" and i + 1 < len(argv):
+            return argv[i + 1]
+    return None
+
+
+def is_asterisk_daemon(pid: int, root: Path | None = None, conf: str | None = None) -> bool:
+    """`pid` is a live Asterisk daemon (not a `-r`/`-rx` remote console), chrooted in `root` if given, started
+    with `-C conf` (a cluster node) or without -C (the single lab) when conf is None."""
     if not pid_alive(pid):
         return False
     argv = _cmdline(pid)
@@ -82,16 +91,14 @@ def is_asterisk_daemon(pid: int, root: Path | None = None) -> bool:
         return False
     if root is not None and _proc_root(pid) != os.path.realpath(root):
         return False
-    return True
+    return _conf_arg(argv) == conf
 
 
-def find_daemons(root: Path) -> list[int]:
-    """PIDs of the lab's Asterisk daemons: chrooted in `root` (whoever started them) and reading the chroot's
-    own /etc/asterisk. A daemon started with ``-C <asterisk.conf>`` runs another configuration tree (the
-    cluster lab's nodes, the operator-install test's tree) and is never taken for the lab."""
+def find_daemons(root: Path, conf: str | None = None) -> list[int]:
+    """PIDs of Asterisk daemons running chrooted in `root` (whoever started them): the single lab's (no -C),
+    or the cluster node started with `-C conf`."""
     return sorted(int(entry.name) for entry in Path("/proc").iterdir()
-                  if entry.name.isdigit() and is_asterisk_daemon(int(entry.name), root)
-                  and not any(a.startswith("-C") for a in _cmdline(int(entry.name))[1:]))
+                  if entry.name.isdigit() and is_asterisk_daemon(int(entry.name), root, conf))
 
 
 def _raise_nofile() -> None:
@@ -140,7 +147,8 @@ def ami_ready(host: str, port: int, timeout: float = 2.0) -> bool:
     return banner.startswith(b"Asterisk Call Manager")
 
 
-def wait_booted(root: Path, pid: int, log_path: Path, ami: tuple[str, int], timeout: float = 60.0) -> None:
+def wait_booted(root: Path, pid: int, log_path: Path, ami: tuple[str, int], timeout: float = 60.0,
+                conf: str | None = None) -> None:
     """Block until `core waitfullybooted` succeeds and AMI answers; LabError (with log tail) if the
     daemon dies or the deadline passes."""
     deadline = time.monotonic() + timeout
@@ -151,7 +159,7 @@ def wait_booted(root: Path, pid: int, log_path: Path, ami: tuple[str, int], time
             raise LabError("asterisk", f"exited during start-up; {log_path} ends:\n{log_tail(log_path)}")
         if not booted:
             try:
-                asterisk_rx(root, "core waitfullybooted", timeout=max(1.0, deadline - time.monotonic()))
+                asterisk_rx(root, "core waitfullybooted", timeout=max(1.0, deadline - time.monotonic()), conf=conf)
                 booted = True
             except LabError as exc:
                 last_error = exc.reason

@@ -340,3 +340,35 @@ def test_0010_tone_review_keeps_existing_tones_in_use_and_comes_back(bare_engine
         statuses = conn.execute(text("SELECT name, status FROM tone ORDER BY id")).all()
     # What was there before 0010 is taken as root's: approved again (a rejection is not kept by a downgrade).
     assert [tuple(r) for r in statuses] == [("welcome", "approved"), ("sales-rb", "approved"), ("new", "approved")]
+
+
+def test_cluster_nodes_migration_keeps_the_rest_and_comes_back(bare_engine: Engine, tmp_path) -> None:  # noqa: ANN001
+    """0013 (cluster nodes) down and up on a populated database with nodes; the checks hold after the trip."""
+    from ivr400.provisioning import cluster
+
+    migrate.upgrade(bare_engine)
+    with Session(bare_engine) as s:
+        provision_sample(s, store_root=tmp_path / "evidence", now=NOW, actor="test")
+        cluster.add_node(s, "node2", "127.0.0.2", 5060, now=NOW)
+        cluster.drain_node(s, "node2", now=NOW)
+        cluster.add_node(s, "node3", "127.0.0.3", 5060, now=NOW)
+        s.commit()
+    before = _counts(bare_engine)
+    assert before["cluster_node"] == 2
+    below = ScriptDirectory.from_config(migrate.alembic_config(bare_engine)).get_revision("0013").down_revision
+    migrate.downgrade(bare_engine, str(below))
+    after = _counts(bare_engine)
+    assert "cluster_node" not in after and all(after[t] == before[t] for t in after)
+    migrate.upgrade(bare_engine)
+    assert _counts(bare_engine) == {**before, "cluster_node": 0}
+    insert = ("INSERT INTO cluster_node (name, sip_host, sip_port, state, priority, created_at, changed_at) "
+              "VALUES (:n, '127.0.0.9', :p, :s, 0, :t, :t)")
+    t = NOW.replace(tzinfo=None)
+    with bare_engine.connect() as conn, pytest.raises(DBAPIError):
+        conn.execute(text(insert), {"n": "x", "p": 5060, "s": "gone", "t": t})
+    with bare_engine.connect() as conn, pytest.raises(DBAPIError):
+        conn.execute(text(insert), {"n": "y", "p": 70000, "s": "active", "t": t})
+    with bare_engine.begin() as conn:
+        conn.execute(text(insert), {"n": "z", "p": 5060, "s": "active", "t": t})
+    with bare_engine.connect() as conn, pytest.raises(DBAPIError):
+        conn.execute(text(insert), {"n": "w", "p": 5060, "s": "active", "t": t})  # same address

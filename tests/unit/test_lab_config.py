@@ -34,6 +34,7 @@ BASE_FILES = {
     "musiconhold.conf",
     "pjsip.conf",
     "rtp.conf",
+    "udptl.conf",
 }
 
 
@@ -207,8 +208,10 @@ def test_find_daemons_never_takes_another_config_tree_for_the_lab(monkeypatch: p
 
     me = os.getpid()
     argv = {me: ["asterisk", "-f", "-g", "-n", "-C", "/var/lib/node2/asterisk.conf"]}
-    monkeypatch.setattr(process, "is_asterisk_daemon", lambda pid, root=None: pid == me)
+    monkeypatch.setattr(process, "pid_alive", lambda pid: pid == me)
+    monkeypatch.setattr(process, "_proc_root", lambda pid: os.path.realpath(tmp_path))
     monkeypatch.setattr(process, "_cmdline", lambda pid: argv.get(pid, []))
     assert process.find_daemons(tmp_path) == []
+    assert process.find_daemons(tmp_path, "/var/lib/node2/asterisk.conf") == [me]
     argv[me] = ["asterisk", "-f", "-g", "-n"]
     assert process.find_daemons(tmp_path) == [me]

@@ -120,3 +120,9 @@ class RouteContext(Protocol):
         """Record the voicemail file ``file_path`` (as Asterisk sees it; already checked by the route).
         True if a row was created, False if it existed."""
         ...
+
+    async def save_fax(self, *, hotline: str, uniqueid: str, caller: str | None, status: str, pages: int,
+                       error: str | None, remote_station: str | None, file_path: str) -> bool:
+        """Record the received fax ``file_path`` (as Asterisk sees it; already checked by the route).
+        True if a row was created, False if it existed."""
+        ...

@@ -12,6 +12,7 @@ HOTLINE = "IVR400_HOTLINE"          # the 400 number being called
 DEPT_PATH = "IVR400_DEPT_PATH"      # key path of the department being hunted ("" = switchboard, "2", "2.1")
 KEY_PATH = "IVR400_KEYS"            # keys pressed so far, e.g. "2-1" (for the CDR's key path)
 VOICEMAIL_FILE = "IVR400_VM_FILE"   # recording path of the voicemail just taken (chroot-internal)
+FAX_FILE = "IVR400_FAX_FILE"        # TIFF path of the fax being received (chroot-internal)
 
 # --- set by the `route` hook at call entry
 ACTION = "IVR400_ACTION"            # menu | department | voicemail | announcement | refuse
@@ -36,6 +37,7 @@ DISPOSITION = "IVR400_DISPOSITION"  # answered | busy | noanswer | voicemail | b
 ROUTE_CALL = "route"
 ROUTE_DEPARTMENT = "department"
 ROUTE_VOICEMAIL = "voicemail_saved"
+ROUTE_FAX = "fax_received"
 
 
 def target(i: int) -> str:
@@ -53,6 +55,8 @@ RR_GLOBAL_PREFIX = "IVR400_RR_"     # GLOBAL(IVR400_RR_<hotline>_<dept digits or
 
 #: Where the dialplan records voicemail (as Asterisk sees it): <VOICEMAIL_SPOOL>/<hotline>/<UNIQUEID>.wav
 VOICEMAIL_SPOOL = "/var/spool/asterisk/ivr400/voicemail"
+#: Where the dialplan receives faxes (传真, as Asterisk sees it): <FAX_SPOOL>/<hotline>/<UNIQUEID>.tif
+FAX_SPOOL = "/var/spool/asterisk/ivr400/fax"
 #: AMI UserEvent sent once a voicemail file exists (headers Hotline, Dept, File, Caller, Uniqueid).
 USEREVENT_VOICEMAIL = "IVR400Voicemail"
 
