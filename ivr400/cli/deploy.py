@@ -199,6 +199,15 @@ def _deploy_freeswitch(template_dir: Path | None, out_dir: Path | None, socket: 
         raise CommandError("pbx: --check inspects a running Asterisk; it has no FreeSWITCH form")
     if out_dir is None and not dry_run:
         raise CommandError("out: --pbx freeswitch needs --out CONF_DIR (FreeSWITCH's conf directory) or --dry-run")
+    if out_dir is not None and not (out_dir / "dialplan").is_dir():
+        raise CommandError(f"out: {out_dir} has no dialplan/ directory: give FreeSWITCH's conf directory "
+                           "(the one holding freeswitch.xml and dialplan/, e.g. /etc/freeswitch); nothing was written")
+    if socket is not None:
+        from ivr400.render.freeswitch import parse_socket
+        try:
+            parse_socket(socket)
+        except ValueError as exc:
+            raise CommandError(f"socket: {exc}") from exc
     a = app()
     try:
         with a.session() as s:

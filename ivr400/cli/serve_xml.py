@@ -34,11 +34,22 @@ def serve_xml(host: str, port: int, template_dir: Path | None, socket: str | Non
     """
     import uvicorn
 
+    from ivr400.cli.common import CommandError
     from ivr400.deploy.freeswitch import XmlCurlSource, xml_curl_app
+    from ivr400.render.asterisk import RenderError
+    from ivr400.render.freeswitch import parse_socket
 
+    if socket is not None:
+        try:
+            parse_socket(socket)
+        except ValueError as exc:
+            raise CommandError(f"socket: {exc}") from exc
     a = app()
     source = XmlCurlSource(a.engine, now=a.now, max_age_s=max_age,
                            template_dirs=[template_dir] if template_dir else [], socket=socket)
-    source.model()  # fail now, not at the first call, if the database or the templates are broken
+    try:  # fail now, not at the first call, if the database or the templates are broken
+        source.render_check()
+    except RenderError as exc:
+        raise CommandError(f"templates: {exc}") from exc
     click.echo(f"xml_curl: http://{host}:{port}/dialplan", err=True)
     uvicorn.run(xml_curl_app(source), host=host, port=port, log_level="info", server_header=False)

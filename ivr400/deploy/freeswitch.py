@@ -160,6 +160,14 @@ class XmlCurlSource:
                 self.loads += 1
             return self._model
 
+    def render_check(self) -> None:
+        """Load the model and render the ``ivr400`` context once, so a broken database, template directory or
+        socket fails at start-up instead of turning every lookup into "not found". Raises RenderError."""
+        kwargs: dict[str, Any] = {"template_dirs": self.template_dirs}
+        if self.socket:
+            kwargs["socket"] = self.socket
+        xml_curl_document(self.model(), hunt_context="ivr400", destination="", **kwargs)
+
     def document(self, fields: dict[str, str]) -> str:
         """The answer to one lookup (its form fields)."""
         if fields.get("section") != "dialplan":

@@ -53,6 +53,7 @@ from ivr400.render.model import RenderDepartment, RenderHotline, RenderModel, co
 __all__ = [
     "CONTEXT",
     "DEFAULT_SOCKET",
+    "parse_socket",
     "FILES",
     "MIN_HUNT_SLOTS",
     "NOT_FOUND",
@@ -88,7 +89,6 @@ MIN_HUNT_SLOTS = 20
 #: Where the FreeSWITCH dialplan records answered calls (as FreeSWITCH sees it).
 RECORDING_SPOOL = "/var/lib/freeswitch/recordings/ivr400/recordings"
 
-_SOCKET = re.compile(r"([A-Za-z0-9_.\-]{1,253}):([0-9]{1,5})")
 
 
 def at_least_regex(k: int) -> str:
@@ -254,11 +254,25 @@ def make_environment(template_dirs: Iterable[str | os.PathLike[str]] = ()) -> ji
     return env
 
 
+def parse_socket(socket: str) -> tuple[str, int]:
+    """``host:port`` of the ESL controller the hooks' ``socket`` application reaches. Raises ValueError naming
+    what is wrong: a host of letters, digits, ``.``, ``-``, ``_`` (a name or an IPv4 address; IPv6 literals are not
+    accepted), a port 1-65535."""
+    host, sep, port = socket.rpartition(":")
+    if not sep or not host:
+        raise ValueError(f"{socket[:60]!r} is not host:port")
+    if not re.fullmatch(r"[A-Za-z0-9_.\-]{1,253}", host):
+        raise ValueError(f"host {host[:60]!r}: letters, digits, '.', '-' and '_' only (a name or an IPv4 address)")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"port {port[:10]!r} is not a TCP port (1-65535)")
+    return host, int(port)
+
+
 def _check_socket(socket: str) -> tuple[str, int]:
-    match = _SOCKET.fullmatch(socket)
-    if match is None or not 0 < int(match.group(2)) < 65536:
-        raise RenderError(f"socket {socket[:60]!r} must be host:port (letters, digits, . - _ only)", template="socket")
-    return match.group(1), int(match.group(2))
+    try:
+        return parse_socket(socket)
+    except ValueError as exc:
+        raise RenderError(f"socket: {exc}", template="socket") from exc
 
 
 def _context(model: RenderModel, socket: str) -> dict[str, object]:

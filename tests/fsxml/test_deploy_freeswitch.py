@@ -163,6 +163,7 @@ def test_cli_deploy_reloads_over_esl_and_rolls_back_when_refused(tmp_path: Path)
     thread.start()
     try:
         conf = tmp_path / "conf"
+        (conf / "dialplan").mkdir(parents=True)
         env = {"IVR400_DATA_DIR": str(tmp_path / "data"), "IVR400_DATABASE_URL": "",
                "IVR400_FREESWITCH_ESL_HOST": "127.0.0.1", "IVR400_FREESWITCH_ESL_PORT": str(fake.port),
                "IVR400_FREESWITCH_ESL_PASSWORD": "s3cret-esl"}
@@ -186,3 +187,43 @@ def test_cli_deploy_reloads_over_esl_and_rolls_back_when_refused(tmp_path: Path)
         thread.join(5)
         loop.run_until_complete(fake.close())
         loop.close()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--out", "{missing}"], "has no dialplan/ directory"),
+    (["--dry-run", "--socket", "127.0.0.1:99999"], "socket: port '99999' is not a TCP port (1-65535)"),
+    (["--dry-run", "--socket", "[::1]:8084"], "socket: host '[::1]': letters, digits"),
+    (["--dry-run", "--socket", "nohostport"], "socket: 'nohostport' is not host:port"),
+])
+def test_cli_deploy_refuses_bad_out_and_socket_naming_the_field(tmp_path: Path, args: list[str],
+                                                                message: str) -> None:
+    from click.testing import CliRunner
+
+    from ivr400.cli import main
+
+    env = {"IVR400_DATA_DIR": str(tmp_path / "data"), "IVR400_DATABASE_URL": ""}
+    runner = CliRunner()
+    assert runner.invoke(main, ["demo"], env=env).exit_code == 0
+    missing = tmp_path / "etc" / "freeswitc"
+    out = runner.invoke(main, ["deploy", "--pbx", "freeswitch", *[a.format(missing=missing) for a in args]], env=env)
+    assert out.exit_code != 0 and message in out.output, out.output
+    assert "templates:" not in out.output
+    assert not missing.exists() and not (tmp_path / "etc").exists(), "nothing written"
+
+
+def test_serve_xml_refuses_a_bad_socket_at_start(tmp_path: Path) -> None:
+    """A socket the dialplan can never carry must stop serve-xml at start-up, not answer "not found" forever."""
+    from click.testing import CliRunner
+
+    from ivr400.cli import main
+
+    env = {"IVR400_DATA_DIR": str(tmp_path / "data"), "IVR400_DATABASE_URL": ""}
+    runner = CliRunner()
+    assert runner.invoke(main, ["demo"], env=env).exit_code == 0
+    out = runner.invoke(main, ["serve-xml", "--port", "1", "--socket", "x y:1"], env=env)
+    assert out.exit_code != 0 and "socket: host 'x y'" in out.output, out.output
+    bad = tmp_path / "tpl"
+    bad.mkdir()
+    (bad / "xml_curl_ivr400.xml.j2").write_text("<document>{{ broken(</document>")  # not even Jinja2
+    out = runner.invoke(main, ["serve-xml", "--port", "1", "--templates", str(bad)], env=env)
+    assert out.exit_code != 0 and "templates:" in out.output, out.output

@@ -403,3 +403,19 @@ def test_the_connect_reply_of_a_real_shape_parses() -> None:
     data = channel_data(caller="+86 138-0013-8000", variables={"IVR400_HOOK": "route?hotline=4008000001"})
     assert b"Caller-Caller-ID-Number: %2B86%20138-0013-8000\n" in data and data.endswith(b"Control: full\n\n")
     assert f"Unique-ID: {CALL_UUID}\n".encode() in data
+
+
+def test_a_forged_unique_id_never_splits_a_log_line(lab: Lab, caplog: pytest.LogCaptureFixture) -> None:
+    """The Unique-ID tags every log line of the session: one with a line break is dropped, not logged."""
+    provision(lab)
+
+    async def scenario() -> FakeChannel:
+        async with esl(lab) as (_, server):
+            return await hook(server.port, f"route?hotline={HOTLINE}", uuid="u\nsendmsg: evil")
+
+    with caplog.at_level("DEBUG"):
+        fake = run(scenario)
+    assert fake.variables["IVR400_HOOK_STATUS"] == "OK"  # the call is still decided
+    tagged = [r for r in caplog.records if hasattr(r, "uniqueid")]
+    assert tagged, "the session's lines carry a uniqueid"
+    assert not any("evil" in r.getMessage() or "\n" in str(r.uniqueid) for r in tagged)

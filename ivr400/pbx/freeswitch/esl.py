@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import contextvars
 import logging
+import re
 import signal
 import time
 from collections import deque
@@ -73,6 +74,7 @@ __all__ = [
 
 #: The call's Unique-ID while a session runs (for log records of the routes).
 current_uuid: contextvars.ContextVar[str] = contextvars.ContextVar("ivr400_esl_uuid", default="")
+_SAFE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 class ESLError(Exception):
@@ -311,7 +313,10 @@ class OutboundSession(ESLConnection):
 
     @property
     def uniqueid(self) -> str:
-        return self.channel_data.get("Unique-ID", "") or self.channel_data.get("Channel-Unique-ID", "")
+        """The channel's ``Unique-ID`` when it looks like a call id (1-64 of ``A-Z a-z 0-9 . _ : -``), else ""
+        — it tags every log line of the session, so a forged value with a line break never reaches the log."""
+        value = self.channel_data.get("Unique-ID", "") or self.channel_data.get("Channel-Unique-ID", "")
+        return value if _SAFE_ID.fullmatch(value) else ""
 
     @property
     def callerid(self) -> str:
