@@ -32,6 +32,7 @@ from ivr400.pbx.asterisk.prompts import (
     MOH_ROOT,
     NO_INPUT,
     RINGBACK_FILE,
+    SURVEY_THANKS,
     SOUND_DIR,
     UNKNOWN_NUMBER,
     WELCOME,
@@ -62,6 +63,7 @@ __all__ = [
     "MAX_DATA_CHARS",
     "MAX_RING_S",
     "MIN_RING_S",
+    "SURVEY_THANKS",
     "MOH_ROOT",
     "NO_INPUT",
     "RINGBACK_FILE",
@@ -273,6 +275,8 @@ class RenderHotline:
     switchboard: RenderDepartment
     departments: tuple[RenderDepartment, ...] = ()
     record_calls: bool = False
+    #: 满意度评价: the survey prompt (sound name) when the hotline surveys callers after the seat hung up, else "".
+    survey: str = ""
 
     @property
     def context(self) -> str:

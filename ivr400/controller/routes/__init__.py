@@ -13,11 +13,12 @@ from types import MappingProxyType
 from ivr400.controller.routes.context import RouteContext
 from ivr400.controller.routes.department import department
 from ivr400.controller.routes.route import route
+from ivr400.controller.routes.survey_saved import survey_saved
 from ivr400.controller.routes.voicemail_saved import voicemail_saved
 from ivr400.pbx.asterisk import dialplan_variables as v
 from ivr400.pbx.asterisk.fastagi import AGISession, Handler
 
-__all__ = ["ROUTES", "Route", "RouteContext", "bind", "department", "route", "voicemail_saved"]
+__all__ = ["ROUTES", "Route", "RouteContext", "bind", "department", "route", "survey_saved", "voicemail_saved"]
 
 #: A route function: the session and the context it may use; what it returns goes to the server's observer.
 Route = Callable[[AGISession, RouteContext], Awaitable[object]]
@@ -27,6 +28,7 @@ ROUTES: Mapping[str, Route] = MappingProxyType({
     v.ROUTE_CALL: route,
     v.ROUTE_DEPARTMENT: department,
     v.ROUTE_VOICEMAIL: voicemail_saved,
+    v.ROUTE_SURVEY: survey_saved,
 })
 
 
