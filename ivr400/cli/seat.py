@@ -7,15 +7,17 @@ from sqlalchemy import select
 from ivr400.cli.common import app, emit, handle_errors, json_option
 from ivr400.db.models import Seat
 from ivr400.provisioning import lookup
-from ivr400.provisioning.seats import add_seat, move_seat, remove_seat
+from ivr400.provisioning.seats import add_seat, move_seat, remove_seat, set_weight
+from ivr400.provisioning.survey import seat_satisfaction
 from ivr400.provisioning.views import seat_view
 
-COLUMNS = ["id", "hotline", "department", "position", "destination", "ring_timeout_s", "state"]
+COLUMNS = ["id", "hotline", "department", "position", "destination", "ring_timeout_s", "weight", "satisfaction",
+           "state"]
 
 
 @click.group()
 def seat() -> None:
-    """Seats: add, list, move, remove."""
+    """Seats: add, list, move, set, remove."""
 
 
 @seat.command("add")
@@ -43,14 +45,25 @@ def add(hotline_ref: str, dest_ref: str, dept_path: str | None, position: int | 
 @json_option
 @handle_errors
 def list_(hotline_ref: str | None, as_json: bool) -> None:
-    """Seats in hunt order; suspended ones (revoked/expired destination) are marked."""
+    """Seats in hunt order; suspended ones (revoked/expired destination) are marked; satisfaction is the
+    average survey score (满意度评价, 1-5) with the number of scores."""
     a = app()
     with a.session() as s:
         stmt = select(Seat).order_by(Seat.hotline_id, Seat.department_id.is_not(None), Seat.department_id,
                                      Seat.position)
         if hotline_ref:
             stmt = stmt.where(Seat.hotline_id == lookup.hotline(s, hotline_ref).id)
-        emit([seat_view(x, a.now()) for x in s.scalars(stmt)], as_json, COLUMNS)
+        rows = list(s.scalars(stmt))
+        scores = {n: seat_satisfaction(s, n) for n in {x.hotline.number for x in rows}}
+        out = []
+        for x in rows:
+            view = seat_view(x, a.now())
+            got = scores[x.hotline.number].get(x.destination.number)
+            view["satisfaction"] = str(got) if got else ""
+            if as_json:
+                view["satisfaction"] = {"average": round(got.average, 2), "count": got.count} if got else None
+            out.append(view)
+        emit(out, as_json, COLUMNS)
 
 
 @seat.command("move")
@@ -64,6 +77,22 @@ def move(seat_id: int, position: int | None, ring_timeout: int | None, as_json: 
     a = app()
     with a.session() as s:
         row = move_seat(s, lookup.seat(s, seat_id), position=position, ring_timeout=ring_timeout)
+        emit(seat_view(row, a.now()), as_json)
+
+
+@seat.command("set")
+@click.argument("seat_id", type=int)
+@click.option("--weight", type=int, default=None,
+              help="按比例分配: share of first rings in a weighted group, 0-1000 (0: never first).")
+@json_option
+@handle_errors
+def set_(seat_id: int, weight: int | None, as_json: bool) -> None:
+    """Change a seat's weight (按比例分配)."""
+    a = app()
+    with a.session() as s:
+        row = lookup.seat(s, seat_id)
+        if weight is not None:
+            set_weight(s, row, weight)
         emit(seat_view(row, a.now()), as_json)
 
 

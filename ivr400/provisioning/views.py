@@ -11,6 +11,7 @@ from typing import Any
 from ivr400.db.models import Department, Destination, Enterprise, Evidence, Hotline, Seat, Tone, WhitelistEvent
 from ivr400.localtime import to_zone
 from ivr400.provisioning.destinations import effective_status
+from ivr400.provisioning.hotlines import effective_hunt
 from ivr400.provisioning.lookup import key_path
 
 
@@ -23,10 +24,11 @@ def hotline_view(h: Hotline, now: datetime) -> dict[str, Any]:
     bound = {s.destination_id for s in h.seats}
     routable = {s.destination_id for s in h.seats if effective_status(s.destination, now) == "approved"}
     return {"id": h.id, "number": h.number, "carrier": h.carrier, "enterprise": h.enterprise.name,
-            "name": h.name, "active": h.active, "hunt": h.hunt_strategy, "max_bound": h.max_bound,
+            "name": h.name, "active": h.active, "hunt": effective_hunt(h), "max_bound": h.max_bound,
             "bound": len(bound), "routable": len(routable),
             "welcome_tone": h.welcome_tone.name if h.welcome_tone else None,
-            "ringback_tone": h.ringback_tone.name if h.ringback_tone else None}
+            "ringback_tone": h.ringback_tone.name if h.ringback_tone else None,
+            "survey": h.survey_enabled, "caller_cap_per_month": h.caller_cap_per_month}
 
 
 def destination_view(d: Destination, now: datetime) -> dict[str, Any]:
@@ -59,11 +61,11 @@ def seat_view(s: Seat, now: datetime) -> dict[str, Any]:
     return {"id": s.id, "hotline": s.hotline.number,
             "department": key_path(s.department) if s.department else None,
             "position": s.position, "destination": s.destination.number, "destination_id": s.destination_id,
-            "ring_timeout_s": s.ring_timeout_s, "state": "active" if status == "approved" else f"suspended ({status})"}
+            "ring_timeout_s": s.ring_timeout_s, "weight": s.weight, "state": "active" if status == "approved" else f"suspended ({status})"}
 
 
 def department_view(d: Department) -> dict[str, Any]:
-    return {"id": d.id, "hotline": d.hotline.number, "key": key_path(d), "name": d.name, "hunt": d.hunt_strategy,
+    return {"id": d.id, "hotline": d.hotline.number, "key": key_path(d), "name": d.name, "hunt": effective_hunt(d),
             "max_attempts": d.max_attempts, "seats": len(d.seats),
             "ringback_tone": d.ringback_tone.name if d.ringback_tone else None}
 

@@ -19,7 +19,7 @@ from ivr400.numbers import NumberError
 from ivr400.provisioning import seats as seat_service
 from ivr400.provisioning.destinations import effective_status
 from ivr400.provisioning.errors import ProvisioningError
-from ivr400.provisioning.hotlines import check_hunt
+from ivr400.provisioning.hotlines import apply_hunt, check_hunt, effective_hunt
 from ivr400.provisioning.lookup import key_path
 from ivr400.web import changes
 from ivr400.web.context import Principal, config, db, principal, repository
@@ -41,9 +41,9 @@ class SeatGroup:
 
 
 def groups(hotline: Hotline) -> list[SeatGroup]:
-    switchboard = SeatGroup("", "总机", None, hotline.hunt_strategy,
+    switchboard = SeatGroup("", "总机", None, effective_hunt(hotline),
                             [s for s in hotline.seats if s.department_id is None])
-    departments = (SeatGroup(key_path(d), d.name, d, d.hunt_strategy, sorted(d.seats, key=lambda s: (s.position, s.id)))
+    departments = (SeatGroup(key_path(d), d.name, d, effective_hunt(d), sorted(d.seats, key=lambda s: (s.position, s.id)))
                    for d in sorted(hotline.departments, key=key_path))
     return [switchboard, *departments]
 
@@ -124,8 +124,8 @@ def set_hunt(request: Request, hotline_id: int, hunt: str = Form(""), department
             target = form_row(repo.department, department, "department")
             if target.hotline_id != hotline.id:
                 raise ProvisioningError("department", f"not a department of {hotline.number}")
-        before = target.hunt_strategy
-        target.hunt_strategy = strategy
+        before = effective_hunt(target)
+        apply_hunt(target, strategy)
         session.flush()
         changes.record(session, who, config(request), "hunt_set", enterprise_id=hotline.enterprise_id,
                        hotline=hotline.number,
