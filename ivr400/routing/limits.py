@@ -57,9 +57,9 @@ def cap_verdict(cap: int, caller: str | None, calls_this_month: int | None) -> C
     if caller is None:
         return CapVerdict(True, f"caller cap {cap}/month: withheld caller not counted")
     if calls_this_month is None:
-        return CapVerdict(True, f"caller cap {cap}/month: count unavailable, let through")
+        return CapVerdict(True, f"caller cap {cap}/month: count unavailable: let through")
     if calls_this_month >= cap:
-        return CapVerdict(False, f"caller cap: {calls_this_month} call(s) this month, cap {cap}", calls_this_month)
+        return CapVerdict(False, f"caller cap: {calls_this_month} call(s) this month >= cap {cap}", calls_this_month)
     return CapVerdict(True, f"caller cap: {calls_this_month} of {cap} this month", calls_this_month)
 
 
