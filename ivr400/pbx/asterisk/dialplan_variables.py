@@ -101,3 +101,7 @@ NEXT_PATH = "IVR400_NEXT_PATH"      # and its key path
 SURVEY = "IVR400_SURVEY"            # read at call entry: the survey prompt, "" = this hotline does not survey
 SURVEY_SCORE = "IVR400_SURVEY_SCORE"  # the key the caller pressed after the survey prompt (1-5 stored)
 SURVEY_TRIES = "IVR400_SURVEY_TRIES"  # times the survey prompt was played (at most 2)
+
+# --- WEB呼叫 (click-to-call): the visitor's originated channel
+C2C_TARGET = "IVR400_C2C_TARGET"    # the visitor's number (AMI Originate Variable), the caller once connected
+C2C_TRIES = "IVR400_C2C_TRIES"      # times the consent prompt was played (at most 2)
