@@ -39,6 +39,8 @@ COMMAND_GROUPS: dict[str, tuple[str, str, str]] = {
     "rule": ("ivr400.cli.rule", "rule",
              "Routing rules: by time (time add), by caller region (region add), after-hours; list, remove."),
     "block": ("ivr400.cli.block", "block", "Call blocking: mode, add, remove, list."),
+    "call": ("ivr400.cli.call", "call",
+             "WEB呼叫 click-to-call: configure a hotline's public form, call a visitor back, list the attempts."),
     "calendar": ("ivr400.cli.calendar", "calendar", "Holiday calendar: seed, add, remove, list."),
     "cdr": ("ivr400.cli.cdr", "cdr", "Call records: listen (AMI), import (CSV backfill), list, missed."),
     "config": ("ivr400.cli.config", "config",

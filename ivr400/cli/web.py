@@ -29,12 +29,16 @@ def web(host: str, port: int, secure_cookies: bool, forwarded_allow_ips: str, as
     """
     import uvicorn
 
+    from ivr400.pbx.asterisk.ami import Ami
     from ivr400.web.app import create_app
     from ivr400.web.context import WebConfig
 
     a = app()
+    ami = a.settings.ami
+    originator = (lambda: Ami.connect(ami)) if ami.secret else None  # WEB呼叫 callbacks (AMI Originate)
     application = create_app(WebConfig(engine=a.engine, store_root=a.data_dir / "evidence",
-                                       secure_cookies=secure_cookies, asterisk_root=asterisk_root))
+                                       secure_cookies=secure_cookies, asterisk_root=asterisk_root,
+                                       originator=originator))
     click.echo(f"back office: http://{host}:{port}/", err=True)
     uvicorn.run(application, host=host, port=port, proxy_headers=True, forwarded_allow_ips=forwarded_allow_ips,
                 log_level="info", server_header=False)

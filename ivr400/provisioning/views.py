@@ -61,7 +61,8 @@ def seat_view(s: Seat, now: datetime) -> dict[str, Any]:
     return {"id": s.id, "hotline": s.hotline.number,
             "department": key_path(s.department) if s.department else None,
             "position": s.position, "destination": s.destination.number, "destination_id": s.destination_id,
-            "ring_timeout_s": s.ring_timeout_s, "weight": s.weight, "state": "active" if status == "approved" else f"suspended ({status})"}
+            "ring_timeout_s": s.ring_timeout_s, "weight": s.weight,
+            "state": "active" if status == "approved" else f"suspended ({status})"}
 
 
 def department_view(d: Department) -> dict[str, Any]:

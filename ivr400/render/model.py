@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from ivr400.pbx.asterisk.dialplan_variables import RR_GLOBAL_PREFIX
 from ivr400.pbx.asterisk.prompts import (
     BLOCKED,
+    CLICKTOCALL_CONSENT,
     CLOSED,
     DEFAULT_MOH_CLASS,
     GOODBYE,
@@ -31,10 +32,9 @@ from ivr400.pbx.asterisk.prompts import (
     LEAVE_MESSAGE,
     MOH_ROOT,
     NO_INPUT,
-    CLICKTOCALL_CONSENT,
     RINGBACK_FILE,
-    SURVEY_THANKS,
     SOUND_DIR,
+    SURVEY_THANKS,
     UNKNOWN_NUMBER,
     WELCOME,
     tone_moh_class,

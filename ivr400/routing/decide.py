@@ -228,8 +228,8 @@ def decide_department(
     """After a menu key press: the department's targets (or its voicemail fallback).
 
     ``key`` comes from the dialplan (the digits pressed); an unknown key gives the ``ivr400/ivr400-invalid``
-    announcement rather than an exception. ``draw``: as for :func:`decide`. Time rules are not re-evaluated: the caller was let in by
-    :func:`decide` seconds ago.
+    announcement rather than an exception. ``draw``: as for :func:`decide`. Time rules are not re-evaluated:
+    the caller was let in by :func:`decide` seconds ago.
     """
     local = local_time(now, config.zone)
     dept = config.department(key) if isinstance(key, str) else None

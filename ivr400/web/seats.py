@@ -43,7 +43,8 @@ class SeatGroup:
 def groups(hotline: Hotline) -> list[SeatGroup]:
     switchboard = SeatGroup("", "总机", None, effective_hunt(hotline),
                             [s for s in hotline.seats if s.department_id is None])
-    departments = (SeatGroup(key_path(d), d.name, d, effective_hunt(d), sorted(d.seats, key=lambda s: (s.position, s.id)))
+    departments = (SeatGroup(key_path(d), d.name, d, effective_hunt(d),
+                             sorted(d.seats, key=lambda s: (s.position, s.id)))
                    for d in sorted(hotline.departments, key=key_path))
     return [switchboard, *departments]
 

@@ -3,11 +3,15 @@ entry, the weighted first seat (按比例分配), and ``survey_saved`` (满意�
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ivr400.db.engine import make_engine
+from ivr400.db.migrate import upgrade
 from ivr400.db.models import CallRecord, Seat, SurveyResponse
 from ivr400.pbx.asterisk import dialplan_variables as v
 from ivr400.pbx.asterisk.agi_protocol import build_command
@@ -15,7 +19,7 @@ from ivr400.provisioning import blocking
 from ivr400.provisioning.hotlines import apply_hunt, set_caller_cap
 from ivr400.provisioning.seats import set_weight
 from ivr400.routing.limits import split_draw
-from tests.unit.test_routes import (  # noqa: F401 - fixtures
+from tests.unit.test_routes import (
     D1,
     D2,
     D3,
@@ -25,14 +29,20 @@ from tests.unit.test_routes import (  # noqa: F401 - fixtures
     _hotline,
     call,
     controller,
-    engine,
-    lab,
     lines,
     provision,
     run,
     sets,
     target_pairs,
 )
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[Lab]:
+    eng = make_engine(f"sqlite:///{tmp_path / 'routes.db'}")
+    upgrade(eng)
+    yield Lab(eng, tmp_path)
+    eng.dispose()
 
 
 def _calls(lab: Lab, caller: str, *starts: dt.datetime) -> None:
@@ -116,9 +126,10 @@ def test_survey_saved_stores_one_score_per_call_with_the_seat(lab: Lab) -> None:
                               variables={v.SEAT_REACHED: seat})]
             out.append(await call(port, v.ROUTE_SURVEY, f"hotline={HOTLINE}&score=2", uniqueid="1700000002.1",
                                   variables={v.SEAT_REACHED: seat}))  # the same call again: ignored
-            for query in (f"hotline={HOTLINE}&score=6", f"hotline={HOTLINE}&score=", "hotline=12345&score=3"):
-                out.append(await call(port, v.ROUTE_SURVEY, query, uniqueid="1700000002.9",
-                                      variables={v.SEAT_REACHED: seat}))
+            out.extend([await call(port, v.ROUTE_SURVEY, query, uniqueid="1700000002.9",
+                                   variables={v.SEAT_REACHED: seat})
+                        for query in (f"hotline={HOTLINE}&score=6", f"hotline={HOTLINE}&score=",
+                                      "hotline=12345&score=3")])
             out.append(await call(port, v.ROUTE_SURVEY, f"hotline={HOTLINE}&score=5", uniqueid="1700000002.3",
                                   variables={v.SEAT_REACHED: "PJSIP/x;rm -rf"}))
             return out
