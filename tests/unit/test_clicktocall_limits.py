@@ -7,8 +7,15 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ivr400.routing.calendar import Calendar
-from ivr400.routing.clicktocall import Limits, check_limits, check_target, concurrency_limit, ip_limit, number_limit, \
-    open_now
+from ivr400.routing.clicktocall import (
+    Limits,
+    check_limits,
+    check_target,
+    concurrency_limit,
+    ip_limit,
+    number_limit,
+    open_now,
+)
 from ivr400.routing.model import Action, ActionKind, TimeRule, TimeSegment
 
 SH = ZoneInfo("Asia/Shanghai")
