@@ -87,7 +87,7 @@ def test_click_to_call_rings_the_visitor_then_after_key_1_the_seat(world, seats,
         now = w.now
         entry = load_config(s, now).get(HOTLINE)
         assert entry is not None
-        with Ami.connect(**lab.ami_credentials()) as ami:
+        with Ami.connect(**lab.ami_credentials) as ami:
             result = place_callback(s, ami, hotline=h, target="13800138000", now=now, block=entry.routing.block,
                                     time_rules=entry.routing.time_rules, calendar=entry.calendar,
                                     zone=entry.routing.zone, source="operator", actor="e2e")
