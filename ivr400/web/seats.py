@@ -1,6 +1,6 @@
 """坐席: seats of a hotline in hunt order, per group (the switchboard and each department).
 
-Reorder (up/down), ring timeout, add, remove, and the group's hunt strategy — all through
+Reorder (up/down), ring timeout, weight (按比例分配), add, remove, and the group's hunt strategy — all through
 ``ivr400.provisioning.seats`` / ``hotlines.check_hunt``, each with its audit entry in the same commit.
 A saved change reaches the next call with no deploy: the triggers bump the configuration generation
 that the controller polls.
@@ -180,6 +180,24 @@ def seat_timeout(request: Request, seat_id: int, ring_timeout: str = Form("", al
         session.commit()
     except (ProvisioningError, NumberError) as exc:
         return _refused(request, who, repo, session, hotline_id, exc, "ring-timeout", error_seat=seat_id)
+    return see_other(f"/hotlines/{hotline_id}/seats?saved=1")
+
+
+@router.post("/seats/{seat_id}/weight", response_class=HTMLResponse)
+def seat_weight(request: Request, seat_id: int, weight: str = Form(""), who: Principal = Depends(principal),
+                repo: Repository = Depends(repository), session: Session = Depends(db)) -> Response:
+    """按比例分配: the seat's weight (0-1000) in a weighted hunt group."""
+    seat = repo.seat(seat_id)
+    hotline_id = seat.hotline_id
+    try:
+        before = seat.weight
+        seat_service.set_weight(session, seat, whole_number(weight, "weight"))
+        changes.record(session, who, config(request), "seat_weight", enterprise_id=seat.hotline.enterprise_id,
+                       destination_id=seat.destination_id, hotline=seat.hotline.number, seat=seat.id,
+                       before={"weight": before}, after={"weight": seat.weight})
+        session.commit()
+    except (ProvisioningError, NumberError) as exc:
+        return _refused(request, who, repo, session, hotline_id, exc, "weight", error_seat=seat_id)
     return see_other(f"/hotlines/{hotline_id}/seats?saved=1")
 
 
