@@ -206,7 +206,8 @@ def test_0005_renormalizes_block_entries_and_overrides_and_downgrade_restores_th
         ("block_entry", "9551234567", "09551234567", None), ("block_entry", "86108888", "0108888", ids[0]),
         ("region_override", "108888", "0108888", None), ("region_override", "0138", "138", None)])
 
-    # The controller reads the upgraded rows as they are, and now blocks 010-8888xxxx callers.
+    # The controller (today's, so at head) reads the upgraded rows as they are, and now blocks 010-8888xxxx callers.
+    migrate.upgrade(bare_engine)
     from ivr400.controller.loader import load_config
     from ivr400.routing.blocking import check_caller, parse_caller
     from ivr400.routing.model import BlockMode, BlockPolicy
