@@ -47,6 +47,7 @@ def _ids(ids: Ids) -> dict[str, list[int]]:
         "record_id": [ids.record],
         "user_id": [ids.user],
         "region_rule_id": [ids.region_rule],
+        "token": ["not-a-click-to-call-token"],  # WEB呼叫's public endpoint: an unknown token is a 404
     }
 
 
