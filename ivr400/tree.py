@@ -9,8 +9,9 @@ order, for how long, with which ringback tone. Every rule that decides that live
 * a seat dials through its destination's trunk, else the hotline's, else :data:`DEFAULT_DIAL_TEMPLATE`;
   a seat whose dial string is not allowed (:func:`ivr400.validators.dial_string`) is left out;
 * ring timeouts are clamped to [:data:`MIN_RING_S`, :data:`MAX_RING_S`] s (default
-  :data:`DEFAULT_RING_TIMEOUT_S`), transfer caps to [0, :data:`MAX_ATTEMPTS_CAP`]; an unknown hunt strategy
-  is sequential;
+  :data:`DEFAULT_RING_TIMEOUT_S`), transfer caps to [0, :data:`MAX_ATTEMPTS_CAP`], seat weights to
+  [0, :data:`MAX_WEIGHT`] (default 1); an unknown hunt strategy is sequential; a sequential group with its
+  ``hunt_weighted`` flag is ``weighted`` (按比例分配);
 * a tone is used only if it exists, belongs to the hotline's enterprise (or to nobody), has a safe
   stored path and was approved by the platform admin (彩铃审核, ``tone.status``: a pending or rejected tone
   is treated as absent, with a warning, even with ``strict``: it is a normal state, not a bad row); a
@@ -28,6 +29,7 @@ Everything is read as plain columns, one query per table whatever the number of 
 from __future__ import annotations
 
 import gc
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,7 +41,7 @@ from sqlalchemy.orm import Session
 from ivr400.db.enums import HuntStrategy, ToneStatus
 from ivr400.db.models import Department, Destination, Enterprise, Hotline, Seat, Tone, Trunk
 from ivr400.db.routable import routable_seats_query
-from ivr400.pbx.asterisk.prompts import tone_moh_class, tone_sound
+from ivr400.pbx.asterisk.prompts import SURVEY, tone_moh_class, tone_sound
 from ivr400.validators import UnsafeValueError, check_hotline_number, check_key, clamp, dial_string
 
 __all__ = [
@@ -66,6 +68,9 @@ DEFAULT_RING_TIMEOUT_S = 15
 MIN_RING_S, MAX_RING_S = 5, 120
 #: Largest transfer cap (seats tried in turn); 0 = all.
 MAX_ATTEMPTS_CAP = 200
+#: Largest seat weight (按比例分配); the routing model enforces the same bound.
+MAX_WEIGHT = 1000
+_SOUND = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./-]{0,119}")
 HUNT_STRATEGIES: tuple[str, ...] = tuple(h.value for h in HuntStrategy)
 
 
@@ -119,6 +124,7 @@ class SeatNode:
     trunk: TrunkRow
     valid_from: datetime | None
     valid_until: datetime | None
+    weight: int = 1
 
 
 @dataclass(frozen=True)
@@ -172,6 +178,8 @@ class HotlineNode:
     record_calls: bool
     switchboard: DepartmentNode
     departments: tuple[DepartmentNode, ...] = ()
+    #: 满意度评价: the survey prompt (Asterisk sound name) when the hotline surveys its callers, else None.
+    survey: str | None = None
 
     def hunts(self) -> tuple[DepartmentNode, ...]:
         """The switchboard then every department, depth first in key order."""
@@ -218,6 +226,17 @@ class _Reader:
             raise UnsafeValueError(message)
         self.warnings.append(message)
 
+    def survey(self, enabled: object, prompt: object, where: str) -> str | None:
+        """The survey prompt of a hotline that surveys (its own sound name, else :data:`SURVEY`), else None."""
+        if not enabled:
+            return None
+        if prompt is None or prompt == "":
+            return SURVEY
+        if not isinstance(prompt, str) or not _SOUND.fullmatch(prompt) or ".." in prompt:
+            self.warn(f"{where}: survey prompt {prompt!r} is not a sound name; using the default")
+            return SURVEY
+        return prompt
+
     def tone(self, tone_id: int | None, enterprise_id: int, what: str) -> ToneRow | None:
         if tone_id is None:
             return None
@@ -263,11 +282,14 @@ class _Reader:
                 seat_id=row.seat_id, destination_id=row.destination_id, number=row.number, dial=dial,
                 ring_timeout_s=clamp(row.ring_timeout_s, MIN_RING_S, MAX_RING_S, DEFAULT_RING_TIMEOUT_S),
                 position=row.position, trunk=trunk, valid_from=row.valid_from, valid_until=row.valid_until,
+                weight=clamp(row.weight, 0, MAX_WEIGHT, 1),
             ))
         return tuple(out)
 
-    def hunt(self, value: object, where: str) -> str:
-        if isinstance(value, str) and value in HUNT_STRATEGIES:
+    def hunt(self, value: object, where: str, weighted: object = False) -> str:
+        if value == HuntStrategy.SEQUENTIAL.value and weighted:
+            return HuntStrategy.WEIGHTED.value
+        if isinstance(value, str) and value in HUNT_STRATEGIES and value != HuntStrategy.WEIGHTED.value:
             return value
         self.warn(f"{where}: hunt strategy {value!r} unknown; using sequential")
         return HuntStrategy.SEQUENTIAL.value
@@ -286,6 +308,7 @@ class _SeatRow:
     hotline_trunk_id: int | None
     valid_from: datetime | None
     valid_until: datetime | None
+    weight: object = 1
 
     @property
     def trunk_id(self) -> int | None:
@@ -304,6 +327,7 @@ class _DepartmentRow:
     max_attempts: object
     ringback_tone_id: int | None
     prompt_tone_id: int | None
+    weighted: object = False
 
 
 class _Walk:
@@ -351,7 +375,7 @@ class _Walk:
         prompt = self.rd.tone(dept.prompt_tone_id, self.enterprise_id, f"{where} prompt")
         self.built.add(dept.id)
         return DepartmentNode(
-            id=dept.id, path=path, key=key, name=dept.name, hunt=self.rd.hunt(dept.hunt, where),
+            id=dept.id, path=path, key=key, name=dept.name, hunt=self.rd.hunt(dept.hunt, where, dept.weighted),
             max_attempts=clamp(dept.max_attempts, 0, MAX_ATTEMPTS_CAP, 0), ringback=ringback, prompt=prompt,
             seats=self.rd.seats(self.seats_by_dept.get(dept.id, []), where),
             children=self.level(dept.id, path, ringback, where),
@@ -391,7 +415,8 @@ def _read(session: Session, now: datetime, strict: bool) -> HotlineTree:
     hotline_rows = session.execute(
         select(Hotline.id, Hotline.number, Hotline.name, Hotline.enterprise_id, Enterprise.name, Enterprise.timezone,
                Hotline.welcome_tone_id, Hotline.ringback_tone_id, Hotline.hunt_strategy, Hotline.max_attempts,
-               Hotline.menu_timeout_s, Hotline.menu_retries, Hotline.voicemail, Hotline.record_calls)
+               Hotline.menu_timeout_s, Hotline.menu_retries, Hotline.voicemail, Hotline.record_calls,
+               Hotline.hunt_weighted, Hotline.survey_enabled, Hotline.survey_prompt)
         .join(Enterprise, Enterprise.id == Hotline.enterprise_id)
         .where(Hotline.active.is_(True))
         .order_by(Hotline.number, Hotline.id)
@@ -401,7 +426,7 @@ def _read(session: Session, now: datetime, strict: bool) -> HotlineTree:
     for row in session.execute(
         select(Department.id, Department.hotline_id, Department.parent_id, Department.key, Department.name,
                Department.hunt_strategy, Department.max_attempts, Department.ringback_tone_id,
-               Department.prompt_tone_id)
+               Department.prompt_tone_id, Department.hunt_weighted)
         .join(Hotline, Hotline.id == Department.hotline_id)
         .where(Hotline.active.is_(True))
         .order_by(Department.hotline_id, Department.key, Department.id)
@@ -414,6 +439,7 @@ def _read(session: Session, now: datetime, strict: bool) -> HotlineTree:
     for row in session.execute(routable_seats_query(now).with_only_columns(
         Seat.id, Seat.hotline_id, Seat.department_id, Seat.position, Seat.ring_timeout_s, Destination.id,
         Destination.number, Destination.trunk_id, Hotline.trunk_id, Destination.valid_from, Destination.valid_until,
+        Seat.weight,
     )):
         seats_by_hotline[row[1]].append(_SeatRow(*row))
 
@@ -431,7 +457,7 @@ def _read(session: Session, now: datetime, strict: bool) -> HotlineTree:
     hotlines: list[HotlineNode] = []
     skipped: list[SkippedHotline] = []
     for (hid, number, name, ent_id, ent_name, timezone, welcome_id, ringback_id, hunt, max_attempts, menu_timeout,
-         menu_retries, voicemail, record_calls) in hotline_rows:
+         menu_retries, voicemail, record_calls, weighted, survey_enabled, survey_prompt) in hotline_rows:
         try:
             check_hotline_number(number)
         except UnsafeValueError as exc:
@@ -448,7 +474,7 @@ def _read(session: Session, now: datetime, strict: bool) -> HotlineTree:
         top = walk.level(None, "", ringback, where)
         walk.report_leftovers()
         switchboard = DepartmentNode(
-            id=None, path="", key="", name="switchboard", hunt=rd.hunt(hunt, where),
+            id=None, path="", key="", name="switchboard", hunt=rd.hunt(hunt, where, weighted),
             max_attempts=clamp(max_attempts, 0, MAX_ATTEMPTS_CAP, 0), ringback=ringback, prompt=None,
             seats=rd.seats(seats_by_dept.get(None, []), f"{where} switchboard"),
         )
@@ -456,7 +482,7 @@ def _read(session: Session, now: datetime, strict: bool) -> HotlineTree:
             id=hid, number=number, name=name, enterprise_id=ent_id, enterprise_name=ent_name, timezone=timezone,
             welcome=welcome, ringback=ringback, menu_timeout_s=clamp(menu_timeout, 1, 60, 5),
             menu_retries=clamp(menu_retries, 1, 10, 3), voicemail=bool(voicemail), record_calls=bool(record_calls),
-            switchboard=switchboard, departments=top,
+            switchboard=switchboard, departments=top, survey=rd.survey(survey_enabled, survey_prompt, where),
         ))
 
     return HotlineTree(

@@ -1,7 +1,7 @@
 """Cluster nodes (集群节点), the Asterisk media servers Kamailio's dispatcher sends calls to; received faxes (传真).
 
 Revision ID: 0013
-Revises: 0010
+Revises: 0012
 Create Date: 2026-11-30
 
 `cluster_node`: one row per Asterisk node behind the SIP proxy: a unique name, the SIP address and port it
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0010"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

@@ -14,7 +14,7 @@ COLUMNS = ["id", "hotline", "key", "name", "hunt", "max_attempts", "seats", "rin
 
 @click.group()
 def department() -> None:
-    """Departments (menu keys): add, list."""
+    """Departments (menu keys): add, list, set."""
 
 
 @department.command("add")
@@ -22,7 +22,8 @@ def department() -> None:
 @click.argument("key")
 @click.argument("name")
 @click.option("--parent", "parent_path", default=None, help="Key path of the parent menu entry, for sub-menus.")
-@click.option("--hunt", default="sequential", show_default=True, help="sequential, simultaneous or round_robin.")
+@click.option("--hunt", default="sequential", show_default=True,
+              help="sequential, simultaneous, round_robin or weighted (按比例分配).")
 @click.option("--max-attempts", type=int, default=0, help="Cap on seats tried per call (0: all).")
 @click.option("--ringback-tone", default=None, help="Tone heard while this department's seats ring (分机彩铃).")
 @click.option("--prompt-tone", default=None, help="Sub-menu prompt, for a department with sub-keys.")
@@ -57,3 +58,30 @@ def list_(hotline_ref: str, as_json: bool) -> None:
     with app().connection() as conn:
         rows = listing.departments(conn, listing.hotline_id(conn, hotline_ref))
         emit(sorted(rows, key=lambda r: r["key"]), as_json, COLUMNS)
+
+
+@department.command("set")
+@click.argument("hotline_ref", metavar="HOTLINE")
+@click.argument("path", metavar="KEYPATH")
+@click.option("--strategy", default=None,
+              help="sequential, simultaneous, round_robin or weighted (按比例分配: first seat by seat weight).")
+@click.option("--max-attempts", type=int, default=None, help="Cap on seats tried per call (0: all).")
+@json_option
+@handle_errors
+def set_(hotline_ref: str, path: str, strategy: str | None, max_attempts: int | None, as_json: bool) -> None:
+    """Change the hunt strategy or transfer cap of department KEYPATH (e.g. 2 or 2.1) of HOTLINE."""
+    from ivr400.provisioning import lookup
+    from ivr400.provisioning.errors import ProvisioningError
+    from ivr400.provisioning.hotlines import apply_hunt
+
+    with app().session() as s:
+        h = lookup.hotline(s, hotline_ref)
+        dept = lookup.department(s, h, path)
+        if strategy is not None:
+            apply_hunt(dept, strategy.strip(), "strategy")
+        if max_attempts is not None:
+            if max_attempts < 0:
+                raise ProvisioningError("max-attempts", "must be 0 (no cap) or more")
+            dept.max_attempts = max_attempts
+        s.flush()
+        emit(department_view(dept), as_json)

@@ -74,7 +74,7 @@ def show(number: str, as_json: bool) -> None:
 
 @hotline.command("set")
 @click.argument("number")
-@click.option("--hunt", default=None)
+@click.option("--hunt", default=None, help="sequential, simultaneous, round_robin or weighted (按比例分配).")
 @click.option("--max-bound", type=int, default=None)
 @click.option("--max-attempts", type=int, default=None)
 @click.option("--welcome-tone", default=None, help="Tone name played first (总机欢迎词); `none` clears it.")
@@ -84,21 +84,28 @@ def show(number: str, as_json: bool) -> None:
 @click.option("--menu-retries", type=int, default=None, help="Invalid/no key attempts before the final destination.")
 @click.option("--voicemail/--no-voicemail", default=None)
 @click.option("--record/--no-record", "record_calls", default=None, help="Record answered calls (MixMonitor).")
+@click.option("--survey/--no-survey", default=None,
+              help="满意度评价: ask the caller for a 1-5 score when the seat hangs up first.")
+@click.option("--survey-prompt", default=None, help="Sound name of the survey question (`` = the shipped one).")
+@click.option("--caller-cap", type=int, default=None,
+              help="呼叫限制: at most N calls per caller per month, then the refuse action (0: no cap).")
 @json_option
 @handle_errors
 def set_(number: str, hunt: str | None, max_bound: int | None, max_attempts: int | None, welcome_tone: str | None,
          ringback_tone: str | None, active: bool | None, menu_timeout: int | None, menu_retries: int | None,
-         voicemail: bool | None, record_calls: bool | None, as_json: bool) -> None:
+         voicemail: bool | None, record_calls: bool | None, survey: bool | None, survey_prompt: str | None,
+         caller_cap: int | None, as_json: bool) -> None:
     """Change a hotline's settings."""
     from ivr400.provisioning import lookup
-    from ivr400.provisioning.hotlines import MAX_BOUND_LIMIT, check_hunt
+    from ivr400.provisioning.hotlines import MAX_BOUND_LIMIT, apply_hunt, set_caller_cap
+    from ivr400.provisioning.survey import set_survey
     from ivr400.provisioning.tones import find_tone
 
     a = app()
     with a.session() as s:
         h = lookup.hotline(s, number)
         if hunt is not None:
-            h.hunt_strategy = check_hunt(hunt)
+            apply_hunt(h, hunt)
         if max_bound is not None:
             if not 1 <= max_bound <= MAX_BOUND_LIMIT:
                 raise ProvisioningError("max-bound", f"must be between 1 and {MAX_BOUND_LIMIT}")
@@ -125,5 +132,9 @@ def set_(number: str, hunt: str | None, max_bound: int | None, max_attempts: int
             h.voicemail = voicemail
         if record_calls is not None:
             h.record_calls = record_calls
+        if survey is not None or survey_prompt is not None:
+            set_survey(s, h, survey, survey_prompt)
+        if caller_cap is not None:
+            set_caller_cap(s, h, caller_cap)
         s.flush()
         emit(hotline_view(h, a.now()), as_json)

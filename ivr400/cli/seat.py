@@ -9,12 +9,13 @@ from ivr400.provisioning.views import seat_view
 # The ORM and the provisioning services are imported by the commands that write; `list` reads with Core,
 # and `--help` loads neither.
 
-COLUMNS = ["id", "hotline", "department", "position", "destination", "ring_timeout_s", "state"]
+COLUMNS = ["id", "hotline", "department", "position", "destination", "ring_timeout_s", "weight", "satisfaction",
+           "state"]
 
 
 @click.group()
 def seat() -> None:
-    """Seats: add, list, move, remove."""
+    """Seats: add, list, move, set, remove."""
 
 
 @seat.command("add")
@@ -45,13 +46,18 @@ def add(hotline_ref: str, dest_ref: str, dept_path: str | None, position: int | 
 @json_option
 @handle_errors
 def list_(hotline_ref: str | None, as_json: bool) -> None:
-    """Seats in hunt order; suspended ones (revoked/expired destination) are marked."""
+    """Seats in hunt order; suspended ones (revoked/expired destination) are marked; satisfaction is the
+    average survey score (满意度评价, 1-5) with the number of scores."""
     from ivr400.provisioning import listing
 
     a = app()
     with a.connection() as conn:
         hotline = listing.hotline_id(conn, hotline_ref) if hotline_ref else None
-        emit(listing.seats(conn, a.now(), hotline=hotline), as_json, COLUMNS)
+        rows = listing.seats(conn, a.now(), hotline=hotline)
+    for view in rows:
+        got = view["satisfaction"]
+        view["satisfaction"] = (got.to_json() if got else None) if as_json else (str(got) if got else "")
+    emit(rows, as_json, COLUMNS)
 
 
 @seat.command("move")
@@ -68,6 +74,25 @@ def move(seat_id: int, position: int | None, ring_timeout: int | None, as_json: 
     a = app()
     with a.session() as s:
         row = move_seat(s, lookup.seat(s, seat_id), position=position, ring_timeout=ring_timeout)
+        emit(seat_view(row, a.now()), as_json)
+
+
+@seat.command("set")
+@click.argument("seat_id", type=int)
+@click.option("--weight", type=int, default=None,
+              help="按比例分配: share of first rings in a weighted group, 0-1000 (0: never first).")
+@json_option
+@handle_errors
+def set_(seat_id: int, weight: int | None, as_json: bool) -> None:
+    """Change a seat's weight (按比例分配)."""
+    from ivr400.provisioning import lookup
+    from ivr400.provisioning.seats import set_weight
+
+    a = app()
+    with a.session() as s:
+        row = lookup.seat(s, seat_id)
+        if weight is not None:
+            set_weight(s, row, weight)
         emit(seat_view(row, a.now()), as_json)
 
 

@@ -37,6 +37,7 @@ def web(host: str | None, port: int | None, secure_cookies: bool | None, forward
     """
     import uvicorn
 
+    from ivr400.pbx.asterisk.ami import Ami
     from ivr400.web.app import create_app
     from ivr400.web.context import WebConfig
 
@@ -44,10 +45,12 @@ def web(host: str | None, port: int | None, secure_cookies: bool | None, forward
     settings = a.settings_with(web_host=host, web_port=port, web_secure_cookies=secure_cookies,
                                web_forwarded_allow_ips=forwarded_allow_ips)
     root = asterisk_root or settings.get("asterisk.root")
+    ami = settings.ami
+    originator = (lambda: Ami.connect(ami)) if ami.secret else None  # WEB呼叫 callbacks (AMI Originate)
     application = create_app(WebConfig(
         engine=a.engine, store_root=a.data_dir / "evidence", secure_cookies=settings.web_secure_cookies,
         asterisk_root=root, idle_timeout=timedelta(seconds=settings.web_idle_timeout_s),
-        absolute_timeout=timedelta(seconds=settings.web_absolute_timeout_s)))
+        absolute_timeout=timedelta(seconds=settings.web_absolute_timeout_s), originator=originator))
     config = uvicorn.Config(application, host=settings.web_host, port=settings.web_port, proxy_headers=True,
                             forwarded_allow_ips=settings.web_forwarded_allow_ips, log_level="info",
                             server_header=False)

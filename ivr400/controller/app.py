@@ -6,10 +6,11 @@ per-process cache invalidated from the database (``ivr400.controller.cache``), t
 lives in the ``hunt_rotation`` table, and everything a later hook needs travels in channel variables.
 Several controllers may therefore serve one PBX (or several) side by side.
 
-Per call the database is touched only for a round-robin department with two or more routable seats
+Per call the database is touched only for a hotline with a caller cap (one count of the caller's call
+records this month, bounded like the counter below), a round-robin department with two or more routable seats
 (one ``UPDATE ... RETURNING`` in a worker thread, bounded by ``rotation_timeout``; if the database does
 not answer in time the controller rotates with a process-local counter and says so in the log) and by
-the ``voicemail_saved`` hook (one insert). Decisions are computed from memory.
+the ``voicemail_saved`` and ``survey_saved`` hooks (one insert each). Decisions are computed from memory.
 
 Run it with :func:`run_controller` (what ``ivr400 serve`` does) or, in tests::
 
@@ -34,7 +35,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Unpack
 
-from sqlalchemy import Engine, case, insert, update
+from sqlalchemy import Engine, case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -42,7 +43,7 @@ from ivr400.controller.cache import ConfigCache
 from ivr400.controller.loader import HotlineEntry, LoadedConfig
 from ivr400.controller.metrics import ControllerMetrics, MetricsServer
 from ivr400.controller.routes import bind
-from ivr400.db.models import HuntRotation
+from ivr400.db.models import CallRecord, HuntRotation, SurveyResponse
 from ivr400.numbers import normalize_caller
 from ivr400.pbx.asterisk.fastagi import FastAGIServer, Handler, ServerOptions, serve
 from ivr400.provisioning.fax import record_fax
@@ -154,6 +155,44 @@ class Controller:
             except IntegrityError:  # another controller inserted it first (or the hotline is gone)
                 continue
         raise RuntimeError("could not read or create the hunt_rotation row")
+
+    async def count_caller_calls(self, *, hotline: str, caller: str, since: datetime) -> int | None:
+        """呼叫限制: the number of ``call_record`` rows of ``caller`` (normalized, as the call records store it)
+        to ``hotline`` that started at or after ``since``; None if the database does not answer within
+        ``rotation_timeout`` (the cap then lets the call through)."""
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._db, self._count_caller_calls_sync, hotline, caller, since)
+        try:
+            return await asyncio.wait_for(future, self.rotation_timeout)
+        except Exception as exc:  # noqa: BLE001 - timeout or database error: the cap lets the call through
+            self.log.warning("caller cap of %s: the call records could not be counted (%s: %s)", hotline,
+                             type(exc).__name__, exc)
+            return None
+
+    def _count_caller_calls_sync(self, hotline: str, caller: str, since: datetime) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(
+                select(func.count()).select_from(CallRecord).where(
+                    CallRecord.hotline == hotline, CallRecord.caller == caller, CallRecord.started_at >= since)
+            ).scalar_one())
+
+    async def save_survey(self, *, hotline: str, uniqueid: str, seat: str | None, score: int) -> bool:
+        """满意度评价: insert one ``survey_response`` (``score`` 1-5, ValueError otherwise) for the call
+        ``uniqueid``; False if the call already has one."""
+        if not 1 <= score <= 5:
+            raise ValueError(f"score: {score} is not 1-5")
+        loop = asyncio.get_running_loop()
+        at = self.now()
+        return await asyncio.wait_for(
+            loop.run_in_executor(self._db, self._save_survey_sync, hotline, uniqueid, seat, score, at), timeout=10.0)
+
+    def _save_survey_sync(self, hotline: str, uniqueid: str, seat: str | None, score: int, at: datetime) -> bool:
+        try:
+            with Session(self.engine) as session, session.begin():
+                session.add(SurveyResponse(uniqueid=uniqueid, hotline=hotline, seat=seat, score=score, at=at))
+        except IntegrityError:  # this call already has its score
+            return False
+        return True
 
     async def save_voicemail(self, *, hotline: str, dept: str, uniqueid: str, caller: str | None,
                              file_path: str) -> bool:

@@ -177,7 +177,7 @@ def load_config(session: Session, now: datetime) -> LoadedConfig:
         row.id: row for row in session.execute(
             select(Hotline.id, Hotline.block_mode, Hotline.anonymous_policy, Hotline.refuse_with,
                    Hotline.refuse_prompt, Hotline.after_hours_kind, Hotline.after_hours_department_id,
-                   Hotline.after_hours_prompt).where(Hotline.active.is_(True)))
+                   Hotline.after_hours_prompt, Hotline.caller_cap_per_month).where(Hotline.active.is_(True)))
     }
     # A destination approved with a future valid_from becomes routable without any row changing: reload then.
     next_change_at = session.scalar(
@@ -335,7 +335,7 @@ class _HotlineBuilder:
             out.append(Target(
                 destination=seat.number, dial=seat.number, ring_timeout_s=seat.ring_timeout_s, position=rank,
                 destination_id=seat.destination_id, valid_from=seat.valid_from, valid_until=seat.valid_until,
-                seat_id=seat.seat_id, trunk_id=seat.trunk.id,
+                seat_id=seat.seat_id, trunk_id=seat.trunk.id, weight=seat.weight,
             ))
             self.dials[seat.seat_id] = seat.dial
             self.templates[seat.seat_id] = seat.trunk.template
@@ -451,6 +451,7 @@ class _HotlineBuilder:
             region_overrides=tuple(overrides),
             block=block,
             voicemail_enabled=base.voicemail_enabled,
+            caller_cap_per_month=h.caller_cap_per_month or 0,
         )
 
 

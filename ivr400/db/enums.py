@@ -40,6 +40,9 @@ class HuntStrategy(StrEnum):
     SEQUENTIAL = "sequential"
     SIMULTANEOUS = "simultaneous"  # 全通达
     ROUND_ROBIN = "round_robin"
+    #: 按比例分配: the first seat drawn by seat weight, the rest in hunt order. Stored as ``hunt_strategy =
+    #: 'sequential'`` plus ``hunt_weighted`` (migration 0012); the static plan hunts it sequentially.
+    WEIGHTED = "weighted"
 
 
 class ToneKind(StrEnum):

@@ -121,6 +121,11 @@ class Hotline(Base):
     after_hours_kind: Mapped[str] = mapped_column(String(16), default="voicemail")
     after_hours_department_id: Mapped[int | None] = mapped_column(Integer)
     after_hours_prompt: Mapped[str | None] = mapped_column(String(120))
+    # Call-path features (0012): survey (满意度评价), caller cap (呼叫限制), weighted split (按比例分配).
+    survey_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    survey_prompt: Mapped[str | None] = mapped_column(String(120))
+    caller_cap_per_month: Mapped[int] = mapped_column(Integer, default=0)
+    hunt_weighted: Mapped[bool] = mapped_column(Boolean, default=False)
 
     enterprise: Mapped[Enterprise] = relationship(back_populates="hotlines")
     departments: Mapped[list[Department]] = relationship(back_populates="hotline", order_by="Department.id")
@@ -238,6 +243,8 @@ class Department(Base):
     max_attempts: Mapped[int] = mapped_column(Integer, default=0)
     ringback_tone_id: Mapped[int | None] = mapped_column(ForeignKey("tone.id"))
     prompt_tone_id: Mapped[int | None] = mapped_column(ForeignKey("tone.id"))
+    #: 按比例分配 (0012): a sequential hunt whose first seat the controller draws by seat weight.
+    hunt_weighted: Mapped[bool] = mapped_column(Boolean, default=False)
 
     hotline: Mapped[Hotline] = relationship(back_populates="departments")
     parent: Mapped[Department | None] = relationship(remote_side=[id], back_populates="children")
@@ -264,6 +271,8 @@ class Seat(Base):
     position: Mapped[int] = mapped_column(Integer)
     ring_timeout_s: Mapped[int] = mapped_column(Integer, default=15)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: 按比例分配 (0012): relative share of first rings in a weighted hunt (0 = never first), 0-1000.
+    weight: Mapped[int] = mapped_column(Integer, default=1)
 
     hotline: Mapped[Hotline] = relationship(back_populates="seats")
     department: Mapped[Department | None] = relationship(back_populates="seats")
@@ -484,3 +493,51 @@ class Fax(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     hotline: Mapped[Hotline | None] = relationship()
+
+
+class SurveyResponse(Base):
+    """满意度评价 — the caller's score (1-5) of the seat after the seat hung up first; one per call."""
+
+    __tablename__ = "survey_response"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uniqueid: Mapped[str] = mapped_column(String(64), unique=True)
+    hotline: Mapped[str] = mapped_column(String(10))
+    #: The seat as the call record names it (``PJSIP/<dialled number>``), None if unknown.
+    seat: Mapped[str | None] = mapped_column(String(255))
+    score: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ClickToCallSetting(Base):
+    """WEB呼叫 settings of one hotline: the public token, allowed page origins, the caller ID the visitor sees."""
+
+    __tablename__ = "clicktocall_setting"
+
+    hotline_id: Mapped[int] = mapped_column(ForeignKey("hotline.id", ondelete="CASCADE"), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    #: Space-separated ``scheme://host[:port]`` origins allowed to post the form ("" = any origin).
+    origins: Mapped[str] = mapped_column(Text, default="")
+    caller_id: Mapped[str | None] = mapped_column(String(20))
+    max_concurrent: Mapped[int] = mapped_column(Integer, default=2)
+
+    hotline: Mapped[Hotline] = relationship()
+
+
+class ClickToCallAttempt(Base):
+    """One WEB呼叫 request (web visitor or operator callback) and what became of it (accepted or why refused)."""
+
+    __tablename__ = "clicktocall_attempt"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hotline: Mapped[str] = mapped_column(String(10))
+    target: Mapped[str] = mapped_column(String(32))
+    client_ip: Mapped[str | None] = mapped_column(String(64))
+    origin: Mapped[str | None] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str | None] = mapped_column(String(100))
+    outcome: Mapped[str] = mapped_column(String(24))
+    reason: Mapped[str | None] = mapped_column(Text)
+    channel_id: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)

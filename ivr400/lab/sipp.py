@@ -514,6 +514,8 @@ class SeatUas:
 
     behaviour: 'answer' (180, then 200 after `answer_after_s`; waits for BYE, or sends BYE after
     `hangup_after_s`), 'busy' (486) or 'ring' (180, never answers; CANCEL gets 200 + 487).
+    `dtmf`: digits an answering UAS sends (RFC 4733) `dtmf_after_s` after the ACK: a visitor the platform
+    called back (WEB呼叫) pressing 1, for instance.
     Every INVITE it receives is in `invites()` with its arrival time (epoch seconds).
     """
 
@@ -521,6 +523,8 @@ class SeatUas:
     behaviour: str = "answer"
     answer_after_s: float = 0.0
     hangup_after_s: float | None = None
+    dtmf: str | None = None
+    dtmf_after_s: float = 1.0
     host: str = "127.0.0.1"
     media_port: int | None = None
     workdir: Path | None = None
@@ -568,6 +572,9 @@ class SeatUas:
   </send>
   <recv response="200"/>
   <nop next="linger"/>"""
+            if self.dtmf:
+                block, _ = _dtmf_block(self.dtmf, "rfc4733", int(self.dtmf_after_s * 1000), 500, 2, self.workdir)
+                after = block + "\n  " + after
             markers = {
                 "ANSWER_AFTER_MS": str(int(self.answer_after_s * 1000)),
                 "AFTER_ANSWER": after,

@@ -55,7 +55,7 @@ from ivr400.provisioning.errors import ProvisioningError, from_integrity_error
 from ivr400.provisioning.evidence import add_evidence
 from ivr400.provisioning.hotlines import check_hunt
 from ivr400.provisioning.seats import add_department, add_seat
-from ivr400.provisioning.status import key_path
+from ivr400.provisioning.status import effective_hunt, key_path
 from ivr400.provisioning.tones import find_tone
 from ivr400.provisioning.trunks import find_trunk
 from ivr400.validators import DEPT_PATH
@@ -581,7 +581,7 @@ def export_departments(session: Session, *, hotline: Hotline | None) -> Export:
     if hotline is not None:
         stmt = stmt.where(Department.hotline_id == hotline.id)
     ordered = sorted(((d.hotline.number, key_path(d)), d) for d in session.scalars(stmt))
-    rows = [{"hotline": hotline_display(d.hotline), "key": path, "name": d.name, "hunt": d.hunt_strategy,
+    rows = [{"hotline": hotline_display(d.hotline), "key": path, "name": d.name, "hunt": effective_hunt(d),
              "max_attempts": str(d.max_attempts), "ringback_tone": d.ringback_tone.name if d.ringback_tone else "",
              "prompt_tone": d.prompt_tone.name if d.prompt_tone else ""} for (_, path), d in ordered]
     return Export("departments", rows)

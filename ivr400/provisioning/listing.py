@@ -22,6 +22,7 @@ from sqlalchemy import Boolean, Connection, Integer, String, column, select, tab
 from ivr400.compliance.names import name_key
 from ivr400.db.types import UTCDateTime
 from ivr400.provisioning.errors import ProvisioningError
+from ivr400.provisioning.status import satisfaction_by_number
 from ivr400.provisioning.views import (
     department_view,
     destination_view,
@@ -40,7 +41,8 @@ TONE = table("tone", column("id", Integer), column("name", String))
 HOTLINE = table("hotline", column("id", Integer), column("number", String), column("carrier", String),
                 column("enterprise_id", Integer), column("name", String), column("max_bound", Integer),
                 column("active", Boolean), column("hunt_strategy", String), column("welcome_tone_id", Integer),
-                column("ringback_tone_id", Integer))
+                column("ringback_tone_id", Integer), column("hunt_weighted", Boolean),
+                column("survey_enabled", Boolean), column("caller_cap_per_month", Integer))
 DESTINATION = table("destination", column("id", Integer), column("enterprise_id", Integer),
                     column("number", String), column("kind", String), column("province", String),
                     column("city", String), column("owner_name", String), column("owner_kind", String),
@@ -51,12 +53,15 @@ DESTINATION = table("destination", column("id", Integer), column("enterprise_id"
 DEPARTMENT = table("department", column("id", Integer), column("hotline_id", Integer),
                    column("parent_id", Integer), column("key", String), column("name", String),
                    column("hunt_strategy", String), column("max_attempts", Integer),
-                   column("ringback_tone_id", Integer))
+                   column("ringback_tone_id", Integer), column("hunt_weighted", Boolean))
 SEAT = table("seat", column("id", Integer), column("hotline_id", Integer), column("department_id", Integer),
-             column("destination_id", Integer), column("position", Integer), column("ring_timeout_s", Integer))
+             column("destination_id", Integer), column("position", Integer), column("ring_timeout_s", Integer),
+             column("weight", Integer))
+SURVEY_RESPONSE = table("survey_response", column("hotline", String), column("seat", String),
+                        column("score", Integer))
 
 #: The lightweight clauses, by table name (for the test comparing them with the models).
-TABLES = {t.name: t for t in (ENTERPRISE, TONE, HOTLINE, DESTINATION, DEPARTMENT, SEAT)}
+TABLES = {t.name: t for t in (ENTERPRISE, TONE, HOTLINE, DESTINATION, DEPARTMENT, SEAT, SURVEY_RESPONSE)}
 
 
 def _rows(conn: Connection, stmt: Any) -> list[SimpleNamespace]:  # noqa: ANN401 - any Core select
@@ -175,7 +180,20 @@ def seats(conn: Connection, now: datetime, *, hotline: int | None = None) -> lis
     for s in rows:
         s.hotline, s.destination = numbers[s.hotline_id], destinations[s.destination_id]
         s.department = departments[s.department_id] if s.department_id is not None else None
-    return [seat_view(s, now) for s in rows]  # type: ignore[arg-type]
+    wanted = {s.hotline.number for s in rows}
+    scores: dict[str, list[tuple[str | None, int]]] = defaultdict(list)
+    if wanted:
+        for hotline_number, seat, score in conn.execute(
+                select(SURVEY_RESPONSE.c.hotline, SURVEY_RESPONSE.c.seat, SURVEY_RESPONSE.c.score)
+                .where(SURVEY_RESPONSE.c.hotline.in_(wanted))):
+            scores[hotline_number].append((seat, score))
+    satisfaction = {n: satisfaction_by_number(v) for n, v in scores.items()}
+    out = []
+    for s in rows:
+        view = seat_view(s, now)  # type: ignore[arg-type]
+        view["satisfaction"] = satisfaction.get(s.hotline.number, {}).get(s.destination.number)
+        out.append(view)
+    return out
 
 
 def departments(conn: Connection, hotline: int) -> list[dict[str, Any]]:

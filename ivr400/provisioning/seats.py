@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from ivr400.db.models import Department, Destination, Hotline, Seat
 from ivr400.provisioning.errors import ProvisioningError, from_integrity_error
-from ivr400.provisioning.hotlines import check_hunt
+from ivr400.provisioning.hotlines import apply_hunt, check_hunt
 from ivr400.provisioning.status import effective_status
 
 MIN_RING_S, MAX_RING_S = 5, 120
@@ -91,6 +91,20 @@ def move_seat(session: Session, seat: Seat, *, position: int | None = None, ring
     return seat
 
 
+#: Largest seat weight (按比例分配), as the routing model and the tree clamp it.
+MAX_WEIGHT = 1000
+
+
+def set_weight(session: Session, seat: Seat, weight: int, field: str = "weight") -> Seat:
+    """按比例分配: the seat's relative share of first rings in a weighted hunt group (0 = never first), 0-1000.
+    ProvisioningError naming ``field`` otherwise. The weight is kept whatever the group's strategy."""
+    if isinstance(weight, bool) or not isinstance(weight, int) or not 0 <= weight <= MAX_WEIGHT:
+        raise ProvisioningError(field, f"must be a whole number between 0 and {MAX_WEIGHT} (got {weight!r})")
+    seat.weight = weight
+    session.flush()
+    return seat
+
+
 def remove_seat(session: Session, seat: Seat) -> None:
     siblings = [s for s in _siblings(session, seat.hotline, seat.department) if s.id != seat.id]
     session.delete(seat)
@@ -113,7 +127,8 @@ def add_department(session: Session, hotline: Hotline, key: str, name: str, *, p
     if session.scalar(taken) is not None:
         raise ProvisioningError("key", f"key {key} is already used at that menu level of {hotline.number}")
     dept = Department(hotline_id=hotline.id, parent_id=parent.id if parent else None, key=key, name=name.strip(),
-                      hunt_strategy=hunt, max_attempts=max_attempts)
+                      max_attempts=max_attempts)
+    apply_hunt(dept, hunt)
     session.add(dept)
     session.flush()
     return dept

@@ -5,10 +5,12 @@ rows `ivr400.provisioning.listing` builds with SQLAlchemy Core for the fast list
 """
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from ivr400.db.enums import WhitelistStatus
+from ivr400.db.enums import HuntStrategy, WhitelistStatus
 
 
 class HasValidity(Protocol):
@@ -50,3 +52,56 @@ def key_path(dept: HasKeyPath) -> str:
         keys.append(node.key)
         node = node.parent
     return ".".join(reversed(keys))
+
+
+class HasHunt(Protocol):
+    """A hunt group (hotline or department): its strategy and the weighted flag of a sequential group."""
+
+    @property
+    def hunt_strategy(self) -> str: ...
+    @property
+    def hunt_weighted(self) -> bool: ...
+
+
+def effective_hunt(row: HasHunt) -> str:
+    """The strategy a hunt group has as the operator set it: ``weighted`` (按比例分配) for a weighted sequential
+    group (stored as ``sequential`` + ``hunt_weighted``, migration 0012)."""
+    if row.hunt_strategy == HuntStrategy.SEQUENTIAL.value and row.hunt_weighted:
+        return HuntStrategy.WEIGHTED.value
+    return row.hunt_strategy
+
+
+_NUMBER_IN_DIAL = re.compile(r"(?:^|/|sip:)(\+?[0-9]{3,20})(?:@|$)")
+
+
+def seat_number(seat: str | None) -> str | None:
+    """The destination number a stored seat dial string rings (``PJSIP/01062345678@ivr400-out`` →
+    ``01062345678``), None if it names none."""
+    if not seat:
+        return None
+    m = _NUMBER_IN_DIAL.search(seat)
+    return m.group(1) if m else None
+
+
+@dataclass(frozen=True, slots=True)
+class Satisfaction:
+    """A seat's survey result (满意度评价): ``average`` of ``count`` scores (1-5)."""
+
+    average: float
+    count: int
+
+    def __str__(self) -> str:
+        return f"{self.average:.1f} ({self.count})"
+
+    def to_json(self) -> dict[str, float | int]:
+        return {"average": round(self.average, 2), "count": self.count}
+
+
+def satisfaction_by_number(rows: list[tuple[str | None, int]]) -> dict[str, Satisfaction]:
+    """Per destination number, the average of the ``(seat dial string, score)`` rows of one hotline."""
+    scores: dict[str, list[int]] = {}
+    for seat, score in rows:
+        number = seat_number(seat)
+        if number is not None:
+            scores.setdefault(number, []).append(int(score))
+    return {n: Satisfaction(sum(v) / len(v), len(v)) for n, v in scores.items()}

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ivr400.localtime import to_zone
-from ivr400.provisioning.status import effective_status, key_path
+from ivr400.provisioning.status import effective_hunt, effective_status, key_path
 
 if TYPE_CHECKING:  # the views read attributes only; the fast list commands pass Core rows shaped alike
     from ivr400.db.models import Department, Destination, Enterprise, Evidence, Hotline, Seat, Tone, WhitelistEvent
@@ -24,10 +24,11 @@ def hotline_view(h: Hotline, now: datetime) -> dict[str, Any]:
     bound = {s.destination_id for s in h.seats}
     routable = {s.destination_id for s in h.seats if effective_status(s.destination, now) == "approved"}
     return {"id": h.id, "number": h.number, "carrier": h.carrier, "enterprise": h.enterprise.name,
-            "name": h.name, "active": h.active, "hunt": h.hunt_strategy, "max_bound": h.max_bound,
+            "name": h.name, "active": h.active, "hunt": effective_hunt(h), "max_bound": h.max_bound,
             "bound": len(bound), "routable": len(routable),
             "welcome_tone": h.welcome_tone.name if h.welcome_tone else None,
-            "ringback_tone": h.ringback_tone.name if h.ringback_tone else None}
+            "ringback_tone": h.ringback_tone.name if h.ringback_tone else None,
+            "survey": h.survey_enabled, "caller_cap_per_month": h.caller_cap_per_month}
 
 
 def destination_view(d: Destination, now: datetime) -> dict[str, Any]:
@@ -60,11 +61,12 @@ def seat_view(s: Seat, now: datetime) -> dict[str, Any]:
     return {"id": s.id, "hotline": s.hotline.number,
             "department": key_path(s.department) if s.department else None,
             "position": s.position, "destination": s.destination.number, "destination_id": s.destination_id,
-            "ring_timeout_s": s.ring_timeout_s, "state": "active" if status == "approved" else f"suspended ({status})"}
+            "ring_timeout_s": s.ring_timeout_s, "weight": s.weight,
+            "state": "active" if status == "approved" else f"suspended ({status})"}
 
 
 def department_view(d: Department) -> dict[str, Any]:
-    return {"id": d.id, "hotline": d.hotline.number, "key": key_path(d), "name": d.name, "hunt": d.hunt_strategy,
+    return {"id": d.id, "hotline": d.hotline.number, "key": key_path(d), "name": d.name, "hunt": effective_hunt(d),
             "max_attempts": d.max_attempts, "seats": len(d.seats),
             "ringback_tone": d.ringback_tone.name if d.ringback_tone else None}
 

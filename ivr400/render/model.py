@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from ivr400.pbx.asterisk.dialplan_variables import RR_GLOBAL_PREFIX
 from ivr400.pbx.asterisk.prompts import (
     BLOCKED,
+    CLICKTOCALL_CONSENT,
     CLOSED,
     DEFAULT_MOH_CLASS,
     GOODBYE,
@@ -33,6 +34,7 @@ from ivr400.pbx.asterisk.prompts import (
     NO_INPUT,
     RINGBACK_FILE,
     SOUND_DIR,
+    SURVEY_THANKS,
     UNKNOWN_NUMBER,
     WELCOME,
     tone_moh_class,
@@ -62,6 +64,8 @@ __all__ = [
     "MAX_DATA_CHARS",
     "MAX_RING_S",
     "MIN_RING_S",
+    "SURVEY_THANKS",
+    "CLICKTOCALL_CONSENT",
     "MOH_ROOT",
     "NO_INPUT",
     "RINGBACK_FILE",
@@ -279,6 +283,8 @@ class RenderHotline:
     switchboard: RenderDepartment
     departments: tuple[RenderDepartment, ...] = ()
     record_calls: bool = False
+    #: 满意度评价: the survey prompt (sound name) when the hotline surveys callers after the seat hung up, else "".
+    survey: str = ""
 
     @property
     def context(self) -> str:

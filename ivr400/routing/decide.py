@@ -3,6 +3,9 @@
 Order of evaluation:
 
 1. **Blocking** (呼叫阻截): a refused caller gets ``refuse`` (busy or a prompt). Nothing else runs.
+   **Caller cap** (呼叫限制): a caller with ``cap`` or more calls to the hotline this month (counted by the
+   controller from the call records, passed as ``calls_this_month``) gets the same refuse action
+   (``Decision.refused_by`` says which rule refused: ``blocking`` or ``caller_cap``).
 2. **Time rules**: the first rule in force (by priority) gives the action; none in force → the hotline's
    ``after_hours`` action; no rules at all → always open: the menu when the hotline has departments,
    else the switchboard.
@@ -10,7 +13,8 @@ Order of evaluation:
    caller's province/city, the call goes straight to that rule's department (a rule whose department
    has nobody routable right now is skipped, so the caller still gets the menu).
 4. **Targets**: the department's routable seats in hunt order (sequential by position; round robin
-   rotated by ``rotation``; simultaneous all at once), capped by ``max_attempts``. A department with
+   rotated by ``rotation``; weighted (按比例分配) with the first seat drawn by weight from ``draw``, the
+   rest by position; simultaneous all at once), capped by ``max_attempts``. A department with
    no routable seat → voicemail (or the closed announcement if the hotline has no voicemail).
 
 The controller keeps the round-robin counter (in the database, since controllers are stateless) and
@@ -24,6 +28,7 @@ import datetime as dt
 from ivr400.pbx.asterisk.prompts import INVALID
 from ivr400.routing.blocking import check_caller, parse_caller
 from ivr400.routing.calendar import Calendar
+from ivr400.routing.limits import cap_verdict, weighted_first
 from ivr400.routing.model import (
     DEFAULT_ANNOUNCEMENT_PROMPT,
     DEFAULT_REFUSE_PROMPT,
@@ -51,16 +56,21 @@ def _reason(parts: list[str]) -> str:
     return UNSAFE_ARGUMENT.sub("?", " | ".join(p for p in parts if p))
 
 
-def hunt_order(department: DepartmentRouting, now: dt.datetime, rotation: int = 0) -> tuple[Target, ...]:
+def hunt_order(department: DepartmentRouting, now: dt.datetime, rotation: int = 0,
+               draw: float | None = None) -> tuple[Target, ...]:
     """The department's seats routable at ``now``, in the order the dialplan should try them.
 
     Sequential and simultaneous: by position (ties by destination, for determinism). Round robin: the
-    same list rotated to start at ``rotation`` modulo its length. Then capped by ``max_attempts`` if > 0.
+    same list rotated to start at ``rotation`` modulo its length. Weighted: the seat ``draw`` (in [0, 1),
+    see ``ivr400.routing.limits.split_draw``) lands on by weight first, the rest by position; no draw =
+    by position (what the static plan does). Then capped by ``max_attempts`` if > 0.
     """
     targets = sorted((t for t in department.targets if t.routable_at(now)), key=lambda t: (t.position, t.destination))
     if department.hunt_strategy is HuntStrategy.ROUND_ROBIN and targets:
         start = rotation % len(targets)
         targets = targets[start:] + targets[:start]
+    if department.hunt_strategy is HuntStrategy.WEIGHTED and targets and draw is not None:
+        targets = list(weighted_first(targets, [t.weight for t in targets], draw))
     if department.max_attempts > 0:
         targets = targets[: department.max_attempts]
     return tuple(targets)
@@ -72,6 +82,7 @@ def _route(
     now: dt.datetime,
     rotation: int,
     reasons: list[str],
+    draw: float | None = None,
 ) -> dict[str, object]:
     """Turn an action into the Decision fields that depend on it (targets, prompt, fallbacks)."""
     kind = action.kind
@@ -85,7 +96,7 @@ def _route(
         assert action.department is not None  # Action enforces it
         dept = config.department(action.department)
         if dept is not None:
-            targets = hunt_order(dept, now, rotation)
+            targets = hunt_order(dept, now, rotation, draw)
             if targets:
                 reasons.append(f"department {dept.key}: {len(targets)} target(s) {dept.hunt_strategy.value}")
                 return {
@@ -114,12 +125,16 @@ def decide(
     calendar: Calendar,
     *,
     rotation: int = 0,
+    calls_this_month: int | None = None,
+    draw: float | None = None,
 ) -> Decision:
     """Decide what happens to a call to ``config``'s hotline from ``caller`` at ``now``.
 
     ``caller`` is the raw caller ID as the channel presents it (any garbage is fine); ``now`` must be
     timezone-aware (ValueError otherwise); ``calendar`` carries national days and this enterprise's
-    overrides; ``rotation`` is the round-robin counter. Deterministic; never does I/O.
+    overrides; ``rotation`` is the round-robin counter; ``calls_this_month`` the caller's calls to this
+    hotline already recorded this month (for the caller cap; None = not counted); ``draw`` in [0, 1) picks
+    a weighted department's first seat. Deterministic; never does I/O.
     """
     local = local_time(now, config.zone)  # raises on a naive now, before anything else
     who = parse_caller(caller)
@@ -135,10 +150,12 @@ def decide(
     }
     reasons: list[str] = [f"caller {who.number}"] if who.number is not None else []
 
-    # 1. blocking
+    # 1. blocking, then the caller cap (same refuse action)
     verdict = check_caller(config.block, who)
-    if not verdict.allowed:
-        reasons.append(verdict.reason)
+    capped = cap_verdict(config.caller_cap_per_month, who.number, calls_this_month) if verdict.allowed else None
+    if not verdict.allowed or (capped is not None and not capped.allowed):
+        refused_by = "blocking" if not verdict.allowed else "caller_cap"
+        reasons.append(verdict.reason if not verdict.allowed else capped.reason)  # type: ignore[union-attr]
         policy = config.block
         prompt = (policy.refuse_prompt or DEFAULT_REFUSE_PROMPT) if policy.refuse_with is RefuseWith.PROMPT else None
         reasons.append(f"refuse with {policy.refuse_with.value}")
@@ -146,11 +163,14 @@ def decide(
             action=ActionKind.REFUSE,
             refuse_with=policy.refuse_with,
             prompt=prompt,
+            refused_by=refused_by,
             reason=_reason(reasons),
             **common,  # type: ignore[arg-type]
         )
     if who.number is None or config.block.mode is not BlockMode.OFF:
         reasons.append(verdict.reason)
+    if capped is not None and capped.reason:
+        reasons.append(capped.reason)
 
     # 2. time rules
     time_rule_id: int | None = None
@@ -177,7 +197,7 @@ def decide(
         rule = match_region_rule(config.region_rules_in_order, region)
         if rule is not None:
             dept = config.department(rule.department)
-            if dept is not None and hunt_order(dept, now, rotation):
+            if dept is not None and hunt_order(dept, now, rotation, draw):
                 action = Action(ActionKind.DEPARTMENT, rule.department)
                 region_rule_id = rule.id
                 reasons.append(f"region rule {rule.id} -> department {rule.department}")
@@ -185,7 +205,7 @@ def decide(
                 reasons.append(f"region rule {rule.id} skipped: department {rule.department} has no routable targets")
 
     # 4. targets and fallbacks
-    routed = _route(config, action, now, rotation, reasons)
+    routed = _route(config, action, now, rotation, reasons, draw)
     return Decision(
         reason=_reason(reasons),
         time_rule_id=time_rule_id,
@@ -203,12 +223,13 @@ def decide_department(
     now: dt.datetime,
     *,
     rotation: int = 0,
+    draw: float | None = None,
 ) -> Decision:
     """After a menu key press: the department's targets (or its voicemail fallback).
 
     ``key`` comes from the dialplan (the digits pressed); an unknown key gives the ``ivr400/ivr400-invalid``
-    announcement rather than an exception. Time rules are not re-evaluated: the caller was let in by
-    :func:`decide` seconds ago.
+    announcement rather than an exception. ``draw``: as for :func:`decide`. Time rules are not re-evaluated:
+    the caller was let in by :func:`decide` seconds ago.
     """
     local = local_time(now, config.zone)
     dept = config.department(key) if isinstance(key, str) else None
@@ -220,5 +241,5 @@ def decide_department(
             local_time=local,
         )
     reasons = [f"menu key {dept.key}"]
-    routed = _route(config, Action(ActionKind.DEPARTMENT, dept.key), now, rotation, reasons)
+    routed = _route(config, Action(ActionKind.DEPARTMENT, dept.key), now, rotation, reasons, draw)
     return Decision(reason=_reason(reasons), local_time=local, **routed)  # type: ignore[arg-type]

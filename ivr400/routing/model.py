@@ -42,6 +42,8 @@ __all__ = [
     "DepartmentRouting",
     "HotlineRouting",
     "HuntStrategy",
+    "MAX_CALLER_CAP",
+    "MAX_WEIGHT",
     "RefuseWith",
     "RegionOverride",
     "RegionRule",
@@ -59,6 +61,10 @@ DEFAULT_ANNOUNCEMENT_PROMPT = CLOSED
 # The department key of the hotline-level seats (总机): seats bound without a department. It cannot clash
 # with a menu department, whose keys are DTMF digits.
 SWITCHBOARD_KEY = "switchboard"
+
+#: The largest seat weight (按比例分配) and the largest monthly caller cap (呼叫限制).
+MAX_WEIGHT = 1000
+MAX_CALLER_CAP = 100_000
 
 
 class ActionKind(StrEnum):
@@ -203,9 +209,12 @@ class Target:
     valid_until: dt.datetime | None = None
     seat_id: int | None = None
     trunk_id: int | None = None
+    #: 按比例分配: relative share of first rings in a weighted hunt (0 = never drawn first), 0-1000.
+    weight: int = 1
 
     def __post_init__(self) -> None:
         _check(DEST_NUMBER, self.destination, "target destination")
+        _check_int(self.weight, "weight", 0, MAX_WEIGHT)
         _check(DEST_NUMBER, self.dial, "target dial")
         _check_int(self.ring_timeout_s, "ring_timeout_s", 5, 120)
         _check_int(self.position, "position", 1, 10_000)
@@ -557,8 +566,11 @@ class HotlineRouting:
     region_overrides: tuple[RegionOverride, ...] = ()
     block: BlockPolicy = field(default_factory=BlockPolicy)
     voicemail_enabled: bool = True
+    #: 呼叫限制: at most this many calls per caller per calendar month (in ``timezone``); 0 = no cap.
+    caller_cap_per_month: int = 0
 
     def __post_init__(self) -> None:
+        _check_int(self.caller_cap_per_month, "caller_cap_per_month", 0, MAX_CALLER_CAP)
         if not isinstance(self.hotline, str) or not re.fullmatch(r"[0-9]{3,20}", self.hotline):
             raise ValueError(f"hotline: {self.hotline!r} must be the hotline's digits")
         try:
@@ -660,6 +672,8 @@ class Decision:
     day_kind: DayKind | None = None
     calendar_source: str | None = None
     local_time: dt.datetime | None = None
+    #: Why a REFUSE decision refused, as data: ``blocking`` (呼叫阻截) or ``caller_cap`` (呼叫限制); else None.
+    refused_by: str | None = None
 
     @property
     def matched_rule_id(self) -> str | None:

@@ -27,6 +27,7 @@ from ivr400.web import (
     accounts,
     audit,
     auth,
+    clicktocall,
     destinations,
     hotlines,
     overview,
@@ -49,7 +50,7 @@ log = logging.getLogger("ivr400.web")
 FORM_OVERHEAD = 1024 * 1024
 
 ROUTERS = (auth, overview, hotlines, seats, rules, destinations, review, tones, simulator, records, voicemail, audit,
-           accounts)
+           accounts, clicktocall)
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",

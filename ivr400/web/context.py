@@ -18,6 +18,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from ivr400.db.models import WebSession, WebUser
+from ivr400.provisioning.clicktocall import Originator
 from ivr400.web.scope import NOBODY, Repository, Scope
 
 SESSION_COOKIE = "ivr400_session"
@@ -46,6 +47,9 @@ class WebConfig:
     login_attempts_per_ip: int = 30
     login_window: timedelta = timedelta(minutes=5)
     now: Callable[[], datetime] = field(default=_utcnow)
+    #: WEB呼叫: opens an AMI connection for one callback (``ivr400.pbx.asterisk.ami.Ami.connect``); None:
+    #: callbacks are recorded as failed.
+    originator: Callable[[], Originator] | None = None
 
 
 def config(request: Request) -> WebConfig:

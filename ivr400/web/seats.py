@@ -1,6 +1,6 @@
 """坐席: seats of a hotline in hunt order, per group (the switchboard and each department).
 
-Reorder (up/down), ring timeout, add, remove, and the group's hunt strategy — all through
+Reorder (up/down), ring timeout, weight (按比例分配), add, remove, and the group's hunt strategy — all through
 ``ivr400.provisioning.seats`` / ``hotlines.check_hunt``, each with its audit entry in the same commit.
 A saved change reaches the next call with no deploy: the triggers bump the configuration generation
 that the controller polls.
@@ -18,8 +18,8 @@ from ivr400.db.models import Department, Hotline, Seat
 from ivr400.numbers import NumberError
 from ivr400.provisioning import seats as seat_service
 from ivr400.provisioning.errors import ProvisioningError
-from ivr400.provisioning.hotlines import check_hunt
-from ivr400.provisioning.status import effective_status, key_path
+from ivr400.provisioning.hotlines import apply_hunt, check_hunt
+from ivr400.provisioning.status import effective_hunt, effective_status, key_path
 from ivr400.web import changes
 from ivr400.web.context import Principal, config, db, principal, repository
 from ivr400.web.pages import form_row, render, see_other, whole_number
@@ -40,9 +40,10 @@ class SeatGroup:
 
 
 def groups(hotline: Hotline) -> list[SeatGroup]:
-    switchboard = SeatGroup("", "总机", None, hotline.hunt_strategy,
+    switchboard = SeatGroup("", "总机", None, effective_hunt(hotline),
                             [s for s in hotline.seats if s.department_id is None])
-    departments = (SeatGroup(key_path(d), d.name, d, d.hunt_strategy, sorted(d.seats, key=lambda s: (s.position, s.id)))
+    departments = (SeatGroup(key_path(d), d.name, d, effective_hunt(d),
+                             sorted(d.seats, key=lambda s: (s.position, s.id)))
                    for d in sorted(hotline.departments, key=key_path))
     return [switchboard, *departments]
 
@@ -123,8 +124,8 @@ def set_hunt(request: Request, hotline_id: int, hunt: str = Form(""), department
             target = form_row(repo.department, department, "department")
             if target.hotline_id != hotline.id:
                 raise ProvisioningError("department", f"not a department of {hotline.number}")
-        before = target.hunt_strategy
-        target.hunt_strategy = strategy
+        before = effective_hunt(target)
+        apply_hunt(target, strategy)
         session.flush()
         changes.record(session, who, config(request), "hunt_set", enterprise_id=hotline.enterprise_id,
                        hotline=hotline.number,
@@ -178,6 +179,24 @@ def seat_timeout(request: Request, seat_id: int, ring_timeout: str = Form("", al
         session.commit()
     except (ProvisioningError, NumberError) as exc:
         return _refused(request, who, repo, session, hotline_id, exc, "ring-timeout", error_seat=seat_id)
+    return see_other(f"/hotlines/{hotline_id}/seats?saved=1")
+
+
+@router.post("/seats/{seat_id}/weight", response_class=HTMLResponse)
+def seat_weight(request: Request, seat_id: int, weight: str = Form(""), who: Principal = Depends(principal),
+                repo: Repository = Depends(repository), session: Session = Depends(db)) -> Response:
+    """按比例分配: the seat's weight (0-1000) in a weighted hunt group."""
+    seat = repo.seat(seat_id)
+    hotline_id = seat.hotline_id
+    try:
+        before = seat.weight
+        seat_service.set_weight(session, seat, whole_number(weight, "weight"))
+        changes.record(session, who, config(request), "seat_weight", enterprise_id=seat.hotline.enterprise_id,
+                       destination_id=seat.destination_id, hotline=seat.hotline.number, seat=seat.id,
+                       before={"weight": before}, after={"weight": seat.weight})
+        session.commit()
+    except (ProvisioningError, NumberError) as exc:
+        return _refused(request, who, repo, session, hotline_id, exc, "weight", error_seat=seat_id)
     return see_other(f"/hotlines/{hotline_id}/seats?saved=1")
 
 

@@ -26,6 +26,8 @@ from fastapi import Depends, Request, UploadFile
 from ivr400.provisioning.errors import ProvisioningError
 from ivr400.web.context import LOGIN_CSRF_COOKIE, Principal, optional_principal
 
+#: The public click-to-call endpoint (ivr400.web.clicktocall): no session, so no CSRF token by design.
+PUBLIC_PREFIX = "/c2c/"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
@@ -52,8 +54,8 @@ def check_origin(request: Request) -> None:
 
 async def csrf_guard(request: Request, who: Principal | None = Depends(optional_principal)) -> None:
     """Global dependency: nothing for safe methods; otherwise origin checks and the token."""
-    if request.method in SAFE_METHODS:
-        return
+    if request.method in SAFE_METHODS or request.url.path.startswith(PUBLIC_PREFIX):
+        return  # PUBLIC_PREFIX: the click-to-call endpoint, protected by its token, origin list and limits
     check_origin(request)
     sent = request.headers.get(CSRF_HEADER)
     if sent is None and request.headers.get("content-type", "").startswith(

@@ -151,10 +151,12 @@ LEGACY_OVERRIDES = [("108888", "上海", None), ("0755", "广东", "深圳"), ("
 
 
 def _at_0004_with_legacy_rows(engine: Engine, tmp_path, extra_block=()) -> int:  # noqa: ANN001
-    migrate.upgrade(engine, "0004")
+    # The sample is provisioned through today's models (at head), then taken down to 0004.
+    migrate.upgrade(engine)
     with Session(engine) as s:
         provision_sample(s, store_root=tmp_path / "evidence", now=NOW, actor="test")
         s.commit()
+    migrate.downgrade(engine, "0004")
     with engine.begin() as conn:
         hotline_id = conn.execute(text("SELECT id FROM hotline ORDER BY id")).scalars().first()
         for number, prefix, note in [*LEGACY_BLOCK, *extra_block]:
@@ -372,3 +374,36 @@ def test_cluster_nodes_migration_keeps_the_rest_and_comes_back(bare_engine: Engi
         conn.execute(text(insert), {"n": "z", "p": 5060, "s": "active", "t": t})
     with bare_engine.connect() as conn, pytest.raises(DBAPIError):
         conn.execute(text(insert), {"n": "w", "p": 5060, "s": "active", "t": t})  # same address
+
+
+def test_call_features_migration_both_ways_on_existing_data(bare_engine: Engine, tmp_path) -> None:  # noqa: ANN001
+    """0012 (survey, click-to-call, caps, weights) down and up on a populated database: every other row stays,
+    the new settings come back at their defaults, the database refuses a score outside 1-5."""
+    migrate.upgrade(bare_engine)
+    with Session(bare_engine) as s:
+        provision_sample(s, store_root=tmp_path / "evidence", now=NOW, actor="test")
+        s.commit()
+    t = NOW.replace(tzinfo=None)
+    with bare_engine.begin() as conn:
+        conn.execute(text("UPDATE hotline SET survey_enabled = true, caller_cap_per_month = 3, hunt_weighted = true"))
+        conn.execute(text("UPDATE seat SET weight = 7"))
+        conn.execute(text("INSERT INTO survey_response (uniqueid, hotline, seat, score, at) "
+                          "VALUES ('1.1', '4008001234', 'PJSIP/01012345678', 4, :t)"), {"t": t})
+        conn.execute(text("INSERT INTO clicktocall_attempt (hotline, target, source, outcome, at) "
+                          "VALUES ('4008001234', '13800138000', 'web', 'refused_rate', :t)"), {"t": t})
+    before = _counts(bare_engine)
+    below = ScriptDirectory.from_config(migrate.alembic_config(bare_engine)).get_revision("0012").down_revision
+    migrate.downgrade(bare_engine, str(below))
+    after = _counts(bare_engine)
+    assert "survey_response" not in after and "clicktocall_attempt" not in after
+    assert all(after[t] == before[t] for t in after)
+    assert "weight" not in {c["name"] for c in inspect(bare_engine).get_columns("seat")}
+    migrate.upgrade(bare_engine)
+    with bare_engine.connect() as conn:
+        assert conn.execute(text("SELECT DISTINCT weight FROM seat")).scalars().all() == [1]
+        assert conn.execute(text("SELECT COUNT(*) FROM hotline WHERE survey_enabled OR hunt_weighted "
+                                 "OR caller_cap_per_month <> 0")).scalar_one() == 0
+    assert _counts(bare_engine)["seat"] == before["seat"]
+    with bare_engine.connect() as conn, pytest.raises(DBAPIError):
+        conn.execute(text("INSERT INTO survey_response (uniqueid, hotline, score, at) VALUES ('1.2', '4008001234', "
+                          "6, :t)"), {"t": t})

@@ -243,11 +243,12 @@ def sides(rich: Engine, tmp_path) -> list[Side]:
 
 
 #: sha256 of the rendered [ivr400-hunt] context, comments left out: the dialplan hunt_engine() models.
-HUNT_ENGINE_SHA256 = "3672c0953277cf105f1ff98f1c7673975398b3ef3d90b246a66005a935922d32"
+HUNT_ENGINE_SHA256 = "0617ad8fcadb56718794236fe6de310ecf2e91c11796d72e860c4b242dc9ef9c"
 
 
 def test_the_modelled_hunt_engine_is_the_rendered_one(rich: Engine, tmp_path) -> None:
-    """If the dialplan's hunt engine changes, hunt_engine() above must change with it (then this hash)."""
+    """If the dialplan's hunt engine changes, hunt_engine() above must change with it (then this hash). The survey
+    step (Dial option g and the jump to ivr400-survey once a seat answered) changes no seat, order or timeout."""
     with Session(rich) as s:
         conf = render_asterisk(s, NOW, data_root=tmp_path).files["ivr400/extensions.conf"]
     context = conf.split("[ivr400-hunt]", 1)[1].split("\n[", 1)[0]
@@ -312,3 +313,32 @@ def test_the_rules_the_fixture_exercises(sides: list[Side]) -> None:
     assert by[(MENU, "d1", 0)].moh == "ivr400-tone-13"
     # A seat whose trunk template is unusable is left out of both; the other seat of the department rings.
     assert by[(MENU, "d3", 0)].groups == ((("PJSIP/pstn/sip:02155550010@127.0.0.1:5071",), 40),)
+
+
+WEIGHTED = "4001234570"
+
+
+def test_weighted_split_rings_the_same_seats_first_by_weight_on_the_controller_sequential_static(
+        engine: Engine, tmp_path) -> None:  # noqa: ANN001
+    """按比例分配: both sides ring the same seats with the same timeouts and ringback; the controller moves the
+    seat the weights choose to the front, the static plan (controller down) hunts by position."""
+    from ivr400.db.models import Seat
+    from ivr400.provisioning.hotlines import apply_hunt
+    from ivr400.provisioning.seats import set_weight
+
+    with Session(engine, expire_on_commit=False) as s:
+        ent = add_enterprise(s, "上海示例贸易有限公司", "021", now=NOW)
+        h = add_hotline(s, WEIGHTED, ent, now=NOW)
+        apply_hunt(h, "weighted")
+        rows = [seats.add_seat(s, h, _dest(s, ent, f"0216666{i:04d}"), ring_timeout=10 + i, now=NOW)
+                for i in range(1, 4)]
+        for seat, weight in zip(rows, (0, 0, 7), strict=True):
+            set_weight(s, s.get(Seat, seat.id), weight)  # type: ignore[arg-type]
+        s.commit()
+        conf = render_asterisk(s, NOW, data_root=tmp_path).files["ivr400/extensions.conf"]
+    static = hunt_engine(static_plans(conf, WEIGHTED)["d"][0])
+    [answer] = controller_answers(engine, [(v.ROUTE_CALL, f"hotline={WEIGHTED}")])
+    decided = hunt_engine(answer)
+    assert [d for (d,), _ in static.groups] == [f"PJSIP/0216666000{i}@ivr400-out" for i in (1, 2, 3)]
+    assert [d for (d,), _ in decided.groups] == [f"PJSIP/0216666000{i}@ivr400-out" for i in (3, 1, 2)]
+    assert sorted(static.groups) == sorted(decided.groups) and static.moh == decided.moh

@@ -134,7 +134,8 @@ def _exten_lines(text_: str) -> list[str]:
 
 
 GENERIC = ["ivr400-inbound", "ivr400-unknown", "ivr400-call", "ivr400-menu", "ivr400-department", "ivr400-hunt",
-           "ivr400-cdr", "ivr400-record", "ivr400-voicemail", "ivr400-voicemail-saved", "ivr400-goodbye",
+           "ivr400-cdr", "ivr400-survey", "ivr400-clicktocall", "ivr400-record", "ivr400-voicemail",
+           "ivr400-voicemail-saved", "ivr400-goodbye",
            "ivr400-announce", "ivr400-refuse"]
 
 

@@ -67,6 +67,13 @@ class FakeManager:
                 else:
                     body = f"Response: Error\r\nMessage: Command output follows\r\nOutput: No such command '{cmd}'\r\n"
                 writer.write(body.replace("\r\n", f"\r\nActionID: {aid}\r\n", 1).encode() + b"\r\n")
+            elif action == "originate":
+                # Asterisk answers an async Originate at once; its OriginateResponse event comes when the
+                # call is answered or fails, which this peer never sends.
+                self.commands.append(f"originate {msg.get('Channel', '')}")
+                ok = "refuse" not in msg.get("Channel", "")
+                writer.write((f"Response: {'Success' if ok else 'Error'}\r\nActionID: {aid}\r\nMessage: "
+                              f"{'Originate successfully queued' if ok else 'Originate failed'}\r\n\r\n").encode())
             elif action == "logoff":
                 writer.write(f"Response: Goodbye\r\nActionID: {aid}\r\n\r\n".encode())
             await writer.drain()
@@ -147,3 +154,15 @@ def test_settings_hide_the_secret_and_output_parsing() -> None:
     assert "s3cret" not in repr(s)
     assert command_output({"Output": ["a", "b"]}) == "a\nb"
     assert command_output({"Output": "only"}) == "only"
+
+
+def test_async_originate_returns_once_queued_and_an_error_raises(manager: FakeManager) -> None:
+    """WEB呼叫: an async Originate returns at "successfully queued", not when the call ends (no OriginateResponse
+    event ever comes from this peer, and the action does not time out waiting for one)."""
+    with Ami.connect(settings(manager, timeout=2.0)) as ami:
+        reply = ami.action("Originate", Channel="PJSIP/13800138000@out", Context="ivr400-clicktocall",
+                           Exten="4008000001", Priority="1", Async="true", ChannelId="c-1")
+        assert reply["Message"] == "Originate successfully queued"
+        with pytest.raises(AmiError, match="Originate failed"):
+            ami.action("Originate", Channel="PJSIP/refuse@out", Context="x", Exten="1", Priority="1", Async="true")
+    assert manager.commands == ["originate PJSIP/13800138000@out", "originate PJSIP/refuse@out"]

@@ -21,6 +21,9 @@ EXPECTED_SOUNDS = {
     "ivr400-blocked.wav",
     "ivr400-unknown-number.wav",
     "ivr400-ringback.wav",
+    "ivr400-survey.wav",
+    "ivr400-survey-thanks.wav",
+    "ivr400-clicktocall-consent.wav",
 }
 
 pytestmark = pytest.mark.skipif(shutil.which("sox") is None, reason=f"needs sox ({audio.SOX_INSTALL_HINT})")

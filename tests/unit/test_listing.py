@@ -74,9 +74,12 @@ def test_core_lists_equal_the_orm_views(rich: Session, later: timedelta) -> None
         destination_view(d, now) for d in s.scalars(select(Destination).where(Destination.enterprise_id == first.id)
                                                     .order_by(Destination.id))]
     order = (Seat.hotline_id, Seat.department_id.is_not(None), Seat.department_id, Seat.position)
-    assert listing.seats(conn, now) == [seat_view(x, now) for x in s.scalars(select(Seat).order_by(*order))]
+    def views(rows: list[dict]) -> list[dict]:  # the survey average is the listing's own column (checked below)
+        return [{k: v for k, v in r.items() if k != "satisfaction"} for r in rows]
+
+    assert views(listing.seats(conn, now)) == [seat_view(x, now) for x in s.scalars(select(Seat).order_by(*order))]
     for h in s.scalars(select(Hotline)):
-        assert listing.seats(conn, now, hotline=h.id) == [
+        assert views(listing.seats(conn, now, hotline=h.id)) == [
             seat_view(x, now) for x in s.scalars(select(Seat).where(Seat.hotline_id == h.id).order_by(*order))]
         assert sorted(listing.departments(conn, h.id), key=lambda r: r["key"]) == sorted(
             (department_view(d) for d in s.scalars(select(Department).where(Department.hotline_id == h.id))),
@@ -127,3 +130,23 @@ def test_a_list_command_loads_neither_the_orm_nor_the_models(tmp_path: Path) -> 
         assert not any(m.startswith("phonenumbers") for m in loaded), (argv, loaded)
         if "--help" in argv:
             assert not any(m.startswith("sqlalchemy") for m in loaded), loaded
+
+
+def test_seat_list_shows_the_survey_average_of_each_seat(rich: Session) -> None:
+    """满意度评价: the Core listing averages survey_response rows per seat as provisioning.survey does."""
+    from ivr400.db.models import SurveyResponse
+    from ivr400.provisioning.survey import seat_satisfaction
+
+    s = rich
+    first = s.scalars(select(Seat).order_by(Seat.id)).first()
+    assert first is not None
+    number, hotline = first.destination.number, first.hotline.number
+    for i, score in enumerate((5, 4, 2)):
+        s.add(SurveyResponse(uniqueid=f"9.{i}", hotline=hotline, seat=f"PJSIP/{number}@ivr400-out", score=score,
+                             at=NOW))
+    s.flush()
+    rows = {r["id"]: r for r in listing.seats(s.connection(), NOW)}
+    got = rows[first.id]["satisfaction"]
+    assert got is not None and (got.average, got.count) == (11 / 3, 3)
+    assert got == seat_satisfaction(s, hotline)[number]
+    assert all(r["satisfaction"] is None for i, r in rows.items() if i != first.id and r["destination"] != number)

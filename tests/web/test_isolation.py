@@ -49,6 +49,7 @@ def _ids(ids: Ids) -> dict[str, list[int]]:
         "user_id": [ids.user],
         "region_rule_id": [ids.region_rule],
         "tone_id": [ids.tone],
+        "token": ["not-a-click-to-call-token"],  # WEB呼叫's public endpoint: an unknown token is a 404
     }
 
 

@@ -69,6 +69,23 @@ def test_add_seat_and_set_ring_timeout_and_hunt(web, clients) -> None:
     assert actions == ["seat_add", "seat_timeout", "hunt_set"]
 
 
+def test_weighted_strategy_and_seat_weight(web, clients) -> None:
+    """按比例分配 on the seats page: the strategy is offered, a weight is saved and audited."""
+    c = clients["op-a"]
+    page = c.get(f"/hotlines/{web.a.hotline}/seats")
+    assert 'value="weighted"' in page.text and "按比例分配" in page.text
+    assert c.form_post(f"/hotlines/{web.a.hotline}/hunt", {"hunt": "weighted"}).status_code == 303
+    assert c.form_post(f"/seats/{web.a.seat}/weight", {"weight": "30"}).status_code == 303
+    with Session(web.engine) as s:
+        seat = s.get(Seat, web.a.seat)
+        assert seat is not None and seat.weight == 30
+        assert (seat.hotline.hunt_strategy, seat.hotline.hunt_weighted) == ("sequential", True)
+        actions = [e.action for e in s.scalars(select(WhitelistEvent).where(WhitelistEvent.actor == "web:op-a"))]
+    assert actions == ["hunt_set", "seat_weight"]
+    page = c.get(f"/hotlines/{web.a.hotline}/seats")
+    assert '<option value="weighted" selected>' in page.text
+
+
 def test_upload_evidence_stored_by_hash_and_downloaded_by_its_owner(web, clients) -> None:
     c = clients["op-b"]
     content = PNG + b"web upload"

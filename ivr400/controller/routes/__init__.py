@@ -17,11 +17,12 @@ from ivr400.controller.routes.department import department
 from ivr400.controller.routes.dialect import ASTERISK, FREESWITCH
 from ivr400.controller.routes.fax_received import fax_received
 from ivr400.controller.routes.route import route
+from ivr400.controller.routes.survey_saved import survey_saved
 from ivr400.controller.routes.voicemail_saved import voicemail_saved
 from ivr400.pbx.asterisk import dialplan_variables as v
 
 __all__ = ["ASTERISK", "FREESWITCH", "ROUTES", "CallSession", "Dialect", "Route", "RouteContext", "bind",
-           "department", "fax_received", "route", "voicemail_saved"]
+           "department", "fax_received", "route", "survey_saved", "voicemail_saved"]
 
 #: A route function: the session, the context it may use and the PBX's dialect; what it returns goes to the
 #: server's observer.
@@ -35,6 +36,7 @@ ROUTES: Mapping[str, Route] = MappingProxyType({
     v.ROUTE_DEPARTMENT: department,
     v.ROUTE_VOICEMAIL: voicemail_saved,
     v.ROUTE_FAX: fax_received,
+    v.ROUTE_SURVEY: survey_saved,
 })
 
 

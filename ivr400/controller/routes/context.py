@@ -115,6 +115,16 @@ class RouteContext(Protocol):
         """One more call-entry decision taken (for the controller's counters)."""
         ...
 
+    async def count_caller_calls(self, *, hotline: str, caller: str, since: datetime) -> int | None:
+        """呼叫限制: the caller's calls to ``hotline`` recorded since ``since`` (call records), or None when the
+        database did not answer in time."""
+        ...
+
+    async def save_survey(self, *, hotline: str, uniqueid: str, seat: str | None, score: int) -> bool:
+        """满意度评价: store one score (1-5) for the call ``uniqueid``. True if stored, False if the call
+        already had one."""
+        ...
+
     async def save_voicemail(self, *, hotline: str, dept: str, uniqueid: str, caller: str | None,
                              file_path: str) -> bool:
         """Record the voicemail file ``file_path`` (as Asterisk sees it; already checked by the route).

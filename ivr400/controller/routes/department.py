@@ -16,7 +16,8 @@ variables of an earlier hunt in the same call, so this hook sets all of them fro
 * No configuration loaded, a hotline the loader had to skip, a malformed request: nothing is set, the
   static plan runs.
 
-No database access except the round-robin counter (``ctx.rotate``). Every decision is logged at INFO
+No database access except the round-robin counter (``ctx.rotate``). A weighted department (按比例分配)
+draws its first seat from the call's uniqueid (the same draw as at call entry). Every decision is logged at INFO
 (who rings, in order, and why); the route returns :class:`Decided` or :class:`StaticPlan` for the metrics.
 """
 from __future__ import annotations
@@ -26,6 +27,7 @@ from ivr400.controller.routes.context import CallSession, Decided, Dialect, Rout
 from ivr400.controller.routes.dialect import ASTERISK
 from ivr400.pbx.asterisk import dialplan_variables as v
 from ivr400.routing.decide import decide_department
+from ivr400.routing.limits import split_draw
 from ivr400.routing.model import ActionKind, Decision, HuntStrategy
 from ivr400.validators import DEPT_PATH, HOTLINE_NUMBER
 
@@ -91,7 +93,8 @@ async def department(session: CallSession, ctx: RouteContext, dialect: Dialect =
         await session.set_variable(v.TARGET_COUNT, "0")
         return Decided("unknown_number")
     now = ctx.now()
-    decision = decide_department(entry.routing, dept_key(path), now)
+    draw = split_draw(session.uniqueid) if session.uniqueid else None
+    decision = decide_department(entry.routing, dept_key(path), now, draw=draw)
     decision = await ctx.rotate(entry, decision, now)
     if decision.action is ActionKind.DEPARTMENT and decision.targets:
         session.log.info("department: %s dept %r -> %s %s: %s", number, path, dial_mode(decision),

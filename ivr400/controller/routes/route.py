@@ -22,6 +22,11 @@ the polite unknown-number announcement and a log line. No configuration, a hotli
 or whose rules are invalid, a malformed request: nothing is set (static plan), with a log line.
 Every decision is logged at INFO with its reason; the route returns :class:`Decided` or
 :class:`StaticPlan` for the metrics.
+
+A hotline with a caller cap (呼叫限制) costs one count of the caller's call records this month
+(``ctx.count_caller_calls``, bounded in time; unanswered = let through). A weighted department (按比例分配)
+draws its first seat from the call's uniqueid (``ivr400.routing.limits.split_draw``), so a call is decided
+the same way by any controller.
 """
 from __future__ import annotations
 
@@ -31,7 +36,9 @@ from ivr400.controller.routes.department import set_all, target_variables
 from ivr400.controller.routes.dialect import ASTERISK
 from ivr400.pbx.asterisk import dialplan_variables as v
 from ivr400.pbx.asterisk.prompts import UNKNOWN_NUMBER
+from ivr400.routing.blocking import parse_caller
 from ivr400.routing.decide import decide
+from ivr400.routing.limits import month_start, split_draw
 from ivr400.routing.model import ActionKind, Decision, HuntStrategy
 from ivr400.validators import HOTLINE_NUMBER
 
@@ -95,7 +102,13 @@ async def route(session: CallSession, ctx: RouteContext, dialect: Dialect = ASTE
         session.log.warning("route: hotline %s has invalid rules (%s); static plan", number, entry.problem)
         return StaticPlan("invalid_rules")
     now = ctx.now()
-    decision = decide(entry.routing, session.callerid, now, entry.calendar)
+    calls: int | None = None
+    caller = parse_caller(session.callerid).number if entry.routing.caller_cap_per_month > 0 else None
+    if caller is not None:
+        calls = await ctx.count_caller_calls(hotline=number, caller=caller,
+                                             since=month_start(now, entry.routing.zone))
+    draw = split_draw(session.uniqueid) if session.uniqueid else None
+    decision = decide(entry.routing, session.callerid, now, entry.calendar, calls_this_month=calls, draw=draw)
     decision = await ctx.rotate(entry, decision, now)
     ctx.count_decision()
     session.log.info("route: %s -> %s: %s", number, decision.action.value, decision.reason)

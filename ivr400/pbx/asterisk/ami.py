@@ -131,11 +131,12 @@ class AsyncAmi:
         self.version = getattr(protocol, "version", None)
         return self
 
-    async def _send(self, fields: Mapping[str, str], *, what: str, timeout: float | None = None) -> Any:  # noqa: ANN401
+    async def _send(self, fields: Mapping[str, str], *, what: str, timeout: float | None = None,
+                    as_list: bool | None = None) -> Any:  # noqa: ANN401
         if self.manager is None or self.manager.protocol is None or not self.manager._connected:
             raise AmiError("ami", "not connected")
-        action = Action(dict(fields))
-        future = self.manager.send_action(action)
+        action = Action(dict(fields), as_list=as_list)
+        future = self.manager.send_action(action, as_list=as_list)
         try:
             return await asyncio.wait_for(asyncio.shield(future), timeout or self.timeout)
         except TimeoutError as exc:
@@ -143,7 +144,15 @@ class AsyncAmi:
             raise AmiError("ami", f"{what}: no response within {timeout or self.timeout:g} s") from exc
 
     async def action(self, name: str, timeout: float | None = None, **fields: str) -> Any:  # noqa: ANN401
-        """Any AMI action; returns panoramisk's Message (or list of them for event lists)."""
+        """Any AMI action; returns panoramisk's Message (or list of them for event lists). An ``Originate`` with
+        ``Async: true`` returns at its ``Response: Success`` ("successfully queued"), not when the call ends
+        (panoramisk would wait for the OriginateResponse event); a ``Response: Error`` raises AmiError."""
+        if name == "Originate" and fields.get("Async", "").lower() == "true":
+            message = await self._send({"Action": name, **fields}, what=f"action {name}", timeout=timeout,
+                                       as_list=False)
+            if str(message.get("Response", "")).lower() != "success":
+                raise AmiError("ami", f"Originate: {message.get('Message', 'refused')}")
+            return message
         return await self._send({"Action": name, **fields}, what=f"action {name}", timeout=timeout)
 
     async def command(self, cmd: str, timeout: float | None = None) -> str:

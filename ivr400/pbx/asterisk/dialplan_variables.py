@@ -38,6 +38,7 @@ ROUTE_CALL = "route"
 ROUTE_DEPARTMENT = "department"
 ROUTE_VOICEMAIL = "voicemail_saved"
 ROUTE_FAX = "fax_received"
+ROUTE_SURVEY = "survey_saved"       # 满意度评价: agi://.../survey_saved?hotline=<n>&score=<1-5>
 
 
 def target(i: int) -> str:
@@ -99,3 +100,12 @@ MENU_FINAL = "IVR400_MENU_FINAL"    # and the department hunted then ("" = the s
 KEY = "IVR400_KEY"                  # the key just pressed
 NEXT = "IVR400_NEXT"                # read from the key's data: department | menu,
 NEXT_PATH = "IVR400_NEXT_PATH"      # and its key path
+
+# --- 满意度评价 (post-call satisfaction survey)
+SURVEY = "IVR400_SURVEY"            # read at call entry: the survey prompt, "" = this hotline does not survey
+SURVEY_SCORE = "IVR400_SURVEY_SCORE"  # the key the caller pressed after the survey prompt (1-5 stored)
+SURVEY_TRIES = "IVR400_SURVEY_TRIES"  # times the survey prompt was played (at most 2)
+
+# --- WEB呼叫 (click-to-call): the visitor's originated channel
+C2C_TARGET = "IVR400_C2C_TARGET"    # the visitor's number (AMI Originate Variable), the caller once connected
+C2C_TRIES = "IVR400_C2C_TRIES"      # times the consent prompt was played (at most 2)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 __all__ = [
     "BLOCKED",
+    "CLICKTOCALL_CONSENT",
     "CLOSED",
     "DEFAULT_MOH_CLASS",
     "GOODBYE",
@@ -23,6 +24,8 @@ __all__ = [
     "NO_INPUT",
     "RINGBACK_FILE",
     "SOUND_DIR",
+    "SURVEY",
+    "SURVEY_THANKS",
     "UNKNOWN_NUMBER",
     "WELCOME",
     "sound_name",
@@ -41,6 +44,12 @@ GOODBYE = f"{SOUND_DIR}/ivr400-goodbye"
 CLOSED = f"{SOUND_DIR}/ivr400-closed"
 #: The default refusal prompt of call blocking (呼叫阻截).
 BLOCKED = f"{SOUND_DIR}/ivr400-blocked"
+#: 满意度评价: asks the caller to score the seat 1-5 after the seat hung up (``IVR400_SURVEY`` default).
+SURVEY = f"{SOUND_DIR}/ivr400-survey"
+#: Thanks the caller for a score.
+SURVEY_THANKS = f"{SOUND_DIR}/ivr400-survey-thanks"
+#: WEB呼叫: played to the visitor the platform called: "press 1 to be connected".
+CLICKTOCALL_CONSENT = f"{SOUND_DIR}/ivr400-clicktocall-consent"
 #: Played to a call for a 400 number the controller does not know.
 UNKNOWN_NUMBER = f"{SOUND_DIR}/ivr400-unknown-number"
 #: The shipped ringback file (sounds/ivr400-ringback.wav), played by the default class.

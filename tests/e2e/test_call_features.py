@@ -1,0 +1,106 @@
+"""Issue 10's call-path features on the real Asterisk with sipp and the controller running: the post-call
+satisfaction survey (满意度评价) and the WEB呼叫 callback (AMI Originate to the visitor, consent key 1, then the
+hotline's seats). Kept short: the shared lab serializes e2e tests."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ivr400.controller.loader import load_config
+from ivr400.db.models import ClickToCallAttempt, SurveyResponse, Trunk
+from ivr400.lab import Lab
+from ivr400.lab.sipp import call
+from ivr400.pbx.asterisk.ami import Ami
+from ivr400.provisioning.clicktocall import configure, place_callback
+
+from .world import HOTLINE, World
+from .world import start_seat as _seat
+
+pytestmark = pytest.mark.pbx
+
+SEAT = "01062345678"
+
+
+def _scores(w: World) -> list[tuple[str | None, int]]:
+    with Session(w.engine) as s:
+        return [(r.seat, r.score) for r in s.scalars(select(SurveyResponse).order_by(SurveyResponse.id))]
+
+
+def _until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return predicate()
+
+
+def test_survey_after_the_seat_hangs_up_and_none_when_the_caller_does(world, seats, controller,  # noqa: ANN001
+                                                                       tmp_path: Path) -> None:
+    w = world()
+    w.set_hotline(survey_enabled=True)
+    w.seat(SEAT, 5091)
+    w.deploy()
+    controller(w)
+    seat = _seat(seats, tmp_path, 5091, "answer", hangup_after_s=1.0)
+    # The seat hangs up 1 s after answering; the caller presses 4 two seconds into the survey prompt.
+    scored = call(HOTLINE, "13800138000", dtmf="4", dtmf_delay_s=3.0, hold_s=12, timeout_s=40,
+                  workdir=tmp_path / "caller-scores")
+    assert scored.answered, scored
+    assert _until(lambda: len(_scores(w)) == 1), scored
+    [(seat_dial, score)] = _scores(w)
+    assert score == 4 and seat_dial is not None and SEAT in seat_dial
+    assert scored.hangup_by == "pbx", scored  # thanked and released by the PBX
+    seat.stop()
+
+    # The caller hangs up first: no survey, no score.
+    seat = _seat(seats, tmp_path / "again", 5091, "answer")
+    left = call(HOTLINE, "13800138001", hold_s=2, timeout_s=30, workdir=tmp_path / "caller-leaves")
+    assert left.answered and left.hangup_by == "carrier", left
+    time.sleep(1.0)
+    assert len(_scores(w)) == 1
+    seat.stop()
+
+
+def test_click_to_call_rings_the_visitor_then_after_key_1_the_seat(world, seats, controller, lab: Lab,  # noqa: ANN001
+                                                                   tmp_path: Path) -> None:
+    w = world()
+    w.seat(SEAT, 5093)
+    with w.session() as s:
+        h = w.hotline(s)
+        visitor_trunk = Trunk(name="visitor", dial_template="PJSIP/pstn/sip:{number}@127.0.0.1:5094")
+        s.add(visitor_trunk)
+        s.flush()
+        h.trunk_id = visitor_trunk.id
+        configure(s, h, caller_id="010-62345670", enabled=True)
+    w.deploy()
+    controller(w)
+    seat = _seat(seats, tmp_path, 5093, "answer", hangup_after_s=2.0)
+    visitor = _seat(seats, tmp_path, 5094, "answer", dtmf="1", dtmf_after_s=2.0)
+    with w.session() as s:
+        h = w.hotline(s)
+        now = w.now
+        entry = load_config(s, now).get(HOTLINE)
+        assert entry is not None
+        with Ami.connect(**lab.ami_credentials) as ami:
+            result = place_callback(s, ami, hotline=h, target="13800138000", now=now, block=entry.routing.block,
+                                    time_rules=entry.routing.time_rules, calendar=entry.calendar,
+                                    zone=entry.routing.zone, source="operator", actor="e2e")
+    assert result.accepted, result
+    # The visitor is rung first (by its own number, showing the enterprise's number), then the seat.
+    visitor_invites = visitor.wait_for_invites(1, timeout=10)
+    assert visitor_invites and "13800138000" in (visitor_invites[0].request_uri or "")
+    assert "01062345670" in (visitor_invites[0].header("From") or "")
+    seat_invites = seat.wait_for_invites(1, timeout=20)
+    assert seat_invites, "the seat was never rung after the visitor pressed 1"
+    assert seat_invites[0].time > visitor_invites[0].time + 2.0  # only after the consent key
+    assert "13800138000" in (seat_invites[0].header("From") or "")  # the seat sees the visitor's number
+    with Session(w.engine) as s:
+        assert s.scalars(select(ClickToCallAttempt.outcome)).all() == ["accepted"]
+    visitor.stop()
+    seat.stop()
