@@ -64,6 +64,10 @@ CDR_SEAT = "ivr400_seat"
 CDR_DISPOSITION = "ivr400_disp"
 CDR_RECORDING = "ivr400_rec"
 CDR_DECIDED_BY = "ivr400_decided_by"
+CDR_HUNT_AT = "ivr400_hunt"         # epoch seconds when the first seat was rung (the IVR was done); "" = never
+CDR_TALK_MS = "ivr400_talk"         # ms the answered seat talked (Dial's ANSWEREDTIME_MS); "" = not answered
+#: Channel variable holding the epoch of the hunt's start until the hangup handler copies it to the CDR.
+HUNT_AT = "IVR400_HUNT_AT"
 
 #: Set by the FastAGI server after each route: OK when the handler completed (see fastagi.STATUS_VARIABLE).
 AGI_STATUS = "IVR400_AGI_STATUS"
