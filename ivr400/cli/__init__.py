@@ -49,6 +49,10 @@ COMMAND_GROUPS: dict[str, tuple[str, str, str]] = {
                "Bulk export to CSV: destinations (with evidence files), departments, seats."),
     "user": ("ivr400.cli.user", "user", "Back-office accounts: add, list, disable, enable, passwd."),
     "web": ("ivr400.cli.web", "web", "Serve the back office (自助管理后台) over HTTP."),
+    "report": ("ivr400.cli.report", "report",
+               "Reports: traffic, heatmap, regions, service, seats, departments, repeat, summary, rebuild."),
+    "billing": ("ivr400.cli.billing", "billing", "Usage and balance: tariff, topup, balance, usage."),
+    "callback": ("ivr400.cli.callback", "callback", "Missed-call callbacks (未接来电回拨): list, set."),
 }
 
 
