@@ -40,6 +40,7 @@ __all__ = [
 BUCKETS = ("hour", "day", "week", "month")
 #: Report names (CLI subcommands and web tables).
 REPORTS = ("traffic", "heatmap", "regions", "service", "seats", "departments", "repeat")
+_FLOAT_FIELDS = frozenset({"wait_sum_s", "talk_sum_s"})
 WEEKDAYS = ("一", "二", "三", "四", "五", "六", "日")
 
 
@@ -55,8 +56,10 @@ class ReportFilter:
     tz: tzinfo = field(default=timezone.utc)
 
 
-def _hour_rows(session: Session, f: ReportFilter, dim: str, key: str | None = None) -> Select[Any]:
-    stmt = select(CallHour).where(CallHour.dim == dim)
+def _sums(f: ReportFilter, dim: str, *group: Any, key: str | None = None) -> Select[Any]:  # noqa: ANN401
+    """SELECT group columns, SUM(counter) for every counter FROM call_hour for `dim` within the filter,
+    GROUP BY the group columns: the database adds, Python reads a few rows."""
+    stmt = select(*group, *[func.sum(getattr(CallHour, name)) for name in COUNT_FIELDS]).where(CallHour.dim == dim)
     if f.hotlines is not None:
         stmt = stmt.where(CallHour.hotline.in_(list(f.hotlines) or [""]))
     if f.start is not None:
@@ -66,18 +69,33 @@ def _hour_rows(session: Session, f: ReportFilter, dim: str, key: str | None = No
         stmt = stmt.where(CallHour.hour < f.end)
     if key is not None:
         stmt = stmt.where(CallHour.key == key)
-    return stmt
+    return stmt.group_by(*group) if group else stmt
 
 
-def _counts(row: CallHour) -> Counts:
-    return Counts(**{name: getattr(row, name) for name in COUNT_FIELDS})
+def _read(session: Session, stmt: Select[Any], ngroup: int) -> list[tuple[tuple[Any, ...], Counts]]:
+    out = []
+    for row in session.execute(stmt):
+        values = row[ngroup:]
+        if values[0] is None:  # no rows at all
+            continue
+        c = Counts()
+        for name, v in zip(COUNT_FIELDS, values, strict=True):
+            setattr(c, name, float(v) if name in _FLOAT_FIELDS else int(v))
+        out.append((tuple(row[:ngroup]), c))
+    return out
 
 
-def _totals(session: Session, f: ReportFilter) -> Iterable[CallHour]:
-    """The rows giving whole-call totals: the hotline rows, or the department's rows with a department filter."""
+def _totals(session: Session, f: ReportFilter, *group: Any) -> list[tuple[tuple[Any, ...], Counts]]:  # noqa: ANN401
+    """Whole-call totals grouped by `group`: the hotline rows, or the department's rows with a department filter."""
     if f.department is not None:
-        return session.scalars(_hour_rows(session, f, "department", f.department))
-    return session.scalars(_hour_rows(session, f, "hotline"))
+        return _read(session, _sums(f, "department", *group, key=f.department), len(group))
+    return _read(session, _sums(f, "hotline", *group), len(group))
+
+
+def _hour_of(value: Any) -> datetime:  # noqa: ANN401
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def _period(hour: datetime, tz: tzinfo, bucket: str) -> str:
@@ -100,23 +118,23 @@ def traffic(session: Session, f: ReportFilter, bucket: str = "day") -> list[dict
     if bucket not in BUCKETS:
         raise ValueError(f"bucket: {bucket!r} is not one of {', '.join(BUCKETS)}")
     sums: dict[str, Counts] = {}
-    for row in _totals(session, f):
-        period = _period(row.hour, f.tz, bucket)
-        sums[period] = sums.get(period, Counts()) + _counts(row)
+    for (hour,), c in _totals(session, f, CallHour.hour):
+        period = _period(_hour_of(hour), f.tz, bucket)
+        sums[period] = sums.get(period, Counts()) + c
     return [{"period": p, **measures(c)} for p, c in sorted(sums.items())]
 
 
 def summary(session: Session, f: ReportFilter) -> dict[str, Any]:
     """Every measure over the whole filter."""
-    return measures(Counts.sum(_counts(r) for r in _totals(session, f)))
+    return measures(Counts.sum(c for _, c in _totals(session, f)))
 
 
 def heatmap(session: Session, f: ReportFilter) -> dict[str, Any]:
     """Calls offered per local weekday (0 = Monday) × hour (通话热力图): cells [weekday, hour, offered]."""
     grid = [[0] * 24 for _ in range(7)]
-    for row in _totals(session, f):
-        local = row.hour.astimezone(f.tz)
-        grid[local.weekday()][local.hour] += row.offered
+    for (hour,), c in _totals(session, f, CallHour.hour):
+        local = _hour_of(hour).astimezone(f.tz)
+        grid[local.weekday()][local.hour] += c.offered
     cells = [[d, h, grid[d][h]] for d in range(7) for h in range(24)]
     return {"weekdays": [f"周{w}" for w in WEEKDAYS], "hours": list(range(24)), "cells": cells,
             "max": max((c[2] for c in cells), default=0)}
@@ -132,11 +150,11 @@ def regions(session: Session, f: ReportFilter) -> dict[str, list[dict[str, Any]]
     Unknown regions are '未知'. With a department filter, counted from the fact rows of that department."""
     by_city: dict[tuple[str, str], list[int]] = {}
     if f.department is None:
-        for row in session.scalars(_hour_rows(session, f, "region")):
-            province, city = _split_region(row.key)
+        for (key,), c in _read(session, _sums(f, "region", CallHour.key), 1):
+            province, city = _split_region(key)
             acc = by_city.setdefault((province, city), [0, 0])
-            acc[0] += row.offered
-            acc[1] += row.answered
+            acc[0] += c.offered
+            acc[1] += c.answered
     else:
         stmt = (select(CallFact.caller_province, CallFact.caller_city, func.count(),
                        func.sum(func.coalesce((CallFact.disposition == "answered").cast(_int_type()), 0)))
@@ -182,11 +200,7 @@ def _fact_where(stmt: Select[Any], f: ReportFilter) -> Select[Any]:
 
 
 def _by_key(session: Session, f: ReportFilter, dim: str) -> dict[tuple[str, str], Counts]:
-    sums: dict[tuple[str, str], Counts] = {}
-    for row in session.scalars(_hour_rows(session, f, dim)):
-        k = (row.hotline, row.key)
-        sums[k] = sums.get(k, Counts()) + _counts(row)
-    return sums
+    return {(h, k): c for (h, k), c in _read(session, _sums(f, dim, CallHour.hotline, CallHour.key), 2)}
 
 
 def seats(session: Session, f: ReportFilter) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ def js(cli, *args: str):  # noqa: ANN001, ANN201
     return json.loads(cli(*args, "--json").output)
 
 
-def test_traffic_and_service_by_day_and_hour(loaded) -> None:  # noqa: ANN001
+def test_traffic_and_service_by_day_and_hour(loaded) -> None:  # noqa: ANN001, F811
     days = js(loaded, "report", "traffic", "--by", "day")
     # 14 calls, all on 2026-11-26 (Shanghai): answered = recorded A and C, s1c, s3a
     assert [(d["period"], d["offered"], d["answered"]) for d in days] == [("2026-11-26", 14, 4)]
@@ -29,7 +29,7 @@ def test_traffic_and_service_by_day_and_hour(loaded) -> None:  # noqa: ANN001
     assert rows[0]["period"] == "2026-11-26" and rows[0]["offered"] == "14"
 
 
-def test_heatmap_regions_seats_departments_repeat(loaded) -> None:  # noqa: ANN001
+def test_heatmap_regions_seats_departments_repeat(loaded) -> None:  # noqa: ANN001, F811
     heat = js(loaded, "report", "heatmap")
     cells = {(d, h): n for d, h, n in heat["cells"] if n}
     # a Thursday (weekday 3), Shanghai hours; s2b at 13:03, s4a (the other hotline) at 14:03
@@ -51,7 +51,7 @@ def test_heatmap_regions_seats_departments_repeat(loaded) -> None:  # noqa: ANN0
     assert [(d["offered"], d["answered"]) for d in only] == [(1, 1)]
 
 
-def test_bad_filters_name_the_field(loaded) -> None:  # noqa: ANN001
+def test_bad_filters_name_the_field(loaded) -> None:  # noqa: ANN001, F811
     r = loaded("report", "traffic", "--since", "2026-13-01", ok=False)
     assert r.exit_code != 0 and "since:" in r.stderr
     r = loaded("report", "traffic", "--department", "x", ok=False)
@@ -60,7 +60,7 @@ def test_bad_filters_name_the_field(loaded) -> None:  # noqa: ANN001
     assert r.exit_code != 0 and "hotline:" in r.stderr
 
 
-def test_callback_list_and_set(loaded) -> None:  # noqa: ANN001
+def test_callback_list_and_set(loaded) -> None:  # noqa: ANN001, F811
     entries = js(loaded, "callback", "list")
     pending = sorted(e["caller"] for e in entries if e["status"] == "pending")
     # the same callers `cdr missed` names
@@ -77,7 +77,7 @@ def test_callback_list_and_set(loaded) -> None:  # noqa: ANN001
     assert "已回拨" in text and "13800000002" in text
 
 
-def test_billing_tariff_topup_balance_usage(loaded) -> None:  # noqa: ANN001
+def test_billing_tariff_topup_balance_usage(loaded) -> None:  # noqa: ANN001, F811
     loaded("demo")  # a sample enterprise and its hotline
     hotline = next(h["number"] for h in js(loaded, "hotline", "list"))
     r = loaded("billing", "tariff", hotline, "--per-minute", "0.123", ok=False)
