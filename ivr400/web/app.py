@@ -31,6 +31,7 @@ from ivr400.web import (
     hotlines,
     overview,
     records,
+    reports,
     review,
     rules,
     seats,
@@ -47,7 +48,7 @@ log = logging.getLogger("ivr400.web")
 #: What a request may carry besides the file itself (the other form fields, multipart boundaries).
 FORM_OVERHEAD = 1024 * 1024
 
-ROUTERS = (auth, overview, hotlines, seats, rules, destinations, review, simulator, records, voicemail, audit,
+ROUTERS = (auth, overview, hotlines, seats, rules, destinations, review, simulator, records, reports, voicemail, audit,
            accounts)
 
 SECURITY_HEADERS = {

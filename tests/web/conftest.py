@@ -62,6 +62,7 @@ class Ids:
     voicemail: int = 0
     user: int = 0
     region_rule: int = 0
+    callback: int = 0
 
 
 @dataclass
@@ -144,6 +145,9 @@ def build_world(engine: Engine, tmp: Path) -> WebWorld:
                                                segments="09:00-18:00").id
         for ids, hotline in ((a, ha), (b, wb.hotline)):
             ids.block_entry = blocking.add_block_entry(s, hotline, "13900000000").id
+        from ivr400.db.models import CallbackEntry  # the missed call of each hotline is on its callback list
+        a.callback = s.scalar(select(CallbackEntry.id).where(CallbackEntry.hotline == ha.number))
+        b.callback = s.scalar(select(CallbackEntry.id).where(CallbackEntry.hotline == wb.hotline.number))
         users.add_user(s, "admin", PASSWORD, role="admin", enterprise=None, now=NOW, actor="test")
         a.user = users.add_user(s, "op-a", PASSWORD, role="operator", enterprise=sample.enterprise, now=NOW,
                                 actor="test").id
