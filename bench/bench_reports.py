@@ -94,7 +94,8 @@ def generate(n: int, days: int, seed: int = 7) -> tuple[list[dict[str, Any]], di
             ended = hunt + timedelta(seconds=wait + talk)
             call = Call(uniqueid=f"b{i}", linkedid=f"b{i}", started_at=arrived, disposition="answered", hotline=hotline,
                         caller=caller, caller_province=province or None, caller_city=city or None, ended_at=ended,
-                        department=dept, seat=rung[0], hunt_at=hunt, talk_s=round(talk, 3), seats_rung=rung,
+                        department=dept, seat=rung[0], hunt_at=hunt,
+                        seat_answered_at=hunt + timedelta(seconds=wait), seats_rung=rung,
                         key_path=dept)
         elif r < 0.88:
             ended = hunt + timedelta(seconds=rnd.expovariate(1 / 15))
@@ -186,7 +187,8 @@ def incremental(engine: Engine, k: int, seed: int = 11) -> tuple[float, float]:
                             hotline=HOTLINES[i % 3], caller=f"139{rnd.randrange(10**8):08d}", caller_province="广东",
                             caller_city="深圳", ended_at=hunt + timedelta(seconds=90), department="1",
                             seat="PJSIP/x@out" if disp == "answered" else None, hunt_at=hunt,
-                            talk_s=80.0 if disp == "answered" else None, seats_rung=("PJSIP/x@out",), key_path="1"))
+                            seat_answered_at=hunt if disp == "answered" else None, seats_rung=("PJSIP/x@out",),
+                            key_path="1"))
         return out
 
     plain, full = calls("p"), calls("f")

@@ -33,7 +33,7 @@ from ivr400.pbx.asterisk.dialplan_variables import (
     CDR_KEYS,
     CDR_RECORDING,
     CDR_SEAT,
-    CDR_TALK_MS,
+    CDR_SEAT_ANSWER,
 )
 from ivr400.validators import HOTLINE_NUMBER
 
@@ -98,10 +98,10 @@ CSV_COLUMNS: tuple[str, ...] = (
     CDR_RECORDING,
     CDR_DECIDED_BY,
     CDR_HUNT_AT,
-    CDR_TALK_MS,
+    CDR_SEAT_ANSWER,
 )
 #: Every layout still read, by format tag: ivr400/1 lines (written before ivr400_decided_by) have no
-#: decided_by column; ivr400/2 lines (before the report timestamps) no hunt and talk columns.
+#: decided_by column; ivr400/2 lines (before the report timestamps) no hunt and seat answer columns.
 CSV_LAYOUTS: dict[str, tuple[str, ...]] = {"ivr400/1": CSV_COLUMNS[:-3], "ivr400/2": CSV_COLUMNS[:-2],
                                            CSV_FORMAT: CSV_COLUMNS}
 #: Columns written raw (``${CDR(name,u)}``): epoch seconds with microseconds, 0 when unset.
@@ -122,7 +122,7 @@ EVENT_HEADERS: tuple[tuple[str, str], ...] = (
     (CDR_RECORDING, "IVR400Rec"),
     (CDR_DECIDED_BY, "IVR400DecidedBy"),
     (CDR_HUNT_AT, "IVR400Hunt"),
-    (CDR_TALK_MS, "IVR400Talk"),
+    (CDR_SEAT_ANSWER, "IVR400SeatAnswer"),
 )
 
 #: Standard Cdr event headers (cdr_manager) for each CSV column that has one.
@@ -218,7 +218,7 @@ class Leg:
     rec: str = ""
     decided_by: str = ""
     hunt: str = ""
-    talk: str = ""
+    seat_answer: str = ""
 
     @property
     def has_party_b(self) -> bool:
@@ -259,10 +259,10 @@ class Call:
     decided_by: str | None = None
     #: Whether the dialplan said the disposition (ivr400_disp) rather than it being derived.
     disposition_explicit: bool = field(default=False, compare=False)
-    #: For the fact row (not in call_record): when the first seat was rung (ivr400_hunt), how long the answered
-    #: seat talked in seconds (ivr400_talk), and the dial strings of every seat rung (sorted).
+    #: For the fact row (not in call_record): when the first seat was rung (ivr400_hunt), when the seat answered
+    #: (ivr400_seat_answer; answered_at may be the IVR's Answer()), and the dial strings of every seat rung (sorted).
     hunt_at: datetime | None = field(default=None, compare=False)
-    talk_s: float | None = field(default=None, compare=False)
+    seat_answered_at: datetime | None = field(default=None, compare=False)
     seats_rung: tuple[str, ...] = field(default=(), compare=False)
 
     #: Columns of call_record this dataclass fills (all but id and source).
@@ -359,7 +359,7 @@ def _leg(fields: Mapping[str, str], start: datetime | None, answer: datetime | N
         rec=fields.get(CDR_RECORDING, ""),
         decided_by=fields.get(CDR_DECIDED_BY, ""),
         hunt=fields.get(CDR_HUNT_AT, ""),
-        talk=fields.get(CDR_TALK_MS, ""),
+        seat_answer=fields.get(CDR_SEAT_ANSWER, ""),
     )
 
 
@@ -518,7 +518,7 @@ def call_from_legs(legs: Iterable[Leg], region: RegionLookup = _no_region) -> Ca
             break
     province, city = region(caller)
     hunts = [t for t in (_var_epoch(leg.hunt) for leg in ordered) if t is not None]
-    talks = [t for t in (_var_ms(leg.talk) for leg in ordered) if t is not None]
+    seat_answers = [t for t in (_var_epoch(leg.seat_answer) for leg in ordered) if t is not None]
     rung: set[str] = set()
     for leg in ordered:
         if leg.has_party_b and leg.lastapp.lower() == "dial":
@@ -544,24 +544,16 @@ def call_from_legs(legs: Iterable[Leg], region: RegionLookup = _no_region) -> Ca
         decided_by=_decided_by(_latest(ordered, "decided_by")),
         disposition_explicit=is_explicit,
         hunt_at=min(hunts) if hunts else None,
-        talk_s=max(talks) if talks else None,
+        seat_answered_at=min(seat_answers) if seat_answers else None,
         seats_rung=tuple(sorted(rung)),
     )
 
 
 def _var_epoch(value: str) -> datetime | None:
-    """A CDR variable holding epoch seconds (``${EPOCH}``); unreadable or empty → None."""
+    """A CDR variable holding epoch seconds (``${EPOCH}``, ``1796066870.123``); unreadable or empty → None."""
     try:
         return _epoch(value.strip(), "epoch") if value.strip() else None
     except CdrParseError:
-        return None
-
-
-def _var_ms(value: str) -> float | None:
-    """A CDR variable holding milliseconds (``${ANSWEREDTIME_MS}``) → seconds; unreadable or empty → None."""
-    try:
-        return int(value.strip()) / 1000 if value.strip() else None
-    except ValueError:
         return None
 
 
@@ -662,13 +654,10 @@ def merge_calls(stored: Call, new: Call, region: RegionLookup | None = None) -> 
         decided_by=_join_decided_by(stored.decided_by, new.decided_by),
         disposition_explicit=stored.disposition_explicit or new.disposition_explicit,
         hunt_at=_min(stored.hunt_at, new.hunt_at),
-        talk_s=_max_float(stored.talk_s, new.talk_s),
+        seat_answered_at=_min(stored.seat_answered_at, new.seat_answered_at),
         seats_rung=tuple(sorted({*stored.seats_rung, *new.seats_rung})),
     )
 
-
-def _max_float(a: float | None, b: float | None) -> float | None:
-    return b if a is None else a if b is None else max(a, b)
 
 
 def seat_label(seat: str | None) -> str | None:

@@ -206,9 +206,10 @@ def apply_calls(session: Session, calls: Iterable[Call],
         if old is not None:  # what a call record alone cannot say comes from the stored fact
             if call.hunt_at is None and old["first_rung_at"] is not None:
                 call = _with(call, hunt_at=old["first_rung_at"])
-            if call.talk_s is None and old["talk_s"] is not None and call.disposition == "answered" \
-                    and old["disposition"] == "answered":
-                call = _with(call, talk_s=old["talk_s"])
+            if call.seat_answered_at is None and old["first_rung_at"] is not None and old["answered_at"] is not None \
+                    and call.disposition == "answered" and old["disposition"] == "answered":
+                # a fact with the hunt's start came from the dialplan that also notes the seat's answer
+                call = _with(call, seat_answered_at=old["answered_at"])
             if not call.seats_rung and old["seats_rung"]:
                 call = _with(call, seats_rung=tuple(old["seats_rung"].split("&")))
         new = derive_fact(call, acct.tariff_fen_per_min)
@@ -295,7 +296,7 @@ def rebuild(session: Session, *, batch: int = 2000) -> int:
     scores = dict(session.execute(select(CallFact.uniqueid, CallFact.survey_score)
                                   .where(CallFact.survey_score.is_not(None))).tuples().all())
     extras = {r.uniqueid: r for r in session.scalars(select(CallFact))}
-    kept = {uid: (r.first_rung_at, r.talk_s, r.seats_rung, r.disposition) for uid, r in extras.items()}
+    kept = {uid: (r.first_rung_at, r.answered_at, r.seats_rung, r.disposition) for uid, r in extras.items()}
     session.execute(delete(CallHour))
     session.execute(delete(CallFact))
     session.flush()
@@ -314,9 +315,11 @@ def rebuild(session: Session, *, batch: int = 2000) -> int:
             call = call_from_row(r)
             prior = kept.get(r.uniqueid)
             if prior is not None:
-                hunt, talk_s, rung, disposition = prior
-                talk = talk_s if disposition == "answered" and call.disposition == "answered" else None
-                call = _with(call, hunt_at=hunt, talk_s=talk, seats_rung=tuple((rung or "").split("&")) if rung else ())
+                hunt, answered, rung, disposition = prior
+                seat_answer = answered if (hunt is not None and disposition == "answered"
+                                           and call.disposition == "answered") else None
+                call = _with(call, hunt_at=hunt, seat_answered_at=seat_answer,
+                             seats_rung=tuple((rung or "").split("&")) if rung else ())
             calls.append(call)
         for call in calls:
             acct = settings.get(call.hotline or "", _DEFAULT)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from ivr400.cdr.cdr_model import Call
@@ -73,9 +73,9 @@ def _seconds(a: datetime | None, b: datetime | None) -> float | None:
 def derive_fact(call: Call, tariff_fen_per_min: int = 0) -> dict[str, Any]:
     """The fact row of a call (keys :data:`FACT_FIELDS`).
 
-    - answered_at: when the seat answered. With ``ivr400_talk`` (the seat's talk time, from Dial) it is the end
-      minus the talk time; otherwise the call record's answer time (which may be the IVR's Answer()).
-    - talk_s: ``ivr400_talk`` when known, else the answered leg's billsec; None when no seat answered.
+    - answered_at: when the seat answered: ``ivr400_seat_answer`` (noted by Dial's U() on the seat's channel);
+      without it (an older dialplan) the call record's answer time, which may be the IVR's Answer().
+    - talk_s: end − the seat's answer when known, else the answered leg's billsec; None when no seat answered.
     - first_rung_at = ivr_done_at: ``ivr400_hunt`` (the hunt's start), None when no seat was ever rung or the
       dialplan predates the variable.
     - abandoned_in: for an abandoned call, 'ringing' when a seat was rung, else 'menu'.
@@ -87,9 +87,9 @@ def derive_fact(call: Call, tariff_fen_per_min: int = 0) -> dict[str, Any]:
     talk: float | None = None
     answered_at: datetime | None = None
     if answered:
-        if call.talk_s is not None and call.ended_at is not None:
-            talk = call.talk_s
-            answered_at = call.ended_at - timedelta(seconds=call.talk_s)
+        if call.seat_answered_at is not None and call.ended_at is not None:
+            answered_at = call.seat_answered_at
+            talk = max(0.0, (call.ended_at - answered_at).total_seconds())
         else:
             talk = float(call.billsec or 0)
             answered_at = call.answered_at

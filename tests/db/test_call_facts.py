@@ -54,12 +54,12 @@ def test_recorded_calls_become_facts_and_roll_ups_once(engine: Engine) -> None:
     store_legs(engine, [leg_from_event(e) for e in EVENTS], "ami")
     assert hours(engine) == before and len(facts(engine)) == 4
 
-    # A later view with the dialplan's report variables: talk time is the seat's, hunt start known; counts stay.
+    # A later view with the dialplan's report variables: the seat answered 0.95 s before the end (792.116686).
     legs = [leg_from_event(e) for e in EVENTS[:3]]
-    legs[2] = replace(legs[2], hunt="1795655789", talk="950")
+    legs[2] = replace(legs[2], hunt="1795655789", seat_answer="1795655791.166686")
     store_legs(engine, legs, "ami")
     hunt = facts(engine)["1795655789.34"]
-    assert hunt.talk_s == 0.95 and hunt.first_rung_at is not None
+    assert hunt.talk_s == 0.95 and hunt.first_rung_at is not None and hunt.wait_s == 2.167
     after = hours(engine)
     assert after[("hotline", "")][:5] == before[("hotline", "")][:5]
     assert after[("hotline", "")][5] == 1.95

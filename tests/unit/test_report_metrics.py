@@ -34,9 +34,11 @@ def at(hh: int, mm: int = 0, ss: int = 0) -> datetime:
 def call(uid: str, start: datetime, disposition: str, *, hunt: datetime | None = None, end: datetime | None = None,
          talk: float | None = None, seat: str | None = None, rung: tuple[str, ...] = (),
          answered_at: datetime | None = None, billsec: int = 0) -> Call:
+    """`talk`: seconds the seat talked before `end` (the dialplan notes the seat's answer at end − talk)."""
+    seat_answer = end - timedelta(seconds=talk) if talk is not None and end is not None else None
     return Call(uniqueid=uid, linkedid=uid, started_at=start, disposition=disposition, hotline=H, caller="13800000001",
-                ended_at=end, hunt_at=hunt, talk_s=talk, seat=seat, seats_rung=rung, answered_at=answered_at,
-                billsec=billsec)
+                ended_at=end, hunt_at=hunt, seat_answered_at=seat_answer, seat=seat, seats_rung=rung,
+                answered_at=answered_at, billsec=billsec)
 
 
 # One day of eight calls (T = 20 s, A = 5 s):
@@ -127,7 +129,7 @@ def test_talk_time_is_the_seats_not_the_ivrs() -> None:
              answered_at=at(9, 0, 1), billsec=124)
     fact = derive_fact(c)
     assert fact["answered_at"] == at(9, 0, 25) and fact["talk_s"] == 100 and fact["wait_s"] == 15
-    # Without the dialplan's talk time (an older dialplan), the record's billsec is all there is.
+    # Without the dialplan's seat answer time (an older dialplan), the record's billsec is all there is.
     old = derive_fact(call("y", at(9), "answered", end=at(9, 2, 5), seat=SEAT_A, answered_at=at(9, 0, 1), billsec=124))
     assert old["talk_s"] == 124 and old["abandoned_in"] is None
 
