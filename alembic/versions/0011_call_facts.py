@@ -7,7 +7,8 @@ Create Date: 2026-11-30
 
 `call_fact`: one row per call record (same uniqueid), with the seat's answer time and talk time, where an
 abandoned call was abandoned, the seats rung, the charge, and a survey score others fill. `call_hour`: the
-facts summed per UTC hour, hotline and dimension (hotline, department, seat, region), kept current in the
+facts summed per UTC hour, hotline and dimension (hotline, department, seat, region, department × region), kept
+current in the
 transaction that writes the fact. `callback_entry`: missed callers (待回拨 / 已回拨 / 无需回拨).
 `hotline_account`: service-level T and short-abandon A, tariff, reminder, zero-balance behaviour.
 `balance_topup`: top-ups. Existing call records get their facts with `ivr400 report rebuild`; nothing is
@@ -77,7 +78,8 @@ def upgrade() -> None:
         sa.CheckConstraint("survey_score IS NULL OR survey_score BETWEEN 1 AND 5", name="ck_call_fact_survey"),
     )
     op.create_index("ix_call_fact_hotline_arrived", "call_fact", ["hotline", "arrived_at"])
-    op.create_index("ix_call_fact_caller", "call_fact", ["caller", "hotline", "arrived_at"])
+    # covers the repeat-caller report (grouped by hotline and caller within a time range)
+    op.create_index("ix_call_fact_caller", "call_fact", ["hotline", "caller", "arrived_at", "disposition"])
     op.create_table(
         "call_hour",
         sa.Column("hour", sa.DateTime, primary_key=True),
@@ -90,7 +92,8 @@ def upgrade() -> None:
         sa.Column("wait_sum_s", sa.Float, nullable=False, server_default="0"),
         sa.Column("talk_sum_s", sa.Float, nullable=False, server_default="0"),
         sa.Column("charge_fen", sa.BigInteger, nullable=False, server_default="0"),
-        sa.CheckConstraint("dim IN ('hotline', 'department', 'seat', 'region')", name="ck_call_hour_dim"),
+        sa.CheckConstraint("dim IN ('hotline', 'department', 'seat', 'region', 'dept_region')",
+                           name="ck_call_hour_dim"),
     )
     op.create_index("ix_call_hour_dim", "call_hour", ["dim", "hotline", "hour"])
     op.create_table(

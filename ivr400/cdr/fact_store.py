@@ -94,6 +94,8 @@ def _rows_of(fact: dict[str, Any]) -> list[tuple[str, str, str | None]]:
         ("hotline", "", None),
         ("department", fact.get("department") or "", None),
         ("region", f"{fact.get('caller_province') or ''}|{fact.get('caller_city') or ''}", None),
+        ("dept_region", f"{fact.get('department') or ''}|{fact.get('caller_province') or ''}|"
+                        f"{fact.get('caller_city') or ''}"[:255], None),
     ]
     seats = set((fact.get("seats_rung") or "").split("&")) - {""}
     if fact.get("seat"):

@@ -147,22 +147,20 @@ def _split_region(key: str) -> tuple[str, str]:
 
 def regions(session: Session, f: ReportFilter) -> dict[str, list[dict[str, Any]]]:
     """Callers by province and by city (来电地区分析), most calls first: {"provinces": [...], "cities": [...]}.
-    Unknown regions are '未知'. With a department filter, counted from the fact rows of that department."""
+    Unknown regions are '未知'. With a department filter, from the department × region roll-ups."""
     by_city: dict[tuple[str, str], list[int]] = {}
     if f.department is None:
-        for (key,), c in _read(session, _sums(f, "region", CallHour.key), 1):
-            province, city = _split_region(key)
-            acc = by_city.setdefault((province, city), [0, 0])
-            acc[0] += c.offered
-            acc[1] += c.answered
+        stmt = _sums(f, "region", CallHour.key)
     else:
-        stmt = (select(CallFact.caller_province, CallFact.caller_city, func.count(),
-                       func.sum(func.coalesce((CallFact.disposition == "answered").cast(_int_type()), 0)))
-                .group_by(CallFact.caller_province, CallFact.caller_city))
-        for province, city, offered, answered in session.execute(_fact_where(stmt, f)):
-            acc = by_city.setdefault((province or "", city or ""), [0, 0])
-            acc[0] += int(offered)
-            acc[1] += int(answered or 0)
+        prefix = f"{f.department}|"
+        stmt = _sums(f, "dept_region", CallHour.key).where(CallHour.key.startswith(prefix, autoescape=True))
+    for (key,), c in _read(session, stmt, 1):
+        if f.department is not None:
+            key = key.split("|", 1)[1]
+        province, city = _split_region(key)
+        acc = by_city.setdefault((province, city), [0, 0])
+        acc[0] += c.offered
+        acc[1] += c.answered
     provinces: dict[str, list[int]] = {}
     for (province, _city), (offered, answered) in by_city.items():
         acc = provinces.setdefault(province, [0, 0])
@@ -228,17 +226,23 @@ def repeat_callers(session: Session, f: ReportFilter, min_calls: int = 2, limit:
     """Callers who called at least `min_calls` times in the range (重复来电), most calls first: their calls,
     answered ones, first and last call (UTC), region. Read from the fact rows (grouped by caller)."""
     answered = func.sum((CallFact.disposition == "answered").cast(_int_type()))
+    # Only columns of the index (hotline, caller, arrived_at, disposition): the scan never reads the table.
     stmt = (select(CallFact.hotline, CallFact.caller, func.count().label("n"), answered,
-                   func.min(CallFact.arrived_at), func.max(CallFact.arrived_at),
-                   func.max(CallFact.caller_province), func.max(CallFact.caller_city))
+                   func.min(CallFact.arrived_at), func.max(CallFact.arrived_at))
             .where(CallFact.caller.is_not(None))
             .group_by(CallFact.hotline, CallFact.caller)
             .having(func.count() >= min_calls)
             .order_by(func.count().desc(), CallFact.caller).limit(limit))
     rows = []
-    for hotline, caller, n, ans, first, last, province, city in session.execute(_fact_where(stmt, f)):
+    for hotline, caller, n, ans, first, last in session.execute(_fact_where(stmt, f)):
         rows.append({"hotline": hotline, "caller": caller, "calls": int(n), "answered": int(ans or 0),
-                     "first_call": _aware(first), "last_call": _aware(last), "province": province, "city": city})
+                     "first_call": _aware(first), "last_call": _aware(last), "province": None, "city": None})
+    for r in rows:  # the region of the listed callers only
+        region = session.execute(select(CallFact.caller_province, CallFact.caller_city)
+                                 .where(CallFact.hotline == r["hotline"], CallFact.caller == r["caller"])
+                                 .order_by(CallFact.arrived_at.desc()).limit(1)).first()
+        if region is not None:
+            r["province"], r["city"] = region
     return rows
 
 

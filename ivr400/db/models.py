@@ -503,7 +503,8 @@ class CallFact(Base):
 
 class CallHour(Base):
     """Hourly roll-up (小时汇总) of call facts per hotline and dimension: dim 'hotline' (key ''), 'department'
-    (key = department path, '' = switchboard), 'seat' (key = seat dial string), 'region' (key 'province|city').
+    (key = department path, '' = switchboard), 'seat' (key = seat dial string), 'region' (key 'province|city'),
+    'dept_region' (key 'department|province|city').
     `hour` is the UTC hour the calls arrived in."""
 
     __tablename__ = "call_hour"
