@@ -243,7 +243,7 @@ def sides(rich: Engine, tmp_path) -> list[Side]:
 
 
 #: sha256 of the rendered [ivr400-hunt] context, comments left out: the dialplan hunt_engine() models.
-HUNT_ENGINE_SHA256 = "3672c0953277cf105f1ff98f1c7673975398b3ef3d90b246a66005a935922d32"
+HUNT_ENGINE_SHA256 = "6642b48dec18802d4b3b399d276c7dfa4637c6a0b7aaf284e890737ada14fc14"
 
 
 def test_the_modelled_hunt_engine_is_the_rendered_one(rich: Engine, tmp_path) -> None:
