@@ -1,7 +1,7 @@
 """Call-path features: satisfaction survey, WEB呼叫 click-to-call, caller caps, percentage split.
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-11-30
 
 * ``hotline.survey_enabled`` / ``survey_prompt`` (满意度评价, off by default) and ``survey_response``: one
@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

@@ -29,9 +29,11 @@ from ivr400.pbx.asterisk.dialplan_variables import (
     CDR_DEPT,
     CDR_DISPOSITION,
     CDR_HOTLINE,
+    CDR_HUNT_AT,
     CDR_KEYS,
     CDR_RECORDING,
     CDR_SEAT,
+    CDR_SEAT_ANSWER,
 )
 from ivr400.validators import HOTLINE_NUMBER
 
@@ -63,7 +65,7 @@ __all__ = [
 #: File name cdr_custom writes (relative names land in /var/log/asterisk/cdr-custom/).
 CSV_FILE = "ivr400.csv"
 #: First column of every line: lets a later layout change coexist with old lines in one file.
-CSV_FORMAT = "ivr400/2"
+CSV_FORMAT = "ivr400/3"
 #: CSV columns in order: the format tag, then CDR fields (start/answer/end as epoch seconds), then
 #: the ivr400_* CDR variables the dialplan sets with Set(CDR(name)=...).
 CSV_COLUMNS: tuple[str, ...] = (
@@ -95,10 +97,13 @@ CSV_COLUMNS: tuple[str, ...] = (
     CDR_DISPOSITION,
     CDR_RECORDING,
     CDR_DECIDED_BY,
+    CDR_HUNT_AT,
+    CDR_SEAT_ANSWER,
 )
 #: Every layout still read, by format tag: ivr400/1 lines (written before ivr400_decided_by) have no
-#: decided_by column.
-CSV_LAYOUTS: dict[str, tuple[str, ...]] = {"ivr400/1": CSV_COLUMNS[:-1], CSV_FORMAT: CSV_COLUMNS}
+#: decided_by column; ivr400/2 lines (before the report timestamps) no hunt and seat answer columns.
+CSV_LAYOUTS: dict[str, tuple[str, ...]] = {"ivr400/1": CSV_COLUMNS[:-3], "ivr400/2": CSV_COLUMNS[:-2],
+                                           CSV_FORMAT: CSV_COLUMNS}
 #: Columns written raw (``${CDR(name,u)}``): epoch seconds with microseconds, 0 when unset.
 EPOCH_COLUMNS = frozenset({"start", "answer", "end"})
 
@@ -116,6 +121,8 @@ EVENT_HEADERS: tuple[tuple[str, str], ...] = (
     (CDR_DISPOSITION, "IVR400Disp"),
     (CDR_RECORDING, "IVR400Rec"),
     (CDR_DECIDED_BY, "IVR400DecidedBy"),
+    (CDR_HUNT_AT, "IVR400Hunt"),
+    (CDR_SEAT_ANSWER, "IVR400SeatAnswer"),
 )
 
 #: Standard Cdr event headers (cdr_manager) for each CSV column that has one.
@@ -210,6 +217,8 @@ class Leg:
     disp: str = ""
     rec: str = ""
     decided_by: str = ""
+    hunt: str = ""
+    seat_answer: str = ""
 
     @property
     def has_party_b(self) -> bool:
@@ -250,6 +259,11 @@ class Call:
     decided_by: str | None = None
     #: Whether the dialplan said the disposition (ivr400_disp) rather than it being derived.
     disposition_explicit: bool = field(default=False, compare=False)
+    #: For the fact row (not in call_record): when the first seat was rung (ivr400_hunt), when the seat answered
+    #: (ivr400_seat_answer; answered_at may be the IVR's Answer()), and the dial strings of every seat rung (sorted).
+    hunt_at: datetime | None = field(default=None, compare=False)
+    seat_answered_at: datetime | None = field(default=None, compare=False)
+    seats_rung: tuple[str, ...] = field(default=(), compare=False)
 
     #: Columns of call_record this dataclass fills (all but id and source).
     COLUMNS = (
@@ -344,6 +358,8 @@ def _leg(fields: Mapping[str, str], start: datetime | None, answer: datetime | N
         disp=fields.get(CDR_DISPOSITION, ""),
         rec=fields.get(CDR_RECORDING, ""),
         decided_by=fields.get(CDR_DECIDED_BY, ""),
+        hunt=fields.get(CDR_HUNT_AT, ""),
+        seat_answer=fields.get(CDR_SEAT_ANSWER, ""),
     )
 
 
@@ -501,6 +517,13 @@ def call_from_legs(legs: Iterable[Leg], region: RegionLookup = _no_region) -> Ca
         if caller:
             break
     province, city = region(caller)
+    hunts = [t for t in (_var_epoch(leg.hunt) for leg in ordered) if t is not None]
+    seat_answers = [t for t in (_var_epoch(leg.seat_answer) for leg in ordered) if t is not None]
+    rung: set[str] = set()
+    for leg in ordered:
+        if leg.has_party_b and leg.lastapp.lower() == "dial":
+            target = leg.lastdata.split(",", 1)[0].strip()
+            rung.update(t for t in target.split("&") if t)
     return Call(
         uniqueid=linkedid,
         linkedid=linkedid,
@@ -520,7 +543,18 @@ def call_from_legs(legs: Iterable[Leg], region: RegionLookup = _no_region) -> Ca
         recording_path=_latest(ordered, "rec") or None,
         decided_by=_decided_by(_latest(ordered, "decided_by")),
         disposition_explicit=is_explicit,
+        hunt_at=min(hunts) if hunts else None,
+        seat_answered_at=min(seat_answers) if seat_answers else None,
+        seats_rung=tuple(sorted(rung)),
     )
+
+
+def _var_epoch(value: str) -> datetime | None:
+    """A CDR variable holding epoch seconds (``${EPOCH}``, ``1796066870.123``); unreadable or empty → None."""
+    try:
+        return _epoch(value.strip(), "epoch") if value.strip() else None
+    except CdrParseError:
+        return None
 
 
 def _decided_by(value: str) -> str | None:
@@ -619,7 +653,11 @@ def merge_calls(stored: Call, new: Call, region: RegionLookup | None = None) -> 
         recording_path=_pick(stored.recording_path, new.recording_path),
         decided_by=_join_decided_by(stored.decided_by, new.decided_by),
         disposition_explicit=stored.disposition_explicit or new.disposition_explicit,
+        hunt_at=_min(stored.hunt_at, new.hunt_at),
+        seat_answered_at=_min(stored.seat_answered_at, new.seat_answered_at),
+        seats_rung=tuple(sorted({*stored.seats_rung, *new.seats_rung})),
     )
+
 
 
 def seat_label(seat: str | None) -> str | None:

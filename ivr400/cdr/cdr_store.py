@@ -36,6 +36,7 @@ from ivr400.cdr.cdr_model import (
     merge_calls,
     parse_csv_text,
 )
+from ivr400.cdr.fact_store import apply_calls
 from ivr400.db.models import CallRecord
 from ivr400.db.models import RegionOverride as RegionOverrideRow
 from ivr400.fsutil import atomic_write
@@ -145,7 +146,8 @@ def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
 
 def upsert_calls(session: Session, calls: Iterable[Call], source: str,
                  region: RegionLookup | None = None) -> UpsertStats:
-    """Insert new calls, join known ones into their row (:func:`merge_calls`); flushes, no commit.
+    """Insert new calls, join known ones into their row (:func:`merge_calls`), and write their fact rows and
+    hourly roll-ups (:func:`ivr400.cdr.fact_store.apply_calls`); flushes, no commit.
 
     `source` ('ami' | 'csv' | 'esl') is recorded when a row is created and never changed afterwards. With
     `region`, the caller's region is (re)computed from the caller number on every write.
@@ -159,6 +161,7 @@ def upsert_calls(session: Session, calls: Iterable[Call], source: str,
     stats = UpsertStats()
     if not batch:
         return stats
+    facts: list[Call] = []
     existing: dict[str, CallRecord] = {}
     for ids in _chunks(sorted(batch), _IN_CHUNK):
         stmt = select(CallRecord).where(CallRecord.uniqueid.in_(ids)).with_for_update()
@@ -170,10 +173,12 @@ def upsert_calls(session: Session, calls: Iterable[Call], source: str,
                 province, city = region(call.caller)
                 call = replace(call, caller_province=province, caller_city=city)
             session.add(CallRecord(**call.values(), source=source))
+            facts.append(call)
             stats.inserted += 1
             continue
         before = call_from_row(row)
         merged = merge_calls(before, call, region)
+        facts.append(merged)
         if merged.values() == before.values():
             stats.unchanged += 1
             continue
@@ -181,6 +186,7 @@ def upsert_calls(session: Session, calls: Iterable[Call], source: str,
             setattr(row, name, value)
         stats.updated += 1
     session.flush()
+    apply_calls(session, facts)  # the fact rows and hourly roll-ups, in the same transaction
     return stats
 
 

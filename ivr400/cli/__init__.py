@@ -56,6 +56,10 @@ COMMAND_GROUPS: dict[str, tuple[str, str, str]] = {
     "fax": ("ivr400.cli.fax", "fax", "Faxes received by the hotlines (传真): list."),
     "cluster": ("ivr400.cli.cluster", "cluster",
                 "Cluster nodes behind Kamailio: node add, remove, drain, undrain, list; render Kamailio's config."),
+    "report": ("ivr400.cli.report", "report",
+               "Reports: traffic, heatmap, regions, service, seats, departments, repeat, summary, rebuild."),
+    "billing": ("ivr400.cli.billing", "billing", "Usage and balance: tariff, topup, balance, usage."),
+    "callback": ("ivr400.cli.callback", "callback", "Missed-call callbacks (未接来电回拨): list, set."),
 }
 
 

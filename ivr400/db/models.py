@@ -541,3 +541,106 @@ class ClickToCallAttempt(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     channel_id: Mapped[str | None] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class HotlineAccount(Base):
+    """Per-hotline report and billing settings (报表与话费设置): service-level threshold T and the short-abandon
+    cut A (seconds), the tariff (fen per started minute of answered forwarded time), the balance reminder
+    threshold (fen) and what happens at zero balance (`keep` routing and flag, or `prompt` 余额不足)."""
+
+    __tablename__ = "hotline_account"
+
+    hotline_id: Mapped[int] = mapped_column(ForeignKey("hotline.id", ondelete="CASCADE"), primary_key=True)
+    service_level_s: Mapped[int] = mapped_column(Integer, default=20)
+    abandon_ignore_s: Mapped[int] = mapped_column(Integer, default=5)
+    tariff_fen_per_min: Mapped[int] = mapped_column(Integer, default=0)
+    reminder_fen: Mapped[int] = mapped_column(Integer, default=0)
+    zero_balance: Mapped[str] = mapped_column(String(8), default="keep")
+
+
+class BalanceTopup(Base):
+    """A top-up of a hotline's balance (充值), in fen."""
+
+    __tablename__ = "balance_topup"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hotline_id: Mapped[int] = mapped_column(ForeignKey("hotline.id", ondelete="CASCADE"))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    by: Mapped[str] = mapped_column(String(100))
+    note: Mapped[str | None] = mapped_column(String(200))
+
+
+class CallFact(Base):
+    """One row per inbound call (通话事实), derived from its call record; what the reports count."""
+
+    __tablename__ = "call_fact"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uniqueid: Mapped[str] = mapped_column(String(64), unique=True)
+    hotline: Mapped[str | None] = mapped_column(String(10))
+    caller: Mapped[str | None] = mapped_column(String(32))
+    caller_province: Mapped[str | None] = mapped_column(String(20))
+    caller_city: Mapped[str | None] = mapped_column(String(20))
+    arrived_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ivr_done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_rung_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    disposition: Mapped[str] = mapped_column(String(16))
+    abandoned_in: Mapped[str | None] = mapped_column(String(8))
+    seat: Mapped[str | None] = mapped_column(String(255))
+    seats_rung: Mapped[str | None] = mapped_column(Text)
+    department: Mapped[str | None] = mapped_column(String(32))
+    key_path: Mapped[str | None] = mapped_column(String(64))
+    wait_s: Mapped[float | None] = mapped_column()
+    talk_s: Mapped[float | None] = mapped_column()
+    billed_min: Mapped[int] = mapped_column(Integer, default=0)
+    charge_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    survey_score: Mapped[int | None] = mapped_column(Integer)
+
+
+class CallHour(Base):
+    """Hourly roll-up (小时汇总) of call facts per hotline and dimension: dim 'hotline' (key ''), 'department'
+    (key = department path, '' = switchboard), 'seat' (key = seat dial string), 'region' (key 'province|city'),
+    'dept_region' (key 'department|province|city').
+    `hour` is the UTC hour the calls arrived in."""
+
+    __tablename__ = "call_hour"
+
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    hotline: Mapped[str] = mapped_column(String(10), primary_key=True)
+    dim: Mapped[str] = mapped_column(String(12), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    offered: Mapped[int] = mapped_column(Integer, default=0)
+    answered: Mapped[int] = mapped_column(Integer, default=0)
+    answered_in_t: Mapped[int] = mapped_column(Integer, default=0)
+    abandoned: Mapped[int] = mapped_column(Integer, default=0)
+    abandoned_short: Mapped[int] = mapped_column(Integer, default=0)
+    abandoned_menu: Mapped[int] = mapped_column(Integer, default=0)
+    missed: Mapped[int] = mapped_column(Integer, default=0)
+    wait_sum_s: Mapped[float] = mapped_column(default=0.0)
+    talk_sum_s: Mapped[float] = mapped_column(default=0.0)
+    billed_min: Mapped[int] = mapped_column(Integer, default=0)
+    charge_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    survey_sum: Mapped[int] = mapped_column(Integer, default=0)
+    survey_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CallbackEntry(Base):
+    """A missed caller to call back (未接来电回拨): status pending (待回拨), called_back (已回拨) or not_needed
+    (无需回拨), with who handled it and when."""
+
+    __tablename__ = "callback_entry"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hotline: Mapped[str] = mapped_column(String(10))
+    caller: Mapped[str] = mapped_column(String(32))
+    first_missed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_missed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    missed: Mapped[int] = mapped_column(Integer, default=1)
+    last_uniqueid: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    handled_by: Mapped[str | None] = mapped_column(String(100))
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    note: Mapped[str | None] = mapped_column(String(200))

@@ -32,6 +32,7 @@ from ivr400.web import (
     hotlines,
     overview,
     records,
+    reports,
     review,
     rules,
     seats,
@@ -49,8 +50,8 @@ log = logging.getLogger("ivr400.web")
 #: What a request may carry besides the file itself (the other form fields, multipart boundaries).
 FORM_OVERHEAD = 1024 * 1024
 
-ROUTERS = (auth, overview, hotlines, seats, rules, destinations, review, tones, simulator, records, voicemail, audit,
-           accounts, clicktocall)
+ROUTERS = (auth, overview, hotlines, seats, rules, destinations, review, tones, simulator, records, reports, voicemail,
+           audit, accounts, clicktocall)
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",

@@ -16,7 +16,8 @@ T0 = 1795655000  # 2026-11-26 01:03:20 UTC = 09:03:20 in Shanghai
 
 
 def cdr_line(linkedid: str, seq: int, caller: str, start: float, disposition: str, *, hotline: str = HOTLINE,
-             seat: bool = True, disp: str = "", duration: int = 10, decided_by: str = "controller") -> str:
+             seat: bool = True, disp: str = "", duration: int = 10, decided_by: str = "controller",
+             hunt: str = "", seat_answer: str = "") -> str:
     """One ivr400.csv line (one CDR) in the shipped column layout."""
     answered = disposition == "ANSWERED" and seat
     values = {
@@ -30,7 +31,7 @@ def cdr_line(linkedid: str, seq: int, caller: str, start: float, disposition: st
         "amaflags": "DOCUMENTATION", "accountcode": "", "userfield": "",
         "ivr400_hotline": hotline, "ivr400_keys": "", "ivr400_dept": "",
         "ivr400_seat": "PJSIP/01062345678@out" if answered else "", "ivr400_disp": disp, "ivr400_rec": "",
-        "ivr400_decided_by": decided_by,
+        "ivr400_decided_by": decided_by, "ivr400_hunt": hunt, "ivr400_seat_answer": seat_answer,
     }
     out = io.StringIO()
     csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n").writerow([values[c] for c in CSV_COLUMNS])

@@ -407,3 +407,44 @@ def test_call_features_migration_both_ways_on_existing_data(bare_engine: Engine,
     with bare_engine.connect() as conn, pytest.raises(DBAPIError):
         conn.execute(text("INSERT INTO survey_response (uniqueid, hotline, score, at) VALUES ('1.2', '4008001234', "
                           "6, :t)"), {"t": t})
+
+
+def test_report_tables_migration_on_existing_calls_and_rebuild(bare_engine: Engine, tmp_path) -> None:  # noqa: ANN001
+    """0011 (facts, roll-ups, callbacks, billing) up on a database that already has call records, which
+    `report rebuild` turns into facts; down drops only the five new tables; up again and rebuild agrees."""
+    from ivr400.cdr.fact_store import rebuild
+    from ivr400.db.models import CallFact, CallHour
+
+    migrate.upgrade(bare_engine, "0009")
+    with Session(bare_engine) as s:
+        provision_sample(s, store_root=tmp_path / "evidence", now=NOW, actor="test")
+        s.commit()
+    started = NOW.replace(tzinfo=None)
+    with bare_engine.begin() as conn:
+        for uid, disp in (("2.1", "answered"), ("2.2", "noanswer"), ("2.3", "abandoned")):
+            conn.execute(text("INSERT INTO call_record (uniqueid, linkedid, hotline, caller, started_at, disposition, "
+                              "billsec, source) VALUES (:u, :u, '4008000001', '13800000001', :t, :d, 30, 'csv')"),
+                         {"u": uid, "t": started, "d": disp})
+    before = _counts(bare_engine)
+    migrate.upgrade(bare_engine)
+    after = _counts(bare_engine)
+    assert {t: after[t] for t in before} == before
+    assert {after[t] for t in ("call_fact", "call_hour", "callback_entry", "hotline_account", "balance_topup")} == {0}
+
+    def hotline_row() -> tuple[int, int, float]:
+        with Session(bare_engine) as s:
+            row = s.get(CallHour, {"hour": NOW, "hotline": "4008000001", "dim": "hotline", "key": ""})
+            return (row.offered, row.answered, row.talk_sum_s)
+
+    with Session(bare_engine) as s, s.begin():
+        assert rebuild(s) == 3
+    assert hotline_row() == (3, 1, 30.0)  # an old record: talk time is its billsec
+    with Session(bare_engine) as s:
+        assert s.query(CallFact).filter(CallFact.abandoned_in == "menu").count() == 1
+    migrate.downgrade(bare_engine, "0009")
+    down = _counts(bare_engine)
+    assert down == before
+    migrate.upgrade(bare_engine)
+    with Session(bare_engine) as s, s.begin():
+        assert rebuild(s) == 3
+    assert hotline_row() == (3, 1, 30.0)

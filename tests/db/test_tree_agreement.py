@@ -243,7 +243,7 @@ def sides(rich: Engine, tmp_path) -> list[Side]:
 
 
 #: sha256 of the rendered [ivr400-hunt] context, comments left out: the dialplan hunt_engine() models.
-HUNT_ENGINE_SHA256 = "0617ad8fcadb56718794236fe6de310ecf2e91c11796d72e860c4b242dc9ef9c"
+HUNT_ENGINE_SHA256 = "4f101b0b8085d149fbd630bb5e9b3bef92b1ff36853f8b49588680f1a3f52faf"
 
 
 def test_the_modelled_hunt_engine_is_the_rendered_one(rich: Engine, tmp_path) -> None:

@@ -576,7 +576,10 @@ def test_call_record_handler_runs_for_every_call(sample: Session) -> None:
 def test_record_calls_records_the_answered_seat(rich: Session) -> None:
     ext = render_asterisk(rich, NOW).files["ivr400/extensions.conf"]
     engine = _context(ext, "ivr400-hunt")
-    assert 'ExecIf($["${IVR400_REC_FILE}" != ""]?Set(LOCAL(opts)=${opts}U(ivr400-record^${IVR400_REC_FILE})))' in engine
+    # U() always runs (it notes when the seat answered); it records only with a file (ARG1)
+    assert "Set(LOCAL(opts)=${opts}U(ivr400-record^${IVR400_REC_FILE}))" in engine
+    record = _context(ext, "ivr400-record")
+    assert "(done)" in record and 'GotoIf($["${ARG1}" = ""]?done)' in record
     assert "MixMonitor(${ARG1},b" in _context(ext, "ivr400-record")
 
 

@@ -147,10 +147,11 @@ def test_csv_mapping_writes_every_column_in_order_with_epoch_times() -> None:
     refs = [p.split("CDR(", 1)[1].split(")", 1)[0] for p in parts[1:]]
     assert refs[CSV_COLUMNS.index("start") - 1] == "start,u"
     assert [r.split(",")[0] for r in refs] == list(CSV_COLUMNS[1:])
-    assert CSV_COLUMNS[-7:] == ("ivr400_hotline", "ivr400_keys", "ivr400_dept", "ivr400_seat", "ivr400_disp",
-                                "ivr400_rec", "ivr400_decided_by")
+    assert CSV_COLUMNS[-9:] == ("ivr400_hotline", "ivr400_keys", "ivr400_dept", "ivr400_seat", "ivr400_disp",
+                                "ivr400_rec", "ivr400_decided_by", "ivr400_hunt", "ivr400_seat_answer")
     # lines in the previous layout (recorded below) differ only by the last column
-    assert CSV_LAYOUTS["ivr400/1"] == CSV_COLUMNS[:-1] and CSV_LAYOUTS[CSV_FORMAT] == CSV_COLUMNS
+    assert CSV_LAYOUTS["ivr400/1"] == CSV_COLUMNS[:-3] and CSV_LAYOUTS["ivr400/2"] == CSV_COLUMNS[:-2]
+    assert CSV_LAYOUTS[CSV_FORMAT] == CSV_COLUMNS
 
 
 # -- parsing ------------------------------------------------------------------------------------------
@@ -357,8 +358,13 @@ def test_who_decided_is_read_from_both_layouts_and_joins_to_mixed() -> None:
 
     old = next(csv.reader([CSV_TEXT.splitlines()[2]]))
     assert leg_from_csv_row(old).decided_by == ""  # written before ivr400_decided_by existed
-    new = [CSV_FORMAT, *old[1:], "controller"]
+    new = ["ivr400/2", *old[1:], "controller"]
     assert leg_from_csv_row(new) == replace(leg_from_csv_row(old), decided_by="controller")
+    newest = [CSV_FORMAT, *old[1:], "controller", "1795655791", "1795655791.109"]  # ivr400/3: hunt, seat answer
+    assert leg_from_csv_row(newest) == replace(leg_from_csv_row(old), decided_by="controller", hunt="1795655791",
+                                               seat_answer="1795655791.109")
+    joined = call_from_legs([leg_from_csv_row(newest)])
+    assert joined.hunt_at == utc("1795655791.0") and joined.seat_answered_at == utc("1795655791.109000")
     batch = parse_csv_text(CSV_V2_CONTROLLER)
     assert batch.errors == []
     [recorded] = aggregate(batch.legs)

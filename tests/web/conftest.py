@@ -63,6 +63,7 @@ class Ids:
     user: int = 0
     region_rule: int = 0
     tone: int = 0
+    callback: int = 0
 
 
 @dataclass
@@ -159,6 +160,9 @@ def build_world(engine: Engine, tmp: Path) -> WebWorld:
             s.add(tone)
             s.flush()
             ids.tone = tone.id
+        from ivr400.db.models import CallbackEntry  # the missed call of each hotline is on its callback list
+        a.callback = s.scalar(select(CallbackEntry.id).where(CallbackEntry.hotline == ha.number))
+        b.callback = s.scalar(select(CallbackEntry.id).where(CallbackEntry.hotline == wb.hotline.number))
         users.add_user(s, "admin", PASSWORD, role="admin", enterprise=None, now=NOW, actor="test")
         a.user = users.add_user(s, "op-a", PASSWORD, role="operator", enterprise=sample.enterprise, now=NOW,
                                 actor="test").id

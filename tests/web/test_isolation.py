@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from ivr400.db.models import (
     BlockEntry,
+    CallbackEntry,
     Department,
     Destination,
     Evidence,
@@ -50,6 +51,7 @@ def _ids(ids: Ids) -> dict[str, list[int]]:
         "region_rule_id": [ids.region_rule],
         "tone_id": [ids.tone],
         "token": ["not-a-click-to-call-token"],  # WEB呼叫's public endpoint: an unknown token is a 404
+        "callback_id": [ids.callback],
     }
 
 
@@ -59,7 +61,7 @@ def _form(ids: Ids) -> dict[str, object]:
             "direction": "down", "position": "1", "hunt": "simultaneous", "reason": "probe", "kind": "carrier_bill",
             "enterprise": ids.enterprise, "number": "021-52349999", "owner": "上海乙贸易有限公司",
             "key": "5", "name": "probe", "action": "voicemail", "segments": "00:00-23:59", "mode": "blacklist",
-            "welcome": "", "ringback": ids.tone}
+            "welcome": "", "ringback": ids.tone, "status": "called_back", "note": "probe"}
 
 
 def routes(app) -> list[tuple[str, str]]:
@@ -93,8 +95,10 @@ def _snapshot(web: WebWorld, ids: Ids) -> tuple[object, ...]:
                                   .where(Hotline.id == ids.hotline)).one()
         events = s.scalar(select(WhitelistEvent.id).where(WhitelistEvent.enterprise_id == ids.enterprise)
                           .order_by(WhitelistEvent.id.desc()))
+        callbacks = s.execute(select(CallbackEntry.id, CallbackEntry.status, CallbackEntry.handled_by)
+                              .order_by(CallbackEntry.id)).all()
     return (tuple(seats), tuple(dests), evidence, events, tuple(rules), tuple(entries), tuple(departments),
-            tuple(hotline), tuple(heard), tuple(accounts), tuple(tones), tuple(hotline_tones))
+            tuple(hotline), tuple(heard), tuple(accounts), tuple(tones), tuple(hotline_tones), tuple(callbacks))
 
 
 #: Routes without path parameters: how each is aimed at B, and what of B must not appear in the answer.
@@ -104,6 +108,7 @@ UNPARAMETERIZED = {
     ("GET", "/records"), ("GET", "/records.csv"), ("GET", "/audit"), ("GET", "/voicemail"),
     ("GET", "/accounts"), ("POST", "/accounts"), ("GET", "/password"), ("POST", "/password"),
     ("GET", "/tones"), ("POST", "/tones"),
+    ("GET", "/reports"), ("GET", "/reports.csv"), ("GET", "/callbacks"), ("GET", "/callbacks.csv"), ("GET", "/billing"),
 }
 
 
@@ -152,9 +157,18 @@ def test_the_same_routes_work_for_their_own_enterprise(web: WebWorld, clients) -
 def test_unparameterized_routes_aimed_at_b_show_nothing_of_b(web: WebWorld, clients) -> None:
     op_a = clients["op-a"]
     b_marks = [web.b.hotline_number, "02152345678", "上海乙贸易有限公司"]
-    for url in ("/", "/hotlines", "/destinations", "/audit", "/records", "/records.csv", "/voicemail", "/tones"):
+    report_csvs = [f"/reports.csv?table={t}" for t in ("traffic", "provinces", "cities", "seats", "departments",
+                                                        "repeat", "heatmap")]
+    for url in ("/", "/hotlines", "/destinations", "/audit", "/records", "/records.csv", "/voicemail", "/tones",
+                "/reports", "/callbacks", "/callbacks.csv?status=", "/billing", *report_csvs):
         text = op_a.get(url).text
         assert not any(m in text for m in b_marks), f"{url} shows B's data"
+    # The reports count A's calls only: A has two (one answered, one missed), B's two are not counted.
+    assert "来电 <b>2</b>" in op_a.get("/reports").text
+    assert "来电 <b>4</b>" in clients["admin"].get("/reports").text
+    page = op_a.get("/reports", params={"hotline": web.b.hotline_number})
+    assert page.status_code == 400 and f"no hotline {web.b.hotline_number}" in page.text and "来电 <b>" not in page.text
+    assert op_a.get("/reports.csv", params={"table": "traffic", "hotline": web.b.hotline_number}).status_code == 400
     # Filters naming B's hotline: refused like an unknown hotline, no rows (the typed value is echoed back).
     page = op_a.get("/records", params={"hotline": web.b.hotline_number})
     assert page.status_code == 400 and "data-record=" not in page.text

@@ -69,6 +69,12 @@ CDR_SEAT = "ivr400_seat"
 CDR_DISPOSITION = "ivr400_disp"
 CDR_RECORDING = "ivr400_rec"
 CDR_DECIDED_BY = "ivr400_decided_by"
+CDR_HUNT_AT = "ivr400_hunt"         # epoch seconds when the first seat was rung (the IVR was done); "" = never
+CDR_SEAT_ANSWER = "ivr400_seat_answer"  # epoch s (ms precision) when the seat answered; "" = no seat answered
+#: Channel variable holding the epoch of the hunt's start until the hangup handler copies it to the CDR.
+HUNT_AT = "IVR400_HUNT_AT"
+#: Set on the caller's channel (MASTER_CHANNEL) by Dial's U() on the seat's channel when the seat answers.
+SEAT_ANSWER_AT = "IVR400_SEAT_ANSWER_AT"
 
 #: Set by the FastAGI server after each route: OK when the handler completed (see fastagi.STATUS_VARIABLE).
 AGI_STATUS = "IVR400_AGI_STATUS"

@@ -1,0 +1,255 @@
+"""Reports (统计报表) read from the hourly roll-ups (call_hour), so their cost follows hours, not calls.
+
+    f = ReportFilter(hotlines=["4008001234"], start=..., end=..., tz=ZoneInfo("Asia/Shanghai"))
+    traffic(session, f, "day")      # [{"period": "2026-11-26", "offered": .., "service_level": .., ...}]
+    heatmap(session, f)             # {"weekdays": [...], "hours": [0..23], "cells": [[weekday, hour, offered]]}
+    regions(session, f)             # callers by province and city, ranked
+    seats(session, f); departments(session, f); repeat_callers(session, f)
+
+Periods are in the filter's zone (the enterprise's): an hour row (a UTC hour) falls in the local day, week
+(ISO, from Monday), month or weekday of its local start; zones whose offset is not whole hours would split
+an hour across two local days, and the row goes to its start's. `start`/`end` are aware datetimes
+(end exclusive); the measures follow ivr400.cdr.metrics and docs/reports.md.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone, tzinfo
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from ivr400.cdr.metrics import COUNT_FIELDS, Counts, measures
+from ivr400.db.models import CallFact, CallHour
+
+__all__ = [
+    "BUCKETS",
+    "REPORTS",
+    "ReportFilter",
+    "departments",
+    "heatmap",
+    "regions",
+    "repeat_callers",
+    "seats",
+    "summary",
+    "traffic",
+]
+
+BUCKETS = ("hour", "day", "week", "month")
+#: Report names (CLI subcommands and web tables).
+REPORTS = ("traffic", "heatmap", "regions", "service", "seats", "departments", "repeat")
+_FLOAT_FIELDS = frozenset({"wait_sum_s", "talk_sum_s"})
+WEEKDAYS = ("一", "二", "三", "四", "五", "六", "日")
+
+
+@dataclass(frozen=True)
+class ReportFilter:
+    """What a report covers: hotline numbers (None = all; an empty list = none, e.g. an enterprise without
+    hotlines), [start, end) as aware datetimes (None = open), one department path, the zone periods are in."""
+
+    hotlines: Sequence[str] | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    department: str | None = None
+    tz: tzinfo = field(default=timezone.utc)
+
+
+def _sums(f: ReportFilter, dim: str, *group: Any, key: str | None = None) -> Select[Any]:  # noqa: ANN401
+    """SELECT group columns, SUM(counter) for every counter FROM call_hour for `dim` within the filter,
+    GROUP BY the group columns: the database adds, Python reads a few rows."""
+    stmt = select(*group, *[func.sum(getattr(CallHour, name)) for name in COUNT_FIELDS]).where(CallHour.dim == dim)
+    if f.hotlines is not None:
+        stmt = stmt.where(CallHour.hotline.in_(list(f.hotlines) or [""]))
+    if f.start is not None:
+        stmt = stmt.where(CallHour.hour >= f.start.astimezone(timezone.utc).replace(minute=0, second=0,
+                                                                                     microsecond=0))
+    if f.end is not None:
+        stmt = stmt.where(CallHour.hour < f.end)
+    if key is not None:
+        stmt = stmt.where(CallHour.key == key)
+    return stmt.group_by(*group) if group else stmt
+
+
+def _read(session: Session, stmt: Select[Any], ngroup: int) -> list[tuple[tuple[Any, ...], Counts]]:
+    out = []
+    for row in session.execute(stmt):
+        values = row[ngroup:]
+        if values[0] is None:  # no rows at all
+            continue
+        c = Counts()
+        for name, v in zip(COUNT_FIELDS, values, strict=True):
+            setattr(c, name, float(v) if name in _FLOAT_FIELDS else int(v))
+        out.append((tuple(row[:ngroup]), c))
+    return out
+
+
+def _totals(session: Session, f: ReportFilter, *group: Any) -> list[tuple[tuple[Any, ...], Counts]]:  # noqa: ANN401
+    """Whole-call totals grouped by `group`: the hotline rows, or the department's rows with a department filter."""
+    if f.department is not None:
+        return _read(session, _sums(f, "department", *group, key=f.department), len(group))
+    return _read(session, _sums(f, "hotline", *group), len(group))
+
+
+def _hour_of(value: Any) -> datetime:  # noqa: ANN401
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _period(hour: datetime, tz: tzinfo, bucket: str) -> str:
+    local = hour.astimezone(tz)
+    if bucket == "hour":
+        return local.strftime("%Y-%m-%d %H:00")
+    if bucket == "day":
+        return local.strftime("%Y-%m-%d")
+    if bucket == "week":
+        monday = local.date() - timedelta(days=local.weekday())
+        return f"{monday.isoformat()} (W{local.isocalendar()[1]:02d})"
+    if bucket == "month":
+        return local.strftime("%Y-%m")
+    raise ValueError(f"bucket: {bucket!r} is not one of {', '.join(BUCKETS)}")
+
+
+def traffic(session: Session, f: ReportFilter, bucket: str = "day") -> list[dict[str, Any]]:
+    """Calls per local hour/day/week/month with every measure (traffic curve, service level and abandon rate over
+    time), oldest first. Raises ValueError('bucket: ...') for an unknown bucket."""
+    if bucket not in BUCKETS:
+        raise ValueError(f"bucket: {bucket!r} is not one of {', '.join(BUCKETS)}")
+    sums: dict[str, Counts] = {}
+    for (hour,), c in _totals(session, f, CallHour.hour):
+        period = _period(_hour_of(hour), f.tz, bucket)
+        sums[period] = sums.get(period, Counts()) + c
+    return [{"period": p, **measures(c)} for p, c in sorted(sums.items())]
+
+
+def summary(session: Session, f: ReportFilter) -> dict[str, Any]:
+    """Every measure over the whole filter."""
+    return measures(Counts.sum(c for _, c in _totals(session, f)))
+
+
+def heatmap(session: Session, f: ReportFilter) -> dict[str, Any]:
+    """Calls offered per local weekday (0 = Monday) × hour (通话热力图): cells [weekday, hour, offered]."""
+    grid = [[0] * 24 for _ in range(7)]
+    for (hour,), c in _totals(session, f, CallHour.hour):
+        local = _hour_of(hour).astimezone(f.tz)
+        grid[local.weekday()][local.hour] += c.offered
+    cells = [[d, h, grid[d][h]] for d in range(7) for h in range(24)]
+    return {"weekdays": [f"周{w}" for w in WEEKDAYS], "hours": list(range(24)), "cells": cells,
+            "max": max((c[2] for c in cells), default=0)}
+
+
+def _split_region(key: str) -> tuple[str, str]:
+    province, _, city = key.partition("|")
+    return province, city
+
+
+def regions(session: Session, f: ReportFilter) -> dict[str, list[dict[str, Any]]]:
+    """Callers by province and by city (来电地区分析), most calls first: {"provinces": [...], "cities": [...]}.
+    Unknown regions are '未知'. With a department filter, from the department × region roll-ups."""
+    by_city: dict[tuple[str, str], list[int]] = {}
+    if f.department is None:
+        stmt = _sums(f, "region", CallHour.key)
+    else:
+        prefix = f"{f.department}|"
+        stmt = _sums(f, "dept_region", CallHour.key).where(CallHour.key.startswith(prefix, autoescape=True))
+    for (key,), c in _read(session, stmt, 1):
+        if f.department is not None:
+            key = key.split("|", 1)[1]
+        province, city = _split_region(key)
+        acc = by_city.setdefault((province, city), [0, 0])
+        acc[0] += c.offered
+        acc[1] += c.answered
+    provinces: dict[str, list[int]] = {}
+    for (province, _city), (offered, answered) in by_city.items():
+        acc = provinces.setdefault(province, [0, 0])
+        acc[0] += offered
+        acc[1] += answered
+    total = sum(v[0] for v in provinces.values()) or 1
+
+    def rank(items: Iterable[tuple[Any, list[int]]], make: Any) -> list[dict[str, Any]]:  # noqa: ANN401
+        ordered = sorted(items, key=lambda kv: (-kv[1][0], str(kv[0])))
+        return [{"rank": i + 1, **make(k), "calls": v[0], "answered": v[1], "share": round(v[0] / total, 4)}
+                for i, (k, v) in enumerate(ordered) if v[0] > 0]
+
+    return {
+        "provinces": rank(provinces.items(), lambda p: {"province": p or "未知"}),
+        "cities": rank(by_city.items(), lambda pc: {"province": pc[0] or "未知", "city": pc[1] or "未知"}),
+    }
+
+
+def _int_type() -> Any:  # noqa: ANN401
+    from sqlalchemy import Integer
+
+    return Integer()
+
+
+def _fact_where(stmt: Select[Any], f: ReportFilter) -> Select[Any]:
+    if f.hotlines is not None:
+        stmt = stmt.where(CallFact.hotline.in_(list(f.hotlines) or [""]))
+    if f.start is not None:
+        stmt = stmt.where(CallFact.arrived_at >= f.start)
+    if f.end is not None:
+        stmt = stmt.where(CallFact.arrived_at < f.end)
+    if f.department is not None:
+        stmt = stmt.where(CallFact.department == f.department)
+    return stmt
+
+
+def _by_key(session: Session, f: ReportFilter, dim: str) -> dict[tuple[str, str], Counts]:
+    return {(h, k): c for (h, k), c in _read(session, _sums(f, dim, CallHour.hotline, CallHour.key), 2)}
+
+
+def seats(session: Session, f: ReportFilter) -> list[dict[str, Any]]:
+    """Per seat (坐席统计): offered (rung), answered, missed, average ring time before answering (s), talk time
+    (total and average, s), satisfaction (average survey score); most offered first."""
+    out = []
+    for (hotline, seat), c in _by_key(session, f, "seat").items():
+        m = measures(c)
+        out.append({"hotline": hotline, "seat": seat, "offered": c.offered, "answered": c.answered,
+                    "missed": c.offered - c.answered, "avg_ring_s": m["asa_s"], "talk_s": round(c.talk_sum_s, 1),
+                    "avg_talk_s": m["avg_talk_s"], "satisfaction": m["satisfaction"],
+                    "surveys": c.survey_count})
+    return sorted(out, key=lambda r: (-r["offered"], r["hotline"], r["seat"]))
+
+
+def departments(session: Session, f: ReportFilter) -> list[dict[str, Any]]:
+    """Per department (部门统计, '' = the switchboard) with every measure; most offered first."""
+    out = [{"hotline": h, "department": key or "(总机)", **measures(c)}
+           for (h, key), c in _by_key(session, f, "department").items()
+           if f.department is None or key == f.department]
+    return sorted(out, key=lambda r: (-r["offered"], r["hotline"], r["department"]))
+
+
+def repeat_callers(session: Session, f: ReportFilter, min_calls: int = 2, limit: int = 100) -> list[dict[str, Any]]:
+    """Callers who called at least `min_calls` times in the range (重复来电), most calls first: their calls,
+    answered ones, first and last call (UTC), region. Read from the fact rows (grouped by caller)."""
+    answered = func.sum((CallFact.disposition == "answered").cast(_int_type()))
+    # Only columns of the index (hotline, caller, arrived_at, disposition): the scan never reads the table.
+    stmt = (select(CallFact.hotline, CallFact.caller, func.count().label("n"), answered,
+                   func.min(CallFact.arrived_at), func.max(CallFact.arrived_at))
+            .where(CallFact.caller.is_not(None))
+            .group_by(CallFact.hotline, CallFact.caller)
+            .having(func.count() >= min_calls)
+            .order_by(func.count().desc(), CallFact.caller).limit(limit))
+    rows = []
+    for hotline, caller, n, ans, first, last in session.execute(_fact_where(stmt, f)):
+        rows.append({"hotline": hotline, "caller": caller, "calls": int(n), "answered": int(ans or 0),
+                     "first_call": _aware(first), "last_call": _aware(last), "province": None, "city": None})
+    for r in rows:  # the region of the listed callers only
+        region = session.execute(select(CallFact.caller_province, CallFact.caller_city)
+                                 .where(CallFact.hotline == r["hotline"], CallFact.caller == r["caller"])
+                                 .order_by(CallFact.arrived_at.desc()).limit(1)).first()
+        if region is not None:
+            r["province"], r["city"] = region
+    return rows
+
+
+def _aware(value: Any) -> datetime | None:  # noqa: ANN401
+    """An aggregate (min/max) skips the column type: naive UTC (or text on SQLite) → aware UTC."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)

@@ -1,0 +1,100 @@
+"""`ivr400 report`, `billing` and `callback` on the call records of tests/cli/test_cdr_cli.py (recorded calls and
+the missed-call story), read through the fact rows and hourly roll-ups the import wrote."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from tests.cli.test_cdr_cli import HOTLINE, OTHER, loaded  # noqa: F401  (the fixture)
+
+
+def js(cli, *args: str):  # noqa: ANN001, ANN201
+    return json.loads(cli(*args, "--json").output)
+
+
+def test_traffic_and_service_by_day_and_hour(loaded) -> None:  # noqa: ANN001, F811
+    days = js(loaded, "report", "traffic", "--by", "day")
+    # 14 calls, all on 2026-11-26 (Shanghai): answered = recorded A and C, s1c, s3a
+    assert [(d["period"], d["offered"], d["answered"]) for d in days] == [("2026-11-26", 14, 4)]
+    hours = js(loaded, "report", "traffic", "--by", "hour", "--hotline", HOTLINE)
+    # 09:16 local: the 4 recorded calls; 10:03: s1a s2a s3a s5a s6a; 11:03: s1b s3b; 12:03: s1c; 13:03: s2b
+    assert [(h["period"][-5:], h["offered"]) for h in hours] == [
+        ("09:00", 4), ("10:00", 5), ("11:00", 2), ("12:00", 1), ("13:00", 1)]
+    assert [h["period"][-5:] for h in js(loaded, "report", "traffic", "--by", "hour", "--tz", "UTC")][0] == "01:00"
+    service = js(loaded, "report", "service", "--by", "month")
+    assert service[0]["period"] == "2026-11" and set(service[0]) >= {"service_level", "abandon_rate", "asa_s"}
+    table = loaded("report", "traffic", "--csv").output
+    rows = list(csv.DictReader(io.StringIO(table)))
+    assert rows[0]["period"] == "2026-11-26" and rows[0]["offered"] == "14"
+
+
+def test_heatmap_regions_seats_departments_repeat(loaded) -> None:  # noqa: ANN001, F811
+    heat = js(loaded, "report", "heatmap")
+    cells = {(d, h): n for d, h, n in heat["cells"] if n}
+    # a Thursday (weekday 3), Shanghai hours; s2b at 13:03, s4a (the other hotline) at 14:03
+    assert cells == {(3, 9): 4, (3, 10): 5, (3, 11): 2, (3, 12): 1, (3, 13): 1, (3, 14): 1}
+    regions = js(loaded, "report", "regions")
+    # 1380000000x (9 calls) geocode to 北京, 0755 (4 recorded calls) to 广东, the anonymous caller to nowhere
+    assert [(r["rank"], r["province"], r["calls"]) for r in regions] == [(1, "北京", 9), (2, "广东", 4), (3, "未知", 1)]
+    cities = js(loaded, "report", "regions", "--level", "city")
+    assert ("广东", "深圳", 4) in [(c["province"], c["city"], c["calls"]) for c in cities]
+    seats = js(loaded, "report", "seats", "--hotline", HOTLINE)
+    top = seats[0]
+    assert set(top) >= {"offered", "answered", "missed", "avg_ring_s", "talk_s", "satisfaction"}
+    assert sum(s["answered"] for s in seats) == 4
+    depts = js(loaded, "report", "departments")
+    assert {d["department"] for d in depts} >= {"(总机)", "2.1"}
+    repeat = js(loaded, "report", "repeat")
+    assert [(r["caller"], r["calls"]) for r in repeat][:1] == [("075512345678", 4)]
+    only = js(loaded, "report", "traffic", "--department", "2.1")
+    assert [(d["offered"], d["answered"]) for d in only] == [(1, 1)]
+
+
+def test_bad_filters_name_the_field(loaded) -> None:  # noqa: ANN001, F811
+    r = loaded("report", "traffic", "--since", "2026-13-01", ok=False)
+    assert r.exit_code != 0 and "since:" in r.stderr
+    r = loaded("report", "traffic", "--department", "x", ok=False)
+    assert r.exit_code != 0 and "department:" in r.stderr
+    r = loaded("report", "traffic", "--hotline", "123", ok=False)
+    assert r.exit_code != 0 and "hotline:" in r.stderr
+
+
+def test_callback_list_and_set(loaded) -> None:  # noqa: ANN001, F811
+    entries = js(loaded, "callback", "list")
+    pending = sorted(e["caller"] for e in entries if e["status"] == "pending")
+    # the same callers `cdr missed` names
+    missed = sorted(c["caller"] for c in js(loaded, "cdr", "missed")["callers"])
+    assert pending == missed
+    closed = [e for e in entries if e["status"] == "not_needed"]
+    assert {e["caller"] for e in closed} >= {"13800000001"} and all(e["handled_by"] == "system" for e in closed)
+    target = next(e for e in entries if e["caller"] == "13800000002")
+    done = js(loaded, "callback", "set", str(target["id"]), "called_back", "--note", "will order")
+    assert (done["status"], done["handled_by"], done["note"]) == ("called_back", "tester", "will order")
+    r = loaded("callback", "set", "99999", "called_back", ok=False)
+    assert r.exit_code != 0 and "entry:" in r.stderr
+    text = loaded("callback", "list", "--status", "called_back").output
+    assert "已回拨" in text and "13800000002" in text
+
+
+def test_billing_tariff_topup_balance_usage(loaded) -> None:  # noqa: ANN001, F811
+    loaded("demo")  # a sample enterprise and its hotline
+    hotline = next(h["number"] for h in js(loaded, "hotline", "list"))
+    r = loaded("billing", "tariff", hotline, "--per-minute", "0.123", ok=False)
+    assert r.exit_code != 0 and "per_minute:" in r.stderr
+    r = loaded("billing", "topup", hotline, "0", ok=False)
+    assert r.exit_code != 0 and "amount:" in r.stderr
+    t = js(loaded, "billing", "tariff", hotline, "--per-minute", "0.12", "--reminder", "50", "--zero-balance", "prompt")
+    assert (t["tariff_yuan_per_min"], t["reminder_yuan"], t["zero_balance"], t["zero_balance_enforced"]) == (
+        "0.12", "50.00", "prompt", False)
+    b = js(loaded, "billing", "topup", hotline, "100")
+    assert (b["topups_yuan"], b["balance_yuan"], b["low"]) == ("100.00", "100.00", False)
+    b = js(loaded, "billing", "balance", hotline)
+    assert b["charged_yuan"] == "0.00"
+    assert "余额不足" not in loaded("billing", "balance", hotline).output
+    loaded("billing", "tariff", hotline, "--reminder", "200")
+    assert "余额不足" in loaded("billing", "balance", hotline).output
+    u = js(loaded, "billing", "usage", hotline, "--since", "2026-11-01")
+    assert u["billed_min"] == 0 and u["hotline"] == hotline
+    r = loaded("billing", "balance", OTHER, ok=False)
+    assert r.exit_code != 0 and "hotline:" in r.stderr
