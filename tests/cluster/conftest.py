@@ -49,6 +49,25 @@ def _unavailable(reason: str) -> None:
     pytest.skip(message)
 
 
+def _fresh_schema() -> None:
+    """The test schema starts empty each session: rows or a migration stamp left by an earlier run (of older
+    code, whose migrations may have been numbered differently) must never decide what `db upgrade` does."""
+    from sqlalchemy import text
+
+    from ivr400.db.engine import make_engine
+    from ivr400.lab.cluster import DEFAULT_DATABASE
+
+    try:
+        admin = make_engine(DEFAULT_DATABASE)
+        try:
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE'))
+        finally:
+            admin.dispose()
+    except Exception as exc:  # noqa: BLE001 - PostgreSQL unreachable: cluster_up says so below
+        _unavailable(f"{type(exc).__name__}: {exc}")
+
+
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[object]:
     if os.geteuid() != 0:
@@ -65,6 +84,8 @@ def cluster() -> Iterator[object]:
     except LabError:
         was_running = False
     with file_lock(STATE.with_name("calls.lock")):
+        if not was_running:
+            _fresh_schema()
         try:
             cl = cluster_up(proxy=PROXY, schema=SCHEMA, ping_interval_s=1, state_file=STATE)
         except (LabError, OSError) as exc:
