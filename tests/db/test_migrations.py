@@ -294,11 +294,13 @@ def test_0010_tone_review_keeps_existing_tones_in_use_and_comes_back(bare_engine
                                                                       tmp_path) -> None:  # noqa: ANN001
     """0010 (彩铃审核): tones added before it (by root, on the command line) become approved; down and up keep
     every tone and the generation triggers on the table."""
-    migrate.upgrade(bare_engine, "0009")
+    # The sample goes in through today's models (at head), then the schema is taken down to 0009.
+    migrate.upgrade(bare_engine)
     with Session(bare_engine) as s:
         result = provision_sample(s, store_root=tmp_path / "evidence", now=NOW, actor="test")
         s.commit()
         enterprise_id, hotline_id = result.enterprise.id, result.hotline.id
+    migrate.downgrade(bare_engine, "0009")
     t = NOW.replace(tzinfo=None)
     with bare_engine.begin() as conn:
         for name in ("welcome", "sales-rb"):
@@ -315,7 +317,8 @@ def test_0010_tone_review_keeps_existing_tones_in_use_and_comes_back(bare_engine
     assert [tuple(r) for r in rows] == [("welcome", "approved", None, "migration 0010"),
                                         ("sales-rb", "approved", None, "migration 0010")]
     assert _counts(bare_engine) == before
-    # The existing tone is still deployed after the upgrade.
+    # The existing tone is still deployed after the upgrade (today's reader: the schema at head).
+    migrate.upgrade(bare_engine)
     from ivr400.tree import read_tree
     with Session(bare_engine) as s:
         tree = read_tree(s, NOW)
@@ -336,7 +339,8 @@ def test_0010_tone_review_keeps_existing_tones_in_use_and_comes_back(bare_engine
     migrate.downgrade(bare_engine, "0009")
     columns = {c["name"] for c in inspect(bare_engine).get_columns("tone")}
     assert not columns & {"status", "status_reason", "reviewed_by", "reviewed_at"}
-    assert _counts(bare_engine) == after_upgrade  # every tone kept, the rejected one too
+    down = _counts(bare_engine)
+    assert down == {table: after_upgrade[table] for table in down}  # every tone kept, the rejected one too
     migrate.upgrade(bare_engine)
     with bare_engine.connect() as conn:
         statuses = conn.execute(text("SELECT name, status FROM tone ORDER BY id")).all()
@@ -415,10 +419,12 @@ def test_report_tables_migration_on_existing_calls_and_rebuild(bare_engine: Engi
     from ivr400.cdr.fact_store import rebuild
     from ivr400.db.models import CallFact, CallHour
 
-    migrate.upgrade(bare_engine, "0009")
+    below = str(ScriptDirectory.from_config(migrate.alembic_config(bare_engine)).get_revision("0011").down_revision)
+    migrate.upgrade(bare_engine)  # the sample goes in through today's models, then the schema goes below 0011
     with Session(bare_engine) as s:
         provision_sample(s, store_root=tmp_path / "evidence", now=NOW, actor="test")
         s.commit()
+    migrate.downgrade(bare_engine, below)
     started = NOW.replace(tzinfo=None)
     with bare_engine.begin() as conn:
         for uid, disp in (("2.1", "answered"), ("2.2", "noanswer"), ("2.3", "abandoned")):
@@ -441,7 +447,7 @@ def test_report_tables_migration_on_existing_calls_and_rebuild(bare_engine: Engi
     assert hotline_row() == (3, 1, 30.0)  # an old record: talk time is its billsec
     with Session(bare_engine) as s:
         assert s.query(CallFact).filter(CallFact.abandoned_in == "menu").count() == 1
-    migrate.downgrade(bare_engine, "0009")
+    migrate.downgrade(bare_engine, below)
     down = _counts(bare_engine)
     assert down == before
     migrate.upgrade(bare_engine)
