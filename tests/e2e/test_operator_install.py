@@ -132,7 +132,7 @@ def _toml(data: dict[str, dict[str, object]]) -> str:
     for section, table in data.items():
         out.append(f"\n[{section}]")
         for key, value in table.items():
-            out.append(f"{key} = {json.dumps(value) if isinstance(value, str) else value}")
+            out.append(f"{key} = {json.dumps(value) if isinstance(value, (str, bool)) else value}")  # true, not True
     return "\n".join(out) + "\n"
 
 
