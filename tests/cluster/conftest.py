@@ -68,7 +68,7 @@ def _fresh_schema() -> None:
         _unavailable(f"{type(exc).__name__}: {exc}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # down when tests/cluster is done: node2 holds 127.0.0.2, which later tests use
 def cluster() -> Iterator[object]:
     if os.geteuid() != 0:
         _unavailable("needs root (chroot, mount)")
