@@ -84,13 +84,14 @@ class RenderedConfig:
         return written
 
 
-def template_search_path(template_dirs: Iterable[str | os.PathLike[str]] = ()) -> list[Path]:
-    """Operator directories first (in the order given), the package's last."""
+def template_search_path(template_dirs: Iterable[str | os.PathLike[str]] = (), pbx: str = "asterisk") -> list[Path]:
+    """Operator directories first (in the order given), the package's ``dialplans/<pbx>`` last. Raises
+    RenderError for an operator directory that does not exist."""
     dirs = [Path(d) for d in template_dirs]
     for d in dirs:
         if not d.is_dir():
             raise RenderError(f"template directory {d} does not exist", template=str(d))
-    dirs.append(resource_dir("dialplans") / "asterisk")
+    dirs.append(resource_dir("dialplans") / pbx)
     return dirs
 
 

@@ -47,6 +47,7 @@ from ivr400.pbx.freeswitch import contract
 from ivr400.pbx.freeswitch.esl_contract import VOICEMAIL_EVENT, VOICEMAIL_SPOOL, ringback_for_class
 from ivr400.render import model as m
 from ivr400.render.asterisk import RenderError, _template_location
+from ivr400.render.asterisk import template_search_path as asterisk_search_path
 from ivr400.render.load import load_model
 from ivr400.render.model import RenderDepartment, RenderHotline, RenderModel, comment_text
 
@@ -221,12 +222,7 @@ class RenderedFreeswitch:
 
 def template_search_path(template_dirs: Iterable[str | os.PathLike[str]] = ()) -> list[Path]:
     """Operator directories first (in the order given), the package's ``dialplans/freeswitch`` last."""
-    dirs = [Path(d) for d in template_dirs]
-    for d in dirs:
-        if not d.is_dir():
-            raise RenderError(f"template directory {d} does not exist", template=str(d))
-    dirs.append(resource_dir("dialplans") / "freeswitch")
-    return dirs
+    return asterisk_search_path(template_dirs, pbx="freeswitch")
 
 
 def _xml_comment(value: object, limit: int = 80) -> str:
