@@ -7,9 +7,10 @@ private schema of that server), then runs each command --runs times as a new pro
 load from other work on the machine spreads over all of them, and prints the median and fastest wall time
 and the ratio of the median to the baseline's, for wall time and for CPU time (user + system, which
 depends less on other load on the machine), and whether the median wall time meets the goal (GOAL_S, 0.3 s,
-for `--help` and the list commands). Three more references show the floors: importing SQLAlchemy itself
-(what any command reading the database pays; the list commands read with Core), importing its ORM, and
-importing ivr400's models with their mappers configured (what a command writing through the ORM pays).
+for `--help` and the list commands). More references show the floors: importing each database driver
+(`sqlite3`, `psycopg`: what a list command pays, since it reads through the driver alone), SQLAlchemy
+itself, its ORM, and ivr400's models with their mappers configured (what a command writing through the ORM
+pays).
 
 Then (`--bulk N`, default 1,000) N destinations with evidence, approved, and N seats provisioned by
 `ivr400 import destinations` and `ivr400 import seats`, against one command per step timed on a sample.
@@ -37,6 +38,8 @@ GOAL_S = 0.3
 BASELINE = "python -c pass"
 REFERENCES: list[tuple[str, list[str]]] = [
     (BASELINE, [PYTHON, "-c", "pass"]),
+    ("python -c 'import sqlite3'", [PYTHON, "-c", "import sqlite3"]),
+    ("python -c 'import psycopg'", [PYTHON, "-c", "import psycopg"]),
     ("python -c 'import sqlalchemy'", [PYTHON, "-c", "import sqlalchemy"]),
     ("python -c 'import sqlalchemy.orm'", [PYTHON, "-c", "import sqlalchemy.orm"]),
     ("python -c 'import ivr400.db.models' (+ configure)",
@@ -51,6 +54,8 @@ COMMANDS: list[tuple[str, list[str]]] = [
     ("ivr400 seat list", ["seat", "list"]),
     ("ivr400 department list 4008123456", ["department", "list", "4008123456"]),
     ("ivr400 whitelist expiring --days 30", ["whitelist", "expiring", "--days", "30"]),
+    ("ivr400 tone list", ["tone", "list"]),
+    ("ivr400 trunk list", ["trunk", "list"]),
     ("ivr400 export seats -", ["export", "seats", "-"]),
 ]
 

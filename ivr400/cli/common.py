@@ -21,9 +21,12 @@ from ivr400.provisioning.errors import ProvisioningError, from_integrity_error
 
 if TYPE_CHECKING:
     # SQLAlchemy is imported when a command opens the database (so `ivr400 GROUP --help` does not load
-    # it), and its ORM only by the commands that open a session, not by the list commands (Core).
-    from sqlalchemy import Connection, Engine
+    # it), and its ORM only by the commands that open a session; the list commands read through the
+    # driver alone (ivr400.db.lite).
+    from sqlalchemy import Engine
     from sqlalchemy.orm import Session
+
+    from ivr400.db.lite import Reader
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -118,10 +121,28 @@ class AppContext:
             pass
 
     @contextmanager
-    def connection(self) -> Iterator[Connection]:
-        """A read-only look at the database with SQLAlchemy Core, for list commands: no ORM is loaded."""
-        with self.engine.connect() as conn:
-            yield conn
+    def reader(self) -> Iterator[Reader]:
+        """A read-only look at the database through its driver alone, for list commands (`ivr400.db.lite`):
+        SQLAlchemy is not even imported when the database is already at this ivr400's schema."""
+        from ivr400.db.lite import DatabaseUnavailable, open_reader
+        from ivr400.db.revision import head_from_files, versions_dir
+
+        try:
+            reader = open_reader(self.database_url)
+            head = head_from_files(versions_dir())
+            if head is None or reader.revisions() != (head,):
+                reader.close()
+                self.engine  # noqa: B018 - creates, upgrades or refuses the schema as every command does
+                reader = open_reader(self.database_url)
+        except ValueError as exc:  # a URL of another backend
+            raise CommandError(str(exc)) from exc
+        except DatabaseUnavailable as exc:
+            raise CommandError(f"database: cannot open ({exc})") from exc
+        try:
+            with reader:
+                yield reader
+        except DatabaseUnavailable as exc:
+            raise CommandError(f"database: cannot read ({exc})") from exc
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -6,7 +6,8 @@ import click
 from ivr400.cli.common import app, emit, handle_errors, json_option
 from ivr400.provisioning.views import department_view
 
-# The ORM and the provisioning services are imported by the commands that write; `list` reads with Core,
+# The ORM and the provisioning services are imported by the commands that write; `list` reads through the
+# database driver alone (ivr400.db.lite),
 # and `--help` loads neither.
 
 COLUMNS = ["id", "hotline", "key", "name", "hunt", "max_attempts", "seats", "ringback_tone"]
@@ -55,8 +56,8 @@ def add(hotline_ref: str, key: str, name: str, parent_path: str | None, hunt: st
 def list_(hotline_ref: str, as_json: bool) -> None:
     from ivr400.provisioning import listing
 
-    with app().connection() as conn:
-        rows = listing.departments(conn, listing.hotline_id(conn, hotline_ref))
+    with app().reader() as db:
+        rows = listing.departments(db, listing.hotline_id(db, hotline_ref))
         emit(sorted(rows, key=lambda r: r["key"]), as_json, COLUMNS)
 
 

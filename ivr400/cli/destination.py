@@ -7,7 +7,8 @@ from ivr400.cli.common import app, emit, handle_errors, json_option
 from ivr400.provisioning.errors import ProvisioningError
 from ivr400.provisioning.views import destination_view, event_view, evidence_view
 
-# The ORM and the provisioning services are imported by the commands that write; `list` reads with Core,
+# The ORM and the provisioning services are imported by the commands that write; `list` reads through the
+# database driver alone (ivr400.db.lite),
 # and `--help` loads neither.
 
 COLUMNS = ["id", "number", "kind", "city", "owner", "owner_kind", "status", "valid_until", "seats"]
@@ -49,9 +50,9 @@ def list_(enterprise_ref: str | None, status: str | None, as_json: bool) -> None
     from ivr400.provisioning import listing
 
     a = app()
-    with a.connection() as conn:
-        owner = listing.enterprise_id(conn, enterprise_ref) if enterprise_ref else None
-        rows = listing.destinations(conn, a.now(), enterprise=owner)
+    with a.reader() as db:
+        owner = listing.enterprise_id(db, enterprise_ref) if enterprise_ref else None
+        rows = listing.destinations(db, a.now(), enterprise=owner)
         if status:
             rows = [r for r in rows if r["status"] == status]
         emit(rows, as_json, COLUMNS)

@@ -6,7 +6,8 @@ import click
 from ivr400.cli.common import app, emit, handle_errors, json_option
 from ivr400.provisioning.views import enterprise_view
 
-# The ORM and the provisioning services are imported by the commands that write; `list` reads with Core,
+# The ORM and the provisioning services are imported by the commands that write; `list` reads through the
+# database driver alone (ivr400.db.lite),
 # and `--help` loads neither.
 
 COLUMNS = ["id", "name", "area_code", "province", "city", "timezone", "hotlines", "destinations"]
@@ -39,8 +40,8 @@ def add(name: str, area_code: str, timezone: str, as_json: bool) -> None:
 def list_(as_json: bool) -> None:
     from ivr400.provisioning import listing
 
-    with app().connection() as conn:
-        emit(listing.enterprises(conn), as_json, COLUMNS)
+    with app().reader() as db:
+        emit(listing.enterprises(db), as_json, COLUMNS)
 
 
 @enterprise.command("show")

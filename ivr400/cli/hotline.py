@@ -7,7 +7,8 @@ from ivr400.cli.common import app, emit, handle_errors, json_option
 from ivr400.provisioning.errors import ProvisioningError
 from ivr400.provisioning.views import hotline_view, seat_view
 
-# The ORM and the provisioning services are imported by the commands that write; `list` reads with Core,
+# The ORM and the provisioning services are imported by the commands that write; `list` reads through the
+# database driver alone (ivr400.db.lite),
 # and `--help` loads neither.
 
 COLUMNS = ["id", "number", "carrier", "enterprise", "hunt", "max_bound", "bound", "routable", "active"]
@@ -47,8 +48,8 @@ def list_(as_json: bool) -> None:
     from ivr400.provisioning import listing
 
     a = app()
-    with a.connection() as conn:
-        emit(listing.hotlines(conn, a.now()), as_json, COLUMNS)
+    with a.reader() as db:
+        emit(listing.hotlines(db, a.now()), as_json, COLUMNS)
 
 
 @hotline.command("show")

@@ -6,7 +6,8 @@ import click
 from ivr400.cli.common import app, emit, handle_errors, json_option
 from ivr400.provisioning.views import seat_view
 
-# The ORM and the provisioning services are imported by the commands that write; `list` reads with Core,
+# The ORM and the provisioning services are imported by the commands that write; `list` reads through the
+# database driver alone (ivr400.db.lite),
 # and `--help` loads neither.
 
 COLUMNS = ["id", "hotline", "department", "position", "destination", "ring_timeout_s", "weight", "satisfaction",
@@ -51,9 +52,9 @@ def list_(hotline_ref: str | None, as_json: bool) -> None:
     from ivr400.provisioning import listing
 
     a = app()
-    with a.connection() as conn:
-        hotline = listing.hotline_id(conn, hotline_ref) if hotline_ref else None
-        rows = listing.seats(conn, a.now(), hotline=hotline)
+    with a.reader() as db:
+        hotline = listing.hotline_id(db, hotline_ref) if hotline_ref else None
+        rows = listing.seats(db, a.now(), hotline=hotline)
     for view in rows:
         got = view["satisfaction"]
         view["satisfaction"] = (got.to_json() if got else None) if as_json else (str(got) if got else "")

@@ -2,17 +2,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from ivr400.cli.common import app, emit, handle_errors, json_option
-from ivr400.db.models import Enterprise, Tone
-from ivr400.provisioning import lookup
 from ivr400.provisioning.errors import ProvisioningError
-from ivr400.provisioning.tones import add_tone, approve_tone, reject_tone
 from ivr400.provisioning.views import tone_view
+
+if TYPE_CHECKING:  # `tone list` reads through the driver alone (ivr400.db.lite): no ORM at import
+    from sqlalchemy.orm import Session
+
+    from ivr400.db.models import Tone
 
 
 @click.group()
@@ -33,6 +34,9 @@ def tone() -> None:
 def add(file: Path, name: str, kind: str, enterprise_ref: str | None, pending: bool, as_json: bool) -> None:
     """Convert FILE (WAV, MP3, …) to 8 kHz mono WAV and store it; refuses non-audio and over-long files."""
     a = app()
+    from ivr400.provisioning import lookup
+    from ivr400.provisioning.tones import add_tone
+
     with a.session() as s:
         ent = lookup.enterprise(s, enterprise_ref) if enterprise_ref else None
         row = add_tone(s, file, name=name, kind=kind, enterprise=ent, store_root=a.data_dir / "tones", now=a.now(),
@@ -42,6 +46,11 @@ def add(file: Path, name: str, kind: str, enterprise_ref: str | None, pending: b
 
 def _find(session: Session, name: str, enterprise_ref: str | None) -> Tone:
     """The tone called ``name`` (of ``--enterprise``, else the only one of that name; shared: ``--enterprise -``)."""
+    from sqlalchemy import select
+
+    from ivr400.db.models import Enterprise, Tone
+    from ivr400.provisioning import lookup
+
     stmt = select(Tone).where(Tone.name == name)
     if enterprise_ref == "-":
         stmt = stmt.where(Tone.enterprise_id.is_(None))
@@ -70,6 +79,8 @@ _ENTERPRISE = click.option("--enterprise", "enterprise_ref", default=None,
 def approve(name: str, enterprise_ref: str | None, as_json: bool) -> None:
     """Approve tone NAME (审核通过): it is deployed from the next deploy and the controller's next reload."""
     a = app()
+    from ivr400.provisioning.tones import approve_tone
+
     with a.session() as s:
         row = approve_tone(s, _find(s, name, enterprise_ref), now=a.now(), actor=a.actor)
         emit(tone_view(row), as_json)
@@ -84,6 +95,8 @@ def approve(name: str, enterprise_ref: str | None, as_json: bool) -> None:
 def reject(name: str, reason: str, enterprise_ref: str | None, as_json: bool) -> None:
     """Reject tone NAME with a reason: it is not deployed (its hotlines fall back as if it were missing)."""
     a = app()
+    from ivr400.provisioning.tones import reject_tone
+
     with a.session() as s:
         row = reject_tone(s, _find(s, name, enterprise_ref), reason=reason, now=a.now(), actor=a.actor)
         emit(tone_view(row), as_json)
@@ -94,6 +107,8 @@ def reject(name: str, reason: str, enterprise_ref: str | None, as_json: bool) ->
 @handle_errors
 def list_(as_json: bool) -> None:
     """Every tone with its review status."""
-    with app().session() as s:
-        emit([tone_view(t) for t in s.scalars(select(Tone).order_by(Tone.id))], as_json,
+    from ivr400.provisioning import listing
+
+    with app().reader() as db:
+        emit(listing.tones(db), as_json,
              ["id", "name", "kind", "status", "file", "duration_s", "enterprise_id", "status_reason"])

@@ -2,13 +2,9 @@
 from __future__ import annotations
 
 import click
-from sqlalchemy import select
 
 from ivr400.cli.common import app, emit, handle_errors, json_option
-from ivr400.db.models import Trunk
-from ivr400.provisioning import lookup
 from ivr400.provisioning.errors import ProvisioningError
-from ivr400.provisioning.trunks import add_trunk, find_trunk
 
 
 @click.group()
@@ -22,6 +18,8 @@ def trunk() -> None:
 @handle_errors
 def add(name: str, template: str) -> None:
     """Add trunk NAME whose dial string is TEMPLATE with {number}, e.g. PJSIP/{number}@carrier-out."""
+    from ivr400.provisioning.trunks import add_trunk
+
     with app().session() as s:
         add_trunk(s, name, template)
     click.echo(f"trunk {name}: {template}")
@@ -31,9 +29,10 @@ def add(name: str, template: str) -> None:
 @json_option
 @handle_errors
 def list_(as_json: bool) -> None:
-    with app().session() as s:
-        emit([{"id": t.id, "name": t.name, "template": t.dial_template}
-              for t in s.scalars(select(Trunk).order_by(Trunk.name))], as_json, ["id", "name", "template"])
+    from ivr400.provisioning import listing
+
+    with app().reader() as db:
+        emit(listing.trunks(db), as_json, ["id", "name", "template"])
 
 
 @trunk.command("use")
@@ -46,6 +45,9 @@ def use(name: str, hotline_ref: str | None, dest_ref: str | None, enterprise_ref
     """Make a hotline or a destination dial out through trunk NAME (`none` clears)."""
     if (hotline_ref is None) == (dest_ref is None):
         raise ProvisioningError("hotline", "give exactly one of --hotline or --destination")
+    from ivr400.provisioning import lookup
+    from ivr400.provisioning.trunks import find_trunk
+
     with app().session() as s:
         t = None if name == "none" else find_trunk(s, name)
         if hotline_ref:

@@ -4,9 +4,6 @@ from __future__ import annotations
 import click
 
 from ivr400.cli.common import app, emit, handle_errors, json_option
-from ivr400.provisioning import destinations as service
-from ivr400.provisioning import lookup
-from ivr400.provisioning.views import destination_view
 
 
 @click.group()
@@ -21,6 +18,9 @@ def whitelist() -> None:
 @handle_errors
 def check(dest_ref: str, enterprise_ref: str | None, as_json: bool) -> None:
     """Show the R1–R7 checklist for DEST; exit 2 when something is missing (nothing is changed)."""
+    from ivr400.provisioning import destinations as service
+    from ivr400.provisioning import lookup
+
     a = app()
     with a.session() as s:
         d = lookup.destination(s, dest_ref, enterprise_ref)
@@ -43,8 +43,10 @@ def check(dest_ref: str, enterprise_ref: str | None, as_json: bool) -> None:
 @handle_errors
 def expiring(days: int, enterprise_ref: str | None, as_json: bool) -> None:
     """Approved destinations whose authorization ends within DAYS (expired ones included)."""
+    from ivr400.provisioning import listing
+
     a = app()
-    with a.session() as s:
-        ent = lookup.enterprise(s, enterprise_ref) if enterprise_ref else None
-        rows = [destination_view(d, a.now()) for d in service.expiring(s, days=days, now=a.now(), enterprise=ent)]
+    with a.reader() as db:
+        owner = listing.enterprise_id(db, enterprise_ref) if enterprise_ref else None
+        rows = listing.expiring(db, a.now(), days=days, enterprise=owner)
         emit(rows, as_json, ["id", "number", "enterprise", "owner", "status", "valid_until", "seats"])

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-
-from sqlalchemy import Engine, text
-from sqlalchemy.exc import DBAPIError
+from typing import TYPE_CHECKING
 
 from ivr400.paths import resource_dir
+
+if TYPE_CHECKING:  # the list commands read the head without SQLAlchemy (ivr400.db.lite)
+    from sqlalchemy import Engine
 
 #: `revision = "0003"` (optionally annotated, `revision: str = "0003"`), at the start of a line.
 _REVISION = re.compile(r"""^revision\s*(?::[^=\n]*)?=\s*(['"])([^'"\n]+)\1\s*(?:#.*)?$""", re.MULTILINE)
@@ -67,6 +68,9 @@ def database_revisions(engine: Engine) -> tuple[str, ...] | None:
 
     Connection failures propagate (a dead server is reported as such, not as a schema problem).
     """
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
     with engine.connect() as conn:
         try:
             rows = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()

@@ -1,7 +1,8 @@
 """What a row shows an operator, computed from its columns alone (no ORM, no database access).
 
 `effective_status` and `key_path` read only attributes, so they take an ORM object as well as the plain
-rows `ivr400.provisioning.listing` builds with SQLAlchemy Core for the fast list commands.
+rows `ivr400.provisioning.listing` reads through the driver alone (`ivr400.db.lite`) for the fast list
+commands.
 """
 from __future__ import annotations
 

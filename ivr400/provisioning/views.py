@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ivr400.localtime import to_zone
 from ivr400.provisioning.status import effective_hunt, effective_status, key_path
 
-if TYPE_CHECKING:  # the views read attributes only; the fast list commands pass Core rows shaped alike
+if TYPE_CHECKING:  # the views read attributes only; the fast list commands pass driver rows shaped alike
     from ivr400.db.models import Department, Destination, Enterprise, Evidence, Hotline, Seat, Tone, WhitelistEvent
 
 

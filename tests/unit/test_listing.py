@@ -7,13 +7,24 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Boolean, Engine, Enum, Float, Integer, String, Text, select
 from sqlalchemy.orm import Session
 
-from ivr400.db.models import Base, Department, Destination, Enterprise, Hotline, Seat
+from ivr400.db import lite
+from ivr400.db.models import Base, Department, Destination, Enterprise, Hotline, Seat, Tone, Trunk
+from ivr400.db.types import UTCDateTime
 from ivr400.provisioning import destinations, listing, seats
+from ivr400.provisioning.destinations import expiring
 from ivr400.provisioning.errors import ProvisioningError
-from ivr400.provisioning.views import department_view, destination_view, enterprise_view, hotline_view, seat_view
+from ivr400.provisioning.trunks import add_trunk
+from ivr400.provisioning.views import (
+    department_view,
+    destination_view,
+    enterprise_view,
+    hotline_view,
+    seat_view,
+    tone_view,
+)
 from tests.factories import approved, pending, tone_row, world
 
 NOW = datetime(2026, 6, 1, 2, 0, tzinfo=timezone.utc)
@@ -21,14 +32,24 @@ NOW = datetime(2026, 6, 1, 2, 0, tzinfo=timezone.utc)
 EXPIRES = datetime(2030, 1, 1, tzinfo=timezone.utc)
 
 
-def test_each_lightweight_table_names_columns_of_the_models_with_their_result_types() -> None:
+#: The lite kind standing for each model column type (the kind decides what a value comes back as).
+KINDS = {lite.INT: (Integer,), lite.FLOAT: (Float,), lite.STR: (String, Text, Enum), lite.BOOL: (Boolean,),
+         lite.UTC: (UTCDateTime,)}
+
+
+def test_each_lightweight_table_names_columns_of_the_models_with_their_result_kinds() -> None:
     for name, light in listing.TABLES.items():
         model = Base.metadata.tables[name]
-        for col in light.columns:
-            assert col.name in model.c, f"{name}.{col.name} is not a column of the model"
-            mapped = model.c[col.name].type
-            # The type decides how a value comes back (bool, aware datetime): it must be the model's.
-            assert type(col.type) is type(mapped) or isinstance(mapped, type(col.type)), (name, col.name, mapped)
+        for column, kind in light.columns.items():
+            assert column in model.c, f"{name}.{column} is not a column of the model"
+            mapped = model.c[column].type
+            assert isinstance(mapped, KINDS[kind]), (name, column, mapped, kind)
+
+
+def reader(s: Session) -> lite.Reader:
+    """A reader on the session's own DB-API connection (it sees the session's rows, in its transaction)."""
+    conn = s.connection()
+    return lite.Reader(conn.connection.dbapi_connection, conn.dialect.name)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -61,7 +82,7 @@ def rich(session: Session, tmp_path: Path) -> Session:
 def test_core_lists_equal_the_orm_views(rich: Session, later: timedelta) -> None:
     now = NOW + later
     s = rich
-    conn = s.connection()
+    conn = reader(s)
     assert listing.enterprises(conn) == [
         enterprise_view(e) for e in s.scalars(select(Enterprise).order_by(Enterprise.id))]
     assert listing.hotlines(conn, now) == [
@@ -89,10 +110,16 @@ def test_core_lists_equal_the_orm_views(rich: Session, later: timedelta) -> None
     assert states["01062345679"] == ("active" if not later else "suspended (expired)")
     main = s.scalars(select(Hotline).where(Hotline.number == "4008000001")).one()
     assert {r["key"] for r in listing.departments(conn, main.id)} == {"1", "2", "2.1"}
+    assert listing.tones(conn) == [tone_view(t) for t in s.scalars(select(Tone).order_by(Tone.id))]
+    for days in (0, 30, 365 * 10):
+        for owner in (None, first):
+            assert listing.expiring(conn, now, days=days, enterprise=owner.id if owner else None) == [
+                destination_view(d, now) for d in expiring(s, days=days, now=now, enterprise=owner)]
+    assert [r["number"] for r in listing.expiring(conn, now, days=365 * 10)] == ["01062345679"]
 
 
 def test_references_are_found_and_refused_as_lookup_does(rich: Session) -> None:
-    conn = rich.connection()
+    conn = reader(rich)
     h = rich.scalars(select(Hotline).where(Hotline.number == "4008000001")).one()
     assert listing.hotline_id(conn, "400-800-0001") == h.id
     assert listing.enterprise_id(conn, "上海乙贸易有限公司") == listing.enterprise_id(conn, "2")
@@ -104,32 +131,71 @@ def test_references_are_found_and_refused_as_lookup_does(rich: Session) -> None:
         listing.enterprise_id(conn, "99")
     with pytest.raises(ProvisioningError, match="^enterprise: no enterprise"):
         listing.enterprise_id(conn, str(2**64))
+    with pytest.raises(ProvisioningError, match="^days: must be 0 or more$"):
+        listing.expiring(conn, NOW, days=-1)
 
 
-def test_a_list_command_loads_neither_the_orm_nor_the_models(tmp_path: Path) -> None:
-    """What makes `ivr400 hotline list` fast; `ivr400 hotline --help` does not even load SQLAlchemy."""
+def test_trunks_are_listed_by_name(session: Session) -> None:
+    add_trunk(session, "zeta", "PJSIP/{number}@zeta")
+    add_trunk(session, "alpha", "PJSIP/{number}@alpha")
+    session.commit()
+    assert listing.trunks(reader(session)) == [
+        {"id": t.id, "name": t.name, "template": t.dial_template}
+        for t in session.scalars(select(Trunk).order_by(Trunk.name))]
+    assert [t["name"] for t in listing.trunks(reader(session))] == ["alpha", "zeta"]
+
+
+def test_a_list_command_loads_no_sqlalchemy(bare_engine: Engine, tmp_path: Path) -> None:
+    """What makes `ivr400 hotline list` fast, on SQLite and PostgreSQL: a database at this ivr400's schema is
+    read through the driver alone (ivr400.db.lite); only the command that finds it empty loads the ORM."""
     probe = (
         "import sys\n"
         "from ivr400.cli import main\n"
         "try:\n    main([*sys.argv[1:]])\nfinally:\n"
         "    print(*sorted(m for m in sys.modules\n"
-        "                  if m.startswith(('sqlalchemy', 'ivr400.db.models', 'phonenumbers'))))\n"
+        "                  if m.startswith(('sqlalchemy', 'alembic', 'ivr400.db.models', 'phonenumbers'))))\n"
     )
-    env = {"IVR400_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
-    subprocess.run([sys.executable, "-c", probe, "enterprise", "list"], env=env, check=True,
-                   capture_output=True)  # creates the database (that path loads Alembic and the ORM)
+    url = bare_engine.url.render_as_string(hide_password=False)
+    env = {"IVR400_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+           "IVR400_DATABASE_URL": url}
+    first = subprocess.run([sys.executable, "-c", probe, "enterprise", "list"], env=env, capture_output=True,
+                           text=True, check=True)  # finds the database empty: creates it (Alembic, the ORM)
+    assert "alembic" in first.stdout.splitlines()[-1].split()
     for argv in (["hotline", "list"], ["seat", "list", "4008123456"], ["destination", "list"],
-                 ["enterprise", "list"], ["hotline", "--help"]):
+                 ["enterprise", "list"], ["department", "list", "4008123456"], ["hotline", "--help"],
+                 ["tone", "list"], ["trunk", "list"], ["whitelist", "expiring", "--days", "30"]):
         done = subprocess.run([sys.executable, "-c", probe, *argv], env=env, capture_output=True, text=True)
-        if argv[:2] == ["seat", "list"]:  # the empty database has no such hotline: refused, as lookup refuses
+        if argv[1:] == ["list", "4008123456"]:  # the empty database has no such hotline: refused as lookup does
             assert done.returncode == 1 and "error: hotline: no hotline 4008123456" in done.stderr, done.stderr
         else:
             assert done.returncode == 0, done.stderr
-        loaded = done.stdout.splitlines()[-1].split()
-        assert "sqlalchemy.orm" not in loaded and "ivr400.db.models" not in loaded, (argv, loaded)
-        assert not any(m.startswith("phonenumbers") for m in loaded), (argv, loaded)
-        if "--help" in argv:
-            assert not any(m.startswith("sqlalchemy") for m in loaded), loaded
+        loaded = done.stdout.splitlines()[-1].split() if done.stdout.strip() else []
+        assert loaded == [], (argv, loaded)
+
+
+def test_a_list_command_on_an_outdated_database_is_refused_as_every_command_refuses(engine: Engine,
+                                                                                     tmp_path: Path) -> None:
+    """The driver-only path checks the schema revision first; a database at another revision goes the
+    ORM's way (ensure_schema), which names the problem instead of reading columns that may not exist."""
+    from sqlalchemy import text
+
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = 'ffff'"))
+    url = engine.url.render_as_string(hide_password=False)
+    env = {"IVR400_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+           "IVR400_DATABASE_URL": url}
+    done = subprocess.run([sys.executable, "-c", "from ivr400.cli import main; main()", "hotline", "list"],
+                          env=env, capture_output=True, text=True)
+    assert done.returncode != 0 and "error: " in done.stderr and "ffff" in done.stderr, done.stderr
+
+
+def test_a_list_command_names_a_database_it_cannot_open(tmp_path: Path) -> None:
+    env = {"IVR400_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+           "IVR400_DATABASE_URL": f"sqlite:///{tmp_path}/missing-dir/ivr400.db"}
+    done = subprocess.run([sys.executable, "-c", "from ivr400.cli import main; main()", "hotline", "list"],
+                          env=env, capture_output=True, text=True)
+    assert done.returncode == 1 and done.stderr.startswith("error: database: cannot open"), done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_seat_list_shows_the_survey_average_of_each_seat(rich: Session) -> None:
@@ -145,7 +211,7 @@ def test_seat_list_shows_the_survey_average_of_each_seat(rich: Session) -> None:
         s.add(SurveyResponse(uniqueid=f"9.{i}", hotline=hotline, seat=f"PJSIP/{number}@ivr400-out", score=score,
                              at=NOW))
     s.flush()
-    rows = {r["id"]: r for r in listing.seats(s.connection(), NOW)}
+    rows = {r["id"]: r for r in listing.seats(reader(s), NOW)}
     got = rows[first.id]["satisfaction"]
     assert got is not None and (got.average, got.count) == (11 / 3, 3)
     assert got == seat_satisfaction(s, hotline)[number]
