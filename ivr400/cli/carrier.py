@@ -2,10 +2,8 @@
 from __future__ import annotations
 
 import click
-from sqlalchemy import select
 
 from ivr400.cli.common import app, emit, handle_errors, json_option
-from ivr400.db.models import CarrierPolicy
 from ivr400.provisioning.errors import ProvisioningError
 
 
@@ -18,10 +16,10 @@ def carrier() -> None:
 @json_option
 @handle_errors
 def list_(as_json: bool) -> None:
-    with app().session() as s:
-        emit([{"carrier": p.carrier, "allow_mobile": p.allow_mobile, "note": p.note}
-              for p in s.scalars(select(CarrierPolicy).order_by(CarrierPolicy.carrier))], as_json,
-             ["carrier", "allow_mobile", "note"])
+    from ivr400.provisioning import listing
+
+    with app().reader() as db:
+        emit(listing.carriers(db), as_json, ["carrier", "allow_mobile", "note"])
 
 
 @carrier.command("set")
@@ -31,6 +29,8 @@ def list_(as_json: bool) -> None:
 @handle_errors
 def set_(name: str, allow_mobile: bool, note: str | None) -> None:
     """Set whether hotlines of carrier NAME may bind mobiles (already bound seats are kept)."""
+    from ivr400.db.models import CarrierPolicy
+
     with app().session() as s:
         policy = s.get(CarrierPolicy, name)
         if policy is None:

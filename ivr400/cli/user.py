@@ -6,7 +6,7 @@ import secrets
 import click
 
 from ivr400.cli.common import app, emit, handle_errors, json_option
-from ivr400.provisioning import lookup, users
+from ivr400.provisioning.views import user_view
 
 COLUMNS = ["id", "username", "role", "enterprise", "disabled", "locked", "created_at"]
 
@@ -32,13 +32,15 @@ def user() -> None:
 @handle_errors
 def add(username: str, enterprise_ref: str | None, admin: bool, generate_password: bool, as_json: bool) -> None:
     """Create an account: an operator of --enterprise, or --admin."""
+    from ivr400.provisioning import lookup, users
+
     a = app()
     password, generated = _password(generate_password)
     with a.session() as s:
         ent = lookup.enterprise(s, enterprise_ref) if enterprise_ref is not None else None
         row = users.add_user(s, username, password, role="admin" if admin else "operator", enterprise=ent,
                              now=a.now(), actor=a.actor)
-        view = users.user_view(row, a.now())
+        view = user_view(row, a.now())
     if generated:
         view["password"] = password
     emit(view, as_json)
@@ -50,10 +52,12 @@ def add(username: str, enterprise_ref: str | None, admin: bool, generate_passwor
 @handle_errors
 def list_(enterprise_ref: str | None, as_json: bool) -> None:
     """List accounts (of one enterprise with --enterprise)."""
+    from ivr400.provisioning import listing
+
     a = app()
-    with a.session() as s:
-        ent = lookup.enterprise(s, enterprise_ref) if enterprise_ref is not None else None
-        rows = [users.user_view(u, a.now()) for u in users.list_users(s, ent)]
+    with a.reader() as db:
+        owner = listing.enterprise_id(db, enterprise_ref) if enterprise_ref is not None else None
+        rows = listing.users(db, a.now(), enterprise=owner)
     emit(rows, as_json, COLUMNS)
 
 
@@ -63,10 +67,12 @@ def list_(enterprise_ref: str | None, as_json: bool) -> None:
 @handle_errors
 def disable(username: str, as_json: bool) -> None:
     """Disable an account and end its open sessions at once."""
+    from ivr400.provisioning import users
+
     a = app()
     with a.session() as s:
         row = users.set_disabled(s, users.find_user(s, username), True, now=a.now(), actor=a.actor)
-        emit(users.user_view(row, a.now()), as_json)
+        emit(user_view(row, a.now()), as_json)
 
 
 @user.command("enable")
@@ -75,10 +81,12 @@ def disable(username: str, as_json: bool) -> None:
 @handle_errors
 def enable(username: str, as_json: bool) -> None:
     """Enable a disabled account (also clears a lockout)."""
+    from ivr400.provisioning import users
+
     a = app()
     with a.session() as s:
         row = users.set_disabled(s, users.find_user(s, username), False, now=a.now(), actor=a.actor)
-        emit(users.user_view(row, a.now()), as_json)
+        emit(user_view(row, a.now()), as_json)
 
 
 @user.command("passwd")
@@ -88,11 +96,13 @@ def enable(username: str, as_json: bool) -> None:
 @handle_errors
 def passwd(username: str, generate_password: bool, as_json: bool) -> None:
     """Set a new password (clears a lockout, ends the account's open sessions)."""
+    from ivr400.provisioning import users
+
     a = app()
     password, generated = _password(generate_password)
     with a.session() as s:
         row = users.set_password(s, users.find_user(s, username), password, now=a.now(), actor=a.actor)
-        view = users.user_view(row, a.now())
+        view = user_view(row, a.now())
     if generated:
         view["password"] = password
     emit(view, as_json)

@@ -7,7 +7,6 @@ import click
 
 from ivr400.cli.common import app, emit, emit_json, handle_errors, json_option
 from ivr400.pbx.asterisk.dialplan_variables import VOICEMAIL_SPOOL
-from ivr400.provisioning.voicemail import list_voicemail, sync_voicemail, voicemail_view
 
 CDR_CSV = "/var/log/asterisk/cdr-csv/Master.csv"
 
@@ -28,6 +27,8 @@ def voicemail() -> None:
 @handle_errors
 def sync(spool_dir: Path | None, cdr_csv: Path | None, as_json: bool) -> None:
     """Import new recordings into the database (idempotent: a message is imported once)."""
+    from ivr400.provisioning.voicemail import sync_voicemail
+
     a = app()
     settings = a.settings
     spool_dir = spool_dir or settings.asterisk_spool_dir / PurePosixPath(VOICEMAIL_SPOOL).name
@@ -50,7 +51,9 @@ def sync(spool_dir: Path | None, cdr_csv: Path | None, as_json: bool) -> None:
 @handle_errors
 def list_(hotline: str | None, limit: int | None, as_json: bool) -> None:
     """Messages, newest first."""
-    with app().session() as s:
+    from ivr400.provisioning import listing
+
+    with app().reader() as db:
         number = "".join(ch for ch in hotline if ch.isdigit()) if hotline else None
-        rows = [voicemail_view(v) for v in list_voicemail(s, hotline=number, limit=limit)]
+        rows = listing.voicemails(db, hotline=number, limit=limit)
     emit(rows, as_json, ["id", "hotline", "caller", "recorded_at", "duration_s", "size", "file"])

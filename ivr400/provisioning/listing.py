@@ -28,6 +28,8 @@ from ivr400.provisioning.views import (
     hotline_view,
     seat_view,
     tone_view,
+    user_view,
+    voicemail_view,
 )
 
 #: Larger ids cannot exist (64-bit keys) and SQLite refuses to even compare them (as in `lookup`).
@@ -39,6 +41,11 @@ TONE = LiteTable("tone", {"id": INT, "name": STR, "kind": STR, "original_name": 
                           "sha256": STR, "enterprise_id": INT, "status": STR, "status_reason": STR,
                           "reviewed_by": STR, "reviewed_at": UTC})
 TRUNK = LiteTable("trunk", {"id": INT, "name": STR, "dial_template": STR})
+CARRIER_POLICY = LiteTable("carrier_policy", {"carrier": STR, "allow_mobile": BOOL, "note": STR})
+WEB_USER = LiteTable("web_user", {"id": INT, "username": STR, "role": STR, "enterprise_id": INT, "disabled": BOOL,
+                                  "locked_until": UTC, "created_at": UTC})
+VOICEMAIL = LiteTable("voicemail", {"id": INT, "hotline_id": INT, "uniqueid": STR, "caller": STR, "file_path": STR,
+                                    "size": INT, "duration_s": FLOAT, "recorded_at": UTC, "heard": BOOL})
 HOTLINE = LiteTable("hotline", {"id": INT, "number": STR, "carrier": STR, "enterprise_id": INT, "name": STR,
                                 "max_bound": INT, "active": BOOL, "hunt_strategy": STR, "welcome_tone_id": INT,
                                 "ringback_tone_id": INT, "hunt_weighted": BOOL, "survey_enabled": BOOL,
@@ -56,7 +63,8 @@ SEAT = LiteTable("seat", {"id": INT, "hotline_id": INT, "department_id": INT, "d
 SURVEY_RESPONSE = LiteTable("survey_response", {"hotline": STR, "seat": STR, "score": INT})
 
 #: The lightweight tables, by table name (for the test comparing them with the models).
-TABLES = {t.name: t for t in (ENTERPRISE, TONE, TRUNK, HOTLINE, DESTINATION, DEPARTMENT, SEAT, SURVEY_RESPONSE)}
+TABLES = {t.name: t for t in (ENTERPRISE, TONE, TRUNK, CARRIER_POLICY, WEB_USER, VOICEMAIL, HOTLINE, DESTINATION,
+                              DEPARTMENT, SEAT, SURVEY_RESPONSE)}
 
 #: A seat's hunt order: by hotline, the switchboard's (no department) first, then department and position.
 SEAT_ORDER = "hotline_id, department_id IS NOT NULL, department_id, position"
@@ -224,3 +232,41 @@ def departments(db: Reader, hotline: int) -> list[dict[str, Any]]:
     for d in rows:
         d.hotline, d.seats = SimpleNamespace(number=number), seats[d.id]
     return [department_view(d) for d in rows]  # type: ignore[arg-type]
+
+
+def carriers(db: Reader) -> list[dict[str, Any]]:
+    """Each carrier's policy (运营商: may its hotlines bind mobiles?) as {carrier, allow_mobile, note}, by name."""
+    return [vars(p) for p in db.rows(CARRIER_POLICY.select(order_by="carrier"))]
+
+
+def users(db: Reader, now: datetime, *, enterprise: int | None = None) -> list[dict[str, Any]]:
+    """`user_view` of every web account (of one enterprise's when given) at `now`, by id."""
+    names = {e.id: e for e in db.rows(ENTERPRISE.select("id", "name"))}
+    if enterprise is None:
+        rows = db.rows(WEB_USER.select(order_by="id"))
+    else:
+        rows = db.rows(WEB_USER.select(where="enterprise_id = :e", order_by="id"), {"e": enterprise})
+    for u in rows:
+        u.enterprise = names.get(u.enterprise_id) if u.enterprise_id is not None else None
+    return [user_view(u, now) for u in rows]  # type: ignore[arg-type]
+
+
+def voicemails(db: Reader, *, hotline: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+    """`voicemail_view` of the messages (留言), newest first (of the hotline numbered `hotline` when given;
+    at most `limit`)."""
+    enterprises = {e.id: e for e in db.rows(ENTERPRISE.select("id", "timezone"))}
+    numbers = {h.id: h for h in db.rows(HOTLINE.select("id", "number", "enterprise_id"))}
+    params: dict[str, Any] = {}
+    where = ""
+    if hotline is not None:
+        where, params["n"] = "hotline_id IN (SELECT id FROM hotline WHERE number = :n)", hotline
+    sql, kinds = VOICEMAIL.select(where=where, order_by="recorded_at DESC, id DESC")
+    if limit is not None:
+        sql, params["limit"] = f"{sql} LIMIT :limit", limit
+    rows = db.rows((sql, kinds), params)
+    for v in rows:
+        h = numbers.get(v.hotline_id) if v.hotline_id is not None else None
+        if h is not None:
+            h.enterprise = enterprises[h.enterprise_id]
+        v.hotline = h
+    return [voicemail_view(v) for v in rows]  # type: ignore[arg-type]

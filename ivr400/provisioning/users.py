@@ -10,7 +10,6 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from pwdlib import PasswordHash
 from sqlalchemy import select
@@ -155,13 +154,6 @@ def authenticate(session: Session, username: str, password: str, *, now: datetim
     if new_hash is not None:
         user.password_hash = new_hash
     return LoginResult(user)
-
-
-def user_view(user: WebUser, now: datetime) -> dict[str, Any]:
-    locked = user.locked_until is not None and now < user.locked_until
-    return {"id": user.id, "username": user.username, "role": user.role,
-            "enterprise": user.enterprise.name if user.enterprise else None,
-            "disabled": user.disabled, "locked": locked, "created_at": user.created_at}
 
 
 def list_users(session: Session, enterprise: Enterprise | None = None) -> list[WebUser]:

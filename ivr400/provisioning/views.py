@@ -12,7 +12,18 @@ from ivr400.localtime import to_zone
 from ivr400.provisioning.status import effective_hunt, effective_status, key_path
 
 if TYPE_CHECKING:  # the views read attributes only; the fast list commands pass driver rows shaped alike
-    from ivr400.db.models import Department, Destination, Enterprise, Evidence, Hotline, Seat, Tone, WhitelistEvent
+    from ivr400.db.models import (
+        Department,
+        Destination,
+        Enterprise,
+        Evidence,
+        Hotline,
+        Seat,
+        Tone,
+        Voicemail,
+        WebUser,
+        WhitelistEvent,
+    )
 
 
 def enterprise_view(e: Enterprise) -> dict[str, Any]:
@@ -76,3 +87,19 @@ def tone_view(t: Tone) -> dict[str, Any]:
             "sha256": t.sha256, "enterprise_id": t.enterprise_id, "status": t.status,
             "status_reason": t.status_reason, "reviewed_by": t.reviewed_by,
             "reviewed_at": t.reviewed_at.isoformat() if t.reviewed_at else None}
+
+
+def user_view(user: WebUser, now: datetime) -> dict[str, Any]:
+    """A web account (no password hash): `locked` while a lockout runs at `now`."""
+    locked = user.locked_until is not None and now < user.locked_until
+    return {"id": user.id, "username": user.username, "role": user.role,
+            "enterprise": user.enterprise.name if user.enterprise else None,
+            "disabled": user.disabled, "locked": locked, "created_at": user.created_at}
+
+
+def voicemail_view(v: Voicemail) -> dict[str, Any]:
+    """`recorded_at` in the zone of the hotline's enterprise (UTC when the hotline is gone), named by `timezone`."""
+    tz = v.hotline.enterprise.timezone if v.hotline else "UTC"
+    return {"id": v.id, "hotline": v.hotline.number if v.hotline else None, "caller": v.caller,
+            "recorded_at": to_zone(v.recorded_at, tz), "timezone": tz, "duration_s": v.duration_s, "size": v.size,
+            "heard": v.heard, "uniqueid": v.uniqueid, "file": v.file_path}

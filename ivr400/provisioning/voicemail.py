@@ -22,7 +22,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ivr400.db.models import CallRecord, Department, Hotline, Voicemail
-from ivr400.localtime import to_zone
 from ivr400.provisioning.errors import ProvisioningError
 from ivr400.validators import HOTLINE_NUMBER
 
@@ -190,9 +189,3 @@ def list_voicemail(session: Session, *, hotline: str | None = None, limit: int |
     return list(session.scalars(stmt))
 
 
-def voicemail_view(v: Voicemail) -> dict[str, Any]:
-    """`recorded_at` in the zone of the hotline's enterprise (UTC when the hotline is gone), named by `timezone`."""
-    tz = v.hotline.enterprise.timezone if v.hotline else "UTC"
-    return {"id": v.id, "hotline": v.hotline.number if v.hotline else None, "caller": v.caller,
-            "recorded_at": to_zone(v.recorded_at, tz), "timezone": tz, "duration_s": v.duration_s, "size": v.size,
-            "heard": v.heard, "uniqueid": v.uniqueid, "file": v.file_path}

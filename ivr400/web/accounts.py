@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from ivr400.db.models import WebUser
 from ivr400.provisioning import users
 from ivr400.provisioning.errors import ProvisioningError
+from ivr400.provisioning.views import user_view
 from ivr400.web.context import Principal, admin, config, db, repository
 from ivr400.web.pages import form_row, render, see_other
 from ivr400.web.scope import NotFound, Repository
@@ -24,7 +25,7 @@ def _page(request: Request, who: Principal, repo: Repository, *, status_code: in
           errors: dict[str, str] | None = None, form: dict[str, str] | None = None,
           created: tuple[str, str] | None = None) -> HTMLResponse:
     now = config(request).now()
-    rows = [users.user_view(u, now) for u in users.list_users(repo.session)]
+    rows = [user_view(u, now) for u in users.list_users(repo.session)]
     return render(request, "accounts.html", who, status_code=status_code, rows=rows, enterprises=repo.enterprises(),
                   errors=errors or {}, form=form or {}, created=created)
 

@@ -163,7 +163,8 @@ def test_a_list_command_loads_no_sqlalchemy(bare_engine: Engine, tmp_path: Path)
     assert "alembic" in first.stdout.splitlines()[-1].split()
     for argv in (["hotline", "list"], ["seat", "list", "4008123456"], ["destination", "list"],
                  ["enterprise", "list"], ["department", "list", "4008123456"], ["hotline", "--help"],
-                 ["tone", "list"], ["trunk", "list"], ["whitelist", "expiring", "--days", "30"]):
+                 ["tone", "list"], ["trunk", "list"], ["whitelist", "expiring", "--days", "30"], ["user", "list"],
+                 ["voicemail", "list"], ["carrier", "list"]):
         done = subprocess.run([sys.executable, "-c", probe, *argv], env=env, capture_output=True, text=True)
         if argv[1:] == ["list", "4008123456"]:  # the empty database has no such hotline: refused as lookup does
             assert done.returncode == 1 and "error: hotline: no hotline 4008123456" in done.stderr, done.stderr
@@ -216,3 +217,39 @@ def test_seat_list_shows_the_survey_average_of_each_seat(rich: Session) -> None:
     assert got is not None and (got.average, got.count) == (11 / 3, 3)
     assert got == seat_satisfaction(s, hotline)[number]
     assert all(r["satisfaction"] is None for i, r in rows.items() if i != first.id and r["destination"] != number)
+
+
+def test_accounts_messages_and_carriers_equal_the_orm_views(rich: Session) -> None:
+    """`user list`, `voicemail list` and `carrier list` read through the driver what the ORM views show."""
+    from ivr400.db.models import CarrierPolicy, Voicemail, WebUser
+    from ivr400.provisioning import users
+    from ivr400.provisioning.views import user_view, voicemail_view
+    from ivr400.provisioning.voicemail import list_voicemail
+
+    s = rich
+    first, second = s.scalars(select(Enterprise).order_by(Enterprise.id)).all()
+    users.add_user(s, "root1", "a long enough password 1", role="admin", enterprise=None, now=NOW, actor="t")
+    locked = users.add_user(s, "op1", "a long enough password 2", role="operator", enterprise=first, now=NOW,
+                            actor="t")
+    users.add_user(s, "op2", "a long enough password 3", role="operator", enterprise=second, now=NOW, actor="t")
+    locked.locked_until = NOW + timedelta(minutes=5)
+    main = s.scalars(select(Hotline).where(Hotline.number == "4008000001")).one()
+    for i, hotline in enumerate((main, None, main)):
+        s.add(Voicemail(hotline_id=hotline.id if hotline else None, uniqueid=f"vm.{i}", caller=f"1380013800{i}",
+                        file_path=f"msg{i}.wav", size=1000 + i, duration_s=2.5 if i else None,
+                        recorded_at=NOW - timedelta(hours=i), heard=bool(i % 2)))
+    s.commit()
+    db = reader(s)
+    for owner in (None, first, second):
+        expected = [user_view(u, NOW) for u in users.list_users(s, owner)]
+        assert listing.users(db, NOW, enterprise=owner.id if owner else None) == expected
+    assert [u["locked"] for u in listing.users(db, NOW)] == [False, True, False]
+    assert len(s.scalars(select(WebUser)).all()) == 3
+    for number, limit in ((None, None), ("4008000001", None), (None, 2), ("4008000002", None)):
+        assert listing.voicemails(db, hotline=number, limit=limit) == [
+            voicemail_view(v) for v in list_voicemail(s, hotline=number, limit=limit)]
+    assert [v["hotline"] for v in listing.voicemails(db)] == ["4008000001", None, "4008000001"]
+    assert listing.carriers(db) == [
+        {"carrier": p.carrier, "allow_mobile": p.allow_mobile, "note": p.note}
+        for p in s.scalars(select(CarrierPolicy).order_by(CarrierPolicy.carrier))]
+    assert len(listing.carriers(db)) == 3
