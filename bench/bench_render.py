@@ -49,8 +49,9 @@ def _chunks(rows: list[dict], size: int = CHUNK) -> Iterator[list[dict]]:
         yield rows[i:i + size]
 
 
-def populate(engine, hotlines: int, seats: int, data_root: Path) -> float:  # noqa: ANN001
-    """Bulk-insert the fixture; return seconds spent."""
+def populate(engine, hotlines: int, seats: int, data_root: Path, menu_every: int = 1) -> float:  # noqa: ANN001
+    """Bulk-insert the fixture; return seconds spent. Hotlines whose id is not a multiple of `menu_every`
+    have no menu: all their seats on the switchboard (bench_controller_reload: menus on a tenth)."""
     started = time.perf_counter()
     (data_root / "tones").mkdir(parents=True, exist_ok=True)
     tone_file = data_root / "tones" / ("0" * 64 + ".wav")
@@ -61,7 +62,8 @@ def populate(engine, hotlines: int, seats: int, data_root: Path) -> float:  # no
     with Session(engine) as session:
         session.execute(insert(Tone), [{
             "id": 1, "enterprise_id": None, "name": "bench-ringback", "kind": "ringback", "original_name": "r.wav",
-            "sha256": "0" * 64, "stored_path": f"tones/{'0' * 64}.wav", "duration_s": 1.0, "created_at": NOW}])
+            "sha256": "0" * 64, "stored_path": f"tones/{'0' * 64}.wav", "duration_s": 1.0, "created_at": NOW,
+            "status": "approved"}])
         ents, hls, depts, dests, bills, seat_rows = [], [], [], [], [], []
         for h in range(1, hotlines + 1):
             ents.append({"id": h, "name": f"企业{h}有限公司", "name_key": f"e{h}", "area_code": "010",
@@ -70,10 +72,12 @@ def populate(engine, hotlines: int, seats: int, data_root: Path) -> float:  # no
                         "name": f"热线{h}", "max_bound": max(20, seats), "active": True, "hunt_strategy": "sequential",
                         "max_attempts": 0, "menu_timeout_s": 5, "menu_retries": 3, "voicemail": True,
                         "record_calls": False, "created_at": NOW, "ringback_tone_id": 1 if h % 10 == 0 else None})
-            depts.append({"id": 2 * h - 1, "hotline_id": h, "parent_id": None, "key": "1", "name": "销售部",
-                          "hunt_strategy": "round_robin", "max_attempts": 3})
-            depts.append({"id": 2 * h, "hotline_id": h, "parent_id": None, "key": "2", "name": "售后服务部",
-                          "hunt_strategy": "simultaneous", "max_attempts": 0})
+            menu = h % menu_every == 0
+            if menu:
+                depts.append({"id": 2 * h - 1, "hotline_id": h, "parent_id": None, "key": "1", "name": "销售部",
+                              "hunt_strategy": "round_robin", "max_attempts": 3})
+                depts.append({"id": 2 * h, "hotline_id": h, "parent_id": None, "key": "2", "name": "售后服务部",
+                              "hunt_strategy": "simultaneous", "max_attempts": 0})
             for s in range(seats):
                 did = (h - 1) * seats + s + 1
                 dests.append({"id": did, "enterprise_id": h, "number": f"010{60000000 + did:08d}"[:11],
@@ -84,7 +88,7 @@ def populate(engine, hotlines: int, seats: int, data_root: Path) -> float:  # no
                               "media_type": "image/png", "size": 1, "sha256": "0" * 64,
                               "stored_path": "evidence/00/bill", "attributes": BILL, "long_term": False,
                               "created_at": NOW})
-                if s < sb:
+                if s < sb or not menu:
                     dept, pos = None, s + 1
                 elif s < sb + d1:
                     dept, pos = 2 * h - 1, s - sb + 1

@@ -31,7 +31,7 @@ from __future__ import annotations
 import gc
 import re
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -392,11 +392,13 @@ class _Walk:
             self.rd.warn(f"{self.where}: seats {orphans} belong to departments left out of the menu; not routed")
 
 
-def read_tree(session: Session, now: datetime, *, strict: bool = False) -> HotlineTree:
+def read_tree(session: Session, now: datetime, *, strict: bool = False,
+              hotline_ids: Collection[int] | None = None) -> HotlineTree:
     """Read every active hotline with its menus, seats routable at ``now`` (aware), tones and trunks.
 
     With ``strict``, the first bad row raises :class:`~ivr400.validators.UnsafeValueError` instead of
-    being left out with a warning.
+    being left out with a warning. With ``hotline_ids``, only those hotlines (the ids of the active ones
+    among them) are read, by the same rules: what a controller's incremental reload needs after an edit.
     """
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now: must be timezone-aware")
@@ -405,20 +407,21 @@ def read_tree(session: Session, now: datetime, *, strict: bool = False) -> Hotli
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _read(session, now, strict)
+        return _read(session, now, strict, None if hotline_ids is None else sorted(set(hotline_ids)))
     finally:
         if gc_was_enabled:
             gc.enable()
 
 
-def _read(session: Session, now: datetime, strict: bool) -> HotlineTree:
+def _read(session: Session, now: datetime, strict: bool, only: list[int] | None) -> HotlineTree:
+    active = Hotline.active.is_(True) if only is None else Hotline.active.is_(True) & Hotline.id.in_(only)
     hotline_rows = session.execute(
         select(Hotline.id, Hotline.number, Hotline.name, Hotline.enterprise_id, Enterprise.name, Enterprise.timezone,
                Hotline.welcome_tone_id, Hotline.ringback_tone_id, Hotline.hunt_strategy, Hotline.max_attempts,
                Hotline.menu_timeout_s, Hotline.menu_retries, Hotline.voicemail, Hotline.record_calls,
                Hotline.hunt_weighted, Hotline.survey_enabled, Hotline.survey_prompt)
         .join(Enterprise, Enterprise.id == Hotline.enterprise_id)
-        .where(Hotline.active.is_(True))
+        .where(active)
         .order_by(Hotline.number, Hotline.id)
     ).all()
 
@@ -428,7 +431,7 @@ def _read(session: Session, now: datetime, strict: bool) -> HotlineTree:
                Department.hunt_strategy, Department.max_attempts, Department.ringback_tone_id,
                Department.prompt_tone_id, Department.hunt_weighted)
         .join(Hotline, Hotline.id == Department.hotline_id)
-        .where(Hotline.active.is_(True))
+        .where(active)
         .order_by(Department.hotline_id, Department.key, Department.id)
     ):
         depts_by_hotline[row[1]].append(_DepartmentRow(*row))
@@ -436,11 +439,14 @@ def _read(session: Session, now: datetime, strict: bool) -> HotlineTree:
     # routable_seats(session, now) as plain columns (no ORM entities: ~10x faster on 200,000 seats), plus
     # each destination's validity window.
     seats_by_hotline: dict[int, list[_SeatRow]] = defaultdict(list)
-    for row in session.execute(routable_seats_query(now).with_only_columns(
+    seat_query = routable_seats_query(now).with_only_columns(
         Seat.id, Seat.hotline_id, Seat.department_id, Seat.position, Seat.ring_timeout_s, Destination.id,
         Destination.number, Destination.trunk_id, Hotline.trunk_id, Destination.valid_from, Destination.valid_until,
         Seat.weight,
-    )):
+    )
+    if only is not None:
+        seat_query = seat_query.where(Seat.hotline_id.in_(only))
+    for row in session.execute(seat_query):
         seats_by_hotline[row[1]].append(_SeatRow(*row))
 
     tone_rows: dict[int, tuple[object, ...]] = {

@@ -7,6 +7,17 @@ destination's ``valid_from`` has just passed, it loads a new configuration in th
 swaps the reference. Calls keep being decided from the old configuration meanwhile: the event loop never
 waits for the database. So an edit is seen by calls starting about ``poll_interval + load time`` later.
 
+The load is **incremental** when it can be: the triggers of migration 0014 log, in ``config_change``, the
+hotline each changed row may reroute. After the last change id it applied, the cache reads the new rows
+and reloads only those hotlines (``load_config(only=…, base=…)``), so one edit costs one hotline's read
+whatever the number of hotlines. It loads in full instead when a row names no hotline (a shared table:
+tones, trunks, calendar, region overrides, carrier policy), when more than :data:`MAX_INCREMENTAL`
+hotlines changed, when the generation moved without a new change row, when a time-bound change
+(``next_change_at``) is due, and every :data:`FULL_RELOAD_S` seconds as a safety net. Change ids are
+applied in order: an id missing below a newer one (a PostgreSQL writer that has not committed yet) holds
+the applied id back, the newer rows are applied meanwhile, and after :data:`GAP_WAIT_S` seconds the gap
+is taken for a rolled-back transaction and passed with a full load.
+
 Failures never stop the controller: a failed initial load leaves :attr:`ConfigCache.config` None (the
 routes then leave every call to the dialplan's static plan), a failed poll or reload keeps the previous
 configuration; both are logged (rate-limited) and retried at the next tick. Nothing here is shared
@@ -20,19 +31,46 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from ivr400.controller.loader import LoadedConfig, load_config
-from ivr400.db.models import ConfigGeneration
+from ivr400.db.models import ConfigChange, ConfigGeneration
 
-__all__ = ["ConfigCache"]
+__all__ = ["FULL_RELOAD_S", "GAP_WAIT_S", "MAX_INCREMENTAL", "ConfigCache", "plan_reload"]
 
 _log = logging.getLogger(__name__)
 
-Loader = Callable[[Session, datetime], LoadedConfig]
+Loader = Callable[..., LoadedConfig]
+
+#: More changed hotlines than this in one poll: a full load (cheaper than a long IN list, and rare).
+MAX_INCREMENTAL = 500
+#: A change id missing for this long below newer ones is a rolled-back transaction's (seconds).
+GAP_WAIT_S = 10.0
+#: A full load at least this often, whatever the change log says (seconds).
+FULL_RELOAD_S = 300.0
+
+
+def plan_reload(applied: int, changes: list[tuple[int, int | None]]) -> tuple[int, frozenset[int] | None, bool]:
+    """What a poll does with the change rows after id ``applied`` (``changes``: (id, hotline_id) by id).
+
+    Returns ``(new_applied, hotlines, gap)``: the highest id up to which every id was seen (contiguous from
+    ``applied``); the hotline ids to reload, or None when the load must be full (a row naming no hotline,
+    more than MAX_INCREMENTAL hotlines); whether an id is missing below a seen one. Pure.
+    """
+    new_applied, gap = applied, False
+    for change_id, _ in changes:
+        if change_id == new_applied + 1 and not gap:
+            new_applied = change_id
+        elif change_id > new_applied + 1:
+            gap = True
+    named = {hotline for _, hotline in changes}
+    if None in named or len(named) > MAX_INCREMENTAL:
+        return new_applied, None, gap
+    return new_applied, frozenset(h for h in named if h is not None), gap
 
 
 class ConfigCache:
@@ -80,6 +118,12 @@ class ConfigCache:
         #: time.monotonic() of the last poll that reached the database.
         self.last_ok: float | None = None
         self.on_reload = on_reload
+        #: The config_change id every change up to which the installed configuration includes (None: the
+        #: table is missing, an older schema: every reload is full).
+        self.change_id: int | None = None
+        self.incremental_reloads = 0
+        self._gap_since: float | None = None
+        self._full_at = 0.0
 
     # ---- what the routes read
     @property
@@ -103,31 +147,73 @@ class ConfigCache:
         return None if value is None else int(value)
 
     def load(self) -> LoadedConfig:
-        """Load a configuration now (blocking) and install it; returns it."""
-        with Session(self.engine) as session:
-            config = self._loader(session, self.now())
-        self._install(config)
-        return config
+        """Load a configuration now (blocking, in full) and install it; returns it."""
+        loaded = self._poll_sync(True)
+        assert loaded is not None
+        self._install(*loaded)
+        return loaded[0]
 
-    def _poll_sync(self, force: bool) -> LoadedConfig | None:
-        """One tick: read the generation; load when it moved, when forced, or when a validity starts."""
+    def _last_change(self, session: Session) -> int | None:
+        try:
+            with session.begin_nested():
+                return int(session.scalar(select(func.coalesce(func.max(ConfigChange.id), 0))) or 0)
+        except Exception:  # noqa: BLE001 - no config_change table (a schema before 0014): full loads only
+            return None
+
+    def _poll_sync(self, force: bool) -> tuple[LoadedConfig, int | None] | None:
+        """One tick: read the generation; load when it moved, when forced, or when a validity starts.
+
+        Returns the new configuration with the change id it includes, or None when nothing is due.
+        """
         generation = self.read_generation()
         current = self._config
-        due = (
+        clock = time.monotonic()
+        full = (
             force
             or current is None
-            or generation != current.generation
+            or self.change_id is None
             or (current.next_change_at is not None and self.now() >= current.next_change_at)
+            or clock - self._full_at >= FULL_RELOAD_S
         )
-        if not due:
+        if not full and generation == current.generation and self._gap_since is None:  # type: ignore[union-attr]
             return None
         with Session(self.engine) as session:
-            return self._loader(session, self.now())
+            if not full:
+                assert current is not None and self.change_id is not None
+                rows = session.execute(select(ConfigChange.id, ConfigChange.hotline_id)
+                                       .where(ConfigChange.id > self.change_id).order_by(ConfigChange.id)).all()
+                applied, hotlines, gap = plan_reload(self.change_id, [(r[0], r[1]) for r in rows])
+                if gap:
+                    self._gap_since = self._gap_since or clock
+                    if clock - self._gap_since >= GAP_WAIT_S:  # a rolled-back writer's ids: go past them
+                        self.log.warning("config_change ids missing for %.0f s: reloading in full", GAP_WAIT_S)
+                        full = True
+                else:
+                    self._gap_since = None
+                if not rows and generation != current.generation:
+                    full = True  # the generation moved with no change row seen: trust nothing, read all
+                if not full and hotlines is not None:
+                    if not hotlines:
+                        return (current if generation == current.generation
+                                else replace(current, generation=generation)), applied
+                    config = self._loader(session, self.now(), only=hotlines, base=current)
+                    return replace(config, generation=generation), applied
+                full = True
+            top = self._last_change(session)  # before the read: a later change is applied next time
+            config = self._loader(session, self.now())
+            self._full_at = clock
+            self._gap_since = None
+            return config, top
 
-    def _install(self, config: LoadedConfig) -> None:
+    def _install(self, config: LoadedConfig, change_id: int | None) -> None:
         previous = self._config
+        self.change_id = change_id
+        if config is previous:
+            return
         self._config = config
         self.reloads += 1
+        if config.reloaded is not None:
+            self.incremental_reloads += 1
         if previous is None:
             self.log.info("configuration loaded: %s", config.summary())
         else:
@@ -169,8 +255,9 @@ class ConfigCache:
             self._failing_since = None
         if config is None:
             return False
-        self._install(config)
-        return True
+        installed = self._config
+        self._install(*config)
+        return self._config is not installed
 
     def _failed(self, exc: BaseException) -> None:
         self.failures += 1

@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from types import MappingProxyType
@@ -133,13 +133,18 @@ class LoadedConfig:
     warnings: tuple[str, ...] = ()
     next_change_at: datetime | None = None
     load_seconds: float = 0.0
+    #: number -> hotline id of every hotline read (served or skipped): what an incremental load replaces.
+    hotline_ids: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    #: How many hotlines this load read: None for a full load, else the size of ``only``.
+    reloaded: int | None = None
 
     def get(self, number: str) -> HotlineEntry | None:
         return self.hotlines.get(number)
 
     def summary(self) -> str:
         partial = sum(1 for e in self.hotlines.values() if not e.rules_ok)
-        return (f"generation {self.generation}: {len(self.hotlines)} hotline(s)"
+        scope = "" if self.reloaded is None else f" ({self.reloaded} reloaded)"
+        return (f"generation {self.generation}: {len(self.hotlines)} hotline(s){scope}"
                 f"{f' ({partial} with invalid rules)' if partial else ''}, {len(self.skipped)} skipped, "
                 f"{len(self.warnings)} warning(s), {self.load_seconds * 1000:.0f} ms")
 
@@ -159,51 +164,70 @@ class _Problems:
         self.warnings.append(message)
 
 
-def load_config(session: Session, now: datetime) -> LoadedConfig:
-    """Read the routing configuration of every active hotline at ``now`` (aware)."""
+def load_config(session: Session, now: datetime, *, only: Collection[int] | None = None,
+                base: LoadedConfig | None = None) -> LoadedConfig:
+    """Read the routing configuration of every active hotline at ``now`` (aware).
+
+    Incremental (``only`` and ``base`` both given): read only the hotlines whose ids are in ``only`` and
+    return ``base`` with those replaced (added, changed, or dropped when no longer active); every other
+    hotline keeps its entry from ``base``. The shared tables (calendar, region overrides) are read in full
+    either way; a change to them must come with a full load (the controller's change log says so,
+    migration 0014). Raises ValueError for a naive ``now`` or ``only`` without ``base``.
+    """
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now: must be timezone-aware")
+    if only is not None and base is None:
+        raise ValueError("only: an incremental load needs the base configuration")
     started = time.perf_counter()
     pb = _Problems()
+    ids = None if only is None else sorted(set(only))
     # The generation first: an edit committed while we read makes the next poll reload again, never
     # the reverse (stale data labelled with a newer generation).
     generation = read_generation(session)
 
-    tree = read_tree(session, now)
+    tree = read_tree(session, now, hotline_ids=ids)
     for message in tree.warnings:
         pb.warn(message)
+
+    def of_changed(column: Any, stmt: Any) -> Any:  # noqa: ANN401 - a Core column and select
+        return stmt if ids is None else stmt.where(column.in_(ids))
+
     # What the rules need of each hotline, beside the tree.
     rule_columns: dict[int, Row[Any]] = {
-        row.id: row for row in session.execute(
+        row.id: row for row in session.execute(of_changed(Hotline.id,
             select(Hotline.id, Hotline.block_mode, Hotline.anonymous_policy, Hotline.refuse_with,
                    Hotline.refuse_prompt, Hotline.after_hours_kind, Hotline.after_hours_department_id,
-                   Hotline.after_hours_prompt, Hotline.caller_cap_per_month).where(Hotline.active.is_(True)))
+                   Hotline.after_hours_prompt, Hotline.caller_cap_per_month).where(Hotline.active.is_(True))))
     }
     # A destination approved with a future valid_from becomes routable without any row changing: reload then.
+    # (Incremental: the earlier of the base's instant and the changed hotlines' own; one too early only
+    # costs a reload at that instant.)
+    bound = select(Seat.destination_id) if ids is None else select(Seat.destination_id).where(Seat.hotline_id.in_(ids))
     next_change_at = session.scalar(
         select(func.min(Destination.valid_from)).where(
             Destination.status == WhitelistStatus.APPROVED.value, Destination.valid_from > now,
-            Destination.id.in_(select(Seat.destination_id)))
+            Destination.id.in_(bound))
     )
-
+    if base is not None and base.next_change_at is not None and base.next_change_at > now:
+        next_change_at = min(filter(None, (next_change_at, base.next_change_at)))
 
     time_rules: dict[int, list[Row[Any]]] = defaultdict(list)
-    for row in session.execute(
+    for row in session.execute(of_changed(TimeRuleRow.hotline_id,
         select(TimeRuleRow.id, TimeRuleRow.hotline_id, TimeRuleRow.priority, TimeRuleRow.name, TimeRuleRow.days,
                TimeRuleRow.weekdays, TimeRuleRow.segments, TimeRuleRow.action_kind,
-               TimeRuleRow.action_department_id, TimeRuleRow.action_prompt).order_by(TimeRuleRow.id)
+               TimeRuleRow.action_department_id, TimeRuleRow.action_prompt).order_by(TimeRuleRow.id))
     ):
         time_rules[row.hotline_id].append(row)
     region_rules: dict[int, list[Row[Any]]] = defaultdict(list)
-    for region_row in session.execute(
+    for region_row in session.execute(of_changed(RegionRuleRow.hotline_id,
         select(RegionRuleRow.id, RegionRuleRow.hotline_id, RegionRuleRow.priority, RegionRuleRow.province,
-               RegionRuleRow.city, RegionRuleRow.department_id).order_by(RegionRuleRow.id)
+               RegionRuleRow.city, RegionRuleRow.department_id).order_by(RegionRuleRow.id))
     ):
         region_rules[region_row.hotline_id].append(region_row)
     block_entries: dict[int, list[Row[Any]]] = defaultdict(list)
-    for block_row in session.execute(
+    for block_row in session.execute(of_changed(BlockEntryRow.hotline_id,
         select(BlockEntryRow.id, BlockEntryRow.hotline_id, BlockEntryRow.number, BlockEntryRow.prefix)
-        .order_by(BlockEntryRow.id)
+        .order_by(BlockEntryRow.id))
     ):
         block_entries[block_row.hotline_id].append(block_row)
 
@@ -255,11 +279,19 @@ def load_config(session: Session, now: datetime) -> LoadedConfig:
 
     hotlines: dict[str, HotlineEntry] = {}
     skipped: dict[str, str] = {s.number: s.reason for s in tree.skipped if isinstance(s.number, str)}
+    hotline_ids: dict[str, int] = {s.number: s.id for s in tree.skipped if isinstance(s.number, str)}
+    if base is not None and ids is not None:  # keep every hotline the load did not read
+        changed = set(ids)
+        kept = {number for number, hid in base.hotline_ids.items() if hid not in changed}
+        hotlines = {n: e for n, e in base.hotlines.items() if n in kept}
+        skipped = {n: r for n, r in base.skipped.items() if n in kept} | skipped
+        hotline_ids = {n: base.hotline_ids[n] for n in kept} | hotline_ids
     for node in tree.hotlines:
+        hotline_ids[node.number] = node.id
         h = rule_columns.get(node.id)
         builder = _HotlineBuilder(node, pb)
         try:
-            base = builder.base()
+            plain = builder.base()
         except (ValueError, TypeError) as exc:
             pb.warn(f"hotline {node.number} (id {node.id}): left to the static plan: {exc}")
             skipped[node.number] = str(exc)
@@ -267,16 +299,16 @@ def load_config(session: Session, now: datetime) -> LoadedConfig:
         problem: str | None = bad_calendars.get(node.enterprise_id)
         if h is None:  # activated between the two reads: its edit bumped the generation, the next poll reloads
             problem = "hotline changed while the configuration was read"
-        routing = base
+        routing = plain
         calendar = national
         if problem is None and h is not None:
             try:
                 calendar = calendar_for(node.enterprise_id)
-                routing = builder.with_rules(base, h, time_rules.get(node.id, []), region_rules.get(node.id, []),
+                routing = builder.with_rules(plain, h, time_rules.get(node.id, []), region_rules.get(node.id, []),
                                              block_entries.get(node.id, []), overrides)
             except (ValueError, TypeError, KeyError) as exc:
                 problem = str(exc)
-                routing, calendar = base, national
+                routing, calendar = plain, national
         if problem is not None:
             pb.warn(f"hotline {node.number}: rules invalid, the route hook leaves calls to the static plan: {problem}")
         hotlines[node.number] = HotlineEntry(
@@ -295,6 +327,8 @@ def load_config(session: Session, now: datetime) -> LoadedConfig:
         warnings=tuple(pb.warnings),
         next_change_at=next_change_at,
         load_seconds=time.perf_counter() - started,
+        hotline_ids=MappingProxyType(hotline_ids),
+        reloaded=None if ids is None else len(ids),
     )
 
 

@@ -36,7 +36,8 @@ Metrics (``route`` is a registered route name, else ``other``; times in seconds)
   Not counted, because the controller never hears of them: calls whose hook could not connect
   (controller down, connect timeout) and the later hooks such a call skips. A caller who hangs up during
   a hook is not a handoff either;
-* ``ivr400_config_generation``, ``ivr400_config_loaded`` (1/0), ``ivr400_config_reloads_total``,
+* ``ivr400_config_generation``, ``ivr400_config_loaded`` (1/0), ``ivr400_config_reloads_total`` (of which
+  ``ivr400_config_incremental_reloads_total`` read only the changed hotlines),
   ``ivr400_config_load_seconds`` (histogram, the loader's own timing), ``ivr400_config_last_reload_timestamp_seconds``
   (Unix time), ``ivr400_config_poll_failures_total``, ``ivr400_config_last_poll_age_seconds`` (since the
   database last answered a poll; NaN before the first);
@@ -143,6 +144,9 @@ class ControllerMetrics:
             ["route", "reason"], registry=r)
         self.reloads = Counter("ivr400_config_reloads", "Routing configurations loaded and installed.",
                                registry=r)
+        self.incremental_reloads = Counter(
+            "ivr400_config_incremental_reloads", "Of those, the loads that read only the hotlines the change log "
+            "named (the rest were full loads).", registry=r)
         self.load_seconds = Histogram("ivr400_config_load_seconds", "Seconds a routing configuration took to "
                                       "load from the database.", buckets=LOAD_BUCKETS, registry=r)
         self.reload_timestamp = Gauge("ivr400_config_last_reload_timestamp_seconds", "Unix time the routing "
@@ -201,6 +205,8 @@ class ControllerMetrics:
     def config_reloaded(self, config: LoadedConfig) -> None:
         self._reloaded_at = time.monotonic()
         self.reloads.inc()
+        if config.reloaded is not None:
+            self.incremental_reloads.inc()
         self.load_seconds.observe(config.load_seconds)
         self.reload_timestamp.set(time.time())
 

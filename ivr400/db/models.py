@@ -423,6 +423,17 @@ class ConfigGeneration(Base):
     txid: Mapped[int | None] = mapped_column(BigInteger)
 
 
+class ConfigChange(Base):
+    """One changed row of a routing-relevant table, naming the hotline it may reroute (NULL: any), written by
+    triggers (migration 0014); controllers reload only the hotlines named since the last id they applied."""
+
+    __tablename__ = "config_change"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    hotline_id: Mapped[int | None] = mapped_column(Integer)
+
+
 class WebUser(Base):
     """后台账号 — a back-office login: an enterprise operator, or the platform admin (enterprise empty)."""
 
