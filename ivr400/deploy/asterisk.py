@@ -45,7 +45,7 @@ from ivr400.config import SPOOL, Settings
 from ivr400.fsutil import atomic_write, file_lock, path_in_root
 from ivr400.pbx.asterisk.ami import Ami, AmiError, AmiLike, AmiSettings
 from ivr400.pbx.asterisk.config_files import INCLUDE_DIR, RELOAD
-from ivr400.pbx.asterisk.dialplan_variables import VOICEMAIL_SPOOL
+from ivr400.pbx.asterisk.dialplan_variables import FAX_SPOOL, VOICEMAIL_SPOOL
 from ivr400.render import asterisk as r
 from ivr400.render.model import RenderValueError
 
@@ -118,6 +118,11 @@ class DeployTarget:
     def voicemail_dir(self) -> Path:
         """Host path of VOICEMAIL_SPOOL."""
         return self.spool_dir / PurePosixPath(VOICEMAIL_SPOOL).relative_to(SPOOL)
+
+    @property
+    def fax_dir(self) -> Path:
+        """Host path of FAX_SPOOL (传真)."""
+        return self.spool_dir / PurePosixPath(FAX_SPOOL).relative_to(SPOOL)
 
     @property
     def backup_dir(self) -> Path:
@@ -579,7 +584,8 @@ def _keep_backups(target: DeployTarget, previous: Mapping[str, bytes | None], re
 
 
 def _spool_dirs(rendered: r.RenderedConfig, target: DeployTarget) -> None:
-    """Voicemail spool directories per hotline (Record creates them too; this makes them visible early)."""
+    """Voicemail spool directories per hotline (Record creates them too; this makes them visible early), and
+    the fax spool directory of each hotline that takes faxes (ReceiveFAX does not create it)."""
     hotlines = rendered.model.hotlines if rendered.model is not None else ()
     try:
         base = target.voicemail_dir
@@ -587,6 +593,9 @@ def _spool_dirs(rendered: r.RenderedConfig, target: DeployTarget) -> None:
             (base / h.number).mkdir(parents=True, exist_ok=True)
     except OSError:
         pass  # not fatal: Record creates the directory
+    for h in hotlines:
+        if h.fax_mode != "off":
+            (target.fax_dir / h.number).mkdir(parents=True, exist_ok=True)
 
 
 def deploy_from_db(session: Session, now: datetime, target: DeployTarget, *,

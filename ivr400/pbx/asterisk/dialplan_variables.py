@@ -13,6 +13,7 @@ DEPT_PATH = "IVR400_DEPT_PATH"      # key path of the department being hunted ("
 KEY_PATH = "IVR400_KEYS"            # keys pressed so far, e.g. "2-1" (for the CDR's key path)
 VOICEMAIL_FILE = "IVR400_VM_FILE"   # recording path of the voicemail just taken (chroot-internal)
 FAX_FILE = "IVR400_FAX_FILE"        # TIFF path of the fax being received (chroot-internal)
+FAX_MODE = "IVR400_FAX_MODE"        # read at call entry (the route hook may override): off | detect | key (传真)
 
 # --- set by the `route` hook at call entry
 ACTION = "IVR400_ACTION"            # menu | department | voicemail | announcement | refuse
