@@ -516,7 +516,7 @@ def _install(rendered: r.RenderedConfig, files: dict[str, str], sounds: dict[str
             report.rollback_problems = journal.rollback()
             report.rolled_back = True
             raise DeployError("write", f"{exc}; previous files restored", report) from exc
-        _spool_dirs(rendered, target)
+        _spool_dirs(rendered, target, report)
         if conn is None:  # --no-reload: Asterisk picks the files up at its next reload/start
             _keep_backups(target, previous, report)
             return
@@ -583,9 +583,9 @@ def _keep_backups(target: DeployTarget, previous: Mapping[str, bytes | None], re
         report.backup_dir = str(target.backup_dir)
 
 
-def _spool_dirs(rendered: r.RenderedConfig, target: DeployTarget) -> None:
+def _spool_dirs(rendered: r.RenderedConfig, target: DeployTarget, report: DeployReport) -> None:
     """Voicemail spool directories per hotline (Record creates them too; this makes them visible early), and
-    the fax spool directory of each hotline that takes faxes (ReceiveFAX does not create it)."""
+    the fax spool directory of each hotline (ReceiveFAX does not create it)."""
     hotlines = rendered.model.hotlines if rendered.model is not None else ()
     try:
         base = target.voicemail_dir
@@ -593,9 +593,11 @@ def _spool_dirs(rendered: r.RenderedConfig, target: DeployTarget) -> None:
             (base / h.number).mkdir(parents=True, exist_ok=True)
     except OSError:
         pass  # not fatal: Record creates the directory
-    for h in hotlines:
-        if h.fax_mode != "off":
+    try:
+        for h in hotlines:  # every hotline: the route hook may turn fax on before the next deploy
             (target.fax_dir / h.number).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        report.warnings.append(f"fax spool {target.fax_dir}: {exc} (ReceiveFAX needs the directory)")
 
 
 def deploy_from_db(session: Session, now: datetime, target: DeployTarget, *,
