@@ -10,9 +10,11 @@ listed, and looked up within one enterprise.
 """
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,8 +23,11 @@ from ivr400.db.enums import FaxMode
 from ivr400.db.models import Department, Fax, Hotline
 from ivr400.provisioning.errors import ProvisioningError
 
-__all__ = ["FAX_MODES", "FaxView", "fax_setting", "find_fax", "list_faxes", "parse_fax_setting", "record_fax",
-           "set_fax"]
+__all__ = ["FAX_MODES", "MAX_PDF_PAGES", "FaxView", "fax_setting", "find_fax", "list_faxes", "parse_fax_setting",
+           "record_fax", "set_fax", "tiff_to_pdf"]
+
+#: Most pages rendered into one PDF (a fax of more is refused rather than rendered for minutes).
+MAX_PDF_PAGES = 200
 
 #: A hotline's fax modes: no fax; CNG / T.38 detection while the call plays its welcome and menu; a top-menu key.
 FAX_MODES: tuple[str, ...] = tuple(m.value for m in FaxMode)
@@ -136,3 +141,28 @@ def find_fax(session: Session, fax_id: int, *, enterprise_id: int | None) -> Fax
         return None
     return FaxView(f.id, number, f.uniqueid, f.caller, f.status, f.pages, f.error, f.remote_station, f.file_path,
                    f.received_at)
+
+
+def tiff_to_pdf(path: Path) -> bytes:
+    """The PDF (bytes) of a received fax's TIFF, one page per TIFF directory, each page the size the fax's
+    resolution says (G3 fine is 204x196 dpi: pixels are not square). Pillow decodes, re-encodes, writes the PDF.
+    ProvisioningError ``file`` for a file that is not a readable TIFF, or has more than MAX_PDF_PAGES pages."""
+    from PIL import Image, ImageSequence, UnidentifiedImageError
+
+    try:
+        with Image.open(path, formats=["TIFF"]) as im:
+            if getattr(im, "n_frames", 1) > MAX_PDF_PAGES:
+                raise ProvisioningError("file", f"the fax has more than {MAX_PDF_PAGES} pages")
+            pages = []
+            for frame in ImageSequence.Iterator(im):
+                dpi = frame.info.get("dpi") or (204.0, 196.0)
+                page = frame.convert("1") if frame.mode not in ("1", "L", "RGB") else frame.copy()
+                page.info["dpi"] = dpi
+                pages.append(page)
+    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
+        raise ProvisioningError("file", f"the stored fax is not a readable TIFF: {exc}") from exc
+    buf = io.BytesIO()
+    first, rest = pages[0], pages[1:]
+    dpi = tuple(float(x) for x in first.info["dpi"])
+    first.save(buf, "PDF", save_all=True, append_images=rest, dpi=dpi, title="fax")
+    return buf.getvalue()

@@ -52,6 +52,7 @@ def _ids(ids: Ids) -> dict[str, list[int]]:
         "tone_id": [ids.tone],
         "token": ["not-a-click-to-call-token"],  # WEB呼叫's public endpoint: an unknown token is a 404
         "callback_id": [ids.callback],
+        "fax_id": [ids.fax],
     }
 
 
@@ -107,7 +108,7 @@ UNPARAMETERIZED = {
     ("GET", "/destinations"), ("POST", "/destinations"), ("GET", "/review"), ("GET", "/simulator"),
     ("GET", "/records"), ("GET", "/records.csv"), ("GET", "/audit"), ("GET", "/voicemail"),
     ("GET", "/accounts"), ("POST", "/accounts"), ("GET", "/password"), ("POST", "/password"),
-    ("GET", "/tones"), ("POST", "/tones"),
+    ("GET", "/tones"), ("POST", "/tones"), ("GET", "/fax"),
     ("GET", "/reports"), ("GET", "/reports.csv"), ("GET", "/callbacks"), ("GET", "/callbacks.csv"), ("GET", "/billing"),
 }
 
@@ -156,10 +157,10 @@ def test_the_same_routes_work_for_their_own_enterprise(web: WebWorld, clients) -
 
 def test_unparameterized_routes_aimed_at_b_show_nothing_of_b(web: WebWorld, clients) -> None:
     op_a = clients["op-a"]
-    b_marks = [web.b.hotline_number, "02152345678", "上海乙贸易有限公司"]
+    b_marks = [web.b.hotline_number, "02152345678", "上海乙贸易有限公司", "station-b"]
     report_csvs = [f"/reports.csv?table={t}" for t in ("traffic", "provinces", "cities", "seats", "departments",
                                                         "repeat", "heatmap")]
-    for url in ("/", "/hotlines", "/destinations", "/audit", "/records", "/records.csv", "/voicemail", "/tones",
+    for url in ("/", "/hotlines", "/destinations", "/audit", "/records", "/records.csv", "/voicemail", "/tones", "/fax",
                 "/reports", "/callbacks", "/callbacks.csv?status=", "/billing", *report_csvs):
         text = op_a.get(url).text
         assert not any(m in text for m in b_marks), f"{url} shows B's data"
