@@ -57,7 +57,8 @@ PROVIDERS: Mapping[str, str] = {
     "Set": "builtin",
     "UserEvent": "app_userevent", "Wait": "builtin", "WaitExten": "builtin",
     "CALLERID": "func_callerid", "CDR": "func_cdr", "CHANNEL": "func_channel", "CSV_QUOTE": "func_strings",
-    "CUT": "func_cut", "DIALPLAN_EXISTS": "func_dialplan", "FAXOPT": "res_fax", "FILTER": "func_strings", "GLOBAL": "func_global",
+    "CUT": "func_cut", "DIALPLAN_EXISTS": "func_dialplan", "FAXOPT": "res_fax", "FILTER": "func_strings",
+    "GLOBAL": "func_global",
     "IF": "func_logic", "LEN": "func_strings", "LOCAL": "app_stack", "MD5": "func_md5", "STAT": "func_env",
     "MASTER_CHANNEL": "func_global", "STRFTIME": "func_strings",
 }
