@@ -1,4 +1,8 @@
-"""传真 (fax): the faxes the enterprise's hotlines received, listed and downloaded as PDF.
+"""传真 (fax): the faxes the enterprise's hotlines received, listed and downloaded as PDF; a hotline's fax setting.
+
+The setting (off | detect | key:N, ``ivr400.provisioning.fax.set_fax``) is a form of the hotline's rules page
+(路由规则); a refused value is shown beside the field (400), a saved one goes to the audit trail with the
+change, in the same transaction.
 
 Rows come through the scoped repository (a fax by its hotline's enterprise; one whose hotline is gone is the
 platform admin's only), so another enterprise's fax id is a 404 like an unknown one. The PDF is rendered on
@@ -11,14 +15,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
 
 from ivr400.db.models import Fax
 from ivr400.provisioning.errors import ProvisioningError
-from ivr400.provisioning.fax import tiff_to_pdf
-from ivr400.web.context import Principal, config, principal, repository
-from ivr400.web.pages import render
+from ivr400.provisioning.fax import fax_setting, set_fax, tiff_to_pdf
+from ivr400.web import changes
+from ivr400.web.context import Principal, config, db, principal, repository
+from ivr400.web.pages import render, see_other
+from ivr400.web.rules import refused
 from ivr400.web.scope import NotFound, Repository
 
 router = APIRouter()
@@ -60,3 +67,18 @@ def fax_pdf(request: Request, fax_id: int, repo: Repository = Depends(repository
     name = f"fax-{row.hotline.number if row.hotline else 'x'}-{row.id}.pdf"
     return Response(pdf, media_type="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.post("/hotlines/{hotline_id}/fax", response_class=HTMLResponse)
+def fax_set(request: Request, hotline_id: int, fax: str = Form(""), who: Principal = Depends(principal),
+            repo: Repository = Depends(repository), session: Session = Depends(db)) -> Response:
+    hotline = repo.hotline(hotline_id)
+    try:
+        before = fax_setting(hotline)
+        set_fax(session, hotline, fax)
+        changes.record(session, who, config(request), "fax_set", enterprise_id=hotline.enterprise_id,
+                       hotline=hotline.number, before={"fax": before}, after={"fax": fax_setting(hotline)})
+        session.commit()
+    except ProvisioningError as exc:
+        return refused(request, who, repo, session, hotline_id, exc, "fax", "fax")
+    return see_other(f"/hotlines/{hotline_id}/rules?saved=1")

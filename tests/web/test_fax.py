@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ivr400.db.models import Fax
+from ivr400.db.models import Fax, Hotline, WhitelistEvent
 from ivr400.provisioning.fax import record_fax
 from tests.conftest import NOW
 
@@ -92,3 +92,18 @@ def test_signed_out_is_sent_to_login(web: WebWorld) -> None:
         for url in ("/fax", f"/fax/{web.a.fax}/pdf"):
             r = anon.get(url)
             assert r.status_code in (303, 401) and b"%PDF" not in r.content
+
+
+def test_the_fax_setting_is_saved_with_its_audit_entry(web: WebWorld, clients) -> None:
+    op_a = clients["op-a"]
+    page = op_a.get(f"/hotlines/{web.a.hotline}/rules").text
+    assert 'id="fax-setting"' in page and 'value="key:9"' in page and 'value="key:1"' not in page  # 1 is a department
+    assert op_a.form_post(f"/hotlines/{web.a.hotline}/fax", {"fax": "key:9"}).status_code == 303
+    assert op_a.form_post(f"/hotlines/{web.a.hotline}/fax", {"fax": "detect"}).status_code == 303
+    assert '<option value="detect" selected>' in op_a.get(f"/hotlines/{web.a.hotline}/rules").text
+    with Session(web.engine) as s:
+        assert s.scalar(select(Hotline.fax_mode).where(Hotline.id == web.a.hotline)) == "detect"
+        events = list(s.scalars(select(WhitelistEvent).where(WhitelistEvent.action == "fax_set")
+                                .order_by(WhitelistEvent.id)))
+    assert [e.actor for e in events] == ["web:op-a", "web:op-a"]
+    assert "key:9" in str(events[0].detail) and "detect" in str(events[1].detail)

@@ -62,7 +62,7 @@ def _form(ids: Ids) -> dict[str, object]:
             "direction": "down", "position": "1", "hunt": "simultaneous", "reason": "probe", "kind": "carrier_bill",
             "enterprise": ids.enterprise, "number": "021-52349999", "owner": "上海乙贸易有限公司",
             "key": "5", "name": "probe", "action": "voicemail", "segments": "00:00-23:59", "mode": "blacklist",
-            "welcome": "", "ringback": ids.tone, "status": "called_back", "note": "probe"}
+            "welcome": "", "ringback": ids.tone, "status": "called_back", "note": "probe", "fax": "detect"}
 
 
 def routes(app) -> list[tuple[str, str]]:
@@ -89,7 +89,8 @@ def _snapshot(web: WebWorld, ids: Ids) -> tuple[object, ...]:
         rules += s.execute(select(RegionRule.id, RegionRule.province).where(RegionRule.hotline_id == ids.hotline)).all()
         entries = s.execute(select(BlockEntry.id, BlockEntry.number).where(BlockEntry.hotline_id == ids.hotline)).all()
         departments = s.execute(select(Department.id, Department.key).where(Department.hotline_id == ids.hotline)).all()
-        hotline = s.execute(select(Hotline.block_mode, Hotline.after_hours_kind, Hotline.hunt_strategy)
+        hotline = s.execute(select(Hotline.block_mode, Hotline.after_hours_kind, Hotline.hunt_strategy,
+                                   Hotline.fax_mode)
                             .where(Hotline.id == ids.hotline)).one()
         tones = s.execute(select(Tone.id, Tone.status, Tone.status_reason).order_by(Tone.id)).all()
         hotline_tones = s.execute(select(Hotline.welcome_tone_id, Hotline.ringback_tone_id)
