@@ -64,6 +64,7 @@ def test_off_by_default_and_detect(sample: Session) -> None:
         assert "exten => fax,1,Goto(ivr400-fax,s,1)" in _context(ext, name), name
     fax = _context(ext, "ivr400-fax")
     assert "ReceiveFAX(${IVR400_FAX_FILE},f)" in fax
+    assert "exten => s,1,Set(IVR400_DISPOSITION=fax)" in fax  # the call record: fax, not missed
     assert "Set(IVR400_FAX_FILE=/var/spool/asterisk/ivr400/fax/${FILTER(0-9,${IVR400_HOTLINE})}/${UNIQUEID}.tif)" in fax
     assert fax.index("hangup_handler_push)=ivr400-fax-done") < fax.index("ReceiveFAX")
     assert "AGI(agi://127.0.0.1:4573/fax_received?hotline=${FILTER(0-9,${IVR400_HOTLINE})})" in \

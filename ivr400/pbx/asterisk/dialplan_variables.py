@@ -32,7 +32,7 @@ MOH_CLASS = "IVR400_MOH"                    # musiconhold class heard while seat
 # --- written by the dialplan for CDR (AMI VarSet / Cdr events carry them)
 DECIDED_BY = "IVR400_DECIDED_BY"    # controller | static | mixed: who decided the routing ("" = nobody yet)
 SEAT_REACHED = "IVR400_SEAT"        # dial string of the seat that answered
-DISPOSITION = "IVR400_DISPOSITION"  # answered | busy | noanswer | voicemail | blocked | abandoned | unknown_number
+DISPOSITION = "IVR400_DISPOSITION"  # how the call ended: one of ivr400.cdr.cdr_model.DISPOSITIONS (answered, fax, ...)
 
 #: FastAGI route names (agi://host:port/<route>), one module each under ivr400/controller/routes/.
 ROUTE_CALL = "route"
