@@ -51,7 +51,7 @@ def parse_fax_setting(text: str) -> tuple[str, str | None]:
 
 def fax_setting(hotline: Hotline) -> str:
     """The hotline's fax setting as ``set_fax`` takes it: ``off``, ``detect`` or ``key:<digit>``."""
-    return f"key:{hotline.fax_key}" if hotline.fax_mode == "key" else hotline.fax_mode
+    return f"key:{hotline.fax_key}" if hotline.fax_mode == "key" and hotline.fax_key else hotline.fax_mode
 
 
 def set_fax(session: Session, hotline: Hotline, text: str) -> Hotline:
@@ -115,15 +115,11 @@ def record_fax(session: Session, *, hotline_number: str, uniqueid: str, caller: 
     return row, True
 
 
-def list_faxes(session: Session, *, hotline: str | None = None, limit: int = 100,
-               enterprise_id: int | None = None) -> list[FaxView]:
-    """Faxes, newest first (of one hotline when given; a fax to a number no longer known shows hotline None).
-    With ``enterprise_id``, only faxes to that enterprise's hotlines (a fax to no known hotline: nobody's)."""
+def list_faxes(session: Session, *, hotline: str | None = None, limit: int = 100) -> list[FaxView]:
+    """Faxes, newest first (of one hotline when given; a fax to a number no longer known shows hotline None)."""
     query = select(Fax, Hotline.number).outerjoin(Hotline, Fax.hotline_id == Hotline.id)
     if hotline is not None:
         query = query.where(Hotline.number == hotline)
-    if enterprise_id is not None:
-        query = query.where(Hotline.enterprise_id == enterprise_id)
     query = query.order_by(Fax.received_at.desc(), Fax.id.desc()).limit(limit)
     return [FaxView(f.id, number, f.uniqueid, f.caller, f.status, f.pages, f.error, f.remote_station, f.file_path,
                     f.received_at) for f, number in session.execute(query)]
