@@ -19,7 +19,10 @@ order, for how long, with which ringback tone. Every rule that decides that live
   ringing, and a hotline without a usable welcome tone plays none;
 * the department tree is walked from the top menu: keys must be one digit, the first of duplicate keys
   wins, a department is never visited twice (parent loops are cut), and departments not reachable from
-  the top menu and their seats are reported.
+  the top menu and their seats are reported;
+* fax (传真): ``fax_mode`` is ``off``, ``detect`` or ``key``; a key mode needs one digit that no top-menu
+  department uses and a top menu to press it in, else the hotline takes no fax (with a warning: an unknown
+  mode or a bad key is a bad row; a department that took the key, or no menu, is a normal state).
 
 Bad rows (raw SQL past the services) never crash the read: each is left out with a warning in
 :attr:`HotlineTree.warnings` (or raises :class:`~ivr400.validators.UnsafeValueError` with ``strict``).
@@ -38,7 +41,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ivr400.db.enums import HuntStrategy, ToneStatus
+from ivr400.db.enums import FaxMode, HuntStrategy, ToneStatus
 from ivr400.db.models import Department, Destination, Enterprise, Hotline, Seat, Tone, Trunk
 from ivr400.db.routable import routable_seats_query
 from ivr400.pbx.asterisk.prompts import SURVEY, tone_moh_class, tone_sound
@@ -180,6 +183,9 @@ class HotlineNode:
     departments: tuple[DepartmentNode, ...] = ()
     #: 满意度评价: the survey prompt (Asterisk sound name) when the hotline surveys its callers, else None.
     survey: str | None = None
+    #: 传真: ``off``, ``detect`` or ``key`` (then ``fax_key``, a top-menu digit no department uses).
+    fax_mode: str = FaxMode.OFF.value
+    fax_key: str | None = None
 
     def hunts(self) -> tuple[DepartmentNode, ...]:
         """The switchboard then every department, depth first in key order."""
@@ -236,6 +242,28 @@ class _Reader:
             self.warn(f"{where}: survey prompt {prompt!r} is not a sound name; using the default")
             return SURVEY
         return prompt
+
+    def fax(self, mode: object, key: object, top: tuple[DepartmentNode, ...], where: str) -> tuple[str, str | None]:
+        """(fax mode, key) as the call path uses them (see the module doc); ``("off", None)`` when unusable."""
+        if mode is None or mode == FaxMode.OFF.value:
+            return FaxMode.OFF.value, None
+        if mode == FaxMode.DETECT.value:
+            return FaxMode.DETECT.value, None
+        if mode != FaxMode.KEY.value:
+            self.warn(f"{where}: fax mode {mode!r} unknown; no fax")
+            return FaxMode.OFF.value, None
+        try:
+            digit = check_key(key)
+        except UnsafeValueError as exc:
+            self.warn(f"{where}: fax key left out: {exc}")
+            return FaxMode.OFF.value, None
+        if not top:
+            self.warnings.append(f"{where}: fax key {digit} but no menu to press it in; no fax")
+            return FaxMode.OFF.value, None
+        if any(d.key == digit for d in top):
+            self.warnings.append(f"{where}: fax key {digit} opens a department of the top menu; no fax")
+            return FaxMode.OFF.value, None
+        return FaxMode.KEY.value, digit
 
     def tone(self, tone_id: int | None, enterprise_id: int, what: str) -> ToneRow | None:
         if tone_id is None:
@@ -419,7 +447,8 @@ def _read(session: Session, now: datetime, strict: bool, only: list[int] | None)
         select(Hotline.id, Hotline.number, Hotline.name, Hotline.enterprise_id, Enterprise.name, Enterprise.timezone,
                Hotline.welcome_tone_id, Hotline.ringback_tone_id, Hotline.hunt_strategy, Hotline.max_attempts,
                Hotline.menu_timeout_s, Hotline.menu_retries, Hotline.voicemail, Hotline.record_calls,
-               Hotline.hunt_weighted, Hotline.survey_enabled, Hotline.survey_prompt)
+               Hotline.hunt_weighted, Hotline.survey_enabled, Hotline.survey_prompt, Hotline.fax_mode,
+               Hotline.fax_key)
         .join(Enterprise, Enterprise.id == Hotline.enterprise_id)
         .where(active)
         .order_by(Hotline.number, Hotline.id)
@@ -463,7 +492,8 @@ def _read(session: Session, now: datetime, strict: bool, only: list[int] | None)
     hotlines: list[HotlineNode] = []
     skipped: list[SkippedHotline] = []
     for (hid, number, name, ent_id, ent_name, timezone, welcome_id, ringback_id, hunt, max_attempts, menu_timeout,
-         menu_retries, voicemail, record_calls, weighted, survey_enabled, survey_prompt) in hotline_rows:
+         menu_retries, voicemail, record_calls, weighted, survey_enabled, survey_prompt, fax_mode,
+         fax_key) in hotline_rows:
         try:
             check_hotline_number(number)
         except UnsafeValueError as exc:
@@ -484,11 +514,13 @@ def _read(session: Session, now: datetime, strict: bool, only: list[int] | None)
             max_attempts=clamp(max_attempts, 0, MAX_ATTEMPTS_CAP, 0), ringback=ringback, prompt=None,
             seats=rd.seats(seats_by_dept.get(None, []), f"{where} switchboard"),
         )
+        fax = rd.fax(fax_mode, fax_key, top, where)
         hotlines.append(HotlineNode(
             id=hid, number=number, name=name, enterprise_id=ent_id, enterprise_name=ent_name, timezone=timezone,
             welcome=welcome, ringback=ringback, menu_timeout_s=clamp(menu_timeout, 1, 60, 5),
             menu_retries=clamp(menu_retries, 1, 10, 3), voicemail=bool(voicemail), record_calls=bool(record_calls),
             switchboard=switchboard, departments=top, survey=rd.survey(survey_enabled, survey_prompt, where),
+            fax_mode=fax[0], fax_key=fax[1],
         ))
 
     return HotlineTree(

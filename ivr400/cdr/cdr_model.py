@@ -167,6 +167,7 @@ def cdr_manager_mappings() -> list[str]:
 #: partial views of one call disagree, the stronger wins (see merge_calls).
 DISPOSITIONS: tuple[str, ...] = (
     "answered",
+    "fax",  # 传真: the hotline received a fax (ivr400-fax); nobody to call back
     "voicemail",
     "blocked",
     "unknown_number",

@@ -90,14 +90,18 @@ def show(number: str, as_json: bool) -> None:
 @click.option("--survey-prompt", default=None, help="Sound name of the survey question (`` = the shipped one).")
 @click.option("--caller-cap", type=int, default=None,
               help="呼叫限制: at most N calls per caller per month, then the refuse action (0: no cap).")
+@click.option("--fax", default=None,
+              help="传真: off, detect (answer and listen for a fax machine's CNG tone / T.38) or key:<digit> "
+                   "(a top-menu key that takes faxes).")
 @json_option
 @handle_errors
 def set_(number: str, hunt: str | None, max_bound: int | None, max_attempts: int | None, welcome_tone: str | None,
          ringback_tone: str | None, active: bool | None, menu_timeout: int | None, menu_retries: int | None,
          voicemail: bool | None, record_calls: bool | None, survey: bool | None, survey_prompt: str | None,
-         caller_cap: int | None, as_json: bool) -> None:
+         caller_cap: int | None, fax: str | None, as_json: bool) -> None:
     """Change a hotline's settings."""
     from ivr400.provisioning import lookup
+    from ivr400.provisioning.fax import set_fax
     from ivr400.provisioning.hotlines import MAX_BOUND_LIMIT, apply_hunt, set_caller_cap
     from ivr400.provisioning.survey import set_survey
     from ivr400.provisioning.tones import find_tone
@@ -137,5 +141,7 @@ def set_(number: str, hunt: str | None, max_bound: int | None, max_attempts: int
             set_survey(s, h, survey, survey_prompt)
         if caller_cap is not None:
             set_caller_cap(s, h, caller_cap)
+        if fax is not None:
+            set_fax(s, h, fax)
         s.flush()
         emit(hotline_view(h, a.now()), as_json)

@@ -110,6 +110,8 @@ class HotlineEntry:
     problem: str | None = None
     #: seat id → its trunk's Asterisk dial template (``PJSIP/{number}@carrier-b``), for other PBXs' dialects.
     templates: Mapping[int, str] = field(default_factory=lambda: MappingProxyType({}))
+    #: 传真: off | detect | key, as the tree reader says (the static plan's ``IVR400_FAX_MODE``).
+    fax_mode: str = "off"
 
     def dial_for(self, target: Target) -> str:
         """The dial string of a target of this hotline (falls back to the default trunk template)."""
@@ -315,7 +317,7 @@ def load_config(session: Session, now: datetime, *, only: Collection[int] | None
             hotline_id=node.id, number=node.number, enterprise_id=node.enterprise_id, routing=routing,
             calendar=calendar, dials=MappingProxyType(builder.dials), department_ids=MappingProxyType(builder.path_ids),
             templates=MappingProxyType(builder.templates),
-            rules_ok=problem is None, problem=problem,
+            rules_ok=problem is None, problem=problem, fax_mode=node.fax_mode,
         )
 
     return LoadedConfig(

@@ -73,3 +73,12 @@ class NodeState(StrEnum):
 
     ACTIVE = "active"
     DRAINING = "draining"
+
+
+class FaxMode(StrEnum):
+    """传真: how a hotline takes faxes. OFF: never; DETECT: the call is answered and res_fax listens for a fax
+    machine's CNG tone or T.38 re-INVITE while the welcome and the menu play; KEY: a top-menu key (``fax_key``)."""
+
+    OFF = "off"
+    DETECT = "detect"
+    KEY = "key"

@@ -45,7 +45,7 @@ from ivr400.config import SPOOL, Settings
 from ivr400.fsutil import atomic_write, file_lock, path_in_root
 from ivr400.pbx.asterisk.ami import Ami, AmiError, AmiLike, AmiSettings
 from ivr400.pbx.asterisk.config_files import INCLUDE_DIR, RELOAD
-from ivr400.pbx.asterisk.dialplan_variables import VOICEMAIL_SPOOL
+from ivr400.pbx.asterisk.dialplan_variables import FAX_SPOOL, VOICEMAIL_SPOOL
 from ivr400.render import asterisk as r
 from ivr400.render.model import RenderValueError
 
@@ -118,6 +118,11 @@ class DeployTarget:
     def voicemail_dir(self) -> Path:
         """Host path of VOICEMAIL_SPOOL."""
         return self.spool_dir / PurePosixPath(VOICEMAIL_SPOOL).relative_to(SPOOL)
+
+    @property
+    def fax_dir(self) -> Path:
+        """Host path of FAX_SPOOL (传真)."""
+        return self.spool_dir / PurePosixPath(FAX_SPOOL).relative_to(SPOOL)
 
     @property
     def backup_dir(self) -> Path:
@@ -511,7 +516,7 @@ def _install(rendered: r.RenderedConfig, files: dict[str, str], sounds: dict[str
             report.rollback_problems = journal.rollback()
             report.rolled_back = True
             raise DeployError("write", f"{exc}; previous files restored", report) from exc
-        _spool_dirs(rendered, target)
+        _spool_dirs(rendered, target, report)
         if conn is None:  # --no-reload: Asterisk picks the files up at its next reload/start
             _keep_backups(target, previous, report)
             return
@@ -578,8 +583,9 @@ def _keep_backups(target: DeployTarget, previous: Mapping[str, bytes | None], re
         report.backup_dir = str(target.backup_dir)
 
 
-def _spool_dirs(rendered: r.RenderedConfig, target: DeployTarget) -> None:
-    """Voicemail spool directories per hotline (Record creates them too; this makes them visible early)."""
+def _spool_dirs(rendered: r.RenderedConfig, target: DeployTarget, report: DeployReport) -> None:
+    """Voicemail spool directories per hotline (Record creates them too; this makes them visible early), and
+    the fax spool directory of each hotline (ReceiveFAX does not create it)."""
     hotlines = rendered.model.hotlines if rendered.model is not None else ()
     try:
         base = target.voicemail_dir
@@ -587,6 +593,11 @@ def _spool_dirs(rendered: r.RenderedConfig, target: DeployTarget) -> None:
             (base / h.number).mkdir(parents=True, exist_ok=True)
     except OSError:
         pass  # not fatal: Record creates the directory
+    try:
+        for h in hotlines:  # every hotline: the route hook may turn fax on before the next deploy
+            (target.fax_dir / h.number).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        report.warnings.append(f"fax spool {target.fax_dir}: {exc} (ReceiveFAX needs the directory)")
 
 
 def deploy_from_db(session: Session, now: datetime, target: DeployTarget, *,

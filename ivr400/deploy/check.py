@@ -41,8 +41,9 @@ from ivr400.validators import dialed_pjsip_endpoint
 OK, MISSING, WARNING = "ok", "missing", "warning"
 
 #: Modules ivr400 needs besides those behind the dialplan's applications and functions and the
-#: include files' readers (INCLUDES): the FastAGI client and the PJSIP channel driver.
-MODULES: tuple[str, ...] = ("res_agi.so", "chan_pjsip.so")
+#: include files' readers (INCLUDES): the FastAGI client, the PJSIP channel driver, and res_fax's
+#: technology module (传真: ReceiveFAX is res_fax's, the T.30/T.38 work is spandsp's).
+MODULES: tuple[str, ...] = ("res_agi.so", "chan_pjsip.so", "res_fax_spandsp.so")
 
 #: Module providing each dialplan application and function the shipped templates use ("builtin": the
 #: PBX core, always there). Asterisk 22's `core show application|function X` `[Provided By]`; the
@@ -52,10 +53,12 @@ PROVIDERS: Mapping[str, str] = {
     "ExecIf": "app_exec", "Gosub": "app_stack", "GosubIf": "app_stack", "Goto": "builtin", "GotoIf": "builtin",
     "Hangup": "builtin", "Log": "app_verbose", "MixMonitor": "app_mixmonitor", "MSet": "builtin", "NoOp": "builtin",
     "Playback": "app_playback",
-    "Progress": "builtin", "Read": "app_read", "Record": "app_record", "Return": "app_stack", "Set": "builtin",
+    "Progress": "builtin", "Read": "app_read", "ReceiveFAX": "res_fax", "Record": "app_record", "Return": "app_stack",
+    "Set": "builtin",
     "UserEvent": "app_userevent", "Wait": "builtin", "WaitExten": "builtin",
     "CALLERID": "func_callerid", "CDR": "func_cdr", "CHANNEL": "func_channel", "CSV_QUOTE": "func_strings",
-    "CUT": "func_cut", "DIALPLAN_EXISTS": "func_dialplan", "FILTER": "func_strings", "GLOBAL": "func_global",
+    "CUT": "func_cut", "DIALPLAN_EXISTS": "func_dialplan", "FAXOPT": "res_fax", "FILTER": "func_strings",
+    "GLOBAL": "func_global",
     "IF": "func_logic", "LEN": "func_strings", "LOCAL": "app_stack", "MD5": "func_md5", "STAT": "func_env",
     "MASTER_CHANNEL": "func_global", "STRFTIME": "func_strings",
 }

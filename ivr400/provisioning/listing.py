@@ -49,7 +49,7 @@ VOICEMAIL = LiteTable("voicemail", {"id": INT, "hotline_id": INT, "uniqueid": ST
 HOTLINE = LiteTable("hotline", {"id": INT, "number": STR, "carrier": STR, "enterprise_id": INT, "name": STR,
                                 "max_bound": INT, "active": BOOL, "hunt_strategy": STR, "welcome_tone_id": INT,
                                 "ringback_tone_id": INT, "hunt_weighted": BOOL, "survey_enabled": BOOL,
-                                "caller_cap_per_month": INT})
+                                "caller_cap_per_month": INT, "fax_mode": STR, "fax_key": STR})
 DESTINATION = LiteTable("destination", {"id": INT, "enterprise_id": INT, "number": STR, "kind": STR,
                                         "province": STR, "city": STR, "owner_name": STR, "owner_kind": STR,
                                         "status": STR, "status_reason": STR, "valid_from": UTC,

@@ -126,6 +126,8 @@ def add_department(session: Session, hotline: Hotline, key: str, name: str, *, p
     taken = taken.where(Department.parent_id.is_(None) if parent is None else Department.parent_id == parent.id)
     if session.scalar(taken) is not None:
         raise ProvisioningError("key", f"key {key} is already used at that menu level of {hotline.number}")
+    if parent is None and hotline.fax_mode == "key" and hotline.fax_key == key:
+        raise ProvisioningError("key", f"key {key} is {hotline.number}'s fax key (传真); choose another key")
     dept = Department(hotline_id=hotline.id, parent_id=parent.id if parent else None, key=key, name=name.strip(),
                       max_attempts=max_attempts)
     apply_hunt(dept, hunt)

@@ -39,7 +39,8 @@ def hotline_view(h: Hotline, now: datetime) -> dict[str, Any]:
             "bound": len(bound), "routable": len(routable),
             "welcome_tone": h.welcome_tone.name if h.welcome_tone else None,
             "ringback_tone": h.ringback_tone.name if h.ringback_tone else None,
-            "survey": h.survey_enabled, "caller_cap_per_month": h.caller_cap_per_month}
+            "survey": h.survey_enabled, "caller_cap_per_month": h.caller_cap_per_month,
+            "fax": f"key:{h.fax_key}" if h.fax_mode == "key" else (h.fax_mode or "off")}
 
 
 def destination_view(d: Destination, now: datetime) -> dict[str, Any]:

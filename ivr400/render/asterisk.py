@@ -152,6 +152,7 @@ def render_model(model: RenderModel, *, template_dirs: Iterable[str | os.PathLik
         "s": m,  # sound names, defaults and naming helpers of ivr400.render.model
         "voicemail_spool": dialplan_variables.VOICEMAIL_SPOOL,
         "recording_spool": dialplan_variables.RECORDING_SPOOL,
+        "fax_spool": dialplan_variables.FAX_SPOOL,
     }
     files: dict[str, str] = {}
     for template_name, output in FILES:

@@ -90,5 +90,5 @@ def _hotline(h: HotlineNode) -> RenderHotline:
         id=h.id, number=h.number, name=comment_text(h.name), enterprise=comment_text(h.enterprise_name),
         welcome=welcome, menu_timeout_s=h.menu_timeout_s, menu_retries=h.menu_retries, voicemail=h.voicemail,
         switchboard=department(h.switchboard), departments=tuple(department(d) for d in h.departments),
-        record_calls=h.record_calls, survey=h.survey or "",
+        record_calls=h.record_calls, survey=h.survey or "", fax_mode=h.fax_mode, fax_key=h.fax_key or "",
     )

@@ -57,6 +57,7 @@ __all__ = [
     "DEFAULT_DIAL_TEMPLATE",
     "DEFAULT_MOH_CLASS",
     "DEFAULT_RING_TIMEOUT_S",
+    "FAX_DETECT_S",
     "GOODBYE",
     "HUNT_STRATEGIES",
     "INVALID",
@@ -101,6 +102,10 @@ _AGI_URL = re.compile(r"h?agi://[A-Za-z0-9_.\-]+(?::[0-9]{1,5})?(?:/[A-Za-z0-9_.
 
 #: A database value that cannot be written safely into an Asterisk config file (the shared validators' error).
 RenderValueError = UnsafeValueError
+
+#: 传真: seconds from the answer during which a `detect` hotline listens for a fax machine (CNG tone, T.38
+#: re-INVITE): a calling fax machine sends CNG every 3.5 s for about 40 s, from the moment it is answered.
+FAX_DETECT_S = 30
 
 #: Longest data step (one `Return(NAME=value,...)` line) the renderer writes; Asterisk substitutes an
 #: application's arguments into an 8 KiB buffer, and the call's copy of the data goes through it again.
@@ -285,6 +290,9 @@ class RenderHotline:
     record_calls: bool = False
     #: 满意度评价: the survey prompt (sound name) when the hotline surveys callers after the seat hung up, else "".
     survey: str = ""
+    #: 传真: off | detect | key (then ``fax_key``, a top-menu digit no department uses).
+    fax_mode: str = "off"
+    fax_key: str = ""
 
     @property
     def context(self) -> str:

@@ -29,6 +29,7 @@ from ivr400.web import (
     auth,
     clicktocall,
     destinations,
+    fax,
     hotlines,
     overview,
     records,
@@ -51,7 +52,7 @@ log = logging.getLogger("ivr400.web")
 FORM_OVERHEAD = 1024 * 1024
 
 ROUTERS = (auth, overview, hotlines, seats, rules, destinations, review, tones, simulator, records, reports, voicemail,
-           audit, accounts, clicktocall)
+           fax, audit, accounts, clicktocall)
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",

@@ -32,7 +32,8 @@ STATUS_LABELS = {
 }
 HUNT_LABELS = {"sequential": "顺序振铃", "simultaneous": "同时振铃(全通达)", "round_robin": "轮流振铃",
                "weighted": "按比例分配"}
-DISPOSITION_LABELS = {"answered": "已接听", "voicemail": "留言", "blocked": "已阻截", "unknown_number": "空号",
+DISPOSITION_LABELS = {"answered": "已接听", "fax": "传真", "voicemail": "留言", "blocked": "已阻截",
+                      "unknown_number": "空号",
                       "noanswer": "无人接听", "busy": "忙", "abandoned": "放弃"}
 
 

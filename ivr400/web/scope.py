@@ -23,6 +23,7 @@ from ivr400.db.models import (
     Destination,
     Enterprise,
     Evidence,
+    Fax,
     Hotline,
     RegionRule,
     Seat,
@@ -210,6 +211,21 @@ class Repository:
 
     def voicemail(self, voicemail_id: int) -> Voicemail:
         return self._one(self._voicemail_query().where(Voicemail.id == voicemail_id), "voicemail", voicemail_id)
+
+    def _fax_query(self) -> Select[tuple[Fax]]:
+        """Faxes to the scope's hotlines; a fax whose hotline is gone (hotline_id NULL) is the admin's only."""
+        stmt = select(Fax)
+        if self.scope.everything:
+            return stmt
+        return stmt.join(Hotline, Hotline.id == Fax.hotline_id).where(self.scope.where(Hotline.enterprise_id))
+
+    def faxes(self, *, limit: int = 200) -> list[Fax]:
+        """传真: newest first."""
+        stmt = self._fax_query().order_by(Fax.received_at.desc(), Fax.id.desc()).limit(limit)
+        return list(self.session.scalars(stmt))
+
+    def fax(self, fax_id: int) -> Fax:
+        return self._one(self._fax_query().where(Fax.id == fax_id), "fax", fax_id)
 
     def events(self, *, limit: int = 200) -> list[WhitelistEvent]:
         stmt = (select(WhitelistEvent).where(self.scope.where(WhitelistEvent.enterprise_id))

@@ -28,3 +28,24 @@ def test_fax_list(cli) -> None:  # noqa: ANN001
     assert [r["uniqueid"] for r in one] == ["1700000000.0"]
     table = cli("fax", "list").output
     assert "SUCCESS" in table and "4008123456" in table
+
+
+def test_hotline_fax_setting_and_its_errors(cli) -> None:  # noqa: ANN001
+    """`ivr400 hotline set --fax off|detect|key:N`: shown by `hotline show`; a bad value or a key a top-menu
+    department uses is refused naming the field, and nothing is written; a department cannot take the fax key."""
+    from tests.cli.test_routing_cli import H, base
+
+    base(cli)  # hotline H with departments 1 and 2 (and 2.1)
+    assert json.loads(cli("hotline", "show", H, "--json").output)["fax"] == "off"
+    assert json.loads(cli("hotline", "set", H, "--fax", "detect", "--json").output)["fax"] == "detect"
+    assert json.loads(cli("hotline", "set", H, "--fax", "KEY:9", "--json").output)["fax"] == "key:9"
+    before = cli.snapshot()
+    for value, reason in (("sometimes", "is not a fax setting"), ("key:12", "is not a fax setting"),
+                          ("key:*", "is not a fax setting"), ("key:1", "already opens department")):
+        result = cli("hotline", "set", H, "--fax", value, ok=False)
+        assert result.exit_code != 0 and "fax: " in result.output and reason in result.output, (value, result.output)
+    result = cli("department", "add", H, "9", "传真部", ok=False)
+    assert result.exit_code != 0 and "key: " in result.output and "fax key" in result.output
+    assert cli.snapshot() == before
+    cli("department", "add", H, "9", "子菜单九", "--parent", "2")  # a sub-menu may use 9: the fax key is the top's
+    assert json.loads(cli("hotline", "set", H, "--fax", "off", "--json").output)["fax"] == "off"

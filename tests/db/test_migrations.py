@@ -459,3 +459,29 @@ def test_report_tables_migration_on_existing_calls_and_rebuild(bare_engine: Engi
     with Session(bare_engine) as s, s.begin():
         assert rebuild(s) == 3
     assert hotline_row() == (3, 1, 30.0)
+
+
+def test_hotline_fax_migration_both_ways_on_existing_data(bare_engine: Engine, tmp_path) -> None:  # noqa: ANN001
+    """0014 (a hotline's fax mode and key) down and up on a populated database with a fax setting and a received
+    fax: every row stays; going down drops the setting only; back up, every hotline takes no fax (off)."""
+    from ivr400.db.models import Hotline
+    from ivr400.provisioning.fax import record_fax, set_fax
+
+    migrate.upgrade(bare_engine)
+    with Session(bare_engine) as s:
+        sample = provision_sample(s, store_root=tmp_path / "evidence", now=NOW, actor="test")
+        set_fax(s, sample.hotline, "key:9")
+        record_fax(s, hotline_number=sample.hotline.number, uniqueid="1700000000.1", caller="13800138000",
+                   status="SUCCESS", pages=1, error=None, remote_station=None, file_path="/x/fax/4008123456/1.tif",
+                   received_at=NOW)
+        s.commit()
+    before = _counts(bare_engine)
+    below = ScriptDirectory.from_config(migrate.alembic_config(bare_engine)).get_revision("0014").down_revision
+    migrate.downgrade(bare_engine, str(below))
+    assert _counts(bare_engine) == before and before["fax"] == 1
+    with bare_engine.connect() as conn:
+        assert {"fax_mode", "fax_key"}.isdisjoint(c["name"] for c in inspect(conn).get_columns("hotline"))
+    migrate.upgrade(bare_engine)
+    assert _counts(bare_engine) == before
+    with Session(bare_engine) as s:
+        assert {(h.fax_mode, h.fax_key) for h in s.query(Hotline)} == {("off", None)}

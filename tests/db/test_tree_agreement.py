@@ -243,12 +243,13 @@ def sides(rich: Engine, tmp_path) -> list[Side]:
 
 
 #: sha256 of the rendered [ivr400-hunt] context, comments left out: the dialplan hunt_engine() models.
-HUNT_ENGINE_SHA256 = "4f101b0b8085d149fbd630bb5e9b3bef92b1ff36853f8b49588680f1a3f52faf"
+HUNT_ENGINE_SHA256 = "b0a0a48200d603750c8ad0f905b4baa1c0de876e1847a037387239c3a7fc60e0"
 
 
 def test_the_modelled_hunt_engine_is_the_rendered_one(rich: Engine, tmp_path) -> None:
     """If the dialplan's hunt engine changes, hunt_engine() above must change with it (then this hash). The survey
-    step (Dial option g and the jump to ivr400-survey once a seat answered) changes no seat, order or timeout."""
+    step (Dial option g and the jump to ivr400-survey once a seat answered) changes no seat, order or timeout; nor
+    does the `fax` extension (传真: res_fax's detection jumps there, out of the hunt)."""
     with Session(rich) as s:
         conf = render_asterisk(s, NOW, data_root=tmp_path).files["ivr400/extensions.conf"]
     context = conf.split("[ivr400-hunt]", 1)[1].split("\n[", 1)[0]
@@ -342,3 +343,22 @@ def test_weighted_split_rings_the_same_seats_first_by_weight_on_the_controller_s
     assert [d for (d,), _ in static.groups] == [f"PJSIP/0216666000{i}@ivr400-out" for i in (1, 2, 3)]
     assert [d for (d,), _ in decided.groups] == [f"PJSIP/0216666000{i}@ivr400-out" for i in (3, 1, 2)]
     assert sorted(static.groups) == sorted(decided.groups) and static.moh == decided.moh
+
+
+def test_same_fax_mode(rich: Engine, tmp_path) -> None:
+    """传真: the route hook's IVR400_FAX_MODE is the static plan's, including for a bad row (no fax on both)."""
+    with Session(rich) as s:
+        s.execute(text("UPDATE hotline SET fax_mode = 'key', fax_key = '0' WHERE number = :n"), {"n": MENU})
+        s.execute(text("UPDATE hotline SET fax_mode = 'detect' WHERE number = :n"), {"n": FLAT})
+        s.execute(text("UPDATE hotline SET fax_mode = 'bogus' WHERE number = :n"), {"n": TIED})
+        s.commit()
+        conf = render_asterisk(s, NOW, data_root=tmp_path).files["ivr400/extensions.conf"]
+    static = {}
+    for number in (MENU, FLAT, TIED):
+        line = re.search(rf"^\[ivr400-h-{number}\]\n(?:;.*\n)*exten => s,1,Return\((.*)\)$", conf, re.M)
+        assert line is not None, number
+        static[number] = dict(p.split("=", 1) for p in line.group(1).split(","))[v.FAX_MODE]
+    answers = controller_answers(rich, [("route", f"hotline={n}") for n in (MENU, FLAT, TIED)])
+    controller = {n: a.get(v.FAX_MODE) for n, a in zip((MENU, FLAT, TIED), answers, strict=True)}
+    assert static == controller == {MENU: "key", FLAT: "detect", TIED: "off"}
+    assert f"exten => 0,1,Return({v.NEXT}=fax," in conf

@@ -23,6 +23,7 @@ from ivr400.db.models import Destination, Enterprise, Hotline, Tone, Trunk
 from ivr400.db.routable import routable_seats, routable_seats_query
 from ivr400.provisioning import destinations, seats
 from ivr400.provisioning.enterprises import add_enterprise
+from ivr400.provisioning.fax import set_fax
 from ivr400.provisioning.hotlines import add_hotline
 from ivr400.provisioning.sample import HOTLINE, provision_sample
 from ivr400.provisioning.trunks import add_trunk
@@ -64,7 +65,7 @@ def _tone(session: Session, tone_id: int, name: str, kind: str, ent: Enterprise 
 
 @pytest.fixture
 def rich(engine) -> Session:  # noqa: ANN001
-    """A hotline with tones, a trunk, round robin, a transfer cap and a three-level menu."""
+    """A hotline with tones, a trunk, round robin, a transfer cap, a three-level menu and a fax key (8)."""
     with Session(engine) as session:
         ent = add_enterprise(session, "上海示例贸易有限公司", "021", now=NOW)
         lab = add_trunk(session, "lab", "PJSIP/pstn/sip:{number}@127.0.0.1:5071")
@@ -86,6 +87,7 @@ def rich(engine) -> Session:  # noqa: ANN001
         seats.add_department(session, h, "2", "小米", parent=phones)  # no seats: hunts hit the controller only
         odd = seats.add_department(session, h, "9", "人工;--服务")
         odd.name = "人工;服务\n[evil]\nexten => 666,1,Dial(PJSIP/666)"
+        set_fax(session, h, "key:8")
         d = [_dest(session, ent, f"0215555{i:04d}") for i in range(1, 9)]
         d.append(_dest(session, ent, "02155559999", trunk=other))
         for dest in d[:3]:
@@ -136,7 +138,7 @@ def _exten_lines(text_: str) -> list[str]:
 GENERIC = ["ivr400-inbound", "ivr400-unknown", "ivr400-call", "ivr400-menu", "ivr400-department", "ivr400-hunt",
            "ivr400-cdr", "ivr400-survey", "ivr400-clicktocall", "ivr400-record", "ivr400-voicemail",
            "ivr400-voicemail-saved", "ivr400-goodbye",
-           "ivr400-announce", "ivr400-refuse"]
+           "ivr400-announce", "ivr400-refuse", "ivr400-fax", "ivr400-fax-done"]
 
 
 def test_sample_structure(sample: Session) -> None:

@@ -18,6 +18,7 @@ from ivr400.cdr.cdr_model import (
     CSV_LAYOUTS,
     DECIDED_BY,
     DISPOSITIONS,
+    MISSED_DISPOSITIONS,
     Call,
     CdrParseError,
     Leg,
@@ -277,6 +278,8 @@ def test_dialplan_busy_without_a_seat_is_busy_and_unknown_values_are_ignored() -
     assert call_from_legs([odd]).disposition == "abandoned"
     upper = replace(leg_from_event(EVENTS[3]), disp="BLOCKED")
     assert call_from_legs([upper]).disposition == "blocked"
+    fax = call_from_legs([replace(leg_from_event(EVENTS[3]), disp="fax")])  # 传真: received by ivr400-fax
+    assert fax.disposition == "fax" and fax.disposition not in MISSED_DISPOSITIONS
 
 
 def test_the_variable_set_last_wins_whatever_the_arrival_order() -> None:

@@ -178,7 +178,7 @@ def test_switchboard_call_gets_its_targets_and_action_last(lab: Lab, caplog: pyt
     pairs = sets(fake)
     names = [n for n, _ in pairs]
     assert pairs[:7] == target_pairs((D1, 15), (D2, 15), (D3, 15))
-    assert names[-3:] == [v.TARGET_COUNT, v.ACTION, v.AGI_STATUS]
+    assert names[-4:] == [v.TARGET_COUNT, v.FAX_MODE, v.ACTION, v.AGI_STATUS]
     assert dict(pairs)[v.TARGET_COUNT] == "3" and dict(pairs)[v.ACTION] == "department"
     assert v.ACTION_DEPT not in names  # switchboard: the empty default says it
     [reason] = decision_logs(caplog)
@@ -194,12 +194,12 @@ def test_menu_hotline_gets_menu_with_two_commands(lab: Lab) -> None:
             return await call(port)
 
     fake = run(scenario)
-    assert [n for n, _ in sets(fake)] == [v.ACTION, v.AGI_STATUS]
+    assert [n for n, _ in sets(fake)] == [v.FAX_MODE, v.ACTION, v.AGI_STATUS]
     assert dict(sets(fake))[v.ACTION] == "menu"
     # A menu rule with its own greeting (e.g. holidays) passes it in IVR400_PROMPT.
     lab.edit(lambda s: time_rules.add_time_rule(s, _hotline(s), action="menu:ivr400/holiday-welcome"))
     greeted = run(scenario)
-    assert [n for n, _ in sets(greeted)] == [v.PROMPT, v.ACTION, v.AGI_STATUS]
+    assert [n for n, _ in sets(greeted)] == [v.PROMPT, v.FAX_MODE, v.ACTION, v.AGI_STATUS]
     assert sets(greeted)[0] == (v.PROMPT, "ivr400/holiday-welcome") and dict(sets(greeted))[v.ACTION] == "menu"
 
 
@@ -357,7 +357,7 @@ def test_time_rules_after_hours_voicemail_and_announcement(lab: Lab, caplog: pyt
         open_, lunch, holiday = run(scenario)
     open_reason, _, holiday_reason = decision_logs(caplog)
     assert dict(sets(open_))[v.ACTION] == "menu" and "time rule" in open_reason
-    assert [n for n, _ in sets(lunch)] == [v.ACTION_DEPT, v.DEPT_PATH, v.ACTION, v.AGI_STATUS]
+    assert [n for n, _ in sets(lunch)] == [v.ACTION_DEPT, v.DEPT_PATH, v.FAX_MODE, v.ACTION, v.AGI_STATUS]
     assert dict(sets(lunch))[v.ACTION] == "voicemail" and dict(sets(lunch))[v.ACTION_DEPT] == "2"
     assert sets(holiday)[0] == (v.PROMPT, "ivr400/ivr400-closed")  # typed bare, stored in the one form
     assert dict(sets(holiday))[v.ACTION] == "announcement" and "国庆节" in holiday_reason
@@ -435,7 +435,7 @@ def test_hostile_caller_ids_never_reach_a_command(lab: Lab, callerid: str, caplo
     pairs = sets(fake)
     assert fake.received == lines(*pairs[:-1])  # one well-formed line per command, nothing else
     assert [n for n, _ in pairs] == [*(n for n, _ in target_pairs((D1, 15), (D2, 15), (D3, 15))),
-                                     v.TARGET_COUNT, v.ACTION, v.AGI_STATUS]
+                                     v.TARGET_COUNT, v.FAX_MODE, v.ACTION, v.AGI_STATUS]
     [logged] = decision_logs(caplog)
     reason = logged.split(": ", 2)[2]
     assert reason.startswith("caller unparseable: allowed by the anonymous policy")

@@ -64,6 +64,7 @@ class Ids:
     region_rule: int = 0
     tone: int = 0
     callback: int = 0
+    fax: int = 0
 
 
 @dataclass
@@ -85,6 +86,19 @@ def _wav(path: Path, marker: bytes) -> Path:
         w.setsampwidth(2)
         w.setframerate(8000)
         w.writeframes(marker * 400)
+    return path
+
+
+def fax_tiff(path: Path, pages: int = 1, text: str = "") -> Path:
+    """A G3 fax TIFF (1728 px wide, 204x196 dpi, as res_fax stores one) of ``pages`` pages, via Pillow."""
+    from PIL import Image, ImageDraw
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frames = []
+    for i in range(pages):
+        im = Image.new("1", (1728, 2292), 1)
+        ImageDraw.Draw(im).text((100, 100 + 40 * i), f"{text} page {i + 1}", fill=0)
+        frames.append(im)
+    frames[0].save(path, "TIFF", compression="group3", dpi=(204, 196), save_all=True, append_images=frames[1:])
     return path
 
 
@@ -139,6 +153,14 @@ def build_world(engine: Engine, tmp: Path) -> WebWorld:
                 ev_b.id, rec["b.1"])
         from ivr400.provisioning import blocking, time_rules
         a.voicemail, b.voicemail = mails["a"], mails["b"]
+        # A received fax of each hotline (传真), its TIFF where the controller stores one: <spool>/fax/<hotline>/.
+        from ivr400.provisioning.fax import record_fax
+        for ids_, prefix, number in ((a, "a", ha.number), (b, "b", wb.hotline.number)):
+            tiff = fax_tiff(tmp / "spool" / "fax" / number / f"17000001{ord(prefix)}.2.tif", text=f"fax {prefix}")
+            fax_row, _ = record_fax(s, hotline_number=number, uniqueid=f"17000001{ord(prefix)}.2",
+                                    caller="02155550123", status="SUCCESS", pages=1, error=None,
+                                    remote_station=f"station-{prefix}", file_path=str(tiff), received_at=NOW)
+            ids_.fax = fax_row.id
         # B only: a time rule would change how A's sample hotline routes (the simulator tests use A).
         from ivr400.provisioning import region_rules
         b.region_rule = region_rules.add_region_rule(s, wb.hotline, province="北京", department="1").id

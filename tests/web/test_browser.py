@@ -251,3 +251,23 @@ def test_reports_draw_charts_and_the_callback_list_marks_a_caller(browser, serve
     page.goto(f"{server}/callbacks?status=called_back")
     done = page.locator("#callbacks tr[data-entry]").inner_text()
     assert "已回拨" in done and "web:op-a" in done and "已联系" in done
+
+
+def test_fax_list_and_pdf_download(browser, server: str, world: WebWorld) -> None:
+    """传真: the operator opens the fax area, sees the hotline's fax (time, caller, hotline, status, pages) and
+    downloads it: a valid one-page PDF the size of the fax page."""
+    from .test_fax import pdf_pages
+
+    page = _login(browser, server, "op-a", accept_downloads=True)
+    page.click("nav >> text=传真")
+    page.wait_for_url("**/fax")
+    rows = page.locator("#faxes tr[data-fax]")
+    assert rows.count() == 1
+    cells = rows.first.locator("td").all_inner_texts()
+    assert cells[1:5] == ["02155550123", world.a.hotline_number, "成功", "1"], cells
+    assert world.b.hotline_number not in page.content()
+    with page.expect_download() as info:
+        rows.first.get_by_text("下载 PDF").click()
+    assert info.value.suggested_filename == f"fax-{world.a.hotline_number}-{world.a.fax}.pdf"
+    (w, h), = pdf_pages(Path(info.value.path()).read_bytes())
+    assert abs(w - 1728 / 204 * 72) < 1 and abs(h - 2292 / 196 * 72) < 1

@@ -127,6 +127,8 @@ RULE_CASES = [
     ("/hotlines/{a.hotline}/block-mode", {"mode": "blacklist", "anonymous": "maybe"}, "anonymous"),
     ("/hotlines/{a.hotline}/block-entries", {"number": "abc"}, "number"),
     ("/hotlines/{a.hotline}/block-entries", {"number": "13900000000"}, "number"),
+    ("/hotlines/{a.hotline}/fax", {"fax": "sometimes"}, "fax"),
+    ("/hotlines/{a.hotline}/fax", {"fax": "key:1"}, "fax"),  # department 1 of the sample's top menu
 ]
 
 

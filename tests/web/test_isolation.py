@@ -52,6 +52,7 @@ def _ids(ids: Ids) -> dict[str, list[int]]:
         "tone_id": [ids.tone],
         "token": ["not-a-click-to-call-token"],  # WEB呼叫's public endpoint: an unknown token is a 404
         "callback_id": [ids.callback],
+        "fax_id": [ids.fax],
     }
 
 
@@ -61,7 +62,7 @@ def _form(ids: Ids) -> dict[str, object]:
             "direction": "down", "position": "1", "hunt": "simultaneous", "reason": "probe", "kind": "carrier_bill",
             "enterprise": ids.enterprise, "number": "021-52349999", "owner": "上海乙贸易有限公司",
             "key": "5", "name": "probe", "action": "voicemail", "segments": "00:00-23:59", "mode": "blacklist",
-            "welcome": "", "ringback": ids.tone, "status": "called_back", "note": "probe"}
+            "welcome": "", "ringback": ids.tone, "status": "called_back", "note": "probe", "fax": "detect"}
 
 
 def routes(app) -> list[tuple[str, str]]:
@@ -88,7 +89,8 @@ def _snapshot(web: WebWorld, ids: Ids) -> tuple[object, ...]:
         rules += s.execute(select(RegionRule.id, RegionRule.province).where(RegionRule.hotline_id == ids.hotline)).all()
         entries = s.execute(select(BlockEntry.id, BlockEntry.number).where(BlockEntry.hotline_id == ids.hotline)).all()
         departments = s.execute(select(Department.id, Department.key).where(Department.hotline_id == ids.hotline)).all()
-        hotline = s.execute(select(Hotline.block_mode, Hotline.after_hours_kind, Hotline.hunt_strategy)
+        hotline = s.execute(select(Hotline.block_mode, Hotline.after_hours_kind, Hotline.hunt_strategy,
+                                   Hotline.fax_mode)
                             .where(Hotline.id == ids.hotline)).one()
         tones = s.execute(select(Tone.id, Tone.status, Tone.status_reason).order_by(Tone.id)).all()
         hotline_tones = s.execute(select(Hotline.welcome_tone_id, Hotline.ringback_tone_id)
@@ -107,7 +109,7 @@ UNPARAMETERIZED = {
     ("GET", "/destinations"), ("POST", "/destinations"), ("GET", "/review"), ("GET", "/simulator"),
     ("GET", "/records"), ("GET", "/records.csv"), ("GET", "/audit"), ("GET", "/voicemail"),
     ("GET", "/accounts"), ("POST", "/accounts"), ("GET", "/password"), ("POST", "/password"),
-    ("GET", "/tones"), ("POST", "/tones"),
+    ("GET", "/tones"), ("POST", "/tones"), ("GET", "/fax"),
     ("GET", "/reports"), ("GET", "/reports.csv"), ("GET", "/callbacks"), ("GET", "/callbacks.csv"), ("GET", "/billing"),
 }
 
@@ -156,10 +158,10 @@ def test_the_same_routes_work_for_their_own_enterprise(web: WebWorld, clients) -
 
 def test_unparameterized_routes_aimed_at_b_show_nothing_of_b(web: WebWorld, clients) -> None:
     op_a = clients["op-a"]
-    b_marks = [web.b.hotline_number, "02152345678", "上海乙贸易有限公司"]
+    b_marks = [web.b.hotline_number, "02152345678", "上海乙贸易有限公司", "station-b"]
     report_csvs = [f"/reports.csv?table={t}" for t in ("traffic", "provinces", "cities", "seats", "departments",
                                                         "repeat", "heatmap")]
-    for url in ("/", "/hotlines", "/destinations", "/audit", "/records", "/records.csv", "/voicemail", "/tones",
+    for url in ("/", "/hotlines", "/destinations", "/audit", "/records", "/records.csv", "/voicemail", "/tones", "/fax",
                 "/reports", "/callbacks", "/callbacks.csv?status=", "/billing", *report_csvs):
         text = op_a.get(url).text
         assert not any(m in text for m in b_marks), f"{url} shows B's data"

@@ -14,6 +14,11 @@ reads, ``IVR400_ACTION`` **last** so a session that dies halfway leaves the stat
 * ``announcement``: ``IVR400_PROMPT``, ``IVR400_ACTION``;
 * ``refuse``: ``IVR400_REFUSE_WITH``, ``IVR400_PROMPT`` (prompt only), ``IVR400_ACTION``.
 
+On Asterisk, every action but ``refuse`` also sends ``IVR400_FAX_MODE`` (传真: off | detect | key) just
+before ``IVR400_ACTION``, from the same tree reader as the static plan, so fax detection follows the
+database even before the next deploy. FreeSWITCH's plan receives no fax (res_fax is Asterisk's): nothing
+is sent there, the rest of the decision is the same.
+
 The decision's reason (which never echoes the raw caller ID, only the normalized number) goes to the
 log: INFO for refusals, DEBUG otherwise. Nothing in the dialplan reads it, so it costs no round trip.
 
@@ -77,6 +82,8 @@ def decision_variables(entry: HotlineEntry, decision: Decision, dialect: Dialect
             out.append((v.REFUSE_WITH, decision.refuse_with.value))
         if decision.prompt:
             out.append((v.PROMPT, decision.prompt))
+    if action is not ActionKind.REFUSE and dialect.name == ASTERISK.name:
+        out.append((v.FAX_MODE, entry.fax_mode))
     out.append((v.ACTION, action.value))
     return out
 

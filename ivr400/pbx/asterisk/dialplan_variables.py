@@ -13,6 +13,7 @@ DEPT_PATH = "IVR400_DEPT_PATH"      # key path of the department being hunted ("
 KEY_PATH = "IVR400_KEYS"            # keys pressed so far, e.g. "2-1" (for the CDR's key path)
 VOICEMAIL_FILE = "IVR400_VM_FILE"   # recording path of the voicemail just taken (chroot-internal)
 FAX_FILE = "IVR400_FAX_FILE"        # TIFF path of the fax being received (chroot-internal)
+FAX_MODE = "IVR400_FAX_MODE"        # read at call entry (the route hook may override): off | detect | key (传真)
 
 # --- set by the `route` hook at call entry
 ACTION = "IVR400_ACTION"            # menu | department | voicemail | announcement | refuse
@@ -31,7 +32,7 @@ MOH_CLASS = "IVR400_MOH"                    # musiconhold class heard while seat
 # --- written by the dialplan for CDR (AMI VarSet / Cdr events carry them)
 DECIDED_BY = "IVR400_DECIDED_BY"    # controller | static | mixed: who decided the routing ("" = nobody yet)
 SEAT_REACHED = "IVR400_SEAT"        # dial string of the seat that answered
-DISPOSITION = "IVR400_DISPOSITION"  # answered | busy | noanswer | voicemail | blocked | abandoned | unknown_number
+DISPOSITION = "IVR400_DISPOSITION"  # how the call ended: one of ivr400.cdr.cdr_model.DISPOSITIONS (answered, fax, ...)
 
 #: FastAGI route names (agi://host:port/<route>), one module each under ivr400/controller/routes/.
 ROUTE_CALL = "route"
