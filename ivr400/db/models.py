@@ -126,7 +126,7 @@ class Hotline(Base):
     survey_prompt: Mapped[str | None] = mapped_column(String(120))
     caller_cap_per_month: Mapped[int] = mapped_column(Integer, default=0)
     hunt_weighted: Mapped[bool] = mapped_column(Boolean, default=False)
-    # Fax (传真, 0014): off | detect (CNG / T.38 detection) | key (top-menu key fax_key goes to ReceiveFAX).
+    # Fax (传真, 0015): off | detect (CNG / T.38 detection) | key (top-menu key fax_key goes to ReceiveFAX).
     fax_mode: Mapped[str] = mapped_column(String(8), default="off", server_default="off")
     fax_key: Mapped[str | None] = mapped_column(String(1))
 

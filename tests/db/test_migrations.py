@@ -462,7 +462,7 @@ def test_report_tables_migration_on_existing_calls_and_rebuild(bare_engine: Engi
 
 
 def test_hotline_fax_migration_both_ways_on_existing_data(bare_engine: Engine, tmp_path) -> None:  # noqa: ANN001
-    """0014 (a hotline's fax mode and key) down and up on a populated database with a fax setting and a received
+    """0015 (a hotline's fax mode and key) down and up on a populated database with a fax setting and a received
     fax: every row stays; going down drops the setting only; back up, every hotline takes no fax (off)."""
     from ivr400.db.models import Hotline
     from ivr400.provisioning.fax import record_fax, set_fax
@@ -476,7 +476,7 @@ def test_hotline_fax_migration_both_ways_on_existing_data(bare_engine: Engine, t
                    received_at=NOW)
         s.commit()
     before = _counts(bare_engine)
-    below = ScriptDirectory.from_config(migrate.alembic_config(bare_engine)).get_revision("0014").down_revision
+    below = ScriptDirectory.from_config(migrate.alembic_config(bare_engine)).get_revision("0015").down_revision
     migrate.downgrade(bare_engine, str(below))
     assert _counts(bare_engine) == before and before["fax"] == 1
     with bare_engine.connect() as conn:

@@ -1,7 +1,7 @@
 """Fax per hotline (传真): the hotline's fax mode and menu key.
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-11-30
 
 ``hotline.fax_mode``: ``off`` (default: no fax), ``detect`` (the call is answered and res_fax listens for a
@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014"
-down_revision = "0013"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
