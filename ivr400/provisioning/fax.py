@@ -16,10 +16,11 @@ from sqlalchemy.orm import Session
 
 from ivr400.db.models import Fax, Hotline
 from ivr400.provisioning.errors import ProvisioningError
+from ivr400.validators import ASTERISK_UNIQUEID
 
 __all__ = ["FaxView", "list_faxes", "record_fax"]
 
-_UNIQUEID = re.compile(r"[0-9]{1,20}\.[0-9]{1,10}")
+_UNIQUEID = ASTERISK_UNIQUEID
 _CALLER = re.compile(r"\+?[0-9]{1,31}")
 _STATUS = re.compile(r"[A-Z_]{1,16}")
 _PRINTABLE = re.compile(r"[^\x20-\x7e]")
