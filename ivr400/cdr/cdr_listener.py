@@ -291,6 +291,7 @@ class CdrListener:
             return
         self.stats.pending_calls = len(self._pending)
         data = {**self.stats.to_dict(), "node": self.node, "pending_legs": self._pending_legs,
+                "buffered_calls": len(self._buffered),
                 "store_failing": self._store_failing}
         tmp = self.stats_path.with_name(self.stats_path.name + ".tmp")
         try:

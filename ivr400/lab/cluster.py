@@ -536,6 +536,8 @@ def cluster_up(root: Path | None = None, *, proxy: tuple[str, int] = ("127.0.0.1
             prev: ClusterLab | None = ClusterLab.load(state_file)
         except LabError:
             prev = None
+        if prev is not None and prev.pg_dir and (own_postgres is None or (prev.pg_host, prev.pg_port) != own_postgres):
+            prev.postgres().stop()  # the lab's own server of an earlier `up` that this one does not use
         pg: LabPostgres | None = None
         if own_postgres is not None:
             pg = LabPostgres(host_dir / "postgres", own_postgres[0], own_postgres[1])
