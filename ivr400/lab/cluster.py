@@ -301,6 +301,10 @@ class ClusterLab:
     def start_database(self, timeout: float = 60.0) -> None:
         self.postgres().start(timeout)
 
+    def kamailio_running(self) -> bool:
+        """The recorded Kamailio runs (a state file left by a crashed session records a dead one)."""
+        return _alive(self.kamailio_pid, self.kamailio_config_dir)
+
     def dispatcher_flags(self) -> dict[str, str]:
         """{"sip:127.0.0.2:5060": "AP", ...} from the running Kamailio."""
         try:
@@ -578,7 +582,10 @@ def cluster_up(root: Path | None = None, *, proxy: tuple[str, int] = ("127.0.0.1
             for c in cl.controllers:
                 old_c = next((o for o in prev.controllers if o.host == c.host), None)
                 if old_c is not None and _alive(old_c.pid, "serve"):
-                    c.pid = old_c.pid
+                    if prev.database_url == cl.database_url:
+                        c.pid = old_c.pid
+                    else:  # serving another database: start it again on this one
+                        _stop(old_c.pid, "serve")
             for li in cl.listeners:
                 old_l = next((o for o in prev.listeners if o.node == li.node), None)
                 if old_l is not None and _alive(old_l.pid, "listen"):

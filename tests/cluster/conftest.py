@@ -67,7 +67,7 @@ def cluster() -> Iterator[object]:
 
     try:
         was = ClusterLab.load(STATE)
-        was_running = was.kamailio_pid is not None
+        was_running = was.kamailio_running()  # a stale state file (a killed session) is not a running lab
     except LabError:
         was_running = False
     with file_lock(STATE.with_name("calls.lock")):

@@ -423,8 +423,9 @@ def test_listener_holds_calls_while_the_database_is_away_then_stores_them_once(
         engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The database refuses every store for a while (as during a PostgreSQL restart): the calls stay in memory,
     counted as held; once it answers they are stored, once, with the listener's node, and counted as written."""
-    import ivr400.cdr.cdr_listener as listener_module
     from sqlalchemy.exc import OperationalError
+
+    import ivr400.cdr.cdr_listener as listener_module
 
     real = listener_module.store_legs
     away = threading.Event()
