@@ -63,8 +63,8 @@ def one_size(cl: ClusterLab, node: str, hotlines: int, seats: int, tmp: Path) ->
     reload_s = time.perf_counter() - t0
     after = rss_mb(pid)
     sample = model.hotlines[len(model.hotlines) // 2].number
-    shown = cl.node_rx(node, f"dialplan show {sample}@ivr400-inbound")
-    found = sample in shown and "There is no existence" not in shown
+    shown = cl.node_rx(node, f"dialplan show s@ivr400-h-{sample}")  # the hotline's data context
+    found = f"IVR400_HOTLINE={sample}" in shown
     t0 = time.perf_counter()
     cl.node_rx(node, "dialplan reload", timeout=600)  # the same plan again: what a deploy of one edit costs
     again_s = time.perf_counter() - t0
