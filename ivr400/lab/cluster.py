@@ -35,7 +35,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -193,10 +193,17 @@ class ClusterLab:
             raise LabError("cluster", f"no cluster state at {path}; run `ivr400 lab cluster up`") from exc
         except (OSError, ValueError) as exc:
             raise LabError("cluster", f"cannot read {path}: {exc}") from exc
-        data["nodes"] = [NodeState(**n) for n in data.get("nodes", [])]
-        data["controllers"] = [ControllerState(**c) for c in data.get("controllers", [])]
-        data["listeners"] = [ListenerState(**c) for c in data.get("listeners", [])]
-        return cls(**data)
+        def known(kind: type, values: dict) -> dict:  # a state file of newer or older code: its own keys only
+            names = {f.name for f in fields(kind)}
+            return {k: v for k, v in values.items() if k in names}
+
+        try:
+            data["nodes"] = [NodeState(**known(NodeState, n)) for n in data.get("nodes", [])]
+            data["controllers"] = [ControllerState(**known(ControllerState, c)) for c in data.get("controllers", [])]
+            data["listeners"] = [ListenerState(**known(ListenerState, c)) for c in data.get("listeners", [])]
+            return cls(**known(cls, data))
+        except TypeError as exc:
+            raise LabError("cluster", f"cannot read {path}: {exc}") from exc
 
     def save(self, path: Path | None = None) -> None:
         atomic_write(path or state_path(), json.dumps(asdict(self), indent=2) + "\n", mode=0o600)
