@@ -104,4 +104,6 @@ def _assert_all_stopped(cl: object) -> None:
                              ("127.0.0.3", 5060, socket.SOCK_DGRAM), ("127.0.0.4", 4573, socket.SOCK_STREAM),
                              ("127.0.0.5", 4573, socket.SOCK_STREAM)]:
         with socket.socket(socket.AF_INET, kind) as sock:
+            if kind == socket.SOCK_STREAM:  # connections closed by the server linger in TIME_WAIT: not a holder
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((host, port))  # OSError if something still holds it
