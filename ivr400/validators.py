@@ -11,7 +11,9 @@ the controller, the provisioning services and the CDR code accept exactly the sa
 * :func:`check_key` — a menu key (one DTMF digit); :data:`DEPT_PATH` — a key path such as ``2.1``;
 * :func:`check_dial_template` / :func:`dial_string` — trunk templates ``TECH/...{number}...`` and the dial
   strings made from them;
-* :func:`clamp` — an integer setting forced into its range.
+* :func:`clamp` — an integer setting forced into its range;
+* :data:`ASTERISK_UNIQUEID` — an Asterisk channel uniqueid, ``1764540000.12``, or with the node's
+  ``systemname`` in front (``node2-1764540000.12``: two nodes of a cluster never give two calls one id).
 
 Refusals raise :class:`UnsafeValueError` (a ``ValueError``) with the value and the reason in the message.
 """
@@ -20,7 +22,12 @@ from __future__ import annotations
 import functools
 import re
 
+#: An Asterisk uniqueid: ``EPOCH.SEQ``, prefixed by ``SYSTEMNAME-`` when asterisk.conf sets ``systemname``
+#: (letters, digits, ``_``; the cluster lab's nodes are ``node2``, ``node3``).
+ASTERISK_UNIQUEID = re.compile(r"(?:[A-Za-z0-9_]{1,32}-)?[0-9]{1,20}\.[0-9]{1,10}")
+
 __all__ = [
+    "ASTERISK_UNIQUEID",
     "DEPT_PATH",
     "DEST_NUMBER",
     "HOTLINE_NUMBER",

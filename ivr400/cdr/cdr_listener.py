@@ -14,10 +14,21 @@ Durable: every (re)login, and every `import_interval` seconds, the listener impo
 ivr400.csv from the remembered offset (ivr400.cdr.cdr_store.import_csv). Calls that ended while
 it was down, or whose events were lost (Asterisk drops events for a slow AMI client), are stored then.
 Both paths upsert idempotently, so a call seen twice is still one row.
+
+The database going away (a PostgreSQL restart, a network cut): the calls stay pending in memory, the flush
+retries every `flush_delay / 2` seconds and stores them once it answers again (the first failure is logged with
+its traceback, then one line every 30 s). Memory is bounded by `pending_max` legs; beyond it, legs are
+dropped from memory and stored later by the CSV import. What is in memory is never the only copy: Asterisk
+has written every CDR to cdr_custom's CSV before posting its event, and the import offset moves only past rows
+committed to the database, so a listener killed while the database is down stores those calls from the CSV
+at its next login. Rows are keyed by the call's uniqueid (unique in ``call_record``; on a cluster the node's
+``systemname`` prefixes it): a replay updates, never doubles. In a cluster, one listener runs per node
+(`node` is written to each call record it creates).
 """
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections import OrderedDict
@@ -61,6 +72,11 @@ class ListenerStats:
     imports: int = 0
     import_errors: int = 0
     imported_calls: int = 0
+    #: Calls held in memory because the database did not answer (the most at once, and now).
+    buffered_max: int = 0
+    pending_calls: int = 0
+    #: Calls stored by a flush that had failed before (the buffer written once the database was back).
+    buffered_written: int = 0
     last_error: str | None = None
 
     def to_dict(self) -> dict[str, object]:
@@ -145,6 +161,9 @@ class CdrListener:
         ping_timeout: float = 5.0,
         pending_max: int = 100000,
         pbx_tz: tzinfo = timezone.utc,
+        node: str | None = None,
+        stats_path: Path | str | None = None,
+        error_log_interval_s: float = 30.0,
     ) -> None:
         self.engine = engine
         self.ami = ami
@@ -160,6 +179,14 @@ class CdrListener:
         self.ping_timeout = ping_timeout
         self.pending_max = pending_max
         self.pbx_tz = pbx_tz
+        self.node = node
+        self.stats_path = Path(stats_path) if stats_path is not None else None
+        self.error_log_interval_s = error_log_interval_s
+        self._store_failing = False
+        #: linkedids of the calls a failed store left in memory (counted as buffered until stored).
+        self._buffered: set[str] = set()
+        self._last_error_log = 0.0
+        self._stats_writer: asyncio.Task | None = None
         self.stats = ListenerStats()
         self.last_import: ImportResult | None = None
         self._manager: _Manager | None = None
@@ -202,6 +229,8 @@ class CdrListener:
         if self.backfill and self.import_interval > 0:
             self._importer = asyncio.create_task(self._import_loop(), name="cdr-import")
         self._watchdog = asyncio.create_task(self._watch(), name="cdr-ami-watchdog")
+        if self.stats_path is not None:
+            self._stats_writer = asyncio.create_task(self._write_stats_loop(), name="cdr-stats")
         self._manager.connect()
 
     async def wait_logged_in(self, timeout: float = 10.0) -> bool:
@@ -238,10 +267,10 @@ class CdrListener:
         self._stopped = True
         if self._manager is not None:
             self._manager.close()
-        for task in (self._flusher, self._importer, self._watchdog):
+        for task in (self._flusher, self._importer, self._watchdog, self._stats_writer):
             if task is not None:
                 task.cancel()
-        for task in (self._flusher, self._importer, self._watchdog):
+        for task in (self._flusher, self._importer, self._watchdog, self._stats_writer):
             if task is not None:
                 try:
                     await task
@@ -249,7 +278,32 @@ class CdrListener:
                     pass
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=timeout)
-        await self.flush(everything=True)
+        try:
+            await self.flush(everything=True)
+        except Exception as exc:  # noqa: BLE001 - the database is away: the CSV import stores them next time
+            log.error("stopping with %d call(s) not stored (%s: %s); the CSV import stores them at the next start",
+                      len(self._pending), type(exc).__name__, exc)
+        self.write_stats()
+
+    def write_stats(self) -> None:
+        """The stats as JSON in `stats_path` (atomically; nothing without one)."""
+        if self.stats_path is None:
+            return
+        self.stats.pending_calls = len(self._pending)
+        data = {**self.stats.to_dict(), "node": self.node, "pending_legs": self._pending_legs,
+                "buffered_calls": len(self._buffered),
+                "store_failing": self._store_failing}
+        tmp = self.stats_path.with_name(self.stats_path.name + ".tmp")
+        try:
+            tmp.write_text(json.dumps(data, indent=1) + "\n")
+            tmp.replace(self.stats_path)
+        except OSError as exc:
+            log.warning("cannot write %s: %s", self.stats_path, exc)
+
+    async def _write_stats_loop(self) -> None:
+        while True:
+            self.write_stats()
+            await asyncio.sleep(1.0)
 
     # -- AMI callbacks ---------------------------------------------------------------------------
     def _on_connect(self, _manager: Manager) -> None:
@@ -312,10 +366,18 @@ class CdrListener:
             await asyncio.sleep(interval)
             try:
                 await self.flush()
-            except Exception as exc:  # noqa: BLE001 - keep listening; the CSV import catches up
+            except Exception as exc:  # noqa: BLE001 - keep listening; the calls stay pending, retried
                 self.stats.store_errors += 1
-                self.stats.last_error = f"store: {exc}"
-                log.exception("storing call records failed (the CSV import will retry)")
+                self.stats.last_error = f"store: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                now = time.monotonic()
+                first = not self._store_failing
+                self._store_failing = True
+                self.stats.buffered_max = max(self.stats.buffered_max, len(self._buffered))
+                if first or now - self._last_error_log >= self.error_log_interval_s:
+                    self._last_error_log = now
+                    log.error("storing call records failed; %d call(s) held in memory, retried every %.2fs: %s",
+                              len(self._buffered), max(0.05, self.flush_delay / 2), self.stats.last_error,
+                              exc_info=first)
 
     async def flush(self, everything: bool = False) -> int:
         """Store the calls quiet for `flush_delay` seconds (all pending ones with everything=True).
@@ -336,9 +398,10 @@ class CdrListener:
             legs.extend(old + new)
         async with self._db_lock:
             try:
-                calls, stats = await asyncio.to_thread(store_legs, self.engine, legs, "ami")
+                calls, stats = await asyncio.to_thread(store_legs, self.engine, legs, "ami", node=self.node)
             except BaseException:
                 for lid, group in groups.items():  # keep them for the next try
+                    self._buffered.add(lid)
                     self._pending.setdefault(lid, [])[:0] = group
                     self._pending_legs += len(group)
                     self._last_seen[lid] = now
@@ -348,6 +411,14 @@ class CdrListener:
         self.stats.inserted += stats.inserted
         self.stats.updated += stats.updated
         self.stats.unchanged += stats.unchanged
+        if self._buffered:
+            written = self._buffered.intersection(groups)
+            self.stats.buffered_written += len(written)
+            self._buffered -= written
+            if not self._buffered:
+                self._store_failing = False
+                log.warning("storing call records works again: the %d call(s) held meanwhile are stored",
+                            self.stats.buffered_written)
         for lid, group in groups.items():
             self._recent[lid] = (group, now)
         self._expire_recent(now)
@@ -365,12 +436,13 @@ class CdrListener:
         async with self._db_lock:
             try:
                 result = await asyncio.to_thread(
-                    import_csv, self.engine, self.csv_path, state_path=self.state_path, from_start=from_start
+                    import_csv, self.engine, self.csv_path, state_path=self.state_path, from_start=from_start,
+                    node=self.node,
                 )
             except Exception as exc:  # noqa: BLE001 - reported; the next login/interval retries
                 self.stats.import_errors += 1
-                self.stats.last_error = f"import: {exc}"
-                log.exception("CSV backfill failed")
+                self.stats.last_error = f"import: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                log.error("CSV backfill failed (retried at the next interval): %s", self.stats.last_error)
                 return None
         self.stats.imports += 1
         self.stats.imported_calls += result.calls

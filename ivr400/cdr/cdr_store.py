@@ -145,12 +145,13 @@ def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
 
 
 def upsert_calls(session: Session, calls: Iterable[Call], source: str,
-                 region: RegionLookup | None = None) -> UpsertStats:
+                 region: RegionLookup | None = None, node: str | None = None) -> UpsertStats:
     """Insert new calls, join known ones into their row (:func:`merge_calls`), and write their fact rows and
     hourly roll-ups (:func:`ivr400.cdr.fact_store.apply_calls`); flushes, no commit.
 
     `source` ('ami' | 'csv' | 'esl') is recorded when a row is created and never changed afterwards. With
-    `region`, the caller's region is (re)computed from the caller number on every write.
+    `region`, the caller's region is (re)computed from the caller number on every write. `node` (the cluster
+    node whose listener stores the call) is written when a row is created, or given to a row that has none.
     """
     if source not in SOURCES:
         raise ValueError(f"source: {source!r} is not one of {SOURCES}")
@@ -172,13 +173,15 @@ def upsert_calls(session: Session, calls: Iterable[Call], source: str,
             if region is not None:
                 province, city = region(call.caller)
                 call = replace(call, caller_province=province, caller_city=city)
-            session.add(CallRecord(**call.values(), source=source))
+            session.add(CallRecord(**call.values(), source=source, node=node))
             facts.append(call)
             stats.inserted += 1
             continue
         before = call_from_row(row)
         merged = merge_calls(before, call, region)
         facts.append(merged)
+        if node is not None and row.node is None:
+            row.node = node
         if merged.values() == before.values():
             stats.unchanged += 1
             continue
@@ -210,16 +213,17 @@ def store_calls(engine: Engine, calls: Iterable[Call], source: str, *, attempts:
     return _retrying(engine, lambda s: upsert_calls(s, calls, source, region_lookup(s)), attempts)
 
 
-def store_legs(engine: Engine, legs: Iterable[Leg], source: str, *, attempts: int = 5) -> tuple[list[Call],
-                                                                                                UpsertStats]:
-    """Aggregate legs into calls (caller region with the database's overrides) and upsert them."""
+def store_legs(engine: Engine, legs: Iterable[Leg], source: str, *, attempts: int = 5,
+               node: str | None = None) -> tuple[list[Call], UpsertStats]:
+    """Aggregate legs into calls (caller region with the database's overrides) and upsert them (new rows get
+    `node`, the cluster node they came from)."""
     legs = list(legs)
     calls: list[Call] = []
 
     def work(session: Session) -> UpsertStats:
         region = region_lookup(session)
         calls[:] = aggregate(legs, region)
-        return upsert_calls(session, calls, source, region)
+        return upsert_calls(session, calls, source, region, node=node)
 
     stats = _retrying(engine, work, attempts)
     return calls, stats
@@ -347,7 +351,7 @@ def _skip_line(fh: BinaryIO, offset: int) -> int | None:
 
 
 def _read_from(engine: Engine, path: Path, offset: int, result: ImportResult, chunk_bytes: int,
-               committed: Callable[[int], None]) -> int:
+               committed: Callable[[int], None], node: str | None = None) -> int:
     """Store the complete lines of `path` from `offset`, chunk by chunk, calling `committed(offset)`
     after each chunk's rows are committed; return the final offset."""
     with open(path, "rb") as fh:
@@ -369,7 +373,7 @@ def _read_from(engine: Engine, path: Path, offset: int, result: ImportResult, ch
                 batch = parse_csv_text(data[: cut + 1].decode("utf-8", errors="replace"))
                 result.errors.extend(f"{path.name} @{offset}: {e}" for e in batch.errors)
                 if batch.legs:
-                    calls, stats = store_legs(engine, batch.legs, "csv")
+                    calls, stats = store_legs(engine, batch.legs, "csv", node=node)
                     result.legs += len(batch.legs)
                     result.calls += len(calls)
                     result.inserted += stats.inserted
@@ -387,6 +391,7 @@ def import_csv(
     state_path: Path | str | None = None,
     from_start: bool = False,
     chunk_bytes: int = 4 << 20,
+    node: str | None = None,
 ) -> ImportResult:
     """Upsert the calls of ivr400.csv written since the last import (or all of it with from_start).
 
@@ -417,7 +422,7 @@ def import_csv(
             if rotated is not None:
                 result.rotated_tail_from = str(rotated)
                 # A failure here leaves the saved state untouched: the tail is tried again next time.
-                _read_from(engine, rotated, offset, result, chunk_bytes, lambda _o: None)
+                _read_from(engine, rotated, offset, result, chunk_bytes, lambda _o: None, node)
             result.reset = "rotated"
             offset = 0
         elif offset > st.st_size:
@@ -432,7 +437,7 @@ def import_csv(
             result.end_offset = new_offset
 
         try:
-            _read_from(engine, path, offset, result, chunk_bytes, committed)
+            _read_from(engine, path, offset, result, chunk_bytes, committed, node)
         finally:
             head_len = min(_HEAD_BYTES, result.end_offset)
             state["files"][key] = {

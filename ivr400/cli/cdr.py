@@ -167,11 +167,14 @@ def _csv_option(func: Any) -> Any:  # noqa: ANN401
               help="Seconds between CSV imports while listening (0 = only at login).")
 @click.option("--pbx-tz", default="UTC", show_default=True,
               help="Asterisk's time zone, used only for events without the epoch mappings.")
+@click.option("--node", default=None, help="The cluster node this Asterisk is (written to each new call record).")
+@click.option("--stats-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the listener's counters as JSON there every second (calls stored, held, ...).")
 @json_option
 @handle_errors
 def listen(ami_host: str | None, ami_port: int | None, ami_user: str | None, ami_secret: str | None,
            csv_path: Path | None, state_file: Path | None, no_backfill: bool, flush_delay: float,
-           import_interval: float, pbx_tz: str, as_json: bool) -> None:
+           import_interval: float, pbx_tz: str, node: str | None, stats_file: Path | None, as_json: bool) -> None:
     """Store every call from AMI Cdr events until SIGTERM/SIGINT; reconnects on its own and
     backfills from the CSV at every login, so calls that ended while it was down are not lost.
     Prints `ready: pid N, ami HOST:PORT` once logged in and backfilled (on stdout; stderr with --json)."""
@@ -189,7 +192,7 @@ def listen(ami_host: str | None, ami_port: int | None, ami_user: str | None, ami
     engine = a.engine
     listener = CdrListener(
         engine, ami, csv_path=settings.cdr_csv, state_path=settings.cdr_state, backfill=not no_backfill,
-        flush_delay=flush_delay, import_interval=import_interval, pbx_tz=tz,
+        flush_delay=flush_delay, import_interval=import_interval, pbx_tz=tz, node=node, stats_path=stats_file,
     )
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     click.echo(f"listening for CDRs on AMI {ami.host}:{ami.port} as {ami.username}, backfill from "

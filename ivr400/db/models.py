@@ -414,6 +414,9 @@ class CallRecord(Base):
     source: Mapped[str] = mapped_column(String(8))
     #: controller | static | mixed (ivr400.cdr.cdr_model.DECIDED_BY); None: unknown or nobody had to decide.
     decided_by: Mapped[str | None] = mapped_column(String(16))
+    #: The cluster node (集群节点) whose call-record listener stored the call (`cdr listen --node`); None on a
+    #: single PBX.
+    node: Mapped[str | None] = mapped_column(String(64))
 
 
 class ConfigGeneration(Base):

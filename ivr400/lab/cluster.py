@@ -16,7 +16,12 @@ Topology (defaults):
 * two controllers (`ivr400 serve`) on 127.0.0.4:4573 and 127.0.0.5:4573, reached by every node as
   ``agi://ivr400-agi:4573/...``: the name resolves to both (the chroot's /etc/hosts, `multi on`), and
   Asterisk tries every address of the name in turn;
-* the database of record: PostgreSQL (a schema of its own), migrated at start.
+* the database of record: PostgreSQL (a schema of its own), migrated at start: the machine's shared server by
+  default, or with ``own_postgres=(host, port)`` a server of the lab's own (``ivr400.lab.cluster_pg``,
+  127.0.0.6:5432 from the CLI's ``--own-postgres``) that :meth:`ClusterLab.stop_database` /
+  :meth:`ClusterLab.start_database` may restart under load;
+* one call-record listener (``ivr400 cdr listen``) per node, on that node's AMI, backfilling from that node's
+  cdr_custom CSV (its on-disk journal), with its stats in ``cdr-<node>.stats.json`` every second.
 
 Only processes this module started (recorded in the state file) are stopped, by PID.
 """
@@ -30,7 +35,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -42,13 +47,14 @@ from ivr400.db.migrate import ensure_schema
 from ivr400.deploy.kamailio import KamailioError, dispatcher_list, install
 from ivr400.fsutil import atomic_write, file_lock
 from ivr400.lab import chroot, process
+from ivr400.lab.cluster_pg import LabPostgres
 from ivr400.lab.config import LabConfig, new_secret, write_base_config
 from ivr400.lab.core import prepare_root
 from ivr400.lab.errors import LabError
 from ivr400.provisioning import cluster as cluster_nodes
 from ivr400.render.kamailio import ProxySettings, nodes_from_db, render_kamailio
 
-__all__ = ["AGI_NAME", "ClusterLab", "NodeSpec", "cluster_down", "cluster_status", "cluster_up"]
+__all__ = ["AGI_NAME", "ClusterLab", "ListenerState", "NodeSpec", "cluster_down", "cluster_status", "cluster_up"]
 
 #: The FastAGI host name every node resolves to both controllers.
 AGI_NAME = "ivr400-agi"
@@ -144,6 +150,18 @@ class ControllerState:
 
 
 @dataclass
+class ListenerState:
+    """`ivr400 cdr listen` of one node: its AMI, its CSV (host path), import offset file, stats file."""
+
+    node: str
+    log: str
+    csv: str
+    state_file: str
+    stats_file: str
+    pid: int | None = None
+
+
+@dataclass
 class ClusterLab:
     """A running cluster lab (see the module docstring); saved as JSON in the state file (mode 0600)."""
 
@@ -158,6 +176,11 @@ class ClusterLab:
     controllers: list[ControllerState] = field(default_factory=list)
     kamailio_pid: int | None = None
     started_at: str | None = None
+    listeners: list[ListenerState] = field(default_factory=list)
+    #: The lab's own PostgreSQL (None: the database_url's server, which the lab never stops).
+    pg_dir: str | None = None
+    pg_host: str | None = None
+    pg_port: int | None = None
 
     # -- state file ---------------------------------------------------------------------------
     @classmethod
@@ -170,9 +193,17 @@ class ClusterLab:
             raise LabError("cluster", f"no cluster state at {path}; run `ivr400 lab cluster up`") from exc
         except (OSError, ValueError) as exc:
             raise LabError("cluster", f"cannot read {path}: {exc}") from exc
-        data["nodes"] = [NodeState(**n) for n in data.get("nodes", [])]
-        data["controllers"] = [ControllerState(**c) for c in data.get("controllers", [])]
-        return cls(**data)
+        def known(kind: type, values: dict) -> dict:  # a state file of newer or older code: its own keys only
+            names = {f.name for f in fields(kind)}
+            return {k: v for k, v in values.items() if k in names}
+
+        try:
+            data["nodes"] = [NodeState(**known(NodeState, n)) for n in data.get("nodes", [])]
+            data["controllers"] = [ControllerState(**known(ControllerState, c)) for c in data.get("controllers", [])]
+            data["listeners"] = [ListenerState(**known(ListenerState, c)) for c in data.get("listeners", [])]
+            return cls(**known(cls, data))
+        except TypeError as exc:
+            raise LabError("cluster", f"cannot read {path}: {exc}") from exc
 
     def save(self, path: Path | None = None) -> None:
         atomic_write(path or state_path(), json.dumps(asdict(self), indent=2) + "\n", mode=0o600)
@@ -237,6 +268,50 @@ class ClusterLab:
         _start_controller(self, self.controllers[index], timeout)
         self.save()
 
+    # -- call-record listeners -------------------------------------------------------------------
+    def listener(self, node: str) -> ListenerState:
+        for li in self.listeners:
+            if li.node == node:
+                return li
+        raise LabError("node", f"no call-record listener for {node!r} in the cluster lab")
+
+    def listener_stats(self, node: str) -> dict[str, object]:
+        """The listener's last stats (ivr400.cdr.cdr_listener.ListenerStats as a dict, plus `pending_calls`)."""
+        try:
+            return dict(json.loads(Path(self.listener(node).stats_file).read_text()))
+        except (OSError, ValueError):
+            return {}
+
+    def kill_listener(self, node: str) -> None:
+        """SIGKILL the node's listener (what it holds in memory is lost; the CSV backfill recovers it)."""
+        li = self.listener(node)
+        _stop(li.pid, "listen", timeout=5, sig=signal.SIGKILL)
+        li.pid = None
+        self.save()
+
+    def start_listener(self, node: str, timeout: float = 60.0) -> None:
+        _start_listener(self, self.listener(node), timeout)
+        self.save()
+
+    # -- the lab's own database --------------------------------------------------------------------
+    def postgres(self) -> LabPostgres:
+        """The lab's own PostgreSQL; LabError when the lab uses a shared server (never stopped by the lab)."""
+        if not self.pg_dir or not self.pg_host or not self.pg_port:
+            raise LabError("postgres", "this cluster lab uses a shared PostgreSQL; start it with own_postgres "
+                                       "(`ivr400 lab cluster up --own-postgres`) to stop and start its database")
+        return LabPostgres(Path(self.pg_dir), self.pg_host, self.pg_port)
+
+    def stop_database(self) -> None:
+        """`pg_ctl stop -m fast` of the lab's own PostgreSQL (open sessions are cut)."""
+        self.postgres().stop()
+
+    def start_database(self, timeout: float = 60.0) -> None:
+        self.postgres().start(timeout)
+
+    def kamailio_running(self) -> bool:
+        """The recorded Kamailio runs (a state file left by a crashed session records a dead one)."""
+        return _alive(self.kamailio_pid, self.kamailio_config_dir)
+
     def dispatcher_flags(self) -> dict[str, str]:
         """{"sip:127.0.0.2:5060": "AP", ...} from the running Kamailio."""
         try:
@@ -252,7 +327,7 @@ def _node_config(spec: NodeState, proxy_host: str) -> LabConfig:
                      ami_port=spec.ami_port, rtp_start=spec.rtp_start, rtp_end=spec.rtp_end, carrier_host=proxy_host,
                      etc_dir=f"{base}/etc", db_dir=f"{base}/db", spool_dir=f"{base}/spool", run_dir=f"{base}/run",
                      log_dir=f"{base}/log", t38=True, udptl_start=spec.rtp_start + 2000,
-                     udptl_end=spec.rtp_start + 2099)
+                     udptl_end=spec.rtp_start + 2099, system_name=spec.name)
 
 
 def _prepare_node(root: Path, spec: NodeState, proxy_host: str) -> None:
@@ -310,6 +385,41 @@ def _start_controller(cl: ClusterLab, c: ControllerState, timeout: float) -> Non
     c.pid = None
     raise LabError("controller", f"`ivr400 serve` on {c.host}:{c.port} did not start; {log} ends:\n"
                                  f"{process.log_tail(log)}")
+
+
+def _listener_env(cl: ClusterLab, node: NodeState) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IVR400_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    env["IVR400_AMI_SECRET"] = node.ami_secret  # not on the command line: /proc/PID/cmdline is world-readable
+    return env
+
+
+def _start_listener(cl: ClusterLab, li: ListenerState, timeout: float) -> None:
+    """`ivr400 cdr listen` on the node's AMI, backfilling from its CSV every 5 s; waits for its `ready:`."""
+    if _alive(li.pid, "listen"):
+        return
+    node = cl.node(li.node)
+    log = Path(li.log)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-c", "from ivr400.cli import main; main()", "--db", cl.database_url, "cdr", "listen",
+           "--ami-host", node.host, "--ami-port", str(node.ami_port), "--ami-user", "ivr400",
+           "--csv", li.csv, "--state-file", li.state_file, "--stats-file", li.stats_file, "--node", node.name,
+           "--import-interval", "5"]
+    with open(log, "w") as err:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=err, stderr=subprocess.STDOUT,
+                                env=_listener_env(cl, node), start_new_session=True, close_fds=True)
+    process._CHILDREN[proc.pid] = proc
+    li.pid = proc.pid
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if "ready:" in log.read_text(errors="replace"):
+            return
+        if proc.poll() is not None:
+            break
+        time.sleep(0.2)
+    _stop(proc.pid, "listen", timeout=5)
+    li.pid = None
+    raise LabError("cdr", f"`ivr400 cdr listen` for {li.node} did not start; {log} ends:\n{process.log_tail(log)}")
 
 
 def _write_hosts(root: Path, controllers: list[ControllerState]) -> None:
@@ -386,6 +496,15 @@ def _database(url: str, schema: str | None) -> str:
     return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
 
 
+def _drop_schema(url: str, schema: str) -> None:
+    admin = make_engine(url)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    finally:
+        admin.dispose()
+
+
 def render_proxy(cl: ClusterLab) -> list[Path]:
     """Render Kamailio's config from the cluster_node table and install it (checked with `kamailio -c`)."""
     proxy = ProxySettings(listen_host=cl.proxy_host, listen_port=cl.proxy_port,
@@ -409,9 +528,12 @@ def render_proxy(cl: ClusterLab) -> list[Path]:
 def cluster_up(root: Path | None = None, *, proxy: tuple[str, int] = ("127.0.0.1", 5060),
                database_url: str = DEFAULT_DATABASE, schema: str | None = DEFAULT_SCHEMA,
                nodes: tuple[NodeSpec, ...] = DEFAULT_NODES, controllers: tuple[str, ...] = DEFAULT_CONTROLLERS,
-               ping_interval_s: int = 1, timeout: float = 60.0, state_file: Path | None = None) -> ClusterLab:
+               ping_interval_s: int = 1, timeout: float = 60.0, state_file: Path | None = None,
+               own_postgres: tuple[str, int] | None = None, fresh_schema: bool = False) -> ClusterLab:
     """Bring the cluster lab up (idempotent: parts already running are kept) and return it.
 
+    `own_postgres` (host, port): run a PostgreSQL of the lab's own there (data under the state file's
+    directory, `postgres/`) instead of `database_url`. `fresh_schema`: drop `schema` first (a test's clean start).
     LabError(part, reason) when a part cannot start; the parts started by this call are stopped then.
     """
     root = Path(root) if root is not None else chroot.default_root()
@@ -425,6 +547,15 @@ def cluster_up(root: Path | None = None, *, proxy: tuple[str, int] = ("127.0.0.1
             prev: ClusterLab | None = ClusterLab.load(state_file)
         except LabError:
             prev = None
+        if prev is not None and prev.pg_dir and (own_postgres is None or (prev.pg_host, prev.pg_port) != own_postgres):
+            prev.postgres().stop()  # the lab's own server of an earlier `up` that this one does not use
+        pg: LabPostgres | None = None
+        if own_postgres is not None:
+            pg = LabPostgres(host_dir / "postgres", own_postgres[0], own_postgres[1])
+            pg.start(timeout)
+            database_url = pg.url
+        if fresh_schema and schema and database_url.startswith("postgresql"):
+            _drop_schema(database_url, schema)
         url = _database(database_url, schema)
         engine = make_engine(url)
         try:
@@ -444,6 +575,11 @@ def cluster_up(root: Path | None = None, *, proxy: tuple[str, int] = ("127.0.0.1
                              f"{NODES_DIR}/{s.name}/etc/asterisk.conf") for s in nodes],
             controllers=[ControllerState(h, AGI_PORT, 9400, str(host_dir / f"controller-{h}.log"))
                          for h in controllers],
+            listeners=[ListenerState(s.name, str(host_dir / f"cdr-{s.name}.log"),
+                                     str(chroot.host_path(root, f"{NODES_DIR}/{s.name}/log/cdr-custom/ivr400.csv")),
+                                     str(host_dir / f"cdr-{s.name}.offset.json"),
+                                     str(host_dir / f"cdr-{s.name}.stats.json")) for s in nodes],
+            pg_dir=str(pg.base) if pg else None, pg_host=pg.host if pg else None, pg_port=pg.port if pg else None,
         )
         if prev is not None:  # keep what runs
             for n in cl.nodes:
@@ -453,7 +589,17 @@ def cluster_up(root: Path | None = None, *, proxy: tuple[str, int] = ("127.0.0.1
             for c in cl.controllers:
                 old_c = next((o for o in prev.controllers if o.host == c.host), None)
                 if old_c is not None and _alive(old_c.pid, "serve"):
-                    c.pid = old_c.pid
+                    if prev.database_url == cl.database_url:
+                        c.pid = old_c.pid
+                    else:  # serving another database: start it again on this one
+                        _stop(old_c.pid, "serve")
+            for li in cl.listeners:
+                old_l = next((o for o in prev.listeners if o.node == li.node), None)
+                if old_l is not None and _alive(old_l.pid, "listen"):
+                    if prev.database_url == cl.database_url:
+                        li.pid = old_l.pid
+                    else:
+                        _stop(old_l.pid, "listen")
             if (prev.proxy_host, prev.proxy_port) == proxy and _alive(prev.kamailio_pid, cl.kamailio_config_dir):
                 cl.kamailio_pid = prev.kamailio_pid
             elif _alive(prev.kamailio_pid, prev.kamailio_config_dir):
@@ -469,6 +615,9 @@ def cluster_up(root: Path | None = None, *, proxy: tuple[str, int] = ("127.0.0.1
             _write_hosts(root, cl.controllers)
             for c in cl.controllers:
                 _start_controller(cl, c, timeout)
+                cl.save(state_file)
+            for li in cl.listeners:
+                _start_listener(cl, li, timeout)
                 cl.save(state_file)
             render_proxy(cl)
             _start_kamailio(cl, timeout)
@@ -486,6 +635,9 @@ def _down(cl: ClusterLab, state_file: Path) -> bool:
     for c in cl.controllers:
         stopped = _stop(c.pid, "serve") or stopped
         c.pid = None
+    for li in cl.listeners:  # SIGTERM: it stores what it holds before it exits
+        stopped = _stop(li.pid, "listen", timeout=30) or stopped
+        li.pid = None
     root = Path(cl.root)
     for n in cl.nodes:
         for pid in {*(process.find_daemons(root, n.conf) if root.exists() else []), *([n.pid] if n.pid else [])}:
@@ -494,6 +646,8 @@ def _down(cl: ClusterLab, state_file: Path) -> bool:
         n.pid = None
     if root.exists():
         _write_hosts(root, [])
+    if cl.pg_dir:
+        stopped = cl.postgres().stop() or stopped
     cl.save(state_file)
     return stopped
 
@@ -521,7 +675,11 @@ def cluster_status(*, state_file: Path | None = None) -> dict[str, object]:
         "controllers": [{"agi": f"agi://{c.host}:{c.port}", "name": f"agi://{AGI_NAME}:{c.port}",
                          "pid": c.pid if _alive(c.pid, "serve") else None} for c in cl.controllers],
         "database": cl.database_url.split("@")[-1],
+        "listeners": [{"node": li.node, "pid": li.pid if _alive(li.pid, "listen") else None, "csv": li.csv}
+                      for li in cl.listeners],
     }
+    if cl.pg_dir:
+        status["postgres"] = {"dir": cl.pg_dir, "pid": cl.postgres().pid(), "address": f"{cl.pg_host}:{cl.pg_port}"}
     try:
         status["dispatcher"] = cl.dispatcher_flags()
     except LabError as exc:

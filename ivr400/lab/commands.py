@@ -119,20 +119,32 @@ def cluster() -> None:
               help="Kamailio's SIP address HOST:PORT (the tests use 127.0.0.1:5170 beside the single lab).")
 @click.option("--database", default=None, help="Database URL (default PostgreSQL at 127.0.0.1:5432/test).")
 @click.option("--schema", default="ivr400_cluster", show_default=True, help="PostgreSQL schema (created if missing).")
+@click.option("--own-postgres", "own_postgres", is_flag=False, flag_value="127.0.0.6:5432", default=None,
+              metavar="[HOST:PORT]",
+              help="Run a PostgreSQL of the lab's own (127.0.0.6:5432 without a value; data under "
+                   "/var/cache/ivr400/cluster/postgres) instead of --database: one the lab may stop and start.")
 @click.option("--ping-interval", type=int, default=1, show_default=True, help="Seconds between OPTIONS probes.")
 @click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds to wait for each part.")
-def cluster_up_(root: Path | None, proxy: str, database: str | None, schema: str, ping_interval: int,
-                timeout: float) -> None:
+def cluster_up_(root: Path | None, proxy: str, database: str | None, schema: str, own_postgres: str | None,
+                ping_interval: int, timeout: float) -> None:
     """Start Kamailio, the nodes and the controllers (idempotent: what runs is kept)."""
     from ivr400.lab.cluster import DEFAULT_DATABASE, cluster_status, cluster_up
 
     host, _, port = proxy.rpartition(":")
     if not host or not port.isdigit():
         _fail(LabError("proxy", f"{proxy!r} is not HOST:PORT"))
+    pg: tuple[str, int] | None = None
+    if own_postgres is not None:
+        pg_host, _, pg_port = own_postgres.rpartition(":")
+        if not pg_host or not pg_port.isdigit() or not 0 < int(pg_port) < 65536:
+            _fail(LabError("own-postgres", f"{own_postgres!r} is not HOST:PORT"))
+        if database:
+            _fail(LabError("own-postgres", "give either --database or --own-postgres, not both"))
+        pg = (pg_host, int(pg_port))
     t0 = time.monotonic()
     try:
         cluster_up(root, proxy=(host, int(port)), database_url=database or DEFAULT_DATABASE, schema=schema,
-                   ping_interval_s=ping_interval, timeout=timeout)
+                   ping_interval_s=ping_interval, timeout=timeout, own_postgres=pg)
         st = cluster_status()
     except LabError as exc:
         _fail(exc)
@@ -152,6 +164,11 @@ def _print_cluster(st: dict[str, object]) -> None:
     for c in st["controllers"]:  # type: ignore[attr-defined]
         click.echo(f"controller {c['agi']} (as {c['name']}): pid {c['pid'] or 'not running'}")
     click.echo(f"database: {st['database']}")
+    pg = st.get("postgres")
+    if isinstance(pg, dict):
+        click.echo(f"postgres (the lab's own): {pg['address']}, pid {pg['pid'] or 'not running'}, data {pg['dir']}")
+    for li in st.get("listeners", []):  # type: ignore[attr-defined]
+        click.echo(f"cdr listener {li['node']}: pid {li['pid'] or 'not running'}, csv {li['csv']}")
 
 
 @cluster.command(name="down")

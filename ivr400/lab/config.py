@@ -125,6 +125,9 @@ class LabConfig:
     spool_dir: str = "/var/spool/asterisk"
     run_dir: str = RUN_DIR
     log_dir: str = LOG_DIR
+    #: asterisk.conf's systemname: prefixes every uniqueid (``node2-1764540000.12``), so the call records of
+    #: several nodes never share an id ("" on a single PBX: plain ``1764540000.12``).
+    system_name: str = ""
     noload: tuple[str, ...] = field(default=NOLOAD)
 
     def context(self) -> dict[str, object]:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from ivr400.db.enums import FaxMode
 from ivr400.db.models import Department, Fax, Hotline
 from ivr400.provisioning.errors import ProvisioningError
+from ivr400.validators import ASTERISK_UNIQUEID
 
 __all__ = ["FAX_MODES", "MAX_PDF_PAGES", "FaxView", "fax_setting", "find_fax", "list_faxes", "parse_fax_setting",
            "record_fax", "set_fax", "tiff_to_pdf"]
@@ -32,7 +33,7 @@ MAX_PDF_PAGES = 200
 #: A hotline's fax modes: no fax; CNG / T.38 detection while the call plays its welcome and menu; a top-menu key.
 FAX_MODES: tuple[str, ...] = tuple(m.value for m in FaxMode)
 
-_UNIQUEID = re.compile(r"[0-9]{1,20}\.[0-9]{1,10}")
+_UNIQUEID = ASTERISK_UNIQUEID
 _CALLER = re.compile(r"\+?[0-9]{1,31}")
 _STATUS = re.compile(r"[A-Z_]{1,16}")
 _PRINTABLE = re.compile(r"[^\x20-\x7e]")

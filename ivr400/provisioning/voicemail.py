@@ -23,10 +23,10 @@ from sqlalchemy.orm import Session
 
 from ivr400.db.models import CallRecord, Department, Hotline, Voicemail
 from ivr400.provisioning.errors import ProvisioningError
-from ivr400.validators import HOTLINE_NUMBER
+from ivr400.validators import ASTERISK_UNIQUEID, HOTLINE_NUMBER
 
 #: Asterisk UNIQUEID (1700000000.7) or FreeSWITCH Unique-ID (a lower-case UUID).
-_UNIQUEID = re.compile(r"[0-9]{1,20}\.[0-9]{1,10}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_UNIQUEID = re.compile(ASTERISK_UNIQUEID.pattern + r"|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _CALLER = re.compile(r"\+?[0-9]{1,32}")
 #: cdr_csv's Master.csv with loguniqueid=yes: src is column 1, uniqueid column 16.
 CSV_SRC, CSV_UNIQUEID = 1, 16

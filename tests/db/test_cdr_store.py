@@ -417,3 +417,54 @@ def test_listener_reconnects_when_pings_go_unanswered(engine: Engine) -> None:
 
     listener = asyncio.run(scenario())
     assert listener.stats.logins >= 2 and count(engine) == 1
+
+
+def test_listener_holds_calls_while_the_database_is_away_then_stores_them_once(
+        engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The database refuses every store for a while (as during a PostgreSQL restart): the calls stay in memory,
+    counted as held; once it answers they are stored, once, with the listener's node, and counted as written."""
+    from sqlalchemy.exc import OperationalError
+
+    import ivr400.cdr.cdr_listener as listener_module
+
+    real = listener_module.store_legs
+    away = threading.Event()
+    away.set()
+
+    def store(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        if away.is_set():
+            raise OperationalError("INSERT", {}, ConnectionRefusedError("connection refused"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(listener_module, "store_legs", store)
+    stats_file = tmp_path / "stats.json"
+
+    async def scenario() -> CdrListener:
+        ami = await FakeAmi().start()
+        listener = CdrListener(engine, AmiSettings(port=ami.port, username="u", secret="s3cret"), backfill=False,
+                               flush_delay=0.1, node="node2", stats_path=stats_file)
+        await listener.start()
+        assert await listener.wait_logged_in(10)
+        for e in EVENTS:
+            await ami.push(e)
+        await until(lambda: listener.stats.store_errors >= 3)
+        await until(lambda: json.loads(stats_file.read_text()).get("store_failing") is True, timeout=5)
+        assert count(engine) == 0
+        held = json.loads(stats_file.read_text())
+        away.clear()
+        await until(lambda: count(engine) == 4 and listener.stats.buffered_written == 4)
+        for e in EVENTS:  # replayed (a reconnect, the CSV): still one row per call
+            await ami.push(e)
+        await until(lambda: listener.stats.events == 2 * len(EVENTS))
+        await listener.flush(everything=True)
+        await listener.stop()
+        await ami.drop()
+        assert held["buffered_calls"] == 4 and held["node"] == "node2"
+        return listener
+
+    listener = asyncio.run(scenario())
+    assert sorted(rows(engine)) == sorted(IDS)
+    assert {r.node for r in rows(engine).values()} == {"node2"}
+    assert listener.stats.buffered_max == 4 and listener.stats.dropped_legs == 0
+    final = json.loads(stats_file.read_text())
+    assert final["store_failing"] is False and final["buffered_calls"] == 0

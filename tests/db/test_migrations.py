@@ -485,3 +485,29 @@ def test_hotline_fax_migration_both_ways_on_existing_data(bare_engine: Engine, t
     assert _counts(bare_engine) == before
     with Session(bare_engine) as s:
         assert {(h.fax_mode, h.fax_key) for h in s.query(Hotline)} == {("off", None)}
+
+
+def test_call_record_node_revision_both_ways_on_existing_calls(bare_engine: Engine) -> None:
+    """0016 (call_record.node) on existing call records: going down drops the column and keeps every row;
+    going up again gives them NULL (no node known), and a new row can carry its node."""
+    migrate.upgrade(bare_engine)
+    started = NOW.replace(tzinfo=None)
+    with bare_engine.begin() as conn:
+        for uid, node in (("node2-1.1", "node2"), ("node3-1.1", "node3"), ("1.3", None)):
+            conn.execute(text("INSERT INTO call_record (uniqueid, linkedid, hotline, started_at, disposition, source, "
+                              "node) VALUES (:u, :u, '4008000001', :t, 'answered', 'ami', :n)"),
+                         {"u": uid, "t": started, "n": node})
+    below = ScriptDirectory.from_config(migrate.alembic_config(bare_engine)).get_revision("0016").down_revision
+    migrate.downgrade(bare_engine, str(below))
+    assert "node" not in {c["name"] for c in inspect(bare_engine).get_columns("call_record")}
+    with bare_engine.connect() as conn:
+        rows = conn.execute(text("SELECT uniqueid, disposition FROM call_record ORDER BY uniqueid")).all()
+    assert [tuple(r) for r in rows] == [("1.3", "answered"), ("node2-1.1", "answered"), ("node3-1.1", "answered")]
+    migrate.upgrade(bare_engine)
+    with bare_engine.begin() as conn:
+        conn.execute(text("INSERT INTO call_record (uniqueid, linkedid, hotline, started_at, disposition, source, "
+                          "node) VALUES ('node2-1.2', 'node2-1.2', '4008000001', :t, 'answered', 'ami', 'node2')"),
+                     {"t": started})
+        rows = conn.execute(text("SELECT uniqueid, node FROM call_record ORDER BY uniqueid")).all()
+    assert [tuple(r) for r in rows] == [("1.3", None), ("node2-1.1", None), ("node2-1.2", "node2"),
+                                        ("node3-1.1", None)]

@@ -58,3 +58,29 @@ def test_the_agi_name_resolves_to_every_controller_and_goes_away(tmp_path: Path)
                                                                           f"127.0.0.5\t{AGI_NAME}"]
     _write_hosts(root, [])
     assert (root / "etc" / "hosts").read_text() == "127.0.0.1\tlocalhost\n10.1.1.1\tother\n"
+
+
+def test_a_state_file_of_other_code_loads_with_the_keys_this_code_knows(tmp_path: Path) -> None:
+    """Sessions of older and newer code share the lab's state file: unknown keys are ignored, missing ones take
+    their defaults (no listeners, no lab PostgreSQL), and a state that cannot be read is a LabError."""
+    import json
+
+    import pytest
+
+    from ivr400.lab.cluster import ClusterLab
+    from ivr400.lab.errors import LabError
+
+    state = tmp_path / "state.json"
+    base = {"root": "/r", "proxy_host": "127.0.0.1", "proxy_port": 5170, "database_url": "sqlite://",
+            "kamailio_config_dir": "/k", "ctl_socket": "/k/ctl", "ping_interval_s": 1,
+            "nodes": [{"name": "node2", "host": "127.0.0.2", "sip_port": 5060, "ami_port": 5038, "ami_secret": "s",
+                       "rtp_start": 1, "rtp_end": 2, "conf": "/c", "pid": None, "future_field": 1}],
+            "controllers": [], "kamailio_pid": None, "someday": True}
+    state.write_text(json.dumps(base))
+    cl = ClusterLab.load(state)
+    assert [n.name for n in cl.nodes] == ["node2"] and cl.listeners == [] and cl.pg_dir is None
+    with pytest.raises(LabError, match="postgres"):
+        cl.postgres()
+    state.write_text(json.dumps({"root": "/r"}))
+    with pytest.raises(LabError, match="cannot read"):
+        ClusterLab.load(state)

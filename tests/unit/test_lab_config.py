@@ -215,3 +215,18 @@ def test_find_daemons_never_takes_another_config_tree_for_the_lab(monkeypatch: p
     assert process.find_daemons(tmp_path, "/var/lib/node2/asterisk.conf") == [me]
     argv[me] = ["asterisk", "-f", "-g", "-n"]
     assert process.find_daemons(tmp_path) == [me]
+
+
+def test_a_cluster_node_names_itself_in_every_uniqueid() -> None:
+    """systemname only on a cluster node (uniqueids `node2-EPOCH.SEQ`), which every uniqueid check accepts."""
+    from ivr400.lab.config import LabConfig, render_base_config
+    from ivr400.validators import ASTERISK_UNIQUEID
+
+    single = render_base_config(LabConfig(ami_secret="x"))["asterisk.conf"]
+    node = render_base_config(LabConfig(ami_secret="x", system_name="node2"))["asterisk.conf"]
+    assert "systemname" not in single
+    assert "\nsystemname = node2\n" in node
+    for good in ("1764540000.12", "node2-1764540000.12"):
+        assert ASTERISK_UNIQUEID.fullmatch(good)
+    for bad in ("node2-", "../1.2", "node 2-1.2", "a-b-1.2", "node2-1764540000"):
+        assert not ASTERISK_UNIQUEID.fullmatch(bad), bad

@@ -17,11 +17,11 @@ from ivr400.pbx.asterisk import dialplan_variables as v
 from ivr400.pbx.asterisk.fastagi import AGISession
 from ivr400.provisioning.errors import ProvisioningError
 from ivr400.routing.blocking import parse_caller
-from ivr400.validators import HOTLINE_NUMBER
+from ivr400.validators import ASTERISK_UNIQUEID, HOTLINE_NUMBER
 
 __all__ = ["fax_file_ok", "fax_received"]
 
-_UNIQUEID = re.compile(r"[0-9]{1,20}\.[0-9]{1,10}")
+_UNIQUEID = ASTERISK_UNIQUEID
 _FAX_FILE = re.compile(re.escape(v.FAX_SPOOL) + r"/(400[0-9]{7})/[A-Za-z0-9_.\-]{1,80}\.tif")
 
 

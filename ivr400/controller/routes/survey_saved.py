@@ -14,13 +14,13 @@ from ivr400.controller.routes.context import CallSession, Dialect, RouteContext
 from ivr400.controller.routes.dialect import ASTERISK
 from ivr400.pbx.asterisk import dialplan_variables as v
 from ivr400.pbx.asterisk.fastagi import AGISession
-from ivr400.validators import HOTLINE_NUMBER
+from ivr400.validators import ASTERISK_UNIQUEID, HOTLINE_NUMBER
 
 __all__ = ["SCORE", "survey_saved"]
 
 #: The scores a caller can give: one key, 1 (very dissatisfied) to 5 (very satisfied).
 SCORE = re.compile(r"[1-5]")
-_UNIQUEID = re.compile(r"[0-9]{1,20}\.[0-9]{1,10}")
+_UNIQUEID = ASTERISK_UNIQUEID
 _SEAT = re.compile(r"[A-Za-z0-9_.:@/+=\-]{1,255}")
 
 
