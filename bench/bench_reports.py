@@ -7,8 +7,8 @@ their hourly roll-ups are generated with bulk inserts (3 hotlines, 4 departments
 callers from a pool of N/4 numbers over 30 regions, a day curve peaking at 10:00 and 15:00), then each report is
 run over the whole range for one hotline and for all three, best of 3 (goal: under 1 s each). Then the cost of a
 call's end: --incremental calls written one transaction each as (a) the fact row alone (the baseline), (b) the
-fact row with its roll-ups and the callback list (ivr400.cdr.fact_store.apply_calls, what the CDR listener does);
-ms per call and the ratio b/a.
+fact row with its roll-ups (hourly, and the per-caller call_caller rows the repeat-callers report walks) and the
+callback list (ivr400.cdr.fact_store.apply_calls, what the CDR listener does); ms per call and the ratio b/a.
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -46,7 +47,7 @@ from ivr400.cdr.reports import (  # noqa: E402
 )
 from ivr400.db.engine import make_engine  # noqa: E402
 from ivr400.db.migrate import upgrade  # noqa: E402
-from ivr400.db.models import CallFact, CallHour  # noqa: E402
+from ivr400.db.models import CallCaller, CallFact, CallHour  # noqa: E402
 
 PG_URL = os.environ.get("IVR400_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 HOTLINES = ["4008000001", "4008000002", "4008000003"]
@@ -133,6 +134,13 @@ def load(engine: Engine, facts: list[dict[str, Any]], hours: dict[tuple, Counts]
         rows = [{"hour": h, "hotline": hl, "dim": d, "key": k, **c.as_dict()} for (h, hl, d, k), c in hours.items()]
         for i in range(0, len(rows), chunk):
             s.execute(insert(CallHour), rows[i:i + chunk])
+        per_caller: Counter[tuple[str, str, str, str]] = Counter()  # call_caller, as fact_store keeps it
+        for fact in facts:
+            per_caller[(fact["hotline"], "hotline", "", fact["caller"])] += 1
+            per_caller[(fact["hotline"], "department", fact["department"] or "", fact["caller"])] += 1
+        rows = [{"hotline": h, "dim": d, "key": k, "caller": c, "calls": n} for (h, d, k, c), n in per_caller.items()]
+        for i in range(0, len(rows), chunk):
+            s.execute(insert(CallCaller), rows[i:i + chunk])
     with engine.begin() as conn:
         conn.execute(text("ANALYZE"))
     return time.perf_counter() - t0
@@ -169,6 +177,13 @@ def run_reports(engine: Engine, days: int) -> list[tuple[str, float, float]]:
         for name, fn in reports:
             out.append((name, best_of(lambda fn=fn: fn(s, one)), best_of(lambda fn=fn: fn(s, every))))
         out.append(("regions, one department", best_of(lambda: regions(s, dept)), float("nan")))
+        out.append(("repeat callers, one department", best_of(lambda: repeat_callers(s, dept, 2, 100)),
+                    float("nan")))
+        for span in (30, 7, 1):  # shorter ranges: a looser bound for the walk, or few enough facts to group
+            short = [ReportFilter(hotlines=h, start=END - timedelta(days=span), end=END, tz=TZ)
+                     for h in ([HOTLINES[0]], None)]
+            out.append((f"repeat callers, last {span} days", best_of(lambda f=short[0]: repeat_callers(s, f, 2, 100)),
+                        best_of(lambda f=short[1]: repeat_callers(s, f, 2, 100))))
     return out
 
 
@@ -217,7 +232,7 @@ def bench(label: str, engine: Engine, facts: list[dict[str, Any]], hours: dict[t
         print(f"{name:<52} {one * 1000:>7.0f} ms {every_s:>11}  {flag}")
     plain, full = incremental(engine, k)
     print(f"call end, fact row alone (baseline):     {plain:.2f} ms/call (median of {k})")
-    print(f"call end, fact + roll-ups + callbacks:   {full:.2f} ms/call; ratio {full / plain:.2f}x, "
+    print(f"call end, fact + roll-ups (hour, caller) + callbacks: {full:.2f} ms/call; ratio {full / plain:.2f}x, "
           f"+{full - plain:.2f} ms per call")
 
 

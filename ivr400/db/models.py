@@ -627,6 +627,20 @@ class CallHour(Base):
     survey_count: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class CallCaller(Base):
+    """Per-caller roll-up (来电号码汇总): how many calls a caller made to a hotline in all (dim 'hotline', key
+    '') and to each department (dim 'department', key = department path, '' = switchboard), kept current as
+    calls end. The repeat-callers report reads it to find its candidates (an upper bound of any range's count)."""
+
+    __tablename__ = "call_caller"
+
+    hotline: Mapped[str] = mapped_column(String(10), primary_key=True)
+    dim: Mapped[str] = mapped_column(String(12), primary_key=True)
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    caller: Mapped[str] = mapped_column(String(32), primary_key=True)
+    calls: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class CallbackEntry(Base):
     """A missed caller to call back (未接来电回拨): status pending (待回拨), called_back (已回拨) or not_needed
     (无需回拨), with who handled it and when."""
