@@ -1,4 +1,4 @@
-"""Per-caller roll-up (来电号码汇总) for the repeat-callers report.
+"""Per-caller roll-up (来电号码汇总) for the repeat-callers report; the controller follows hotline_account.
 
 Revision ID: 0014
 Revises: 0013
@@ -8,6 +8,9 @@ Create Date: 2026-11-30
 caller) (dim 'department', key = the department path, '' = the switchboard), counted from the fact rows that
 have a hotline and a caller and are not `unknown_number`, kept current by ivr400.cdr.fact_store as calls end.
 The upgrade fills it from the existing facts; nothing refers to it, so going down drops it alone.
+
+`hotline_account` gets the `config_generation` triggers of 0003: the controller caches each hotline's
+zero-balance choice (话费余额: keep or prompt), so a change of it reaches the next call without a deploy.
 """
 from __future__ import annotations
 
@@ -41,6 +44,20 @@ def upgrade() -> None:
                f"WHERE {_COUNTED} GROUP BY hotline, COALESCE(department, ''), caller")
 
 
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("CREATE TRIGGER trg_gen_hotline_account AFTER INSERT OR UPDATE OR DELETE ON hotline_account "
+                   "FOR EACH STATEMENT EXECUTE FUNCTION ivr400_bump_generation()")
+    else:
+        for event in ("INSERT", "UPDATE", "DELETE"):
+            op.execute(f"CREATE TRIGGER trg_gen_hotline_account_{event.lower()} AFTER {event} ON hotline_account "
+                       "BEGIN UPDATE config_generation SET value = value + 1 WHERE id = 1; END")
+
+
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER IF EXISTS trg_gen_hotline_account ON hotline_account")
+    else:
+        for event in ("insert", "update", "delete"):
+            op.execute(f"DROP TRIGGER IF EXISTS trg_gen_hotline_account_{event}")
     op.drop_index("ix_call_caller_rank", table_name="call_caller")
     op.drop_table("call_caller")
