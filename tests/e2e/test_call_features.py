@@ -104,3 +104,40 @@ def test_click_to_call_rings_the_visitor_then_after_key_1_the_seat(world, seats,
         assert s.scalars(select(ClickToCallAttempt.outcome)).all() == ["accepted"]
     visitor.stop()
     seat.stop()
+
+
+def test_zero_balance_prompt_plays_余额不足_and_keep_rings_the_seat_flagged(world, seats, controller, lab: Lab,  # noqa: ANN001
+                                                                         tmp_path: Path) -> None:
+    """话费余额 at zero (no top-up, a tariff): with the choice `prompt` the caller hears the 余额不足 prompt and no
+    seat is rung; switched to `keep` (no redeploy: the controller follows hotline_account) the seat rings and
+    the controller flags the call."""
+    from ivr400.cdr import billing
+
+    from .ami_events import AmiEvents
+
+    w = world()
+    w.seat(SEAT, 5095)
+    with w.session() as s:
+        billing.set_account(s, HOTLINE, tariff_fen_per_min=12, zero_balance="prompt")
+    w.deploy()
+    ctl = controller(w)
+    seat = _seat(seats, tmp_path, 5095, "answer", hangup_after_s=1.0)
+    with AmiEvents(lab) as ami:
+        stopped = call(HOTLINE, "13800138071", hold_s=2, timeout_s=40, workdir=tmp_path / "caller-zero-prompt")
+        heard = ami.sounds("13800138071")
+    assert "ivr400/ivr400-balance-low" in heard, heard
+    assert not [h for h in heard if h.startswith("dial:")], heard
+    assert not stopped.answered and stopped.duration_s >= 7.0, stopped  # the 7.8 s prompt, then released
+    assert seat.invite_count == 0, "a seat rang at zero balance with the prompt choice"
+
+    with w.session() as s:
+        billing.set_account(s, HOTLINE, zero_balance="keep")
+    time.sleep(1.5)  # the controller polls the generation every 200 ms, then reloads
+    with AmiEvents(lab) as ami:
+        kept = call(HOTLINE, "13800138072", hold_s=3, timeout_s=40, workdir=tmp_path / "caller-zero-keep")
+        heard = ami.sounds("13800138072")
+    assert kept.answered, kept
+    assert seat.wait_for_invites(1, timeout=5), "the seat was not rung with the keep choice"
+    assert "ivr400/ivr400-balance-low" not in heard, heard
+    assert _until(lambda: "balance-zero flag" in ctl.log()), ctl.log()[-2000:]
+    seat.stop()
