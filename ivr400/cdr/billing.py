@@ -107,7 +107,8 @@ def topup(session: Session, number: str, amount_fen: int, by: str, now: datetime
 
 def balance(session: Session, number: str) -> dict[str, Any]:
     """{"hotline", "topups_fen", "charged_fen", "billed_min", "balance_fen", "tariff_fen_per_min", "reminder_fen",
-    "low" (balance ≤ reminder), "zero" (balance ≤ 0), "zero_balance", "zero_balance_enforced": True (the controller acts on the choice)}."""
+    "low" (balance ≤ reminder), "zero" (balance ≤ 0), "zero_balance", "zero_balance_enforced": True (the
+    controller acts on the choice)}."""
     hotline = _hotline(session, number)
     acct = session.get(HotlineAccount, hotline.id)
     topups = session.scalar(select(func.coalesce(func.sum(BalanceTopup.amount_fen), 0))

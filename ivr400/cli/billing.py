@@ -39,7 +39,7 @@ def _yuan(fen: int) -> str:
 @click.option("--per-minute", default=None, help="Tariff in yuan per started minute of answered forwarded time.")
 @click.option("--reminder", default=None, help="Remind when the balance is at or below this (yuan).")
 @click.option("--zero-balance", type=click.Choice(ZERO_BALANCE), default=None,
-              help="At zero balance: keep routing and flag, or prompt 余额不足 (the controller enforces it at call entry).")
+              help="At zero balance: keep routing and flag, or prompt 余额不足 (enforced at call entry).")
 @click.option("--service-level-s", type=int, default=None, help="Service level threshold T (s, default 20).")
 @click.option("--abandon-ignore-s", type=int, default=None, help="Abandons under A s are not counted (default 5).")
 @json_option
