@@ -11,6 +11,11 @@ The upgrade fills it from the existing facts; nothing refers to it, so going dow
 
 `hotline_account` gets the `config_generation` triggers of 0003: the controller caches each hotline's
 zero-balance choice (话费余额: keep or prompt), so a change of it reaches the next call without a deploy.
+
+`clicktocall_attempt` gets `ended_at` and `final` (the originated channel's end and CDR disposition, set by
+the CDR listener): an accepted callback without `ended_at` is in flight, which the per-hotline concurrency
+limit counts. Existing accepted attempts are closed at their own time (`final` 'unknown'): nothing followed
+them. Going down drops the two columns.
 """
 from __future__ import annotations
 
@@ -44,6 +49,10 @@ def upgrade() -> None:
                f"WHERE {_COUNTED} GROUP BY hotline, COALESCE(department, ''), caller")
 
 
+    op.add_column("clicktocall_attempt", sa.Column("ended_at", sa.DateTime))
+    op.add_column("clicktocall_attempt", sa.Column("final", sa.String(16)))
+    op.execute("UPDATE clicktocall_attempt SET ended_at = at, final = 'unknown' WHERE outcome = 'accepted'")
+    op.create_index("ix_clicktocall_attempt_channel", "clicktocall_attempt", ["channel_id"])
     if op.get_bind().dialect.name == "postgresql":
         op.execute("CREATE TRIGGER trg_gen_hotline_account AFTER INSERT OR UPDATE OR DELETE ON hotline_account "
                    "FOR EACH STATEMENT EXECUTE FUNCTION ivr400_bump_generation()")
@@ -54,6 +63,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_clicktocall_attempt_channel", table_name="clicktocall_attempt")
+    # SQLite >= 3.35 drops a plain column in place (no index or constraint names it).
+    op.drop_column("clicktocall_attempt", "final")
+    op.drop_column("clicktocall_attempt", "ended_at")
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS trg_gen_hotline_account ON hotline_account")
     else:

@@ -541,6 +541,10 @@ class ClickToCallAttempt(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     channel_id: Mapped[str | None] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: When the originated channel ended (its CDR arrived), None while an accepted callback is in flight.
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The originated channel's CDR disposition (answered, no answer, busy, failed, congestion), lowercase.
+    final: Mapped[str | None] = mapped_column(String(16))
 
 
 class HotlineAccount(Base):

@@ -135,7 +135,14 @@ def test_caller_rollup_migration_fills_from_existing_facts(bare_engine: Engine) 
     assert "call_caller" not in inspect(bare_engine).get_table_names()
     with bare_engine.connect() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM call_fact")).scalar_one() == facts
+    t = DAY.replace(tzinfo=None)
+    with bare_engine.begin() as conn:  # a callback placed before 0014: nothing followed it, it is closed
+        conn.execute(text("INSERT INTO clicktocall_attempt (hotline, target, source, outcome, channel_id, at) "
+                          "VALUES (:h, '13800138000', 'web', 'accepted', 'c-1', :t)"), {"h": A, "t": t})
     migrate.upgrade(bare_engine)
     assert _caller_rows(bare_engine) == written
+    with bare_engine.connect() as conn:
+        ended, final = conn.execute(text("SELECT ended_at, final FROM clicktocall_attempt")).one()
+    assert final == "unknown" and ended is not None
     with Session(bare_engine) as s:
         assert repeat_from_rollup(s, ReportFilter(hotlines=None)) == repeat_from_facts(s, ReportFilter(hotlines=None))
