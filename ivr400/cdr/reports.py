@@ -228,6 +228,8 @@ def departments(session: Session, f: ReportFilter) -> list[dict[str, Any]]:
 REPEAT_DIRECT_MAX = 20_000
 #: Candidates the per-caller walk may look at before it gives up and groups the fact rows.
 REPEAT_WALK_MAX = 20_000
+#: Grouped fact rows that cost about as much as one candidate of the walk (measured: bench/bench_reports.py).
+REPEAT_FACTS_PER_CANDIDATE = 12
 
 
 def repeat_callers(session: Session, f: ReportFilter, min_calls: int = 2, limit: int = 100) -> list[dict[str, Any]]:
@@ -238,13 +240,17 @@ def repeat_callers(session: Session, f: ReportFilter, min_calls: int = 2, limit:
     with few calls (≤ REPEAT_DIRECT_MAX by the hourly roll-ups) groups its fact rows; a larger one walks the
     per-caller roll-up (call_caller: each caller's calls in all, an upper bound of its calls in any range)
     from the most calls down, counts the candidates' facts in the range exactly, and stops when no caller
-    left can reach the list (or falls back to grouping the facts after REPEAT_WALK_MAX candidates)."""
+    left can reach the list (or falls back to grouping the facts after estimate / REPEAT_FACTS_PER_CANDIDATE
+    candidates, at least 2,000 and at most REPEAT_WALK_MAX)."""
     if f.hotlines is not None and not f.hotlines:
         return []
     estimate = summary(session, f)["offered"] if (f.start is not None or f.end is not None) else None
     rows = None
     if estimate is None or estimate > REPEAT_DIRECT_MAX:
-        rows = _repeat_walk(session, f, min_calls, limit)
+        # A candidate costs about as much as REPEAT_FACTS_PER_CANDIDATE grouped facts: the walk gives up
+        # before it has cost more than grouping the range would.
+        budget = REPEAT_WALK_MAX if estimate is None else max(2000, estimate // REPEAT_FACTS_PER_CANDIDATE)
+        rows = _repeat_walk(session, f, min_calls, limit, min(budget, REPEAT_WALK_MAX))
     if rows is None:
         rows = repeat_from_facts(session, f, min_calls, limit)
     _regions_of(session, rows)
