@@ -173,7 +173,8 @@ def test_zero_balance_prompt_or_keep_at_call_entry(lab: Lab, caplog: pytest.LogC
     lab.edit(lambda s: billing.set_account(s, HOTLINE, tariff_fen_per_min=10, zero_balance="prompt"))
 
     async def one() -> list:
-        async with controller(lab) as (_, port):
+        # The balance read is bounded by rotation_timeout (0.5 s by default); a loaded test machine needs more.
+        async with controller(lab, rotation_timeout=10.0) as (_, port):
             return [await call(port, callerid="13800138000")]
 
     [stopped] = run(one)  # no top-up: balance 0
