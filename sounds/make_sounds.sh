@@ -57,6 +57,7 @@ speak ivr400-blocked        "对不起，您的呼叫无法接通。"
 speak ivr400-unknown-number "您拨打的号码未开通，请核对后再拨。"
 speak ivr400-survey         "请对本次服务进行评价：非常满意请按五，满意请按四，一般请按三，不满意请按二，非常不满意请按一。"
 speak ivr400-survey-thanks  "感谢您的评价，再见。"
+speak ivr400-balance-low    "对不起，该号码余额不足，暂时无法接通，请稍后再拨。"
 speak ivr400-clicktocall-consent "您好，这里是企业客服回拨电话。接通请按一，否则请挂机。"
 
 # Ringback: a soft plucked arpeggio over I-vi-IV-V in C (C, Am, F, G), 4 chords x

@@ -2,8 +2,9 @@
 
 Amounts are integer fen (分). Usage is the started minutes of answered forwarded time (the seat's talk time,
 ivr400.cdr.metrics.billed_minutes) × the hotline's tariff as it was when each call was written; the balance is
-the top-ups minus that usage. At zero balance a hotline either keeps routing and is flagged (`keep`) or, once
-enforced, plays a 余额不足 prompt (`prompt`): the choice is stored; the controller does not act on it yet.
+the top-ups minus that usage. At zero balance a hotline either keeps routing and is flagged (`keep`) or plays a
+余额不足 prompt and ends the call (`prompt`): the controller reads the balance at call entry and decides with
+ivr400.routing.limits.balance_verdict; the static plan (controller down) routes.
 """
 from __future__ import annotations
 
@@ -106,7 +107,8 @@ def topup(session: Session, number: str, amount_fen: int, by: str, now: datetime
 
 def balance(session: Session, number: str) -> dict[str, Any]:
     """{"hotline", "topups_fen", "charged_fen", "billed_min", "balance_fen", "tariff_fen_per_min", "reminder_fen",
-    "low" (balance ≤ reminder), "zero" (balance ≤ 0), "zero_balance", "zero_balance_enforced": False}."""
+    "low" (balance ≤ reminder), "zero" (balance ≤ 0), "zero_balance", "zero_balance_enforced": True (the
+    controller acts on the choice)}."""
     hotline = _hotline(session, number)
     acct = session.get(HotlineAccount, hotline.id)
     topups = session.scalar(select(func.coalesce(func.sum(BalanceTopup.amount_fen), 0))
@@ -120,7 +122,7 @@ def balance(session: Session, number: str) -> dict[str, Any]:
         "hotline": number, "topups_fen": int(topups), "charged_fen": int(charged), "billed_min": int(minutes),
         "balance_fen": left, "tariff_fen_per_min": acct.tariff_fen_per_min if acct else 0,
         "reminder_fen": reminder, "low": left <= reminder, "zero": left <= 0,
-        "zero_balance": acct.zero_balance if acct else "keep", "zero_balance_enforced": False,
+        "zero_balance": acct.zero_balance if acct else "keep", "zero_balance_enforced": True,
     }
 
 

@@ -37,7 +37,7 @@ from ivr400.cdr.cdr_model import (
     parse_csv_text,
 )
 from ivr400.cdr.fact_store import apply_calls
-from ivr400.db.models import CallRecord
+from ivr400.db.models import CallRecord, ClickToCallAttempt
 from ivr400.db.models import RegionOverride as RegionOverrideRow
 from ivr400.fsutil import atomic_write
 from ivr400.localtime import to_zone, zone_name
@@ -213,6 +213,29 @@ def store_calls(engine: Engine, calls: Iterable[Call], source: str, *, attempts:
     return _retrying(engine, lambda s: upsert_calls(s, calls, source, region_lookup(s)), attempts)
 
 
+def close_callbacks(session: Session, legs: Iterable[Leg]) -> int:
+    """WEB呼叫: close the click-to-call attempts whose originated channel these CDR legs are (leg uniqueid =
+    the Originate's ChannelId): ``ended_at`` = the leg's end (else its start), ``final`` = its disposition,
+    lowercase. Asterisk posts a channel's CDRs when it ends, so a closed attempt is no longer in flight.
+    Already closed ones are left as they are. Returns how many were closed; flushes, no commit."""
+    ends: dict[str, tuple[datetime, str]] = {}
+    for leg in legs:
+        when = leg.end or leg.start
+        if leg.uniqueid and (leg.uniqueid not in ends or when > ends[leg.uniqueid][0]):
+            ends[leg.uniqueid] = (when, leg.disposition.lower()[:16])
+    if not ends:
+        return 0
+    closed = 0
+    ids = sorted(ends)
+    for i in range(0, len(ids), 500):
+        for row in session.scalars(select(ClickToCallAttempt).where(
+                ClickToCallAttempt.channel_id.in_(ids[i:i + 500]), ClickToCallAttempt.ended_at.is_(None))):
+            row.ended_at, row.final = ends[row.channel_id]  # type: ignore[index]
+            closed += 1
+    session.flush()
+    return closed
+
+
 def store_legs(engine: Engine, legs: Iterable[Leg], source: str, *, attempts: int = 5,
                node: str | None = None) -> tuple[list[Call], UpsertStats]:
     """Aggregate legs into calls (caller region with the database's overrides) and upsert them (new rows get
@@ -223,7 +246,9 @@ def store_legs(engine: Engine, legs: Iterable[Leg], source: str, *, attempts: in
     def work(session: Session) -> UpsertStats:
         region = region_lookup(session)
         calls[:] = aggregate(legs, region)
-        return upsert_calls(session, calls, source, region, node=node)
+        stats = upsert_calls(session, calls, source, region, node=node)
+        close_callbacks(session, legs)
+        return stats
 
     stats = _retrying(engine, work, attempts)
     return calls, stats

@@ -4,6 +4,9 @@
     record_survey_score(session, uniqueid, 4)   # the survey route's entry point (满意度评价)
     rebuild(session)                       # every fact and roll-up again from call_record
 
+Besides the hourly roll-ups (call_hour), each call counts once in its caller's rows of call_caller (per hotline
+and per department), which the repeat-callers report reads.
+
 A call's fact is written once per change: the old fact's contribution is taken out of its roll-up rows and
 the new one's added (see ivr400.cdr.metrics), so replaying CDRs any number of times changes nothing. The
 thresholds of a hotline (T, A) and its tariff apply as they are when the call is written; a later change of
@@ -23,6 +26,7 @@ from ivr400.cdr.cdr_model import MISSED_DISPOSITIONS, Call
 from ivr400.cdr.metrics import COUNT_FIELDS, Counts, Thresholds, contribution, derive_fact, fact_hour
 from ivr400.db.models import (
     CallbackEntry,
+    CallCaller,
     CallFact,
     CallHour,
     CallRecord,
@@ -118,12 +122,27 @@ def _counted(fact: dict[str, Any]) -> bool:
 
 
 Deltas = dict[tuple[datetime, str, str, str], Counts]
+#: (hotline, dim, key, caller) → change of call_caller.calls
+CallerDeltas = dict[tuple[str, str, str, str], int]
 
 
-def _add(deltas: Deltas, fact: dict[str, Any], thresholds: Thresholds, survey: int | None, sign: int) -> None:
-    """Add (sign +1) or take out (-1) a fact's contribution to its roll-up rows, in `deltas` (written by _flush)."""
+def _caller_rows(fact: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """The call_caller rows (hotline, dim, key, caller) a fact counts in: none without a caller."""
+    if not _counted(fact) or not fact.get("caller"):
+        return []
+    hotline, caller = fact["hotline"], fact["caller"]
+    return [(hotline, "hotline", "", caller), (hotline, "department", fact.get("department") or "", caller)]
+
+
+def _add(deltas: Deltas, fact: dict[str, Any], thresholds: Thresholds, survey: int | None, sign: int,
+         callers: CallerDeltas | None = None) -> None:
+    """Add (sign +1) or take out (-1) a fact's contribution to its roll-up rows, in `deltas` (written by _flush),
+    and, with `callers`, to its per-caller rows (written by _flush_callers)."""
     if not _counted(fact):
         return
+    if callers is not None:
+        for row_key in _caller_rows(fact):
+            callers[row_key] = callers.get(row_key, 0) + sign
     hour = fact_hour(fact["arrived_at"])
     for dim, key, seat in _rows_of(fact):
         delta = contribution(fact, thresholds, survey, seat=seat)
@@ -139,18 +158,34 @@ def _flush(session: Session, deltas: Deltas) -> None:
     deltas.clear()
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    if dialect not in ("postgresql", "sqlite"):  # pragma: no cover - the two supported databases
-        raise RuntimeError(f"database: {dialect} is not supported for roll-ups")
-    module = "postgresql" if dialect == "postgresql" else "sqlite"
-    dialect_insert: Any = importlib.import_module(f"sqlalchemy.dialects.{module}").insert
-    stmt = dialect_insert(CallHour)
+    stmt = _dialect_insert(session)(CallHour)
     stmt = stmt.on_conflict_do_update(
         index_elements=["hour", "hotline", "dim", "key"],
         set_={name: getattr(CallHour, name) + getattr(stmt.excluded, name) for name in COUNT_FIELDS},
     )
     rows.sort(key=lambda r: (r["hour"], r["hotline"], r["dim"], r["key"]))  # one lock order: no deadlocks
     session.execute(stmt, rows)
+
+
+def _flush_callers(session: Session, callers: CallerDeltas) -> None:
+    """Apply per-caller deltas to call_caller (calls = calls + delta, one statement), in one lock order."""
+    rows = [{"hotline": h, "dim": d, "key": k, "caller": c, "calls": n}
+            for (h, d, k, c), n in sorted(callers.items()) if n]
+    callers.clear()
+    if not rows:
+        return
+    stmt = _dialect_insert(session)(CallCaller)
+    stmt = stmt.on_conflict_do_update(index_elements=["hotline", "dim", "key", "caller"],
+                                      set_={"calls": CallCaller.calls + stmt.excluded.calls})
+    session.execute(stmt, rows)
+
+
+def _dialect_insert(session: Session) -> Any:  # noqa: ANN401
+    dialect = session.get_bind().dialect.name
+    if dialect not in ("postgresql", "sqlite"):  # pragma: no cover - the two supported databases
+        raise RuntimeError(f"database: {dialect} is not supported for roll-ups")
+    module = "postgresql" if dialect == "postgresql" else "sqlite"
+    return importlib.import_module(f"sqlalchemy.dialects.{module}").insert
 
 
 def _audit(session: Session, entry: CallbackEntry, action: str, actor: str, now: datetime, enterprise_id: int | None,
@@ -215,6 +250,7 @@ def apply_calls(session: Session, calls: Iterable[Call],
                                       .where(SurveyResponse.uniqueid.in_(uids[i:i + 500]))).tuples().all())
     changed = 0
     deltas: Deltas = {}
+    callers: CallerDeltas = {}
     for call in calls:
         acct = settings.get(call.hotline or "", _DEFAULT)
         row = existing.get(call.uniqueid)
@@ -233,7 +269,7 @@ def apply_calls(session: Session, calls: Iterable[Call],
             continue
         survey = row.survey_score if row is not None else None
         if old is not None and row is not None:
-            _add(deltas, old, acct.thresholds, survey, -1)
+            _add(deltas, old, acct.thresholds, survey, -1, callers)
             for name, value in new.items():
                 setattr(row, name, value)
         else:
@@ -242,11 +278,12 @@ def apply_calls(session: Session, calls: Iterable[Call],
             existing[call.uniqueid] = row
         survey = scores.get(call.uniqueid, survey)
         row.survey_score = survey
-        _add(deltas, new, acct.thresholds, survey, +1)
+        _add(deltas, new, acct.thresholds, survey, +1, callers)
         _callbacks(session, old, new, acct.enterprise_id)
         changed += 1
     session.flush()
     _flush(session, deltas)
+    _flush_callers(session, callers)
     return changed
 
 
@@ -316,6 +353,7 @@ def rebuild(session: Session, *, batch: int = 2000) -> int:
     extras = {r.uniqueid: r for r in session.scalars(select(CallFact))}
     kept = {uid: (r.first_rung_at, r.answered_at, r.seats_rung, r.disposition) for uid, r in extras.items()}
     session.execute(delete(CallHour))
+    session.execute(delete(CallCaller))
     session.execute(delete(CallFact))
     session.flush()
     session.expunge_all()
@@ -323,6 +361,7 @@ def rebuild(session: Session, *, batch: int = 2000) -> int:
     written = 0
     offset = 0
     deltas: Deltas = {}
+    callers: CallerDeltas = {}
     while True:
         rows = list(session.scalars(select(CallRecord).order_by(CallRecord.id).offset(offset).limit(batch)))
         if not rows:
@@ -344,8 +383,9 @@ def rebuild(session: Session, *, batch: int = 2000) -> int:
             fact = derive_fact(call, acct.tariff_fen_per_min)
             score = scores.get(call.uniqueid)
             session.add(CallFact(**fact, survey_score=score))
-            _add(deltas, fact, acct.thresholds, score, +1)
+            _add(deltas, fact, acct.thresholds, score, +1, callers)
             written += 1
         session.flush()
     _flush(session, deltas)
+    _flush_callers(session, callers)
     return written

@@ -4,7 +4,7 @@
     traffic(session, f, "day")      # [{"period": "2026-11-26", "offered": .., "service_level": .., ...}]
     heatmap(session, f)             # {"weekdays": [...], "hours": [0..23], "cells": [[weekday, hour, offered]]}
     regions(session, f)             # callers by province and city, ranked
-    seats(session, f); departments(session, f); repeat_callers(session, f)
+    seats(session, f); departments(session, f); repeat_callers(session, f)   # the last via call_caller
 
 Periods are in the filter's zone (the enterprise's): an hour row (a UTC hour) falls in the local day, week
 (ISO, from Monday), month or weekday of its local start; zones whose offset is not whole hours would split
@@ -22,7 +22,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from ivr400.cdr.metrics import COUNT_FIELDS, Counts, measures
-from ivr400.db.models import CallFact, CallHour
+from ivr400.db.models import CallCaller, CallFact, CallHour
 
 __all__ = [
     "BUCKETS",
@@ -32,6 +32,8 @@ __all__ = [
     "heatmap",
     "regions",
     "repeat_callers",
+    "repeat_from_facts",
+    "repeat_from_rollup",
     "seats",
     "summary",
     "traffic",
@@ -222,28 +224,116 @@ def departments(session: Session, f: ReportFilter) -> list[dict[str, Any]]:
     return sorted(out, key=lambda r: (-r["offered"], r["hotline"], r["department"]))
 
 
+#: Below this many calls in the range (read from the hourly roll-ups) the fact rows are grouped directly.
+REPEAT_DIRECT_MAX = 20_000
+#: Candidates the per-caller walk may look at before it gives up and groups the fact rows.
+REPEAT_WALK_MAX = 20_000
+#: Grouped fact rows that cost about as much as one candidate of the walk (measured: bench/bench_reports.py).
+REPEAT_FACTS_PER_CANDIDATE = 12
+
+
 def repeat_callers(session: Session, f: ReportFilter, min_calls: int = 2, limit: int = 100) -> list[dict[str, Any]]:
-    """Callers who called at least `min_calls` times in the range (重复来电), most calls first: their calls,
-    answered ones, first and last call (UTC), region. Read from the fact rows (grouped by caller)."""
-    answered = func.sum((CallFact.disposition == "answered").cast(_int_type()))
-    # Only columns of the index (hotline, caller, arrived_at, disposition): the scan never reads the table.
-    stmt = (select(CallFact.hotline, CallFact.caller, func.count().label("n"), answered,
+    """Callers who called at least `min_calls` times in the range (重复来电), most calls first (then caller,
+    hotline): their calls, answered ones, first and last call (aware UTC), region of their last call.
+
+    Counts the calls with a hotline and a caller (not `unknown_number`). Two paths, the same answer: a range
+    with few calls (≤ REPEAT_DIRECT_MAX by the hourly roll-ups) groups its fact rows; a larger one walks the
+    per-caller roll-up (call_caller: each caller's calls in all, an upper bound of its calls in any range)
+    from the most calls down, counts the candidates' facts in the range exactly, and stops when no caller
+    left can reach the list (or falls back to grouping the facts after estimate / REPEAT_FACTS_PER_CANDIDATE
+    candidates, at least 2,000 and at most REPEAT_WALK_MAX)."""
+    if f.hotlines is not None and not f.hotlines:
+        return []
+    estimate = summary(session, f)["offered"] if (f.start is not None or f.end is not None) else None
+    rows = None
+    if estimate is None or estimate > REPEAT_DIRECT_MAX:
+        # A candidate costs about as much as REPEAT_FACTS_PER_CANDIDATE grouped facts: the walk gives up
+        # before it has cost more than grouping the range would.
+        budget = REPEAT_WALK_MAX if estimate is None else max(2000, estimate // REPEAT_FACTS_PER_CANDIDATE)
+        rows = _repeat_walk(session, f, min_calls, limit, min(budget, REPEAT_WALK_MAX))
+    if rows is None:
+        rows = repeat_from_facts(session, f, min_calls, limit)
+    _regions_of(session, rows)
+    return rows
+
+
+def _counted_facts(stmt: Select[Any]) -> Select[Any]:
+    return stmt.where(CallFact.caller.is_not(None), CallFact.hotline.is_not(None),
+                      CallFact.disposition != "unknown_number")
+
+
+def _answered() -> Any:  # noqa: ANN401
+    return func.sum((CallFact.disposition == "answered").cast(_int_type()))
+
+
+def _row(hotline: str, caller: str, n: Any, ans: Any, first: Any, last: Any) -> dict[str, Any]:  # noqa: ANN401
+    return {"hotline": hotline, "caller": caller, "calls": int(n), "answered": int(ans or 0),
+            "first_call": _aware(first), "last_call": _aware(last), "province": None, "city": None}
+
+
+def _order(r: dict[str, Any]) -> tuple[int, str, str]:
+    return -r["calls"], r["caller"], r["hotline"]
+
+
+def repeat_from_facts(session: Session, f: ReportFilter, min_calls: int = 2, limit: int = 100
+                      ) -> list[dict[str, Any]]:
+    """Repeat callers by grouping the fact rows of the range (no region): the reference the roll-up walk must
+    agree with, and the path for a range with few calls."""
+    stmt = (select(CallFact.hotline, CallFact.caller, func.count().label("n"), _answered(),
                    func.min(CallFact.arrived_at), func.max(CallFact.arrived_at))
-            .where(CallFact.caller.is_not(None))
             .group_by(CallFact.hotline, CallFact.caller)
             .having(func.count() >= min_calls)
-            .order_by(func.count().desc(), CallFact.caller).limit(limit))
-    rows = []
-    for hotline, caller, n, ans, first, last in session.execute(_fact_where(stmt, f)):
-        rows.append({"hotline": hotline, "caller": caller, "calls": int(n), "answered": int(ans or 0),
-                     "first_call": _aware(first), "last_call": _aware(last), "province": None, "city": None})
+            .order_by(func.count().desc(), CallFact.caller, CallFact.hotline).limit(limit))
+    return [_row(*r) for r in session.execute(_fact_where(_counted_facts(stmt), f))]
+
+
+def repeat_from_rollup(session: Session, f: ReportFilter, min_calls: int = 2, limit: int = 100,
+                       walk_max: int | None = None) -> list[dict[str, Any]] | None:
+    """Repeat callers by walking call_caller from the most calls down (no region); None when more than
+    `walk_max` candidates (default REPEAT_WALK_MAX) had to be looked at."""
+    return _repeat_walk(session, f, min_calls, limit, REPEAT_WALK_MAX if walk_max is None else walk_max)
+
+
+def _repeat_walk(session: Session, f: ReportFilter, min_calls: int, limit: int,
+                 walk_max: int = REPEAT_WALK_MAX) -> list[dict[str, Any]] | None:
+    dim, key = ("hotline", "") if f.department is None else ("department", f.department)
+    base = select(CallCaller.hotline, CallCaller.caller).where(CallCaller.dim == dim, CallCaller.key == key)
+    top = select(func.max(CallCaller.calls)).where(CallCaller.dim == dim, CallCaller.key == key)
+    if f.hotlines is not None:
+        base = base.where(CallCaller.hotline.in_(list(f.hotlines)))
+        top = top.where(CallCaller.hotline.in_(list(f.hotlines)))
+    found: list[dict[str, Any]] = []
+    seen = 0
+    level = session.scalar(top)
+    while level is not None and level >= min_calls:
+        if len(found) >= limit and level < found[limit - 1]["calls"]:
+            break  # nobody left can reach the list: a caller's calls in the range are at most its calls in all
+        by_hotline: dict[str, list[str]] = {}
+        for hotline, caller in session.execute(base.where(CallCaller.calls == level)):
+            by_hotline.setdefault(hotline, []).append(caller)
+            seen += 1
+        if seen > walk_max:
+            return None
+        for hotline, numbers in sorted(by_hotline.items()):
+            for i in range(0, len(numbers), 500):  # one index range per caller: (hotline, caller, arrived_at)
+                stmt = (select(CallFact.hotline, CallFact.caller, func.count(), _answered(),
+                               func.min(CallFact.arrived_at), func.max(CallFact.arrived_at))
+                        .where(CallFact.hotline == hotline, CallFact.caller.in_(numbers[i:i + 500]))
+                        .group_by(CallFact.hotline, CallFact.caller).having(func.count() >= min_calls))
+                found.extend(_row(*r) for r in session.execute(_fact_where(_counted_facts(stmt), f)))
+        found.sort(key=_order)
+        del found[limit:]
+        level = session.scalar(top.where(CallCaller.calls < level))
+    return found
+
+
+def _regions_of(session: Session, rows: list[dict[str, Any]]) -> None:
     for r in rows:  # the region of the listed callers only
         region = session.execute(select(CallFact.caller_province, CallFact.caller_city)
                                  .where(CallFact.hotline == r["hotline"], CallFact.caller == r["caller"])
                                  .order_by(CallFact.arrived_at.desc()).limit(1)).first()
         if region is not None:
             r["province"], r["city"] = region
-    return rows
 
 
 def _aware(value: Any) -> datetime | None:  # noqa: ANN401

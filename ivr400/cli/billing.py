@@ -6,7 +6,8 @@
     ivr400 billing usage 4008001234 --since 2026-11-01 --until 2026-11-30
 
 Amounts in yuan (two decimals at most); stored in fen. The zero-balance choice (keep | prompt) is stored and
-shown; the controller does not enforce `prompt` yet.
+enforced by the controller at call entry for a hotline with an account: `prompt` plays 余额不足 and ends the
+call, `keep` routes it and flags it in the controller's log (the static plan, controller down, routes).
 """
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def _yuan(fen: int) -> str:
 @click.option("--per-minute", default=None, help="Tariff in yuan per started minute of answered forwarded time.")
 @click.option("--reminder", default=None, help="Remind when the balance is at or below this (yuan).")
 @click.option("--zero-balance", type=click.Choice(ZERO_BALANCE), default=None,
-              help="At zero balance: keep routing and flag, or prompt 余额不足 (stored, not enforced yet).")
+              help="At zero balance: keep routing and flag, or prompt 余额不足 (enforced at call entry).")
 @click.option("--service-level-s", type=int, default=None, help="Service level threshold T (s, default 20).")
 @click.option("--abandon-ignore-s", type=int, default=None, help="Abandons under A s are not counted (default 5).")
 @json_option
@@ -57,7 +58,7 @@ def tariff(hotline_ref: str, per_minute: str | None, reminder: str | None, zero_
                 service_level_s=service_level_s, abandon_ignore_s=abandon_ignore_s)
             data = {"hotline": number, "tariff_yuan_per_min": _yuan(row.tariff_fen_per_min),
                     "reminder_yuan": _yuan(row.reminder_fen), "zero_balance": row.zero_balance,
-                    "zero_balance_enforced": False, "service_level_s": row.service_level_s,
+                    "zero_balance_enforced": True, "service_level_s": row.service_level_s,
                     "abandon_ignore_s": row.abandon_ignore_s}
     except BillingError as exc:
         raise CommandError(str(exc)) from exc

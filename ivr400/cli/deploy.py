@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -19,6 +20,9 @@ from ivr400.deploy.asterisk import deploy as deploy_
 from ivr400.deploy.check import CheckReport, check, summary
 from ivr400.pbx.asterisk.ami import Ami, AmiError, AmiLike
 from ivr400.render.asterisk import RenderedConfig
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 @click.command()
@@ -70,7 +74,9 @@ def deploy(config_dir: Path | None, root: Path | None, template_dir: Path | None
             rendered = render_for_deploy(s, a.now(), template_dirs=template_dirs,
                                          agi_url=settings.controller_agi_url, data_root=a.data_dir)
         if check_only:
-            _check(settings, target, rendered, as_json)
+            with a.session() as s:
+                clicktocall = clicktocall_hotlines(s)
+            _check(settings, target, rendered, as_json, clicktocall)
             return
         if not (dry_run or no_reload):
             target = DeployTarget.from_settings(settings, ami=settings.require_ami())
@@ -91,7 +97,18 @@ def deploy(config_dir: Path | None, root: Path | None, template_dir: Path | None
         _print(report)
 
 
-def _check(settings: Settings, target: DeployTarget, rendered: RenderedConfig, as_json: bool) -> None:
+def clicktocall_hotlines(session: Session) -> list[str]:
+    """The hotlines with click-to-call (WEB呼叫) set up: their callbacks need the AMI user's `originate`."""
+    from sqlalchemy import select
+
+    from ivr400.db.models import ClickToCallSetting, Hotline
+
+    return sorted(session.scalars(select(Hotline.number).join(ClickToCallSetting,
+                                                              ClickToCallSetting.hotline_id == Hotline.id)))
+
+
+def _check(settings: Settings, target: DeployTarget, rendered: RenderedConfig, as_json: bool,
+           clicktocall: list[str] | None = None) -> None:
     ami = settings.ami
     conn: AmiLike | None = None
     error = None
@@ -105,7 +122,7 @@ def _check(settings: Settings, target: DeployTarget, rendered: RenderedConfig, a
     try:
         report = check(target, rendered, ami=conn, ami_error=error, ami_user=ami.username,
                        controller=(settings.controller_host, settings.controller_port), config_file=settings.file,
-                       cdr_csv=settings.cdr_csv)
+                       cdr_csv=settings.cdr_csv, clicktocall=clicktocall or ())
     finally:
         if isinstance(conn, Ami):
             conn.close()

@@ -43,7 +43,7 @@ from ivr400.controller.cache import ConfigCache
 from ivr400.controller.loader import HotlineEntry, LoadedConfig
 from ivr400.controller.metrics import ControllerMetrics, MetricsServer
 from ivr400.controller.routes import bind
-from ivr400.db.models import CallRecord, HuntRotation, SurveyResponse
+from ivr400.db.models import BalanceTopup, CallHour, CallRecord, HuntRotation, SurveyResponse
 from ivr400.numbers import normalize_caller
 from ivr400.pbx.asterisk.fastagi import FastAGIServer, Handler, ServerOptions, serve
 from ivr400.provisioning.fax import record_fax
@@ -175,6 +175,25 @@ class Controller:
                 select(func.count()).select_from(CallRecord).where(
                     CallRecord.hotline == hotline, CallRecord.caller == caller, CallRecord.started_at >= since)
             ).scalar_one())
+
+    async def hotline_balance(self, *, hotline_id: int, hotline: str) -> int | None:
+        """话费余额: the hotline's top-ups minus the charges of its calls (fen, as ivr400.cdr.billing.balance);
+        None if the database does not answer within ``rotation_timeout`` (the call is then routed)."""
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._db, self._hotline_balance_sync, hotline_id, hotline)
+        try:
+            return await asyncio.wait_for(future, self.rotation_timeout)
+        except Exception as exc:  # noqa: BLE001 - timeout or database error: routed, unflagged
+            self.log.warning("balance of %s could not be read (%s: %s)", hotline, type(exc).__name__, exc)
+            return None
+
+    def _hotline_balance_sync(self, hotline_id: int, hotline: str) -> int:
+        with self.engine.connect() as conn:
+            topups = conn.execute(select(func.coalesce(func.sum(BalanceTopup.amount_fen), 0))
+                                  .where(BalanceTopup.hotline_id == hotline_id)).scalar_one()
+            charged = conn.execute(select(func.coalesce(func.sum(CallHour.charge_fen), 0))
+                                   .where(CallHour.dim == "hotline", CallHour.hotline == hotline)).scalar_one()
+        return int(topups) - int(charged)
 
     async def save_survey(self, *, hotline: str, uniqueid: str, seat: str | None, score: int) -> bool:
         """满意度评价: insert one ``survey_response`` (``score`` 1-5, ValueError otherwise) for the call

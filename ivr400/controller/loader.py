@@ -43,7 +43,7 @@ from sqlalchemy.orm import Session
 
 from ivr400.db.enums import HuntStrategy, WhitelistStatus
 from ivr400.db.models import BlockEntry as BlockEntryRow
-from ivr400.db.models import CalendarDay, ConfigGeneration, Destination, Hotline, Seat
+from ivr400.db.models import CalendarDay, ConfigGeneration, Destination, Hotline, HotlineAccount, Seat
 from ivr400.db.models import RegionOverride as RegionOverrideRow
 from ivr400.db.models import RegionRule as RegionRuleRow
 from ivr400.db.models import TimeRule as TimeRuleRow
@@ -199,7 +199,8 @@ def load_config(session: Session, now: datetime, *, only: Collection[int] | None
         row.id: row for row in session.execute(of_changed(Hotline.id,
             select(Hotline.id, Hotline.block_mode, Hotline.anonymous_policy, Hotline.refuse_with,
                    Hotline.refuse_prompt, Hotline.after_hours_kind, Hotline.after_hours_department_id,
-                   Hotline.after_hours_prompt, Hotline.caller_cap_per_month).where(Hotline.active.is_(True))))
+                   Hotline.after_hours_prompt, Hotline.caller_cap_per_month, HotlineAccount.zero_balance)
+            .outerjoin(HotlineAccount, HotlineAccount.hotline_id == Hotline.id).where(Hotline.active.is_(True))))
     }
     # A destination approved with a future valid_from becomes routable without any row changing: reload then.
     # (Incremental: the earlier of the base's instant and the changed hotlines' own; one too early only
@@ -488,6 +489,7 @@ class _HotlineBuilder:
             block=block,
             voicemail_enabled=base.voicemail_enabled,
             caller_cap_per_month=h.caller_cap_per_month or 0,
+            zero_balance=h.zero_balance,  # None: no billing account, the balance is not looked at
         )
 
 

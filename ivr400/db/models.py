@@ -558,6 +558,10 @@ class ClickToCallAttempt(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     channel_id: Mapped[str | None] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: When the originated channel ended (its CDR arrived), None while an accepted callback is in flight.
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The originated channel's CDR disposition (answered, no answer, busy, failed, congestion), lowercase.
+    final: Mapped[str | None] = mapped_column(String(16))
 
 
 class HotlineAccount(Base):
@@ -642,6 +646,20 @@ class CallHour(Base):
     charge_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     survey_sum: Mapped[int] = mapped_column(Integer, default=0)
     survey_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CallCaller(Base):
+    """Per-caller roll-up (来电号码汇总): how many calls a caller made to a hotline in all (dim 'hotline', key
+    '') and to each department (dim 'department', key = department path, '' = switchboard), kept current as
+    calls end. The repeat-callers report reads it to find its candidates (an upper bound of any range's count)."""
+
+    __tablename__ = "call_caller"
+
+    hotline: Mapped[str] = mapped_column(String(10), primary_key=True)
+    dim: Mapped[str] = mapped_column(String(12), primary_key=True)
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    caller: Mapped[str] = mapped_column(String(32), primary_key=True)
+    calls: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class CallbackEntry(Base):

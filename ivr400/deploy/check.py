@@ -11,8 +11,10 @@ What is checked (docs/operations.md lists the same, with the fixes):
   ivr400 can write its include directory, its sounds and music-on-hold directories; cdr_custom's CSV
   directory exists and the CSV is readable;
 - over AMI: the login; the manager user's permissions (`manager show user`: write `command` for deploy,
-  read `cdr` for `cdr listen`); the modules ivr400 relies on (`module show like`); every dialplan
-  application and function the rendered extensions.conf uses (`core show application|function`);
+  read `cdr` for `cdr listen`, write `originate` for WEB呼叫 click-to-call and operator callbacks: missing when
+  a hotline has click-to-call set up, a warning otherwise); the modules ivr400 relies on
+  (`module show like`); every dialplan application and function the rendered extensions.conf uses
+  (`core show application|function`);
   the PJSIP endpoints the routable seats' trunks dial (only those: see `dialed_endpoints`); ivr400's
   dialplan loaded (`ivr400-inbound`); CDRs enabled, unanswered calls logged (cdr.conf), the CDR backends
   registered and not suspended;
@@ -28,7 +30,7 @@ import os
 import re
 import socket
 import stat
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -226,13 +228,15 @@ def _module_fix(module: str) -> str:
 # ---------------------------------------------------------------------------------------- the check
 def check(target: DeployTarget, rendered: RenderedConfig, *, ami: AmiLike | None, ami_error: str | None = None,
           ami_user: str = "ivr400", controller: tuple[str, int] | None = None,
-          config_file: Path | None = None, cdr_csv: Path | None = None) -> CheckReport:
+          config_file: Path | None = None, cdr_csv: Path | None = None,
+          clicktocall: Sequence[str] = ()) -> CheckReport:
     """Check `target` for everything `rendered` (and ivr400's services) need; see the module docstring.
 
     `ami`: a logged-in connection, or None with `ami_error` saying why there is none. `controller`:
     (host, port) where `ivr400 serve` should listen. `config_file`: ivr400's configuration file, checked
     for being readable by everyone while holding the AMI secret. `cdr_csv`: cdr_custom's CSV as ivr400
-    reads it (its directory must exist: cdr_custom does not create it).
+    reads it (its directory must exist: cdr_custom does not create it). `clicktocall`: the hotlines with
+    click-to-call set up (their callbacks need AMI `Originate`: without the permission that is `missing`).
     """
     report = CheckReport(config_dir=str(target.config_dir))
     _check_files(report, target)
@@ -247,7 +251,7 @@ def check(target: DeployTarget, rendered: RenderedConfig, *, ami: AmiLike | None
                    "`manager reload` (docs/operations.md, The AMI user)")
     else:
         report.add(OK, "ami login", f"logged in as {ami_user}")
-        _check_ami(report, ami, rendered, ami_user)
+        _check_ami(report, ami, rendered, ami_user, clicktocall)
     if controller is not None:
         _check_controller(report, *controller)
     return report
@@ -355,7 +359,25 @@ def _run(ami: AmiLike, cmd: str) -> str | AmiError:
         return exc
 
 
-def _check_ami(report: CheckReport, ami: AmiLike, rendered: RenderedConfig, user: str) -> None:
+def originate_finding(perms: dict[str, set[str]], user: str, clicktocall: Sequence[str]) -> Finding:
+    """Whether `user` (its permissions from `user_permissions`) may send `Action: Originate`: ok; missing
+    when hotlines (`clicktocall`) have click-to-call set up; a warning otherwise (needed once one is)."""
+    item = "ami write originate"
+    have = perms["write"]
+    why = "WEB呼叫 click-to-call and operator callbacks place calls (Action: Originate)"
+    if "originate" in have or "all" in have:
+        return Finding(OK, item, why)
+    fix = (f"add `originate` to `write =` in manager.conf [{user}] (e.g. `write = "
+           f"{','.join(sorted(have | {'originate'}))}`), then `manager reload`")
+    detail = f"user {user} has write = {','.join(sorted(have)) or '(none)'}; {why}"
+    if clicktocall:
+        return Finding(MISSING, item, f"{detail}: set up on {', '.join(sorted(clicktocall))}, whose callbacks fail",
+                       fix)
+    return Finding(WARNING, item, f"{detail}: no hotline has click-to-call set up yet", fix)
+
+
+def _check_ami(report: CheckReport, ami: AmiLike, rendered: RenderedConfig, user: str,
+               clicktocall: Sequence[str] = ()) -> None:
     out = _run(ami, f"manager show user {user}")
     if isinstance(out, AmiError):
         report.add(MISSING, "ami permissions", f"`manager show user {user}` refused: {out.reason}",
@@ -370,6 +392,7 @@ def _check_ami(report: CheckReport, ami: AmiLike, rendered: RenderedConfig, user
                 report.add(MISSING, f"ami {direction} {klass}", f"user {user} has {direction} = "
                                                                 f"{','.join(sorted(have)) or '(none)'}; {why}",
                            f"add `{klass}` to `{direction} =` in manager.conf [{user}], then `manager reload`")
+        report.findings.append(originate_finding(perms, user, clicktocall))
     for module in dict.fromkeys([*(inc.module for inc in INCLUDES.values()), *MODULES]):
         out = _run(ami, f"module show like {module}")
         if not isinstance(out, AmiError) and module_running(out, module):

@@ -139,8 +139,10 @@ def place_callback(session: Session, ami: Originator | None, *, hotline: Hotline
             number_placed=_times(session, ClickToCallAttempt.target == number, placed, ClickToCallAttempt.at >= since),
             ip_requests=None if source != "web" else _times(session, ClickToCallAttempt.client_ip == client_ip,
                                                             ClickToCallAttempt.at >= since),
-            hotline_placed=_times(session, ClickToCallAttempt.hotline == hotline.number, placed,
-                                  ClickToCallAttempt.at >= since),
+            hotline_placed=session.execute(
+                select(ClickToCallAttempt.at, ClickToCallAttempt.ended_at)
+                .where(ClickToCallAttempt.hotline == hotline.number, placed, ClickToCallAttempt.ended_at.is_(None),
+                       ClickToCallAttempt.at >= now - timedelta(seconds=lim.inflight_max_age_s))).tuples().all(),
         )
     if verdict.allowed:
         verdict = open_now(time_rules, now, zone, calendar)

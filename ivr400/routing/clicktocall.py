@@ -14,9 +14,11 @@ area code and every international number (+ or 00 with another country code).
 
 **Limits** (:class:`Limits`, defaults as issue 10 asks): per target number at most 1 call per 60 s and
 3 per calendar day (the hotline's zone); per client IP at most 5 requests per 10 min (every request
-counts, refused ones too); per hotline at most ``max_concurrent`` calls placed in the last
-``concurrent_window_s`` (a placed call is taken to be in progress that long: ivr400 does not follow the
-originated channel to its end).
+counts, refused ones too); per hotline at most ``max_concurrent`` callbacks **in flight**: placed and with
+no final outcome yet. The CDR listener closes an attempt when the CDR of its originated channel arrives
+(the channel's uniqueid is the Originate's ``ChannelId``), which Asterisk posts when that channel ends —
+the visitor did not answer, or the call through the hotline is over. An attempt never closed (the listener
+was down) stops counting after ``inflight_max_age_s``.
 """
 from __future__ import annotations
 
@@ -80,7 +82,7 @@ class Limits:
     ip_window_s: int = 600
     ip_max: int = 5
     max_concurrent: int = 2
-    concurrent_window_s: int = 120
+    inflight_max_age_s: int = 7200
 
 
 def _day_start(now: dt.datetime, zone: ZoneInfo) -> dt.datetime:
@@ -111,16 +113,25 @@ def ip_limit(limits: Limits, now: dt.datetime, requests: Iterable[dt.datetime]) 
     return Verdict(True, OK, "")
 
 
-def concurrency_limit(limits: Limits, now: dt.datetime, placed: Iterable[dt.datetime]) -> Verdict:
-    """Per hotline: ``placed`` = when this hotline's callbacks were placed."""
-    window = now - dt.timedelta(seconds=limits.concurrent_window_s)
-    if sum(1 for t in placed if t > window) >= limits.max_concurrent:
+def in_flight(limits: Limits, now: dt.datetime, placed: Iterable[tuple[dt.datetime, dt.datetime | None]]) -> int:
+    """How many of ``placed`` — (placed at, ended at or None) of a hotline's accepted callbacks — are still in
+    flight at ``now``: not ended, and placed less than ``inflight_max_age_s`` ago."""
+    oldest = now - dt.timedelta(seconds=limits.inflight_max_age_s)
+    return sum(1 for at, ended in placed if ended is None and at > oldest)
+
+
+def concurrency_limit(limits: Limits, now: dt.datetime,
+                      placed: Iterable[tuple[dt.datetime, dt.datetime | None]]) -> Verdict:
+    """Per hotline: ``placed`` = (placed at, ended at or None) of this hotline's accepted callbacks; refused
+    when ``max_concurrent`` are in flight (:func:`in_flight`)."""
+    if in_flight(limits, now, placed) >= limits.max_concurrent:
         return Verdict(False, "refused_busy", f"hotline: {limits.max_concurrent} callbacks already in progress")
     return Verdict(True, OK, "")
 
 
 def check_limits(limits: Limits, now: dt.datetime, zone: ZoneInfo, *, number_placed: Iterable[dt.datetime],
-                 ip_requests: Iterable[dt.datetime] | None, hotline_placed: Iterable[dt.datetime]) -> Verdict:
+                 ip_requests: Iterable[dt.datetime] | None,
+                 hotline_placed: Iterable[tuple[dt.datetime, dt.datetime | None]]) -> Verdict:
     """All three limits, IP first (``ip_requests`` None: an operator's callback, no IP limit)."""
     checks = [] if ip_requests is None else [ip_limit(limits, now, ip_requests)]
     checks += [number_limit(limits, now, zone, number_placed), concurrency_limit(limits, now, hotline_placed)]

@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ivr400.pbx.asterisk.prompts import INVALID
+from ivr400.pbx.asterisk.prompts import BALANCE_LOW, INVALID
 from ivr400.routing.blocking import check_caller, parse_caller
 from ivr400.routing.calendar import Calendar
-from ivr400.routing.limits import cap_verdict, weighted_first
+from ivr400.routing.limits import balance_verdict, cap_verdict, weighted_first
 from ivr400.routing.model import (
     DEFAULT_ANNOUNCEMENT_PROMPT,
     DEFAULT_REFUSE_PROMPT,
@@ -127,6 +127,7 @@ def decide(
     rotation: int = 0,
     calls_this_month: int | None = None,
     draw: float | None = None,
+    balance_fen: int | None = None,
 ) -> Decision:
     """Decide what happens to a call to ``config``'s hotline from ``caller`` at ``now``.
 
@@ -134,7 +135,10 @@ def decide(
     timezone-aware (ValueError otherwise); ``calendar`` carries national days and this enterprise's
     overrides; ``rotation`` is the round-robin counter; ``calls_this_month`` the caller's calls to this
     hotline already recorded this month (for the caller cap; None = not counted); ``draw`` in [0, 1) picks
-    a weighted department's first seat. Deterministic; never does I/O.
+    a weighted department's first seat; ``balance_fen`` the hotline's balance (top-ups − charges, fen; None =
+    unknown), which with ``config.zero_balance`` = ``prompt`` and at or below zero gives the 余额不足
+    ANNOUNCEMENT (``refused_by='balance'``), with ``keep`` a routed call marked ``balance_flagged``.
+    Deterministic; never does I/O.
     """
     local = local_time(now, config.zone)  # raises on a naive now, before anything else
     who = parse_caller(caller)
@@ -171,6 +175,13 @@ def decide(
         reasons.append(verdict.reason)
     if capped is not None and capped.reason:
         reasons.append(capped.reason)
+    # 1b. the balance (after blocking: a blocked caller hears the refusal, whatever the balance)
+    money = balance_verdict(config.zero_balance, balance_fen)
+    if money.reason:
+        reasons.append(money.reason)
+    if not money.allowed:
+        return Decision(action=ActionKind.ANNOUNCEMENT, prompt=BALANCE_LOW, refused_by="balance",
+                        reason=_reason(reasons), **common)  # type: ignore[arg-type]
 
     # 2. time rules
     time_rule_id: int | None = None
@@ -208,6 +219,7 @@ def decide(
     routed = _route(config, action, now, rotation, reasons, draw)
     return Decision(
         reason=_reason(reasons),
+        balance_flagged=money.flagged,
         time_rule_id=time_rule_id,
         region_rule_id=region_rule_id,
         day_kind=day.kind,

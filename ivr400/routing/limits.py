@@ -4,6 +4,8 @@
   from which the controller counts a caller's earlier calls to the hotline.
 * :func:`cap_verdict` — whether a caller with ``calls_this_month`` earlier calls may call again under a cap
   of ``cap`` calls a month; the verdict carries its reason as data.
+* :func:`balance_verdict` — what a call gets at zero balance (话费余额): the operator's choice ``keep`` (route
+  it, flagged) or ``prompt`` (the 余额不足 announcement, then hang-up), from the balance passed in as data.
 * :func:`split_draw` — a number in [0, 1) from the call's Asterisk uniqueid (SHA-256), so a call always
   draws the same seat whichever controller decides it, and no state is kept between calls.
 * :func:`weighted_first` — the seats in hunt order with the one the draw lands on (by weight) moved first.
@@ -17,7 +19,11 @@ from dataclasses import dataclass
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-__all__ = ["CapVerdict", "cap_verdict", "month_start", "split_draw", "weighted_first"]
+__all__ = ["ZERO_BALANCE_CHOICES", "BalanceVerdict", "CapVerdict", "balance_verdict", "cap_verdict", "month_start",
+           "split_draw", "weighted_first"]
+
+#: The operator's choices at zero balance: keep routing and flag the call, or play the 余额不足 prompt.
+ZERO_BALANCE_CHOICES = ("keep", "prompt")
 
 _T = TypeVar("_T")
 
@@ -61,6 +67,35 @@ def cap_verdict(cap: int, caller: str | None, calls_this_month: int | None) -> C
     if calls_this_month >= cap:
         return CapVerdict(False, f"caller cap: {calls_this_month} call(s) this month >= cap {cap}", calls_this_month)
     return CapVerdict(True, f"caller cap: {calls_this_month} of {cap} this month", calls_this_month)
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceVerdict:
+    """``allowed``: the call is routed; ``flagged``: routed although the balance is at or below zero
+    (``keep``); ``reason`` one line for the log and the decision ('' when billing says nothing)."""
+
+    allowed: bool
+    flagged: bool
+    reason: str
+
+
+def balance_verdict(choice: str | None, balance_fen: int | None) -> BalanceVerdict:
+    """The zero-balance rule (话费余额). ``choice``: the hotline's ``zero_balance`` (``keep`` | ``prompt``), None
+    for a hotline without a billing account (never stopped nor flagged). ``balance_fen``: top-ups minus
+    charges in fen; None = unavailable (database down or slow): the call is routed, unflagged, and the reason
+    says so (failing open, like the caller cap: a lost call costs the enterprise more than a late charge).
+    At or below zero: ``prompt`` stops the call, ``keep`` routes it flagged. ValueError for another choice."""
+    if choice is None:
+        return BalanceVerdict(True, False, "")
+    if choice not in ZERO_BALANCE_CHOICES:
+        raise ValueError(f"zero_balance: {choice!r} is not one of {', '.join(ZERO_BALANCE_CHOICES)}")
+    if balance_fen is None:
+        return BalanceVerdict(True, False, "balance unavailable: let through")
+    if balance_fen > 0:
+        return BalanceVerdict(True, False, f"balance {balance_fen} fen")
+    if choice == "prompt":
+        return BalanceVerdict(False, False, f"balance {balance_fen} fen <= 0: 余额不足 prompt")
+    return BalanceVerdict(True, True, f"balance {balance_fen} fen <= 0: keep routing, flagged")
 
 
 def split_draw(uniqueid: str) -> float:

@@ -568,8 +568,13 @@ class HotlineRouting:
     voicemail_enabled: bool = True
     #: 呼叫限制: at most this many calls per caller per calendar month (in ``timezone``); 0 = no cap.
     caller_cap_per_month: int = 0
+    #: 话费余额: at zero balance ``keep`` (route, flagged) or ``prompt`` (余额不足, hang up); None = no billing
+    #: account (the balance is not looked at).
+    zero_balance: str | None = None
 
     def __post_init__(self) -> None:
+        if self.zero_balance is not None and self.zero_balance not in ("keep", "prompt"):
+            raise ValueError(f"zero_balance: {self.zero_balance!r} is not keep or prompt")
         _check_int(self.caller_cap_per_month, "caller_cap_per_month", 0, MAX_CALLER_CAP)
         if not isinstance(self.hotline, str) or not re.fullmatch(r"[0-9]{3,20}", self.hotline):
             raise ValueError(f"hotline: {self.hotline!r} must be the hotline's digits")
@@ -672,8 +677,11 @@ class Decision:
     day_kind: DayKind | None = None
     calendar_source: str | None = None
     local_time: dt.datetime | None = None
-    #: Why a REFUSE decision refused, as data: ``blocking`` (呼叫阻截) or ``caller_cap`` (呼叫限制); else None.
+    #: Why a REFUSE decision refused, as data: ``blocking`` (呼叫阻截) or ``caller_cap`` (呼叫限制); ``balance``
+    #: for the ANNOUNCEMENT of a hotline whose balance ran out (余额不足, choice ``prompt``); else None.
     refused_by: str | None = None
+    #: Routed although the hotline's balance is at or below zero (choice ``keep``): the call is flagged.
+    balance_flagged: bool = False
 
     @property
     def matched_rule_id(self) -> str | None:

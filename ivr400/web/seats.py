@@ -1,7 +1,9 @@
 """坐席: seats of a hotline in hunt order, per group (the switchboard and each department).
 
-Reorder (up/down), ring timeout, weight (按比例分配), add, remove, and the group's hunt strategy — all through
-``ivr400.provisioning.seats`` / ``hotlines.check_hunt``, each with its audit entry in the same commit.
+Reorder (up/down), ring timeout, weight (按比例分配), add, remove, the group's hunt strategy — all through
+``ivr400.provisioning.seats`` / ``hotlines.check_hunt`` — and a department's ringback tone (彩铃), chosen among
+the enterprise's **approved** ringback tones (a pending or rejected tone is neither offered nor accepted; the
+department may also inherit the hotline's), each with its audit entry in the same commit.
 A saved change reaches the next call with no deploy: the triggers bump the configuration generation
 that the controller polls.
 """
@@ -14,7 +16,8 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from ivr400.db.models import Department, Hotline, Seat
+from ivr400.db.enums import ToneKind, ToneStatus
+from ivr400.db.models import Department, Hotline, Seat, Tone
 from ivr400.numbers import NumberError
 from ivr400.provisioning import seats as seat_service
 from ivr400.provisioning.errors import ProvisioningError
@@ -23,7 +26,7 @@ from ivr400.provisioning.status import effective_hunt, effective_status, key_pat
 from ivr400.web import changes
 from ivr400.web.context import Principal, config, db, principal, repository
 from ivr400.web.pages import form_row, render, see_other, whole_number
-from ivr400.web.scope import Repository
+from ivr400.web.scope import NotFound, Repository
 
 router = APIRouter()
 
@@ -54,14 +57,40 @@ def seat_state(seat: Seat, now: datetime) -> str:
 
 
 def _page(request: Request, who: Principal, repo: Repository, hotline: Hotline, *, status_code: int = 200,
-          errors: dict[str, str] | None = None, error_seat: int | None = None,
+          errors: dict[str, str] | None = None, error_seat: int | None = None, error_dept: int | None = None,
           form: dict[str, str] | None = None) -> HTMLResponse:
     now = config(request).now()
     approved = [d for d in repo.destinations() if d.enterprise_id == hotline.enterprise_id
                 and effective_status(d, now) == "approved"]
     return render(request, "seats.html", who, status_code=status_code, hotline=hotline, groups=groups(hotline),
                   approved=approved, now=now, seat_state=seat_state, errors=errors or {}, error_seat=error_seat,
-                  form=form or {})
+                  error_dept=error_dept, ringback_tones=approved_ringbacks(repo, hotline), form=form or {})
+
+
+def approved_ringbacks(repo: Repository, hotline: Hotline) -> list[Tone]:
+    """The ringback tones (彩铃) a department of `hotline` may use: its enterprise's, approved, by name."""
+    return [t for t in repo.tones(statuses=(ToneStatus.APPROVED.value,))
+            if t.enterprise_id == hotline.enterprise_id and t.kind == ToneKind.RINGBACK.value]
+
+
+def ringback_choice(repo: Repository, hotline: Hotline, text: str) -> Tone | None:
+    """The tone a department picker's `ringback` field names ('' = inherit the hotline's). Raises
+    ProvisioningError('ringback', reason): not a whole number, no such tone of this enterprise (another
+    tenant's id reads the same as a missing one), not a ringback tone, not approved."""
+    if not text.strip():
+        return None
+    ident = whole_number(text, "ringback")
+    try:
+        tone = repo.tone(ident)
+    except NotFound:
+        tone = None
+    if tone is None or tone.enterprise_id != hotline.enterprise_id:
+        raise ProvisioningError("ringback", f"no tone #{ident} of this enterprise")
+    if tone.kind != ToneKind.RINGBACK.value:
+        raise ProvisioningError("ringback", f"tone {tone.name!r} is a {tone.kind} tone, not a ringback tone")
+    if tone.status != ToneStatus.APPROVED.value:
+        raise ProvisioningError("ringback", f"tone {tone.name!r} is {tone.status}: only approved tones play")
+    return tone
 
 
 def _refused(request: Request, who: Principal, repo: Repository, session: Session, hotline_id: int,
@@ -134,6 +163,30 @@ def set_hunt(request: Request, hotline_id: int, hunt: str = Form(""), department
         session.commit()
     except (ProvisioningError, NumberError) as exc:
         return _refused(request, who, repo, session, hotline_id, exc, "hunt")
+    return see_other(f"/hotlines/{hotline.id}/seats?saved=1")
+
+
+@router.post("/departments/{department_id}/ringback", response_class=HTMLResponse)
+def set_department_ringback(request: Request, department_id: int, ringback: str = Form(""),
+                            who: Principal = Depends(principal), repo: Repository = Depends(repository),
+                            session: Session = Depends(db)) -> Response:
+    """部门彩铃: the department's ringback tone, an approved ringback tone of the enterprise ('' = the hotline's).
+    400 with the reason beside the department's field otherwise; 404 for another tenant's department."""
+    dept = repo.department(department_id)
+    hotline = dept.hotline
+    try:
+        tone = ringback_choice(repo, hotline, ringback)
+    except (ProvisioningError, NumberError) as exc:
+        session.rollback()
+        field, reason = (exc.field, exc.reason) if isinstance(exc, ProvisioningError) else ("ringback", str(exc))
+        return _page(request, who, repo, hotline, status_code=400, errors={field: reason}, error_dept=dept.id,
+                     form={"ringback": ringback[:20]})
+    before = dept.ringback_tone_id
+    dept.ringback_tone_id = tone.id if tone is not None else None
+    changes.record(session, who, config(request), "department_ringback", enterprise_id=hotline.enterprise_id,
+                   hotline=hotline.number, department=key_path(dept), before={"ringback_tone": before},
+                   after={"ringback_tone": dept.ringback_tone_id})
+    session.commit()
     return see_other(f"/hotlines/{hotline.id}/seats?saved=1")
 
 

@@ -86,7 +86,7 @@ def test_billing_tariff_topup_balance_usage(loaded) -> None:  # noqa: ANN001, F8
     assert r.exit_code != 0 and "amount:" in r.stderr
     t = js(loaded, "billing", "tariff", hotline, "--per-minute", "0.12", "--reminder", "50", "--zero-balance", "prompt")
     assert (t["tariff_yuan_per_min"], t["reminder_yuan"], t["zero_balance"], t["zero_balance_enforced"]) == (
-        "0.12", "50.00", "prompt", False)
+        "0.12", "50.00", "prompt", True)
     b = js(loaded, "billing", "topup", hotline, "100")
     assert (b["topups_yuan"], b["balance_yuan"], b["low"]) == ("100.00", "100.00", False)
     b = js(loaded, "billing", "balance", hotline)

@@ -98,7 +98,11 @@ def test_every_refusal_is_recorded_and_nothing_is_dialled(hotline: Engine) -> No
     busy = place(hotline, ami, "13600136000", NOW + dt.timedelta(seconds=50), source="operator")
     assert busy.outcome == "refused_busy"
     assert [f["Channel"] for _, f in ami.actions] == ["PJSIP/13800138000@ivr400-out", "PJSIP/13700137000@ivr400-out"]
-    failed = place(hotline, Recorder(fail=True), "13400134000", NOW + dt.timedelta(minutes=5), source="operator")
+    # (the two callbacks are still in flight: no CDR closed them; a third slot for the AMI failure)
+    from ivr400.routing.clicktocall import Limits
+
+    failed = place(hotline, Recorder(fail=True), "13400134000", NOW + dt.timedelta(minutes=5), source="operator",
+                   limits=Limits(max_concurrent=3))
     assert failed.outcome == "failed" and not failed.accepted
     with Session(hotline) as s:
         assert len(s.scalars(select(ClickToCallAttempt)).all()) == 9
@@ -133,3 +137,40 @@ def test_the_public_endpoint(hotline: Engine, tmp_path: Path) -> None:
     assert bad.status_code == 400 and bad.json()["outcome"] == "refused_number"
     assert client.post("/c2c/not-a-token", data={"number": "13800138000"}).status_code == 404
     assert len(ami.actions) == 1
+
+
+def test_concurrency_counts_callbacks_in_flight_until_their_cdr_closes_them(hotline: Engine) -> None:
+    """N concurrent per hotline: a placed callback counts until the CDR of its originated channel (uniqueid =
+    ChannelId) arrives through the CDR listener's path, however long the call lasts; then the next is placed."""
+    from ivr400.cdr.cdr_model import Leg
+    from ivr400.cdr.cdr_store import store_legs
+
+    ami = Recorder()
+    first = place(hotline, ami, "13800138000", NOW, source="operator")
+    second = place(hotline, ami, "13700137000", NOW + dt.timedelta(seconds=5), source="operator")
+    assert first.accepted and second.accepted
+    # Twenty minutes later both calls still go on (no CDR yet): the hotline is busy (max_concurrent 2).
+    later = NOW + dt.timedelta(minutes=20)
+    assert place(hotline, ami, "13600136000", later, source="operator").outcome == "refused_busy"
+    # A CDR of some other channel closes nothing.
+    other = Leg(linkedid="1.1", uniqueid="1700000000.1", sequence=1, start=NOW, answer=None, end=later,
+                disposition="NO ANSWER", src="13800138000", dst="s", channel="PJSIP/x-1")
+    store_legs(hotline, [other], "ami")
+    assert place(hotline, ami, "13600136000", later + dt.timedelta(seconds=1), source="operator").outcome == \
+        "refused_busy"
+    # The first callback's channel ends: its CDR (answered, 19 min) closes the attempt; one is in flight.
+    ended = later + dt.timedelta(seconds=2)
+    leg = Leg(linkedid=str(first.channel_id), uniqueid=str(first.channel_id), sequence=2, start=NOW,
+              answer=NOW + dt.timedelta(seconds=8), end=ended, disposition="ANSWERED", src="13800138000",
+              dst=HOTLINE, channel="PJSIP/ivr400-out-00000001", billsec=1130, duration=1142)
+    store_legs(hotline, [leg], "ami")
+    store_legs(hotline, [leg], "ami")  # replayed: nothing changes
+    with Session(hotline) as s:
+        row = s.scalars(select(ClickToCallAttempt).where(ClickToCallAttempt.channel_id == first.channel_id)).one()
+        assert (row.ended_at, row.final) == (ended, "answered")
+        assert s.scalars(select(ClickToCallAttempt).where(
+            ClickToCallAttempt.channel_id == second.channel_id)).one().ended_at is None
+    third = place(hotline, ami, "13600136000", ended + dt.timedelta(seconds=1), source="operator")
+    assert third.accepted, third
+    assert place(hotline, ami, "13500135000", ended + dt.timedelta(seconds=2), source="operator").outcome == \
+        "refused_busy"

@@ -104,3 +104,110 @@ def test_click_to_call_rings_the_visitor_then_after_key_1_the_seat(world, seats,
         assert s.scalars(select(ClickToCallAttempt.outcome)).all() == ["accepted"]
     visitor.stop()
     seat.stop()
+
+
+def test_zero_balance_prompt_plays_余额不足_and_keep_rings_the_seat_flagged(world, seats, controller, lab: Lab,  # noqa: ANN001
+                                                                         tmp_path: Path) -> None:
+    """话费余额 at zero (no top-up, a tariff): with the choice `prompt` the caller hears the 余额不足 prompt and no
+    seat is rung; switched to `keep` (no redeploy: the controller follows hotline_account) the seat rings and
+    the controller flags the call."""
+    from ivr400.cdr import billing
+
+    from .ami_events import AmiEvents
+
+    w = world()
+    w.seat(SEAT, 5095)
+    with w.session() as s:
+        billing.set_account(s, HOTLINE, tariff_fen_per_min=12, zero_balance="prompt")
+    w.deploy()
+    ctl = controller(w)
+    seat = _seat(seats, tmp_path, 5095, "answer", hangup_after_s=1.0)
+    with AmiEvents(lab) as ami:
+        stopped = call(HOTLINE, "13800138071", hold_s=2, timeout_s=40, workdir=tmp_path / "caller-zero-prompt")
+        heard = ami.sounds("13800138071")
+    assert "ivr400/ivr400-balance-low" in heard, heard
+    assert not [h for h in heard if h.startswith("dial:")], heard
+    assert not stopped.answered and stopped.duration_s >= 7.0, stopped  # the 7.8 s prompt, then released
+    assert seat.invite_count == 0, "a seat rang at zero balance with the prompt choice"
+
+    with w.session() as s:
+        billing.set_account(s, HOTLINE, zero_balance="keep")
+    time.sleep(1.5)  # the controller polls the generation every 200 ms, then reloads
+    with AmiEvents(lab) as ami:
+        kept = call(HOTLINE, "13800138072", hold_s=3, timeout_s=40, workdir=tmp_path / "caller-zero-keep")
+        heard = ami.sounds("13800138072")
+    assert kept.answered, kept
+    assert seat.wait_for_invites(1, timeout=5), "the seat was not rung with the keep choice"
+    assert "ivr400/ivr400-balance-low" not in heard, heard
+    assert _until(lambda: "balance-zero flag" in ctl.log()), ctl.log()[-2000:]
+    seat.stop()
+
+
+def test_click_to_call_attempts_stay_in_flight_until_their_cdr_arrives(world, seats, controller, lab: Lab,  # noqa: ANN001
+                                                                        tmp_path: Path) -> None:
+    """N concurrent per hotline on the real Asterisk: a callback is in flight until the CDR of its originated
+    channel reaches the CDR listener — a visitor who is busy closes it at once, an answered callback only when
+    the call through the hotline is over."""
+    import asyncio
+
+    from ivr400.cdr.cdr_listener import AmiSettings, CdrListener
+    from ivr400.routing.clicktocall import Limits
+
+    w = world()
+    w.seat(SEAT, 5096)
+    with w.session() as s:
+        h = w.hotline(s)
+        visitor_trunk = Trunk(name="visitor", dial_template="PJSIP/pstn/sip:{number}@127.0.0.1:5097")
+        s.add(visitor_trunk)
+        s.flush()
+        h.trunk_id = visitor_trunk.id
+        configure(s, h, caller_id="010-62345670", enabled=True, max_concurrent=1)
+    w.deploy()
+    controller(w)
+    listener = CdrListener(w.engine, AmiSettings.from_mapping(lab.ami_credentials), csv_path=None, backfill=False,
+                           flush_delay=0.3)
+
+    def attempt(target: str, limits: Limits | None = None):  # noqa: ANN202
+        with w.session() as s:
+            entry = load_config(s, w.now).get(HOTLINE)
+            assert entry is not None
+            with Ami.connect(**lab.ami_credentials) as ami:
+                return place_callback(s, ami, hotline=w.hotline(s), target=target, now=w.now,
+                                      block=entry.routing.block, time_rules=entry.routing.time_rules,
+                                      calendar=entry.calendar, zone=entry.routing.zone, source="operator",
+                                      actor="e2e", limits=limits)
+
+    def final(channel_id: str | None) -> tuple[object, object]:
+        with Session(w.engine) as s:
+            row = s.scalars(select(ClickToCallAttempt).where(ClickToCallAttempt.channel_id == channel_id)).one()
+            return row.ended_at, row.final
+
+    async def scenario() -> None:
+        await listener.start()
+        assert await listener.wait_logged_in(30), "AMI login"
+        try:
+            busy_visitor = await asyncio.to_thread(_seat, seats, tmp_path / "busy", 5097, "busy")
+            refused = await asyncio.to_thread(attempt, "13800138091")
+            assert refused.accepted, refused
+            assert await asyncio.to_thread(_until, lambda: final(refused.channel_id)[0] is not None, 15.0), \
+                "the busy visitor's callback was never closed"
+            assert final(refused.channel_id)[1] in ("busy", "failed", "no answer", "congestion")
+            busy_visitor.stop()
+            # An answered callback: the visitor presses 1, the seat talks 4 s; in flight until then.
+            await asyncio.to_thread(_seat, seats, tmp_path / "seat", 5096, "answer", hangup_after_s=4.0)
+            visitor = await asyncio.to_thread(_seat, seats, tmp_path / "visitor", 5097, "answer", dtmf="1",
+                                              dtmf_after_s=2.0)
+            placed = await asyncio.to_thread(attempt, "13800138092")
+            assert placed.accepted, placed
+            await asyncio.sleep(3.0)
+            assert final(placed.channel_id)[0] is None  # still going: in flight
+            nope = await asyncio.to_thread(attempt, "13800138093", Limits(max_concurrent=1))
+            assert nope.outcome == "refused_busy", nope
+            assert await asyncio.to_thread(_until, lambda: final(placed.channel_id)[0] is not None, 30.0), \
+                "the answered callback was never closed"
+            assert final(placed.channel_id)[1] == "answered"
+            visitor.stop()
+        finally:
+            await listener.stop()
+
+    asyncio.run(scenario())

@@ -133,3 +133,41 @@ def test_what_asterisk_refuses_to_load_is_rolled_back(lab: Lab, world: World, se
     assert _files(lab) == before
     assert "01062345002" not in lab.rx(f"dialplan show ivr400-h-{HOTLINE}")  # the old dialplan runs
     _call_answered(seats, tmp_path, "after-rollback")
+
+
+def test_check_names_an_ami_user_that_cannot_originate(lab: Lab, world: World) -> None:
+    """`deploy --check` against the lab's Asterisk logged in as a manager user with `write = command` only: the
+    originate permission is missing (click-to-call set up) with its fix; the lab's own user (write = all) has it."""
+    from ivr400.deploy.asterisk import render_for_deploy
+    from ivr400.deploy.check import MISSING, OK, WARNING, check
+    from ivr400.lab.targets import lab_target
+    from ivr400.pbx.asterisk.ami import Ami
+
+    manager = lab.config_dir / "manager.conf"
+    original = manager.read_bytes()
+    secret = "nooriginate0123456789"
+    manager.write_bytes(original + (f"\n[ivr400-noorig]\nsecret = {secret}\ndeny = 0.0.0.0/0.0.0.0\n"
+                                    "permit = 127.0.0.0/255.0.0.0\nread = cdr\nwrite = command\n").encode())
+    try:
+        lab.rx("manager reload")
+        with world.session() as s:
+            rendered = render_for_deploy(s, world.now)
+        target = lab_target(lab)
+        creds = {**lab.ami_credentials, "username": "ivr400-noorig", "secret": secret}
+        with Ami.connect(**creds) as ami:
+            found = {f.item: f for f in check(target, rendered, ami=ami, ami_user="ivr400-noorig",
+                                              clicktocall=[HOTLINE]).findings}
+            quiet = {f.item: f for f in check(target, rendered, ami=ami, ami_user="ivr400-noorig").findings}
+        lacking = found["ami write originate"]
+        assert lacking.status == MISSING and HOTLINE in lacking.detail, lacking
+        assert "write = command" in lacking.detail or "has write = command" in lacking.detail, lacking
+        assert lacking.fix.startswith("add `originate` to `write =` in manager.conf [ivr400-noorig]"), lacking
+        assert found["ami write command"].status == OK  # what it has is read from Asterisk, not assumed
+        assert quiet["ami write originate"].status == WARNING
+        with Ami.connect(**lab.ami_credentials) as ami:
+            full = {f.item: f for f in check(target, rendered, ami=ami, ami_user=str(lab.ami_username),
+                                             clicktocall=[HOTLINE]).findings}
+        assert full["ami write originate"].status == OK
+    finally:
+        manager.write_bytes(original)
+        lab.rx("manager reload")

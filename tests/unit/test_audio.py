@@ -24,6 +24,7 @@ EXPECTED_SOUNDS = {
     "ivr400-survey.wav",
     "ivr400-survey-thanks.wav",
     "ivr400-clicktocall-consent.wav",
+    "ivr400-balance-low.wav",
 }
 
 pytestmark = pytest.mark.skipif(shutil.which("sox") is None, reason=f"needs sox ({audio.SOX_INSTALL_HINT})")

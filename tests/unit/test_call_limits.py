@@ -132,3 +132,45 @@ def test_weight_out_of_range_is_refused_at_load() -> None:
         Target("01062345670", "01062345670", weight=1001)
     with pytest.raises(ValueError, match="caller_cap_per_month"):
         HotlineRouting(hotline="4008000001", caller_cap_per_month=-1)
+
+
+@pytest.mark.parametrize(("choice", "balance", "allowed", "flagged"), [
+    (None, -500, True, False),       # no billing account: never looked at
+    ("keep", 100, True, False), ("prompt", 1, True, False),
+    ("keep", 0, True, True), ("keep", -30, True, True),
+    ("prompt", 0, False, False), ("prompt", -30, False, False),
+    ("prompt", None, True, False), ("keep", None, True, False),  # unavailable: routed, unflagged
+])
+def test_balance_verdict(choice: str | None, balance: int | None, allowed: bool, flagged: bool) -> None:
+    from ivr400.routing.limits import balance_verdict
+
+    verdict = balance_verdict(choice, balance)
+    assert (verdict.allowed, verdict.flagged) == (allowed, flagged)
+    if choice is not None and balance is None:
+        assert "unavailable" in verdict.reason
+    with pytest.raises(ValueError, match="zero_balance"):
+        balance_verdict("stop", 0)
+
+
+def test_decide_at_zero_balance_plays_the_prompt_or_routes_flagged() -> None:
+    import dataclasses
+
+    from ivr400.routing.model import BlockEntry, BlockMode, BlockPolicy
+
+    cal = Calendar()
+    prompt = dataclasses.replace(capped(0), zero_balance="prompt")
+    stopped = decide(prompt, "13800138000", NOW, cal, balance_fen=0)
+    assert (stopped.action, stopped.prompt, stopped.refused_by, stopped.targets) == (
+        ActionKind.ANNOUNCEMENT, "ivr400/ivr400-balance-low", "balance", ())
+    assert "余额不足" in stopped.reason
+    paid = decide(prompt, "13800138000", NOW, cal, balance_fen=1)
+    assert paid.action is ActionKind.DEPARTMENT and not paid.balance_flagged
+    assert decide(prompt, "13800138000", NOW, cal).action is ActionKind.DEPARTMENT  # balance unknown
+    keep = decide(dataclasses.replace(capped(0), zero_balance="keep"), "13800138000", NOW, cal, balance_fen=-1)
+    assert keep.action is ActionKind.DEPARTMENT and keep.targets and keep.balance_flagged
+    # A blocked caller hears the refusal, whatever the balance.
+    blocked = dataclasses.replace(prompt, block=BlockPolicy(mode=BlockMode.BLACKLIST,
+                                                            entries=(BlockEntry("13800138000", False),)))
+    assert decide(blocked, "13800138000", NOW, cal, balance_fen=0).refused_by == "blocking"
+    with pytest.raises(ValueError, match="zero_balance"):
+        dataclasses.replace(capped(0), zero_balance="maybe")

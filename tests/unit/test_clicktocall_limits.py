@@ -12,6 +12,7 @@ from ivr400.routing.clicktocall import (
     check_limits,
     check_target,
     concurrency_limit,
+    in_flight,
     ip_limit,
     number_limit,
     open_now,
@@ -69,11 +70,17 @@ def test_per_ip_five_requests_per_ten_minutes() -> None:
     assert ip_limit(L, NOW, [*recent, NOW - dt.timedelta(minutes=10)]).allowed
 
 
-def test_per_hotline_concurrency() -> None:
-    two = [NOW - dt.timedelta(seconds=30), NOW - dt.timedelta(seconds=90)]
+def test_per_hotline_concurrency_counts_callbacks_in_flight() -> None:
+    ago = lambda s: NOW - dt.timedelta(seconds=s)  # noqa: E731
+    two = [(ago(30), None), (ago(900), None)]  # still going after 15 min: in flight, however long
     assert not concurrency_limit(L, NOW, two).allowed
     assert concurrency_limit(Limits(max_concurrent=3), NOW, two).allowed
-    assert concurrency_limit(L, NOW, [NOW - dt.timedelta(seconds=121), NOW - dt.timedelta(seconds=30)]).allowed
+    ended = [(ago(900), ago(600)), (ago(30), None)]  # one callback ended (its CDR came): one in flight
+    assert concurrency_limit(L, NOW, ended).allowed
+    assert in_flight(L, NOW, [*ended, (ago(10), None)]) == 2
+    # Never closed (the CDR listener was down): it stops counting after inflight_max_age_s.
+    stale = [(ago(L.inflight_max_age_s + 1), None), (ago(5), None)]
+    assert in_flight(L, NOW, stale) == 1 and concurrency_limit(L, NOW, stale).allowed
 
 
 def test_check_limits_skips_the_ip_limit_for_operators_and_names_the_first_refusal() -> None:

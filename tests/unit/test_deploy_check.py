@@ -305,3 +305,21 @@ def test_only_the_endpoints_the_database_dials_are_checked(session: Session, tre
     assert found["pjsip endpoint ivr400-out"].status == c.MISSING
     assert "(trunk (default))" in found["pjsip endpoint ivr400-out"].detail
     assert "pjsip endpoint nobody-dials-this" not in found
+
+
+def test_originate_permission_missing_only_when_click_to_call_is_set_up(tree: DeployTarget,
+                                                                       rendered: RenderedConfig) -> None:
+    """WEB呼叫 needs `Action: Originate`: without `originate` in the user's write classes the check says so,
+    with the fix; `missing` (exit 1) when a hotline has click-to-call set up, a warning otherwise."""
+    perms = c.user_permissions(MANAGER_USER)
+    assert c.originate_finding(perms, "ivr400", ()).status == c.WARNING
+    lacking = c.originate_finding(perms, "ivr400", ["4008001234"])
+    assert lacking.status == c.MISSING and "4008001234" in lacking.detail
+    assert lacking.fix == ("add `originate` to `write =` in manager.conf [ivr400] (e.g. `write = "
+                           "command,originate,reporting`), then `manager reload`")
+    assert c.originate_finding({"read": set(), "write": {"command", "originate"}}, "x", ["1"]).status == c.OK
+    assert c.originate_finding({"read": set(), "write": {"all"}}, "x", ["1"]).status == c.OK
+    report = c.check(tree, rendered, ami=FakeAmi(), clicktocall=["4008001234"])
+    assert not report.ok and [f.item for f in report.missing] == ["ami write originate"]
+    with_it = MANAGER_USER.replace("command,reporting", "command,originate,reporting")
+    assert c.check(tree, rendered, ami=FakeAmi(user=with_it), clicktocall=["4008001234"]).ok

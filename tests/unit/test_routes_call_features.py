@@ -159,3 +159,38 @@ def test_seat_satisfaction_reads_the_scores_back_by_destination(lab: Lab, tmp_pa
     with Session(lab.engine) as s:
         got = seat_satisfaction(s, HOTLINE)
     assert {n: (round(x.average, 2), x.count) for n, x in got.items()} == {D1: (3.5, 2), D2: (4.0, 1)}
+
+
+def test_zero_balance_prompt_or_keep_at_call_entry(lab: Lab, caplog: pytest.LogCaptureFixture) -> None:
+    """话费余额: the controller reads the hotline's balance (top-ups − charges) at call entry; at zero with the
+    choice prompt the call gets the 余额不足 announcement, with keep it is routed and flagged."""
+    import logging
+
+    from ivr400.cdr import billing
+    from ivr400.db.models import CallHour
+
+    provision(lab)
+    lab.edit(lambda s: billing.set_account(s, HOTLINE, tariff_fen_per_min=10, zero_balance="prompt"))
+
+    async def one() -> list:
+        # The balance read is bounded by rotation_timeout (0.5 s by default); a loaded test machine needs more.
+        async with controller(lab, rotation_timeout=10.0) as (_, port):
+            return [await call(port, callerid="13800138000")]
+
+    [stopped] = run(one)  # no top-up: balance 0
+    assert stopped.received == lines((v.PROMPT, "ivr400/ivr400-balance-low"), (v.ACTION, "announcement"))
+
+    lab.edit(lambda s: billing.topup(s, HOTLINE, 100, "test", NOW))
+    [paid] = run(one)
+    assert dict(sets(paid))[v.ACTION] == "department"
+
+    # Calls charged 1.50 yuan against the 1.00 topped up: −50 fen. With keep: routed, and the log flags it.
+    lab.edit(lambda s: s.add(CallHour(hour=NOW.replace(minute=0, second=0, microsecond=0), hotline=HOTLINE,
+                                      dim="hotline", key="", offered=1, answered=1, billed_min=15, charge_fen=150)))
+    [again] = run(one)
+    assert dict(sets(again))[v.ACTION] == "announcement"
+    lab.edit(lambda s: billing.set_account(s, HOTLINE, zero_balance="keep"))
+    with caplog.at_level(logging.WARNING):
+        [kept] = run(one)
+    assert dict(sets(kept))[v.ACTION] == "department"
+    assert any("balance-zero flag" in r.getMessage() and "-50 fen" in r.getMessage() for r in caplog.records)

@@ -271,3 +271,38 @@ def test_fax_list_and_pdf_download(browser, server: str, world: WebWorld) -> Non
     assert info.value.suggested_filename == f"fax-{world.a.hotline_number}-{world.a.fax}.pdf"
     (w, h), = pdf_pages(Path(info.value.path()).read_bytes())
     assert abs(w - 1728 / 204 * 72) < 1 and abs(h - 2292 / 196 * 72) < 1
+
+
+def test_department_ringback_picker(browser, server: str, world: WebWorld) -> None:  # noqa: ANN001
+    """部门彩铃 in Chromium: the picker offers the approved ringback tone only; saving it (htmx, CSRF header) sets
+    the department's tone; another tenant's tone id forced into the form is refused beside the field."""
+    from .test_department_ringback import add_tone
+
+    approved = add_tone(world, world.a.enterprise, "rb-approved", "approved")
+    add_tone(world, world.a.enterprise, "rb-rejected", "rejected")
+    other = add_tone(world, world.b.enterprise, "rb-b-approved", "approved")
+    page = _login(browser, server, "op-a")
+    page.goto(f"{server}/hotlines/{world.a.hotline}/seats")
+    picker = page.locator("section[data-group='1'] form.ringback")
+    labels = picker.locator("select[name=ringback] option").all_inner_texts()
+    assert labels == ["沿用热线彩铃", "rb-approved"]  # the pending and rejected tones are not offered
+    picker.locator("select[name=ringback]").select_option(label="rb-approved")
+    with page.expect_response(lambda r: r.url.endswith("/ringback") and r.request.method == "POST") as saved:
+        picker.locator("button[type=submit]").click()
+    assert saved.value.status in (200, 303), saved.value.status
+    page.wait_for_load_state("networkidle")
+    with Session(world.engine) as s:
+        from ivr400.db.models import Department
+
+        assert s.get(Department, world.a.department).ringback_tone_id == approved
+    # A forged option with B's approved tone: refused beside the field (400), the department keeps its tone.
+    page.evaluate("""id => { const sel = document.querySelector("section[data-group='1'] select[name=ringback]");
+                            const o = new Option('forged', String(id)); sel.add(o); sel.value = String(id); }""", other)
+    with page.expect_response(lambda r: r.url.endswith("/ringback") and r.request.method == "POST") as refused:
+        page.locator("section[data-group='1'] form.ringback button[type=submit]").click()
+    assert refused.value.status == 400, refused.value.status
+    error = page.locator("section[data-group='1'] form.ringback .field-error[data-field='ringback']")
+    error.wait_for()
+    assert f"no tone #{other}" in error.inner_text()
+    with Session(world.engine) as s:
+        assert s.get(Department, world.a.department).ringback_tone_id == approved

@@ -53,6 +53,7 @@ def _ids(ids: Ids) -> dict[str, list[int]]:
         "token": ["not-a-click-to-call-token"],  # WEB呼叫's public endpoint: an unknown token is a 404
         "callback_id": [ids.callback],
         "fax_id": [ids.fax],
+        "department_id": [ids.department] if ids.department else [],
     }
 
 
@@ -88,7 +89,8 @@ def _snapshot(web: WebWorld, ids: Ids) -> tuple[object, ...]:
         rules = s.execute(select(TimeRule.id, TimeRule.action_kind).where(TimeRule.hotline_id == ids.hotline)).all()
         rules += s.execute(select(RegionRule.id, RegionRule.province).where(RegionRule.hotline_id == ids.hotline)).all()
         entries = s.execute(select(BlockEntry.id, BlockEntry.number).where(BlockEntry.hotline_id == ids.hotline)).all()
-        departments = s.execute(select(Department.id, Department.key).where(Department.hotline_id == ids.hotline)).all()
+        departments = s.execute(select(Department.id, Department.key, Department.ringback_tone_id)
+                                .where(Department.hotline_id == ids.hotline)).all()
         hotline = s.execute(select(Hotline.block_mode, Hotline.after_hours_kind, Hotline.hunt_strategy,
                                    Hotline.fax_mode)
                             .where(Hotline.id == ids.hotline)).one()

@@ -120,6 +120,11 @@ class RouteContext(Protocol):
         database did not answer in time."""
         ...
 
+    async def hotline_balance(self, *, hotline_id: int, hotline: str) -> int | None:
+        """话费余额: the hotline's balance in fen (top-ups − charges), or None when the database did not answer
+        in time."""
+        ...
+
     async def save_survey(self, *, hotline: str, uniqueid: str, seat: str | None, score: int) -> bool:
         """满意度评价: store one score (1-5) for the call ``uniqueid``. True if stored, False if the call
         already had one."""

@@ -31,7 +31,10 @@ Every decision is logged at INFO with its reason; the route returns :class:`Deci
 A hotline with a caller cap (呼叫限制) costs one count of the caller's call records this month
 (``ctx.count_caller_calls``, bounded in time; unanswered = let through). A weighted department (按比例分配)
 draws its first seat from the call's uniqueid (``ivr400.routing.limits.split_draw``), so a call is decided
-the same way by any controller.
+the same way by any controller. A hotline with a billing account (话费余额) costs one read of its balance
+(``ctx.hotline_balance``, bounded in time; unanswered = routed): at or below zero with the choice ``prompt``
+the caller hears ``ivr400/ivr400-balance-low`` and the call ends (an announcement, so no seat is rung); with
+``keep`` the call is routed and flagged (a WARNING ``balance-zero flag`` line).
 """
 from __future__ import annotations
 
@@ -114,10 +117,17 @@ async def route(session: CallSession, ctx: RouteContext, dialect: Dialect = ASTE
     if caller is not None:
         calls = await ctx.count_caller_calls(hotline=number, caller=caller,
                                              since=month_start(now, entry.routing.zone))
+    balance: int | None = None
+    if entry.routing.zero_balance is not None:
+        balance = await ctx.hotline_balance(hotline_id=entry.hotline_id, hotline=number)
     draw = split_draw(session.uniqueid) if session.uniqueid else None
-    decision = decide(entry.routing, session.callerid, now, entry.calendar, calls_this_month=calls, draw=draw)
+    decision = decide(entry.routing, session.callerid, now, entry.calendar, calls_this_month=calls, draw=draw,
+                      balance_fen=balance)
     decision = await ctx.rotate(entry, decision, now)
     ctx.count_decision()
     session.log.info("route: %s -> %s: %s", number, decision.action.value, decision.reason)
+    if decision.balance_flagged:
+        session.log.warning("route: %s balance-zero flag: routed at a balance of %s fen (zero-balance choice keep)",
+                            number, balance)
     await set_all(session, decision_variables(entry, decision, dialect))
     return Decided(decision.action.value)

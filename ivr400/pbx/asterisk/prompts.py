@@ -13,6 +13,7 @@ Ringback tones (彩铃) are music-on-hold classes: ``ivr400-default`` (the shipp
 from __future__ import annotations
 
 __all__ = [
+    "BALANCE_LOW",
     "BLOCKED",
     "CLICKTOCALL_CONSENT",
     "CLOSED",
@@ -42,6 +43,8 @@ LEAVE_MESSAGE = f"{SOUND_DIR}/ivr400-leave-message"
 GOODBYE = f"{SOUND_DIR}/ivr400-goodbye"
 #: The default announcement ("we are closed"), also for voicemail outcomes of a hotline without voicemail.
 CLOSED = f"{SOUND_DIR}/ivr400-closed"
+#: 余额不足: the hotline's balance ran out (zero-balance choice ``prompt``); the call ends after it.
+BALANCE_LOW = f"{SOUND_DIR}/ivr400-balance-low"
 #: The default refusal prompt of call blocking (呼叫阻截).
 BLOCKED = f"{SOUND_DIR}/ivr400-blocked"
 #: 满意度评价: asks the caller to score the seat 1-5 after the seat hung up (``IVR400_SURVEY`` default).
