@@ -11,7 +11,6 @@ from ivr400.db import migrate
 from ivr400.provisioning.sample import provision_sample
 from tests.conftest import NOW
 
-
 #: Not data: Alembic's own row, and the controller's change log (0014), which migrations' own updates add to
 #: and going down below 0014 drops.
 NOT_DATA = {"alembic_version", "config_change"}
