@@ -137,6 +137,8 @@ class LoadedConfig:
     load_seconds: float = 0.0
     #: number -> hotline id of every hotline read (served or skipped): what an incremental load replaces.
     hotline_ids: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    #: The reverse: hotline id -> its number.
+    hotline_numbers: Mapping[int, str] = field(default_factory=lambda: MappingProxyType({}))
     #: How many hotlines this load read: None for a full load, else the size of ``only``.
     reloaded: int | None = None
 
@@ -283,14 +285,24 @@ def load_config(session: Session, now: datetime, *, only: Collection[int] | None
     hotlines: dict[str, HotlineEntry] = {}
     skipped: dict[str, str] = {s.number: s.reason for s in tree.skipped if isinstance(s.number, str)}
     hotline_ids: dict[str, int] = {s.number: s.id for s in tree.skipped if isinstance(s.number, str)}
-    if base is not None and ids is not None:  # keep every hotline the load did not read
-        changed = set(ids)
-        kept = {number for number, hid in base.hotline_ids.items() if hid not in changed}
-        hotlines = {n: e for n, e in base.hotlines.items() if n in kept}
-        skipped = {n: r for n, r in base.skipped.items() if n in kept} | skipped
-        hotline_ids = {n: base.hotline_ids[n] for n in kept} | hotline_ids
+    hotline_numbers: dict[int, str] = {s.id: s.number for s in tree.skipped if isinstance(s.number, str)}
+    if base is not None and ids is not None:  # keep every hotline the load did not read (copies, then removals:
+        # the cost is a few C-level dict copies, not a Python loop over every hotline)
+        fresh_skipped, fresh_ids = skipped, hotline_ids
+        hotlines, skipped = dict(base.hotlines), dict(base.skipped)
+        hotline_ids, numbers = dict(base.hotline_ids), dict(base.hotline_numbers)
+        for hid in ids:
+            number = numbers.pop(hid, None)
+            if number is not None:
+                hotlines.pop(number, None)
+                skipped.pop(number, None)
+                hotline_ids.pop(number, None)
+        skipped.update(fresh_skipped)
+        hotline_ids.update(fresh_ids)
+        hotline_numbers = numbers | hotline_numbers
     for node in tree.hotlines:
         hotline_ids[node.number] = node.id
+        hotline_numbers[node.id] = node.number
         h = rule_columns.get(node.id)
         builder = _HotlineBuilder(node, pb)
         try:
@@ -331,6 +343,7 @@ def load_config(session: Session, now: datetime, *, only: Collection[int] | None
         next_change_at=next_change_at,
         load_seconds=time.perf_counter() - started,
         hotline_ids=MappingProxyType(hotline_ids),
+        hotline_numbers=MappingProxyType(hotline_numbers),
         reloaded=None if ids is None else len(ids),
     )
 
