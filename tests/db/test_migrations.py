@@ -477,7 +477,8 @@ def test_hotline_fax_migration_both_ways_on_existing_data(bare_engine: Engine, t
     before = _counts(bare_engine)
     below = ScriptDirectory.from_config(migrate.alembic_config(bare_engine)).get_revision("0015").down_revision
     migrate.downgrade(bare_engine, str(below))
-    assert _counts(bare_engine) == before and before["fax"] == 1
+    after = _counts(bare_engine)  # later revisions' tables (call_caller, 0017) are gone too
+    assert all(after[t] == before[t] for t in after) and after["fax"] == 1
     with bare_engine.connect() as conn:
         assert {"fax_mode", "fax_key"}.isdisjoint(c["name"] for c in inspect(conn).get_columns("hotline"))
     migrate.upgrade(bare_engine)
