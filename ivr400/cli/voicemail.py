@@ -54,6 +54,6 @@ def list_(hotline: str | None, limit: int | None, as_json: bool) -> None:
     from ivr400.provisioning import listing
 
     with app().reader() as db:
-        number = "".join(ch for ch in hotline if ch.isdigit()) if hotline else None
-        rows = listing.voicemails(db, hotline=number, limit=limit)
+        hotline_id = listing.hotline_id(db, hotline) if hotline is not None else None
+        rows = listing.voicemails(db, hotline=hotline_id, limit=limit)
     emit(rows, as_json, ["id", "hotline", "caller", "recorded_at", "duration_s", "size", "file"])

@@ -16,8 +16,14 @@ def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
     non-whitelisted destination from being bound, so the pragma is not optional. PostgreSQL gets a
     connect timeout so a dead server fails fast instead of hanging a call or a command.
     """
+    from ivr400.db.lite import SUPPORTED_DRIVERS
+
     url = url or default_database_url()
     parsed = make_url(url)
+    backend, driver = parsed.get_backend_name(), parsed.get_driver_name() if "+" in parsed.drivername else ""
+    if backend in SUPPORTED_DRIVERS and driver not in SUPPORTED_DRIVERS[backend]:
+        raise ValueError(f"database url: driver {driver!r} is not supported for {backend} "
+                         f"(use {backend}:// or {backend}+{SUPPORTED_DRIVERS[backend][1]}://)")
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(url, echo=echo, connect_args={"timeout": 15})
 

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from types import SimpleNamespace
 from typing import Any, Protocol
-from urllib.parse import unquote, urlsplit
 
 #: Result kinds: how a driver's value becomes the ORM's value (None stays None).
 Kind = Callable[[Any], Any]
@@ -187,19 +186,29 @@ def _driver_errors(backend: str) -> tuple[type[BaseException], ...]:
     return (psycopg.Error,)
 
 
+#: The drivers ivr400 runs on, by backend ("" = the backend's default, which ivr400.db.engine maps to them).
+SUPPORTED_DRIVERS = {"sqlite": ("", "pysqlite"), "postgresql": ("", "psycopg")}
+
+
 def open_reader(url: str) -> Reader:
     """A reader on the database `url` (SQLAlchemy's URL forms for SQLite and PostgreSQL).
 
     `sqlite:///relative/path`, `sqlite:////absolute/path`, `sqlite://` (memory);
     `postgresql[+psycopg]://user:password@host:port/db?options=…` (passed to libpq as a URI, with a 5 s
-    connect timeout as `ivr400.db.engine` sets). Raises DatabaseUnavailable, ValueError (other backends).
+    connect timeout as `ivr400.db.engine` sets). Raises DatabaseUnavailable, ValueError (other backends or
+    drivers).
     """
     scheme, _, rest = url.partition("://")
-    backend = scheme.split("+", 1)[0]
+    backend, _, driver = scheme.partition("+")
+    if backend in SUPPORTED_DRIVERS and driver not in SUPPORTED_DRIVERS[backend]:
+        raise ValueError(f"database url: driver {driver!r} is not supported for {backend} "
+                         f"(use {backend}:// or {backend}+{SUPPORTED_DRIVERS[backend][1]}://)")
     if backend == "sqlite":
         import sqlite3
 
-        path = unquote(urlsplit(url).path[1:]) if rest.startswith("/") else ""
+        # The database is what SQLAlchemy's make_url takes: everything up to the first "?", as written
+        # (no %-decoding, no "#" fragment), so the list commands open the file every other command opens.
+        path = rest[1:].split("?", 1)[0] if rest.startswith("/") else ""
         try:
             conn = sqlite3.connect(path or ":memory:", timeout=15)
         except sqlite3.Error as exc:

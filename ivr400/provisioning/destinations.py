@@ -17,6 +17,7 @@ from ivr400.db.models import CarrierPolicy, Destination, Enterprise, Hotline
 from ivr400.numbers import NumberError, parse_destination
 from ivr400.provisioning import audit
 from ivr400.provisioning.errors import ProvisioningError
+from ivr400.provisioning.status import MAX_DAYS
 
 
 def add_destination(session: Session, enterprise: Enterprise, number: str, *, owner_name: str, owner_kind: str,
@@ -144,6 +145,8 @@ def expiring(session: Session, *, days: int, now: datetime, enterprise: Enterpri
     """Approved destinations whose authorization ends within `days` (already expired ones included)."""
     if days < 0:
         raise ProvisioningError("days", "must be 0 or more")
+    if days > MAX_DAYS:
+        raise ProvisioningError("days", f"at most {MAX_DAYS} (100 years)")
     stmt = (select(Destination)
             .where(Destination.status == WhitelistStatus.APPROVED.value, Destination.valid_until.is_not(None),
                    Destination.valid_until <= now + timedelta(days=days))

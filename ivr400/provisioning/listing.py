@@ -20,7 +20,7 @@ from typing import Any
 from ivr400.compliance.names import name_key
 from ivr400.db.lite import BOOL, FLOAT, INT, STR, UTC, LiteTable, Reader, in_list
 from ivr400.provisioning.errors import ProvisioningError
-from ivr400.provisioning.status import satisfaction_by_number
+from ivr400.provisioning.status import MAX_DAYS, satisfaction_by_number
 from ivr400.provisioning.views import (
     department_view,
     destination_view,
@@ -174,6 +174,8 @@ def expiring(db: Reader, now: datetime, *, days: int, enterprise: int | None = N
     """
     if days < 0:
         raise ProvisioningError("days", "must be 0 or more")
+    if days > MAX_DAYS:
+        raise ProvisioningError("days", f"at most {MAX_DAYS} (100 years)")
     until = now + timedelta(days=days)
     found = [d for d in _destinations(db, enterprise)
              if d.status == "approved" and d.valid_until is not None and d.valid_until <= until]
@@ -251,15 +253,15 @@ def users(db: Reader, now: datetime, *, enterprise: int | None = None) -> list[d
     return [user_view(u, now) for u in rows]  # type: ignore[arg-type]
 
 
-def voicemails(db: Reader, *, hotline: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
-    """`voicemail_view` of the messages (留言), newest first (of the hotline numbered `hotline` when given;
-    at most `limit`)."""
+def voicemails(db: Reader, *, hotline: int | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+    """`voicemail_view` of the messages (留言), newest first (of the hotline whose id is `hotline` when given:
+    see `hotline_id`; at most `limit`)."""
     enterprises = {e.id: e for e in db.rows(ENTERPRISE.select("id", "timezone"))}
     numbers = {h.id: h for h in db.rows(HOTLINE.select("id", "number", "enterprise_id"))}
     params: dict[str, Any] = {}
     where = ""
     if hotline is not None:
-        where, params["n"] = "hotline_id IN (SELECT id FROM hotline WHERE number = :n)", hotline
+        where, params["h"] = "hotline_id = :h", hotline
     sql, kinds = VOICEMAIL.select(where=where, order_by="recorded_at DESC, id DESC")
     if limit is not None:
         sql, params["limit"] = f"{sql} LIMIT :limit", limit

@@ -13,6 +13,9 @@ from typing import Protocol
 
 from ivr400.db.enums import HuntStrategy, WhitelistStatus
 
+#: The longest look-ahead `whitelist expiring --days` takes (100 years; beyond, dates overflow).
+MAX_DAYS = 36_500
+
 
 class HasValidity(Protocol):
     """A destination's status (a `WhitelistStatus` value) and its validity window (aware datetimes or None)."""

@@ -7,10 +7,11 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Boolean, Engine, Enum, Float, Integer, String, Text, select
+from sqlalchemy import Boolean, Engine, Enum, Float, Integer, String, Text, select, text
 from sqlalchemy.orm import Session
 
 from ivr400.db import lite
+from ivr400.db.engine import make_engine
 from ivr400.db.models import Base, Department, Destination, Enterprise, Hotline, Seat, Tone, Trunk
 from ivr400.db.types import UTCDateTime
 from ivr400.provisioning import destinations, listing, seats
@@ -246,10 +247,44 @@ def test_accounts_messages_and_carriers_equal_the_orm_views(rich: Session) -> No
     assert [u["locked"] for u in listing.users(db, NOW)] == [False, True, False]
     assert len(s.scalars(select(WebUser)).all()) == 3
     for number, limit in ((None, None), ("4008000001", None), (None, 2), ("4008000002", None)):
-        assert listing.voicemails(db, hotline=number, limit=limit) == [
+        hotline = listing.hotline_id(db, number) if number else None
+        assert listing.voicemails(db, hotline=hotline, limit=limit) == [
             voicemail_view(v) for v in list_voicemail(s, hotline=number, limit=limit)]
     assert [v["hotline"] for v in listing.voicemails(db)] == ["4008000001", None, "4008000001"]
     assert listing.carriers(db) == [
         {"carrier": p.carrier, "allow_mobile": p.allow_mobile, "note": p.note}
         for p in s.scalars(select(CarrierPolicy).order_by(CarrierPolicy.carrier))]
     assert len(listing.carriers(db)) == 3
+
+
+@pytest.mark.parametrize("folder", ["a#b", "e%41f", "plain"])
+def test_the_reader_opens_the_file_every_other_command_opens(tmp_path: Path, folder: str) -> None:
+    """The SQLite URL is read as SQLAlchemy's make_url reads it: no %-decoding, no "#" fragment."""
+    from sqlalchemy.engine import make_url
+
+    (tmp_path / folder).mkdir()
+    url = f"sqlite:///{tmp_path / folder / 'ivr400.db'}"
+    assert make_url(url).database == str(tmp_path / folder / "ivr400.db")
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE marker (x INTEGER)"))
+    engine.dispose()
+    with lite.open_reader(url) as db:
+        assert db.rows(("SELECT COUNT(*) AS n FROM marker", {}))[0].n == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == [folder]  # no stray file beside it
+
+
+@pytest.mark.parametrize("url", ["postgresql+psycopg2://u@127.0.0.1/x", "postgresql+asyncpg://u@127.0.0.1/x",
+                                 "sqlite+aiosqlite:///x.db"])
+def test_a_driver_ivr400_does_not_run_on_is_refused_by_both_paths(url: str) -> None:
+    with pytest.raises(ValueError, match="^database url: driver '.*' is not supported"):
+        lite.open_reader(url)
+    with pytest.raises(ValueError, match="^database url: driver '.*' is not supported"):
+        make_engine(url)
+
+
+def test_expiring_refuses_a_look_ahead_dates_cannot_hold(rich: Session) -> None:
+    with pytest.raises(ProvisioningError, match="^days: at most 36500"):
+        listing.expiring(reader(rich), NOW, days=10**9)
+    with pytest.raises(ProvisioningError, match="^days: at most 36500"):
+        expiring(rich, days=10**9, now=NOW)
