@@ -178,7 +178,8 @@ def test_zero_balance_prompt_or_keep_at_call_entry(lab: Lab, caplog: pytest.LogC
             return [await call(port, callerid="13800138000")]
 
     [stopped] = run(one)  # no top-up: balance 0
-    assert stopped.received == lines((v.PROMPT, "ivr400/ivr400-balance-low"), (v.ACTION, "announcement"))
+    assert stopped.received == lines((v.PROMPT, "ivr400/ivr400-balance-low"), (v.FAX_MODE, "off"),
+                                     (v.ACTION, "announcement"))
 
     lab.edit(lambda s: billing.topup(s, HOTLINE, 100, "test", NOW))
     [paid] = run(one)
