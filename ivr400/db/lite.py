@@ -80,14 +80,6 @@ class DatabaseUnavailable(RuntimeError):
     """The database cannot be opened or read; the message is the driver's."""
 
 
-class _Cursor(Protocol):
-    description: Any
-
-    def execute(self, sql: str, params: Any = ..., /) -> Any: ...  # noqa: ANN401
-    def fetchall(self) -> list[Sequence[Any]]: ...
-    def close(self) -> None: ...
-
-
 class _Connection(Protocol):
     def cursor(self) -> Any: ...  # noqa: ANN401
     def close(self) -> None: ...

@@ -27,6 +27,7 @@ Only processes this module started (recorded in the state file) are stopped, by 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -367,29 +368,42 @@ def _start_controller(cl: ClusterLab, c: ControllerState, timeout: float) -> Non
     cmd = [sys.executable, "-c", "from ivr400.cli import main; main()", "--db", cl.database_url, "serve",
            "--host", c.host, "--port", str(c.port), "--metrics-host", c.host, "--metrics-port", str(c.metrics_port),
            "--asterisk-root", cl.root, "--log-level", "warning", "--grace", "2"]
+    c.pid = None
+    c.pid = _spawn_until_ready(cmd, _child_env(), log, out, "serve", timeout,
+                               f"`ivr400 serve` on {c.host}:{c.port} did not start", "controller")
+
+
+def _child_env() -> dict[str, str]:
+    """The lab's environment without IVR400_* settings (each child is given its own), output unbuffered."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("IVR400_")}
     env["PYTHONUNBUFFERED"] = "1"
-    with open(log, "w") as err, open(out, "w") as stdout:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=stdout, stderr=err, env=env,
+    return env
+
+
+def _spawn_until_ready(cmd: list[str], env: dict[str, str], log: Path, out: Path | None, what: str,
+                       timeout: float, failure: str, field: str) -> int:
+    """Start `cmd` in its own session (stderr to `log`, stdout to `out`, or to `log` when None) and wait up
+    to `timeout` s for a `ready:` line in stdout; returns its pid. Raises LabError(field, failure + the log's
+    tail) after stopping it, when it exits or stays silent."""
+    with open(log, "w") as err, (open(out, "w") if out is not None else contextlib.nullcontext(err)) as stdout:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=stdout,
+                                stderr=err if out is not None else subprocess.STDOUT, env=env,
                                 start_new_session=True, close_fds=True)
     process._CHILDREN[proc.pid] = proc
-    c.pid = proc.pid
+    ready = out or log
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if "ready:" in out.read_text(errors="replace"):
-            return
+        if "ready:" in ready.read_text(errors="replace"):
+            return proc.pid
         if proc.poll() is not None:
             break
         time.sleep(0.2)
-    _stop(proc.pid, "serve", timeout=5)
-    c.pid = None
-    raise LabError("controller", f"`ivr400 serve` on {c.host}:{c.port} did not start; {log} ends:\n"
-                                 f"{process.log_tail(log)}")
+    _stop(proc.pid, what, timeout=5)
+    raise LabError(field, f"{failure}; {log} ends:\n{process.log_tail(log)}")
 
 
 def _listener_env(cl: ClusterLab, node: NodeState) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IVR400_")}
-    env["PYTHONUNBUFFERED"] = "1"
+    env = _child_env()
     env["IVR400_AMI_SECRET"] = node.ami_secret  # not on the command line: /proc/PID/cmdline is world-readable
     return env
 
@@ -405,21 +419,9 @@ def _start_listener(cl: ClusterLab, li: ListenerState, timeout: float) -> None:
            "--ami-host", node.host, "--ami-port", str(node.ami_port), "--ami-user", "ivr400",
            "--csv", li.csv, "--state-file", li.state_file, "--stats-file", li.stats_file, "--node", node.name,
            "--import-interval", "5"]
-    with open(log, "w") as err:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=err, stderr=subprocess.STDOUT,
-                                env=_listener_env(cl, node), start_new_session=True, close_fds=True)
-    process._CHILDREN[proc.pid] = proc
-    li.pid = proc.pid
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if "ready:" in log.read_text(errors="replace"):
-            return
-        if proc.poll() is not None:
-            break
-        time.sleep(0.2)
-    _stop(proc.pid, "listen", timeout=5)
     li.pid = None
-    raise LabError("cdr", f"`ivr400 cdr listen` for {li.node} did not start; {log} ends:\n{process.log_tail(log)}")
+    li.pid = _spawn_until_ready(cmd, _listener_env(cl, node), log, None, "listen", timeout,
+                                f"`ivr400 cdr listen` for {li.node} did not start", "cdr")
 
 
 def _write_hosts(root: Path, controllers: list[ControllerState]) -> None:

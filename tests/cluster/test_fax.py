@@ -72,19 +72,24 @@ def _tiff_pages(path: Path) -> int:
     return out.count("TIFF Directory")
 
 
-@pytest.fixture(scope="module")
-def fax_cluster(cluster: ClusterLab, tmp_path_factory: pytest.TempPathFactory) -> ClusterLab:
+def sender_page(cl: ClusterLab, work: Path) -> Path:
+    """The one-page G3 TIFF node3 sends (ghostscript, 204x196 dpi, A4), in node3's spool; checked 1 page."""
     for tool in ("gs", "tiffinfo"):
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} is not installed (ghostscript, libtiff-tools)")
-    cl = cluster
-    work = tmp_path_factory.mktemp("fax")
     (work / "page.ps").write_text(PAGE_PS)
     page = cl.node_config_dir("node3").parent / "spool" / "ivr400" / "fax" / "page.tif"
     page.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(["gs", "-q", "-o", str(page), "-sDEVICE=tiffg3", "-r204x196", "-sPAPERSIZE=a4",
                     str(work / "page.ps")], check=True, timeout=60)
     assert _tiff_pages(page) == 1
+    return page
+
+
+@pytest.fixture(scope="module")
+def fax_cluster(cluster: ClusterLab, tmp_path_factory: pytest.TempPathFactory) -> ClusterLab:
+    cl = cluster
+    sender_page(cl, tmp_path_factory.mktemp("fax"))
     chroot.host_path(Path(cl.root), f"{v.FAX_SPOOL}/{FAX_NUMBER}").mkdir(parents=True, exist_ok=True)
     for node in cl.nodes:
         cl.set_node_dialplan(node.name, _fax_dialplan())

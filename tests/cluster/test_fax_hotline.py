@@ -17,7 +17,6 @@ is received. A page takes tens of seconds: marked slow (run in CI like the other
 from __future__ import annotations
 
 import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,7 +38,7 @@ from ivr400.provisioning.hotlines import add_hotline
 from ivr400.render import render_asterisk
 
 from .conftest import NODE_DIALPLAN, PROXY
-from .test_fax import PAGE_PS, _receive_attempts, _successes, _tiff_pages
+from .test_fax import _receive_attempts, _successes, _tiff_pages, sender_page
 
 pytestmark = [pytest.mark.pbx, pytest.mark.postgres, pytest.mark.slow]
 
@@ -118,17 +117,8 @@ def _provision(cl: ClusterLab) -> FaxLab:
 
 @pytest.fixture(scope="module")
 def fax_lab(cluster: ClusterLab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaxLab]:
-    for tool in ("gs", "tiffinfo"):
-        if shutil.which(tool) is None:
-            pytest.skip(f"{tool} is not installed (ghostscript, libtiff-tools)")
     cl = cluster
-    work = tmp_path_factory.mktemp("faxhotline")
-    (work / "page.ps").write_text(PAGE_PS)
-    page = cl.node_config_dir("node3").parent / "spool" / "ivr400" / "fax" / "page.tif"
-    page.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["gs", "-q", "-o", str(page), "-sDEVICE=tiffg3", "-r204x196", "-sPAPERSIZE=a4",
-                    str(work / "page.ps")], check=True, timeout=60)
-    assert _tiff_pages(page) == 1
+    sender_page(cl, tmp_path_factory.mktemp("faxhotline"))
     lab = _provision(cl)
     (cl.node_config_dir("node3") / "ivr400" / "pjsip.conf").write_text(SENDER_ENDPOINTS)
     cl.node_rx("node3", "module reload res_pjsip.so")
