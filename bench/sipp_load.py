@@ -183,16 +183,23 @@ class RunningLoad:
 def start_load(to_number: str, *, rate: float, calls: int, hold_s: float = 0.5, from_number: str = "13800138000",
                answer_timeout_s: float = 20.0, local_port: int = 5069, local_host: str = "127.0.0.1",
                pbx_host: str = PBX_HOST, pbx_port: int = PBX_PORT, limit: int | None = None,
-               workdir: Path | None = None) -> RunningLoad:
-    """Start placing `calls` calls to `to_number` at `rate` calls/s (each held `hold_s` once answered)."""
+               workdir: Path | None = None, key: str | None = None, key_after_s: float = 0.2) -> RunningLoad:
+    """Start placing `calls` calls to `to_number` at `rate` calls/s (each held `hold_s` once answered).
+
+    `key`: a menu key (0-9) each call presses `key_after_s` seconds after the answer, by SIP INFO
+    (scenarios/uac_menu.xml); the hold counts from the key's 200 OK."""
     if rate <= 0 or calls <= 0:
         raise SippError("rate and calls must be positive")
     if _udp_port_bound(local_port, local_host):
         raise SippError(f"carrier port {local_host}:{local_port}/udp is already in use")
     workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix=f"sipp-load-{to_number}-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    scenario = _render("uac_load.xml", {"FROM": from_number, "ANSWER_TIMEOUT_MS": str(int(answer_timeout_s * 1000))},
-                       workdir, SCENARIOS)
+    values = {"FROM": from_number, "ANSWER_TIMEOUT_MS": str(int(answer_timeout_s * 1000))}
+    if key is not None:
+        if len(key) != 1 or key not in "0123456789":
+            raise SippError(f"key must be one digit 0-9, not {key!r}")
+        values |= {"KEY": key, "KEY_AFTER_MS": str(int(key_after_s * 1000))}
+    scenario = _render("uac_load.xml" if key is None else "uac_menu.xml", values, workdir, SCENARIOS)
     timeout_s = calls / rate + hold_s + answer_timeout_s + 30
     cmd = _load_command(to_number, scenario, workdir, rate=rate, calls=calls, hold_s=hold_s, local_port=local_port,
                         local_host=local_host, pbx_host=pbx_host, pbx_port=pbx_port, limit=limit,
