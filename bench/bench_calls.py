@@ -404,7 +404,8 @@ def cpu_summary(results: list[Step]) -> str:
     mean = {way: sum(by_rate[r][way].ast_cpu_ms for r in common) / len(common) for way, _ in WAYS}
     return (f"Asterisk CPU per call at {', '.join(map(str, common))} calls/s (mean): "
             + ", ".join(f"{way} {mean[way]:.2f} ms" for way, _ in WAYS)
-            + f"; ratios ivr400/bare {mean['ivr400'] / mean['bare']:.2f}x, ivr400/static {mean['ivr400'] / mean['static']:.2f}x")
+            + f"; ratios ivr400/bare {mean['ivr400'] / mean['bare']:.2f}x, "
+            f"ivr400/static {mean['ivr400'] / mean['static']:.2f}x")
 
 
 def main() -> None:
