@@ -360,7 +360,7 @@ def test_bound_seat_marks_and_plan_version(rich: Session) -> None:
     hunt = _context(ext, "ivr400-hunt")
     assert ("GotoIf($[${DIALPLAN_EXISTS(ivr400-h-${IVR400_HOTLINE},${IVR400_PLAN},1)} | "
             "${DIALPLAN_EXISTS(ivr400-h-${IVR400_HOTLINE},b${MD5(${IVR400_DEPT_ID}|${t})},1)}]?bound)") in hunt
-    assert hunt.index("?bound)") < hunt.index("Dial(${t},${to},${opts})")
+    assert hunt.index("?bound)") < hunt.index("n(bound),Dial(${t},")
     rich.execute(update(Hotline).where(Hotline.number == RICH).values(menu_timeout_s=8))
     rich.commit()
     again = render_asterisk(rich, NOW).files["ivr400/extensions.conf"]
@@ -565,8 +565,8 @@ def test_call_record_handler_runs_for_every_call(sample: Session) -> None:
     entry = _context(ext, "ivr400-call")
     push = "Set(CHANNEL(hangup_handler_push)=ivr400-cdr,s,1)"
     assert entry.index(push) < entry.index("AGI(")  # pushed before anything can dial
-    assert entry.index("MSet(${GOSUB_RETVAL})") < entry.index("MSet(CDR(ivr400_hotline)=${IVR400_HOTLINE},") < \
-        entry.index(push)
+    # the hotline's data and the call record's hotline in one step, before the handler is pushed
+    assert entry.index("MSet(${GOSUB_RETVAL},CDR(ivr400_hotline)=${FILTER(0-9,${EXTEN})},") < entry.index(push)
     unknown = _context(ext, "ivr400-unknown").split("exten => _X.,1,", 1)[1]
     assert push in unknown and "Set(CDR(ivr400_hotline)=${FILTER(0-9,${EXTEN})})" in unknown
     handler = _context(ext, "ivr400-cdr")
