@@ -66,13 +66,13 @@ def remove(hotline_ref: str, number: str, prefix: bool) -> None:
 
 
 @block.command("list")
-@click.argument("hotline_ref", metavar="HOTLINE", required=False)
+@click.argument("hotline_ref", metavar="[HOTLINE]", required=False)
 @json_option
 @handle_errors
 def list_(hotline_ref: str | None, as_json: bool) -> None:
     """List entries (of HOTLINE, or of every hotline) and, for one hotline, its settings."""
     with app().session() as s:
-        h = lookup.hotline(s, hotline_ref) if hotline_ref else None
+        h = lookup.hotline(s, hotline_ref) if hotline_ref is not None else None
         rows = blocking.list_block_entries(s, h)
         settings = blocking.block_settings(h) if h is not None else None
     if as_json:

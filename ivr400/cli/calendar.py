@@ -56,7 +56,7 @@ def add(day: str, kind: str | None, enterprise_ref: str | None, name: str | None
     if kind is None:
         raise ProvisioningError("kind", "required: holiday, workday, weekend or makeup_workday")
     with app().session() as s:
-        ent = lookup.enterprise(s, enterprise_ref) if enterprise_ref else None
+        ent = lookup.enterprise(s, enterprise_ref) if enterprise_ref is not None else None
         row = cal.add_calendar_day(s, date, kind, enterprise=ent, name=name)  # type: ignore[arg-type]
         view = cal.calendar_view(row, ent.name if ent else None)
     emit(view, as_json)
@@ -70,7 +70,7 @@ def remove(day: str, enterprise_ref: str | None) -> None:
     """Remove the entry for DATE (national, or the enterprise's override)."""
     date = _day(day)
     with app().session() as s:
-        ent = lookup.enterprise(s, enterprise_ref) if enterprise_ref else None
+        ent = lookup.enterprise(s, enterprise_ref) if enterprise_ref is not None else None
         cal.remove_calendar_day(s, date, enterprise=ent)  # type: ignore[arg-type]
     click.echo(f"{date} removed")
 
@@ -83,6 +83,6 @@ def remove(day: str, enterprise_ref: str | None) -> None:
 def list_(year: int | None, enterprise_ref: str | None, as_json: bool) -> None:
     """Days that differ from the Mon-Fri rhythm, national and per enterprise."""
     with app().session() as s:
-        ent = lookup.enterprise(s, enterprise_ref) if enterprise_ref else None
+        ent = lookup.enterprise(s, enterprise_ref) if enterprise_ref is not None else None
         rows = cal.list_calendar(s, year=year, enterprise=ent)
     emit(rows, as_json, COLUMNS)

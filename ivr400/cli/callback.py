@@ -75,9 +75,12 @@ def list_(hotline_ref: str | None, status: str | None, limit: int, tz_name: str 
 def set_(entry_id: int, status: str, note: str | None, as_json: bool) -> None:
     """Set an entry's status; who (IVR400_ACTOR or the login) and when are recorded, with an audit row."""
     from ivr400.cdr.fact_store import set_callback_status
+    from ivr400.validators import is_row_id
 
     a = app()
     try:
+        if not is_row_id(entry_id):  # names nothing (and PostgreSQL refuses to compare it with its keys)
+            raise CallbackError("entry", f"no callback entry {entry_id}")
         with a.session() as s:
             entry = set_callback_status(s, entry_id, status, a.actor, a.now(), note)
             data = entry_view(entry)

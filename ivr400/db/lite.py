@@ -178,6 +178,10 @@ def _driver_errors(backend: str) -> tuple[type[BaseException], ...]:
     return (psycopg.Error,)
 
 
+#: Query options SQLAlchemy's pysqlite dialect keeps for itself instead of passing them in an SQLite URI.
+_PYSQLITE_OPTIONS = frozenset({"uri", "timeout", "isolation_level", "detect_types", "check_same_thread",
+                               "cached_statements"})
+
 #: The drivers ivr400 runs on, by backend ("" = the backend's default, which ivr400.db.engine maps to them).
 SUPPORTED_DRIVERS = {"sqlite": ("", "pysqlite"), "postgresql": ("", "psycopg")}
 
@@ -199,10 +203,17 @@ def open_reader(url: str) -> Reader:
         import sqlite3
 
         # The database is what SQLAlchemy's make_url takes: everything up to the first "?", as written
-        # (no %-decoding, no "#" fragment), so the list commands open the file every other command opens.
-        path = rest[1:].split("?", 1)[0] if rest.startswith("/") else ""
+        # (no %-decoding, no "#" fragment), so the list commands open the file every other command opens;
+        # with `uri=true` in the query it is an SQLite URI filename (`file:…`, %-encoded: see
+        # ivr400.paths.sqlite_url), with the query's other options, as SQLAlchemy's pysqlite dialect passes it.
+        path, _, query = rest[1:].partition("?") if rest.startswith("/") else ("", "", "")
+        options = [p for p in query.split("&") if p]
+        uri = "uri=true" in options
+        if uri:
+            extra = [p for p in options if p.partition("=")[0] not in _PYSQLITE_OPTIONS]
+            path += "?" + "&".join(extra) if extra else ""
         try:
-            conn = sqlite3.connect(path or ":memory:", timeout=15)
+            conn = sqlite3.connect(path or ":memory:", timeout=15, uri=uri)
         except sqlite3.Error as exc:
             raise DatabaseUnavailable(str(exc)) from exc
         return Reader(conn, "sqlite", owned=True)

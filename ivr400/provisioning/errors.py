@@ -16,6 +16,18 @@ class ProvisioningError(ValueError):
         self.reason = reason
 
 
+#: What an enterprise reference (`--enterprise`) is.
+ENTERPRISE_REFERENCE = "an enterprise id or registered name"
+
+
+def check_reference(ref: str, field: str, what: str) -> str:
+    """`ref` as typed, refused when blank (`--enterprise ''`): a reference must name something, and an empty
+    one is neither "not given" nor a match. Raises ProvisioningError(field, reason)."""
+    if not ref.strip():
+        raise ProvisioningError(field, f"empty; give {what}")
+    return ref
+
+
 #: Trigger messages (see the 0001, 0004 and 0008 migrations) → the field they are about.
 _TRIGGER_FIELDS = {
     "whitelist:": "destination",

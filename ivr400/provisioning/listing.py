@@ -19,7 +19,7 @@ from typing import Any
 
 from ivr400.compliance.names import name_key
 from ivr400.db.lite import BOOL, FLOAT, INT, STR, UTC, LiteTable, Reader, in_list
-from ivr400.provisioning.errors import ProvisioningError
+from ivr400.provisioning.errors import ENTERPRISE_REFERENCE, ProvisioningError, check_reference
 from ivr400.provisioning.status import MAX_DAYS, satisfaction_by_number
 from ivr400.provisioning.views import (
     department_view,
@@ -31,9 +31,7 @@ from ivr400.provisioning.views import (
     user_view,
     voicemail_view,
 )
-
-#: Larger ids cannot exist (64-bit keys) and SQLite refuses to even compare them (as in `lookup`).
-MAX_ID = 2**63 - 1
+from ivr400.validators import is_row_id
 
 ENTERPRISE = LiteTable("enterprise", {"id": INT, "name": STR, "name_key": STR, "area_code": STR, "province": STR,
                                       "city": STR, "timezone": STR})
@@ -86,8 +84,9 @@ def hotline_id(db: Reader, ref: str, field: str = "hotline") -> int:
 
 def enterprise_id(db: Reader, ref: str, field: str = "enterprise") -> int:
     """The id of the enterprise `ref` names (id or registered name), as `lookup.enterprise` finds it."""
+    check_reference(ref, field, ENTERPRISE_REFERENCE)
     found = None
-    if ref.isdecimal() and int(ref) <= MAX_ID:
+    if ref.isdecimal() and is_row_id(int(ref)):
         found = db.scalar(ENTERPRISE.select("id", where="id = :id"), {"id": int(ref)})
     if found is None:
         found = db.scalar(ENTERPRISE.select("id", where="name_key = :key"), {"key": name_key(ref)})

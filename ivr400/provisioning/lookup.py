@@ -9,22 +9,22 @@ from sqlalchemy.orm import Session
 from ivr400.compliance.names import name_key
 from ivr400.db.models import Department, Destination, Enterprise, Hotline, Seat
 from ivr400.numbers import NumberError, parse_destination, parse_hotline_number
-from ivr400.provisioning.errors import ProvisioningError
+from ivr400.provisioning.errors import ENTERPRISE_REFERENCE, ProvisioningError, check_reference
+from ivr400.validators import is_row_id
 
 T = TypeVar("T")
 
 
-#: Larger ids cannot exist (64-bit keys) and SQLite refuses to even compare them.
-MAX_ID = 2**63 - 1
-
-
 def _by_id(session: Session, model: type[T], text: str) -> T | None:
+    """The row whose id `text` (decimal digits) is; None when there is none or it cannot be an id
+    (`is_row_id`: PostgreSQL refuses to compare a larger number with its 32-bit keys)."""
     number = int(text)
-    return session.get(model, number) if number <= MAX_ID else None
+    return session.get(model, number) if is_row_id(number) else None
 
 
 def enterprise(session: Session, ref: str, field: str = "enterprise") -> Enterprise:
     """By id or registered name (compared as R2 compares names)."""
+    check_reference(ref, field, ENTERPRISE_REFERENCE)
     found = _by_id(session, Enterprise, ref) if ref.isdecimal() else None
     if found is None:
         found = session.scalar(select(Enterprise).where(Enterprise.name_key == name_key(ref)))

@@ -15,6 +15,7 @@ from ivr400.provisioning.errors import ProvisioningError
 from ivr400.provisioning.region_rules import region_rule_view
 from ivr400.provisioning.status import key_path
 from ivr400.provisioning.time_rules import after_hours_view, time_rule_view
+from ivr400.validators import is_row_id
 
 __all__ = [
     "department_paths",
@@ -52,11 +53,12 @@ def remove_rule(session: Session, ref: str) -> str:
         raise ProvisioningError("id", f"{ref!r} is not a rule id like time:3 or region:5")
     kind, rule_id = m[1], int(m[2])
     candidates: list[tuple[str, TimeRuleRow | RegionRuleRow]] = []
-    if kind in (None, "time", "t"):
+    possible = is_row_id(rule_id)  # a larger id names nothing (and PostgreSQL refuses to compare it)
+    if possible and kind in (None, "time", "t"):
         time_row = session.get(TimeRuleRow, rule_id)
         if time_row is not None:
             candidates.append(("time", time_row))
-    if kind in (None, "region", "r"):
+    if possible and kind in (None, "region", "r"):
         region_row = session.get(RegionRuleRow, rule_id)
         if region_row is not None:
             candidates.append(("region", region_row))

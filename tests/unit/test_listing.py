@@ -1,6 +1,7 @@
 """The list commands' Core reads (ivr400.provisioning.listing) show exactly what the ORM views show."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -14,6 +15,7 @@ from ivr400.db import lite
 from ivr400.db.engine import make_engine
 from ivr400.db.models import Base, Department, Destination, Enterprise, Hotline, Seat, Tone, Trunk
 from ivr400.db.types import UTCDateTime
+from ivr400.paths import sqlite_url
 from ivr400.provisioning import destinations, listing, seats
 from ivr400.provisioning.destinations import expiring
 from ivr400.provisioning.errors import ProvisioningError
@@ -272,6 +274,26 @@ def test_the_reader_opens_the_file_every_other_command_opens(tmp_path: Path, fol
     with lite.open_reader(url) as db:
         assert db.rows(("SELECT COUNT(*) AS n FROM marker", {}))[0].n == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == [folder]  # no stray file beside it
+
+
+def test_a_question_mark_in_the_data_directory_names_the_same_file_for_both_paths(tmp_path: Path) -> None:
+    """A "?" in data.dir would start the URL's query: the default URL is then an SQLite URI filename, which
+    the ORM (`enterprise add`) and the driver-only reader (`enterprise list`) both open as that one file."""
+    data = tmp_path / "x?y" / "数据 #1 %41"
+    env = {"IVR400_DATA_DIR": str(data), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    cli = [sys.executable, "-c", "from ivr400.cli import main; main()"]
+    subprocess.run([*cli, "enterprise", "add", "北京甲科技有限公司", "--area-code", "010"], env=env,
+                   capture_output=True, text=True, check=True)
+    done = subprocess.run([*cli, "enterprise", "list", "--json"], env=env, capture_output=True, text=True,
+                          check=True)
+    assert [e["name"] for e in json.loads(done.stdout)] == ["北京甲科技有限公司"]
+    assert (data / "ivr400.db").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x?y"]  # nothing named "x" beside it
+    assert sorted(p.name for p in data.iterdir() if not p.name.startswith("ivr400.db")) == []
+    url = sqlite_url(data / "ivr400.db")
+    assert url.startswith("sqlite:///file:") and url.endswith("?uri=true")
+    with lite.open_reader(url) as db:
+        assert db.rows(("SELECT COUNT(*) AS n FROM enterprise", {}))[0].n == 1
 
 
 @pytest.mark.parametrize("url", ["postgresql+psycopg2://u@127.0.0.1/x", "postgresql+asyncpg://u@127.0.0.1/x",
