@@ -8,10 +8,10 @@ with plain SELECTs from this module, and everything that writes keeps going thro
 here writes, migrates or checks the whitelist: those stay in the ORM and the database's own constraints.
 
 A `LiteTable` names the columns a reader may select with their result kind (`INT`, `FLOAT`, `STR`,
-`BOOL`, `UTC`); `tests/unit/test_listing.py` holds each against the models' table, so a renamed or retyped
-column fails a test instead of a command. The kind turns what each driver returns into what the ORM
+`BOOL`, `UTC`, `DATE`, `JSON`); `tests/unit/test_listing.py` holds each against the models' table, so a
+renamed or retyped column fails a test instead of a command. The kind turns what each driver returns into what the ORM
 returns: SQLite's 0/1 into `bool`, naive UTC text or datetimes into aware UTC datetimes (the models'
-`UTCDateTime`).
+`UTCDateTime`), ISO text into dates, JSON text into lists and dicts.
 
 SQL is written with `:name` placeholders (sqlite3's named style) and rewritten to psycopg's
 `%(name)s`; it must not contain `%` or `::`.
@@ -21,10 +21,11 @@ Errors: `DatabaseUnavailable` when the database cannot be opened or read (the dr
 """
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from types import SimpleNamespace
 from typing import Any, Protocol
 
@@ -46,6 +47,16 @@ def FLOAT(value: Any) -> float:  # noqa: ANN401, N802
 
 def BOOL(value: Any) -> bool:  # noqa: ANN401, N802
     return bool(value)
+
+
+def DATE(value: Any) -> date:  # noqa: ANN401, N802
+    """A date as stored (SQLite: ISO text; PostgreSQL: a date)."""
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def JSON(value: Any) -> Any:  # noqa: ANN401, N802
+    """A JSON array or object as stored (SQLite: its text; PostgreSQL: already decoded by psycopg)."""
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def UTC(value: Any) -> datetime:  # noqa: ANN401, N802
@@ -137,6 +148,16 @@ class Reader:
         """The first column of the first row, of its kind; None when there is no row."""
         found = self.rows(query, params)
         return next(iter(vars(found[0]).values())) if found else None
+
+    def moment(self, value: datetime) -> Any:  # noqa: ANN401
+        """An aware datetime as a parameter compared with a `UTC` column: naive UTC, as the models store it
+        (SQLite: SQLAlchemy's text form, which compares in time order; PostgreSQL: a naive datetime)."""
+        naive = value.astimezone(timezone.utc).replace(tzinfo=None)
+        return naive.strftime("%Y-%m-%d %H:%M:%S.%f") if self.backend == "sqlite" else naive
+
+    def day(self, value: date) -> Any:  # noqa: ANN401
+        """A date as a parameter compared with a `DATE` column (SQLite: ISO text, as SQLAlchemy stores it)."""
+        return value.isoformat() if self.backend == "sqlite" else value
 
     def revisions(self) -> tuple[str, ...] | None:
         """The ids in `alembic_version`, sorted; None when there is no such table (an empty database)."""

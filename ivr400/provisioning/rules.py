@@ -12,9 +12,8 @@ from ivr400.db.models import Department, Hotline
 from ivr400.db.models import RegionRule as RegionRuleRow
 from ivr400.db.models import TimeRule as TimeRuleRow
 from ivr400.provisioning.errors import ProvisioningError
-from ivr400.provisioning.region_rules import region_rule_view
 from ivr400.provisioning.status import key_path
-from ivr400.provisioning.time_rules import after_hours_view, time_rule_view
+from ivr400.provisioning.views import rules_view
 from ivr400.validators import is_row_id
 
 __all__ = [
@@ -32,17 +31,10 @@ def department_paths(session: Session, hotline: Hotline) -> dict[int, str]:
 
 def list_rules(session: Session, hotline: Hotline) -> dict[str, Any]:
     """Time rules by (priority, id), region rules by (priority, city first, id), and the after-hours action."""
-    paths = department_paths(session, hotline)
     times = session.scalars(select(TimeRuleRow).where(TimeRuleRow.hotline_id == hotline.id)
                             .order_by(TimeRuleRow.priority, TimeRuleRow.id))
-    regions = sorted(session.scalars(select(RegionRuleRow).where(RegionRuleRow.hotline_id == hotline.id)),
-                     key=lambda r: (r.priority, 0 if r.city else 1, r.id))
-    return {
-        "hotline": hotline.number,
-        "time_rules": [time_rule_view(r, paths) for r in times],
-        "region_rules": [region_rule_view(r, paths) for r in regions],
-        "after_hours": after_hours_view(hotline, paths),
-    }
+    regions = session.scalars(select(RegionRuleRow).where(RegionRuleRow.hotline_id == hotline.id))
+    return rules_view(hotline, times, regions, department_paths(session, hotline))
 
 
 def remove_rule(session: Session, ref: str) -> str:
