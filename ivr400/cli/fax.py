@@ -21,5 +21,6 @@ def list_(hotline: str | None, limit: int, as_json: bool) -> None:
     from ivr400.provisioning import listing  # the driver alone (ivr400.db.lite), not the ORM
 
     with app().reader() as db:
-        rows = listing.faxes(db, hotline=hotline, limit=limit)
+        hotline_id = listing.hotline_id(db, hotline) if hotline is not None else None
+        rows = listing.faxes(db, hotline=hotline_id, limit=limit)
     emit(rows, as_json, ["received_at", "hotline", "caller", "status", "pages", "remote_station", "file"])

@@ -365,14 +365,14 @@ def calendar_days(db: Reader, *, year: int | None = None, enterprise: int | None
     return [calendar_view(r, r.enterprise_name) for r in rows]  # type: ignore[arg-type]
 
 
-def faxes(db: Reader, *, hotline: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-    """`fax_view` of the faxes received, newest first (of the hotline numbered `hotline`, as typed, when given;
-    at most `limit`): what `provisioning.fax.list_faxes` selects."""
+def faxes(db: Reader, *, hotline: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """`fax_view` of the faxes received, newest first (of the hotline whose id is `hotline` when given: see
+    `hotline_id`; at most `limit`): what `provisioning.fax.list_faxes` selects."""
     sql = ("SELECT f.id, f.uniqueid, f.caller, f.status, f.pages, f.error, f.remote_station, f.file_path, "
            "f.received_at, h.number AS hotline FROM fax f LEFT JOIN hotline h ON f.hotline_id = h.id")
     params: dict[str, Any] = {"limit": limit}
     if hotline is not None:
-        sql, params["n"] = f"{sql} WHERE h.number = :n", hotline
+        sql, params["h"] = f"{sql} WHERE f.hotline_id = :h", hotline
     rows = db.rows((f"{sql} ORDER BY f.received_at DESC, f.id DESC LIMIT :limit", {**FAX.columns, "hotline": STR}),
                    params)
     return [fax_view(r) for r in rows]

@@ -64,8 +64,19 @@ def test_an_empty_enterprise_is_refused_not_taken_for_every_enterprise(any_cli: 
 
 def test_an_empty_hotline_is_refused_not_taken_for_every_hotline(any_cli: CliRun) -> None:
     for args in (["seat", "list", ""], ["block", "list", ""], ["voicemail", "list", "--hotline", ""],
-                 ["export", "seats", "-", "--hotline", ""]):
+                 ["export", "seats", "-", "--hotline", ""], ["fax", "list", "--hotline", ""],
+                 ["fax", "list", "--hotline", "4008999999"]):
         refused(any_cli(*args, ok=False), "hotline")
+    # a hotline typed as it is displayed is the same hotline (fax list used to match the text as typed)
+    engine = make_engine(any_cli.db)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO fax (hotline_id, uniqueid, status, pages, file_path, received_at) "
+                          "SELECT id, '1.1', 'received', 1, '/fax/1.tif', '2026-06-01 00:00:00' FROM hotline "
+                          "WHERE number = '4008123456'"))
+    engine.dispose()
+    shown = any_cli("fax", "list", "--hotline", "400-812-3456", "--json").output
+    assert '"file": "/fax/1.tif"' in shown
+    assert shown == any_cli("fax", "list", "--hotline", "4008123456", "--json").output
 
 
 def _commands(group: click.Command, path: tuple[str, ...]) -> list[tuple[tuple[str, ...], click.Command]]:
