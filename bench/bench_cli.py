@@ -56,7 +56,29 @@ COMMANDS: list[tuple[str, list[str]]] = [
     ("ivr400 whitelist expiring --days 30", ["whitelist", "expiring", "--days", "30"]),
     ("ivr400 tone list", ["tone", "list"]),
     ("ivr400 trunk list", ["trunk", "list"]),
+    ("ivr400 user list", ["user", "list"]),
+    ("ivr400 voicemail list", ["voicemail", "list"]),
+    ("ivr400 carrier list", ["carrier", "list"]),
+    ("ivr400 block list 4008123456", ["block", "list", "4008123456"]),
+    ("ivr400 calendar list --year 2026", ["calendar", "list", "--year", "2026"]),
+    ("ivr400 callback list", ["callback", "list"]),
+    ("ivr400 cdr list --since 2026-01-01", ["cdr", "list", "--since", "2026-01-01"]),
+    ("ivr400 cluster node list", ["cluster", "node", "list"]),
+    ("ivr400 evidence list 01062345678", ["evidence", "list", "01062345678"]),
+    ("ivr400 fax list", ["fax", "list"]),
+    ("ivr400 rule list 4008123456", ["rule", "list", "4008123456"]),
+    ("ivr400 rule override list", ["rule", "override", "list"]),
+    ("ivr400 call attempts 4008123456", ["call", "attempts", "4008123456"]),
     ("ivr400 export seats -", ["export", "seats", "-"]),
+]
+#: What `provision` adds to the sample enterprise so the lists above have rows to show.
+EXTRA: list[list[str]] = [
+    ["block", "add", "4008123456", "13800138000", "--note", "bench"],
+    ["block", "add", "4008123456", "0755", "--prefix"],
+    ["rule", "time", "add", "4008123456", "--days", "workday", "--segments", "09:00-18:00", "--action", "department:1"],
+    ["rule", "region", "add", "4008123456", "--province", "广东", "--department", "1"],
+    ["rule", "override", "add", "0755123", "--province", "广东", "--city", "深圳"],
+    ["cluster", "node", "add", "node2", "127.0.0.2:5060"],
 ]
 
 
@@ -102,6 +124,8 @@ def report(title: str, times: dict[str, list[tuple[float, float]]]) -> None:
 def provision(url: str, data_dir: Path) -> dict[str, str]:
     env = dict(os.environ, IVR400_DATA_DIR=str(data_dir), IVR400_DATABASE_URL=url, IVR400_ACTOR="bench")
     subprocess.run([*IVR400, "demo"], env=env, stdout=subprocess.DEVNULL, check=True)
+    for argv in EXTRA:
+        subprocess.run([*IVR400, *argv], env=env, stdout=subprocess.DEVNULL, check=True)
     return env
 
 

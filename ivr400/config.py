@@ -30,6 +30,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ivr400.fsutil import path_in_root
+from ivr400.paths import sqlite_url
 from ivr400.pbx.asterisk.ami_settings import AmiSettings
 from ivr400.pbx.asterisk.config_files import asterisk_directories
 from ivr400.pbx.asterisk.dialplan_variables import VOICEMAIL_SPOOL
@@ -373,7 +374,7 @@ class Settings:
 
     @property
     def database_url(self) -> str:
-        return self.get("database.url") or f"sqlite:///{self.data_dir / 'ivr400.db'}"
+        return self.get("database.url") or sqlite_url(self.data_dir / "ivr400.db")
 
     # -- asterisk -------------------------------------------------------------------------------------
     @property

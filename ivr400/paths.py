@@ -33,4 +33,19 @@ def data_dir() -> Path:
 
 def default_database_url() -> str:
     """SQLite file in the data directory: the embedded default."""
-    return f"sqlite:///{data_dir() / 'ivr400.db'}"
+    return sqlite_url(data_dir() / "ivr400.db")
+
+
+def sqlite_url(path: Path) -> str:
+    """The database URL of the SQLite file at `path` (absolute, or relative to the working directory).
+
+    `sqlite:///PATH` as usual; a path holding "?" (which would start the URL's query, so SQLAlchemy and
+    the list commands' reader would open a file named after what precedes it) is written as an SQLite
+    URI filename, `sqlite:///file:PATH?uri=true`, with PATH percent-encoded, which both open as the one
+    file `path` names.
+    """
+    if "?" not in str(path):
+        return f"sqlite:///{path}"
+    from urllib.parse import quote
+
+    return f"sqlite:///file:{quote(str(path), safe='/')}?uri=true"

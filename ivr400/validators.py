@@ -12,6 +12,7 @@ the controller, the provisioning services and the CDR code accept exactly the sa
 * :func:`check_dial_template` / :func:`dial_string` — trunk templates ``TECH/...{number}...`` and the dial
   strings made from them;
 * :func:`clamp` — an integer setting forced into its range;
+* :func:`is_row_id` — an integer that can be a row id (``MAX_ROW_ID``: the tables' 32-bit keys);
 * :data:`ASTERISK_UNIQUEID` — an Asterisk channel uniqueid, ``1764540000.12``, or with the node's
   ``systemname`` in front (``node2-1764540000.12``: two nodes of a cluster never give two calls one id).
 
@@ -134,3 +135,13 @@ def clamp(value: object, lo: int, hi: int, default: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         return default
     return max(lo, min(hi, value))
+
+
+#: The largest row id: the tables' keys are INTEGER, 32 bits on PostgreSQL, which refuses even to compare a
+#: larger value with them (SQLite's 64-bit keys never reach it: ids are handed out from 1).
+MAX_ROW_ID = 2**31 - 1
+
+
+def is_row_id(value: int) -> bool:
+    """True when ``value`` can be the id of a row (1 to MAX_ROW_ID); a larger or negative one names nothing."""
+    return 1 <= value <= MAX_ROW_ID

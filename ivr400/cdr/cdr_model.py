@@ -21,8 +21,10 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone, tzinfo
-from typing import Any
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
+from ivr400.localtime import to_zone, zone_name
 from ivr400.numbers import normalize_caller
 from ivr400.pbx.asterisk.dialplan_variables import (
     CDR_DECIDED_BY,
@@ -37,7 +39,11 @@ from ivr400.pbx.asterisk.dialplan_variables import (
 )
 from ivr400.validators import HOTLINE_NUMBER
 
+if TYPE_CHECKING:  # a row of the model or of the driver-only reader (ivr400.provisioning.listing)
+    from ivr400.db.models import CallRecord
+
 __all__ = [
+    "CALLBACK_STATUSES",
     "CSV_COLUMNS",
     "CSV_FILE",
     "CSV_FORMAT",
@@ -57,6 +63,7 @@ __all__ = [
     "leg_from_event",
     "merge_calls",
     "parse_csv_text",
+    "record_view",
     "seat_label",
 ]
 
@@ -672,3 +679,39 @@ def seat_label(seat: str | None) -> str | None:
     if "/sip:" in rest or rest.startswith("sip:"):
         return rest.split("sip:", 1)[1]
     return rest.split("@", 1)[0] if "@" in rest else rest
+
+
+#: Callback list statuses: 待回拨, 已回拨, 无需回拨.
+CALLBACK_STATUSES = {"pending": "待回拨", "called_back": "已回拨", "not_needed": "无需回拨"}
+
+
+def record_view(row: CallRecord | SimpleNamespace, tz: tzinfo | None = None) -> dict[str, Any]:
+    """A call record as a dict of every column.
+
+    Times are aware datetimes (JSON writers make them ISO 8601): UTC, or the same instants in `tz` when it is
+    given, which is then named by the ``timezone`` key (an IANA name).
+    """
+    view: dict[str, Any] = {
+        "id": row.id,
+        "uniqueid": row.uniqueid,
+        "linkedid": row.linkedid,
+        "hotline": row.hotline,
+        "caller": row.caller,
+        "caller_province": row.caller_province,
+        "caller_city": row.caller_city,
+        "started_at": to_zone(row.started_at, tz) if tz else row.started_at,
+        "answered_at": to_zone(row.answered_at, tz) if tz else row.answered_at,
+        "ended_at": to_zone(row.ended_at, tz) if tz else row.ended_at,
+        "duration_s": row.duration_s,
+        "billsec": row.billsec,
+        "key_path": row.key_path,
+        "department": row.department,
+        "seat": row.seat,
+        "disposition": row.disposition,
+        "recording_path": row.recording_path,
+        "source": row.source,
+        "decided_by": row.decided_by,
+    }
+    if tz is not None:
+        view["timezone"] = zone_name(tz)
+    return view

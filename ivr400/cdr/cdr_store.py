@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timezone, tzinfo
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -35,12 +35,12 @@ from ivr400.cdr.cdr_model import (
     aggregate,
     merge_calls,
     parse_csv_text,
+    record_view,
 )
 from ivr400.cdr.fact_store import apply_calls
 from ivr400.db.models import CallRecord, ClickToCallAttempt
 from ivr400.db.models import RegionOverride as RegionOverrideRow
 from ivr400.fsutil import atomic_write
-from ivr400.localtime import to_zone, zone_name
 from ivr400.paths import data_dir
 from ivr400.routing.model import RegionOverride
 from ivr400.routing.region import caller_region
@@ -72,38 +72,6 @@ _HEAD_BYTES = 256
 # -- rows -------------------------------------------------------------------------------------------
 def call_from_row(row: CallRecord) -> Call:
     return Call(**{name: getattr(row, name) for name in Call.COLUMNS})
-
-
-def record_view(row: CallRecord, tz: tzinfo | None = None) -> dict[str, Any]:
-    """A call record as a dict of every column.
-
-    Times are aware datetimes (JSON writers make them ISO 8601): UTC, or the same instants in `tz` when it is
-    given, which is then named by the ``timezone`` key (an IANA name).
-    """
-    view: dict[str, Any] = {
-        "id": row.id,
-        "uniqueid": row.uniqueid,
-        "linkedid": row.linkedid,
-        "hotline": row.hotline,
-        "caller": row.caller,
-        "caller_province": row.caller_province,
-        "caller_city": row.caller_city,
-        "started_at": to_zone(row.started_at, tz) if tz else row.started_at,
-        "answered_at": to_zone(row.answered_at, tz) if tz else row.answered_at,
-        "ended_at": to_zone(row.ended_at, tz) if tz else row.ended_at,
-        "duration_s": row.duration_s,
-        "billsec": row.billsec,
-        "key_path": row.key_path,
-        "department": row.department,
-        "seat": row.seat,
-        "disposition": row.disposition,
-        "recording_path": row.recording_path,
-        "source": row.source,
-        "decided_by": row.decided_by,
-    }
-    if tz is not None:
-        view["timezone"] = zone_name(tz)
-    return view
 
 
 def region_lookup(session: Session) -> RegionLookup:

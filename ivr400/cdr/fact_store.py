@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from ivr400.cdr.cdr_model import MISSED_DISPOSITIONS, Call
+from ivr400.cdr.cdr_model import CALLBACK_STATUSES, MISSED_DISPOSITIONS, Call
 from ivr400.cdr.metrics import COUNT_FIELDS, Counts, Thresholds, contribution, derive_fact, fact_hour
 from ivr400.db.models import (
     CallbackEntry,
@@ -48,8 +48,6 @@ __all__ = [
     "set_callback_status",
 ]
 
-#: Callback list statuses: 待回拨, 已回拨, 无需回拨.
-CALLBACK_STATUSES = {"pending": "待回拨", "called_back": "已回拨", "not_needed": "无需回拨"}
 #: Actor of the callback entries the platform closes itself (the caller got through on a later call).
 SYSTEM_ACTOR = "system"
 

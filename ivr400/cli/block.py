@@ -4,7 +4,10 @@ from __future__ import annotations
 import click
 
 from ivr400.cli.common import app, emit, emit_json, handle_errors, json_option
-from ivr400.provisioning import blocking, lookup
+from ivr400.provisioning.views import block_settings
+
+# The ORM and the provisioning services are imported by the commands that write; `list` reads through the
+# database driver alone (ivr400.db.lite), and `--help` loads neither.
 
 COLUMNS = ["id", "hotline", "entry", "note"]
 
@@ -27,11 +30,13 @@ def block() -> None:
 def mode(hotline_ref: str, mode: str, anonymous: str | None, refuse_with: str | None, prompt: str | None,
          as_json: bool) -> None:
     """Set HOTLINE's blocking mode."""
+    from ivr400.provisioning import blocking, lookup
+
     with app().session() as s:
         h = blocking.set_block_mode(s, lookup.hotline(s, hotline_ref), mode, anonymous=anonymous,
                                     refuse_with=refuse_with,
                               refuse_prompt=prompt)
-        view = blocking.block_settings(h)
+        view = block_settings(h)
     emit(view, as_json)
 
 
@@ -44,6 +49,8 @@ def mode(hotline_ref: str, mode: str, anonymous: str | None, refuse_with: str | 
 @handle_errors
 def add(hotline_ref: str, number: str, prefix: bool, note: str | None, as_json: bool) -> None:
     """Put NUMBER on HOTLINE's list (a blacklist or a whitelist, depending on the mode)."""
+    from ivr400.provisioning import blocking, lookup
+
     with app().session() as s:
         h = lookup.hotline(s, hotline_ref)
         row = blocking.add_block_entry(s, h, number, prefix=prefix, note=note)
@@ -59,6 +66,8 @@ def add(hotline_ref: str, number: str, prefix: bool, note: str | None, as_json: 
 @handle_errors
 def remove(hotline_ref: str, number: str, prefix: bool) -> None:
     """Take NUMBER off HOTLINE's list."""
+    from ivr400.provisioning import blocking, lookup
+
     with app().session() as s:
         h = lookup.hotline(s, hotline_ref)
         removed = blocking.remove_block_entry(s, h, number, prefix=prefix)
@@ -66,15 +75,17 @@ def remove(hotline_ref: str, number: str, prefix: bool) -> None:
 
 
 @block.command("list")
-@click.argument("hotline_ref", metavar="HOTLINE", required=False)
+@click.argument("hotline_ref", metavar="[HOTLINE]", required=False)
 @json_option
 @handle_errors
 def list_(hotline_ref: str | None, as_json: bool) -> None:
     """List entries (of HOTLINE, or of every hotline) and, for one hotline, its settings."""
-    with app().session() as s:
-        h = lookup.hotline(s, hotline_ref) if hotline_ref else None
-        rows = blocking.list_block_entries(s, h)
-        settings = blocking.block_settings(h) if h is not None else None
+    from ivr400.provisioning import listing
+
+    with app().reader() as db:
+        h = listing.hotline_id(db, hotline_ref) if hotline_ref is not None else None
+        rows = listing.block_entries(db, hotline=h)
+        settings = listing.block_settings_of(db, h) if h is not None else None
     if as_json:
         emit_json({**settings, "entries": rows} if settings is not None else rows)
         return

@@ -5,9 +5,11 @@ from __future__ import annotations
 import click
 
 from ivr400.cli.common import app, emit, emit_json, handle_errors, json_option, parse_date
-from ivr400.provisioning import calendar as cal
-from ivr400.provisioning import lookup
 from ivr400.provisioning.errors import ProvisioningError
+from ivr400.provisioning.views import calendar_view
+
+# The ORM, the provisioning services and chinesecalendar are imported by the commands that write; `list` reads
+# through the database driver alone (ivr400.db.lite), and `--help` loads neither.
 
 COLUMNS = ["day", "weekday", "kind", "name", "enterprise"]
 
@@ -23,6 +25,8 @@ def calendar() -> None:
 @handle_errors
 def seed(years: str | None, as_json: bool) -> None:
     """Load the national holidays and make-up working days from chinesecalendar."""
+    from ivr400.provisioning import calendar as cal
+
     a = app()
     wanted = cal.parse_years(years, a.now().year)
     with a.session() as s:
@@ -55,10 +59,13 @@ def add(day: str, kind: str | None, enterprise_ref: str | None, name: str | None
     date = _day(day)
     if kind is None:
         raise ProvisioningError("kind", "required: holiday, workday, weekend or makeup_workday")
+    from ivr400.provisioning import calendar as cal
+    from ivr400.provisioning import lookup
+
     with app().session() as s:
-        ent = lookup.enterprise(s, enterprise_ref) if enterprise_ref else None
+        ent = lookup.enterprise(s, enterprise_ref) if enterprise_ref is not None else None
         row = cal.add_calendar_day(s, date, kind, enterprise=ent, name=name)  # type: ignore[arg-type]
-        view = cal.calendar_view(row, ent.name if ent else None)
+        view = calendar_view(row, ent.name if ent else None)
     emit(view, as_json)
 
 
@@ -69,8 +76,11 @@ def add(day: str, kind: str | None, enterprise_ref: str | None, name: str | None
 def remove(day: str, enterprise_ref: str | None) -> None:
     """Remove the entry for DATE (national, or the enterprise's override)."""
     date = _day(day)
+    from ivr400.provisioning import calendar as cal
+    from ivr400.provisioning import lookup
+
     with app().session() as s:
-        ent = lookup.enterprise(s, enterprise_ref) if enterprise_ref else None
+        ent = lookup.enterprise(s, enterprise_ref) if enterprise_ref is not None else None
         cal.remove_calendar_day(s, date, enterprise=ent)  # type: ignore[arg-type]
     click.echo(f"{date} removed")
 
@@ -82,7 +92,9 @@ def remove(day: str, enterprise_ref: str | None) -> None:
 @handle_errors
 def list_(year: int | None, enterprise_ref: str | None, as_json: bool) -> None:
     """Days that differ from the Mon-Fri rhythm, national and per enterprise."""
-    with app().session() as s:
-        ent = lookup.enterprise(s, enterprise_ref) if enterprise_ref else None
-        rows = cal.list_calendar(s, year=year, enterprise=ent)
+    from ivr400.provisioning import listing
+
+    with app().reader() as db:
+        ent = listing.enterprise_id(db, enterprise_ref) if enterprise_ref is not None else None
+        rows = listing.calendar_days(db, year=year, enterprise=ent)
     emit(rows, as_json, COLUMNS)

@@ -2,19 +2,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from sqlalchemy import select
 
 from ivr400.cli.common import CommandError, app, emit, handle_errors, json_option
 from ivr400.config import ConfigError
-from ivr400.controller.loader import load_config
-from ivr400.db.models import ClickToCallAttempt
-from ivr400.pbx.asterisk.ami import Ami, AmiError, AmiSettings
-from ivr400.provisioning import lookup
-from ivr400.provisioning.clicktocall import configure, place_callback
-from ivr400.routing.model import BlockPolicy
+
+if TYPE_CHECKING:  # the ORM, the controller's loader and AMI for `setup` and `visitor`; `attempts` reads through
+    # the database driver alone (ivr400.db.lite), and `--help` loads none of them
+    from ivr400.pbx.asterisk.ami import Ami, AmiSettings
 
 COLUMNS = ["id", "at", "hotline", "target", "source", "client_ip", "outcome", "reason"]
 
@@ -36,6 +33,9 @@ def call() -> None:
 def setup(hotline_ref: str, enabled: bool | None, caller_id: str | None, origins: str | None,
           max_concurrent: int | None, new_token: bool, as_json: bool) -> None:
     """Create or change HOTLINE's click-to-call settings; prints the public token."""
+    from ivr400.provisioning import lookup
+    from ivr400.provisioning.clicktocall import configure
+
     with app().session() as s:
         h = lookup.hotline(s, hotline_ref)
         row = configure(s, h, enabled=enabled, origins=origins, caller_id=caller_id, max_concurrent=max_concurrent,
@@ -52,6 +52,11 @@ def setup(hotline_ref: str, enabled: bool | None, caller_id: str | None, origins
 def visitor(hotline_ref: str, number: str, as_json: bool) -> None:
     """Call NUMBER back for HOTLINE (an operator's callback): the same checks as the public form except the
     per-IP limit; the visitor hears the consent prompt and reaches the hotline's seats after pressing 1."""
+    from ivr400.controller.loader import load_config
+    from ivr400.provisioning import lookup
+    from ivr400.provisioning.clicktocall import place_callback
+    from ivr400.routing.model import BlockPolicy
+
     a = app()
     now = a.now()
     with a.session() as s:
@@ -82,6 +87,8 @@ class _LazyAmi:
         self.conn: Ami | None = None
 
     def action(self, name: str, timeout: float | None = None, **fields: str) -> Any:  # noqa: ANN401
+        from ivr400.pbx.asterisk.ami import Ami, AmiError
+
         if self.conn is None:
             try:
                 self.conn = Ami.connect(self.settings())
@@ -96,15 +103,13 @@ class _LazyAmi:
 
 @call.command("attempts")
 @click.argument("hotline_ref", metavar="HOTLINE")
-@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--limit", type=click.IntRange(1, None), default=50, show_default=True)
 @json_option
 @handle_errors
 def attempts(hotline_ref: str, limit: int, as_json: bool) -> None:
     """The latest click-to-call attempts of HOTLINE with their outcome, newest first."""
-    with app().session() as s:
-        h = lookup.hotline(s, hotline_ref)
-        rows = s.scalars(select(ClickToCallAttempt).where(ClickToCallAttempt.hotline == h.number)
-                         .order_by(ClickToCallAttempt.at.desc(), ClickToCallAttempt.id.desc()).limit(limit))
-        emit([{"id": r.id, "at": r.at.isoformat(timespec="seconds"), "hotline": r.hotline, "target": r.target,
-               "source": r.source, "client_ip": r.client_ip, "outcome": r.outcome, "reason": r.reason}
-              for r in rows], as_json, COLUMNS)
+    from ivr400.provisioning import listing  # the driver alone (ivr400.db.lite), not the ORM
+
+    with app().reader() as db:
+        rows = listing.clicktocall_attempts(db, listing.hotline_id(db, hotline_ref), limit=limit)
+    emit(rows, as_json, COLUMNS)

@@ -9,16 +9,18 @@ called_back (已回拨), not_needed (无需回拨); every change is in the audit
 """
 from __future__ import annotations
 
-from typing import Any
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
 import click
-from sqlalchemy import select
 
-from ivr400.cdr.fact_store import CALLBACK_STATUSES, CallbackError
-from ivr400.cli.cdr import Zones, _hotline, hotline_zones
+from ivr400.cdr.cdr_model import CALLBACK_STATUSES
+from ivr400.cli.cdr import Zones, _hotline
 from ivr400.cli.common import CommandError, app, emit, emit_json, handle_errors, json_option
-from ivr400.db.models import CallbackEntry
 from ivr400.localtime import format_moment
+
+if TYPE_CHECKING:  # `set` writes through the ORM; `list` reads through the database driver alone (ivr400.db.lite)
+    from ivr400.db.models import CallbackEntry
 
 COLUMNS = ["id", "hotline", "caller", "missed", "first_missed", "last_missed", "status", "handled_by", "handled_at",
            "note"]
@@ -29,7 +31,7 @@ def callback() -> None:
     """Missed-call callbacks (未接来电回拨): list, set."""
 
 
-def entry_view(e: CallbackEntry) -> dict[str, Any]:
+def entry_view(e: CallbackEntry | SimpleNamespace) -> dict[str, Any]:
     return {"id": e.id, "hotline": e.hotline, "caller": e.caller, "missed": e.missed,
             "first_missed": e.first_missed_at, "last_missed": e.last_missed_at, "status": e.status,
             "status_zh": CALLBACK_STATUSES[e.status], "handled_by": e.handled_by, "handled_at": e.handled_at,
@@ -45,16 +47,12 @@ def entry_view(e: CallbackEntry) -> dict[str, Any]:
 @handle_errors
 def list_(hotline_ref: str | None, status: str | None, limit: int, tz_name: str | None, as_json: bool) -> None:
     """Callback entries, most recently missed first."""
+    from ivr400.provisioning import listing
+
     hotline = _hotline(hotline_ref)
-    stmt = select(CallbackEntry)
-    if hotline:
-        stmt = stmt.where(CallbackEntry.hotline == hotline)
-    if status:
-        stmt = stmt.where(CallbackEntry.status == status)
-    with app().session() as s:
-        zones = Zones(tz_name, hotline_zones(s), hotline)
-        rows = [entry_view(e) for e in s.scalars(stmt.order_by(CallbackEntry.last_missed_at.desc(),
-                                                                CallbackEntry.id.desc()).limit(limit))]
+    with app().reader() as db:
+        zones = Zones(tz_name, listing.hotline_zones(db), hotline)
+        rows = [entry_view(e) for e in listing.callbacks(db, hotline=hotline, status=status, limit=limit)]
     if as_json:
         emit_json(rows)
         return
@@ -74,10 +72,13 @@ def list_(hotline_ref: str | None, status: str | None, limit: int, tz_name: str 
 @handle_errors
 def set_(entry_id: int, status: str, note: str | None, as_json: bool) -> None:
     """Set an entry's status; who (IVR400_ACTOR or the login) and when are recorded, with an audit row."""
-    from ivr400.cdr.fact_store import set_callback_status
+    from ivr400.cdr.fact_store import CallbackError, set_callback_status
+    from ivr400.validators import is_row_id
 
     a = app()
     try:
+        if not is_row_id(entry_id):  # names nothing (and PostgreSQL refuses to compare it with its keys)
+            raise CallbackError("entry", f"no callback entry {entry_id}")
         with a.session() as s:
             entry = set_callback_status(s, entry_id, status, a.actor, a.now(), note)
             data = entry_view(entry)

@@ -13,21 +13,20 @@ import os
 import signal
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import click
-from sqlalchemy import select
 
-from ivr400.cdr.cdr_model import DECIDED_BY, DISPOSITIONS, seat_label
-from ivr400.cdr.cdr_store import missed_callers, record_view
+from ivr400.cdr.cdr_model import DECIDED_BY, DISPOSITIONS, record_view, seat_label
 from ivr400.cli.common import CommandError, app, emit, emit_json, handle_errors, json_option
-from ivr400.db.models import CallRecord, Enterprise, Hotline
 from ivr400.localtime import DEFAULT_ZONE, format_moment, iana_zone, to_zone, zone_name
 from ivr400.numbers import NumberError, normalize_number, parse_hotline_number
 
-if TYPE_CHECKING:  # imported when a command needs it (start-up time)
-    pass
+if TYPE_CHECKING:  # SQLAlchemy and the models only for the commands that open a session: `list` reads through
+    # the database driver alone (ivr400.db.lite)
+    from ivr400.db.models import CallRecord
 
 LIST_COLUMNS = ["id", "started", "hotline", "caller", "region", "keys", "dept", "seat", "disposition",
                 "talk_s", "duration_s", "decided_by"]
@@ -97,6 +96,10 @@ def _region(province: str | None, city: str | None) -> str | None:
 
 def hotline_zones(session: Any) -> dict[str, str]:  # noqa: ANN401
     """Hotline number → its enterprise's time zone (IANA name)."""
+    from sqlalchemy import select
+
+    from ivr400.db.models import Enterprise, Hotline
+
     return dict(session.execute(select(Hotline.number, Enterprise.timezone).join(Enterprise)).all())
 
 
@@ -125,7 +128,7 @@ def _local(moment: datetime | None, tz: ZoneInfo) -> str | None:
     return None if moment is None else format_moment(moment.astimezone(tz), seconds=True)
 
 
-def _row_for_table(row: CallRecord, tz: ZoneInfo) -> dict[str, Any]:
+def _row_for_table(row: CallRecord | SimpleNamespace, tz: ZoneInfo) -> dict[str, Any]:
     return {
         "id": row.id,
         "started": _local(row.started_at, tz),
@@ -280,30 +283,18 @@ def list_(hotline_ref: str | None, since: str | None, until: str | None, disposi
           caller_ref: str | None, decided_by: tuple[str, ...], limit: int, tz_name: str | None,
           as_json: bool) -> None:
     """Call records, newest first; times in the zone of each hotline's enterprise (or --tz), with the zone."""
+    from ivr400.provisioning import listing
+
     hotline = _hotline(hotline_ref)
     caller = _caller(caller_ref)
-    with app().session() as s:
-        zones = Zones(tz_name, hotline_zones(s), hotline)
-    start = parse_when(since, "since", zones.default)
-    end = parse_when(until, "until", zones.default, end_of_day=True)
-    if start and end and end <= start:
-        raise CommandError("until: must be after --since")
-    stmt = select(CallRecord)
-    if hotline:
-        stmt = stmt.where(CallRecord.hotline == hotline)
-    if caller:
-        stmt = stmt.where(CallRecord.caller == caller)
-    if start:
-        stmt = stmt.where(CallRecord.started_at >= start)
-    if end:
-        stmt = stmt.where(CallRecord.started_at < end)
-    if disposition:
-        stmt = stmt.where(CallRecord.disposition.in_(disposition))
-    if decided_by:
-        stmt = stmt.where(CallRecord.decided_by.in_(decided_by))
-    stmt = stmt.order_by(CallRecord.started_at.desc(), CallRecord.id.desc()).limit(limit)
-    with app().session() as s:
-        rows = list(s.scalars(stmt))
+    with app().reader() as db:
+        zones = Zones(tz_name, listing.hotline_zones(db), hotline)
+        start = parse_when(since, "since", zones.default)
+        end = parse_when(until, "until", zones.default, end_of_day=True)
+        if start and end and end <= start:
+            raise CommandError("until: must be after --since")
+        rows = listing.call_records(db, hotline=hotline, caller=caller, start=start, end=end,
+                                    dispositions=disposition, decided_by=decided_by, limit=limit)
     if as_json:
         emit_json([record_view(r, zones.of(r.hotline)) for r in rows])
     else:
@@ -318,6 +309,8 @@ def list_(hotline_ref: str | None, since: str | None, until: str | None, disposi
 @handle_errors
 def missed(hotline_ref: str | None, since: str | None, tz_name: str | None, as_json: bool) -> None:
     """Callers to call back (未接来电): not answered, and not reached by a later answered call."""
+    from ivr400.cdr.cdr_store import missed_callers
+
     hotline = _hotline(hotline_ref)
     with app().session() as s:
         zones = Zones(tz_name, hotline_zones(s), hotline)

@@ -12,14 +12,18 @@ from pathlib import Path
 import click
 
 from ivr400.cli.common import CommandError, app, emit, handle_errors, json_option
-from ivr400.provisioning import cluster as nodes
 from ivr400.provisioning.errors import ProvisioningError
+
+# The ORM and the provisioning services are imported by the commands that write; `node list` reads through
+# the database driver alone (ivr400.db.lite), and `--help` loads neither.
 
 DEFAULT_CONFIG_DIR = Path("/etc/kamailio")
 DEFAULT_CTL_SOCKET = "/run/kamailio/ivr400_ctl"
 
 
 def _address(value: str, field: str = "address") -> tuple[str, int]:
+    from ivr400.provisioning import cluster as nodes
+
     host, sep, port = value.rpartition(":")
     if not sep:
         host, port = value, "5060"
@@ -39,11 +43,6 @@ def node() -> None:
     """The Asterisk nodes Kamailio dispatches calls to."""
 
 
-def _row(n: object) -> dict[str, object]:
-    return {"name": n.name, "sip": f"{n.sip_host}:{n.sip_port}", "state": n.state,  # type: ignore[attr-defined]
-            "priority": n.priority}  # type: ignore[attr-defined]
-
-
 @node.command("add")
 @click.argument("name")
 @click.argument("address")
@@ -52,6 +51,8 @@ def _row(n: object) -> dict[str, object]:
 @handle_errors
 def add(name: str, address: str, priority: int) -> None:
     """Add node NAME listening on ADDRESS (HOST or HOST:PORT, one specific IPv4 address)."""
+    from ivr400.provisioning import cluster as nodes
+
     host, port = _address(address)
     a = app()
     with a.session() as s:
@@ -64,6 +65,8 @@ def add(name: str, address: str, priority: int) -> None:
 @handle_errors
 def remove(name: str) -> None:
     """Remove node NAME (drain it first and wait for its calls to end)."""
+    from ivr400.provisioning import cluster as nodes
+
     with app().session() as s:
         nodes.remove_node(s, name)
     click.echo(f"node {name}: removed (render with --reload to apply)")
@@ -74,6 +77,8 @@ def remove(name: str) -> None:
 @handle_errors
 def drain(name: str) -> None:
     """No new calls for node NAME; the calls it has finish."""
+    from ivr400.provisioning import cluster as nodes
+
     a = app()
     with a.session() as s:
         nodes.drain_node(s, name, now=a.now())
@@ -85,6 +90,8 @@ def drain(name: str) -> None:
 @handle_errors
 def undrain(name: str) -> None:
     """Node NAME takes new calls again."""
+    from ivr400.provisioning import cluster as nodes
+
     a = app()
     with a.session() as s:
         nodes.undrain_node(s, name, now=a.now())
@@ -96,8 +103,11 @@ def undrain(name: str) -> None:
 @handle_errors
 def list_(as_json: bool) -> None:
     """Every node: name, SIP address, state, priority."""
-    with app().session() as s:
-        emit([_row(n) for n in nodes.list_nodes(s)], as_json, ["name", "sip", "state", "priority"])
+    from ivr400.provisioning import listing  # the driver alone (ivr400.db.lite), not the ORM
+
+    with app().reader() as db:
+        rows = listing.cluster_nodes(db)
+    emit(rows, as_json, ["name", "sip", "state", "priority"])
 
 
 @cluster.command("render")

@@ -1,6 +1,8 @@
 """`ivr400 db`: schema migrations (Alembic is the only way the schema changes)."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import click
 from sqlalchemy import Engine
 
@@ -21,6 +23,25 @@ def _engine() -> Engine:
         raise CommandError(str(exc)) from exc
 
 
+def _migrate(step: Callable[[Engine, str], None], engine: Engine, revision: str) -> None:
+    """Run `migrate.upgrade`/`downgrade` to `revision`; a database at a revision these migrations do not know
+    (a newer ivr400's), an unknown target and a refused migration are errors, not tracebacks."""
+    from alembic.util import CommandError as AlembicError
+    from sqlalchemy.exc import DatabaseError
+
+    try:
+        refused = migrate.newer_schema_error(engine)
+        if refused is not None:
+            raise CommandError(str(refused))
+        step(engine, revision)
+    except migrate.MigrationRefused as exc:
+        raise CommandError(str(exc)) from exc
+    except AlembicError as exc:
+        raise CommandError(f"revision: {exc}") from exc
+    except DatabaseError as exc:
+        raise CommandError(f"database: cannot open ({exc.orig})") from exc
+
+
 @db.command()
 @click.argument("revision", default="head")
 def upgrade(revision: str) -> None:
@@ -30,10 +51,7 @@ def upgrade(revision: str) -> None:
     knows that this database never seeded (pinned or removed days are left as they are).
     """
     engine = _engine()
-    try:
-        migrate.upgrade(engine, revision)
-    except migrate.MigrationRefused as exc:
-        raise CommandError(str(exc)) from exc
+    _migrate(migrate.upgrade, engine, revision)
     current = migrate.current_revision(engine)
     click.echo(f"database at revision {current}")
     if current == migrate.head_revision(engine):
@@ -61,7 +79,7 @@ def _seed_calendar(engine: Engine) -> None:
 def downgrade(revision: str) -> None:
     """Downgrade the schema to REVISION (`base` drops everything)."""
     engine = _engine()
-    migrate.downgrade(engine, revision)
+    _migrate(migrate.downgrade, engine, revision)
     click.echo(f"database at revision {migrate.current_revision(engine) or 'base'}")
 
 

@@ -51,7 +51,7 @@ def list_(enterprise_ref: str | None, status: str | None, as_json: bool) -> None
 
     a = app()
     with a.reader() as db:
-        owner = listing.enterprise_id(db, enterprise_ref) if enterprise_ref else None
+        owner = listing.enterprise_id(db, enterprise_ref) if enterprise_ref is not None else None
         rows = listing.destinations(db, a.now(), enterprise=owner)
         if status:
             rows = [r for r in rows if r["status"] == status]

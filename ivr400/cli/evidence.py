@@ -8,8 +8,6 @@ import click
 
 from ivr400.cli.common import app, emit, handle_errors, json_option, parse_date
 from ivr400.db.enums import EvidenceKind, Issuer
-from ivr400.provisioning import lookup
-from ivr400.provisioning.evidence import add_evidence
 from ivr400.provisioning.views import evidence_view
 
 
@@ -42,6 +40,9 @@ def add(dest_ref: str, kind: str, file: Path, enterprise_ref: str | None, issuer
         signed_by_person: bool, relationship: str | None, valid_from: str | None, valid_until: str | None,
         long_term: bool, as_json: bool) -> None:
     """Attach FILE as evidence of KIND to destination DEST; the file is kept by content hash."""
+    from ivr400.provisioning import lookup
+    from ivr400.provisioning.evidence import add_evidence
+
     attributes: dict[str, Any] = {
         k: v for k, v in {
             "issuer": issuer, "shows_number": shows_number, "shows_owner": shows_owner,
@@ -65,7 +66,9 @@ def add(dest_ref: str, kind: str, file: Path, enterprise_ref: str | None, issuer
 @json_option
 @handle_errors
 def list_(dest_ref: str, enterprise_ref: str | None, as_json: bool) -> None:
-    with app().session() as s:
-        d = lookup.destination(s, dest_ref, enterprise_ref)
-        emit([evidence_view(ev) for ev in d.evidence], as_json,
-             ["id", "kind", "file", "media_type", "size", "valid_until", "long_term"])
+    """The evidence attached to destination DEST, oldest first."""
+    from ivr400.provisioning import listing  # the driver alone (ivr400.db.lite), not the ORM
+
+    with app().reader() as db:
+        rows = listing.evidence(db, listing.destination_id(db, dest_ref, enterprise_ref))
+    emit(rows, as_json, ["id", "kind", "file", "media_type", "size", "valid_until", "long_term"])

@@ -61,7 +61,7 @@ def destinations(file: Path, enterprise_ref: str | None, files_dir: str, encodin
         raise CommandError(f"files-dir: {files_dir!r}: give a folder name relative to FILE's folder, inside it")
     a = app()
     with a.session() as s:
-        ent = lookup.enterprise(s, enterprise_ref) if enterprise_ref else None
+        ent = lookup.enterprise(s, enterprise_ref) if enterprise_ref is not None else None
         result = export_destinations(s, enterprise=ent, data_dir=a.data_dir, files_dir=str(folder))
     _write(result, file, encoding)
 
@@ -74,7 +74,7 @@ def destinations(file: Path, enterprise_ref: str | None, files_dir: str, encodin
 def departments(file: Path, hotline_ref: str | None, encoding: str) -> None:
     """Departments (menu keys) to FILE (`-`: standard output)."""
     with app().session() as s:
-        result = export_departments(s, hotline=lookup.hotline(s, hotline_ref) if hotline_ref else None)
+        result = export_departments(s, hotline=lookup.hotline(s, hotline_ref) if hotline_ref is not None else None)
     _write(result, file, encoding)
 
 
@@ -86,5 +86,5 @@ def departments(file: Path, hotline_ref: str | None, encoding: str) -> None:
 def seats(file: Path, hotline_ref: str | None, encoding: str) -> None:
     """Seats in hunt order to FILE (`-`: standard output); suspended seats included."""
     with app().session() as s:
-        result = export_seats(s, hotline=lookup.hotline(s, hotline_ref) if hotline_ref else None)
+        result = export_seats(s, hotline=lookup.hotline(s, hotline_ref) if hotline_ref is not None else None)
     _write(result, file, encoding)

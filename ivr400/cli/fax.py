@@ -4,7 +4,6 @@ from __future__ import annotations
 import click
 
 from ivr400.cli.common import app, emit, handle_errors, json_option
-from ivr400.provisioning.fax import list_faxes
 
 
 @click.group()
@@ -19,8 +18,9 @@ def fax() -> None:
 @handle_errors
 def list_(hotline: str | None, limit: int, as_json: bool) -> None:
     """Newest first: when, hotline, caller, status, pages, remote station, file."""
-    with app().session() as s:
-        rows = [{"received_at": f.received_at, "hotline": f.hotline, "caller": f.caller, "status": f.status,
-                 "pages": f.pages, "error": f.error, "remote_station": f.remote_station, "file": f.file_path,
-                 "uniqueid": f.uniqueid} for f in list_faxes(s, hotline=hotline, limit=limit)]
+    from ivr400.provisioning import listing  # the driver alone (ivr400.db.lite), not the ORM
+
+    with app().reader() as db:
+        hotline_id = listing.hotline_id(db, hotline) if hotline is not None else None
+        rows = listing.faxes(db, hotline=hotline_id, limit=limit)
     emit(rows, as_json, ["received_at", "hotline", "caller", "status", "pages", "remote_station", "file"])

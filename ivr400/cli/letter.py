@@ -53,7 +53,7 @@ def letter(dest_ref: str, enterprise_ref: str | None, hotline_ref: str | None, p
         if end is not None and end < today:
             raise CommandError(f"to: {end.isoformat()} is in the past (today is {today.isoformat()} in "
                                f"{ent.timezone}); a letter authorizes from now on")
-        if hotline_ref:
+        if hotline_ref is not None:
             h = lookup.hotline(s, hotline_ref)
         elif ent.hotlines:
             h = sorted(ent.hotlines, key=lambda x: x.number)[0]

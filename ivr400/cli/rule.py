@@ -7,8 +7,10 @@ from typing import Any
 import click
 
 from ivr400.cli.common import app, emit, emit_json, handle_errors, json_option
-from ivr400.provisioning import lookup, region_rules, rules, time_rules
 from ivr400.provisioning.errors import ProvisioningError
+
+# The ORM and the provisioning services are imported by the commands that write; `list` and `override list`
+# read through the database driver alone (ivr400.db.lite), and `--help` loads neither.
 
 COLUMNS = ["id", "priority", "when", "action", "name"]
 ACTION_HELP = ("menu[:PROMPT] | department[:PATH] (no PATH: switchboard) | voicemail[:PATH] | announcement[:PROMPT]; "
@@ -46,11 +48,13 @@ def time_() -> None:
 def time_add(hotline_ref: str, days: str | None, weekdays: str | None, segments: str | None, action: str | None,
              priority: int, name: str | None, as_json: bool) -> None:
     """Add a time rule to HOTLINE."""
+    from ivr400.provisioning import lookup, rules, time_rules, views
+
     with app().session() as s:
         h = lookup.hotline(s, hotline_ref)
         row = time_rules.add_time_rule(s, h, action=_required(action, "action"), days=days, weekdays=weekdays,
                                segments=segments, priority=priority, name=name)
-        view = time_rules.time_rule_view(row, rules.department_paths(s, h))
+        view = views.time_rule_view(row, rules.department_paths(s, h))
     emit(view, as_json)
 
 
@@ -70,11 +74,13 @@ def region() -> None:
 def region_add(hotline_ref: str, province: str | None, city: str | None, department_path: str | None, priority: int,
                as_json: bool) -> None:
     """Add a region rule to HOTLINE (applies when the call would get the menu or the switchboard)."""
+    from ivr400.provisioning import lookup, region_rules, rules, views
+
     with app().session() as s:
         h = lookup.hotline(s, hotline_ref)
         row = region_rules.add_region_rule(s, h, province=_required(province, "province"), city=city,
                                  department=_required(department_path, "department"), priority=priority)
-        view = region_rules.region_rule_view(row, rules.department_paths(s, h))
+        view = views.region_rule_view(row, rules.department_paths(s, h))
     emit(view, as_json)
 
 
@@ -84,9 +90,10 @@ def region_add(hotline_ref: str, province: str | None, city: str | None, departm
 @handle_errors
 def list_(hotline_ref: str, as_json: bool) -> None:
     """Time rules, region rules and the after-hours action of HOTLINE, in the order they are tried."""
-    with app().session() as s:
-        hotline = lookup.hotline(s, hotline_ref)
-        data = rules.list_rules(s, hotline) | {"timezone": hotline.enterprise.timezone}
+    from ivr400.provisioning import listing
+
+    with app().reader() as db:
+        data = listing.rules(db, listing.hotline_id(db, hotline_ref))
     if as_json:
         emit_json(data)
         return
@@ -101,6 +108,8 @@ def list_(hotline_ref: str, as_json: bool) -> None:
 @handle_errors
 def remove(rule_id: str) -> None:
     """Remove rule ID (time:3, region:5, or a bare number when unambiguous)."""
+    from ivr400.provisioning import rules
+
     with app().session() as s:
         removed = rules.remove_rule(s, rule_id)
     click.echo(f"rule {removed} removed")
@@ -113,9 +122,11 @@ def remove(rule_id: str) -> None:
 @handle_errors
 def after_hours(hotline_ref: str, action: str | None, as_json: bool) -> None:
     """What calls get when HOTLINE has time rules and none is in force (default: voicemail)."""
+    from ivr400.provisioning import lookup, rules, time_rules, views
+
     with app().session() as s:
         h = time_rules.set_after_hours(s, lookup.hotline(s, hotline_ref), _required(action, "action"))
-        view = {"hotline": h.number, "after_hours": time_rules.after_hours_view(h, rules.department_paths(s, h))}
+        view = {"hotline": h.number, "after_hours": views.after_hours_view(h, rules.department_paths(s, h))}
     emit(view, as_json)
 
 
@@ -132,6 +143,8 @@ def override() -> None:
 @handle_errors
 def override_add(prefix: str, province: str | None, city: str | None, as_json: bool) -> None:
     """Callers whose number starts with PREFIX are from --province/--city."""
+    from ivr400.provisioning import region_rules
+
     with app().session() as s:
         row = region_rules.add_region_override(s, prefix, _required(province, "province"), city)
         view = {"id": row.id, "prefix": row.prefix, "province": row.province, "city": row.city}
@@ -142,8 +155,11 @@ def override_add(prefix: str, province: str | None, city: str | None, as_json: b
 @json_option
 @handle_errors
 def override_list(as_json: bool) -> None:
-    with app().session() as s:
-        rows = region_rules.list_region_overrides(s)
+    """Region overrides by prefix."""
+    from ivr400.provisioning import listing
+
+    with app().reader() as db:
+        rows = listing.region_overrides(db)
     emit(rows, as_json, ["id", "prefix", "province", "city"])
 
 
@@ -151,6 +167,8 @@ def override_list(as_json: bool) -> None:
 @click.argument("prefix")
 @handle_errors
 def override_remove(prefix: str) -> None:
+    from ivr400.provisioning import region_rules
+
     with app().session() as s:
         removed = region_rules.remove_region_override(s, prefix)
     click.echo(f"override {removed} removed")

@@ -43,17 +43,17 @@ def add(hotline_ref: str, dest_ref: str, dept_path: str | None, position: int | 
 
 
 @seat.command("list")
-@click.argument("hotline_ref", metavar="HOTLINE", required=False)
+@click.argument("hotline_ref", metavar="[HOTLINE]", required=False)
 @json_option
 @handle_errors
 def list_(hotline_ref: str | None, as_json: bool) -> None:
-    """Seats in hunt order; suspended ones (revoked/expired destination) are marked; satisfaction is the
-    average survey score (满意度评价, 1-5) with the number of scores."""
+    """Seats (of HOTLINE, else of every hotline) in hunt order; suspended ones (revoked/expired destination)
+    are marked; satisfaction is the average survey score (满意度评价, 1-5) with the number of scores."""
     from ivr400.provisioning import listing
 
     a = app()
     with a.reader() as db:
-        hotline = listing.hotline_id(db, hotline_ref) if hotline_ref else None
+        hotline = listing.hotline_id(db, hotline_ref) if hotline_ref is not None else None
         rows = listing.seats(db, a.now(), hotline=hotline)
     for view in rows:
         got = view["satisfaction"]

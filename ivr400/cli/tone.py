@@ -38,7 +38,7 @@ def add(file: Path, name: str, kind: str, enterprise_ref: str | None, pending: b
     from ivr400.provisioning.tones import add_tone
 
     with a.session() as s:
-        ent = lookup.enterprise(s, enterprise_ref) if enterprise_ref else None
+        ent = lookup.enterprise(s, enterprise_ref) if enterprise_ref is not None else None
         row = add_tone(s, file, name=name, kind=kind, enterprise=ent, store_root=a.data_dir / "tones", now=a.now(),
                        actor=a.actor, approved=not pending)
         emit(tone_view(row), as_json)
@@ -54,7 +54,7 @@ def _find(session: Session, name: str, enterprise_ref: str | None) -> Tone:
     stmt = select(Tone).where(Tone.name == name)
     if enterprise_ref == "-":
         stmt = stmt.where(Tone.enterprise_id.is_(None))
-    elif enterprise_ref:
+    elif enterprise_ref is not None:
         stmt = stmt.where(Tone.enterprise_id == lookup.enterprise(session, enterprise_ref).id)
     rows = list(session.scalars(stmt.order_by(Tone.id)))
     if not rows:

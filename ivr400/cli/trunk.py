@@ -50,7 +50,7 @@ def use(name: str, hotline_ref: str | None, dest_ref: str | None, enterprise_ref
 
     with app().session() as s:
         t = None if name == "none" else find_trunk(s, name)
-        if hotline_ref:
+        if hotline_ref is not None:
             lookup.hotline(s, hotline_ref).trunk = t
         else:
             assert dest_ref is not None  # exactly one of the two, checked above

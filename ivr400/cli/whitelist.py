@@ -47,6 +47,6 @@ def expiring(days: int, enterprise_ref: str | None, as_json: bool) -> None:
 
     a = app()
     with a.reader() as db:
-        owner = listing.enterprise_id(db, enterprise_ref) if enterprise_ref else None
+        owner = listing.enterprise_id(db, enterprise_ref) if enterprise_ref is not None else None
         rows = listing.expiring(db, a.now(), days=days, enterprise=owner)
         emit(rows, as_json, ["id", "number", "enterprise", "owner", "status", "valid_until", "seats"])

@@ -8,10 +8,10 @@ with plain SELECTs from this module, and everything that writes keeps going thro
 here writes, migrates or checks the whitelist: those stay in the ORM and the database's own constraints.
 
 A `LiteTable` names the columns a reader may select with their result kind (`INT`, `FLOAT`, `STR`,
-`BOOL`, `UTC`); `tests/unit/test_listing.py` holds each against the models' table, so a renamed or retyped
-column fails a test instead of a command. The kind turns what each driver returns into what the ORM
+`BOOL`, `UTC`, `DATE`, `JSON`); `tests/unit/test_listing.py` holds each against the models' table, so a
+renamed or retyped column fails a test instead of a command. The kind turns what each driver returns into what the ORM
 returns: SQLite's 0/1 into `bool`, naive UTC text or datetimes into aware UTC datetimes (the models'
-`UTCDateTime`).
+`UTCDateTime`), ISO text into dates, JSON text into lists and dicts.
 
 SQL is written with `:name` placeholders (sqlite3's named style) and rewritten to psycopg's
 `%(name)s`; it must not contain `%` or `::`.
@@ -21,10 +21,11 @@ Errors: `DatabaseUnavailable` when the database cannot be opened or read (the dr
 """
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from types import SimpleNamespace
 from typing import Any, Protocol
 
@@ -46,6 +47,16 @@ def FLOAT(value: Any) -> float:  # noqa: ANN401, N802
 
 def BOOL(value: Any) -> bool:  # noqa: ANN401, N802
     return bool(value)
+
+
+def DATE(value: Any) -> date:  # noqa: ANN401, N802
+    """A date as stored (SQLite: ISO text; PostgreSQL: a date)."""
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def JSON(value: Any) -> Any:  # noqa: ANN401, N802
+    """A JSON array or object as stored (SQLite: its text; PostgreSQL: already decoded by psycopg)."""
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def UTC(value: Any) -> datetime:  # noqa: ANN401, N802
@@ -138,6 +149,16 @@ class Reader:
         found = self.rows(query, params)
         return next(iter(vars(found[0]).values())) if found else None
 
+    def moment(self, value: datetime) -> Any:  # noqa: ANN401
+        """An aware datetime as a parameter compared with a `UTC` column: naive UTC, as the models store it
+        (SQLite: SQLAlchemy's text form, which compares in time order; PostgreSQL: a naive datetime)."""
+        naive = value.astimezone(timezone.utc).replace(tzinfo=None)
+        return naive.strftime("%Y-%m-%d %H:%M:%S.%f") if self.backend == "sqlite" else naive
+
+    def day(self, value: date) -> Any:  # noqa: ANN401
+        """A date as a parameter compared with a `DATE` column (SQLite: ISO text, as SQLAlchemy stores it)."""
+        return value.isoformat() if self.backend == "sqlite" else value
+
     def revisions(self) -> tuple[str, ...] | None:
         """The ids in `alembic_version`, sorted; None when there is no such table (an empty database)."""
         try:
@@ -178,6 +199,10 @@ def _driver_errors(backend: str) -> tuple[type[BaseException], ...]:
     return (psycopg.Error,)
 
 
+#: Query options SQLAlchemy's pysqlite dialect keeps for itself instead of passing them in an SQLite URI.
+_PYSQLITE_OPTIONS = frozenset({"uri", "timeout", "isolation_level", "detect_types", "check_same_thread",
+                               "cached_statements"})
+
 #: The drivers ivr400 runs on, by backend ("" = the backend's default, which ivr400.db.engine maps to them).
 SUPPORTED_DRIVERS = {"sqlite": ("", "pysqlite"), "postgresql": ("", "psycopg")}
 
@@ -199,10 +224,17 @@ def open_reader(url: str) -> Reader:
         import sqlite3
 
         # The database is what SQLAlchemy's make_url takes: everything up to the first "?", as written
-        # (no %-decoding, no "#" fragment), so the list commands open the file every other command opens.
-        path = rest[1:].split("?", 1)[0] if rest.startswith("/") else ""
+        # (no %-decoding, no "#" fragment), so the list commands open the file every other command opens;
+        # with `uri=true` in the query it is an SQLite URI filename (`file:…`, %-encoded: see
+        # ivr400.paths.sqlite_url), with the query's other options, as SQLAlchemy's pysqlite dialect passes it.
+        path, _, query = rest[1:].partition("?") if rest.startswith("/") else ("", "", "")
+        options = [p for p in query.split("&") if p]
+        uri = "uri=true" in options
+        if uri:
+            extra = [p for p in options if p.partition("=")[0] not in _PYSQLITE_OPTIONS]
+            path += "?" + "&".join(extra) if extra else ""
         try:
-            conn = sqlite3.connect(path or ":memory:", timeout=15)
+            conn = sqlite3.connect(path or ":memory:", timeout=15, uri=uri)
         except sqlite3.Error as exc:
             raise DatabaseUnavailable(str(exc)) from exc
         return Reader(conn, "sqlite", owned=True)

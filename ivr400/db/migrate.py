@@ -4,6 +4,7 @@ from __future__ import annotations
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError as AlembicError
 from sqlalchemy import Engine, inspect
 
 from alembic import command
@@ -33,6 +34,22 @@ def head_revision(engine: Engine) -> str:
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def newer_schema_error(engine: Engine) -> SchemaError | None:
+    """The error to report when the database is at a revision the shipped migrations do not know (a newer
+    ivr400 migrated it: neither upgrade nor downgrade can start from there); None otherwise."""
+    current = current_revision(engine)
+    if current is None:
+        return None
+    script = ScriptDirectory.from_config(alembic_config(engine))
+    try:
+        script.get_revision(current)
+    except AlembicError:
+        return SchemaError(f"database: schema revision {current} is newer than this ivr400 knows (its newest is "
+                           f"{script.get_current_head()}): run the ivr400 that migrated it, or restore the backup "
+                           "taken before that upgrade")
+    return None
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
@@ -66,4 +83,5 @@ def ensure_schema(engine: Engine) -> bool:
             raise SchemaError("database: has tables but no ivr400 revision; is this an ivr400 database?")
         upgrade(engine)
         return True
-    raise SchemaError(f"database: schema revision {current} is not {head}; run `ivr400 db upgrade`")
+    raise newer_schema_error(engine) or SchemaError(
+        f"database: schema revision {current} is not {head}; run `ivr400 db upgrade`")

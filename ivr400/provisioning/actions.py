@@ -21,13 +21,13 @@ from ivr400.pbx.asterisk.prompts import tone_sound
 from ivr400.provisioning import lookup
 from ivr400.provisioning.errors import ProvisioningError
 from ivr400.provisioning.status import key_path
+from ivr400.provisioning.views import describe_action
 from ivr400.routing.model import SWITCHBOARD_KEY, Action, ActionKind
 from ivr400.validators import has_unsafe_text
 
 __all__ = [
     "ActionSpec",
     "check_priority",
-    "describe_action",
     "model_action",
     "optional_text",
     "parse_action",
@@ -74,15 +74,6 @@ class ActionSpec:
     def describe(self) -> str:
         return describe_action(self.kind.value, key_path(self.department) if self.department else None,
                                self.prompt)
-
-
-def describe_action(kind: str, path: str | None, prompt: str | None) -> str:
-    """``department:2``, ``department`` (switchboard), ``announcement:ivr400/ivr400-closed``, ``menu``."""
-    if kind in (ActionKind.DEPARTMENT.value, ActionKind.VOICEMAIL.value) and path:
-        return f"{kind}:{path}"
-    if prompt:
-        return f"{kind}:{prompt}"
-    return kind
 
 
 def resolve_prompt(session: Session, hotline: Hotline, text: str, field: str) -> str:

@@ -15,11 +15,11 @@ from ivr400.db.models import BlockEntry as BlockEntryRow
 from ivr400.db.models import Hotline
 from ivr400.provisioning.actions import optional_text, resolve_prompt
 from ivr400.provisioning.errors import ProvisioningError, from_integrity_error
+from ivr400.provisioning.views import block_entry_view
 from ivr400.routing.model import AnonymousPolicy, BlockEntry, BlockMode, RefuseWith
 
 __all__ = [
     "add_block_entry",
-    "block_settings",
     "list_block_entries",
     "remove_block_entry",
     "set_block_mode",
@@ -50,11 +50,6 @@ def set_block_mode(session: Session, hotline: Hotline, mode: str, *, anonymous: 
         hotline.refuse_prompt = prompt
     session.flush()
     return hotline
-
-
-def block_settings(hotline: Hotline) -> dict[str, Any]:
-    return {"hotline": hotline.number, "mode": hotline.block_mode, "anonymous": hotline.anonymous_policy,
-            "refuse_with": hotline.refuse_with, "refuse_prompt": hotline.refuse_prompt}
 
 
 def _block_entry(number: str, prefix: bool) -> BlockEntry:
@@ -102,6 +97,4 @@ def list_block_entries(session: Session, hotline: Hotline | None = None) -> list
             .order_by(Hotline.number, BlockEntryRow.prefix, BlockEntryRow.number))
     if hotline is not None:
         stmt = stmt.where(BlockEntryRow.hotline_id == hotline.id)
-    return [{"id": row.id, "hotline": number, "number": row.number, "prefix": row.prefix,
-             "entry": row.number + ("*" if row.prefix else ""), "note": row.note}
-            for row, number in session.execute(stmt)]
+    return [block_entry_view(row, number) for row, number in session.execute(stmt)]

@@ -18,13 +18,13 @@ from sqlalchemy.orm import Session
 
 from ivr400.db.models import CalendarDay, CalendarSeed, Enterprise
 from ivr400.provisioning.actions import optional_text, split_values
-from ivr400.provisioning.errors import ProvisioningError
+from ivr400.provisioning.errors import ProvisioningError, check_calendar_year
+from ivr400.provisioning.views import calendar_view
 from ivr400.routing.calendar import CalendarEntry, DayKind, chinesecalendar_years, seed_from_chinesecalendar
 
 __all__ = [
     "SeedReport",
     "add_calendar_day",
-    "calendar_view",
     "list_calendar",
     "parse_years",
     "remove_calendar_day",
@@ -167,19 +167,13 @@ def remove_calendar_day(session: Session, day: dt.date, *, enterprise: Enterpris
     session.flush()
 
 
-def calendar_view(row: CalendarDay, enterprise_name: str | None) -> dict[str, Any]:
-    return {"id": row.id, "day": row.day.isoformat(), "weekday": row.day.isoweekday(), "kind": row.kind,
-            "name": row.name, "enterprise_id": row.enterprise_id, "enterprise": enterprise_name or "national"}
-
-
 def list_calendar(session: Session, *, year: int | None = None,
                   enterprise: Enterprise | None = None) -> list[dict[str, Any]]:
     """National days and enterprise overrides (only ``enterprise``'s when given), by day."""
     stmt = (select(CalendarDay, Enterprise.name).outerjoin(Enterprise, Enterprise.id == CalendarDay.enterprise_id)
             .order_by(CalendarDay.day, CalendarDay.enterprise_id.is_not(None), CalendarDay.enterprise_id))
     if year is not None:
-        if not 1900 <= year <= 2200:
-            raise ProvisioningError("year", f"{year} is not a year between 1900 and 2200")
+        check_calendar_year(year)
         stmt = stmt.where(CalendarDay.day >= dt.date(year, 1, 1), CalendarDay.day <= dt.date(year, 12, 31))
     if enterprise is not None:
         stmt = stmt.where(CalendarDay.enterprise_id == enterprise.id)

@@ -8,23 +8,29 @@ from sqlalchemy.orm import Session
 
 from ivr400.compliance.names import name_key
 from ivr400.db.models import Department, Destination, Enterprise, Hotline, Seat
-from ivr400.numbers import NumberError, parse_destination, parse_hotline_number
-from ivr400.provisioning.errors import ProvisioningError
+from ivr400.numbers import NumberError, parse_hotline_number
+from ivr400.provisioning.errors import (
+    ENTERPRISE_REFERENCE,
+    ProvisioningError,
+    check_reference,
+    destination_id_reference,
+    match_destination_number,
+)
+from ivr400.validators import is_row_id
 
 T = TypeVar("T")
 
 
-#: Larger ids cannot exist (64-bit keys) and SQLite refuses to even compare them.
-MAX_ID = 2**63 - 1
-
-
 def _by_id(session: Session, model: type[T], text: str) -> T | None:
+    """The row whose id `text` (decimal digits) is; None when there is none or it cannot be an id
+    (`is_row_id`: PostgreSQL refuses to compare a larger number with its 32-bit keys)."""
     number = int(text)
-    return session.get(model, number) if number <= MAX_ID else None
+    return session.get(model, number) if is_row_id(number) else None
 
 
 def enterprise(session: Session, ref: str, field: str = "enterprise") -> Enterprise:
     """By id or registered name (compared as R2 compares names)."""
+    check_reference(ref, field, ENTERPRISE_REFERENCE)
     found = _by_id(session, Enterprise, ref) if ref.isdecimal() else None
     if found is None:
         found = session.scalar(select(Enterprise).where(Enterprise.name_key == name_key(ref)))
@@ -48,33 +54,14 @@ def hotline(session: Session, ref: str, field: str = "hotline") -> Hotline:
 def destination(session: Session, ref: str, enterprise_ref: str | None = None,
                 field: str = "destination") -> Destination:
     """By id (`#12` or `12` when short) or by number; a number held by several enterprises needs --enterprise."""
-    plain = ref.lstrip("#")
-    if plain.isdecimal() and (ref.startswith("#") or len(plain) < 7):
+    plain = destination_id_reference(ref)
+    if plain is not None:
         found = _by_id(session, Destination, plain)
         if found is None:
             raise ProvisioningError(field, f"no destination #{plain}")
         return found
     ent = enterprise(session, enterprise_ref) if enterprise_ref is not None else None
-    # Typed as stored or as displayed (01062345678, 010-62345678, 138 0013 8000): a stored number is already
-    # in the canonical form parsing would give, so an exact match needs no parsing, and no geocoder (whose
-    # data takes longer to load than the rest of a command). Any other form is parsed.
-    compact = ref.translate(_SPACES_AND_DASHES)
-    matches = _by_number(session, compact, ent) if compact.isascii() and compact.isdecimal() else []
-    number = compact
-    if not matches:
-        try:
-            number = parse_destination(ref).number
-        except NumberError as exc:
-            raise ProvisioningError(field, str(exc)) from exc
-        matches = _by_number(session, number, ent)
-    if not matches:
-        raise ProvisioningError(field, f"no destination {number}")
-    if len(matches) > 1:
-        raise ProvisioningError(field, f"{number} is registered by {len(matches)} enterprises; give --enterprise")
-    return matches[0]
-
-
-_SPACES_AND_DASHES = str.maketrans("", "", " -")
+    return match_destination_number(ref, lambda number: _by_number(session, number, ent), field)
 
 
 def _by_number(session: Session, number: str, ent: Enterprise | None) -> list[Destination]:

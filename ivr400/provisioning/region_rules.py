@@ -24,7 +24,6 @@ __all__ = [
     "add_region_override",
     "add_region_rule",
     "list_region_overrides",
-    "region_rule_view",
     "remove_region_override",
 ]
 
@@ -56,14 +55,6 @@ def add_region_rule(session: Session, hotline: Hotline, *, province: str, depart
     session.add(row)
     session.flush()
     return row
-
-
-def region_rule_view(row: RegionRuleRow, paths: dict[int, str]) -> dict[str, Any]:
-    where = row.province + (f"/{row.city}" if row.city else "")
-    path = paths.get(row.department_id, f"#{row.department_id}")
-    return {"id": f"region:{row.id}", "type": "region", "priority": row.priority, "name": None,
-            "province": row.province, "city": row.city, "department": path,
-            "when": f"caller from {where}", "action": f"department:{path}"}
 
 
 def add_region_override(session: Session, prefix: str, province: str, city: str | None = None) -> RegionOverrideRow:

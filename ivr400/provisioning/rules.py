@@ -12,9 +12,9 @@ from ivr400.db.models import Department, Hotline
 from ivr400.db.models import RegionRule as RegionRuleRow
 from ivr400.db.models import TimeRule as TimeRuleRow
 from ivr400.provisioning.errors import ProvisioningError
-from ivr400.provisioning.region_rules import region_rule_view
 from ivr400.provisioning.status import key_path
-from ivr400.provisioning.time_rules import after_hours_view, time_rule_view
+from ivr400.provisioning.views import rules_view
+from ivr400.validators import is_row_id
 
 __all__ = [
     "department_paths",
@@ -31,17 +31,10 @@ def department_paths(session: Session, hotline: Hotline) -> dict[int, str]:
 
 def list_rules(session: Session, hotline: Hotline) -> dict[str, Any]:
     """Time rules by (priority, id), region rules by (priority, city first, id), and the after-hours action."""
-    paths = department_paths(session, hotline)
     times = session.scalars(select(TimeRuleRow).where(TimeRuleRow.hotline_id == hotline.id)
                             .order_by(TimeRuleRow.priority, TimeRuleRow.id))
-    regions = sorted(session.scalars(select(RegionRuleRow).where(RegionRuleRow.hotline_id == hotline.id)),
-                     key=lambda r: (r.priority, 0 if r.city else 1, r.id))
-    return {
-        "hotline": hotline.number,
-        "time_rules": [time_rule_view(r, paths) for r in times],
-        "region_rules": [region_rule_view(r, paths) for r in regions],
-        "after_hours": after_hours_view(hotline, paths),
-    }
+    regions = session.scalars(select(RegionRuleRow).where(RegionRuleRow.hotline_id == hotline.id))
+    return rules_view(hotline, times, regions, department_paths(session, hotline))
 
 
 def remove_rule(session: Session, ref: str) -> str:
@@ -52,11 +45,12 @@ def remove_rule(session: Session, ref: str) -> str:
         raise ProvisioningError("id", f"{ref!r} is not a rule id like time:3 or region:5")
     kind, rule_id = m[1], int(m[2])
     candidates: list[tuple[str, TimeRuleRow | RegionRuleRow]] = []
-    if kind in (None, "time", "t"):
+    possible = is_row_id(rule_id)  # a larger id names nothing (and PostgreSQL refuses to compare it)
+    if possible and kind in (None, "time", "t"):
         time_row = session.get(TimeRuleRow, rule_id)
         if time_row is not None:
             candidates.append(("time", time_row))
-    if kind in (None, "region", "r"):
+    if possible and kind in (None, "region", "r"):
         region_row = session.get(RegionRuleRow, rule_id)
         if region_row is not None:
             candidates.append(("region", region_row))

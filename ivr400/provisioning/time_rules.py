@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -17,7 +16,6 @@ from ivr400.db.models import Hotline
 from ivr400.db.models import TimeRule as TimeRuleRow
 from ivr400.provisioning.actions import (
     check_priority,
-    describe_action,
     model_action,
     optional_text,
     parse_action,
@@ -29,12 +27,10 @@ from ivr400.routing.model import TimeRule, TimeSegment
 
 __all__ = [
     "add_time_rule",
-    "after_hours_view",
     "parse_days",
     "parse_segments",
     "parse_weekdays",
     "set_after_hours",
-    "time_rule_view",
 ]
 
 MAX_SEGMENTS = 8
@@ -122,21 +118,3 @@ def set_after_hours(session: Session, hotline: Hotline, action: str) -> Hotline:
     hotline.after_hours_prompt = spec.prompt
     session.flush()
     return hotline
-
-
-def time_rule_view(row: TimeRuleRow, paths: dict[int, str]) -> dict[str, Any]:
-    path = paths.get(row.action_department_id) if row.action_department_id is not None else None
-    when = []
-    if row.days:
-        when.append("+".join(row.days))
-    if row.weekdays:
-        when.append("weekday " + ",".join(str(w) for w in row.weekdays))
-    when.append(" ".join(row.segments) if row.segments else "all day")
-    return {"id": f"time:{row.id}", "type": "time", "priority": row.priority, "name": row.name,
-            "days": list(row.days or []), "weekdays": list(row.weekdays or []), "segments": list(row.segments or []),
-            "when": " ".join(when), "action": describe_action(row.action_kind, path, row.action_prompt)}
-
-
-def after_hours_view(hotline: Hotline, paths: dict[int, str]) -> str:
-    path = paths.get(hotline.after_hours_department_id) if hotline.after_hours_department_id is not None else None
-    return describe_action(hotline.after_hours_kind, path, hotline.after_hours_prompt)

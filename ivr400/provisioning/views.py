@@ -5,6 +5,7 @@ Times are aware datetimes in the zone of the enterprise they belong to, named by
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -13,12 +14,17 @@ from ivr400.provisioning.status import effective_hunt, effective_status, key_pat
 
 if TYPE_CHECKING:  # the views read attributes only; the fast list commands pass driver rows shaped alike
     from ivr400.db.models import (
+        BlockEntry,
+        CalendarDay,
+        ClusterNode,
         Department,
         Destination,
         Enterprise,
         Evidence,
         Hotline,
+        RegionRule,
         Seat,
+        TimeRule,
         Tone,
         Voicemail,
         WebUser,
@@ -104,3 +110,88 @@ def voicemail_view(v: Voicemail) -> dict[str, Any]:
     return {"id": v.id, "hotline": v.hotline.number if v.hotline else None, "caller": v.caller,
             "recorded_at": to_zone(v.recorded_at, tz), "timezone": tz, "duration_s": v.duration_s, "size": v.size,
             "heard": v.heard, "uniqueid": v.uniqueid, "file": v.file_path}
+
+
+#: The action kinds whose target is a department key path: ActionKind.DEPARTMENT and .VOICEMAIL (named here,
+#: not imported: ivr400.routing.model costs a list command more than the rest of it; a test holds them equal).
+ACTIONS_WITH_PATH = ("department", "voicemail")
+
+
+def describe_action(kind: str, path: str | None, prompt: str | None) -> str:
+    """``department:2``, ``department`` (switchboard), ``announcement:ivr400/ivr400-closed``, ``menu``."""
+    if kind in ACTIONS_WITH_PATH and path:
+        return f"{kind}:{path}"
+    if prompt:
+        return f"{kind}:{prompt}"
+    return kind
+
+
+def time_rule_view(row: TimeRule, paths: dict[int, str]) -> dict[str, Any]:
+    path = paths.get(row.action_department_id) if row.action_department_id is not None else None
+    when = []
+    if row.days:
+        when.append("+".join(row.days))
+    if row.weekdays:
+        when.append("weekday " + ",".join(str(w) for w in row.weekdays))
+    when.append(" ".join(row.segments) if row.segments else "all day")
+    return {"id": f"time:{row.id}", "type": "time", "priority": row.priority, "name": row.name,
+            "days": list(row.days or []), "weekdays": list(row.weekdays or []), "segments": list(row.segments or []),
+            "when": " ".join(when), "action": describe_action(row.action_kind, path, row.action_prompt)}
+
+
+def after_hours_view(hotline: Hotline, paths: dict[int, str]) -> str:
+    path = paths.get(hotline.after_hours_department_id) if hotline.after_hours_department_id is not None else None
+    return describe_action(hotline.after_hours_kind, path, hotline.after_hours_prompt)
+
+
+def region_rule_view(row: RegionRule, paths: dict[int, str]) -> dict[str, Any]:
+    where = row.province + (f"/{row.city}" if row.city else "")
+    path = paths.get(row.department_id, f"#{row.department_id}")
+    return {"id": f"region:{row.id}", "type": "region", "priority": row.priority, "name": None,
+            "province": row.province, "city": row.city, "department": path,
+            "when": f"caller from {where}", "action": f"department:{path}"}
+
+
+def block_settings(hotline: Hotline) -> dict[str, Any]:
+    """A hotline's call blocking (呼叫阻截) settings."""
+    return {"hotline": hotline.number, "mode": hotline.block_mode, "anonymous": hotline.anonymous_policy,
+            "refuse_with": hotline.refuse_with, "refuse_prompt": hotline.refuse_prompt}
+
+
+def calendar_view(row: CalendarDay, enterprise_name: str | None) -> dict[str, Any]:
+    """A calendar day (`day` a date) of the enterprise named `enterprise_name` (None: national)."""
+    return {"id": row.id, "day": row.day.isoformat(), "weekday": row.day.isoweekday(), "kind": row.kind,
+            "name": row.name, "enterprise_id": row.enterprise_id, "enterprise": enterprise_name or "national"}
+
+
+def block_entry_view(entry: BlockEntry, hotline_number: str) -> dict[str, Any]:
+    """An entry of a hotline's block list; `entry` is the number with `*` after a prefix."""
+    return {"id": entry.id, "hotline": hotline_number, "number": entry.number, "prefix": entry.prefix,
+            "entry": entry.number + ("*" if entry.prefix else ""), "note": entry.note}
+
+
+def fax_view(fax: Any) -> dict[str, Any]:  # noqa: ANN401 - ivr400.provisioning.fax.FaxView or a row alike
+    """A received fax (`hotline` None when its number is no longer known)."""
+    return {"received_at": fax.received_at, "hotline": fax.hotline, "caller": fax.caller, "status": fax.status,
+            "pages": fax.pages, "error": fax.error, "remote_station": fax.remote_station, "file": fax.file_path,
+            "uniqueid": fax.uniqueid}
+
+
+def node_view(node: ClusterNode) -> dict[str, Any]:
+    """A cluster node: name, SIP address (`host:port`), state, priority."""
+    return {"name": node.name, "sip": f"{node.sip_host}:{node.sip_port}", "state": node.state,
+            "priority": node.priority}
+
+
+def rules_view(hotline: Hotline, times: Iterable[TimeRule], regions: Iterable[RegionRule],
+               paths: dict[int, str]) -> dict[str, Any]:
+    """A hotline's routing rules in the order they are tried: time rules as given (by priority, id), region
+    rules by (priority, city before province only, id); the after-hours action. `paths`: department id → key
+    path."""
+    ordered = sorted(regions, key=lambda r: (r.priority, 0 if r.city else 1, r.id))
+    return {
+        "hotline": hotline.number,
+        "time_rules": [time_rule_view(r, paths) for r in times],
+        "region_rules": [region_rule_view(r, paths) for r in ordered],
+        "after_hours": after_hours_view(hotline, paths),
+    }

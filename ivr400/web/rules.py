@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from ivr400.db.models import BlockEntry, Department, Hotline
 from ivr400.numbers import NumberError
-from ivr400.provisioning import blocking, region_rules, seats, time_rules
+from ivr400.provisioning import blocking, region_rules, seats, time_rules, views
 from ivr400.provisioning.errors import ProvisioningError
 from ivr400.provisioning.hotlines import check_hunt
 from ivr400.provisioning.rules import list_rules
@@ -206,10 +206,10 @@ def block_mode(request: Request, hotline_id: int, mode: str = Form(""), anonymou
                repo: Repository = Depends(repository), session: Session = Depends(db)) -> Response:
     hotline = repo.hotline(hotline_id)
     try:
-        before = blocking.block_settings(hotline)
+        before = views.block_settings(hotline)
         blocking.set_block_mode(session, hotline, mode, anonymous=anonymous, refuse_with=refuse_with)
         changes.record(session, who, config(request), "block_mode_set", enterprise_id=hotline.enterprise_id,
-                       hotline=hotline.number, before=before, after=blocking.block_settings(hotline))
+                       hotline=hotline.number, before=before, after=views.block_settings(hotline))
         session.commit()
     except (ProvisioningError, NumberError) as exc:
         return refused(request, who, repo, session, hotline_id, exc, "mode", "block")
