@@ -124,6 +124,12 @@ def generate(n: int, days: int, seed: int = 7) -> tuple[list[dict[str, Any]], di
         for dim, key, seat in keys:
             k = (hour, hotline, dim, key)
             hours[k] = hours.get(k, Counts()) + contribution(fact, t, seat=seat)
+    # prev_call_at, as ivr400.cdr.fact_store keeps it: the caller's previous call to the hotline (ties by uniqueid)
+    last: dict[tuple[str, str], datetime] = {}
+    for fact in sorted(facts, key=lambda x: (x["hotline"], x["caller"], x["arrived_at"], x["uniqueid"])):
+        pair = (fact["hotline"], fact["caller"])
+        fact["prev_call_at"] = last.get(pair)
+        last[pair] = fact["arrived_at"]
     return facts, hours
 
 

@@ -5,7 +5,10 @@
     rebuild(session)                       # every fact and roll-up again from call_record
 
 Besides the hourly roll-ups (call_hour), each call counts once in its caller's rows of call_caller (per hotline
-and per department), which the repeat-callers report reads.
+and per department), and each counted fact notes the arrival of its caller's previous call to the hotline
+(``prev_call_at``, a chain per hotline and caller ordered by arrival, then uniqueid): the repeat-callers report
+reads both. A call's flag from the controller (``balance_flag``: routed at zero balance, choice ``keep``) is
+copied onto its fact row and call record.
 
 A call's fact is written once per change: the old fact's contribution is taken out of its roll-up rows and
 the new one's added (see ivr400.cdr.metrics), so replaying CDRs any number of times changes nothing. The
@@ -19,12 +22,14 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, bindparam, delete, literal, or_, select, text, union_all, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ivr400.cdr.cdr_model import MISSED_DISPOSITIONS, Call
 from ivr400.cdr.metrics import COUNT_FIELDS, Counts, Thresholds, contribution, derive_fact, fact_hour
 from ivr400.db.models import (
+    BalanceFlag,
     CallbackEntry,
     CallCaller,
     CallFact,
@@ -45,6 +50,7 @@ __all__ = [
     "mark_called_back",
     "rebuild",
     "record_survey_score",
+    "relink_all",
     "set_callback_status",
 ]
 
@@ -180,6 +186,88 @@ def _flush_callers(session: Session, callers: CallerDeltas) -> None:
     session.execute(stmt, rows)
 
 
+#: A counted fact's place in its chain (hotline, caller, arrived_at, uniqueid); None: in no chain.
+Position = tuple[str, str, datetime, str]
+
+
+def _position(fact: dict[str, Any] | None) -> Position | None:
+    if fact is None or not _counted(fact) or not fact.get("caller"):
+        return None
+    return fact["hotline"], fact["caller"], fact["arrived_at"], fact["uniqueid"]
+
+
+def _chain(pos: Position) -> Any:  # noqa: ANN401
+    """The other counted facts of pos's hotline and caller (ix_call_fact_caller: hotline, caller, arrived_at)."""
+    hotline, caller, _, uniqueid = pos
+    return and_(CallFact.hotline == hotline, CallFact.caller == caller, CallFact.disposition != "unknown_number",
+                CallFact.uniqueid != uniqueid)
+
+
+def _prev_at(session: Session, pos: Position) -> datetime | None:
+    """Arrival of the fact before `pos` in its chain (as stored now), None if it is the first."""
+    at, uniqueid = pos[2], pos[3]
+    return session.scalar(select(CallFact.arrived_at).where(
+        _chain(pos), CallFact.arrived_at <= at, or_(CallFact.arrived_at < at, CallFact.uniqueid < uniqueid))
+        .order_by(CallFact.arrived_at.desc(), CallFact.uniqueid.desc()).limit(1))
+
+
+def _next(session: Session, pos: Position) -> tuple[str, datetime] | None:
+    """(uniqueid, arrival) of the fact after `pos` in its chain (as stored now), None if it is the last."""
+    at, uniqueid = pos[2], pos[3]
+    row = session.execute(select(CallFact.uniqueid, CallFact.arrived_at).where(
+        _chain(pos), CallFact.arrived_at >= at, or_(CallFact.arrived_at > at, CallFact.uniqueid > uniqueid))
+        .order_by(CallFact.arrived_at, CallFact.uniqueid).limit(1)).first()
+    return None if row is None else (row[0], row[1])
+
+
+def _relink(session: Session, moves: list[tuple[Position | None, Position | None]],
+            rows: dict[str, CallFact]) -> None:
+    """Keep prev_call_at true after facts were written (flushed): `moves` are (old, new) positions of the facts
+    written, `rows` their ORM rows by uniqueid. A fact at a new place gets its predecessor's arrival, and its
+    successor gets the fact's; the successor of a place left gets its new predecessor's. Reads the facts as
+    stored, so a batch with several facts of one caller ends right whatever its order: two index seeks per
+    fact that moved, an UPDATE only for what changed."""
+    prev: dict[str, datetime | None] = {}
+    for old, new in moves:
+        if old == new:
+            continue
+        if new is not None:
+            prev[new[3]] = _prev_at(session, new)
+            after = _next(session, new)
+            if after is not None:
+                prev[after[0]] = new[2]
+        elif old is not None:
+            prev[old[3]] = None  # no longer counted: in no chain
+        if old is not None:
+            after = _next(session, old)
+            if after is not None and after[0] not in prev:
+                prev[after[0]] = _prev_at(session, (old[0], old[1], after[1], after[0]))
+    changes = []
+    for uid, value in prev.items():
+        row = rows.get(uid)
+        if row is not None:
+            if row.prev_call_at == value:
+                continue
+            set_committed_value(row, "prev_call_at", value)
+        changes.append({"u": uid, "p": value})
+    if changes:
+        table = CallFact.metadata.tables["call_fact"]
+        session.execute(update(table).where(table.c.uniqueid == bindparam("u")).values(prev_call_at=bindparam("p")),
+                        changes)
+
+
+def relink_all(session: Session) -> None:
+    """Set prev_call_at of every fact from scratch (what migration 0018 fills in): LAG over each chain."""
+    session.flush()
+    session.execute(update(CallFact).values(prev_call_at=None).where(CallFact.prev_call_at.is_not(None))
+                    .execution_options(synchronize_session=False))
+    session.execute(text(
+        "UPDATE call_fact SET prev_call_at = chain.prev FROM ("
+        "SELECT id, LAG(arrived_at) OVER (PARTITION BY hotline, caller ORDER BY arrived_at, uniqueid) AS prev "
+        "FROM call_fact WHERE hotline IS NOT NULL AND caller IS NOT NULL AND disposition <> 'unknown_number'"
+        ") AS chain WHERE call_fact.id = chain.id AND chain.prev IS NOT NULL"))
+
+
 def _dialect_insert(session: Session) -> Any:  # noqa: ANN401
     dialect = session.get_bind().dialect.name
     if dialect not in ("postgresql", "sqlite"):  # pragma: no cover - the two supported databases
@@ -243,14 +331,23 @@ def apply_calls(session: Session, calls: Iterable[Call],
     for i in range(0, len(uids), 500):
         existing.update({r.uniqueid: r for r in session.scalars(
             select(CallFact).where(CallFact.uniqueid.in_(uids[i:i + 500])))})
-    # 满意度评价: the survey_saved hook stored the caller's score before the hangup that posts the call record.
+    # 满意度评价: the survey_saved hook stored the caller's score before the hangup that posts the call record;
+    # 话费余额: the route hook noted a call routed at zero balance (keep) at call entry. One query for both.
     scores: dict[str, int] = {}
+    flagged: set[str] = set()
     for i in range(0, len(uids), 500):
-        scores.update(session.execute(select(SurveyResponse.uniqueid, SurveyResponse.score)
-                                      .where(SurveyResponse.uniqueid.in_(uids[i:i + 500]))).tuples().all())
+        chunk = uids[i:i + 500]
+        for uid, score in session.execute(union_all(
+                select(SurveyResponse.uniqueid, SurveyResponse.score).where(SurveyResponse.uniqueid.in_(chunk)),
+                select(BalanceFlag.uniqueid, literal(None)).where(BalanceFlag.uniqueid.in_(chunk)))):
+            if score is None:
+                flagged.add(uid)
+            else:
+                scores[uid] = score
     changed = 0
     deltas: Deltas = {}
     callers: CallerDeltas = {}
+    moves: list[tuple[Position | None, Position | None]] = []
     for call in calls:
         acct = settings.get(call.hotline or "", _DEFAULT)
         row = existing.get(call.uniqueid)
@@ -265,7 +362,11 @@ def apply_calls(session: Session, calls: Iterable[Call],
             if not call.seats_rung and old["seats_rung"]:
                 call = _with(call, seats_rung=tuple(old["seats_rung"].split("&")))
         new = derive_fact(call, acct.tariff_fen_per_min)
+        flag = call.uniqueid in flagged
         if old == new:
+            if row is not None and flag and not row.balance_flagged:
+                row.balance_flagged = True
+                changed += 1
             continue
         survey = row.survey_score if row is not None else None
         if old is not None and row is not None:
@@ -278,12 +379,20 @@ def apply_calls(session: Session, calls: Iterable[Call],
             existing[call.uniqueid] = row
         survey = scores.get(call.uniqueid, survey)
         row.survey_score = survey
+        if flag:
+            row.balance_flagged = True
+        moves.append((_position(old), _position(new)))
         _add(deltas, new, acct.thresholds, survey, +1, callers)
         _callbacks(session, old, new, acct.enterprise_id)
         changed += 1
     session.flush()
+    _relink(session, moves, existing)
     _flush(session, deltas)
     _flush_callers(session, callers)
+    if flagged:  # the call record shows the flag too (rare: only hotlines at zero balance with keep)
+        session.execute(update(CallRecord).where(CallRecord.uniqueid.in_(sorted(flagged)),
+                                                 CallRecord.balance_flagged.is_(False))
+                        .values(balance_flagged=True).execution_options(synchronize_session="fetch"))
     return changed
 
 
@@ -378,14 +487,15 @@ def rebuild(session: Session, *, batch: int = 2000) -> int:
                 call = _with(call, hunt_at=hunt, seat_answered_at=seat_answer,
                              seats_rung=tuple((rung or "").split("&")) if rung else ())
             calls.append(call)
-        for call in calls:
+        for call, record in zip(calls, rows, strict=True):
             acct = settings.get(call.hotline or "", _DEFAULT)
             fact = derive_fact(call, acct.tariff_fen_per_min)
             score = scores.get(call.uniqueid)
-            session.add(CallFact(**fact, survey_score=score))
+            session.add(CallFact(**fact, survey_score=score, balance_flagged=record.balance_flagged))
             _add(deltas, fact, acct.thresholds, score, +1, callers)
             written += 1
         session.flush()
     _flush(session, deltas)
     _flush_callers(session, callers)
+    relink_all(session)
     return written

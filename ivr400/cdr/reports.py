@@ -32,6 +32,7 @@ __all__ = [
     "heatmap",
     "regions",
     "repeat_callers",
+    "repeat_from_chain",
     "repeat_from_facts",
     "repeat_from_rollup",
     "seats",
@@ -254,6 +255,39 @@ def repeat_callers(session: Session, f: ReportFilter, min_calls: int = 2, limit:
     if rows is None:
         rows = repeat_from_facts(session, f, min_calls, limit)
     _regions_of(session, rows)
+    return rows
+
+
+def repeat_from_chain(session: Session, f: ReportFilter, min_calls: int = 2, limit: int = 100
+                      ) -> list[dict[str, Any]] | None:
+    """Repeat callers from the calls of returning callers only (no region): a caller's calls in [start, end) are
+    F, R2 .. Rn in arrival order, and exactly R2 .. Rn have a previous call (prev_call_at) at or after `start`,
+    so the callers with such calls in the range are the repeat callers and their calls there the count of them
+    + 1, their first call the earliest prev_call_at. Reads the partial index ix_call_fact_repeat (arrival,
+    previous call, hotline, caller of the facts with a previous call), then the answered calls of the listed
+    callers. None with a department filter (the chain is per hotline) or `min_calls` < 2."""
+    if f.department is not None or min_calls < 2:
+        return None
+    if f.hotlines is not None and not f.hotlines:
+        return []
+    n = func.count() + 1
+    stmt = (select(CallFact.hotline, CallFact.caller, n, func.min(CallFact.prev_call_at), func.max(CallFact.arrived_at))
+            .where(CallFact.prev_call_at.is_not(None)))
+    if f.hotlines is not None:
+        stmt = stmt.where(CallFact.hotline.in_(list(f.hotlines)))
+    if f.start is not None:
+        stmt = stmt.where(CallFact.arrived_at >= f.start, CallFact.prev_call_at >= f.start)
+    if f.end is not None:
+        stmt = stmt.where(CallFact.arrived_at < f.end)
+    stmt = (stmt.group_by(CallFact.hotline, CallFact.caller).having(n >= min_calls)
+            .order_by(n.desc(), CallFact.caller, CallFact.hotline).limit(limit))
+    rows = [_row(hotline, caller, calls, 0, first, last)
+            for hotline, caller, calls, first, last in session.execute(stmt)]
+    for r in rows:  # answered: the listed callers' facts in the range (ix_call_fact_caller covers it)
+        answered = (select(func.count()).select_from(CallFact)
+                    .where(CallFact.hotline == r["hotline"], CallFact.caller == r["caller"],
+                           CallFact.disposition == "answered"))
+        r["answered"] = int(session.scalar(_fact_where(answered, f)) or 0)
     return rows
 
 
