@@ -75,7 +75,7 @@ def call_from_row(row: CallRecord) -> Call:
 
 
 def record_view(row: CallRecord, tz: tzinfo | None = None) -> dict[str, Any]:
-    """A call record as a dict of every column.
+    """A call record as a dict of every column (``balance_flagged``: routed at a zero balance, choice keep).
 
     Times are aware datetimes (JSON writers make them ISO 8601): UTC, or the same instants in `tz` when it is
     given, which is then named by the ``timezone`` key (an IANA name).
@@ -100,6 +100,7 @@ def record_view(row: CallRecord, tz: tzinfo | None = None) -> dict[str, Any]:
         "recording_path": row.recording_path,
         "source": row.source,
         "decided_by": row.decided_by,
+        "balance_flagged": row.balance_flagged,
     }
     if tz is not None:
         view["timezone"] = zone_name(tz)

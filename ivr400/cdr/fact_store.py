@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, delete, literal, or_, select, text, union_all, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.selectable import CompoundSelect
 
 from ivr400.cdr.cdr_model import MISSED_DISPOSITIONS, Call
 from ivr400.cdr.metrics import COUNT_FIELDS, Counts, Thresholds, contribution, derive_fact, fact_hour
@@ -196,54 +197,57 @@ def _position(fact: dict[str, Any] | None) -> Position | None:
     return fact["hotline"], fact["caller"], fact["arrived_at"], fact["uniqueid"]
 
 
-def _chain(pos: Position) -> Any:  # noqa: ANN401
-    """The other counted facts of pos's hotline and caller (ix_call_fact_caller: hotline, caller, arrived_at)."""
-    hotline, caller, _, uniqueid = pos
-    return and_(CallFact.hotline == hotline, CallFact.caller == caller, CallFact.disposition != "unknown_number",
-                CallFact.uniqueid != uniqueid)
+def _neighbours_stmt() -> Any:  # noqa: ANN401
+    """SELECT (arrival of the fact before), (uniqueid of the fact after) a place (:h, :c, :t, :u) in a chain, the
+    fact :u itself left out: two seeks of ix_call_fact_caller (hotline, caller, arrived_at) in one round trip."""
+    h, c = bindparam("h", type_=CallFact.hotline.type), bindparam("c", type_=CallFact.caller.type)
+    t, u = bindparam("t", type_=CallFact.arrived_at.type), bindparam("u", type_=CallFact.uniqueid.type)
+    chain = and_(CallFact.hotline == h, CallFact.caller == c, CallFact.disposition != "unknown_number",
+                 CallFact.uniqueid != u)
+    before = (select(CallFact.arrived_at).where(chain, CallFact.arrived_at <= t,
+                                                or_(CallFact.arrived_at < t, CallFact.uniqueid < u))
+              .order_by(CallFact.arrived_at.desc(), CallFact.uniqueid.desc()).limit(1).scalar_subquery())
+    after = (select(CallFact.uniqueid).where(chain, CallFact.arrived_at >= t,
+                                             or_(CallFact.arrived_at > t, CallFact.uniqueid > u))
+             .order_by(CallFact.arrived_at, CallFact.uniqueid).limit(1).scalar_subquery())
+    return select(before, after)
 
 
-def _prev_at(session: Session, pos: Position) -> datetime | None:
-    """Arrival of the fact before `pos` in its chain (as stored now), None if it is the first."""
-    at, uniqueid = pos[2], pos[3]
-    return session.scalar(select(CallFact.arrived_at).where(
-        _chain(pos), CallFact.arrived_at <= at, or_(CallFact.arrived_at < at, CallFact.uniqueid < uniqueid))
-        .order_by(CallFact.arrived_at.desc(), CallFact.uniqueid.desc()).limit(1))
+_NEIGHBOURS = _neighbours_stmt()
 
 
-def _next(session: Session, pos: Position) -> tuple[str, datetime] | None:
-    """(uniqueid, arrival) of the fact after `pos` in its chain (as stored now), None if it is the last."""
-    at, uniqueid = pos[2], pos[3]
-    row = session.execute(select(CallFact.uniqueid, CallFact.arrived_at).where(
-        _chain(pos), CallFact.arrived_at >= at, or_(CallFact.arrived_at > at, CallFact.uniqueid > uniqueid))
-        .order_by(CallFact.arrived_at, CallFact.uniqueid).limit(1)).first()
-    return None if row is None else (row[0], row[1])
+def _neighbours(session: Session, pos: Position) -> tuple[datetime | None, str | None]:
+    """(arrival of the fact before `pos` in its chain, uniqueid of the fact after it), as stored now; None where
+    there is none."""
+    before, after = session.execute(_NEIGHBOURS, {"h": pos[0], "c": pos[1], "t": pos[2], "u": pos[3]}).one()
+    return before, after
 
 
 def _relink(session: Session, moves: list[tuple[Position | None, Position | None]],
             rows: dict[str, CallFact]) -> None:
     """Keep prev_call_at true after facts were written (flushed): `moves` are (old, new) positions of the facts
-    written, `rows` their ORM rows by uniqueid. A fact at a new place gets its predecessor's arrival, and its
-    successor gets the fact's; the successor of a place left gets its new predecessor's. Reads the facts as
-    stored, so a batch with several facts of one caller ends right whatever its order: two index seeks per
-    fact that moved, an UPDATE only for what changed."""
+    written, `rows` their ORM rows by uniqueid. A fact at a new place gets its predecessor's arrival and its
+    successor gets the fact's; the successor of a place left gets that place's predecessor's (nothing lies
+    between them). Reads the facts as stored, so a batch with several facts of one caller ends right whatever
+    its order (a new place's values win over a left place's): one query per place, an UPDATE only for what
+    changed."""
     prev: dict[str, datetime | None] = {}
+    left: dict[str, datetime | None] = {}
     for old, new in moves:
         if old == new:
             continue
         if new is not None:
-            prev[new[3]] = _prev_at(session, new)
-            after = _next(session, new)
+            prev[new[3]], after = _neighbours(session, new)
             if after is not None:
-                prev[after[0]] = new[2]
+                prev[after] = new[2]
         elif old is not None:
             prev[old[3]] = None  # no longer counted: in no chain
         if old is not None:
-            after = _next(session, old)
-            if after is not None and after[0] not in prev:
-                prev[after[0]] = _prev_at(session, (old[0], old[1], after[1], after[0]))
+            before, after = _neighbours(session, old)
+            if after is not None:
+                left[after] = before
     changes = []
-    for uid, value in prev.items():
+    for uid, value in (left | prev).items():
         row = rows.get(uid)
         if row is not None:
             if row.prev_call_at == value:
@@ -316,6 +320,13 @@ def _callbacks(session: Session, old: dict[str, Any] | None, new: dict[str, Any]
                    "pending")
 
 
+#: The calls' survey scores (满意度评价) and zero-balance flags (话费余额, score NULL), in one round trip.
+_NOTED: CompoundSelect = union_all(
+    select(SurveyResponse.uniqueid, SurveyResponse.score)
+    .where(SurveyResponse.uniqueid.in_(bindparam("uids", expanding=True))),
+    select(BalanceFlag.uniqueid, literal(None)).where(BalanceFlag.uniqueid.in_(bindparam("uids", expanding=True))))
+
+
 def apply_calls(session: Session, calls: Iterable[Call],
                 settings: dict[str, AccountSettings] | None = None) -> int:
     """Write (or rewrite) the fact row of each call and move its roll-ups; flushes, no commit.
@@ -336,10 +347,7 @@ def apply_calls(session: Session, calls: Iterable[Call],
     scores: dict[str, int] = {}
     flagged: set[str] = set()
     for i in range(0, len(uids), 500):
-        chunk = uids[i:i + 500]
-        for uid, score in session.execute(union_all(
-                select(SurveyResponse.uniqueid, SurveyResponse.score).where(SurveyResponse.uniqueid.in_(chunk)),
-                select(BalanceFlag.uniqueid, literal(None)).where(BalanceFlag.uniqueid.in_(chunk)))):
+        for uid, score in session.execute(_NOTED, {"uids": uids[i:i + 500]}):
             if score is None:
                 flagged.add(uid)
             else:
