@@ -394,9 +394,11 @@ def apply_calls(session: Session, calls: Iterable[Call],
         _callbacks(session, old, new, acct.enterprise_id)
         changed += 1
     session.flush()
-    _relink(session, moves, existing)
     _flush(session, deltas)
     _flush_callers(session, callers)
+    # After the per-caller upserts: on PostgreSQL they hold the (hotline, caller) row until commit, so two
+    # listeners writing calls of one caller link them one after the other, each seeing the other's fact.
+    _relink(session, moves, existing)
     if flagged:  # the call record shows the flag too (rare: only hotlines at zero balance with keep)
         session.execute(update(CallRecord).where(CallRecord.uniqueid.in_(sorted(flagged)),
                                                  CallRecord.balance_flagged.is_(False))

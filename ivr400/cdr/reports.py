@@ -323,11 +323,17 @@ def repeat_from_chain(session: Session, f: ReportFilter, min_calls: int = 2, lim
             .order_by(n.desc(), CallFact.caller, CallFact.hotline).limit(limit))
     rows = [_row(hotline, caller, calls, 0, first, last)
             for hotline, caller, calls, first, last in session.execute(stmt)]
-    for r in rows:  # answered: the listed callers' facts in the range (ix_call_fact_caller covers it)
-        answered = (select(func.count()).select_from(CallFact)
-                    .where(CallFact.hotline == r["hotline"], CallFact.caller == r["caller"],
-                           CallFact.disposition == "answered"))
-        r["answered"] = int(session.scalar(_fact_where(answered, f)) or 0)
+    by_hotline: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_hotline.setdefault(r["hotline"], []).append(r)
+    for hotline, listed in by_hotline.items():  # answered: the listed callers' facts in the range (ix_call_fact_caller)
+        for i in range(0, len(listed), 500):
+            chunk = {r["caller"]: r for r in listed[i:i + 500]}
+            answered = (select(CallFact.caller, func.count())
+                        .where(CallFact.hotline == hotline, CallFact.caller.in_(list(chunk)),
+                               CallFact.disposition == "answered").group_by(CallFact.caller))
+            for caller, count in session.execute(_fact_where(answered, f)):
+                chunk[caller]["answered"] = int(count)
     return rows
 
 
