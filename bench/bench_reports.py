@@ -235,7 +235,7 @@ def bench(label: str, engine: Engine, facts: list[dict[str, Any]], hours: dict[t
     loaded = load(engine, facts, hours)
     print(f"\n== {label}: {len(facts):,} calls, {len(hours):,} roll-up rows, loaded in {loaded:.1f} s")
     for run in range(1, runs + 1):  # runs on the same loaded data: the load dominates the wall time
-        print(f"-- run {run} of {runs}")
+        print(f"-- run {run} of {runs} (load average {_load()})")
         print(f"{'report (90 days, best of 3)':<52} {'1 hotline':>10} {'3 hotlines':>11}  goal < 1 s")
         for name, one, every in run_reports(engine, days):
             flag = "ok" if max(one, every if every == every else 0) < 1 else "SLOW"
@@ -244,8 +244,14 @@ def bench(label: str, engine: Engine, facts: list[dict[str, Any]], hours: dict[t
         _call_end(engine, k, run)
 
 
+def _load() -> str:
+    """The machine's 1, 5 and 15 min load averages, as uptime prints them."""
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def _call_end(engine: Engine, k: int, run: int) -> None:
     plain, full = incremental(engine, k, seed=11 + run)
+    print(f"(load average {_load()})")
     print(f"call end, fact row alone (baseline):     {plain:.2f} ms/call (median of {k})")
     print(f"call end, fact + roll-ups (hour, caller) + callbacks: {full:.2f} ms/call; ratio {full / plain:.2f}x, "
           f"+{full - plain:.2f} ms per call")
