@@ -71,6 +71,10 @@ def test_repeat_callers_of_a_hand_built_day(engine: Engine) -> None:
         # Minutes [25, 95): 138..01 twice (30, 90) on A; 138..05 twice on B; nobody else repeats.
         part = ReportFilter(hotlines=[A, B], start=DAY + timedelta(minutes=25), end=DAY + timedelta(minutes=95))
         assert _pairs(repeat_callers(s, part)) == [(A, "13800000001", 2, 1), (B, "13800000005", 2, 0)]
+        # The same by each path: the previous-call chain (30 has prev 0, before 25: F; 90 has prev 30; 61 has
+        # prev 60) and the per-caller walk.
+        assert _pairs(repeat_from_chain(s, part) or []) == _pairs(repeat_from_rollup(s, part) or []) == [
+            (A, "13800000001", 2, 1), (B, "13800000005", 2, 0)]
         # Department 1 of hotline A: 138..01 has 3 calls there (the fourth went to department 2).
         dept = ReportFilter(hotlines=[A], department="1")
         assert _pairs(repeat_callers(s, dept, 3)) == [(A, "13800000001", 3, 2), (A, "13800000002", 3, 3)]
