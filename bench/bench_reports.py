@@ -3,13 +3,15 @@
     python bench/bench_reports.py [--calls 1000000] [--days 90] [--postgres URL | --no-postgres] [--incremental 400]
                                   [--runs 1]
 
-For each database (a fresh SQLite file; a private schema in PostgreSQL, dropped afterwards): N fact rows and
-their hourly roll-ups are generated with bulk inserts (3 hotlines, 4 departments each, 8 seats per department,
-callers from a pool of N/4 numbers over 30 regions, a day curve peaking at 10:00 and 15:00), then each report is
-run over the whole range for one hotline and for all three, best of 3 (goal: under 1 s each). Then the cost of a
-call's end: --incremental calls written one transaction each as (a) the fact row alone (the baseline), (b) the
-fact row with its roll-ups (hourly, and the per-caller call_caller rows the repeat-callers report walks) and the
-callback list (ivr400.cdr.fact_store.apply_calls, what the CDR listener does); ms per call and the ratio b/a.
+For each database (a fresh SQLite file; a private schema in PostgreSQL, dropped afterwards): N fact rows (each
+with its caller's previous call to the hotline, prev_call_at) and their hourly and per-caller roll-ups are
+generated with bulk inserts (3 hotlines, 4 departments each, 8 seats per department, callers from a pool of N/4
+numbers over 30 regions, a day curve peaking at 10:00 and 15:00), then each report is run over the whole range
+for one hotline and for all three, and repeat callers also over the last 30, 7 and 1 days, best of 3 (goal:
+under 1 s each). Then the cost of a call's end: --incremental calls written one transaction each as (a) the
+fact row alone (the baseline), (b) the fact row with its roll-ups (hourly, the per-caller call_caller rows the
+repeat-callers report walks, the previous-call link it reads for shorter ranges) and the callback list
+(ivr400.cdr.fact_store.apply_calls, what the CDR listener does); ms per call and the ratio b/a.
 """
 from __future__ import annotations
 
@@ -124,6 +126,12 @@ def generate(n: int, days: int, seed: int = 7) -> tuple[list[dict[str, Any]], di
         for dim, key, seat in keys:
             k = (hour, hotline, dim, key)
             hours[k] = hours.get(k, Counts()) + contribution(fact, t, seat=seat)
+    # prev_call_at, as ivr400.cdr.fact_store keeps it: the caller's previous call to the hotline (ties by uniqueid)
+    last: dict[tuple[str, str], datetime] = {}
+    for fact in sorted(facts, key=lambda x: (x["hotline"], x["caller"], x["arrived_at"], x["uniqueid"])):
+        pair = (fact["hotline"], fact["caller"])
+        fact["prev_call_at"] = last.get(pair)
+        last[pair] = fact["arrived_at"]
     return facts, hours
 
 
@@ -227,7 +235,7 @@ def bench(label: str, engine: Engine, facts: list[dict[str, Any]], hours: dict[t
     loaded = load(engine, facts, hours)
     print(f"\n== {label}: {len(facts):,} calls, {len(hours):,} roll-up rows, loaded in {loaded:.1f} s")
     for run in range(1, runs + 1):  # runs on the same loaded data: the load dominates the wall time
-        print(f"-- run {run} of {runs}")
+        print(f"-- run {run} of {runs} (load average {_load()})")
         print(f"{'report (90 days, best of 3)':<52} {'1 hotline':>10} {'3 hotlines':>11}  goal < 1 s")
         for name, one, every in run_reports(engine, days):
             flag = "ok" if max(one, every if every == every else 0) < 1 else "SLOW"
@@ -236,8 +244,14 @@ def bench(label: str, engine: Engine, facts: list[dict[str, Any]], hours: dict[t
         _call_end(engine, k, run)
 
 
+def _load() -> str:
+    """The machine's 1, 5 and 15 min load averages, as uptime prints them."""
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def _call_end(engine: Engine, k: int, run: int) -> None:
     plain, full = incremental(engine, k, seed=11 + run)
+    print(f"(load average {_load()})")
     print(f"call end, fact row alone (baseline):     {plain:.2f} ms/call (median of {k})")
     print(f"call end, fact + roll-ups (hour, caller) + callbacks: {full:.2f} ms/call; ratio {full / plain:.2f}x, "
           f"+{full - plain:.2f} ms per call")

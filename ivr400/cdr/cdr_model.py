@@ -686,7 +686,7 @@ CALLBACK_STATUSES = {"pending": "待回拨", "called_back": "已回拨", "not_ne
 
 
 def record_view(row: CallRecord | SimpleNamespace, tz: tzinfo | None = None) -> dict[str, Any]:
-    """A call record as a dict of every column.
+    """A call record as a dict of every column (``balance_flagged``: routed at a zero balance, choice keep).
 
     Times are aware datetimes (JSON writers make them ISO 8601): UTC, or the same instants in `tz` when it is
     given, which is then named by the ``timezone`` key (an IANA name).
@@ -711,6 +711,7 @@ def record_view(row: CallRecord | SimpleNamespace, tz: tzinfo | None = None) -> 
         "recording_path": row.recording_path,
         "source": row.source,
         "decided_by": row.decided_by,
+        "balance_flagged": row.balance_flagged,
     }
     if tz is not None:
         view["timezone"] = zone_name(tz)

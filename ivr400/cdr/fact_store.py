@@ -5,7 +5,10 @@
     rebuild(session)                       # every fact and roll-up again from call_record
 
 Besides the hourly roll-ups (call_hour), each call counts once in its caller's rows of call_caller (per hotline
-and per department), which the repeat-callers report reads.
+and per department), and each counted fact notes the arrival of its caller's previous call to the hotline
+(``prev_call_at``, a chain per hotline and caller ordered by arrival, then uniqueid): the repeat-callers report
+reads both. A call's flag from the controller (``balance_flag``: routed at zero balance, choice ``keep``) is
+copied onto its fact row and call record.
 
 A call's fact is written once per change: the old fact's contribution is taken out of its roll-up rows and
 the new one's added (see ivr400.cdr.metrics), so replaying CDRs any number of times changes nothing. The
@@ -19,12 +22,15 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, bindparam, delete, literal, or_, select, text, union_all, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.selectable import CompoundSelect
 
 from ivr400.cdr.cdr_model import CALLBACK_STATUSES, MISSED_DISPOSITIONS, Call
 from ivr400.cdr.metrics import COUNT_FIELDS, Counts, Thresholds, contribution, derive_fact, fact_hour
 from ivr400.db.models import (
+    BalanceFlag,
     CallbackEntry,
     CallCaller,
     CallFact,
@@ -45,6 +51,7 @@ __all__ = [
     "mark_called_back",
     "rebuild",
     "record_survey_score",
+    "relink_all",
     "set_callback_status",
 ]
 
@@ -178,6 +185,91 @@ def _flush_callers(session: Session, callers: CallerDeltas) -> None:
     session.execute(stmt, rows)
 
 
+#: A counted fact's place in its chain (hotline, caller, arrived_at, uniqueid); None: in no chain.
+Position = tuple[str, str, datetime, str]
+
+
+def _position(fact: dict[str, Any] | None) -> Position | None:
+    if fact is None or not _counted(fact) or not fact.get("caller"):
+        return None
+    return fact["hotline"], fact["caller"], fact["arrived_at"], fact["uniqueid"]
+
+
+def _neighbours_stmt() -> Any:  # noqa: ANN401
+    """SELECT (arrival of the fact before), (uniqueid of the fact after) a place (:h, :c, :t, :u) in a chain, the
+    fact :u itself left out: two seeks of ix_call_fact_caller (hotline, caller, arrived_at) in one round trip."""
+    h, c = bindparam("h", type_=CallFact.hotline.type), bindparam("c", type_=CallFact.caller.type)
+    t, u = bindparam("t", type_=CallFact.arrived_at.type), bindparam("u", type_=CallFact.uniqueid.type)
+    chain = and_(CallFact.hotline == h, CallFact.caller == c, CallFact.disposition != "unknown_number",
+                 CallFact.uniqueid != u)
+    before = (select(CallFact.arrived_at).where(chain, CallFact.arrived_at <= t,
+                                                or_(CallFact.arrived_at < t, CallFact.uniqueid < u))
+              .order_by(CallFact.arrived_at.desc(), CallFact.uniqueid.desc()).limit(1).scalar_subquery())
+    after = (select(CallFact.uniqueid).where(chain, CallFact.arrived_at >= t,
+                                             or_(CallFact.arrived_at > t, CallFact.uniqueid > u))
+             .order_by(CallFact.arrived_at, CallFact.uniqueid).limit(1).scalar_subquery())
+    return select(before, after)
+
+
+_NEIGHBOURS = _neighbours_stmt()
+
+
+def _neighbours(session: Session, pos: Position) -> tuple[datetime | None, str | None]:
+    """(arrival of the fact before `pos` in its chain, uniqueid of the fact after it), as stored now; None where
+    there is none."""
+    before, after = session.execute(_NEIGHBOURS, {"h": pos[0], "c": pos[1], "t": pos[2], "u": pos[3]}).one()
+    return before, after
+
+
+def _relink(session: Session, moves: list[tuple[Position | None, Position | None]],
+            rows: dict[str, CallFact]) -> None:
+    """Keep prev_call_at true after facts were written (flushed): `moves` are (old, new) positions of the facts
+    written, `rows` their ORM rows by uniqueid. A fact at a new place gets its predecessor's arrival and its
+    successor gets the fact's; the successor of a place left gets that place's predecessor's (nothing lies
+    between them). Reads the facts as stored, so a batch with several facts of one caller ends right whatever
+    its order (a new place's values win over a left place's): one query per place, an UPDATE only for what
+    changed."""
+    prev: dict[str, datetime | None] = {}
+    left: dict[str, datetime | None] = {}
+    for old, new in moves:
+        if old == new:
+            continue
+        if new is not None:
+            prev[new[3]], after = _neighbours(session, new)
+            if after is not None:
+                prev[after] = new[2]
+        elif old is not None:
+            prev[old[3]] = None  # no longer counted: in no chain
+        if old is not None:
+            before, after = _neighbours(session, old)
+            if after is not None:
+                left[after] = before
+    changes = []
+    for uid, value in (left | prev).items():
+        row = rows.get(uid)
+        if row is not None:
+            if row.prev_call_at == value:
+                continue
+            set_committed_value(row, "prev_call_at", value)
+        changes.append({"u": uid, "p": value})
+    if changes:
+        table = CallFact.metadata.tables["call_fact"]
+        session.execute(update(table).where(table.c.uniqueid == bindparam("u")).values(prev_call_at=bindparam("p")),
+                        changes)
+
+
+def relink_all(session: Session) -> None:
+    """Set prev_call_at of every fact from scratch (what migration 0018 fills in): LAG over each chain."""
+    session.flush()
+    session.execute(update(CallFact).values(prev_call_at=None).where(CallFact.prev_call_at.is_not(None))
+                    .execution_options(synchronize_session=False))
+    session.execute(text(
+        "UPDATE call_fact SET prev_call_at = chain.prev FROM ("
+        "SELECT id, LAG(arrived_at) OVER (PARTITION BY hotline, caller ORDER BY arrived_at, uniqueid) AS prev "
+        "FROM call_fact WHERE hotline IS NOT NULL AND caller IS NOT NULL AND disposition <> 'unknown_number'"
+        ") AS chain WHERE call_fact.id = chain.id AND chain.prev IS NOT NULL"))
+
+
 def _dialect_insert(session: Session) -> Any:  # noqa: ANN401
     dialect = session.get_bind().dialect.name
     if dialect not in ("postgresql", "sqlite"):  # pragma: no cover - the two supported databases
@@ -226,6 +318,13 @@ def _callbacks(session: Session, old: dict[str, Any] | None, new: dict[str, Any]
                    "pending")
 
 
+#: The calls' survey scores (满意度评价) and zero-balance flags (话费余额, score NULL), in one round trip.
+_NOTED: CompoundSelect = union_all(
+    select(SurveyResponse.uniqueid, SurveyResponse.score)
+    .where(SurveyResponse.uniqueid.in_(bindparam("uids", expanding=True))),
+    select(BalanceFlag.uniqueid, literal(None)).where(BalanceFlag.uniqueid.in_(bindparam("uids", expanding=True))))
+
+
 def apply_calls(session: Session, calls: Iterable[Call],
                 settings: dict[str, AccountSettings] | None = None) -> int:
     """Write (or rewrite) the fact row of each call and move its roll-ups; flushes, no commit.
@@ -241,14 +340,20 @@ def apply_calls(session: Session, calls: Iterable[Call],
     for i in range(0, len(uids), 500):
         existing.update({r.uniqueid: r for r in session.scalars(
             select(CallFact).where(CallFact.uniqueid.in_(uids[i:i + 500])))})
-    # 满意度评价: the survey_saved hook stored the caller's score before the hangup that posts the call record.
+    # 满意度评价: the survey_saved hook stored the caller's score before the hangup that posts the call record;
+    # 话费余额: the route hook noted a call routed at zero balance (keep) at call entry. One query for both.
     scores: dict[str, int] = {}
+    flagged: set[str] = set()
     for i in range(0, len(uids), 500):
-        scores.update(session.execute(select(SurveyResponse.uniqueid, SurveyResponse.score)
-                                      .where(SurveyResponse.uniqueid.in_(uids[i:i + 500]))).tuples().all())
+        for uid, score in session.execute(_NOTED, {"uids": uids[i:i + 500]}):
+            if score is None:
+                flagged.add(uid)
+            else:
+                scores[uid] = score
     changed = 0
     deltas: Deltas = {}
     callers: CallerDeltas = {}
+    moves: list[tuple[Position | None, Position | None]] = []
     for call in calls:
         acct = settings.get(call.hotline or "", _DEFAULT)
         row = existing.get(call.uniqueid)
@@ -263,7 +368,11 @@ def apply_calls(session: Session, calls: Iterable[Call],
             if not call.seats_rung and old["seats_rung"]:
                 call = _with(call, seats_rung=tuple(old["seats_rung"].split("&")))
         new = derive_fact(call, acct.tariff_fen_per_min)
+        flag = call.uniqueid in flagged
         if old == new:
+            if row is not None and flag and not row.balance_flagged:
+                row.balance_flagged = True
+                changed += 1
             continue
         survey = row.survey_score if row is not None else None
         if old is not None and row is not None:
@@ -276,12 +385,22 @@ def apply_calls(session: Session, calls: Iterable[Call],
             existing[call.uniqueid] = row
         survey = scores.get(call.uniqueid, survey)
         row.survey_score = survey
+        if flag:
+            row.balance_flagged = True
+        moves.append((_position(old), _position(new)))
         _add(deltas, new, acct.thresholds, survey, +1, callers)
         _callbacks(session, old, new, acct.enterprise_id)
         changed += 1
     session.flush()
     _flush(session, deltas)
     _flush_callers(session, callers)
+    # After the per-caller upserts: on PostgreSQL they hold the (hotline, caller) row until commit, so two
+    # listeners writing calls of one caller link them one after the other, each seeing the other's fact.
+    _relink(session, moves, existing)
+    if flagged:  # the call record shows the flag too (rare: only hotlines at zero balance with keep)
+        session.execute(update(CallRecord).where(CallRecord.uniqueid.in_(sorted(flagged)),
+                                                 CallRecord.balance_flagged.is_(False))
+                        .values(balance_flagged=True).execution_options(synchronize_session="fetch"))
     return changed
 
 
@@ -376,14 +495,15 @@ def rebuild(session: Session, *, batch: int = 2000) -> int:
                 call = _with(call, hunt_at=hunt, seat_answered_at=seat_answer,
                              seats_rung=tuple((rung or "").split("&")) if rung else ())
             calls.append(call)
-        for call in calls:
+        for call, record in zip(calls, rows, strict=True):
             acct = settings.get(call.hotline or "", _DEFAULT)
             fact = derive_fact(call, acct.tariff_fen_per_min)
             score = scores.get(call.uniqueid)
-            session.add(CallFact(**fact, survey_score=score))
+            session.add(CallFact(**fact, survey_score=score, balance_flagged=record.balance_flagged))
             _add(deltas, fact, acct.thresholds, score, +1, callers)
             written += 1
         session.flush()
     _flush(session, deltas)
     _flush_callers(session, callers)
+    relink_all(session)
     return written

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, case, func, select
 from sqlalchemy.orm import Session
 
 from ivr400.cdr.metrics import COUNT_FIELDS, Counts, measures
@@ -32,6 +32,7 @@ __all__ = [
     "heatmap",
     "regions",
     "repeat_callers",
+    "repeat_from_chain",
     "repeat_from_facts",
     "repeat_from_rollup",
     "seats",
@@ -230,30 +231,109 @@ REPEAT_DIRECT_MAX = 20_000
 REPEAT_WALK_MAX = 20_000
 #: Grouped fact rows that cost about as much as one candidate of the walk (measured: bench/bench_reports.py).
 REPEAT_FACTS_PER_CANDIDATE = 12
+#: A range with at least this share of the hotlines' calls (all time) walks the per-caller roll-up first (the
+#: callers' totals are then a tight bound); a smaller one reads the previous-call chain (measured:
+#: bench/bench_reports.py, 1,000,000 calls over 90 days: the walk wins only over most of the data).
+REPEAT_WALK_SHARE = 0.8
+
+
+def _offered(session: Session, f: ReportFilter) -> tuple[int, int, list[str]]:
+    """(calls in the filter's range, calls of all time, the hotlines that had calls) of its hotlines (or
+    department) by the hourly roll-ups."""
+    in_range: Any = CallHour.offered
+    if f.start is not None or f.end is not None:
+        conditions = []
+        if f.start is not None:
+            conditions.append(CallHour.hour >= f.start.astimezone(timezone.utc).replace(minute=0, second=0,
+                                                                                          microsecond=0))
+        if f.end is not None:
+            conditions.append(CallHour.hour < f.end)
+        in_range = case((and_(*conditions), CallHour.offered), else_=0)
+    dim, key = ("hotline", None) if f.department is None else ("department", f.department)
+    stmt = (select(CallHour.hotline, func.sum(in_range), func.sum(CallHour.offered)).where(CallHour.dim == dim)
+            .group_by(CallHour.hotline).order_by(CallHour.hotline))
+    if key is not None:
+        stmt = stmt.where(CallHour.key == key)
+    if f.hotlines is not None:
+        stmt = stmt.where(CallHour.hotline.in_(list(f.hotlines) or [""]))
+    rows = session.execute(stmt).all()
+    return (sum(int(r[1] or 0) for r in rows), sum(int(r[2] or 0) for r in rows),
+            [r[0] for r in rows if r[2]])
 
 
 def repeat_callers(session: Session, f: ReportFilter, min_calls: int = 2, limit: int = 100) -> list[dict[str, Any]]:
     """Callers who called at least `min_calls` times in the range (重复来电), most calls first (then caller,
     hotline): their calls, answered ones, first and last call (aware UTC), region of their last call.
 
-    Counts the calls with a hotline and a caller (not `unknown_number`). Two paths, the same answer: a range
-    with few calls (≤ REPEAT_DIRECT_MAX by the hourly roll-ups) groups its fact rows; a larger one walks the
-    per-caller roll-up (call_caller: each caller's calls in all, an upper bound of its calls in any range)
-    from the most calls down, counts the candidates' facts in the range exactly, and stops when no caller
-    left can reach the list (or falls back to grouping the facts after estimate / REPEAT_FACTS_PER_CANDIDATE
-    candidates, at least 2,000 and at most REPEAT_WALK_MAX)."""
+    Counts the calls with a hotline and a caller (not `unknown_number`). Three paths, the same answer, chosen
+    by the hourly roll-ups' count of the calls in the range: a range with less than REPEAT_WALK_SHARE of the
+    hotlines' calls reads the previous-call chain (:func:`repeat_from_chain`: the calls of returning callers
+    only); otherwise, or with a department filter or `min_calls` < 2, a range with few calls
+    (≤ REPEAT_DIRECT_MAX) groups its fact rows, and a larger one walks the per-caller roll-up (call_caller: each
+    caller's calls in all, an upper bound of its calls in any range) from the most calls down, counts the
+    candidates' facts in the range exactly, and stops when no caller left can reach the list; a walk that
+    looked at more than estimate / REPEAT_FACTS_PER_CANDIDATE candidates (at least 2,000, at most
+    REPEAT_WALK_MAX) gives up for the chain, or for grouping the facts where the chain cannot answer."""
     if f.hotlines is not None and not f.hotlines:
         return []
-    estimate = summary(session, f)["offered"] if (f.start is not None or f.end is not None) else None
+    chain = f.department is None and min_calls >= 2
+    estimate, whole, hotlines = _offered(session, f)
     rows = None
-    if estimate is None or estimate > REPEAT_DIRECT_MAX:
+    if chain and estimate < REPEAT_WALK_SHARE * whole:
+        rows = repeat_from_chain(session, f, min_calls, limit, hotlines=hotlines)
+    elif estimate > REPEAT_DIRECT_MAX:
         # A candidate costs about as much as REPEAT_FACTS_PER_CANDIDATE grouped facts: the walk gives up
         # before it has cost more than grouping the range would.
-        budget = REPEAT_WALK_MAX if estimate is None else max(2000, estimate // REPEAT_FACTS_PER_CANDIDATE)
+        budget = max(2000, estimate // REPEAT_FACTS_PER_CANDIDATE)
         rows = _repeat_walk(session, f, min_calls, limit, min(budget, REPEAT_WALK_MAX))
+        if rows is None and chain:
+            rows = repeat_from_chain(session, f, min_calls, limit, hotlines=hotlines)
     if rows is None:
         rows = repeat_from_facts(session, f, min_calls, limit)
     _regions_of(session, rows)
+    return rows
+
+
+def repeat_from_chain(session: Session, f: ReportFilter, min_calls: int = 2, limit: int = 100, *,
+                      hotlines: Sequence[str] | None = None) -> list[dict[str, Any]] | None:
+    """Repeat callers from the calls of returning callers only (no region): a caller's calls in [start, end) are
+    F, R2 .. Rn in arrival order, and exactly R2 .. Rn have a previous call (prev_call_at) at or after `start`,
+    so the callers with such calls in the range are the repeat callers and their calls there the count of them
+    + 1, their first call the earliest prev_call_at. Reads the partial index ix_call_fact_repeat (hotline,
+    arrival, previous call, caller of the facts with a previous call) one hotline after the other: `hotlines`
+    (those of the filter that had calls), or the filter's, or every hotline of the hourly roll-ups; then the
+    answered calls of the listed callers. None with a department filter (the chain is per hotline) or
+    `min_calls` < 2."""
+    if f.department is not None or min_calls < 2:
+        return None
+    if hotlines is None:
+        hotlines = f.hotlines if f.hotlines is not None else session.scalars(
+            select(CallHour.hotline).where(CallHour.dim == "hotline").distinct()).all()
+    if not hotlines:
+        return []
+    n = func.count() + 1
+    stmt = (select(CallFact.hotline, CallFact.caller, n, func.min(CallFact.prev_call_at), func.max(CallFact.arrived_at))
+            .where(CallFact.prev_call_at.is_not(None)))
+    stmt = stmt.where(CallFact.hotline.in_(list(hotlines)))
+    if f.start is not None:
+        stmt = stmt.where(CallFact.arrived_at >= f.start, CallFact.prev_call_at >= f.start)
+    if f.end is not None:
+        stmt = stmt.where(CallFact.arrived_at < f.end)
+    stmt = (stmt.group_by(CallFact.hotline, CallFact.caller).having(n >= min_calls)
+            .order_by(n.desc(), CallFact.caller, CallFact.hotline).limit(limit))
+    rows = [_row(hotline, caller, calls, 0, first, last)
+            for hotline, caller, calls, first, last in session.execute(stmt)]
+    by_hotline: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_hotline.setdefault(r["hotline"], []).append(r)
+    for hotline, listed in by_hotline.items():  # answered: the listed callers' facts in the range (ix_call_fact_caller)
+        for i in range(0, len(listed), 500):
+            chunk = {r["caller"]: r for r in listed[i:i + 500]}
+            answered = (select(CallFact.caller, func.count())
+                        .where(CallFact.hotline == hotline, CallFact.caller.in_(list(chunk)),
+                               CallFact.disposition == "answered").group_by(CallFact.caller))
+            for caller, count in session.execute(_fact_where(answered, f)):
+                chunk[caller]["answered"] = int(count)
     return rows
 
 

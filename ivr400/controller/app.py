@@ -43,7 +43,7 @@ from ivr400.controller.cache import ConfigCache
 from ivr400.controller.loader import HotlineEntry, LoadedConfig
 from ivr400.controller.metrics import ControllerMetrics, MetricsServer
 from ivr400.controller.routes import bind
-from ivr400.db.models import BalanceTopup, CallHour, CallRecord, HuntRotation, SurveyResponse
+from ivr400.db.models import BalanceFlag, BalanceTopup, CallFact, CallHour, CallRecord, HuntRotation, SurveyResponse
 from ivr400.numbers import normalize_caller
 from ivr400.pbx.asterisk.fastagi import FastAGIServer, Handler, ServerOptions, serve
 from ivr400.provisioning.fax import record_fax
@@ -194,6 +194,31 @@ class Controller:
             charged = conn.execute(select(func.coalesce(func.sum(CallHour.charge_fen), 0))
                                    .where(CallHour.dim == "hotline", CallHour.hotline == hotline)).scalar_one()
         return int(topups) - int(charged)
+
+    async def flag_balance(self, *, hotline: str, uniqueid: str, balance_fen: int | None) -> bool:
+        """话费余额: insert the call's ``balance_flag`` row (and flag its call record and fact row should they
+        already be there); False if the call was flagged already, or the database did not answer within
+        ``rotation_timeout`` (logged: the call stays routed, the controller's WARNING line still names it)."""
+        loop = asyncio.get_running_loop()
+        at = self.now()
+        future = loop.run_in_executor(self._db, self._flag_balance_sync, hotline, uniqueid, balance_fen, at)
+        try:
+            return await asyncio.wait_for(future, self.rotation_timeout)
+        except Exception as exc:  # noqa: BLE001 - timeout or database error: routed, the flag only logged
+            self.log.warning("balance flag of %s on %s could not be stored (%s: %s)", uniqueid, hotline,
+                             type(exc).__name__, exc)
+            return False
+
+    def _flag_balance_sync(self, hotline: str, uniqueid: str, balance_fen: int | None, at: datetime) -> bool:
+        try:
+            with Session(self.engine) as session, session.begin():
+                session.add(BalanceFlag(uniqueid=uniqueid, hotline=hotline, balance_fen=balance_fen, at=at))
+                session.flush()
+                for model in (CallRecord, CallFact):  # written before the flag: only if the hangup raced ahead
+                    session.execute(update(model).where(model.uniqueid == uniqueid).values(balance_flagged=True))
+        except IntegrityError:  # this call was flagged already
+            return False
+        return True
 
     async def save_survey(self, *, hotline: str, uniqueid: str, seat: str | None, score: int) -> bool:
         """满意度评价: insert one ``survey_response`` (``score`` 1-5, ValueError otherwise) for the call

@@ -417,6 +417,8 @@ class CallRecord(Base):
     #: The cluster node (集群节点) whose call-record listener stored the call (`cdr listen --node`); None on a
     #: single PBX.
     node: Mapped[str | None] = mapped_column(String(64))
+    #: 话费余额: the controller routed the call at a zero balance with the choice ``keep`` (its balance_flag row).
+    balance_flagged: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class ConfigGeneration(Base):
@@ -619,6 +621,25 @@ class CallFact(Base):
     billed_min: Mapped[int] = mapped_column(Integer, default=0)
     charge_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     survey_score: Mapped[int | None] = mapped_column(Integer)
+    #: Arrival of the same caller's previous counted call to the same hotline (ties by uniqueid); None for a
+    #: caller's first call and for uncounted facts (no hotline or caller, ``unknown_number``). Kept by
+    #: ivr400.cdr.fact_store; the repeat-callers report reads the calls that have one (``ix_call_fact_repeat``).
+    prev_call_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: 话费余额: routed at a zero balance with the choice ``keep`` (from the controller's balance_flag row).
+    balance_flagged: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class BalanceFlag(Base):
+    """A call the controller routed at a zero balance with the choice ``keep`` (欠费继续接通), written at call
+    entry; the call record writer copies it onto the call's record and fact row."""
+
+    __tablename__ = "balance_flag"
+
+    uniqueid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hotline: Mapped[str] = mapped_column(String(10))
+    #: The balance the controller read (fen, at or below 0); None if unknown.
+    balance_fen: Mapped[int | None] = mapped_column(BigInteger)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class CallHour(Base):

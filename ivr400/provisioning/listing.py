@@ -105,7 +105,8 @@ CALL_RECORD = LiteTable("call_record", {"id": INT, "uniqueid": STR, "linkedid": 
                                         "caller_province": STR, "caller_city": STR, "started_at": UTC,
                                         "answered_at": UTC, "ended_at": UTC, "duration_s": INT, "billsec": INT,
                                         "key_path": STR, "department": STR, "seat": STR, "disposition": STR,
-                                        "recording_path": STR, "source": STR, "decided_by": STR})
+                                        "recording_path": STR, "source": STR, "decided_by": STR,
+                                        "balance_flagged": BOOL})
 
 #: The lightweight tables, by table name (for the test comparing them with the models).
 TABLES = {t.name: t for t in (ENTERPRISE, TONE, TRUNK, CARRIER_POLICY, WEB_USER, VOICEMAIL, HOTLINE, DESTINATION,

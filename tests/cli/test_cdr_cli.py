@@ -98,6 +98,7 @@ def test_list_newest_first_with_every_field_in_json(loaded) -> None:  # noqa: AN
         "department": None, "seat": "PJSIP/pstn/sip:seat@127.0.0.1:5071", "disposition": "answered",
         "recording_path": None, "source": "csv", "timezone": "Asia/Shanghai",
         "decided_by": None,  # recorded before ivr400_decided_by
+        "balance_flagged": False,  # not routed at a zero balance (话费余额)
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from ivr400.lab.sipp import call
 from ivr400.pbx.asterisk.ami import Ami
 from ivr400.provisioning.clicktocall import configure, place_callback
 
+from .test_cdr import cdr_csv  # noqa: F401  (the fixture: the shipped CDR mappings loaded)
 from .world import HOTLINE, World
 from .world import start_seat as _seat
 
@@ -107,11 +109,15 @@ def test_click_to_call_rings_the_visitor_then_after_key_1_the_seat(world, seats,
 
 
 def test_zero_balance_prompt_plays_余额不足_and_keep_rings_the_seat_flagged(world, seats, controller, lab: Lab,  # noqa: ANN001
-                                                                         tmp_path: Path) -> None:
+                                                                         cdr_csv: Path, tmp_path: Path) -> None:  # noqa: F811
     """话费余额 at zero (no top-up, a tariff): with the choice `prompt` the caller hears the 余额不足 prompt and no
     seat is rung; switched to `keep` (no redeploy: the controller follows hotline_account) the seat rings and
-    the controller flags the call."""
+    the controller flags the call: its call record and fact row say so once its CDR is imported."""
     from ivr400.cdr import billing
+    from ivr400.cdr.cdr_store import import_csv
+    from ivr400.db.models import BalanceFlag, CallFact, CallRecord
+
+    since = datetime.now(timezone.utc) - timedelta(seconds=1)  # the lab's CSV holds earlier runs' calls too
 
     from .ami_events import AmiEvents
 
@@ -141,6 +147,22 @@ def test_zero_balance_prompt_plays_余额不足_and_keep_rings_the_seat_flagged(
     assert "ivr400/ivr400-balance-low" not in heard, heard
     assert _until(lambda: "balance-zero flag" in ctl.log()), ctl.log()[-2000:]
     seat.stop()
+
+    def flags() -> dict[str, tuple[bool, bool]] | None:
+        """caller → (record flagged, fact flagged) of the two calls, once both records are imported."""
+        import_csv(w.engine, cdr_csv, state_path=tmp_path / "state.json", from_start=True)
+        with Session(w.engine) as s:
+            rows = s.execute(select(CallRecord.caller, CallRecord.balance_flagged, CallFact.balance_flagged)
+                             .join(CallFact, CallFact.uniqueid == CallRecord.uniqueid)
+                             .where(CallRecord.caller.in_(["13800138071", "13800138072"]),
+                                    CallRecord.started_at >= since)).all()
+        found = {caller: (record, fact) for caller, record, fact in rows}
+        return found if len(found) == 2 else None
+
+    assert _until(lambda: flags() is not None), "the two calls' records were not imported"
+    assert flags() == {"13800138071": (False, False), "13800138072": (True, True)}
+    with Session(w.engine) as s:
+        assert s.scalars(select(BalanceFlag.hotline)).all() == [HOTLINE]
 
 
 def test_click_to_call_attempts_stay_in_flight_until_their_cdr_arrives(world, seats, controller, lab: Lab,  # noqa: ANN001

@@ -7,12 +7,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ivr400.cdr.cdr_model import Call
+from ivr400.cdr.cdr_store import upsert_calls
 from ivr400.db.engine import make_engine
 from ivr400.db.migrate import upgrade
-from ivr400.db.models import CallRecord, Seat, SurveyResponse
+from ivr400.db.models import BalanceFlag, CallFact, CallRecord, Seat, SurveyResponse
 from ivr400.pbx.asterisk import dialplan_variables as v
 from ivr400.pbx.asterisk.agi_protocol import build_command
 from ivr400.provisioning import blocking
@@ -191,7 +193,29 @@ def test_zero_balance_prompt_or_keep_at_call_entry(lab: Lab, caplog: pytest.LogC
     [again] = run(one)
     assert dict(sets(again))[v.ACTION] == "announcement"
     lab.edit(lambda s: billing.set_account(s, HOTLINE, zero_balance="keep"))
+
+    async def kept_call() -> list:
+        async with controller(lab, rotation_timeout=10.0) as (_, port):
+            return [await call(port, callerid="13800138000", uniqueid="1700000009.1")]
+
     with caplog.at_level(logging.WARNING):
-        [kept] = run(one)
+        [kept] = run(kept_call)
     assert dict(sets(kept))[v.ACTION] == "department"
     assert any("balance-zero flag" in r.getMessage() and "-50 fen" in r.getMessage() for r in caplog.records)
+    # The flag is noted for the call, and lands on its call record and fact row when the CDR is stored; the
+    # paid call (the default uniqueid) was not flagged.
+    with Session(lab.engine) as s:
+        assert [(f.uniqueid, f.hotline, f.balance_fen) for f in s.scalars(select(BalanceFlag))] == [
+            ("1700000009.1", HOTLINE, -50)]
+    [again_kept] = run(kept_call)  # the same call again (a retried AGI): one flag
+    assert dict(sets(again_kept))[v.ACTION] == "department"
+    with Session(lab.engine) as s, s.begin():
+        assert s.scalar(select(func.count()).select_from(BalanceFlag)) == 1
+        upsert_calls(s, [Call(uniqueid=uid, linkedid=uid, started_at=NOW, disposition="answered", hotline=HOTLINE,
+                              caller="13800138000", ended_at=NOW + dt.timedelta(seconds=30))
+                         for uid in ("1700000009.1", "1700000000.1")], "ami")
+    with Session(lab.engine) as s:
+        assert dict(s.execute(select(CallRecord.uniqueid, CallRecord.balance_flagged)).tuples().all()) == {
+            "1700000009.1": True, "1700000000.1": False}
+        assert dict(s.execute(select(CallFact.uniqueid, CallFact.balance_flagged)).tuples().all()) == {
+            "1700000009.1": True, "1700000000.1": False}

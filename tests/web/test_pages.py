@@ -161,6 +161,19 @@ def test_records_filter_and_csv_export(web, clients) -> None:
     lines = csv.text.lstrip("\ufeff").strip().splitlines()
     assert csv.status_code == 200 and len(lines) == 2 and "13911112222" in lines[1] and web.a.hotline_number in lines[1]
     assert web.b.hotline_number not in csv.text
+    # 话费余额: a call routed at a zero balance (choice keep) says so beside its outcome; the others do not.
+    from sqlalchemy import select, update
+    from sqlalchemy.orm import Session
+
+    from ivr400.db.models import CallRecord
+
+    assert "欠费接通" not in c.get("/records").text
+    with Session(web.engine) as s, s.begin():
+        flagged = s.scalar(select(CallRecord.id).where(CallRecord.disposition == "noanswer",
+                                                       CallRecord.hotline == web.a.hotline_number))
+        s.execute(update(CallRecord).where(CallRecord.id == flagged).values(balance_flagged=True))
+    rows = c.get("/records").text.split("data-record=")[1:]
+    assert [r.split('"')[1] for r in rows if "欠费接通" in r] == [str(flagged)]
 
 
 def test_simulator_uses_the_controllers_decision(web, clients) -> None:

@@ -125,6 +125,11 @@ class RouteContext(Protocol):
         in time."""
         ...
 
+    async def flag_balance(self, *, hotline: str, uniqueid: str, balance_fen: int | None) -> bool:
+        """话费余额: note that the call ``uniqueid`` was routed at a zero balance (choice keep), for its call record
+        and fact row. True if noted, False if the call already was or the database did not answer in time."""
+        ...
+
     async def save_survey(self, *, hotline: str, uniqueid: str, seat: str | None, score: int) -> bool:
         """满意度评价: store one score (1-5) for the call ``uniqueid``. True if stored, False if the call
         already had one."""

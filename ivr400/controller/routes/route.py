@@ -34,7 +34,9 @@ draws its first seat from the call's uniqueid (``ivr400.routing.limits.split_dra
 the same way by any controller. A hotline with a billing account (话费余额) costs one read of its balance
 (``ctx.hotline_balance``, bounded in time; unanswered = routed): at or below zero with the choice ``prompt``
 the caller hears ``ivr400/ivr400-balance-low`` and the call ends (an announcement, so no seat is rung); with
-``keep`` the call is routed and flagged (a WARNING ``balance-zero flag`` line).
+``keep`` the call is routed and flagged: a WARNING ``balance-zero flag`` line and, once its variables are set,
+a ``balance_flag`` row for the call (``ctx.flag_balance``, bounded in time), which the call record writer copies
+onto the call's record and fact row (``balance_flagged``).
 """
 from __future__ import annotations
 
@@ -130,4 +132,6 @@ async def route(session: CallSession, ctx: RouteContext, dialect: Dialect = ASTE
         session.log.warning("route: %s balance-zero flag: routed at a balance of %s fen (zero-balance choice keep)",
                             number, balance)
     await set_all(session, decision_variables(entry, decision, dialect))
+    if decision.balance_flagged and session.uniqueid:
+        await ctx.flag_balance(hotline=number, uniqueid=session.uniqueid, balance_fen=balance)
     return Decided(decision.action.value)
