@@ -372,8 +372,11 @@ def step(lab: Lab, way: str, number: str, rate: int, seconds: float, hold: float
                       workdir=workdir / f"{way}-{rate}-{time.monotonic_ns()}", key=key)
     left = drain(lab)
     ast1, agi1 = cpu_seconds(lab.pid), cpu_seconds(agi_pid)
-    if left > 0:  # stuck legs time out within 32 s (SIP timer B); the next step starts from an idle PBX
-        drain(lab, timeout=60.0)
+    if left > 0:  # stuck legs time out within 32 s (SIP timer B); what is still up then is hung up, so the
+        # next step starts from an idle PBX (its count stays on this step's failures)
+        if drain(lab, timeout=40.0) > 0:
+            lab.rx("channel request hangup all")
+            drain(lab, timeout=20.0)
     time.sleep(1.1)  # the seat's sipp writes its counters every second
     stats = result.stats
 
