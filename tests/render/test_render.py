@@ -610,3 +610,19 @@ def test_a_tone_not_approved_is_not_deployed_and_an_approved_one_is(rich: Sessio
     assert _data(ext, RICH, "s")["IVR400_WELCOME"] == "ivr400/tone-11"
     assert _data(ext, RICH, "d1")["IVR400_MOH"] == "ivr400-tone-13"
     assert not any("not approved" in w for w in approved.warnings)
+
+
+_STEP = re.compile(r"^(?:exten => [^,\s]+,(?:\d+|n|hint)(?:\([a-z0-9-]+\))?| same => n(?:\([a-z0-9-]+\))?),[A-Za-z]+\(.*\)$")
+
+
+@pytest.mark.parametrize("fixture", ["sample", "rich"])
+def test_every_dialplan_line_is_one_step(fixture: str, request: pytest.FixtureRequest) -> None:
+    """Each rendered dialplan line is a context, a comment, blank, or exactly one `exten =>`/`same =>` step
+    running one application: a template's whitespace control must never join two steps on one line (Asterisk
+    would hand the second step's text to the first application as arguments)."""
+    ext = render_asterisk(request.getfixturevalue(fixture), NOW).files["ivr400/extensions.conf"]
+    for number, line in enumerate(ext.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith(";") or line.startswith("["):
+            continue
+        step = line.split(" ; ", 1)[0]  # a trailing comment may quote anything (a department's name)
+        assert step.count("exten =>") + step.count("same =>") == 1 and _STEP.match(step), f"line {number}: {line}"
