@@ -612,7 +612,8 @@ def test_a_tone_not_approved_is_not_deployed_and_an_approved_one_is(rich: Sessio
     assert not any("not approved" in w for w in approved.warnings)
 
 
-_STEP = re.compile(r"^(?:exten => [^,\s]+,(?:\d+|n|hint)(?:\([a-z0-9-]+\))?| same => n(?:\([a-z0-9-]+\))?),[A-Za-z]+\(.*\)$")
+_STEP = re.compile(r"^(?:exten => [^,\s]+,(?:\d+|n|hint)(?:\([a-z0-9-]+\))?| same => n(?:\([a-z0-9-]+\))?)"
+                   r",[A-Za-z]+\(.*\)$")
 
 
 @pytest.mark.parametrize("fixture", ["sample", "rich"])
