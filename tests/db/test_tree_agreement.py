@@ -243,7 +243,7 @@ def sides(rich: Engine, tmp_path) -> list[Side]:
 
 
 #: sha256 of the rendered [ivr400-hunt] context, comments left out: the dialplan hunt_engine() models.
-HUNT_ENGINE_SHA256 = "b0a0a48200d603750c8ad0f905b4baa1c0de876e1847a037387239c3a7fc60e0"
+HUNT_ENGINE_SHA256 = "adf44ba2be434d1e6b9991d2e05ce21a5b31f0ac507a152924ae3f23b4d2fd77"
 
 
 def test_the_modelled_hunt_engine_is_the_rendered_one(rich: Engine, tmp_path) -> None:
