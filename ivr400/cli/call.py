@@ -103,7 +103,7 @@ class _LazyAmi:
 
 @call.command("attempts")
 @click.argument("hotline_ref", metavar="HOTLINE")
-@click.option("--limit", type=click.IntRange(1, None), default=50, show_default=True)
+@click.option("--limit", type=click.IntRange(1, 10000), default=50, show_default=True)
 @json_option
 @handle_errors
 def attempts(hotline_ref: str, limit: int, as_json: bool) -> None:

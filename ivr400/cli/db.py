@@ -1,14 +1,20 @@
-"""`ivr400 db`: schema migrations (Alembic is the only way the schema changes)."""
+"""`ivr400 db`: schema migrations (Alembic is the only way the schema changes).
+
+Alembic and SQLAlchemy are imported by the commands that run, not by this module: `ivr400 db --help` loads
+neither (tests/cli/test_startup_imports.py).
+"""
 from __future__ import annotations
 
+import types
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy import Engine
 
 from ivr400.cli.common import CommandError, app
-from ivr400.db import migrate
-from ivr400.db.engine import make_engine
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 
 @click.group()
@@ -16,7 +22,16 @@ def db() -> None:
     """Database schema: upgrade, downgrade, current revision."""
 
 
+def _migrations() -> types.ModuleType:
+    """ivr400.db.migrate (Alembic's runtime), loaded when a command needs it."""
+    from ivr400.db import migrate
+
+    return migrate
+
+
 def _engine() -> Engine:
+    from ivr400.db.engine import make_engine
+
     try:
         return make_engine(app().database_url)
     except ValueError as exc:
@@ -29,6 +44,7 @@ def _migrate(step: Callable[[Engine, str], None], engine: Engine, revision: str)
     from alembic.util import CommandError as AlembicError
     from sqlalchemy.exc import DatabaseError
 
+    migrate = _migrations()
     try:
         refused = migrate.newer_schema_error(engine)
         if refused is not None:
@@ -50,7 +66,7 @@ def upgrade(revision: str) -> None:
     At the newest revision it also seeds the national holiday calendar, once, for every year chinesecalendar
     knows that this database never seeded (pinned or removed days are left as they are).
     """
-    engine = _engine()
+    engine, migrate = _engine(), _migrations()
     _migrate(migrate.upgrade, engine, revision)
     current = migrate.current_revision(engine)
     click.echo(f"database at revision {current}")
@@ -78,7 +94,7 @@ def _seed_calendar(engine: Engine) -> None:
 @click.argument("revision")
 def downgrade(revision: str) -> None:
     """Downgrade the schema to REVISION (`base` drops everything)."""
-    engine = _engine()
+    engine, migrate = _engine(), _migrations()
     _migrate(migrate.downgrade, engine, revision)
     click.echo(f"database at revision {migrate.current_revision(engine) or 'base'}")
 
@@ -86,5 +102,5 @@ def downgrade(revision: str) -> None:
 @db.command()
 def current() -> None:
     """Print the schema revision and the newest one this ivr400 knows."""
-    engine = _engine()
+    engine, migrate = _engine(), _migrations()
     click.echo(f"current: {migrate.current_revision(engine) or 'base'}  head: {migrate.head_revision(engine)}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from ivr400.cli.common import app, emit, handle_errors, json_option
+from ivr400.db.enums import WhitelistStatus
 from ivr400.provisioning.errors import ProvisioningError
 from ivr400.provisioning.views import destination_view, event_view, evidence_view
 
@@ -11,6 +12,8 @@ from ivr400.provisioning.views import destination_view, event_view, evidence_vie
 # database driver alone (ivr400.db.lite),
 # and `--help` loads neither.
 
+#: What `destination list --status` can select: the stored states, and an approved one outside its window.
+LIST_STATUSES = [*(s.value for s in WhitelistStatus), "expired", "not_yet_valid"]
 COLUMNS = ["id", "number", "kind", "city", "owner", "owner_kind", "status", "valid_until", "seats"]
 ENTERPRISE_OPTION = click.option("--enterprise", "enterprise_ref", default=None,
                                  help="Enterprise id or name (when a number is registered by several).")
@@ -43,7 +46,8 @@ def add(number: str, enterprise_ref: str, owner: str, owner_kind: str, relations
 
 @destination.command("list")
 @click.option("--enterprise", "enterprise_ref", default=None)
-@click.option("--status", default=None, help="pending, approved, rejected, revoked, expired.")
+@click.option("--status", type=click.Choice(LIST_STATUSES), default=None,
+              help="Only destinations whose effective status is this.")
 @json_option
 @handle_errors
 def list_(enterprise_ref: str | None, status: str | None, as_json: bool) -> None:

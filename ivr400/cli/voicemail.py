@@ -46,7 +46,7 @@ def sync(spool_dir: Path | None, cdr_csv: Path | None, as_json: bool) -> None:
 
 @voicemail.command("list")
 @click.option("--hotline", default=None, help="Only this 400 number.")
-@click.option("--limit", type=click.IntRange(1, None), default=None, help="At most this many, newest first.")
+@click.option("--limit", type=click.IntRange(1, 1_000_000), default=None, help="At most this many, newest first.")
 @json_option
 @handle_errors
 def list_(hotline: str | None, limit: int | None, as_json: bool) -> None:

@@ -118,3 +118,17 @@ def test_db_upgrade_refuses_a_database_migrated_by_a_newer_ivr400(tmp_path: Path
 def test_db_upgrade_names_an_unknown_target_revision(cli: CliRun) -> None:
     assert "Can't locate revision identified by 'nonsense'" in refused(cli("db", "upgrade", "nonsense", ok=False),
                                                                          "revision")
+
+
+def test_a_limit_past_what_a_database_integer_holds_is_a_usage_error(any_cli: CliRun) -> None:
+    """SQLite raised OverflowError (a traceback) and PostgreSQL blamed the database: the limit is named."""
+    for args in (["call", "attempts", "4008123456"], ["voicemail", "list"]):
+        result = any_cli(*args, "--limit", str(2**63), ok=False)
+        assert result.exit_code == 2 and "'--limit'" in result.stderr and "Traceback" not in result.output, result
+
+
+@pytest.mark.parametrize("status", ["bogus", "Expired", " expired", ""])
+def test_an_unknown_destination_status_is_named_not_matched_by_nothing(any_cli: CliRun, status: str) -> None:
+    result = any_cli("destination", "list", "--status", status, ok=False)
+    assert result.exit_code == 2 and "'--status'" in result.stderr and "not_yet_valid" in result.stderr, result
+    assert "approved" in any_cli("destination", "list", "--status", "approved", "--json").output

@@ -41,6 +41,12 @@ def test_help_lists_every_group_without_importing_any() -> None:
     assert [m for m in modules if m.startswith("ivr400.cli.")] == []
 
 
+def test_db_help_loads_no_migrations() -> None:
+    """Migrations load only for the commands that run them: `ivr400 db --help` imports no Alembic."""
+    modules = loaded_after("from ivr400.cli import main; main(['db', '--help'])")
+    assert heavy(modules, ("sqlalchemy",)) == []
+
+
 @pytest.mark.parametrize("args", [["hotline", "list"], ["destination", "list", "--json"], ["seat", "list"],
                                   ["department", "list", "4008123456"], ["whitelist", "expiring"],
                                   ["destination", "show", "010-62345678"], ["whitelist", "check", "010 6234 5679"]])
