@@ -1,13 +1,15 @@
-"""概览: today's calls, answered, missed, callers to call back, authorizations expiring within 30 days."""
+"""概览: today's calls, answered, missed, callers to call back (the 未接回拨 list's pending entries, the same count
+its page shows), authorizations expiring within 30 days."""
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy import func, select
 
 from ivr400.cdr.cdr_model import MISSED_DISPOSITIONS
-from ivr400.cdr.cdr_store import missed_callers
+from ivr400.db.models import CallbackEntry
 from ivr400.web.context import Principal, config, principal, repository
 from ivr400.web.pages import DISPLAY_ZONE, render
 from ivr400.web.scope import RecordFilter, Repository
@@ -28,7 +30,8 @@ def overview(request: Request, who: Principal = Depends(principal), repo: Reposi
     now = config(request).now()
     start, end = day_bounds(now)
     today = repo.call_records(RecordFilter(since=start, until=end, limit=100_000))
-    callbacks = sum(missed_callers(repo.session, number)["callers_count"] for number in repo.hotline_numbers())
+    callbacks = repo.session.scalar(select(func.count()).select_from(CallbackEntry).where(
+        CallbackEntry.hotline.in_(repo.hotline_numbers() or [""]), CallbackEntry.status == "pending"))
     stats = {
         "calls": len(today),
         "answered": sum(1 for r in today if r.disposition == "answered"),

@@ -26,6 +26,18 @@ def test_overview_counts_today_for_the_own_enterprise_only(web, clients) -> None
     assert 'id="stat-calls">4<' in admin
 
 
+def test_overview_callers_to_call_back_are_the_callback_lists_pending_entries(web, clients) -> None:
+    """待回拨 on the overview is the count the 未接回拨 page shows: an entry handled there leaves it."""
+    from ivr400.db.models import CallbackEntry
+
+    with Session(web.engine) as s:
+        entry = s.scalars(select(CallbackEntry).where(CallbackEntry.status == "pending")).first()
+        assert entry is not None
+        entry.status = "called_back"
+        s.commit()
+    assert 'id="stat-callbacks">0<' in clients["op-a"].get("/").text
+
+
 def test_move_seat_down_and_up_changes_hunt_order_and_is_audited(web, clients) -> None:
     c = clients["op-a"]
     dept = web.a.department
