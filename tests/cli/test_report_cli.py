@@ -98,3 +98,16 @@ def test_billing_tariff_topup_balance_usage(loaded) -> None:  # noqa: ANN001, F8
     assert u["billed_min"] == 0 and u["hotline"] == hotline
     r = loaded("billing", "balance", OTHER, ok=False)
     assert r.exit_code != 0 and "hotline:" in r.stderr
+
+
+def test_dates_out_of_range_name_the_field(loaded) -> None:  # noqa: ANN001, F811
+    loaded("demo")
+    hotline = next(h["number"] for h in js(loaded, "hotline", "list"))
+    for args in (["report", "repeat", "--until", "9999-12-31"], ["report", "summary", "--since", "0001-01-01"],
+                 ["report", "traffic", "--until", "9999-12-31 23:00"], ["cdr", "list", "--until", "9999-12-31"],
+                 ["cdr", "missed", "--since", "0001-01-01"],
+                 ["billing", "usage", hotline, "--until", "9999-12-31"]):
+        r = loaded(*args, ok=False)
+        field = "until" if "--until" in args else "since"
+        assert (r.exit_code, r.stderr.splitlines()[-1]) == (
+            1, f"error: {field}: {args[-1]!r} is out of range: give a day from 1970-01-01 to 2999-12-31"), args

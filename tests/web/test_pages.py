@@ -307,3 +307,16 @@ def test_block_list_csv_import_all_or_nothing_with_a_report_per_line(web, client
     assert count() == before + 2
     r = c.post(url, data={"csrf_token": c.csrf}, files={"file": ("x.csv", b"\xff\xfe\x00", "text/csv")})
     assert r.status_code == 400 and "file: not UTF-8 text" in r.text
+
+
+def test_date_filters_out_of_range_are_field_errors(web, clients) -> None:
+    c = clients["op-a"]
+    for path in ("/reports", "/records"):
+        for field, day in (("until", "9999-12-31"), ("since", "0001-01-01")):
+            r = c.get(path, params={field: day})
+            assert r.status_code == 400 and "is out of range" in r.text, (path, field)
+    for path, params in (("/reports.csv", {"table": "repeat", "until": "9999-12-31"}),
+                         ("/records.csv", {"until": "9999-12-31"})):
+        r = c.get(path, params=params)
+        assert r.status_code == 400 and "until" in r.text and "out of range" in r.text, path
+    assert c.get("/reports", params={"since": "2026-06-01", "until": "2026-05-01"}).status_code == 400
