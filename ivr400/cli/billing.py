@@ -5,9 +5,11 @@
     ivr400 billing balance 4008001234
     ivr400 billing usage 4008001234 --since 2026-11-01 --until 2026-11-30
 
-Amounts in yuan (two decimals at most); stored in fen. The zero-balance choice (keep | prompt) is stored and
-enforced by the controller at call entry for a hotline with an account: `prompt` plays 余额不足 and ends the
-call, `keep` routes it and flags it in the controller's log (the static plan, controller down, routes).
+Amounts in yuan (two decimals at most); stored in fen. Billing is on for a hotline once its tariff is above 0;
+then the zero-balance choice (keep | prompt) is enforced by the controller at call entry: `prompt` plays 余额不足
+and ends the call, `keep` routes it and flags it 欠费接通 (the static plan, controller down, routes). A hotline
+with no tariff is free: never stopped nor flagged, whatever its balance (`billing balance` shows `billing: off`
+and the verdict the controller applies). `billing tariff N` alone shows the settings and writes nothing.
 """
 from __future__ import annotations
 
@@ -58,7 +60,8 @@ def tariff(hotline_ref: str, per_minute: str | None, reminder: str | None, zero_
                 service_level_s=service_level_s, abandon_ignore_s=abandon_ignore_s)
             data = {"hotline": number, "tariff_yuan_per_min": _yuan(row.tariff_fen_per_min),
                     "reminder_yuan": _yuan(row.reminder_fen), "zero_balance": row.zero_balance,
-                    "zero_balance_enforced": True, "service_level_s": row.service_level_s,
+                    "billing": "on" if row.tariff_fen_per_min > 0 else "off",
+                    "zero_balance_enforced": row.tariff_fen_per_min > 0, "service_level_s": row.service_level_s,
                     "abandon_ignore_s": row.abandon_ignore_s}
     except BillingError as exc:
         raise CommandError(str(exc)) from exc

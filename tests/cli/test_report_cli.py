@@ -111,3 +111,19 @@ def test_dates_out_of_range_name_the_field(loaded) -> None:  # noqa: ANN001, F81
         field = "until" if "--until" in args else "since"
         assert (r.exit_code, r.stderr.splitlines()[-1]) == (
             1, f"error: {field}: {args[-1]!r} is out of range: give a day from 1970-01-01 to 2999-12-31"), args
+
+
+def test_billing_tariff_alone_writes_nothing_and_a_free_hotline_is_never_flagged(loaded) -> None:  # noqa: ANN001, F811
+    loaded("demo")
+    hotline = next(h["number"] for h in js(loaded, "hotline", "list"))
+    before = loaded.snapshot()
+    shown = js(loaded, "billing", "tariff", hotline)
+    assert (shown["tariff_yuan_per_min"], shown["billing"], shown["zero_balance_enforced"]) == ("0.00", "off", False)
+    assert loaded.snapshot() == before  # viewing creates no hotline_account row
+    loaded("billing", "tariff", hotline, "--service-level-s", "30")
+    b = js(loaded, "billing", "balance", hotline)
+    assert (b["balance_yuan"], b["billing"], b["verdict"], b["low"]) == ("0.00", "off", "routed", False)
+    assert "余额不足" not in loaded("billing", "balance", hotline).output
+    js(loaded, "billing", "tariff", hotline, "--per-minute", "0.12")
+    b = js(loaded, "billing", "balance", hotline)
+    assert (b["billing"], b["verdict"], b["zero_balance_enforced"]) == ("on", "routed, flagged 欠费接通", True)

@@ -320,3 +320,9 @@ def test_date_filters_out_of_range_are_field_errors(web, clients) -> None:
         r = c.get(path, params=params)
         assert r.status_code == 400 and "until" in r.text and "out of range" in r.text, path
     assert c.get("/reports", params={"since": "2026-06-01", "until": "2026-05-01"}).status_code == 400
+
+
+def test_billing_page_says_the_zero_balance_choice_is_enforced(web, clients) -> None:
+    page = clients["op-a"].get("/billing")
+    assert page.status_code == 200 and "暂未在呼叫中执行" not in page.text
+    assert "余额为零时,每个来电接入时按所选方式处理" in page.text and "未计费(不拦截)" in page.text
