@@ -129,8 +129,11 @@ def usage_(hotline_ref: str, since: str | None, until: str | None, tz_name: str 
     try:
         with app().session() as s:
             zones = Zones(tz_name, hotline_zones(s), number)
-            data = usage(s, number, parse_when(since, "since", zones.default),
-                         parse_when(until, "until", zones.default, end_of_day=True))
+            start = parse_when(since, "since", zones.default)
+            end = parse_when(until, "until", zones.default, end_of_day=True)
+            if start and end and end <= start:
+                raise CommandError("until: must be after --since")
+            data = usage(s, number, start, end)
     except BillingError as exc:
         raise CommandError(str(exc)) from exc
     emit(_shown(data), as_json)

@@ -50,12 +50,15 @@ def _filters(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def _build(hotline_ref: str | None, department: str | None, since: str | None, until: str | None,
            tz_name: str | None) -> Any:  # noqa: ANN401
-    from ivr400.cdr.reports import ReportFilter
+    from ivr400.cdr.reports import ReportFilter, known_filter
 
     hotline = _hotline(hotline_ref)
     if department is not None and not all(part.isdigit() and len(part) == 1 for part in department.split(".")):
         raise CommandError(f"department: {department!r} is not a key path (e.g. 2 or 2.1)")
     with app().session() as s:
+        unknown = known_filter(s, hotline, department)
+        if unknown:
+            raise CommandError(unknown)
         zones = Zones(tz_name, hotline_zones(s), hotline)
     start = parse_when(since, "since", zones.default)
     end = parse_when(until, "until", zones.default, end_of_day=True)

@@ -127,3 +127,21 @@ def test_billing_tariff_alone_writes_nothing_and_a_free_hotline_is_never_flagged
     js(loaded, "billing", "tariff", hotline, "--per-minute", "0.12")
     b = js(loaded, "billing", "balance", hotline)
     assert (b["billing"], b["verdict"], b["zero_balance_enforced"]) == ("on", "routed, flagged 欠费接通", True)
+
+
+def test_unknown_hotline_or_department_and_a_reversed_range_are_refused(loaded) -> None:  # noqa: ANN001, F811
+    loaded("demo")
+    hotline = next(h["number"] for h in js(loaded, "hotline", "list"))
+    for command in ("repeat", "summary", "traffic"):
+        r = loaded("report", command, "--hotline", "4009999999", ok=False)
+        assert (r.exit_code, r.stderr.splitlines()[-1]) == (1, "error: hotline: no hotline 4009999999"), command
+    r = loaded("report", "summary", "--department", "9", ok=False)
+    assert (r.exit_code, r.stderr.splitlines()[-1]) == (1, "error: department: no department 9")
+    r = loaded("report", "summary", "--hotline", HOTLINE, "--department", "9", ok=False)
+    assert r.stderr.splitlines()[-1] == f"error: department: no department 9 on {HOTLINE}"
+    # a department of the hotline with no call yet, and one only the counted calls know, are fine
+    demo_dept = js(loaded, "department", "list", hotline)[0]
+    assert js(loaded, "report", "summary", "--hotline", hotline, "--department", demo_dept["key"])["offered"] == 0
+    assert js(loaded, "report", "summary", "--department", "2.1")["offered"] == 1
+    r = loaded("billing", "usage", hotline, "--since", "2026-11-30", "--until", "2026-11-01", ok=False)
+    assert (r.exit_code, r.stderr.splitlines()[-1]) == (1, "error: until: must be after --since")
