@@ -145,3 +145,35 @@ def test_unknown_hotline_or_department_and_a_reversed_range_are_refused(loaded) 
     assert js(loaded, "report", "summary", "--department", "2.1")["offered"] == 1
     r = loaded("billing", "usage", hotline, "--since", "2026-11-30", "--until", "2026-11-01", ok=False)
     assert (r.exit_code, r.stderr.splitlines()[-1]) == (1, "error: until: must be after --since")
+
+
+def test_replaying_cdrs_after_a_tariff_change_charges_nothing_again(cli) -> None:  # noqa: ANN001
+    """docs/reports.md: replaying changes nothing; a new tariff reaches past calls only through `report rebuild`.
+    And the import says when it wrote a fact under an unchanged record (the 欠费接通 flag)."""
+    import sqlite3
+
+    from tests.cli.test_cdr_cli import T0, cdr_line
+
+    cli("demo")
+    hotline = next(h["number"] for h in js(cli, "hotline", "list"))
+    path = cli.tmp / "ivr400.csv"
+    path.write_text(cdr_line("t1", 1, "13800000001", T0, "ANSWERED", hotline=hotline, duration=62)
+                    + cdr_line("t2", 2, "13800000002", T0 + 600, "ANSWERED", hotline=hotline, duration=62))
+    assert js(cli, "cdr", "import", "--csv", str(path))["inserted"] == 2
+    assert js(cli, "billing", "balance", hotline)["charged_yuan"] == "0.00"  # tariff 0 when the calls were written
+    cli("billing", "tariff", hotline, "--per-minute", "0.12")
+    again = js(cli, "cdr", "import", "--csv", str(path), "--from-start")
+    assert (again["inserted"], again["updated"], again["unchanged"]) == (0, 0, 2)
+    assert js(cli, "billing", "balance", hotline)["charged_yuan"] == "0.00"
+    # the controller flagged t2 at call entry after it was imported: the replay copies the flag and says so
+    conn = sqlite3.connect(cli.db_file)
+    conn.execute("INSERT INTO balance_flag (uniqueid, hotline, balance_fen, at) VALUES ('t2', ?, 0, ?)",
+                 (hotline, "2026-11-26 01:13:20.000000"))
+    conn.commit()
+    conn.close()
+    again = js(cli, "cdr", "import", "--csv", str(path), "--from-start")
+    assert (again["inserted"], again["updated"], again["unchanged"]) == (0, 1, 1)
+    assert [r["balance_flagged"] for r in js(cli, "cdr", "list")] == [True, False]
+    # `report rebuild` applies the tariff of now: 60 s of talk = 1 started minute, × 2 calls × 0.12
+    cli("report", "rebuild")
+    assert js(cli, "billing", "balance", hotline)["charged_yuan"] == "0.24"
