@@ -8,8 +8,8 @@ ivr400.routing.limits.balance_verdict; the static plan (controller down) routes.
 """
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import func, select
@@ -31,17 +31,25 @@ class BillingError(ValueError):
         self.field = field_name
 
 
+#: Yuan as an operator types it: digits, at most two decimals (no exponent, sign, NaN or grouping).
+_YUAN = re.compile(r"(\d{1,12})(?:\.(\d{1,2}))?")
+
+
 def parse_yuan(text: str, field_name: str, *, positive: bool = False) -> int:
-    """``12.5`` / ``12.50`` / ``0.01`` (yuan) → fen. Raises BillingError(field_name) for anything else."""
-    try:
-        value = Decimal(text.strip())
-    except (InvalidOperation, AttributeError) as exc:
-        raise BillingError(field_name, f"{text!r} is not an amount in yuan (e.g. 100 or 0.15)") from exc
-    if not value.is_finite() or value != value.quantize(Decimal("0.01")):
-        raise BillingError(field_name, f"{text!r}: at most two decimals (fen)")
-    if value < 0 or (positive and value == 0):
-        raise BillingError(field_name, f"{text!r} must be {'more than' if positive else 'at least'} 0")
-    fen = int(value * 100)
+    """``12.5`` / ``12.50`` / ``0.01`` / ``100`` (yuan) → fen. Raises BillingError(field_name) for anything else:
+    empty, an exponent (``1e3``), NaN, a sign, more than two decimals, 0 when `positive`, over 10**10 yuan."""
+    value = text.strip() if isinstance(text, str) else ""
+    if value.startswith("-") and _YUAN.fullmatch(value[1:]):
+        raise BillingError(field_name, f"{text!r} is negative: give {'more than' if positive else 'at least'} 0")
+    match = _YUAN.fullmatch(value)
+    if match is None:
+        if re.fullmatch(r"\d+\.\d{3,}", value):
+            raise BillingError(field_name, f"{text!r}: at most two decimals (fen)")
+        raise BillingError(field_name, f"{text!r} is not an amount in yuan: digits with at most two decimals "
+                                       "(e.g. 100 or 0.15)")
+    fen = int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
+    if positive and fen == 0:
+        raise BillingError(field_name, f"{text!r} must be more than 0")
     if fen > 10**12:
         raise BillingError(field_name, f"{text!r} is too large")
     return fen

@@ -5,11 +5,12 @@
     ivr400 billing balance 4008001234
     ivr400 billing usage 4008001234 --since 2026-11-01 --until 2026-11-30
 
-Amounts in yuan (two decimals at most); stored in fen. Billing is on for a hotline once its tariff is above 0;
-then the zero-balance choice (keep | prompt) is enforced by the controller at call entry: `prompt` plays 余额不足
-and ends the call, `keep` routes it and flags it 欠费接通 (the static plan, controller down, routes). A hotline
-with no tariff is free: never stopped nor flagged, whatever its balance (`billing balance` shows `billing: off`
-and the verdict the controller applies). `billing tariff N` alone shows the settings and writes nothing.
+Amounts in yuan: digits with two decimals at most (100, 0.15; not 1e3, NaN or -5); stored in fen. Billing is
+on for a hotline once its tariff is above 0; then the zero-balance choice (keep | prompt) is enforced by the
+controller at call entry: `prompt` plays 余额不足 and ends the call, `keep` routes it and flags it 欠费接通 (the
+static plan, controller down, routes). A hotline with no tariff is free: never stopped nor flagged, whatever its
+balance (`billing balance` shows `billing: off` and the verdict the controller applies). `billing tariff N` alone
+shows the settings and writes nothing.
 """
 from __future__ import annotations
 
@@ -55,8 +56,9 @@ def tariff(hotline_ref: str, per_minute: str | None, reminder: str | None, zero_
     try:
         with app().session() as s:
             row = set_account(
-                s, number, tariff_fen_per_min=parse_yuan(per_minute, "per_minute") if per_minute else None,
-                reminder_fen=parse_yuan(reminder, "reminder") if reminder else None, zero_balance=zero_balance,
+                s, number,
+                tariff_fen_per_min=None if per_minute is None else parse_yuan(per_minute, "per_minute"),
+                reminder_fen=None if reminder is None else parse_yuan(reminder, "reminder"), zero_balance=zero_balance,
                 service_level_s=service_level_s, abandon_ignore_s=abandon_ignore_s)
             data = {"hotline": number, "tariff_yuan_per_min": _yuan(row.tariff_fen_per_min),
                     "reminder_yuan": _yuan(row.reminder_fen), "zero_balance": row.zero_balance,
@@ -68,7 +70,7 @@ def tariff(hotline_ref: str, per_minute: str | None, reminder: str | None, zero_
     emit(data, as_json)
 
 
-@billing.command("topup")
+@billing.command("topup", context_settings={"ignore_unknown_options": True})  # `topup N -5`: an amount, refused
 @click.argument("hotline_ref")
 @click.argument("amount")
 @click.option("--note", default=None, help="Where the money came from (at most 200 characters).")

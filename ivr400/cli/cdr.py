@@ -103,7 +103,7 @@ class Zones:
     """
 
     def __init__(self, explicit: str | None, by_hotline: dict[str, str], hotline: str | None) -> None:
-        self.explicit = _zone(explicit) if explicit else None
+        self.explicit = _zone(explicit) if explicit is not None else None  # --tz '' is refused
         self.by_hotline = by_hotline
         shared = set(by_hotline.values())
         name = by_hotline.get(hotline or "") or (shared.pop() if len(shared) == 1 else DEFAULT_ZONE)

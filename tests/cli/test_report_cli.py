@@ -177,3 +177,22 @@ def test_replaying_cdrs_after_a_tariff_change_charges_nothing_again(cli) -> None
     # `report rebuild` applies the tariff of now: 60 s of talk = 1 started minute, × 2 calls × 0.12
     cli("report", "rebuild")
     assert js(cli, "billing", "balance", hotline)["charged_yuan"] == "0.24"
+
+
+def test_empty_options_and_amounts_that_are_not_plain_yuan_are_refused(loaded) -> None:  # noqa: ANN001, F811
+    loaded("demo")
+    hotline = next(h["number"] for h in js(loaded, "hotline", "list"))
+    before = loaded.snapshot()
+    for args, message in (
+            (["billing", "tariff", hotline, "--per-minute", ""], "error: per_minute: '' is not an amount in yuan"),
+            (["billing", "tariff", hotline, "--reminder", " "], "error: reminder: ' ' is not an amount in yuan"),
+            (["report", "repeat", "--tz", ""], "error: tz: unknown time zone ''"),
+            (["cdr", "list", "--tz", ""], "error: tz: unknown time zone ''"),
+            (["billing", "topup", hotline, "1e3"], "error: amount: '1e3' is not an amount in yuan"),
+            (["billing", "topup", hotline, "NaN"], "error: amount: 'NaN' is not an amount in yuan"),
+            (["billing", "topup", hotline, "-5"], "error: amount: '-5' is negative: give more than 0"),
+            (["billing", "topup", hotline, "10.005"], "error: amount: '10.005': at most two decimals (fen)")):
+        r = loaded(*args, ok=False)
+        assert r.exit_code == 1 and r.stderr.splitlines()[-1].startswith(message), (args, r.stderr)
+    assert loaded.snapshot() == before
+    assert js(loaded, "billing", "topup", hotline, "1000.5")["topups_yuan"] == "1000.50"
