@@ -196,3 +196,11 @@ def test_empty_options_and_amounts_that_are_not_plain_yuan_are_refused(loaded) -
         assert r.exit_code == 1 and r.stderr.splitlines()[-1].startswith(message), (args, r.stderr)
     assert loaded.snapshot() == before
     assert js(loaded, "billing", "topup", hotline, "1000.5")["topups_yuan"] == "1000.50"
+
+
+def test_repeat_json_times_are_in_the_enterprise_zone_and_named(loaded) -> None:  # noqa: ANN001, F811
+    top = js(loaded, "report", "repeat")[0]
+    listed = js(loaded, "cdr", "list", "--caller", top["caller"])
+    assert top["timezone"] == listed[0]["timezone"]
+    assert top["last_call"] == max(r["started_at"] for r in listed)  # the same ISO text, the same offset
+    assert js(loaded, "report", "repeat", "--tz", "UTC")[0]["timezone"] == "UTC"
