@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # SQLAlchemy and the models only for the commands that open a
     from ivr400.db.models import CallRecord
 
 LIST_COLUMNS = ["id", "started", "hotline", "caller", "region", "keys", "dept", "seat", "disposition",
-                "talk_s", "duration_s", "decided_by"]
+                "talk_s", "duration_s", "decided_by", "flag"]
 MISSED_COLUMNS = ["hotline", "caller", "region", "missed", "first_missed", "last_missed", "last_disposition"]
 TZ_HELP = ("Time zone for --since/--until and the times shown (default: each hotline's enterprise's; "
            "for input, that of --hotline or the one all enterprises share, else Asia/Shanghai).")
@@ -134,6 +134,7 @@ def _row_for_table(row: CallRecord | SimpleNamespace, tz: ZoneInfo) -> dict[str,
         "talk_s": row.billsec if row.answered_at is not None else None,
         "duration_s": row.duration_s,
         "decided_by": row.decided_by,
+        "flag": "欠费接通" if row.balance_flagged else "",  # routed at a zero balance (choice keep)
     }
 
 

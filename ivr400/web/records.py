@@ -25,7 +25,7 @@ router = APIRouter()
 PAGE_LIMIT = 200
 EXPORT_LIMIT = 100_000
 CSV_COLUMNS = ("id", "started_at", "hotline", "caller", "caller_province", "caller_city", "key_path", "department",
-               "seat", "disposition", "billsec", "duration_s")
+               "seat", "disposition", "billsec", "duration_s", "balance_flagged")
 
 
 @dataclass
@@ -86,6 +86,6 @@ def export(request: Request, repo: Repository = Depends(repository)) -> Response
     for r in repo.call_records(parsed.filter):
         writer.writerow([r.id, local(r.started_at, "%Y-%m-%d %H:%M:%S"), r.hotline, r.caller, r.caller_province,
                          r.caller_city, r.key_path, r.department, seat_label(r.seat), r.disposition, r.billsec,
-                         r.duration_s])
+                         r.duration_s, int(r.balance_flagged)])
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="call-records.csv"'})

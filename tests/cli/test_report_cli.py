@@ -174,6 +174,9 @@ def test_replaying_cdrs_after_a_tariff_change_charges_nothing_again(cli) -> None
     again = js(cli, "cdr", "import", "--csv", str(path), "--from-start")
     assert (again["inserted"], again["updated"], again["unchanged"]) == (0, 1, 1)
     assert [r["balance_flagged"] for r in js(cli, "cdr", "list")] == [True, False]
+    table = cli("cdr", "list").output.splitlines()
+    assert table[0].split()[-1] == "flag"
+    assert [line.rstrip().endswith("欠费接通") for line in table if hotline in line] == [True, False]  # t2, t1
     # `report rebuild` applies the tariff of now: 60 s of talk = 1 started minute, × 2 calls × 0.12
     cli("report", "rebuild")
     assert js(cli, "billing", "balance", hotline)["charged_yuan"] == "0.24"

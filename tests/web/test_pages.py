@@ -1,6 +1,9 @@
 """The pages over HTTP on the provisioning services: each change lands in the database with its audit entry."""
 from __future__ import annotations
 
+import csv as csv_module
+import io
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -174,6 +177,9 @@ def test_records_filter_and_csv_export(web, clients) -> None:
         s.execute(update(CallRecord).where(CallRecord.id == flagged).values(balance_flagged=True))
     rows = c.get("/records").text.split("data-record=")[1:]
     assert [r.split('"')[1] for r in rows if "欠费接通" in r] == [str(flagged)]
+    exported = list(csv_module.DictReader(io.StringIO(c.get("/records.csv").text.lstrip("\ufeff"))))
+    assert {r["id"] for r in exported if r["balance_flagged"] == "1"} == {str(flagged)}
+    assert {r["balance_flagged"] for r in exported} == {"0", "1"}
 
 
 def test_simulator_uses_the_controllers_decision(web, clients) -> None:
