@@ -16,7 +16,7 @@ Pure functions; no clock is read here.
 """
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone, tzinfo
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -84,3 +84,32 @@ def format_moment(moment: datetime, *, end: bool = False, seconds: bool = False)
         day = moment.date() - timedelta(days=1)
         return f"{day.isoformat()} 24:00{':00' if seconds else ''} {label}"
     return f"{moment.strftime('%Y-%m-%d %H:%M:%S' if seconds else '%Y-%m-%d %H:%M')} {label}"
+
+
+#: The local times a date filter may name: call records start after 1970 (Asterisk's uniqueids count Unix
+#: seconds), and the far bound keeps every zone's end of day inside what `datetime` and the databases represent.
+EARLIEST = datetime(1970, 1, 1)
+LATEST = datetime(3000, 1, 1)
+
+
+def parse_bound(text: str, tz: tzinfo, *, end_of_day: bool = False) -> datetime:
+    """A date filter an operator typed → aware UTC.
+
+    `text`: ``YYYY-MM-DD`` or ``YYYY-MM-DD HH:MM[:SS]`` (in `tz`), or ISO 8601 with an offset. A bare date as
+    an upper bound (`end_of_day=True`) means the end of that day, the next local midnight (``--until 2026-06-01``
+    includes the 1st). Raises ValueError with the reason — not a date, or a local time outside
+    1970-01-01 00:00 … 2999-12-31 24:00 — for input no filter can use (never OverflowError).
+    """
+    value = text.strip()
+    try:
+        if len(value) == 10:
+            moment = datetime.fromisoformat(date.fromisoformat(value).isoformat())
+        else:
+            moment = datetime.fromisoformat(value.replace(" ", "T", 1))
+    except ValueError:
+        raise ValueError(f"{text[:40]!r} is not a date (YYYY-MM-DD) or time (YYYY-MM-DD HH:MM)") from None
+    if not EARLIEST <= moment.replace(tzinfo=None) < LATEST:
+        raise ValueError(f"{text[:40]!r} is out of range: give a day from 1970-01-01 to 2999-12-31")
+    if len(value) == 10 and end_of_day:
+        moment += timedelta(days=1)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=tz)).astimezone(timezone.utc)

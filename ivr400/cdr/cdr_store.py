@@ -93,6 +93,9 @@ def region_lookup(session: Session) -> RegionLookup:
 
 @dataclass
 class UpsertStats:
+    """Calls written: new rows; rows whose call record or fact row (charge, 欠费接通 flag, roll-ups) changed; rows
+    whose record and fact stayed as they were."""
+
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
@@ -131,6 +134,7 @@ def upsert_calls(session: Session, calls: Iterable[Call], source: str,
     if not batch:
         return stats
     facts: list[Call] = []
+    same: list[str] = []  # records unchanged: "unchanged" only if their fact is too
     existing: dict[str, CallRecord] = {}
     for ids in _chunks(sorted(batch), _IN_CHUNK):
         stmt = select(CallRecord).where(CallRecord.uniqueid.in_(ids)).with_for_update()
@@ -151,13 +155,16 @@ def upsert_calls(session: Session, calls: Iterable[Call], source: str,
         if node is not None and row.node is None:
             row.node = node
         if merged.values() == before.values():
-            stats.unchanged += 1
+            same.append(uid)
             continue
         for name, value in merged.values().items():
             setattr(row, name, value)
         stats.updated += 1
     session.flush()
-    apply_calls(session, facts)  # the fact rows and hourly roll-ups, in the same transaction
+    changed: set[str] = set()
+    apply_calls(session, facts, changed_ids=changed)  # the fact rows and hourly roll-ups, in the same transaction
+    stats.unchanged = sum(uid not in changed for uid in same)
+    stats.updated += len(same) - stats.unchanged  # a fact (charge, flag, roll-ups) written under an unchanged record
     return stats
 
 

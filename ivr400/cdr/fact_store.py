@@ -326,11 +326,13 @@ _NOTED: CompoundSelect = union_all(
 
 
 def apply_calls(session: Session, calls: Iterable[Call],
-                settings: dict[str, AccountSettings] | None = None) -> int:
+                settings: dict[str, AccountSettings] | None = None, changed_ids: set[str] | None = None) -> int:
     """Write (or rewrite) the fact row of each call and move its roll-ups; flushes, no commit.
 
-    A fact already stored keeps its hunt start, talk time and rung seats when the new view lacks them (a call
-    record read back from the database has none). Returns the number of facts written or changed.
+    A fact already stored keeps its hunt start and talk time when the new view lacks them (a call record read
+    back from the database has none), the seats it rang (a view adds seats, never drops any) and, once charged,
+    the tariff it was charged at. Returns the
+    number of facts written or changed; their uniqueids are added to `changed_ids` when given.
     """
     calls = list(calls)
     if settings is None:
@@ -365,14 +367,22 @@ def apply_calls(session: Session, calls: Iterable[Call],
                     and call.disposition == "answered" and old["disposition"] == "answered":
                 # a fact with the hunt's start came from the dialplan that also notes the seat's answer
                 call = _with(call, seat_answered_at=old["answered_at"])
-            if not call.seats_rung and old["seats_rung"]:
-                call = _with(call, seats_rung=tuple(old["seats_rung"].split("&")))
-        new = derive_fact(call, acct.tariff_fen_per_min)
+            if old["seats_rung"]:  # a partial view (one CDR leg of several) adds seats, never drops any
+                known = tuple(old["seats_rung"].split("&"))
+                if not set(known) <= set(call.seats_rung):
+                    call = _with(call, seats_rung=known + tuple(x for x in call.seats_rung if x not in known))
+        # A call already charged keeps the tariff it was charged at (replaying CDRs after a tariff change is not a
+        # re-charge; `rebuild` is): only a call billed for the first time takes the tariff of now.
+        tariff = old["charge_fen"] // old["billed_min"] if old is not None and old["billed_min"] else \
+            acct.tariff_fen_per_min
+        new = derive_fact(call, tariff)
         flag = call.uniqueid in flagged
         if old == new:
             if row is not None and flag and not row.balance_flagged:
                 row.balance_flagged = True
                 changed += 1
+                if changed_ids is not None:
+                    changed_ids.add(call.uniqueid)
             continue
         survey = row.survey_score if row is not None else None
         if old is not None and row is not None:
@@ -391,6 +401,8 @@ def apply_calls(session: Session, calls: Iterable[Call],
         _add(deltas, new, acct.thresholds, survey, +1, callers)
         _callbacks(session, old, new, acct.enterprise_id)
         changed += 1
+        if changed_ids is not None:
+            changed_ids.add(call.uniqueid)
     session.flush()
     _flush(session, deltas)
     _flush_callers(session, callers)

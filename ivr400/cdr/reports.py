@@ -22,7 +22,7 @@ from sqlalchemy import Select, and_, case, func, select
 from sqlalchemy.orm import Session
 
 from ivr400.cdr.metrics import COUNT_FIELDS, Counts, measures
-from ivr400.db.models import CallCaller, CallFact, CallHour
+from ivr400.db.models import CallCaller, CallFact, CallHour, Department, Hotline
 
 __all__ = [
     "BUCKETS",
@@ -30,6 +30,7 @@ __all__ = [
     "ReportFilter",
     "departments",
     "heatmap",
+    "known_filter",
     "regions",
     "repeat_callers",
     "repeat_from_chain",
@@ -57,6 +58,34 @@ class ReportFilter:
     end: datetime | None = None
     department: str | None = None
     tz: tzinfo = field(default=timezone.utc)
+
+
+def known_filter(session: Session, hotline: str | None, department: str | None) -> str | None:
+    """Why a report filter names nothing, else None: ``"hotline: no hotline 4009999999"`` when `hotline` is neither
+    a hotline nor in any counted call; ``"department: no department 9 …"`` when `department` (a key path) is not
+    a department of the hotline (of any hotline without one) now and no counted call went to it."""
+    if hotline is not None:
+        exists = session.scalar(select(Hotline.id).where(Hotline.number == hotline).limit(1))
+        if exists is None and session.scalar(select(CallHour.hour).where(CallHour.hotline == hotline).limit(1)) is None:
+            return f"hotline: no hotline {hotline}"
+    if department is None:
+        return None
+    counted = select(CallHour.hour).where(CallHour.dim == "department", CallHour.key == department)
+    rows = select(Department.id, Department.parent_id, Department.key)
+    if hotline is not None:
+        counted = counted.where(CallHour.hotline == hotline)
+        rows = rows.join(Hotline, Hotline.id == Department.hotline_id).where(Hotline.number == hotline)
+    if session.scalar(counted.limit(1)) is not None:
+        return None
+    tree = {ident: (parent, key) for ident, parent, key in session.execute(rows)}
+
+    def path(ident: int) -> str:
+        parent, key = tree[ident]
+        return key if parent is None or parent not in tree else f"{path(parent)}.{key}"
+
+    if department in {path(ident) for ident in tree}:
+        return None
+    return f"department: no department {department}" + (f" on {hotline}" if hotline else "")
 
 
 def _sums(f: ReportFilter, dim: str, *group: Any, key: str | None = None) -> Select[Any]:  # noqa: ANN401

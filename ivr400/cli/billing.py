@@ -5,9 +5,12 @@
     ivr400 billing balance 4008001234
     ivr400 billing usage 4008001234 --since 2026-11-01 --until 2026-11-30
 
-Amounts in yuan (two decimals at most); stored in fen. The zero-balance choice (keep | prompt) is stored and
-enforced by the controller at call entry for a hotline with an account: `prompt` plays 余额不足 and ends the
-call, `keep` routes it and flags it in the controller's log (the static plan, controller down, routes).
+Amounts in yuan: digits with two decimals at most (100, 0.15; not 1e3, NaN or -5); stored in fen. Billing is
+on for a hotline once its tariff is above 0; then the zero-balance choice (keep | prompt) is enforced by the
+controller at call entry: `prompt` plays 余额不足 and ends the call, `keep` routes it and flags it 欠费接通 (the
+static plan, controller down, routes). A hotline with no tariff is free: never stopped nor flagged, whatever its
+balance (`billing balance` shows `billing: off` and the verdict the controller applies). `billing tariff N` alone
+shows the settings and writes nothing.
 """
 from __future__ import annotations
 
@@ -53,19 +56,21 @@ def tariff(hotline_ref: str, per_minute: str | None, reminder: str | None, zero_
     try:
         with app().session() as s:
             row = set_account(
-                s, number, tariff_fen_per_min=parse_yuan(per_minute, "per_minute") if per_minute else None,
-                reminder_fen=parse_yuan(reminder, "reminder") if reminder else None, zero_balance=zero_balance,
+                s, number,
+                tariff_fen_per_min=None if per_minute is None else parse_yuan(per_minute, "per_minute"),
+                reminder_fen=None if reminder is None else parse_yuan(reminder, "reminder"), zero_balance=zero_balance,
                 service_level_s=service_level_s, abandon_ignore_s=abandon_ignore_s)
             data = {"hotline": number, "tariff_yuan_per_min": _yuan(row.tariff_fen_per_min),
                     "reminder_yuan": _yuan(row.reminder_fen), "zero_balance": row.zero_balance,
-                    "zero_balance_enforced": True, "service_level_s": row.service_level_s,
+                    "billing": "on" if row.tariff_fen_per_min > 0 else "off",
+                    "zero_balance_enforced": row.tariff_fen_per_min > 0, "service_level_s": row.service_level_s,
                     "abandon_ignore_s": row.abandon_ignore_s}
     except BillingError as exc:
         raise CommandError(str(exc)) from exc
     emit(data, as_json)
 
 
-@billing.command("topup")
+@billing.command("topup", context_settings={"ignore_unknown_options": True})  # `topup N -5`: an amount, refused
 @click.argument("hotline_ref")
 @click.argument("amount")
 @click.option("--note", default=None, help="Where the money came from (at most 200 characters).")
@@ -126,8 +131,11 @@ def usage_(hotline_ref: str, since: str | None, until: str | None, tz_name: str 
     try:
         with app().session() as s:
             zones = Zones(tz_name, hotline_zones(s), number)
-            data = usage(s, number, parse_when(since, "since", zones.default),
-                         parse_when(until, "until", zones.default, end_of_day=True))
+            start = parse_when(since, "since", zones.default)
+            end = parse_when(until, "until", zones.default, end_of_day=True)
+            if start and end and end <= start:
+                raise CommandError("until: must be after --since")
+            data = usage(s, number, start, end)
     except BillingError as exc:
         raise CommandError(str(exc)) from exc
     emit(_shown(data), as_json)

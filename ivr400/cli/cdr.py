@@ -11,7 +11,7 @@ import asyncio
 import logging
 import os
 import signal
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
@@ -21,7 +21,7 @@ import click
 
 from ivr400.cdr.cdr_model import DECIDED_BY, DISPOSITIONS, record_view, seat_label
 from ivr400.cli.common import CommandError, app, emit, emit_json, handle_errors, json_option
-from ivr400.localtime import DEFAULT_ZONE, format_moment, iana_zone, to_zone, zone_name
+from ivr400.localtime import DEFAULT_ZONE, format_moment, iana_zone, parse_bound, to_zone, zone_name
 from ivr400.numbers import NumberError, normalize_number, parse_hotline_number
 
 if TYPE_CHECKING:  # SQLAlchemy and the models only for the commands that open a session: `list` reads through
@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # SQLAlchemy and the models only for the commands that open a
     from ivr400.db.models import CallRecord
 
 LIST_COLUMNS = ["id", "started", "hotline", "caller", "region", "keys", "dept", "seat", "disposition",
-                "talk_s", "duration_s", "decided_by"]
+                "talk_s", "duration_s", "decided_by", "flag"]
 MISSED_COLUMNS = ["hotline", "caller", "region", "missed", "first_missed", "last_missed", "last_disposition"]
 TZ_HELP = ("Time zone for --since/--until and the times shown (default: each hotline's enterprise's; "
            "for input, that of --hotline or the one all enterprises share, else Asia/Shanghai).")
@@ -55,18 +55,10 @@ def parse_when(value: str | None, field_name: str, tz: ZoneInfo, *, end_of_day: 
     """
     if value is None:
         return None
-    text = value.strip()
     try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            moment = datetime.combine(day + timedelta(days=1) if end_of_day else day, time(0), tzinfo=tz)
-        else:
-            moment = datetime.fromisoformat(text.replace(" ", "T", 1))
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=tz)
+        return parse_bound(value, tz, end_of_day=end_of_day)
     except ValueError as exc:
-        raise CommandError(f"{field_name}: {value!r} is not a date (YYYY-MM-DD) or time (YYYY-MM-DD HH:MM)") from exc
-    return moment.astimezone(timezone.utc)
+        raise CommandError(f"{field_name}: {exc}") from exc
 
 
 def _hotline(ref: str | None) -> str | None:
@@ -111,7 +103,7 @@ class Zones:
     """
 
     def __init__(self, explicit: str | None, by_hotline: dict[str, str], hotline: str | None) -> None:
-        self.explicit = _zone(explicit) if explicit else None
+        self.explicit = _zone(explicit) if explicit is not None else None  # --tz '' is refused
         self.by_hotline = by_hotline
         shared = set(by_hotline.values())
         name = by_hotline.get(hotline or "") or (shared.pop() if len(shared) == 1 else DEFAULT_ZONE)
@@ -142,6 +134,7 @@ def _row_for_table(row: CallRecord | SimpleNamespace, tz: ZoneInfo) -> dict[str,
         "talk_s": row.billsec if row.answered_at is not None else None,
         "duration_s": row.duration_s,
         "decided_by": row.decided_by,
+        "flag": "欠费接通" if row.balance_flagged else "",  # routed at a zero balance (choice keep)
     }
 
 

@@ -50,12 +50,15 @@ def _filters(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def _build(hotline_ref: str | None, department: str | None, since: str | None, until: str | None,
            tz_name: str | None) -> Any:  # noqa: ANN401
-    from ivr400.cdr.reports import ReportFilter
+    from ivr400.cdr.reports import ReportFilter, known_filter
 
     hotline = _hotline(hotline_ref)
     if department is not None and not all(part.isdigit() and len(part) == 1 for part in department.split(".")):
         raise CommandError(f"department: {department!r} is not a key path (e.g. 2 or 2.1)")
     with app().session() as s:
+        unknown = known_filter(s, hotline, department)
+        if unknown:
+            raise CommandError(unknown)
         zones = Zones(tz_name, hotline_zones(s), hotline)
     start = parse_when(since, "since", zones.default)
     end = parse_when(until, "until", zones.default, end_of_day=True)
@@ -188,15 +191,19 @@ def departments_(as_json: bool, as_csv: bool, **kw: Any) -> None:  # noqa: ANN40
 def repeat_(min_calls: int, limit: int, as_json: bool, as_csv: bool, **kw: Any) -> None:  # noqa: ANN401
     """Callers who called several times (重复来电), most calls first."""
     from ivr400.cdr.reports import repeat_callers
-    from ivr400.localtime import format_moment
+    from ivr400.localtime import format_moment, to_zone, zone_name
 
     f = _build(**kw)
     with app().session() as s:
         rows = repeat_callers(s, f, min_calls, limit)
-    if not as_json:
-        for r in rows:
-            for k in ("first_call", "last_call"):
-                r[k] = format_moment(r[k].astimezone(f.tz), seconds=True) if r[k] else None
+        zones = Zones(kw["tz_name"], hotline_zones(s), None)
+    for r in rows:  # as `cdr list`: each hotline's enterprise's zone (or --tz); JSON names it
+        tz = zones.of(r["hotline"])
+        for k in ("first_call", "last_call"):
+            r[k] = to_zone(r[k], tz) if as_json else (format_moment(r[k].astimezone(tz), seconds=True) if r[k]
+                                                      else None)
+        if as_json:
+            r["timezone"] = zone_name(tz)
     _out(rows, REPEAT_COLUMNS, as_json, as_csv)
 
 

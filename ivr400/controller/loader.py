@@ -48,6 +48,7 @@ from ivr400.db.models import RegionOverride as RegionOverrideRow
 from ivr400.db.models import RegionRule as RegionRuleRow
 from ivr400.db.models import TimeRule as TimeRuleRow
 from ivr400.routing.calendar import Calendar, CalendarEntry
+from ivr400.routing.limits import billing_choice
 from ivr400.routing.model import (
     SWITCHBOARD_KEY,
     Action,
@@ -201,7 +202,8 @@ def load_config(session: Session, now: datetime, *, only: Collection[int] | None
         row.id: row for row in session.execute(of_changed(Hotline.id,
             select(Hotline.id, Hotline.block_mode, Hotline.anonymous_policy, Hotline.refuse_with,
                    Hotline.refuse_prompt, Hotline.after_hours_kind, Hotline.after_hours_department_id,
-                   Hotline.after_hours_prompt, Hotline.caller_cap_per_month, HotlineAccount.zero_balance)
+                   Hotline.after_hours_prompt, Hotline.caller_cap_per_month, HotlineAccount.zero_balance,
+                   HotlineAccount.tariff_fen_per_min)
             .outerjoin(HotlineAccount, HotlineAccount.hotline_id == Hotline.id).where(Hotline.active.is_(True))))
     }
     # A destination approved with a future valid_from becomes routable without any row changing: reload then.
@@ -502,7 +504,8 @@ class _HotlineBuilder:
             block=block,
             voicemail_enabled=base.voicemail_enabled,
             caller_cap_per_month=h.caller_cap_per_month or 0,
-            zero_balance=h.zero_balance,  # None: no billing account, the balance is not looked at
+            # None: billing off (no tariff set), the balance is not looked at
+            zero_balance=billing_choice(h.zero_balance, h.tariff_fen_per_min),
         )
 
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-__all__ = ["ZERO_BALANCE_CHOICES", "BalanceVerdict", "CapVerdict", "balance_verdict", "cap_verdict", "month_start",
-           "split_draw", "weighted_first"]
+__all__ = ["ZERO_BALANCE_CHOICES", "BalanceVerdict", "CapVerdict", "balance_verdict", "billing_choice", "cap_verdict",
+           "month_start", "split_draw", "weighted_first"]
 
 #: The operator's choices at zero balance: keep routing and flag the call, or play the 余额不足 prompt.
 ZERO_BALANCE_CHOICES = ("keep", "prompt")
@@ -79,11 +79,23 @@ class BalanceVerdict:
     reason: str
 
 
+def billing_choice(zero_balance: str | None, tariff_fen_per_min: int | None) -> str | None:
+    """The zero-balance choice the call rules apply: the hotline's ``zero_balance`` when billing is on for it (an
+    account with a tariff above 0 fen/min), else None (``balance_verdict`` then never stops nor flags a call).
+
+    A hotline nobody set a tariff for — no account, or an account holding only report thresholds or a choice — is
+    free: nothing is charged, so a balance of 0 says nothing about money owed.
+    """
+    if zero_balance is None or not tariff_fen_per_min or tariff_fen_per_min <= 0:
+        return None
+    return zero_balance
+
+
 def balance_verdict(choice: str | None, balance_fen: int | None) -> BalanceVerdict:
     """The zero-balance rule (话费余额). ``choice``: the hotline's ``zero_balance`` (``keep`` | ``prompt``), None
-    for a hotline without a billing account (never stopped nor flagged). ``balance_fen``: top-ups minus
-    charges in fen; None = unavailable (database down or slow): the call is routed, unflagged, and the reason
-    says so (failing open, like the caller cap: a lost call costs the enterprise more than a late charge).
+    when billing is off for it (``billing_choice``: no tariff; never stopped nor flagged). ``balance_fen``:
+    top-ups minus charges in fen; None = unavailable (database down or slow): the call is routed, unflagged, and
+    the reason says so (failing open, like the caller cap: a lost call costs the enterprise more than a late charge).
     At or below zero: ``prompt`` stops the call, ``keep`` routes it flagged. ValueError for another choice."""
     if choice is None:
         return BalanceVerdict(True, False, "")

@@ -16,6 +16,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
+from ivr400.localtime import parse_bound
 from ivr400.numbers import NumberError
 from ivr400.provisioning.errors import ProvisioningError
 from ivr400.web.context import Principal
@@ -94,6 +95,28 @@ def optional_date(text: str, field: str) -> date | None:
         return date.fromisoformat(value)
     except ValueError:
         raise ProvisioningError(field, f"{value[:20]!r} is not a date YYYY-MM-DD") from None
+
+
+def date_range(values: dict[str, str], errors: dict[str, str]) -> tuple[datetime | None, datetime | None]:
+    """The ``since`` and ``until`` days of a filter form (YYYY-MM-DD in `DISPLAY_ZONE`; empty: no bound) → aware
+    UTC bounds [since 00:00, the midnight after until), through the CLI's parser (`ivr400.localtime.parse_bound`).
+
+    A bad or out-of-range day, or an until before since, is put in `errors` under its field (and that bound is
+    None); nothing is raised.
+    """
+    bounds: dict[str, datetime | None] = {"since": None, "until": None}
+    for name in bounds:
+        try:
+            if optional_date(values[name], name) is not None:
+                bounds[name] = parse_bound(values[name], DISPLAY_ZONE, end_of_day=name == "until")
+        except ProvisioningError as exc:
+            errors[name] = exc.reason
+        except ValueError as exc:
+            errors[name] = str(exc)
+    since, until = bounds["since"], bounds["until"]
+    if since and until and until <= since:
+        errors["until"] = "must not be before since"
+    return since, until
 
 
 def form_row(getter: Callable[[int], T], text: str, field: str) -> T:

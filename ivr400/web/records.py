@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
@@ -19,14 +18,14 @@ from ivr400.db.models import CallRecord
 from ivr400.numbers import NumberError, normalize_caller, parse_hotline_number
 from ivr400.provisioning.errors import ProvisioningError
 from ivr400.web.context import Principal, principal, repository
-from ivr400.web.pages import DISPLAY_ZONE, local, optional_date, render
+from ivr400.web.pages import date_range, local, render
 from ivr400.web.scope import RecordFilter, Repository
 
 router = APIRouter()
 PAGE_LIMIT = 200
 EXPORT_LIMIT = 100_000
 CSV_COLUMNS = ("id", "started_at", "hotline", "caller", "caller_province", "caller_city", "key_path", "department",
-               "seat", "disposition", "billsec", "duration_s")
+               "seat", "disposition", "billsec", "duration_s", "balance_flagged")
 
 
 @dataclass
@@ -43,7 +42,6 @@ def parse_filter(request: Request, limit: int, repo: Repository) -> ParsedFilter
     dispositions = [d for d in q.getlist("disposition") if d]
     errors: dict[str, str] = {}
     hotline = caller = None
-    since = until = None
     try:
         if values["hotline"].strip():
             hotline = parse_hotline_number(values["hotline"]).number
@@ -55,20 +53,7 @@ def parse_filter(request: Request, limit: int, repo: Repository) -> ParsedFilter
         caller = normalize_caller(values["caller"])
         if caller is None:
             errors["caller"] = f"{values['caller']!r} is not a phone number"
-    for name in ("since", "until"):
-        try:
-            day = optional_date(values[name], name)
-        except ProvisioningError as exc:
-            errors[name] = exc.reason
-            continue
-        if day is not None:
-            start = datetime.combine(day, time.min, tzinfo=DISPLAY_ZONE)
-            if name == "since":
-                since = start
-            else:
-                until = start + timedelta(days=1)
-    if since and until and until <= since:
-        errors["until"] = "must not be before since"
+    since, until = date_range(values, errors)
     bad = [d for d in dispositions if d not in DISPOSITIONS]
     if bad:
         errors["disposition"] = f"{bad[0][:20]!r} is not one of {', '.join(DISPOSITIONS)}"
@@ -101,6 +86,6 @@ def export(request: Request, repo: Repository = Depends(repository)) -> Response
     for r in repo.call_records(parsed.filter):
         writer.writerow([r.id, local(r.started_at, "%Y-%m-%d %H:%M:%S"), r.hotline, r.caller, r.caller_province,
                          r.caller_city, r.key_path, r.department, seat_label(r.seat), r.disposition, r.billsec,
-                         r.duration_s])
+                         r.duration_s, int(r.balance_flagged)])
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="call-records.csv"'})

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -26,7 +25,7 @@ from ivr400.db.models import CallbackEntry
 from ivr400.numbers import NumberError, parse_hotline_number
 from ivr400.provisioning.errors import ProvisioningError
 from ivr400.web.context import Principal, config, db, principal, repository
-from ivr400.web.pages import DISPLAY_ZONE, local, optional_date, render, see_other
+from ivr400.web.pages import DISPLAY_ZONE, date_range, local, render, see_other
 from ivr400.web.scope import NotFound, Repository
 
 router = APIRouter()
@@ -61,23 +60,12 @@ def parse_report(request: Request, repo: Repository) -> ParsedReport:
     department = values["department"].strip() or None
     if department is not None and not all(p.isdigit() and len(p) == 1 for p in department.split(".")):
         errors["department"] = f"{department!r} is not a key path (e.g. 2 or 2.1)"
-    bounds: dict[str, datetime | None] = {"since": None, "until": None}
-    for name in ("since", "until"):
-        try:
-            day = optional_date(values[name], name)
-        except ProvisioningError as exc:
-            errors[name] = exc.reason
-            continue
-        if day is not None:
-            start = datetime.combine(day, time.min, tzinfo=DISPLAY_ZONE)
-            bounds[name] = start if name == "since" else start + timedelta(days=1)
-    if bounds["since"] and bounds["until"] and bounds["until"] <= bounds["since"]:
-        errors["until"] = "must not be before since"
+    since, until = date_range(values, errors)
     bucket = values["by"] or "day"
     if bucket not in rep.BUCKETS:
         errors["by"] = f"{bucket[:10]!r} is not one of {', '.join(rep.BUCKETS)}"
         bucket = "day"
-    parsed = None if errors else rep.ReportFilter(hotlines=hotlines, start=bounds["since"], end=bounds["until"],
+    parsed = None if errors else rep.ReportFilter(hotlines=hotlines, start=since, end=until,
                                                   department=department, tz=DISPLAY_ZONE)
     return ParsedReport(values, parsed, errors, bucket)
 

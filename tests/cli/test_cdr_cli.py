@@ -128,7 +128,7 @@ def test_list_table_in_local_time(loaded) -> None:  # noqa: ANN001
     out = loaded("cdr", "list", "--caller", "075512345678").output
     header, *lines = out.splitlines()
     assert header.split() == ["id", "started", "hotline", "caller", "region", "keys", "dept", "seat",
-                              "disposition", "talk_s", "duration_s", "decided_by"]
+                              "disposition", "talk_s", "duration_s", "decided_by", "flag"]
     hunt = next(line for line in lines if "answered" in line and "seat@127.0.0.1:5071" in line)
     assert "2026-11-26 09:16:" in hunt and "广东/深圳" in hunt
     assert "voicemail" in out and "abandoned" in out

@@ -25,7 +25,7 @@ from ivr400.cdr.cdr_store import (
     store_legs,
     upsert_calls,
 )
-from ivr400.db.models import CallRecord, RegionOverride
+from ivr400.db.models import CallFact, CallRecord, RegionOverride
 from tests.unit.test_cdr_model import CSV_TEXT, EVENTS
 
 LINES = CSV_TEXT.splitlines(keepends=True)
@@ -71,7 +71,12 @@ def test_partial_views_join_into_the_full_call(engine: Engine) -> None:
     legs = [leg_from_event(e) for e in EVENTS[:3]]
     store_calls(engine, [call_from_legs(legs[2:])], "ami")
     assert store_calls(engine, [call_from_legs(legs[:1])], "ami").updated == 1  # starts earlier
-    assert store_calls(engine, [call_from_legs(legs[1:2])], "ami").unchanged == 1  # adds nothing new
+    # adds nothing to the record, a seat to the fact's rung seats (a fact is written when it changes: "updated")
+    assert store_calls(engine, [call_from_legs(legs[1:2])], "ami").updated == 1
+    with Session(engine) as s:
+        rung = s.scalars(select(CallFact.seats_rung)).one()
+    assert rung == "&".join(call_from_legs(legs).seats_rung)
+    assert store_calls(engine, [call_from_legs(legs[1:2])], "ami").unchanged == 1  # now nothing new anywhere
     stored = call_from_row(rows(engine)["1795655789.34"])
     assert stored.values() == replace(call_from_legs(legs), caller_province="广东", caller_city="深圳").values()
 

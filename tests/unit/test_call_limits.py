@@ -174,3 +174,10 @@ def test_decide_at_zero_balance_plays_the_prompt_or_routes_flagged() -> None:
     assert decide(blocked, "13800138000", NOW, cal, balance_fen=0).refused_by == "blocking"
     with pytest.raises(ValueError, match="zero_balance"):
         dataclasses.replace(capped(0), zero_balance="maybe")
+
+
+def test_billing_choice_is_none_without_a_tariff() -> None:
+    from ivr400.routing.limits import billing_choice
+
+    assert [billing_choice(z, t) for z, t in ((None, None), ("keep", 0), ("prompt", 0), ("keep", None))] == [None] * 4
+    assert (billing_choice("keep", 1), billing_choice("prompt", 12)) == ("keep", "prompt")

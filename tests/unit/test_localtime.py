@@ -63,3 +63,25 @@ def test_zone_names_and_bad_input() -> None:
         to_zone(datetime(2026, 1, 1), "Asia/Shanghai")
     with pytest.raises(ValueError, match="naive"):
         format_moment(datetime(2026, 1, 1))
+
+
+def test_parse_bound_days_times_and_the_range() -> None:
+    from zoneinfo import ZoneInfo
+
+    from ivr400.localtime import parse_bound
+
+    sh = ZoneInfo("Asia/Shanghai")
+    assert parse_bound("2026-06-01", sh) == datetime(2026, 5, 31, 16, tzinfo=timezone.utc)
+    assert parse_bound("2026-06-01", sh, end_of_day=True) == datetime(2026, 6, 1, 16, tzinfo=timezone.utc)
+    assert parse_bound("2026-06-01 10:30", sh) == datetime(2026, 6, 1, 2, 30, tzinfo=timezone.utc)
+    assert parse_bound("2026-06-01T10:30+00:00", sh, end_of_day=True) == datetime(2026, 6, 1, 10, 30,
+                                                                                   tzinfo=timezone.utc)
+    assert parse_bound("1970-01-01", sh).year == 1969  # a Shanghai midnight is the evening before in UTC
+    assert parse_bound("2999-12-31", ZoneInfo("America/Los_Angeles"), end_of_day=True).year == 3000
+    # the extremes datetime can hold: a reason, never OverflowError
+    for text, end in (("9999-12-31", True), ("0001-01-01", False), ("9999-12-31 23:00", False),
+                      ("0001-01-01T00:00+14:00", False), ("1969-12-31", True), ("3000-01-01", False)):
+        with pytest.raises(ValueError, match="out of range"):
+            parse_bound(text, sh, end_of_day=end)
+    with pytest.raises(ValueError, match="is not a date"):
+        parse_bound("2026-13-01", sh)

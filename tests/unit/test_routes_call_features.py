@@ -219,3 +219,33 @@ def test_zero_balance_prompt_or_keep_at_call_entry(lab: Lab, caplog: pytest.LogC
             "1700000009.1": True, "1700000000.1": False}
         assert dict(s.execute(select(CallFact.uniqueid, CallFact.balance_flagged)).tuples().all()) == {
             "1700000009.1": True, "1700000000.1": False}
+
+
+def test_a_hotline_without_a_tariff_is_neither_stopped_nor_flagged(lab: Lab) -> None:
+    """An account holding only report thresholds (what `billing tariff N --service-level-s 30` writes: tariff 0,
+    choice keep, no top-up, balance 0) is billing off: routed, no 欠费接通 flag; `billing balance` says the same."""
+    from ivr400.cdr import billing
+
+    provision(lab)
+    lab.edit(lambda s: billing.set_account(s, HOTLINE, service_level_s=30))
+
+    async def one(uniqueid: str) -> list:
+        async with controller(lab, rotation_timeout=10.0) as (_, port):
+            return [await call(port, callerid="13800138000", uniqueid=uniqueid)]
+
+    [free] = run(lambda: one("1700000010.1"))
+    assert dict(sets(free))[v.ACTION] == "department"
+    lab.edit(lambda s: billing.set_account(s, HOTLINE, zero_balance="prompt"))
+    [free] = run(lambda: one("1700000010.2"))
+    assert dict(sets(free))[v.ACTION] == "department"
+    with Session(lab.engine) as s:
+        assert s.scalar(select(func.count()).select_from(BalanceFlag)) == 0
+        shown = billing.balance(s, HOTLINE)
+    assert (shown["billing"], shown["verdict"], shown["low"], shown["zero_balance_enforced"]) == (
+        "off", "routed", False, False)
+    # a tariff turns billing on: the same balance of 0 now stops the call, and the balance says so
+    lab.edit(lambda s: billing.set_account(s, HOTLINE, tariff_fen_per_min=12))
+    [stopped] = run(lambda: one("1700000010.3"))
+    assert dict(sets(stopped))[v.ACTION] == "announcement"
+    with Session(lab.engine) as s:
+        assert billing.balance(s, HOTLINE)["verdict"] == "stopped: 余额不足 prompt"

@@ -1,6 +1,9 @@
 """The pages over HTTP on the provisioning services: each change lands in the database with its audit entry."""
 from __future__ import annotations
 
+import csv as csv_module
+import io
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -186,6 +189,9 @@ def test_records_filter_and_csv_export(web, clients) -> None:
         s.execute(update(CallRecord).where(CallRecord.id == flagged).values(balance_flagged=True))
     rows = c.get("/records").text.split("data-record=")[1:]
     assert [r.split('"')[1] for r in rows if "欠费接通" in r] == [str(flagged)]
+    exported = list(csv_module.DictReader(io.StringIO(c.get("/records.csv").text.lstrip("\ufeff"))))
+    assert {r["id"] for r in exported if r["balance_flagged"] == "1"} == {str(flagged)}
+    assert {r["balance_flagged"] for r in exported} == {"0", "1"}
 
 
 def test_simulator_uses_the_controllers_decision(web, clients) -> None:
@@ -319,3 +325,22 @@ def test_block_list_csv_import_all_or_nothing_with_a_report_per_line(web, client
     assert count() == before + 2
     r = c.post(url, data={"csrf_token": c.csrf}, files={"file": ("x.csv", b"\xff\xfe\x00", "text/csv")})
     assert r.status_code == 400 and "file: not UTF-8 text" in r.text
+
+
+def test_date_filters_out_of_range_are_field_errors(web, clients) -> None:
+    c = clients["op-a"]
+    for path in ("/reports", "/records"):
+        for field, day in (("until", "9999-12-31"), ("since", "0001-01-01")):
+            r = c.get(path, params={field: day})
+            assert r.status_code == 400 and "is out of range" in r.text, (path, field)
+    for path, params in (("/reports.csv", {"table": "repeat", "until": "9999-12-31"}),
+                         ("/records.csv", {"until": "9999-12-31"})):
+        r = c.get(path, params=params)
+        assert r.status_code == 400 and "until" in r.text and "out of range" in r.text, path
+    assert c.get("/reports", params={"since": "2026-06-01", "until": "2026-05-01"}).status_code == 400
+
+
+def test_billing_page_says_the_zero_balance_choice_is_enforced(web, clients) -> None:
+    page = clients["op-a"].get("/billing")
+    assert page.status_code == 200 and "暂未在呼叫中执行" not in page.text
+    assert "余额为零时,每个来电接入时按所选方式处理" in page.text and "未计费(不拦截)" in page.text
