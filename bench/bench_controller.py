@@ -90,7 +90,7 @@ def main() -> None:
             commands = [c for c in recorded.commands if "IVR400_AGI_STATUS" not in c]
             assert any("IVR400_TARGET_COUNT" in c for c in commands), f"no targets were decided: {commands}"
             replay = data / "replay.json"
-            replay.write_text(json.dumps(commands))
+            replay.write_text(json.dumps({"route": commands, "department": commands}))  # bare_agi.py: per route
             bare, bare_port = start([sys.executable, str(HERE / "bare_agi.py"), "--port", "0", "--replay",
                                      str(replay)], env)
             try:
