@@ -16,14 +16,17 @@ Steps, each of which can stop the deploy with a `DeployError(field, reason)`:
    `moh/...` under /var/lib/asterisk as musiconhold.conf names it), then the changed include files;
    every file goes to a temp file in its own directory, fsync, os.replace; the replaced versions of
    the include files are kept in `<config_dir>/ivr400/.previous/`;
-4. reload only the modules whose file changed (ivr400.pbx.asterisk.config_files.RELOAD:
-   `dialplan reload`, `moh reload`, `module reload res_pjsip.so`, `module reload cdr_custom.so`, ...);
+4. write the hotlines' data into Asterisk's database (AstDB) through AMI, only the keys that changed
+   (ivr400.deploy.astdb: a data change is a few writes, no reload); then reload only the modules whose file
+   changed (ivr400.pbx.asterisk.config_files.RELOAD: `dialplan reload`, `moh reload`,
+   `module reload res_pjsip.so`, `module reload cdr_custom.so`, ...) — for the dialplan, only when ivr400's
+   generic contexts themselves changed (an upgrade), never for a hotline's data;
 5. verify through AMI that what was rendered is what runs: `dialplan show <context>` for every
    context lists every rendered extension, every MOH class is known, every PJSIP object exists, the
-   CDR backends are registered and not suspended.
+   CDR backends are registered and not suspended, AstDB's marker names the data just written.
 
-If 4 or 5 fails, every file is put back as it was, the same modules are reloaded again (the running
-dialplan keeps working) and the error says why. A lock file serializes concurrent deploys.
+If 4 or 5 fails, every file is put back as it was, the AstDB data too, the same modules are reloaded again
+(the running dialplan keeps working) and the error says why. A lock file serializes concurrent deploys.
 """
 from __future__ import annotations
 
@@ -42,11 +45,13 @@ from sqlalchemy.orm import Session
 
 from ivr400.cdr.cdr_model import cdr_custom_mapping, cdr_manager_mappings
 from ivr400.config import SPOOL, Settings
+from ivr400.deploy import astdb
 from ivr400.fsutil import atomic_write, file_lock, path_in_root
 from ivr400.pbx.asterisk.ami import Ami, AmiError, AmiLike, AmiSettings
 from ivr400.pbx.asterisk.config_files import INCLUDE_DIR, RELOAD
 from ivr400.pbx.asterisk.dialplan_variables import FAX_SPOOL, VOICEMAIL_SPOOL
 from ivr400.render import asterisk as r
+from ivr400.render.asterisk import ASTDB_FILE, parse_astdb
 from ivr400.render.model import RenderValueError
 
 BACKUP_DIR = f"{INCLUDE_DIR}/.previous"
@@ -360,6 +365,11 @@ class DeployReport:
     moh_classes_verified: int = 0
     pjsip_objects_verified: int = 0
     cdr_backends_verified: int = 0
+    #: The hotlines' data written into Asterisk's database (ivr400.deploy.astdb): full (the family rewritten),
+    #: put, deleted (keys), seconds; None when nothing was synced (dry run, --no-reload).
+    astdb: dict[str, Any] | None = None
+    #: Keys the data changes in AstDB (dry run: what a deploy would write; --no-reload: left unwritten).
+    astdb_changes: int = 0
     backup_dir: str | None = None
     warnings: list[str] = field(default_factory=list)
     rolled_back: bool = False
@@ -417,6 +427,12 @@ def deploy(rendered: r.RenderedConfig, target: DeployTarget, *, ami: AmiLike | A
         rel = PurePosixPath(name)
         if rel.is_absolute() or ".." in rel.parts:
             raise DeployError("render", f"{name!r} is not a path inside the config directory", report)
+        if name == ASTDB_FILE:
+            try:
+                parse_astdb(text)
+            except ValueError as exc:
+                raise DeployError("render", f"{name}: {exc}", report) from exc
+            continue
         lint_config(name, text)
     sounds: dict[str, Path] = dict(rendered.sounds)
     sound_data: dict[str, bytes] = {}
@@ -444,6 +460,13 @@ def deploy(rendered: r.RenderedConfig, target: DeployTarget, *, ami: AmiLike | A
         if any(PurePosixPath(t).parts[0] == "moh" for t in changed_sounds) and "ivr400/musiconhold.conf" in reload_map:
             wanted.append(reload_map["ivr400/musiconhold.conf"])
         reload_cmds = list(dict.fromkeys(wanted))
+        installed_astdb = _read(target.config_dir / ASTDB_FILE)
+        if ASTDB_FILE in files:
+            try:
+                before = parse_astdb(installed_astdb.decode("utf-8")) if installed_astdb is not None else {}
+            except (ValueError, UnicodeDecodeError):
+                before = {}
+            report.astdb_changes = astdb.plan_sync(before, parse_astdb(files[ASTDB_FILE])).writes
         if dry_run:
             report.reloads = [{"command": c, "output": "(dry run)"} for c in reload_cmds]
             report.seconds = time.monotonic() - started
@@ -453,7 +476,7 @@ def deploy(rendered: r.RenderedConfig, target: DeployTarget, *, ami: AmiLike | A
         conn: AmiLike | None = None
         owned = False
         if not reload:
-            report.reloads_skipped = reload_cmds
+            report.reloads_skipped = reload_cmds + (["AstDB sync"] if ASTDB_FILE in files else [])
         else:
             if ami is None:
                 ami = _default_ami_factory(target)
@@ -466,7 +489,8 @@ def deploy(rendered: r.RenderedConfig, target: DeployTarget, *, ami: AmiLike | A
             else:
                 conn = ami  # type: ignore[assignment]
         try:
-            _install(rendered, files, sounds, sound_data, changed_sounds, target, report, conn, reload_cmds)
+            _install(rendered, files, sounds, sound_data, changed_sounds, target, report, conn, reload_cmds,
+                     installed_astdb)
         finally:
             if owned and conn is not None:
                 close = getattr(conn, "close", None)
@@ -500,7 +524,7 @@ def _require_dirs(target: DeployTarget, sounds: Mapping[str, Path], report: Depl
 
 def _install(rendered: r.RenderedConfig, files: dict[str, str], sounds: dict[str, Path], sound_data: dict[str, bytes],
              changed_sounds: list[str], target: DeployTarget, report: DeployReport, conn: AmiLike | None,
-             reload_cmds: list[str]) -> None:
+             reload_cmds: list[str], installed_astdb: bytes | None) -> None:
     started = time.monotonic()
     target.config_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="ivr400-deploy-") as scratch:
@@ -521,10 +545,24 @@ def _install(rendered: r.RenderedConfig, files: dict[str, str], sounds: dict[str
             _keep_backups(target, previous, report)
             return
 
-        # 4. reload what changed.  5. verify everything.
+        # 4. the hotlines' data into AstDB (the running dialplan, old or new, reads only what it knows), then
+        # reload what changed.  5. verify everything.
         failure: str | None = None
-        field_name = "reload"
-        for cmd in reload_cmds:
+        field_name = "astdb"
+        old_data = _parse_installed(installed_astdb)
+        wanted_text = files.get(ASTDB_FILE)
+        if wanted_text is not None:
+            try:
+                synced = astdb.sync(conn, old_data, installed_astdb, parse_astdb(wanted_text), wanted_text)
+                report.astdb = {"full": synced.full, "put": synced.put, "deleted": synced.deleted,
+                                "seconds": round(synced.seconds, 3)}
+            except AmiError as exc:
+                failure = f"AstDB sync failed: {exc.reason}"
+            except Exception as exc:  # noqa: BLE001 - whatever it is, the old files must come back
+                failure = f"AstDB sync failed: {type(exc).__name__}: {exc}"
+        if failure is None:
+            field_name = "reload"
+        for cmd in reload_cmds if failure is None else ():
             try:
                 out = conn.reload(cmd)
             except AmiError as exc:
@@ -543,6 +581,11 @@ def _install(rendered: r.RenderedConfig, files: dict[str, str], sounds: dict[str
             report.contexts_verified, report.extensions_verified = v.contexts, v.extensions
             report.moh_classes_verified, report.pjsip_objects_verified = v.moh_classes, v.pjsip_objects
             report.cdr_backends_verified = v.cdr_backends
+            if wanted_text is not None:
+                try:
+                    v.problems.extend(astdb.check(conn, wanted_text))
+                except Exception as exc:  # noqa: BLE001
+                    v.problems.append(f"checking AstDB: {type(exc).__name__}: {exc}")
             if not v.ok:
                 failure = "; ".join(v.problems[:5]) + (f" (+{len(v.problems) - 5} more)" if len(v.problems) > 5 else "")
         if failure is None:
@@ -557,6 +600,12 @@ def _install(rendered: r.RenderedConfig, files: dict[str, str], sounds: dict[str
                 conn.reload(cmd)
             except Exception as exc:  # noqa: BLE001 - report it, keep going
                 report.rollback_problems.append(f"{cmd!r} after restoring: {getattr(exc, 'reason', exc)}")
+        if wanted_text is not None and report.astdb is not None and old_data is not None:
+            try:  # the data back as the restored file says (AstDB held it before: old_data is not None)
+                astdb.sync(conn, parse_astdb(wanted_text), wanted_text, old_data,
+                           installed_astdb.decode("utf-8") if installed_astdb is not None else "")
+            except Exception as exc:  # noqa: BLE001 - report it, keep going
+                report.rollback_problems.append(f"AstDB after restoring: {getattr(exc, 'reason', exc)}")
         old_ext = previous.get("ivr400/extensions.conf")
         if old_ext is not None:
             try:
@@ -569,6 +618,16 @@ def _install(rendered: r.RenderedConfig, files: dict[str, str], sounds: dict[str
         report.error = failure
         report.seconds = time.monotonic() - started
         raise DeployError(field_name, f"{failure}; {state}", report)
+
+
+def _parse_installed(data: bytes | None) -> dict[str, str] | None:
+    """The installed astdb.txt's keys (None: no file, or one that does not parse: AstDB is then rewritten)."""
+    if data is None:
+        return None
+    try:
+        return parse_astdb(data.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return None
 
 
 def _keep_backups(target: DeployTarget, previous: Mapping[str, bytes | None], report: DeployReport) -> None:

@@ -8,7 +8,8 @@ variables are errors (StrictUndefined), and every template failure is reported a
 naming the template and the line.
 
 The output is a `RenderedConfig`: the text of each include file (relative to /etc/asterisk), the
-sound and music-on-hold files to install (relative to /var/lib/asterisk, mapped to their source on
+hotlines' data for Asterisk's database (``ivr400/astdb.txt``, which deploy writes through AMI: no reload),
+the sound and music-on-hold files to install (relative to /var/lib/asterisk, mapped to their source on
 this host), every context defined, and a sha256 per file so deploy reloads only what changed.
 """
 from __future__ import annotations
@@ -32,9 +33,13 @@ from ivr400.render.load import load_model
 from ivr400.render.model import RenderModel, RenderValueError, check_agi_url, comment_text
 
 DEFAULT_AGI_URL = "agi://127.0.0.1:4573"
+#: The hotlines' data for Asterisk's database (AstDB): not a config file Asterisk reads, but the record of what
+#: deploy wrote (see parse_astdb).
+ASTDB_FILE = "ivr400/astdb.txt"
 #: Template → include file (relative to the Asterisk config directory), in render order.
 FILES: tuple[tuple[str, str], ...] = (
     ("extensions.conf.j2", "ivr400/extensions.conf"),
+    ("astdb.j2", ASTDB_FILE),
     ("musiconhold.conf.j2", "ivr400/musiconhold.conf"),
     ("pjsip.conf.j2", "ivr400/pjsip.conf"),
 )
@@ -67,6 +72,11 @@ class RenderedConfig:
     warnings: list[str] = field(default_factory=list)
     model: RenderModel | None = field(default=None, repr=False, compare=False)
 
+    @property
+    def astdb(self) -> dict[str, str]:
+        """The hotlines' data: AstDB key (family ASTDB_FAMILY) → value, in the file's order."""
+        return parse_astdb(self.files.get(ASTDB_FILE, ""))
+
     def changed(self, deployed: Mapping[str, str]) -> list[str]:
         """Files whose fingerprint differs from `deployed` (name → sha256 of what is installed now)."""
         return [name for name, sha in self.fingerprints.items() if deployed.get(name) != sha]
@@ -82,6 +92,22 @@ class RenderedConfig:
             tmp.replace(path)
             written.append(path)
         return written
+
+
+def parse_astdb(text: str) -> dict[str, str]:
+    """``ivr400/astdb.txt`` → {key: value}: one ``<key><TAB><value>`` per line; ``#`` lines and blank lines
+    are skipped. Raises ValueError naming the line for any other line or a key given twice."""
+    out: dict[str, str] = {}
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        key, tab, value = line.partition("\t")
+        if not tab or not key or " " in key:
+            raise ValueError(f"astdb line {lineno}: not <key><TAB><value>: {line[:80]!r}")
+        if key in out:
+            raise ValueError(f"astdb line {lineno}: key {key} given twice")
+        out[key] = value
+    return out
 
 
 def template_search_path(template_dirs: Iterable[str | os.PathLike[str]] = (), pbx: str = "asterisk") -> list[Path]:
@@ -153,6 +179,7 @@ def render_model(model: RenderModel, *, template_dirs: Iterable[str | os.PathLik
         "voicemail_spool": dialplan_variables.VOICEMAIL_SPOOL,
         "recording_spool": dialplan_variables.RECORDING_SPOOL,
         "fax_spool": dialplan_variables.FAX_SPOOL,
+        "astdb_family": dialplan_variables.ASTDB_FAMILY,
     }
     files: dict[str, str] = {}
     for template_name, output in FILES:
@@ -171,6 +198,14 @@ def render_model(model: RenderModel, *, template_dirs: Iterable[str | os.PathLik
             kind = "undefined variable" if isinstance(exc, jinja2.UndefinedError) else type(exc).__name__
             raise RenderError(f"{kind}: {exc}", template=name or template_name, line=line) from exc
 
+    try:
+        data = parse_astdb(files[ASTDB_FILE])
+    except ValueError as exc:
+        raise RenderError(str(exc), template="astdb.j2") from exc
+    for key, value in data.items():
+        if len(value) > m.MAX_DATA_CHARS:
+            raise RenderError(f"data {key}: {len(value)} characters, at most {m.MAX_DATA_CHARS} fit one "
+                              "dialplan step", template="data")
     text = files["ivr400/extensions.conf"]
     contexts = list(dict.fromkeys(_CONTEXT.findall(text)))
     fingerprints = {name: hashlib.sha256(body.encode("utf-8")).hexdigest() for name, body in files.items()}
@@ -181,7 +216,8 @@ def render_model(model: RenderModel, *, template_dirs: Iterable[str | os.PathLik
 
 
 def _check_data_steps(model: RenderModel) -> None:
-    """Refuse a department whose static hunt list would not fit in one data step (m.MAX_DATA_CHARS)."""
+    """Refuse a department whose static hunt list would not fit in one data value (m.MAX_DATA_CHARS), naming it
+    (render_model checks every value's exact length after rendering too)."""
     for h in model.hotlines:
         for d in h.hunts():
             size = 400 + sum(len(t.dial) + 48 for t in d.targets)

@@ -6,9 +6,9 @@ through `comment_text()`. The loader (`ivr400.render.load`) builds it from the d
 templates only format it. Nothing in this module touches the database or the file system.
 
 Naming (shared with deploy and the FastAGI controller, which may set ``IVR400_MOH``):
-    hotline context      ivr400-h-<number>            (data only: settings `s`, static hunt lists `d`, `d1`,
-                                                       `d21`..., plan version `v<sha1>`, bound seats `b<md5>`)
-    menu contexts        ivr400-m-<number>[-<digits>] (data only: the level `s`, one extension per key)
+    hotline data         AstDB ivr400/h/<number>/...  (settings `s`, static hunt lists `d`, `d1`, `d21`...,
+                                                       bound seats `b<dept id>`; dialplans/asterisk/_hotline.j2)
+    menu data            AstDB ivr400/m/<number>[-<digits>]/...  (the level `s`, one key per menu key)
     ringback MOH class   ivr400-tone-<tone id>        (files in moh/ivr400/<class>/)
     prompt sound         ivr400/tone-<tone id>        (file sounds/ivr400/tone-<id>.wav)
 """
@@ -81,7 +81,6 @@ __all__ = [
     "RenderTone",
     "RenderTrunk",
     "RenderValueError",
-    "bound_exten",
     "check_agi_url",
     "check_dial_template",
     "check_hotline_number",
@@ -90,6 +89,7 @@ __all__ = [
     "check_tone_name",
     "clamp",
     "comment_text",
+    "marks_value",
     "dial_string",
     "pjsip_endpoint",
     "tone_moh_class",
@@ -107,8 +107,8 @@ RenderValueError = UnsafeValueError
 #: re-INVITE): a calling fax machine sends CNG every 3.5 s for about 40 s, from the moment it is answered.
 FAX_DETECT_S = 30
 
-#: Longest data step (one `Return(NAME=value,...)` line) the renderer writes; Asterisk substitutes an
-#: application's arguments into an 8 KiB buffer, and the call's copy of the data goes through it again.
+#: Longest data value (one AstDB value, read by ``${DB()}`` into one MSet step) the renderer writes: Asterisk
+#: reads a dialplan function's value into a 4 KiB buffer (VAR_BUF_SIZE) and would cut a longer one short.
 MAX_DATA_CHARS = 4000
 
 
@@ -170,15 +170,17 @@ class RenderTone:
         return tone_moh_class(self.id)
 
 
-def bound_exten(dept_id: int | None, dial: str) -> str:
-    """Extension marking `dial` as a seat of department `dept_id` now (None or 0 = the switchboard).
+def marks_value(version: str, dials: tuple[str, ...]) -> str:
+    """The AstDB value marking seats as bound to a department now: the hotline's plan version, then each
+    dial string, ``&``-joined (``v<sha1>&PJSIP/...&PJSIP/...``).
 
-    The hunt computes the same name in the dialplan (``b${MD5(<dept id>|<dial string>)}``) before each Dial
-    once the hotline's plan changed since its list was read, and skips a seat the new plan no longer binds
-    to that department. Keyed by the department's row id, not its key path: a menu whose keys were
-    rearranged still hunts the department the caller chose.
+    Before each Dial the hunt engine reads it again and dials a target only when the value holds the plan
+    version its list came from (nothing of the hotline changed since) or the target itself (the deployed
+    plan still binds it to that department): one key, written in one step, so a deploy can never be seen
+    half done. Keyed by the department's row id, not its key path: a menu whose keys were rearranged still
+    hunts the department the caller chose. A dial string never holds ``&`` (Dial's own separator).
     """
-    return "b" + hashlib.md5(f"{dept_id or 0}|{dial}".encode()).hexdigest()  # noqa: S324 - a name, not a secret
+    return "&".join((version, *dials))
 
 
 @dataclass(frozen=True)
@@ -241,8 +243,9 @@ class RenderDepartment:
         return bool(self.children)
 
     @property
-    def menu_context(self) -> str:
-        return f"ivr400-m-{self.hotline_number}-{self.digits}"
+    def menu_key(self) -> str:
+        """AstDB key prefix of its sub-menu's data (family ivr400)."""
+        return f"m/{self.hotline_number}-{self.digits}"
 
     @property
     def dial_strategy(self) -> str:
@@ -255,9 +258,13 @@ class RenderDepartment:
         return f"{RR_GLOBAL_PREFIX}{self.hotline_number}_{self.digits or 'SB'}"
 
     @property
-    def bound_extens(self) -> tuple[tuple[str, str], ...]:
-        """(extension, dial string) marking each target as bound to this department now (see bound_exten)."""
-        return tuple((bound_exten(self.id, t.dial), t.dial) for t in self.targets)
+    def marks_key(self) -> str:
+        """Key (under the hotline's data key) of the seats bound to this department now (see marks_value)."""
+        return f"b{self.id or 0}"
+
+    def marks(self, version: str) -> str:
+        """The value of :attr:`marks_key` for the hotline's plan `version`."""
+        return marks_value(version, tuple(t.dial for t in self.targets))
 
     @property
     def group_timeout_s(self) -> int:
@@ -295,12 +302,14 @@ class RenderHotline:
     fax_key: str = ""
 
     @property
-    def context(self) -> str:
-        return f"ivr400-h-{self.number}"
+    def data_key(self) -> str:
+        """AstDB key prefix of the hotline's data (family ivr400): settings, hunt lists, bound seats."""
+        return f"h/{self.number}"
 
     @property
-    def menu_context(self) -> str:
-        return f"ivr400-m-{self.number}"
+    def menu_key(self) -> str:
+        """AstDB key prefix of its top menu's data."""
+        return f"m/{self.number}"
 
     @property
     def has_menu(self) -> bool:
@@ -308,10 +317,10 @@ class RenderHotline:
 
     @functools.cached_property
     def version(self) -> str:
-        """Extension naming this version of the hotline's plan: `v` + sha1 of everything rendered for it.
+        """This version of the hotline's plan: `v` + sha1 of everything rendered for it.
 
-        A call keeps the version it read its hunt list from; while that extension still exists, nothing of
-        the hotline changed and no bound-seat check is needed before a Dial.
+        A call keeps the version it read its hunt list from; while the department's marks (marks_value)
+        still hold it, nothing of the hotline changed and any target of the list may be dialled.
         """
         return "v" + hashlib.sha1(repr(self).encode()).hexdigest()[:20]  # noqa: S324 - a name, not a secret
 

@@ -88,6 +88,22 @@ class FakeAmi:
         self.moh: set[str] = set()
         self.reloads: list[str] = []
         self.sent: list[str] = []
+        #: Asterisk's database, "family/key" -> value, and every write in the order received.
+        self.astdb: dict[str, str] = {}
+        self.db_log: list[tuple[str, ...]] = []
+
+    def db_write(self, family: str, puts, deletes=(), *, clear: bool = False, window: int = 256,  # noqa: ANN001
+                 timeout: float | None = None) -> int:
+        if clear:
+            self.db_log.append(("deltree", family))
+            self.astdb = {k: v for k, v in self.astdb.items() if not k.startswith(family + "/")}
+        for key in deletes:
+            self.db_log.append(("del", key))
+            self.astdb.pop(f"{family}/{key}", None)
+        for key, value in puts:
+            self.db_log.append(("put", key))
+            self.astdb[f"{family}/{key}"] = value
+        return int(clear) + len(deletes) + len(puts)
 
     def reload(self, cmd: str, timeout: float | None = None) -> str:
         self.reloads.append(cmd)
@@ -118,6 +134,11 @@ class FakeAmi:
             return "\n".join(f"Class: {c}\n\tMode: files" for c in sorted(self.moh))
         if cmd == "cdr show status":
             return self.cdr_status
+        if cmd.startswith("database get "):
+            _, _, family, key = cmd.split()
+            if f"{family}/{key}" not in self.astdb:
+                raise CommandFailed(cmd, "Database entry not found.")
+            return f"Value: {self.astdb[family + '/' + key]}\n"
         raise CommandFailed(cmd, f"No such command '{cmd}'")
 
 

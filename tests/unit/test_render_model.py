@@ -15,7 +15,6 @@ from ivr400.render.model import (
     RenderTarget,
     RenderTone,
     RenderValueError,
-    bound_exten,
     check_agi_url,
     check_dial_template,
     check_hotline_number,
@@ -23,6 +22,7 @@ from ivr400.render.model import (
     clamp,
     comment_text,
     dial_string,
+    marks_value,
     pjsip_endpoint,
     tone_moh_class,
     tone_sound,
@@ -142,7 +142,7 @@ def test_department_naming() -> None:
     assert sb.is_switchboard and sb.exten == "d" and sb.keys == "" and sb.rr_global == "IVR400_RR_4008123456_SB"
     leaf = _dept("2.2.1")
     assert leaf.digits == "221" and leaf.exten == "d221" and leaf.keys == "2-2-1"
-    assert leaf.menu_context == "ivr400-m-4008123456-221" and leaf.rr_global == "IVR400_RR_4008123456_221"
+    assert leaf.menu_key == "m/4008123456-221" and leaf.rr_global == "IVR400_RR_4008123456_221"
     assert not leaf.has_menu
 
 
@@ -164,7 +164,7 @@ def test_hotline_walks_depth_first_in_key_order() -> None:
                       menu_retries=3, voicemail=True, switchboard=_dept(""), departments=(d1, d2))
     assert [d.path for d in h.hunts()] == ["", "1", "2", "2.1", "2.2", "2.2.1"]
     assert [d.path for d in h.menus()] == ["2", "2.2"]
-    assert h.context == "ivr400-h-4008123456" and h.menu_context == "ivr400-m-4008123456" and h.has_menu
+    assert h.data_key == "h/4008123456" and h.menu_key == "m/4008123456" and h.has_menu
     assert not dataclasses.replace(h, departments=()).has_menu
 
 
@@ -190,14 +190,12 @@ def test_model_objects_are_frozen() -> None:
 
 def test_seat_marks_and_plan_version() -> None:
     """The names the hunt checks before a Dial once a deploy changed the hotline (docs/live-deploys.md)."""
-    import hashlib
 
     targets = (RenderTarget("PJSIP/1@x", 15, "1", 1, 1), RenderTarget("PJSIP/2@x", 40, "2", 2, 2))
     sales = _dept("1", targets=targets)  # row id 1
-    assert bound_exten(1, "PJSIP/1@x") == "b" + hashlib.md5(b"1|PJSIP/1@x").hexdigest()
-    assert bound_exten(None, "PJSIP/1@x") == bound_exten(0, "PJSIP/1@x") != bound_exten(1, "PJSIP/1@x")
-    assert sales.bound_extens == ((bound_exten(1, "PJSIP/1@x"), "PJSIP/1@x"),
-                                  (bound_exten(1, "PJSIP/2@x"), "PJSIP/2@x"))
+    assert marks_value("v1", ("PJSIP/1@x", "PJSIP/2@x")) == "v1&PJSIP/1@x&PJSIP/2@x"
+    assert sales.marks_key == "b1" and _dept("").marks_key == "b0"
+    assert sales.marks("v9") == "v9&PJSIP/1@x&PJSIP/2@x" and _dept("2").marks("v9") == "v9"
     h = RenderHotline(id=1, number="4008123456", name="n", enterprise="e", welcome=WELCOME, menu_timeout_s=5,
                       menu_retries=3, voicemail=True, switchboard=_dept(""), departments=(sales,))
     assert re.fullmatch(r"v[0-9a-f]{20}", h.version) and h.version == dataclasses.replace(h).version

@@ -3,6 +3,7 @@
     with Ami.connect(settings) as ami:                   # an AmiSettings (ivr400.config builds it)
         ami.command("dialplan show ivr400-inbound")      # -> the CLI output (str)
         ami.reload("dialplan reload")                    # -> "Dialplan reloaded."
+        ami.db_write("ivr400", [("h/4008123456/s", "...")])  # AstDB writes (DBPut/DBDel), pipelined
 
 Every wait has a timeout (connect, login, each action): a PBX that stops answering gives an
 `AmiError` after `timeout` seconds, never a hang. panoramisk's own reconnect loop, keep-alive pinger
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from panoramisk import Manager
@@ -53,6 +54,9 @@ class AmiLike(Protocol):
     def command(self, cmd: str, timeout: float | None = None) -> str: ...
 
     def reload(self, what: str, timeout: float | None = None) -> str: ...
+
+    def db_write(self, family: str, puts: Sequence[tuple[str, str]], deletes: Sequence[str] = (), *,
+                 clear: bool = False, window: int = 256, timeout: float | None = None) -> int: ...
 
 
 def command_output(message: Mapping[str, Any]) -> str:
@@ -180,6 +184,36 @@ class AsyncAmi:
         await asyncio.gather(*(one(i, c) for i, c in enumerate(cmds)))
         return out
 
+    async def db_write(self, family: str, puts: Sequence[tuple[str, str]], deletes: Sequence[str] = (), *,
+                       clear: bool = False, window: int = 256, timeout: float | None = None) -> int:
+        """Write Asterisk's database (AstDB) under `family`: with `clear`, DBDelTree of the whole family first;
+        then every key of `deletes` (DBDel; one already gone is fine), then every ``(key, value)`` of `puts`
+        (DBPut), up to `window` actions in flight on this one connection. Asterisk handles one connection's
+        actions one at a time, in the order sent, so the writes land in the order given. Returns the number of
+        actions sent; raises AmiError naming the first key refused (the writes before it stay written)."""
+        actions: list[dict[str, str]] = []
+        if clear:
+            actions.append({"Action": "DBDelTree", "Family": family})
+        actions += ({"Action": "DBDel", "Family": family, "Key": k} for k in deletes)
+        actions += ({"Action": "DBPut", "Family": family, "Key": k, "Val": v} for k, v in puts)
+        sem = asyncio.Semaphore(window)
+        failures: list[tuple[int, str]] = []
+
+        async def one(i: int, fields: dict[str, str]) -> None:
+            async with sem:
+                resp = await self._send(fields, what=f"{fields['Action']} {family}/{fields.get('Key', '')}",
+                                        timeout=timeout, as_list=False)
+            if not resp.success:
+                message = str(resp.get("Message", "refused"))
+                gone = fields["Action"] in ("DBDel", "DBDelTree") and "not found" in message.lower()
+                if not gone:
+                    failures.append((i, f"{fields['Action']} {family}/{fields.get('Key', '')}: {message}"))
+
+        await asyncio.gather(*(one(i, a) for i, a in enumerate(actions)))
+        if failures:
+            raise AmiError("astdb", min(failures)[1] + (f" (+{len(failures) - 1} more)" if len(failures) > 1 else ""))
+        return len(actions)
+
     async def reload(self, what: str, timeout: float | None = None) -> str:
         """Run one module-scoped CLI reload (`dialplan reload`, `moh reload`, `module reload X.so`; see
         ivr400.pbx.asterisk.config_files.RELOAD); CommandFailed when Asterisk says it failed."""
@@ -267,6 +301,10 @@ class Ami:
 
     def reload(self, what: str, timeout: float | None = None) -> str:
         return self._run(self._client.reload(what, timeout))
+
+    def db_write(self, family: str, puts: Sequence[tuple[str, str]], deletes: Sequence[str] = (), *,
+                 clear: bool = False, window: int = 256, timeout: float | None = None) -> int:
+        return self._run(self._client.db_write(family, puts, deletes, clear=clear, window=window, timeout=timeout))
 
     def action(self, name: str, timeout: float | None = None, **fields: str) -> Any:  # noqa: ANN401
         return self._run(self._client.action(name, timeout, **fields))

@@ -82,16 +82,20 @@ AGI_STATUS = "IVR400_AGI_STATUS"
 #: "down" once a hook failed in this call (AGISTATUS != SUCCESS): the call's later hooks are skipped so a
 #: controller outage costs the caller one connect timeout, not one per hook.
 AGI_STATE = "IVR400_AGI"
-#: Answered calls of a hotline with record_calls: the file MixMonitor writes (set at call entry, chroot-internal):
-#: <RECORDING_SPOOL>/<hotline>/<UNIQUEID>.wav, mode 0640 once closed. The call-record hangup handler puts it
-#: in CDR(ivr400_rec) when a seat answered (MixMonitor started on the answered seat's channel).
+#: Answered calls of a hotline with record_calls: the file MixMonitor writes (set at hunt start, chroot-internal):
+#: <RECORDING_DIR>/<UNIQUEID>.wav, mode 0640 once closed. The call-record hangup handler puts it in
+#: CDR(ivr400_rec) when a seat answered (MixMonitor started on the answered seat's channel).
 RECORDING_FILE = "IVR400_REC_FILE"
+#: Read at call entry from the hotline's data: <RECORDING_SPOOL>/<hotline> when it records calls, else "".
+RECORDING_DIR = "IVR400_REC_DIR"
 RECORDING_SPOOL = "/var/spool/asterisk/ivr400/recordings"
 
-# --- the call's own copy of the plan (issue #8: a call in progress survives any deploy). The rendered plan's
-# per-hotline contexts are data only: each extension is one `Return(NAME=value,...)` that the generic contexts
-# read in a single step (Gosub, then MSet(${GOSUB_RETVAL})), so a reload between two steps can never mix two
-# versions of a hotline, and no call ever waits or returns inside a context whose shape depends on data.
+# --- the call's own copy of the plan (issue #8: a call in progress survives any deploy). The hotlines' data lives
+# in Asterisk's database (AstDB family ASTDB_FAMILY, dialplans/asterisk/_hotline.j2): each value is read and
+# applied in a single MSet step, so a deploy between two steps can never mix two versions of a hotline's value,
+# and the dialplan a call runs in is the same for every hotline.
+#: AstDB family holding every hotline's data (keys h/<number>/..., m/<number>[-<digits>]/...).
+ASTDB_FAMILY = "ivr400"
 WELCOME = "IVR400_WELCOME"          # the hotline's welcome tone (sound name), read at call entry
 STATIC_ACTION = "IVR400_STATIC"     # what the static plan does at entry: menu | department (the switchboard)
 AFTER = "IVR400_AFTER"              # after a hunt nobody answered: voicemail | goodbye (read at call entry)
@@ -99,7 +103,7 @@ PLAN = "IVR400_PLAN"                # version of the hotline's plan the hunt lis
 DEPT_ID = "IVR400_DEPT_ID"          # row id of the department hunted (0 = switchboard), with every hunt list
 RR = "IVR400_RR"                    # static round robin: name of the GLOBAL holding its position ("" = none)
 MENU_PATH = "IVR400_MENU_PATH"      # menu level being played ("" = the top menu, "2", "2.2")
-MENU_CONTEXT = "IVR400_MENU_CTX"    # its data context (ivr400-m-<hotline>[-<digits>])
+MENU_DATA = "IVR400_MENU_DATA"      # its data key in AstDB (m/<hotline>[-<digits>])
 MENU_PROMPT = "IVR400_MENU_PROMPT"  # read from the level's data: the prompt,
 MENU_TIMEOUT = "IVR400_MENU_TIMEOUT"  # seconds to wait for a key after it,
 MENU_RETRIES = "IVR400_MENU_RETRIES"  # prompts before giving up,
