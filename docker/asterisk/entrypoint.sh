@@ -11,6 +11,6 @@ secret = ${IVR400_AMI_SECRET}
 deny = 0.0.0.0/0.0.0.0
 permit = ${IVR400_AMI_PERMIT:-172.28.40.0/255.255.255.0}
 read = cdr
-write = command
+write = command,system
 CONF
 exec asterisk -f -vvv

@@ -46,10 +46,15 @@ if TYPE_CHECKING:
               help="FreeSWITCH: its conf directory (files go to dialplan/ivr400.xml and dialplan/public/ivr400.xml).")
 @click.option("--socket", "socket", default=None, metavar="HOST:PORT",
               help="FreeSWITCH: where the dialplan's socket hooks reach the ESL controller (default 127.0.0.1:8084).")
+@click.option("--follow", is_flag=True,
+              help="Deploy, then keep Asterisk's database (AstDB) in step with every edit until stopped (Ctrl-C, "
+                   "SIGTERM): only the edited hotlines' data is written, within --interval of the edit.")
+@click.option("--interval", type=click.FloatRange(min=0.05, max=60.0), default=0.2, show_default=True,
+              help="--follow: seconds between two reads of the change log.")
 @handle_errors
 def deploy(config_dir: Path | None, root: Path | None, template_dir: Path | None, agi_url: str | None,
            check_only: bool, dry_run: bool, no_reload: bool, as_json: bool, pbx: str, out_dir: Path | None,
-           socket: str | None) -> None:
+           socket: str | None, follow: bool, interval: float) -> None:
     """Render the dialplan from the database and install it into Asterisk, atomically.
 
     Writes only below <config dir>/ivr400/ (extensions, musiconhold, pjsip, cdr_custom and cdr_manager
@@ -67,6 +72,12 @@ def deploy(config_dir: Path | None, root: Path | None, template_dir: Path | None
                                asterisk_template_dir=template_dir, controller_agi_url=agi_url)
     if check_only and (dry_run or no_reload):
         raise CommandError("check: --check writes nothing; it does not combine with --dry-run or --no-reload")
+    if follow and (check_only or dry_run or no_reload or as_json):
+        raise CommandError("follow: --follow writes AstDB through AMI; it does not combine with --check, "
+                           "--dry-run, --no-reload or --json")
+    if follow:
+        _follow(settings, template_dir, interval)
+        return
     try:
         target = DeployTarget.from_settings(settings)
         template_dirs = [settings.asterisk_template_dir] if settings.asterisk_template_dir else []
@@ -95,6 +106,49 @@ def deploy(config_dir: Path | None, root: Path | None, template_dir: Path | None
         emit_json(report.to_dict())
     else:
         _print(report)
+
+
+def _follow(settings: Settings, template_dir: Path | None, interval: float) -> None:
+    """`deploy --follow`: a full deploy, then one line per applied edit until SIGINT/SIGTERM."""
+    import signal
+
+    from ivr400.deploy.follow import DataFollower, FollowStep
+
+    a = app()
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    try:
+        target = DeployTarget.from_settings(settings, ami=settings.require_ami())
+        conn = Ami.connect(settings.ami)
+    except (ConfigError, AmiError) as exc:
+        raise CommandError(str(exc)) from exc
+    try:
+        follower = DataFollower(a.engine, target, conn, now=a.now,
+                                template_dirs=[str(settings.asterisk_template_dir)] if settings.asterisk_template_dir
+                                else [], agi_url=settings.controller_agi_url, data_root=a.data_dir)
+        try:
+            report = follower.start()
+        except DeployError as exc:
+            raise CommandError(str(exc)) from exc
+        _print(report)
+        click.echo(f"following the change log every {interval:g} s: {len(follower.data)} AstDB keys "
+                   f"(stop with Ctrl-C)")
+
+        def say(step: FollowStep) -> None:
+            click.echo(f"{step.kind}: {step.hotlines} hotline(s) re-read, {step.put} key(s) written, "
+                       f"{step.deleted} removed; live after {step.live_s * 1000:.0f} ms "
+                       f"({step.seconds * 1000:.0f} ms in all)")
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        follower.run(lambda: stopping, poll_interval=interval, on_step=say)
+    finally:
+        conn.close()
+    click.echo("stopped")
 
 
 def clicktocall_hotlines(session: Session) -> list[str]:

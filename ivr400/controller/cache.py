@@ -34,11 +34,12 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from ivr400.controller.loader import LoadedConfig, load_config
-from ivr400.db.models import ConfigChange, ConfigGeneration
+from ivr400.db.changes import MAX_INCREMENTAL, changes_after, last_change_id, plan_reload
+from ivr400.db.models import ConfigGeneration
 
 __all__ = ["FULL_RELOAD_S", "GAP_WAIT_S", "MAX_INCREMENTAL", "ConfigCache", "plan_reload"]
 
@@ -46,31 +47,10 @@ _log = logging.getLogger(__name__)
 
 Loader = Callable[..., LoadedConfig]
 
-#: More changed hotlines than this in one poll: a full load (cheaper than a long IN list, and rare).
-MAX_INCREMENTAL = 500
 #: A change id missing for this long below newer ones is a rolled-back transaction's (seconds).
 GAP_WAIT_S = 10.0
 #: A full load at least this often, whatever the change log says (seconds).
 FULL_RELOAD_S = 300.0
-
-
-def plan_reload(applied: int, changes: list[tuple[int, int | None]]) -> tuple[int, frozenset[int] | None, bool]:
-    """What a poll does with the change rows after id ``applied`` (``changes``: (id, hotline_id) by id).
-
-    Returns ``(new_applied, hotlines, gap)``: the highest id up to which every id was seen (contiguous from
-    ``applied``); the hotline ids to reload, or None when the load must be full (a row naming no hotline,
-    more than MAX_INCREMENTAL hotlines); whether an id is missing below a seen one. Pure.
-    """
-    new_applied, gap = applied, False
-    for change_id, _ in changes:
-        if change_id == new_applied + 1 and not gap:
-            new_applied = change_id
-        elif change_id > new_applied + 1:
-            gap = True
-    named = {hotline for _, hotline in changes}
-    if None in named or len(named) > MAX_INCREMENTAL:
-        return new_applied, None, gap
-    return new_applied, frozenset(h for h in named if h is not None), gap
 
 
 class ConfigCache:
@@ -154,11 +134,7 @@ class ConfigCache:
         return loaded[0]
 
     def _last_change(self, session: Session) -> int | None:
-        try:
-            with session.begin_nested():
-                return int(session.scalar(select(func.coalesce(func.max(ConfigChange.id), 0))) or 0)
-        except Exception:  # noqa: BLE001 - no config_change table (a schema before 0014): full loads only
-            return None
+        return last_change_id(session)
 
     def _poll_sync(self, force: bool) -> tuple[LoadedConfig, int | None] | None:
         """One tick: read the generation; load when it moved, when forced, or when a validity starts.
@@ -180,9 +156,8 @@ class ConfigCache:
         with Session(self.engine) as session:
             if not full:
                 assert current is not None and self.change_id is not None
-                rows = session.execute(select(ConfigChange.id, ConfigChange.hotline_id)
-                                       .where(ConfigChange.id > self.change_id).order_by(ConfigChange.id)).all()
-                applied, hotlines, gap = plan_reload(self.change_id, [(r[0], r[1]) for r in rows])
+                rows = changes_after(session, self.change_id)
+                applied, hotlines, gap = plan_reload(self.change_id, rows)
                 if gap:
                     self._gap_since = self._gap_since or clock
                     if clock - self._gap_since >= GAP_WAIT_S:  # a rolled-back writer's ids: go past them

@@ -59,7 +59,8 @@ PROVIDERS: Mapping[str, str] = {
     "Set": "builtin",
     "UserEvent": "app_userevent", "Wait": "builtin", "WaitExten": "builtin",
     "CALLERID": "func_callerid", "CDR": "func_cdr", "CHANNEL": "func_channel", "CSV_QUOTE": "func_strings",
-    "CUT": "func_cut", "DIALPLAN_EXISTS": "func_dialplan", "FAXOPT": "res_fax", "FILTER": "func_strings",
+    "CUT": "func_cut", "DB": "func_db", "DB_EXISTS": "func_db", "DIALPLAN_EXISTS": "func_dialplan",
+    "FIELDNUM": "func_strings", "FAXOPT": "res_fax", "FILTER": "func_strings",
     "GLOBAL": "func_global",
     "IF": "func_logic", "LEN": "func_strings", "LOCAL": "app_stack", "MD5": "func_md5", "STAT": "func_env",
     "MASTER_CHANNEL": "func_global", "STRFTIME": "func_strings",
@@ -68,6 +69,7 @@ PROVIDERS: Mapping[str, str] = {
 #: AMI permission classes ivr400 needs: (direction, class, who needs it).
 PERMISSIONS: tuple[tuple[str, str, str], ...] = (
     ("write", "command", "deploy and deploy --check run CLI commands (Action: Command)"),
+    ("write", "system", "deploy writes the hotlines' data into Asterisk's database (DBPut, DBDel, DBDelTree)"),
     ("read", "cdr", "cdr listen receives Cdr events"),
 )
 
@@ -381,7 +383,7 @@ def _check_ami(report: CheckReport, ami: AmiLike, rendered: RenderedConfig, user
     out = _run(ami, f"manager show user {user}")
     if isinstance(out, AmiError):
         report.add(MISSING, "ami permissions", f"`manager show user {user}` refused: {out.reason}",
-                   f"in manager.conf [{user}]: `write = command` (and `read = cdr`), then `manager reload`")
+                   f"in manager.conf [{user}]: `write = command,system` (and `read = cdr`), then `manager reload`")
     else:
         perms = user_permissions(out)
         for direction, klass, why in PERMISSIONS:

@@ -159,17 +159,23 @@ def _template_location(exc: BaseException) -> tuple[str | None, int | None]:
     return name, line
 
 
-def render_model(model: RenderModel, *, template_dirs: Iterable[str | os.PathLike[str]] = (),
-                 agi_url: str = DEFAULT_AGI_URL, data_root: Path | None = None) -> RenderedConfig:
-    """Render an already loaded model (the pure half of `render_asterisk`)."""
-    try:
-        agi = check_agi_url(agi_url)
-    except RenderValueError as exc:
-        raise RenderError(str(exc), template="agi_url") from exc
+def render_data(model: RenderModel, *, template_dirs: Iterable[str | os.PathLike[str]] = ()) -> str:
+    """Only the hotlines' data (the text of ``ivr400/astdb.txt``) for `model`'s hotlines: what the AstDB follower
+    renders for the few hotlines an edit changed. Raises RenderError like render_model."""
     _check_data_steps(model)
     env = make_environment(template_dirs)
+    text = _render_one(env, "astdb.j2", _template_context(model, DEFAULT_AGI_URL))
+    try:
+        data = parse_astdb(text)
+    except ValueError as exc:
+        raise RenderError(str(exc), template="astdb.j2") from exc
+    _check_values(data)
+    return text
+
+
+def _template_context(model: RenderModel, agi: str) -> dict[str, object]:
     names, refs = _variables()
-    context = {
+    return {
         "model": model,
         "hotlines": model.hotlines,
         "v": names,
@@ -181,31 +187,47 @@ def render_model(model: RenderModel, *, template_dirs: Iterable[str | os.PathLik
         "fax_spool": dialplan_variables.FAX_SPOOL,
         "astdb_family": dialplan_variables.ASTDB_FAMILY,
     }
-    files: dict[str, str] = {}
-    for template_name, output in FILES:
-        try:
-            template = env.get_template(template_name)
-            files[output] = template.render(context)
-        except jinja2.TemplateSyntaxError as exc:
-            raise RenderError(f"syntax error: {exc.message}", template=exc.filename or exc.name or template_name,
-                              line=exc.lineno) from exc
-        except jinja2.TemplateNotFound as exc:
-            raise RenderError(f"template not found: {exc.name}", template=template_name) from exc
-        except RenderError:
-            raise
-        except Exception as exc:  # UndefinedError, TypeError... raised while rendering
-            name, line = _template_location(exc)
-            kind = "undefined variable" if isinstance(exc, jinja2.UndefinedError) else type(exc).__name__
-            raise RenderError(f"{kind}: {exc}", template=name or template_name, line=line) from exc
 
+
+def _render_one(env: jinja2.Environment, template_name: str, context: Mapping[str, object]) -> str:
     try:
-        data = parse_astdb(files[ASTDB_FILE])
-    except ValueError as exc:
-        raise RenderError(str(exc), template="astdb.j2") from exc
+        return env.get_template(template_name).render(context)
+    except jinja2.TemplateSyntaxError as exc:
+        raise RenderError(f"syntax error: {exc.message}", template=exc.filename or exc.name or template_name,
+                          line=exc.lineno) from exc
+    except jinja2.TemplateNotFound as exc:
+        raise RenderError(f"template not found: {exc.name}", template=template_name) from exc
+    except RenderError:
+        raise
+    except Exception as exc:  # UndefinedError, TypeError... raised while rendering
+        name, line = _template_location(exc)
+        kind = "undefined variable" if isinstance(exc, jinja2.UndefinedError) else type(exc).__name__
+        raise RenderError(f"{kind}: {exc}", template=name or template_name, line=line) from exc
+
+
+def _check_values(data: Mapping[str, str]) -> None:
     for key, value in data.items():
         if len(value) > m.MAX_DATA_CHARS:
             raise RenderError(f"data {key}: {len(value)} characters, at most {m.MAX_DATA_CHARS} fit one "
                               "dialplan step", template="data")
+
+
+def render_model(model: RenderModel, *, template_dirs: Iterable[str | os.PathLike[str]] = (),
+                 agi_url: str = DEFAULT_AGI_URL, data_root: Path | None = None) -> RenderedConfig:
+    """Render an already loaded model (the pure half of `render_asterisk`)."""
+    try:
+        agi = check_agi_url(agi_url)
+    except RenderValueError as exc:
+        raise RenderError(str(exc), template="agi_url") from exc
+    _check_data_steps(model)
+    env = make_environment(template_dirs)
+    context = _template_context(model, agi)
+    files = {output: _render_one(env, template_name, context) for template_name, output in FILES}
+    try:
+        data = parse_astdb(files[ASTDB_FILE])
+    except ValueError as exc:
+        raise RenderError(str(exc), template="astdb.j2") from exc
+    _check_values(data)
     text = files["ivr400/extensions.conf"]
     contexts = list(dict.fromkeys(_CONTEXT.findall(text)))
     fingerprints = {name: hashlib.sha256(body.encode("utf-8")).hexdigest() for name, body in files.items()}

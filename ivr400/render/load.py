@@ -11,6 +11,7 @@ seat can only make the static plan ring fewer numbers, never other ones.
 from __future__ import annotations
 
 import gc
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -33,15 +34,18 @@ from ivr400.tree import DepartmentNode, HotlineNode, HotlineTree, SeatNode, Tone
 __all__ = ["load_model", "model_from_tree"]
 
 
-def load_model(session: Session, now: datetime, *, strict: bool = False) -> RenderModel:
-    """Read every active hotline with its menus, routable seats, tones and trunks at ``now`` (aware)."""
+def load_model(session: Session, now: datetime, *, strict: bool = False,
+               hotline_ids: Collection[int] | None = None) -> RenderModel:
+    """Read every active hotline with its menus, routable seats, tones and trunks at ``now`` (aware); with
+    ``hotline_ids``, only those hotlines (the active ones among them: an inactive or deleted id reads as
+    nothing), e.g. to re-render the data of the hotlines an edit changed."""
     if now.tzinfo is None:
         raise ValueError("now: must be timezone-aware")
     # Hundreds of thousands of small objects, none cyclic: keep the cyclic GC out of the mapping too.
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return model_from_tree(read_tree(session, now, strict=strict))
+        return model_from_tree(read_tree(session, now, strict=strict, hotline_ids=hotline_ids))
     finally:
         if gc_was_enabled:
             gc.enable()

@@ -2,7 +2,8 @@
 ringback tone — on SQLite and the real PostgreSQL, on a rich fixture with the rows that used to make them differ.
 
 Both sides are read from one reader (``ivr400.tree``). This test does not trust that: it renders the real
-``extensions.conf``, reads each hunt's static plan back out of it (its data step ``Return(NAME=value,...)``),
+plan, reads each hunt's static plan back out of it (its AstDB value ``h/<number>/d<digits>`` in
+``ivr400/astdb.txt``, as the one ``MSet`` step of ``[ivr400-department]`` in ``extensions.conf`` applies it),
 asks the real controller over FastAGI (the ``department`` hook for every hunt, the ``route`` hook for a
 hotline without a menu), and plays both answers through one model of the dialplan's hunt engine
 (``[ivr400-hunt]`` in ``dialplans/asterisk/_shared.j2``), call after call so round robin rotates on both
@@ -28,6 +29,7 @@ from ivr400.provisioning.enterprises import add_enterprise
 from ivr400.provisioning.hotlines import add_hotline
 from ivr400.provisioning.trunks import add_trunk
 from ivr400.render import render_asterisk
+from ivr400.render.asterisk import RenderedConfig
 from tests.conftest import NOW
 from tests.factories import destination_row, tone_row
 from tests.fakes.fake_asterisk import FakeAsterisk
@@ -158,14 +160,32 @@ def hunt_engine(variables: dict[str, str]) -> Ringing:
 # --------------------------------------------------------------------------- the two sides
 
 
-def static_plans(extensions_conf: str, hotline: str) -> dict[str, list[dict[str, str]]]:
-    """Per hunt extension (``d``, ``d1``, ``d21``...) of ``hotline``, the variables its static plan sets (the
-    one data step ``Return(NAME=value,...)`` the department step reads), one dict per consecutive call (round
-    robin: the department step advances the GLOBAL that ``IVR400_RR`` names by one per call)."""
-    context = extensions_conf.split(f"[ivr400-h-{hotline}]", 1)[1].split("\n[", 1)[0]
+#: The step of ``[ivr400-department]`` that reads a static hunt list: the pairs it sets first, then the variable the
+#: AstDB value's first field goes to (the value's own ``NAME=value`` pairs follow it, so they win).
+STATIC_READ = (f"MSet({v.TARGET_COUNT}=0,{v.RR}=,{v.PLAN}=${{DB({v.ASTDB_FAMILY}/h/${{{v.HOTLINE}}}"
+               f"/d${{FILTER(0-9,${{{v.DEPT_PATH}}})}})}})")
+
+
+def applied(step_sets: dict[str, str], first: str, value: str) -> dict[str, str]:
+    """The variables one MSet data step sets: `step_sets`, then `first` = the value's first field, then its pairs."""
+    head, *pairs = value.split(",")
+    return {**step_sets, first: head, **dict(pair.split("=", 1) for pair in pairs)}
+
+
+def static_plans(cfg: RenderedConfig, hotline: str) -> dict[str, list[dict[str, str]]]:
+    """Per hunt key (``d``, ``d1``, ``d21``...) of ``hotline``, the variables its static plan sets (the AstDB value
+    ``h/<hotline>/d<digits>`` that the department step reads in one MSet step, STATIC_READ), one dict per
+    consecutive call (round robin: the department step advances the GLOBAL that ``IVR400_RR`` names by one per
+    call)."""
+    department = cfg.files["ivr400/extensions.conf"].split("[ivr400-department]", 1)[1].split("\n[", 1)[0]
+    assert f",{STATIC_READ}\n" in department  # the step modelled here
     plans: dict[str, list[dict[str, str]]] = {}
-    for exten, data in re.findall(r"^exten => (d[0-9]*),1,Return\((.*)\)$", context, re.M):
-        sets = dict(pair.split("=", 1) for pair in data.split(","))
+    for key, data in cfg.astdb.items():
+        match = re.fullmatch(rf"h/{hotline}/(d[0-9]*)", key)
+        if match is None:
+            continue
+        exten = match.group(1)
+        sets = applied({v.TARGET_COUNT: "0", v.RR: ""}, v.PLAN, data)
         calls = []
         for k in range(CALLS):
             variables = {**sets, v.HUNT_START: ""}
@@ -216,8 +236,8 @@ class Side:
 @pytest.fixture
 def sides(rich: Engine, tmp_path) -> list[Side]:
     with Session(rich) as s:
-        conf = render_asterisk(s, NOW, data_root=tmp_path).files["ivr400/extensions.conf"]
-    plans = {h: static_plans(conf, h) for h in (MENU, FLAT, TIED)}
+        cfg = render_asterisk(s, NOW, data_root=tmp_path)
+    plans = {h: static_plans(cfg, h) for h in (MENU, FLAT, TIED)}
     requests: list[tuple[str, str]] = []
     keys: list[tuple[str, str, int]] = []
     for hotline, hunts in plans.items():
@@ -243,7 +263,7 @@ def sides(rich: Engine, tmp_path) -> list[Side]:
 
 
 #: sha256 of the rendered [ivr400-hunt] context, comments left out: the dialplan hunt_engine() models.
-HUNT_ENGINE_SHA256 = "adf44ba2be434d1e6b9991d2e05ce21a5b31f0ac507a152924ae3f23b4d2fd77"
+HUNT_ENGINE_SHA256 = "5bee391dee4ff3f06969e959e8947e09810e436146dac8a4e0a7b813e6f529e3"
 
 
 def test_the_modelled_hunt_engine_is_the_rendered_one(rich: Engine, tmp_path) -> None:
@@ -292,6 +312,22 @@ def test_same_department_id(sides: list[Side]) -> None:
     assert {s.static_dept_id for s in sides if s.hunt == "d"} == {"0"}
 
 
+def test_the_bound_seat_check_dials_every_target_without_a_deploy(sides: list[Side], rich: Engine, tmp_path) -> None:
+    """Why hunt_engine() skips nobody: before each Dial the hunt engine reads the department's marks (AstDB
+    ``h/<hotline>/b<IVR400_DEPT_ID>``) and dials when they hold the plan version of the list (IVR400_PLAN: the
+    static list's own, or the one read at call entry for a list the controller sent). Without a deploy in between
+    that holds for every list of both sides."""
+    with Session(rich) as s:
+        cfg = render_asterisk(s, NOW, data_root=tmp_path)
+    for hotline in (MENU, FLAT, TIED):
+        version = applied({}, v.HOTLINE, cfg.astdb[f"h/{hotline}/s"])[v.PLAN]
+        assert {calls[0][v.PLAN] for calls in static_plans(cfg, hotline).values()} == {version}
+        for side in sides:
+            if side.hotline == hotline and side.static.groups:
+                for dept_id in (side.static_dept_id, side.controller_dept_id):
+                    assert cfg.astdb[f"h/{hotline}/b{dept_id}"].split("&")[0] == version, side
+
+
 def test_round_robin_rotates_alike_call_after_call(sides: list[Side]) -> None:
     switchboard = [s for s in sides if (s.hotline, s.hunt) == (MENU, "d")]
     firsts = [s.static.groups[0][0][0] for s in switchboard]
@@ -336,8 +372,8 @@ def test_weighted_split_rings_the_same_seats_first_by_weight_on_the_controller_s
         for seat, weight in zip(rows, (0, 0, 7), strict=True):
             set_weight(s, s.get(Seat, seat.id), weight)  # type: ignore[arg-type]
         s.commit()
-        conf = render_asterisk(s, NOW, data_root=tmp_path).files["ivr400/extensions.conf"]
-    static = hunt_engine(static_plans(conf, WEIGHTED)["d"][0])
+        cfg = render_asterisk(s, NOW, data_root=tmp_path)
+    static = hunt_engine(static_plans(cfg, WEIGHTED)["d"][0])
     [answer] = controller_answers(engine, [(v.ROUTE_CALL, f"hotline={WEIGHTED}")])
     decided = hunt_engine(answer)
     assert [d for (d,), _ in static.groups] == [f"PJSIP/0216666000{i}@ivr400-out" for i in (1, 2, 3)]
@@ -352,13 +388,15 @@ def test_same_fax_mode(rich: Engine, tmp_path) -> None:
         s.execute(text("UPDATE hotline SET fax_mode = 'detect' WHERE number = :n"), {"n": FLAT})
         s.execute(text("UPDATE hotline SET fax_mode = 'bogus' WHERE number = :n"), {"n": TIED})
         s.commit()
-        conf = render_asterisk(s, NOW, data_root=tmp_path).files["ivr400/extensions.conf"]
+        cfg = render_asterisk(s, NOW, data_root=tmp_path)
+    entry = f"{v.HOTLINE}=${{DB({v.ASTDB_FAMILY}/h/${{EXTEN}}/s)}})"  # call entry reads the settings into these
+    assert f",{entry}\n" in cfg.files["ivr400/extensions.conf"]
     static = {}
     for number in (MENU, FLAT, TIED):
-        line = re.search(rf"^\[ivr400-h-{number}\]\n(?:;.*\n)*exten => s,1,Return\((.*)\)$", conf, re.M)
-        assert line is not None, number
-        static[number] = dict(p.split("=", 1) for p in line.group(1).split(","))[v.FAX_MODE]
+        settings = applied({}, v.HOTLINE, cfg.astdb[f"h/{number}/s"])
+        assert settings[v.HOTLINE] == number
+        static[number] = settings[v.FAX_MODE]
     answers = controller_answers(rich, [("route", f"hotline={n}") for n in (MENU, FLAT, TIED)])
     controller = {n: a.get(v.FAX_MODE) for n, a in zip((MENU, FLAT, TIED), answers, strict=True)}
     assert static == controller == {MENU: "key", FLAT: "detect", TIED: "off"}
-    assert f"exten => 0,1,Return({v.NEXT}=fax," in conf
+    assert applied({}, v.NEXT, cfg.astdb[f"m/{MENU}/0"])[v.NEXT] == "fax"

@@ -205,8 +205,9 @@ def test_revoked_destination_never_receives_an_invite_after_redeploy(world, seat
 
     w.revoke("01062345001")
     report = w.deploy()
-    assert report.reloaded == ["dialplan reload"]
-    assert "01062345001" not in (w.lab.config_dir / "ivr400/extensions.conf").read_text()
+    assert report.reloaded == [] and report.astdb is not None and not report.astdb["full"]  # AstDB writes only
+    assert "01062345001" not in (w.lab.config_dir / "ivr400/astdb.txt").read_text()
+    assert "01062345001" not in w.lab.rx(f"database show ivr400 h/{HOTLINE}")
 
     after = call(HOTLINE, hold_s=0.5, workdir=tmp_path / "carrier-2", timeout_s=30)
     assert after.answered, after
@@ -214,6 +215,49 @@ def test_revoked_destination_never_receives_an_invite_after_redeploy(world, seat
     _quiet(other, 0.5)
     assert revoked.invite_count == 1, "the revoked destination got an INVITE after the redeploy"
     assert other.invite_count == 1
+
+
+def test_the_static_plan_routes_from_astdb_after_a_restart_with_controller_and_database_gone(
+        world, seats, tmp_path: Path, lab: Lab) -> None:
+    """The fail-safe lives in Asterisk's own database: with no controller listening, ivr400's SQL database
+    deleted and Asterisk restarted, a call to the hotline still reaches its (routable) seat, and a revoked
+    one is still never dialled."""
+    w = world()
+    w.seat("01062345001", 5081, ring_timeout=RING_S)
+    w.seat("01062345002", 5082, ring_timeout=RING_S)
+    w.revoke("01062345001")
+    w.deploy()
+    assert not fastagi_listening()
+    w.engine.dispose()
+    database = Path(str(w.engine.url.database))
+    database.rename(database.with_name("gone.db"))  # ivr400's database is gone too
+    _restart_in_place(lab)
+    revoked = _seat(seats, tmp_path, 5081, "answer", answer_after_s=0.2)
+    other = _seat(seats, tmp_path, 5082, "answer", answer_after_s=0.2)
+    result = call(HOTLINE, hold_s=0.5, workdir=tmp_path / "carrier", timeout_s=30)
+    assert result.answered, result
+    other.wait_for_invites(1, timeout=3)
+    _quiet(other, 0.5)
+    assert other.invite_count == 1 and revoked.invite_count == 0
+
+
+def _restart_in_place(lab: Lab, timeout: float = 60.0) -> None:
+    """`core restart now` (same PID, same files, AstDB kept on disk), then wait until it is fully booted."""
+    try:
+        lab.rx("core restart now", timeout=10)
+    except Exception:  # noqa: BLE001 - the console goes away with the restart
+        pass
+    time.sleep(2.0)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if "fully booted" in lab.rx("core waitfullybooted", timeout=10).lower():
+                break
+        except Exception:  # noqa: BLE001 - not accepting consoles yet
+            pass
+        time.sleep(0.5)
+    assert lab.running, "Asterisk did not come back after `core restart now`"
+    assert "ivr400-inbound" in lab.rx("dialplan show ivr400-inbound")
 
 
 # -- f. every seat fails: voicemail ------------------------------------------------------------------

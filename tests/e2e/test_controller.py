@@ -222,7 +222,7 @@ def test_destination_revoked_in_the_database_gets_no_invite_on_the_next_call(
     time.sleep(0.3)
     assert first.invite_count == 1, "the revoked destination got an INVITE"
     # The rendered (static) plan still names it: only the controller knew.
-    assert "01062345001" in (lab.config_dir / "ivr400/extensions.conf").read_text()
+    assert "01062345001" in (lab.config_dir / "ivr400/astdb.txt").read_text()
 
 
 # -- 6. fail-safe: the controller dies in the middle of a load run --------------------------------------

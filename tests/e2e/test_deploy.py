@@ -47,8 +47,9 @@ def _call_answered(seats, tmp: Path, name: str) -> None:  # noqa: ANN001
 
 def test_deploy_loads_every_context_and_reloads_only_what_changed(lab: Lab, world: World) -> None:
     first = world.deploy()
-    shown = lab.rx(f"dialplan show ivr400-h-{HOTLINE}")
-    assert "'s' =>" in shown and "PJSIP/pstn/sip:01062345001@127.0.0.1:5081" in shown
+    shown = lab.rx(f"database show ivr400 h/{HOTLINE}")  # the hotline's data, in Asterisk's database
+    assert f"/ivr400/h/{HOTLINE}/s" in shown and "PJSIP/pstn/sip:01062345001@127.0.0.1:5081" in shown
+    assert first.astdb is not None and first.astdb["put"] > 0
     assert "_400XXXXXXX" in lab.rx("dialplan show ivr400-inbound")  # every 400 number to the call engine
     assert "ivr400-default" in lab.rx("moh show classes")
     sounds = lab.host_path("/usr/share/asterisk/sounds/ivr400")
@@ -59,11 +60,17 @@ def test_deploy_loads_every_context_and_reloads_only_what_changed(lab: Lab, worl
     assert again.files_changed == [] and again.reloads == [] and again.sounds_installed == []
     assert again.contexts_verified == first.contexts_verified
 
+    assert again.astdb == {"full": False, "put": 0, "deleted": 0, "seconds": again.astdb["seconds"]}
+
+    # A data change (a new seat) is a few AstDB writes: no reload at all (pjsip.conf's comments name the seat).
     world.seat("01062345002", 5082)
     third = world.deploy()
-    assert third.files_changed and "dialplan reload" in third.reloaded and "moh reload" not in third.reloaded
-    assert (lab.config_dir / "ivr400/.previous/extensions.conf").read_bytes() != \
-        (lab.config_dir / "ivr400/extensions.conf").read_bytes()
+    assert set(third.files_changed) == {"ivr400/astdb.txt", "ivr400/pjsip.conf"}, third
+    assert third.comment_only == ["ivr400/pjsip.conf"] and third.reloads == [], third
+    assert third.astdb is not None and not third.astdb["full"] and 0 < third.astdb["put"] < 10, third.astdb
+    assert "01062345002" in lab.rx(f"database show ivr400 h/{HOTLINE}")
+    assert (lab.config_dir / "ivr400/.previous/astdb.txt").read_bytes() != \
+        (lab.config_dir / "ivr400/astdb.txt").read_bytes()
 
 
 @pytest.mark.parametrize("broken, message", [
@@ -131,7 +138,7 @@ def test_what_asterisk_refuses_to_load_is_rolled_back(lab: Lab, world: World, se
     assert "previous configuration restored and reloaded" in err.reason, err
     assert err.report is not None and err.report.rolled_back
     assert _files(lab) == before
-    assert "01062345002" not in lab.rx(f"dialplan show ivr400-h-{HOTLINE}")  # the old dialplan runs
+    assert "01062345002" not in lab.rx(f"database show ivr400 h/{HOTLINE}")  # the old data is back
     _call_answered(seats, tmp_path, "after-rollback")
 
 

@@ -300,7 +300,7 @@ def test_install_by_the_docs_then_a_call_routes_through_it(operator: Operator) -
     status, found = _check(op)
     assert status == 0 and found["pjsip endpoint carrier"]["status"] == "ok"
     assert found["controller"]["status"] == "ok"
-    assert "'s' =>" in op.rx(f"dialplan show ivr400-h-{HOTLINE}")  # the hotline's data step is loaded
+    assert f"/ivr400/h/{HOTLINE}/s" in op.rx(f"database show ivr400 h/{HOTLINE}")  # the hotline's data is loaded
 
     # 5. The call: carrier -> operator's from-carrier context -> ivr400 -> controller -> seat.
     with SeatUas(SEAT_PORT, host=CARRIER, behaviour="answer", workdir=op.work / "seat") as seat:

@@ -58,5 +58,5 @@ def test_seat_moved_up_in_the_browser_rings_first_on_the_next_call(
     time.sleep(0.3)
     assert first.invite_count == 1, "the seat moved down still rang first"
     # The rendered (static) plan still has the old order: only the controller knew.
-    plan = (lab.config_dir / "ivr400/extensions.conf").read_text()
+    plan = (lab.config_dir / "ivr400/astdb.txt").read_text()
     assert plan.index(FIRST) < plan.index(SECOND)

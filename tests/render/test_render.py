@@ -28,8 +28,9 @@ from ivr400.provisioning.hotlines import add_hotline
 from ivr400.provisioning.sample import HOTLINE, provision_sample
 from ivr400.provisioning.trunks import add_trunk
 from ivr400.render import RenderError, RenderValueError, render_asterisk
-from ivr400.render.asterisk import FILES
+from ivr400.render.asterisk import ASTDB_FILE, FILES, RenderedConfig
 from ivr400.render.load import load_model
+from ivr400.render.model import MAX_DATA_CHARS
 from tests.factories import destination_row, tone_row
 
 GOLDEN = Path(__file__).with_name("golden")
@@ -143,9 +144,10 @@ GENERIC = ["ivr400-inbound", "ivr400-unknown", "ivr400-call", "ivr400-menu", "iv
 
 def test_sample_structure(sample: Session) -> None:
     cfg = render_asterisk(sample, NOW)
-    ext = cfg.files["ivr400/extensions.conf"]
-    assert set(cfg.files) == {"ivr400/extensions.conf", "ivr400/musiconhold.conf", "ivr400/pjsip.conf"}
-    assert cfg.contexts == [*GENERIC, f"ivr400-h-{HOTLINE}", f"ivr400-m-{HOTLINE}"]
+    ext, db = cfg.files["ivr400/extensions.conf"], cfg.astdb
+    assert set(cfg.files) == {"ivr400/extensions.conf", ASTDB_FILE, "ivr400/musiconhold.conf", "ivr400/pjsip.conf"}
+    assert cfg.contexts == GENERIC  # no per-hotline context: the hotline's data is in AstDB
+    assert {key.rsplit("/", 1)[0] for key in db} == {f"h/{HOTLINE}", f"m/{HOTLINE}"}
     assert "exten => _400XXXXXXX,1,Goto(ivr400-call,${EXTEN},1)" in ext
     assert "AGI(agi://127.0.0.1:4573/route?hotline=${IVR400_HOTLINE})" in ext
     assert "AGI(agi://127.0.0.1:4573/department?hotline=${IVR400_HOTLINE}&dept=${IVR400_DEPT_PATH})" in ext
@@ -156,76 +158,98 @@ def test_sample_structure(sample: Session) -> None:
     assert "exten => _X.,1,Set(IVR400_DISPOSITION=unknown_number)" in unknown
     assert " same => n,Playback(ivr400/ivr400-unknown-number,noanswer)\n same => n,Hangup(1)" in unknown
     assert "exten => _X.,1,Goto(ivr400-unknown,${EXTEN},1)" in _context(ext, "ivr400-inbound")
-    # simultaneous department 2 (全通达): group timeout, both seats, in one data step
-    d2 = _data(ext, HOTLINE, "d2")
+    # simultaneous department 2 (全通达): group timeout, both seats, in one data value
+    d2 = _data(db, f"h/{HOTLINE}/d2")
     assert d2["IVR400_HUNT"] == "simultaneous" and d2["IVR400_RING_TIMEOUT"] == "15"
     assert d2["IVR400_TARGET_1"] == "PJSIP/01062345679@ivr400-out"
     assert d2["IVR400_TARGET_2"] == "PJSIP/01062345680@ivr400-out" and d2["IVR400_TARGET_COUNT"] == "2"
     # no seat was ever written for the pending mobile
-    assert "13800138000" not in ext
+    assert "13800138000" not in ext and "13800138000" not in cfg.files[ASTDB_FILE]
     # sounds: every shipped prompt, the default ringback class
     assert cfg.sounds["sounds/ivr400/ivr400-welcome.wav"].is_file()
     assert cfg.sounds["moh/ivr400/ivr400-default/ivr400-ringback.wav"].name == "ivr400-ringback.wav"
     assert "[ivr400-default]" in cfg.files["ivr400/musiconhold.conf"]
 
 
-def _data(ext: str, number: str, exten: str, context: str | None = None) -> dict[str, str]:
-    """The `NAME=value` pairs of one data extension (`exten => EXTEN,1,Return(...)`) of a hotline."""
-    body = _context(ext, context or f"ivr400-h-{number}")
-    line = next(line for line in body.splitlines() if line.startswith(f"exten => {exten},1,Return("))
-    args = line.split(",1,Return(", 1)[1].split(") ;", 1)[0]
-    args = args[:-1] if args.endswith(")") else args
-    return dict(pair.split("=", 1) for pair in args.split(","))
+def _first(key: str) -> str:
+    """The variable the generic contexts read an AstDB value's first field into (see _shared.j2's `data` and
+    test_no_call_ever_waits_or_returns_where_the_steps_depend_on_data, which checks these reads)."""
+    kind, _, item = key.split("/")
+    if kind == "h":
+        assert item == "s" or item.startswith("d"), key  # b<dept id>: marks, not NAME=value pairs
+        return "IVR400_HOTLINE" if item == "s" else "IVR400_PLAN"
+    return "IVR400_MENU_PROMPT" if item == "s" else "IVR400_NEXT"
 
 
-def _extensions(body: str) -> dict[str, list[str]]:
-    """{extension: [its lines]} of a context's text."""
-    out: dict[str, list[str]] = {}
-    current = None
-    for line in body.splitlines():
-        if line.startswith("exten => "):
-            current = out.setdefault(line.split("=> ", 1)[1].split(",", 1)[0], [])
-        if current is not None and line.strip() and not line.startswith(";"):
-            current.append(line)
-    return out
+def _data(db: dict[str, str], key: str) -> dict[str, str]:
+    """The variables one AstDB value (family ivr400) sets when its step reads it: the first field is the value of
+    the variable the step names (_first), then `NAME=value` pairs."""
+    first, *pairs = db[key].split(",")
+    return {_first(key): first, **dict(pair.split("=", 1) for pair in pairs)}
 
 
-def _plans(sample: Session, rich: Session) -> list[str]:
+def _plans(sample: Session, rich: Session) -> list[RenderedConfig]:
     """Very different renders: the sample, the rich hotline, both after changes, and no hotline at all."""
-    texts = [render_asterisk(sample, NOW).files["ivr400/extensions.conf"]]
+    cfgs = [render_asterisk(sample, NOW)]
     dest = sample.scalar(select(Destination).where(Destination.number == "01062345678"))
     destinations.revoke(sample, dest, reason="moved", now=NOW, actor="test")
     sample.execute(update(Hotline).where(Hotline.number == RICH).values(voicemail=True, record_calls=False))
     sample.commit()
-    texts.append(render_asterisk(sample, NOW).files["ivr400/extensions.conf"])
+    cfgs.append(render_asterisk(sample, NOW))
     sample.execute(update(Hotline).values(active=False))
     sample.commit()
-    texts.append(render_asterisk(sample, NOW).files["ivr400/extensions.conf"])
-    return texts
+    cfgs.append(render_asterisk(sample, NOW))
+    return cfgs
+
+
+#: Every data read of the generic contexts: (the variable the value's first field goes to, the key read).
+DATA_READS = [
+    ("IVR400_HOTLINE", "h/${EXTEN}/s"),
+    ("IVR400_MENU_PROMPT", "${IVR400_MENU_DATA}/s"),
+    ("IVR400_NEXT", "${IVR400_MENU_DATA}/${FILTER(0-9,${IVR400_KEY})}"),
+    ("IVR400_PLAN", "h/${IVR400_HOTLINE}/d${FILTER(0-9,${IVR400_DEPT_PATH})}"),
+    ("LOCAL(marks)", "h/${IVR400_HOTLINE}/b${FILTER(0-9,${IVR400_DEPT_ID})}"),
+    ("LOCAL(marks)", "h/${IVR400_HOTLINE}/b${FILTER(0-9,${IVR400_DEPT_ID})}"),
+]
 
 
 def test_no_call_ever_waits_or_returns_where_the_steps_depend_on_data(sample: Session, rich: Session) -> None:
-    """The live-deploy invariant (docs/live-deploys.md): after `dialplan reload` a call goes on at the same
-    priority number, so every context a call runs in is the same text whatever the data; the data contexts
-    hold one step per extension (a `Return` of name=value pairs, or a marker nobody runs)."""
-    texts = _plans(sample, rich)
-    for name in GENERIC:
-        bodies = {_context(text_, name) for text_ in texts}
-        assert len(bodies) == 1, f"{name} depends on the data"
-        assert not re.search(r"400[0-9]{7}", bodies.pop()), f"{name} names a hotline"
-    for text_ in texts[:2]:
-        data = [c for c in re.findall(r"^\[([^\]]+)\]", text_, re.M) if c not in GENERIC]
-        assert data and all(c.startswith(("ivr400-h-", "ivr400-m-")) for c in data)
-        for context in data:
-            for exten, lines in _extensions(_context(text_, context)).items():
-                assert len(lines) == 1, f"{context},{exten} has {len(lines)} steps"
-                app = lines[0].split(",1,", 1)[1]
-                assert app.startswith(("Return(", "NoOp(")), f"{context},{exten}: {app}"
-    # Every data step the generic contexts read is read in one step: a Gosub straight after clearing
-    # GOSUB_RETVAL, guarded by DIALPLAN_EXISTS in the same step.
-    generic = "\n".join(_context(texts[0], name) for name in GENERIC)
-    assert "Gosub(ivr400-h-" not in generic and "Gosub(ivr400-m-" not in generic
-    assert generic.count("GosubIf($[${DIALPLAN_EXISTS(") == 4
+    """The live-deploy invariant (docs/live-deploys.md): a deploy changes the hotlines' data between two steps of
+    a call in progress, so the dialplan a call runs in is the same text whatever the data and names no hotline;
+    the data lives in AstDB (ivr400/astdb.txt), and each value is read and applied in one MSet step."""
+    cfgs = _plans(sample, rich)
+    texts = [cfg.files["ivr400/extensions.conf"] for cfg in cfgs]
+    assert len(set(texts)) == 1, "extensions.conf depends on the data"
+    assert not re.search(r"400[0-9]{7}", texts[0]), "extensions.conf names a hotline"
+    assert all(cfg.contexts == GENERIC for cfg in cfgs)
+    for cfg in cfgs[:2]:
+        db = cfg.astdb
+        assert {key.split("/", 2)[1] for key in db} >= {RICH, f"{RICH}-2", f"{RICH}-22", HOTLINE}
+        for key, value in db.items():
+            assert re.fullmatch(r"h/400[0-9]{7}/(s|d[0-9]*|b[0-9]+)|m/400[0-9]{7}(-[0-9]+)?/[s0-9]", key), key
+            assert len(value) <= MAX_DATA_CHARS, key
+            if key.split("/")[2].startswith("b"):  # marks: the plan version, then each bound dial string
+                assert re.fullmatch(r"v[0-9a-f]{20}(&[^&,=]+)*", value), (key, value)
+            else:
+                assert all("=" in pair for pair in value.split(",")[1:]), (key, value)
+    assert cfgs[2].astdb == {}  # no hotline, no data; the same dialplan
+    # Every data read of the generic contexts is one MSet step whose last pair is the value (so the value's
+    # pairs override the ones set before it); no data is read any other way.
+    generic = texts[0]
+    for gone in ("GosubIf", "DIALPLAN_EXISTS", "GOSUB_RETVAL", "Return(IVR400_"):
+        assert gone not in generic, gone
+    reads = []
+    for line in generic.splitlines():
+        if "${DB(" not in line or line.startswith(";"):
+            continue
+        assert line.count("${DB(") == 1, line
+        assert re.match(r"(exten => [^,]+,1|same => n(\([a-z]+\))?),MSet\(", line.strip()), line
+        step = re.search(r"(?:MSet\(|,)((?:LOCAL\()?[A-Za-z0-9_]+\)?)=\$\{DB\(ivr400/(.+)\)\}\)$", line)
+        assert step is not None, line
+        reads.append(step.groups())
+    assert reads == DATA_READS
+    # the only other AstDB look-up: whether the menu level still exists (after an invalid key)
+    assert re.findall(r"\$\{DB_[A-Z]+\([^)]*\)\}", generic) == ["${DB_EXISTS(ivr400/${IVR400_MENU_DATA}/s)}"]
 
 
 def test_every_line_is_asterisk_config_syntax(sample: Session, rich: Session) -> None:
@@ -235,6 +259,12 @@ def test_every_line_is_asterisk_config_syntax(sample: Session, rich: Session) ->
                 assert "\r" not in line
                 if not line or line.startswith(";"):
                     continue
+                if name == ASTDB_FILE and not line.startswith("#"):
+                    # one key and its value; the value is substituted into an MSet step's arguments once (no
+                    # ${...} is expanded in it) and split there on commas outside quotes and parentheses
+                    key, value = line.split("\t")
+                    assert re.fullmatch(r"[hm]/[0-9-]+/[a-z0-9]+", key), line
+                    assert not re.search(r'[$"\\()\[\]{};\s]', value), line
                 if name.endswith("extensions.conf"):
                     assert re.fullmatch(r"\[[a-z0-9-]+\]|exten => [^,]+,1,\S.*|same => n(\([a-z]+\))?,\S.*",
                                         line.strip()), line
@@ -245,40 +275,49 @@ def test_every_line_is_asterisk_config_syntax(sample: Session, rich: Session) ->
 
 def test_three_level_menu(rich: Session) -> None:
     cfg = render_asterisk(rich, NOW)
-    ext = cfg.files["ivr400/extensions.conf"]
-    for ctx in (f"ivr400-h-{RICH}", f"ivr400-m-{RICH}", f"ivr400-m-{RICH}-2", f"ivr400-m-{RICH}-22"):
-        assert ctx in cfg.contexts
-    top = f"ivr400-m-{RICH}"
-    assert _data(ext, RICH, "s", top) == {"IVR400_MENU_PROMPT": "ivr400/tone-11", "IVR400_MENU_TIMEOUT": "7",
-                                          "IVR400_MENU_RETRIES": "2", "IVR400_MENU_FINAL": ""}
-    assert _data(ext, RICH, "2", top) == {"IVR400_NEXT": "menu", "IVR400_NEXT_PATH": "2", "IVR400_KEYS": "2"}
-    second = f"ivr400-m-{RICH}-2"
-    assert _data(ext, RICH, "s", second)["IVR400_MENU_PROMPT"] == "ivr400/tone-14"  # the department's own prompt
-    assert _data(ext, RICH, "s", second)["IVR400_MENU_FINAL"] == "2"  # after the retries: its own seats
-    assert _data(ext, RICH, "2", second) == {"IVR400_NEXT": "menu", "IVR400_NEXT_PATH": "2.2", "IVR400_KEYS": "2-2"}
-    third = f"ivr400-m-{RICH}-22"
-    assert _data(ext, RICH, "1", third) == {"IVR400_NEXT": "department", "IVR400_NEXT_PATH": "2.2.1",
-                                            "IVR400_KEYS": "2-2-1"}
-    assert _data(ext, RICH, "s", third)["IVR400_MENU_PROMPT"] == "ivr400/tone-11"  # the hotline's welcome
-    assert _data(ext, RICH, "s", third)["IVR400_MENU_FINAL"] == ""  # 手机 has no seats: the switchboard
-    assert _data(ext, RICH, "d221")["IVR400_TARGET_1"] == "PJSIP/pstn/sip:02155550008@127.0.0.1:5071"
+    ext, db = cfg.files["ivr400/extensions.conf"], cfg.astdb
+    for key in (f"h/{RICH}/s", f"m/{RICH}/s", f"m/{RICH}-2/s", f"m/{RICH}-22/s"):
+        assert key in db
+    top = f"m/{RICH}"
+    assert _data(db, f"{top}/s") == {"IVR400_MENU_PROMPT": "ivr400/tone-11", "IVR400_MENU_TIMEOUT": "7",
+                                     "IVR400_MENU_RETRIES": "2", "IVR400_MENU_FINAL": ""}
+    assert _data(db, f"{top}/2") == {"IVR400_NEXT": "menu", "IVR400_NEXT_PATH": "2", "IVR400_KEYS": "2"}
+    second = f"m/{RICH}-2"
+    assert _data(db, f"{second}/s")["IVR400_MENU_PROMPT"] == "ivr400/tone-14"  # the department's own prompt
+    assert _data(db, f"{second}/s")["IVR400_MENU_FINAL"] == "2"  # after the retries: its own seats
+    assert _data(db, f"{second}/2") == {"IVR400_NEXT": "menu", "IVR400_NEXT_PATH": "2.2", "IVR400_KEYS": "2-2"}
+    third = f"m/{RICH}-22"
+    assert _data(db, f"{third}/1") == {"IVR400_NEXT": "department", "IVR400_NEXT_PATH": "2.2.1",
+                                       "IVR400_KEYS": "2-2-1"}
+    assert _data(db, f"{third}/s")["IVR400_MENU_PROMPT"] == "ivr400/tone-11"  # the hotline's welcome
+    assert _data(db, f"{third}/s")["IVR400_MENU_FINAL"] == ""  # 手机 has no seats: the switchboard
+    assert sorted(k for k in db if k.startswith(f"{third}/")) == [f"{third}/1", f"{third}/2", f"{third}/s"]
+    assert _data(db, f"h/{RICH}/d221")["IVR400_TARGET_1"] == "PJSIP/pstn/sip:02155550008@127.0.0.1:5071"
     # 小米 has no routable seat: still a hunt list (the controller may know seats), zero static targets
-    d222 = _data(ext, RICH, "d222")
+    d222 = _data(db, f"h/{RICH}/d222")
     assert d222["IVR400_TARGET_COUNT"] == "0" and "IVR400_TARGET_1" not in d222
-    settings = _data(ext, RICH, "s")
+    settings = _data(db, f"h/{RICH}/s")
+    assert settings["IVR400_HOTLINE"] == RICH
     assert settings["IVR400_AFTER"] == "goodbye"  # voicemail off
     assert settings["IVR400_STATIC"] == "menu" and settings["IVR400_WELCOME"] == "ivr400/tone-11"
-    assert settings["IVR400_REC_FILE"] == "/var/spool/asterisk/ivr400/recordings/4001234567/${UNIQUEID}.wav"
-    # the menu engine: the level read each round, the key looked up when pressed, '#' is a key too
+    assert settings["IVR400_REC_DIR"] == "/var/spool/asterisk/ivr400/recordings/4001234567"
+    # the menu engine: the level read each round, the key looked up when pressed ('#' and '*' are read as keys
+    # too, Read's t() has no terminator: they name no key, so they are invalid)
     menu = _context(ext, "ivr400-menu")
+    assert ("MSet(IVR400_MENU_TRIES=$[${IVR400_MENU_TRIES} + 1],IVR400_MENU_DATA=m/${IVR400_HOTLINE}"
+            '${IF($["${IVR400_MENU_PATH}" = ""]?:-${FILTER(0-9,${IVR400_MENU_PATH})})})') in menu
+    assert "MSet(IVR400_MENU_PROMPT=${DB(ivr400/${IVR400_MENU_DATA}/s)})" in menu
     assert "Read(IVR400_KEY,${IVR400_MENU_PROMPT},1,t(),1,${IVR400_MENU_TIMEOUT})" in menu
-    key = "${IVR400_MENU_CTX},${IVR400_KEY},1"
-    assert f"GosubIf($[${{DIALPLAN_EXISTS({key})}}]?{key})" in menu
+    key = "${IVR400_MENU_DATA}/${FILTER(0-9,${IVR400_KEY})}"
+    assert f"MSet(IVR400_NEXT=${{DB(ivr400/{key})}})" in menu
+    assert menu.index("Read(IVR400_KEY,") < menu.index(f"{{DB(ivr400/{key})}}") < menu.index(
+        'GotoIf($["${IVR400_NEXT}" = ""]?invalid)')
 
 
 def test_call_entry_hook_and_fallback(sample: Session) -> None:
-    ext = render_asterisk(sample, NOW).files["ivr400/extensions.conf"]
-    assert _data(ext, HOTLINE, "s")["IVR400_REC_FILE"] == ""  # record_calls off
+    cfg = render_asterisk(sample, NOW)
+    ext, db = cfg.files["ivr400/extensions.conf"], cfg.astdb
+    assert _data(db, f"h/{HOTLINE}/s")["IVR400_REC_DIR"] == ""  # record_calls off
     entry = _context(ext, "ivr400-call")
     # the hook must say it completed, or the static plan runs; an unreachable controller is remembered
     assert ('GotoIf($["${AGISTATUS}" = "SUCCESS" & "${IVR400_AGI_STATUS}" = "OK" & "${IVR400_ACTION}" != ""]'
@@ -291,10 +330,12 @@ def test_call_entry_hook_and_fallback(sample: Session) -> None:
         "Playback(${IVR400_WELCOME},noanswer)") < entry.index("?ivr400-department,s,1)")
     dept = _context(ext, "ivr400-department")
     assert dept.index('GotoIf($["${IVR400_AGI}" = "down"]?static)') < dept.index("AGI(")
-    # the static list is read after the hook (a half-done hook leaves nothing behind: it sets everything)
-    assert dept.index("AGI(") < dept.index("n(static),") < dept.index("Set(GOSUB_RETVAL=)") < dept.index(
-        "MSet(${GOSUB_RETVAL})")
-    assert _data(ext, HOTLINE, "d1").keys() >= {"IVR400_HUNT", "IVR400_MOH", "IVR400_MAX_ATTEMPTS", "IVR400_RR",
+    # the static list is read after the hook, in one step (a half-done hook leaves nothing behind: the list sets
+    # everything, and a department the plan no longer has leaves zero targets)
+    assert dept.index("AGI(") < dept.index("n(static),") < dept.index(
+        "MSet(IVR400_TARGET_COUNT=0,IVR400_RR=,IVR400_PLAN=${DB(ivr400/h/${IVR400_HOTLINE}/d"
+        "${FILTER(0-9,${IVR400_DEPT_PATH})})})") < dept.index("n(hunt),")
+    assert _data(db, f"h/{HOTLINE}/d1").keys() >= {"IVR400_HUNT", "IVR400_MOH", "IVR400_MAX_ATTEMPTS", "IVR400_RR",
                                                 "IVR400_RING_TIMEOUT", "IVR400_PLAN", "IVR400_DEPT_ID",
                                                 "IVR400_TARGET_COUNT"}
     # who decided, for the call record: the controller once its entry hook succeeded, the static plan at
@@ -313,8 +354,8 @@ def _context(ext: str, name: str) -> str:
 
 def test_round_robin_cap_ringback_and_trunks(rich: Session) -> None:
     cfg = render_asterisk(rich, NOW)
-    ext = cfg.files["ivr400/extensions.conf"]
-    d1 = _data(ext, RICH, "d1")
+    ext, db = cfg.files["ivr400/extensions.conf"], cfg.astdb
+    d1 = _data(db, f"h/{RICH}/d1")
     assert d1["IVR400_HUNT"] == "sequential"  # round robin = sequential from a rotating start
     assert d1["IVR400_MAX_ATTEMPTS"] == "2"
     assert d1["IVR400_MOH"] == "ivr400-tone-13"  # the department's own ringback tone
@@ -324,10 +365,10 @@ def test_round_robin_cap_ringback_and_trunks(rich: Session) -> None:
     dept = _context(ext, "ivr400-department")
     assert "Set(GLOBAL(${IVR400_RR})=$[0${GLOBAL(${IVR400_RR})} % ${IVR400_TARGET_COUNT} + 1])" in dept
     assert "Set(IVR400_HUNT_START=${GLOBAL(${IVR400_RR})})" in dept
-    switchboard = _data(ext, RICH, "d")
+    switchboard = _data(db, f"h/{RICH}/d")
     assert switchboard["IVR400_RR"] == f"IVR400_RR_{RICH}_SB" and switchboard["IVR400_MOH"] == "ivr400-tone-12"
     assert switchboard["IVR400_DEPT_ID"] == "0"
-    d21 = _data(ext, RICH, "d21")
+    d21 = _data(db, f"h/{RICH}/d21")
     assert d21["IVR400_HUNT"] == "simultaneous" and d21["IVR400_RING_TIMEOUT"] == "30" and d21["IVR400_RR"] == ""
     assert d21["IVR400_TARGET_2"] == "PJSIP/02155559999@carrier-b"  # the destination's own trunk wins
     assert d21["IVR400_MOH"] == "ivr400-tone-12"  # inherited from the hotline
@@ -339,32 +380,44 @@ def test_round_robin_cap_ringback_and_trunks(rich: Session) -> None:
 
 
 def test_bound_seat_marks_and_plan_version(rich: Session) -> None:
-    """A hunt skips a seat a later deploy unbound: each department's seats are marked in the hotline's data
-    as b + md5("<department id>|<dial string>"), the name the hunt computes with MD5(); a hotline's version
-    mark changes with anything rendered for it."""
-    import hashlib
-
-    ext = render_asterisk(rich, NOW).files["ivr400/extensions.conf"]
-    hotline = _extensions(_context(ext, f"ivr400-h-{RICH}"))
-    d1 = _data(ext, RICH, "d1")
-    for i in (1, 2, 3):
-        mark = "b" + hashlib.md5(f"{d1['IVR400_DEPT_ID']}|{d1[f'IVR400_TARGET_{i}']}".encode()).hexdigest()
-        assert mark in hotline, i
-    sb = "b" + hashlib.md5(b"0|PJSIP/pstn/sip:02155550001@127.0.0.1:5071").hexdigest()
-    assert sb in hotline  # the switchboard's id is 0
-    marks = [e for e in hotline if e.startswith("b")]
-    assert len(marks) == sum(1 for k, v in _data(ext, RICH, "d").items() if k.startswith("IVR400_TARGET_") and
-                             k != "IVR400_TARGET_COUNT") + 3 + 1 + 2 + 1 + 1  # d, d1, d2, d21, d221, d9
-    version = _data(ext, RICH, "s")["IVR400_PLAN"]
-    assert version in hotline and all(_data(ext, RICH, d)["IVR400_PLAN"] == version for d in ("d", "d1", "d22"))
+    """A hunt skips a seat a later deploy unbound: each department's marks (key b<department id> of the hotline's
+    data) hold the hotline's plan version and the dial string of every seat bound to it now, read again with each
+    target before its Dial; a hotline's version changes with anything rendered for it."""
+    cfg = render_asterisk(rich, NOW)
+    ext, db = cfg.files["ivr400/extensions.conf"], cfg.astdb
+    version = _data(db, f"h/{RICH}/s")["IVR400_PLAN"]
+    assert re.fullmatch(r"v[0-9a-f]{20}", version)
+    d1 = _data(db, f"h/{RICH}/d1")
+    assert db[f"h/{RICH}/b{d1['IVR400_DEPT_ID']}"].split("&") == [
+        version, *(d1[f"IVR400_TARGET_{i}"] for i in (1, 2, 3))]
+    assert db[f"h/{RICH}/b0"].split("&")[1] == "PJSIP/pstn/sip:02155550001@127.0.0.1:5071"  # the switchboard: id 0
+    # one marks key per hunt list, keyed by the department id the list carries, with exactly its targets
+    hunts = [k for k in db if re.fullmatch(rf"h/{RICH}/d[0-9]*", k)]
+    assert len(hunts) == 8  # d, d1, d2, d21, d22, d221, d222, d9
+    assert sorted(f"h/{RICH}/b{_data(db, k)['IVR400_DEPT_ID']}" for k in hunts) == sorted(
+        k for k in db if k.startswith(f"h/{RICH}/b"))
+    for key in hunts:
+        d = _data(db, key)
+        targets = [d[f"IVR400_TARGET_{i}"] for i in range(1, int(d["IVR400_TARGET_COUNT"]) + 1)]
+        assert d["IVR400_PLAN"] == version, key
+        assert db[f"h/{RICH}/b{d['IVR400_DEPT_ID']}"] == "&".join([version, *targets]), key
+    assert db[f"h/{RICH}/b4"] == version  # 手机: no seat bound, the version alone
+    # the hunt engine: the target and its department's marks read in one step, then checked before the Dial
     hunt = _context(ext, "ivr400-hunt")
-    assert ("GotoIf($[${DIALPLAN_EXISTS(ivr400-h-${IVR400_HOTLINE},${IVR400_PLAN},1)} | "
-            "${DIALPLAN_EXISTS(ivr400-h-${IVR400_HOTLINE},b${MD5(${IVR400_DEPT_ID}|${t})},1)}]?bound)") in hunt
+    read = ("MSet(LOCAL(t)=${IVR400_TARGET_${i}},"
+            "LOCAL(marks)=${DB(ivr400/h/${IVR400_HOTLINE}/b${FILTER(0-9,${IVR400_DEPT_ID})})})")
+    check = "GotoIf($[${FIELDNUM(marks,&,${IVR400_PLAN})} | ${FIELDNUM(marks,&,${t})}]?"
+    steps = [line.split(",", 1)[1] for line in hunt.splitlines() if line.startswith(" same => ")]
+    for label, empty in (("bound", "next"), ("add", "join")):
+        i = steps.index(f'GotoIf($["${{t}}" = ""]?{empty})')
+        assert steps[i - 1] == read and steps[i + 1] == f"{check}{label})", label
     assert hunt.index("?bound)") < hunt.index("n(bound),Dial(${t},")
     rich.execute(update(Hotline).where(Hotline.number == RICH).values(menu_timeout_s=8))
     rich.commit()
-    again = render_asterisk(rich, NOW).files["ivr400/extensions.conf"]
-    assert _data(again, RICH, "s")["IVR400_PLAN"] != version
+    again = render_asterisk(rich, NOW)
+    assert _data(again.astdb, f"h/{RICH}/s")["IVR400_PLAN"] != version
+    assert all(value.split("&")[0] != version for key, value in again.astdb.items() if "/b" in key)
+    assert again.files["ivr400/extensions.conf"] == ext
 
 
 def test_sounds_map_tones_from_the_data_dir(rich: Session, tmp_path: Path) -> None:
@@ -381,12 +434,14 @@ def test_sounds_map_tones_from_the_data_dir(rich: Session, tmp_path: Path) -> No
 
 
 def test_names_cannot_escape_comments(rich: Session) -> None:
+    """A department's name reaches no Asterisk file (the data holds keys and paths, not names): no line break,
+    `[` or `;` in it can start a context, a step or a key."""
     cfg = render_asterisk(rich, NOW)
-    ext = cfg.files["ivr400/extensions.conf"]
-    assert "evil" not in cfg.contexts and "\n[evil]" not in ext
-    assert "\nexten => 666" not in ext
-    assert ("exten => 9,1,Return(IVR400_NEXT=department,IVR400_NEXT_PATH=9,IVR400_KEYS=9) ; 人工;服务 [evil] "
-            "exten => 666,1,Dial(PJSIP/666)") in ext
+    assert "evil" not in cfg.contexts
+    for name, body in cfg.files.items():
+        assert "evil" not in body and "666" not in body and "人工" not in body, name
+    assert cfg.astdb[f"m/{RICH}/9"] == "department,IVR400_NEXT_PATH=9,IVR400_KEYS=9"
+    assert _data(cfg.astdb, f"h/{RICH}/d9")["IVR400_TARGET_1"] == "PJSIP/pstn/sip:02155550002@127.0.0.1:5071"
 
 
 # --------------------------------------------------------------------------- the whitelist in the render
@@ -401,24 +456,25 @@ def test_column_read_matches_the_routable_query_as_entities(sample: Session, ric
 
 
 def test_revoked_destination_disappears(sample: Session) -> None:
-    before = render_asterisk(sample, NOW).files["ivr400/extensions.conf"]
+    before = render_asterisk(sample, NOW).files[ASTDB_FILE]
     assert before.count("PJSIP/01062345678@ivr400-out") == 4  # switchboard and 销售部: hunt lists and marks
     dest = sample.scalar(select(Destination).where(Destination.number == "01062345678"))
     destinations.revoke(sample, dest, reason="contract ended", now=NOW, actor="test")
     sample.commit()
-    after = render_asterisk(sample, NOW).files["ivr400/extensions.conf"]
-    assert "01062345678" not in after
-    sb = _data(after, HOTLINE, "d")
+    cfg = render_asterisk(sample, NOW)
+    assert not [name for name, body in cfg.files.items() if "01062345678" in body]
+    assert cfg.astdb[f"h/{HOTLINE}/b0"].split("&")[1:] == ["PJSIP/01062345679@ivr400-out"]  # unbound now
+    sb = _data(cfg.astdb, f"h/{HOTLINE}/d")
     assert sb["IVR400_TARGET_1"] == "PJSIP/01062345679@ivr400-out" and sb["IVR400_TARGET_COUNT"] == "1"
 
 
 def test_expired_destination_disappears(sample: Session) -> None:
     # The Shanghai branch (R4 letter + R6) is authorized until the end of next year (Asia/Shanghai).
     branch = "PJSIP/02161234567@ivr400-out"
-    assert branch in render_asterisk(sample, datetime(2027, 12, 31, 15, 59, tzinfo=timezone.utc)).files[
-        "ivr400/extensions.conf"]
-    later = render_asterisk(sample, datetime(2027, 12, 31, 16, 0, tzinfo=timezone.utc)).files["ivr400/extensions.conf"]
-    assert "02161234567" not in later
+    assert branch in render_asterisk(sample, datetime(2027, 12, 31, 15, 59, tzinfo=timezone.utc)).files[ASTDB_FILE]
+    cfg = render_asterisk(sample, datetime(2027, 12, 31, 16, 0, tzinfo=timezone.utc))
+    later = cfg.files[ASTDB_FILE]
+    assert not [name for name, body in cfg.files.items() if "02161234567" in body]
     assert "PJSIP/01062345678@ivr400-out" in later
 
 
@@ -427,8 +483,8 @@ def test_inactive_hotline_renders_only_the_unknown_number_path(sample: Session) 
     sample.commit()
     cfg = render_asterisk(sample, NOW)
     ext = cfg.files["ivr400/extensions.conf"]
-    assert HOTLINE not in ext
-    assert not [c for c in cfg.contexts if c.startswith(("ivr400-h-", "ivr400-m-"))]
+    assert not [name for name, body in cfg.files.items() if HOTLINE in body]
+    assert cfg.contexts == GENERIC and cfg.astdb == {}
     assert "exten => _X.,1," in ext
 
 
@@ -438,7 +494,7 @@ def test_invalid_dial_template_is_left_out_or_refused(sample: Session) -> None:
     sample.execute(update(Destination).where(Destination.number == "01062345678").values(trunk_id=9))
     sample.commit()
     cfg = render_asterisk(sample, NOW)
-    assert "01062345678" not in cfg.files["ivr400/extensions.conf"]
+    assert not [name for name, body in cfg.files.items() if "01062345678" in body]
     assert "A(x)" not in cfg.files["ivr400/pjsip.conf"]
     assert any("dial template" in w for w in cfg.warnings)
     with pytest.raises(RenderValueError, match="dial template"):
@@ -450,9 +506,10 @@ def test_tone_of_another_enterprise_is_not_used(sample: Session, rich: Session) 
     sample.execute(update(Hotline).where(Hotline.number == HOTLINE).values(welcome_tone_id=11))
     sample.commit()
     cfg = render_asterisk(sample, NOW)
-    ext = cfg.files["ivr400/extensions.conf"]
-    assert _data(ext, HOTLINE, "s", f"ivr400-m-{HOTLINE}")["IVR400_MENU_PROMPT"] == "ivr400/ivr400-welcome"
-    assert _data(ext, HOTLINE, "s")["IVR400_WELCOME"] == "ivr400/ivr400-welcome"
+    db = cfg.astdb
+    assert _data(db, f"m/{HOTLINE}/s")["IVR400_MENU_PROMPT"] == "ivr400/ivr400-welcome"
+    assert _data(db, f"h/{HOTLINE}/s")["IVR400_WELCOME"] == "ivr400/ivr400-welcome"
+    assert not [k for k, value in db.items() if HOTLINE in k and "tone-11" in value]  # the rich hotline's own
     assert any("tone 11 belongs to another enterprise" in w for w in cfg.warnings)
 
 
@@ -500,7 +557,7 @@ def test_undefined_variable_names_template_and_line(sample: Session, tmp_path: P
 
 def test_undefined_attribute_in_a_partial_names_the_partial(sample: Session, tmp_path: Path) -> None:
     package = Path(__file__).resolve().parents[2] / "dialplans" / "asterisk" / "_hotline.j2"
-    body = package.read_text().replace("{{ h.number }} {{ h.name|comment }}", "{{ h.numbr }}", 1)
+    body = package.read_text().replace("{{ h.number }},{{ v.PLAN }}", "{{ h.numbr }},{{ v.PLAN }}", 1)
     assert body != package.read_text()
     (tmp_path / "_hotline.j2").write_text(body)
     line = next(i for i, text_ in enumerate(body.splitlines(), 1) if "h.numbr" in text_)
@@ -538,11 +595,11 @@ def test_fingerprints_and_changed(sample: Session, tmp_path: Path) -> None:
     destinations.revoke(sample, dest, reason="moved", now=NOW, actor="test")
     sample.commit()
     again = render_asterisk(sample, NOW)
-    assert again.changed(cfg.fingerprints) == ["ivr400/extensions.conf"]  # moh and pjsip unchanged
+    assert again.changed(cfg.fingerprints) == [ASTDB_FILE]  # only data: the dialplan, moh and pjsip are unchanged
     written = again.write(tmp_path / "etc")
     assert [p.relative_to(tmp_path / "etc").as_posix() for p in written] == list(again.files)
-    written_text = (tmp_path / "etc/ivr400/extensions.conf").read_text(encoding="utf-8")
-    assert written_text == again.files["ivr400/extensions.conf"]
+    for name in ("ivr400/extensions.conf", ASTDB_FILE):
+        assert (tmp_path / "etc" / name).read_text(encoding="utf-8") == again.files[name]
 
 
 def test_model_is_ordered_by_number(engine) -> None:  # noqa: ANN001
@@ -553,11 +610,13 @@ def test_model_is_ordered_by_number(engine) -> None:  # noqa: ANN001
         session.commit()
         model = load_model(session, NOW)
         assert [h.number for h in model.hotlines] == ["4006000001", "4008000003", "4009000002"]
-        ext = render_asterisk(session, NOW).files["ivr400/extensions.conf"]
+        db = render_asterisk(session, NOW).astdb
+        assert [k.split("/")[1] for k in db if k.endswith("/s")] == ["4006000001", "4008000003", "4009000002"]
         # no department, no seat: the switchboard (the welcome tone as early media first), then voicemail
-        settings = _data(ext, "4006000001", "s")
+        settings = _data(db, "h/4006000001/s")
         assert settings["IVR400_STATIC"] == "department" and settings["IVR400_AFTER"] == "voicemail"
-        assert _data(ext, "4006000001", "d")["IVR400_TARGET_COUNT"] == "0"
+        assert _data(db, "h/4006000001/d")["IVR400_TARGET_COUNT"] == "0"
+        assert not [k for k in db if k.startswith("m/")]  # no menu
 
 
 def test_call_record_handler_runs_for_every_call(sample: Session) -> None:
@@ -566,7 +625,11 @@ def test_call_record_handler_runs_for_every_call(sample: Session) -> None:
     push = "Set(CHANNEL(hangup_handler_push)=ivr400-cdr,s,1)"
     assert entry.index(push) < entry.index("AGI(")  # pushed before anything can dial
     # the hotline's data and the call record's hotline in one step, before the handler is pushed
-    assert entry.index("MSet(${GOSUB_RETVAL},CDR(ivr400_hotline)=${FILTER(0-9,${EXTEN})},") < entry.index(push)
+    first = next(line for line in entry.splitlines() if line.startswith("exten => _400XXXXXXX,1,"))
+    assert first.startswith("exten => _400XXXXXXX,1,MSet(IVR400_SURVEY=,CDR(ivr400_hotline)=${FILTER(0-9,${EXTEN})},")
+    assert first.endswith(",IVR400_HOTLINE=${DB(ivr400/h/${EXTEN}/s)})")
+    assert entry.index(first) < entry.index('GotoIf($["${IVR400_HOTLINE}" = ""]?ivr400-unknown,${EXTEN},1)') < \
+        entry.index(push)
     unknown = _context(ext, "ivr400-unknown").split("exten => _X.,1,", 1)[1]
     assert push in unknown and "Set(CDR(ivr400_hotline)=${FILTER(0-9,${EXTEN})})" in unknown
     handler = _context(ext, "ivr400-cdr")
@@ -576,10 +639,18 @@ def test_call_record_handler_runs_for_every_call(sample: Session) -> None:
 
 
 def test_record_calls_records_the_answered_seat(rich: Session) -> None:
-    ext = render_asterisk(rich, NOW).files["ivr400/extensions.conf"]
+    cfg = render_asterisk(rich, NOW)
+    ext = cfg.files["ivr400/extensions.conf"]
+    assert _data(cfg.astdb, f"h/{RICH}/s")["IVR400_REC_DIR"] == f"/var/spool/asterisk/ivr400/recordings/{RICH}"
     engine = _context(ext, "ivr400-hunt")
-    # U() always runs (it notes when the seat answered); it records only with a file (ARG1)
-    assert "U(ivr400-record^${IVR400_REC_FILE})" in engine.split("MSet(LOCAL(opts)=", 1)[1].split("\n", 1)[0]
+    # at hunt start the file is named from the directory read at entry (empty: no recording), into the call's
+    # IVR400_REC_FILE (for the call record) and U()'s argument in the same step: U() always runs (it notes when
+    # the seat answered); it records only with a file (ARG1)
+    rec = '${IF($["${IVR400_REC_DIR}" != ""]?${IVR400_REC_DIR}/${UNIQUEID}.wav)}'
+    step = next(line for line in engine.splitlines() if "LOCAL(opts)=" in line)
+    assert step.startswith(f" same => n,MSet(IVR400_REC_FILE={rec},LOCAL(opts)=")
+    assert f"U(ivr400-record^{rec})" in step
+    assert "LOCAL(rec)=${IVR400_REC_FILE})" in _context(ext, "ivr400-cdr")
     record = _context(ext, "ivr400-record")
     assert "(done)" in record and 'GotoIf($["${ARG1}" = ""]?done)' in record
     assert "MixMonitor(${ARG1},b" in _context(ext, "ivr400-record")
@@ -591,14 +662,13 @@ def test_a_tone_not_approved_is_not_deployed_and_an_approved_one_is(rich: Sessio
     rich.execute(update(Tone).where(Tone.id.in_([11, 13])).values(status=status))
     rich.commit()
     cfg = render_asterisk(rich, NOW)
-    ext, moh = cfg.files["ivr400/extensions.conf"], cfg.files["ivr400/musiconhold.conf"]
-    assert "tone-11" not in ext and "tone-13" not in ext and "[ivr400-tone-13]" not in moh
-    settings = _data(ext, RICH, "s")
+    data, moh, db = cfg.files[ASTDB_FILE], cfg.files["ivr400/musiconhold.conf"], cfg.astdb
+    assert "tone-11" not in data and "tone-13" not in data and "[ivr400-tone-13]" not in moh
+    settings = _data(db, f"h/{RICH}/s")
     assert settings["IVR400_WELCOME"] == "ivr400/ivr400-welcome"  # the shipped default, not the tenant's tone
-    top = f"ivr400-m-{RICH}"
-    d1 = _data(ext, RICH, "d1")
+    d1 = _data(db, f"h/{RICH}/d1")
     assert d1["IVR400_MOH"] == "ivr400-tone-12"  # the hotline's (approved) ringback, not the department's own
-    assert _data(ext, RICH, "s", top)["IVR400_MENU_PROMPT"] != "ivr400/tone-11"
+    assert _data(db, f"m/{RICH}/s")["IVR400_MENU_PROMPT"] != "ivr400/tone-11"
     assert any(f"tone 11 is {status} (not approved)" in w for w in cfg.warnings)
     assert any(f"tone 13 is {status} (not approved)" in w for w in cfg.warnings)
     assert render_asterisk(rich, NOW, strict=True).files == cfg.files  # a normal state, not a bad row
@@ -606,9 +676,8 @@ def test_a_tone_not_approved_is_not_deployed_and_an_approved_one_is(rich: Sessio
     rich.execute(update(Tone).where(Tone.id.in_([11, 13])).values(status="approved"))
     rich.commit()
     approved = render_asterisk(rich, NOW)
-    ext = approved.files["ivr400/extensions.conf"]
-    assert _data(ext, RICH, "s")["IVR400_WELCOME"] == "ivr400/tone-11"
-    assert _data(ext, RICH, "d1")["IVR400_MOH"] == "ivr400-tone-13"
+    assert _data(approved.astdb, f"h/{RICH}/s")["IVR400_WELCOME"] == "ivr400/tone-11"
+    assert _data(approved.astdb, f"h/{RICH}/d1")["IVR400_MOH"] == "ivr400-tone-13"
     assert not any("not approved" in w for w in approved.warnings)
 
 

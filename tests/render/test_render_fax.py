@@ -1,9 +1,9 @@
-"""传真 in the rendered plan: a hotline's fax mode reaches its data step, `detect` turns res_fax's detection on
-after the refuse check, every context of the detected stretch has the `fax` extension, the fax key is a data
-key of the top menu; bad rows (raw SQL past the service) take no fax, with a warning, or raise with strict."""
+"""传真 in the rendered plan: a hotline's fax mode reaches its settings (AstDB ivr400/h/<number>/s), `detect` turns
+res_fax's detection on after the refuse check, every context of the detected stretch has the `fax` extension, the
+fax key is a data key of the top menu (ivr400/m/<number>/<key>); bad rows (raw SQL past the service) take no fax,
+with a warning, or raise with strict."""
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,7 @@ from ivr400.db.models import Hotline
 from ivr400.provisioning.fax import set_fax
 from ivr400.provisioning.sample import HOTLINE, provision_sample
 from ivr400.render import RenderValueError, render_asterisk
+from ivr400.render.asterisk import RenderedConfig
 from ivr400.render.model import FAX_DETECT_S
 from ivr400.tree import read_tree
 from tests.conftest import NOW
@@ -40,20 +41,28 @@ def _context(ext: str, name: str) -> str:
     return ext.split(f"\n[{name}]\n", 1)[1].split("\n[", 1)[0]
 
 
-def _settings(ext: str) -> dict[str, str]:
-    line = next(x for x in _context(ext, f"ivr400-h-{HOTLINE}").splitlines() if x.startswith("exten => s,1,Return("))
-    return dict(p.split("=", 1) for p in line.split("Return(", 1)[1].rstrip(")").split(","))
+def _settings(cfg: RenderedConfig) -> dict[str, str]:
+    """The hotline's settings as call entry sets them: the first field is IVR400_HOTLINE, then NAME=value pairs."""
+    first, *pairs = cfg.astdb[f"h/{HOTLINE}/s"].split(",")
+    return {"IVR400_HOTLINE": first, **dict(p.split("=", 1) for p in pairs)}
 
 
-def _render(s: Session, **kw: object) -> str:
-    return render_asterisk(s, NOW, **kw).files["ivr400/extensions.conf"]  # type: ignore[arg-type]
+def _render(s: Session, **kw: object) -> RenderedConfig:
+    return render_asterisk(s, NOW, **kw)  # type: ignore[arg-type]
+
+
+def _fax_keys(cfg: RenderedConfig) -> list[str]:
+    """Menu keys whose data leads to the fax (first field: the value of IVR400_NEXT)."""
+    return [key for key, value in cfg.astdb.items() if key.startswith("m/") and value.split(",", 1)[0] == "fax"]
 
 
 def test_off_by_default_and_detect(sample: Session) -> None:
-    assert _settings(_render(sample))["IVR400_FAX_MODE"] == "off"
+    off = _render(sample)
+    assert _settings(off)["IVR400_FAX_MODE"] == "off" and _fax_keys(off) == []
     set_fax(sample, sample.query(Hotline).one(), "detect")
-    ext = _render(sample)
-    assert _settings(ext)["IVR400_FAX_MODE"] == "detect"
+    cfg = _render(sample)
+    ext = cfg.files["ivr400/extensions.conf"]
+    assert _settings(cfg)["IVR400_FAX_MODE"] == "detect"
     call = _context(ext, "ivr400-call")
     steps = [x for x in call.splitlines() if x.startswith(" same")]
     refuse = next(i for i, x in enumerate(steps) if "?ivr400-refuse,s,1" in x)
@@ -69,17 +78,20 @@ def test_off_by_default_and_detect(sample: Session) -> None:
     assert fax.index("hangup_handler_push)=ivr400-fax-done") < fax.index("ReceiveFAX")
     assert "AGI(agi://127.0.0.1:4573/fax_received?hotline=${FILTER(0-9,${IVR400_HOTLINE})})" in \
         _context(ext, "ivr400-fax-done")
-    assert not re.search(r"^exten => \d,1,Return\(IVR400_NEXT=fax", ext, re.M)  # detect adds no menu key
+    assert _fax_keys(cfg) == []  # detect adds no menu key
+    assert sorted(k for k in cfg.astdb if k.startswith(f"m/{HOTLINE}/")) == [f"m/{HOTLINE}/{k}" for k in "12s"]
 
 
 def test_a_fax_key_is_a_data_key_of_the_top_menu(sample: Session) -> None:
     set_fax(sample, sample.query(Hotline).one(), "key:9")
-    ext = _render(sample)
-    assert _settings(ext)["IVR400_FAX_MODE"] == "key"
-    top = _context(ext, f"ivr400-m-{HOTLINE}")
-    assert "exten => 9,1,Return(IVR400_NEXT=fax,IVR400_NEXT_PATH=,IVR400_KEYS=9) ; fax (传真): ReceiveFAX" in top
-    assert top.count("IVR400_NEXT=fax") == 1
-    assert ' same => n,GotoIf($["${IVR400_NEXT}" = "fax"]?ivr400-fax,s,1)' in _context(ext, "ivr400-menu")
+    cfg = _render(sample)
+    assert _settings(cfg)["IVR400_FAX_MODE"] == "key"
+    assert cfg.astdb[f"m/{HOTLINE}/9"] == "fax,IVR400_NEXT_PATH=,IVR400_KEYS=9"
+    assert _fax_keys(cfg) == [f"m/{HOTLINE}/9"]
+    menu = _context(cfg.files["ivr400/extensions.conf"], "ivr400-menu")
+    key_read = " same => n,MSet(IVR400_NEXT=${DB(ivr400/${IVR400_MENU_DATA}/${FILTER(0-9,${IVR400_KEY})})})"
+    fax = ' same => n,GotoIf($["${IVR400_NEXT}" = "fax"]?ivr400-fax,s,1)'
+    assert menu.index(key_read) < menu.index(fax)
 
 
 @pytest.mark.parametrize(("mode", "key", "warning"), [
@@ -92,7 +104,8 @@ def test_bad_rows_take_no_fax(sample: Session, mode: str, key: str | None, warni
     tree = read_tree(sample, NOW)
     assert (tree.hotlines[0].fax_mode, tree.hotlines[0].fax_key) == ("off", None)
     assert any(warning in w for w in tree.warnings), tree.warnings
-    assert _settings(_render(sample))["IVR400_FAX_MODE"] == "off"
+    off = _render(sample)
+    assert _settings(off)["IVR400_FAX_MODE"] == "off" and _fax_keys(off) == []
     if "opens a department" not in warning:  # a bad value is a bad row; a taken key is a normal state
         with pytest.raises(RenderValueError):
             read_tree(sample, NOW, strict=True)

@@ -450,3 +450,104 @@ def test_a_missing_asterisk_data_dir_is_refused_not_created(tmp_path: Path, targ
     with pytest.raises(d.DeployError, match=r"^asterisk.sounds_dir: .*usr/share/asterisk .* does not exist"):
         d.deploy(rendered(tmp_path), target, ami=None, reload=False)
     assert snapshot(target.root) == before and not target.sounds_dir.parent.exists()
+
+
+# --------------------------------------------------------------------------- the hotlines' data in AstDB
+from ivr400.deploy import astdb  # noqa: E402
+from ivr400.render.asterisk import ASTDB_FILE  # noqa: E402
+
+DATA_V1 = {"h/4008000001/s": "4008000001,IVR400_PLAN=v1", "h/4008000001/b0": "v1&PJSIP/a&PJSIP/b",
+           "h/4008000001/d": "v1,IVR400_TARGET_1=PJSIP/a,IVR400_TARGET_2=PJSIP/b,IVR400_TARGET_COUNT=2",
+           "m/4008000001/s": "ivr400/p,IVR400_MENU_FINAL=", "m/4008000001/1": "department,IVR400_NEXT_PATH=1"}
+
+
+def _astdb_text(data: dict[str, str]) -> str:
+    return "# test\n" + "".join(f"{k}\t{v}\n" for k, v in data.items())
+
+
+def with_data(tmp: Path, data: dict[str, str]) -> RenderedConfig:
+    cfg = rendered(tmp)
+    files = {**cfg.files, ASTDB_FILE: _astdb_text(data)}
+    return RenderedConfig(files=files, sounds=cfg.sounds, contexts=cfg.contexts,
+                          fingerprints={n: hashlib.sha256(t.encode()).hexdigest() for n, t in files.items()})
+
+
+def test_plan_sync_writes_marks_first_and_new_settings_last() -> None:
+    """The order that keeps the whitelist during a deploy (docs/live-deploys.md, rule 4)."""
+    new = {**DATA_V1, "h/4008000001/b0": "v2&PJSIP/b", "h/4008000001/s": "4008000001,IVR400_PLAN=v2",
+           "h/4008000001/d": "v2,IVR400_TARGET_1=PJSIP/b,IVR400_TARGET_COUNT=1",
+           "h/4008000009/s": "4008000009,IVR400_PLAN=v9", "h/4008000009/b0": "v9&PJSIP/c"}
+    del new["m/4008000001/1"]
+    plan = astdb.plan_sync(DATA_V1, new)
+    flat = [(op, k) for deletes, puts in plan.steps for op, k in
+            [*(("del", k) for k in deletes), *(("put", k) for k, _ in puts)]]
+    assert flat == [("put", "h/4008000001/b0"), ("put", "h/4008000009/b0"), ("put", "h/4008000001/d"),
+                    ("del", "m/4008000001/1"), ("put", "h/4008000001/s"), ("put", "h/4008000009/s")]
+    assert not plan.clear and plan.put == 5 and plan.deleted == 1
+    gone = astdb.plan_sync(DATA_V1, {})  # the hotline removed: marks first, then its settings, then the rest
+    assert [d for d, _ in gone.steps] == [("h/4008000001/b0",), ("h/4008000001/s",),
+                                          ("h/4008000001/d", "m/4008000001/s", "m/4008000001/1")]
+    assert astdb.plan_sync(None, DATA_V1).clear and astdb.plan_sync(DATA_V1, DATA_V1).steps == ()
+
+
+def test_deploy_writes_the_data_into_astdb_and_then_only_what_changed(tmp_path: Path,
+                                                                      target: d.DeployTarget) -> None:
+    ami = FakeAmi(target.config_dir)
+    first = d.deploy(with_data(tmp_path, DATA_V1), target, ami=ami)
+    assert first.astdb is not None and first.astdb["full"] and first.astdb["put"] == len(DATA_V1)
+    assert {k.removeprefix("ivr400/"): v for k, v in ami.astdb.items() if k != "ivr400/deployed"} == DATA_V1
+    assert ami.astdb["ivr400/deployed"] == astdb.digest(_astdb_text(DATA_V1))
+    assert ami.db_log[0] == ("deltree", "ivr400") and ami.db_log[-1] == ("put", "deployed")
+
+    ami.db_log.clear()
+    changed = {**DATA_V1, "m/4008000001/2": "department,IVR400_NEXT_PATH=2"}
+    second = d.deploy(with_data(tmp_path, changed), target, ami=ami)
+    assert second.files_changed == [ASTDB_FILE] and second.reloads == []  # a data change is no reload
+    assert second.astdb is not None and not second.astdb["full"] and second.astdb["put"] == 1
+    assert ami.db_log == [("put", "m/4008000001/2"), ("put", "deployed")]
+
+    ami.astdb.clear()  # AstDB lost (astdb.sqlite3 wiped): the next deploy notices and writes everything
+    ami.db_log.clear()
+    third = d.deploy(with_data(tmp_path, changed), target, ami=ami)
+    assert third.files_changed == [] and third.astdb is not None and third.astdb["full"]
+    assert len(ami.astdb) == len(changed) + 1
+
+
+def test_a_refused_astdb_write_rolls_the_deploy_back(tmp_path: Path, target: d.DeployTarget) -> None:
+    class Refusing(FakeAmi):
+        def db_write(self, family, puts, deletes=(), **kw):  # noqa: ANN001, ANN003
+            if any(k == "m/4008000001/2" for k, _ in puts):
+                raise AmiError("astdb", "DBPut ivr400/m/4008000001/2: Permission denied")
+            return super().db_write(family, puts, deletes, **kw)
+
+    ami = Refusing(target.config_dir)
+    d.deploy(with_data(tmp_path, DATA_V1), target, ami=ami)
+    before = snapshot(target.config_dir)
+    with pytest.raises(d.DeployError) as info:
+        d.deploy(with_data(tmp_path, {**DATA_V1, "m/4008000001/2": "department"}), target, ami=ami)
+    assert info.value.field == "astdb" and "Permission denied" in info.value.reason
+    assert snapshot(target.config_dir) == before  # astdb.txt restored
+    assert "ivr400/m/4008000001/2" not in ami.astdb
+    assert ami.astdb["ivr400/deployed"] == astdb.digest(_astdb_text(DATA_V1))  # AstDB still holds the old file
+
+
+def test_no_reload_leaves_astdb_to_the_next_deploy(tmp_path: Path, target: d.DeployTarget) -> None:
+    report = d.deploy(with_data(tmp_path, DATA_V1), target, reload=False)
+    assert "AstDB sync" in report.reloads_skipped and report.astdb is None
+    ami = FakeAmi(target.config_dir)
+    ami.reload("dialplan reload")  # Asterisk started later and read the files
+    ami.reload("moh reload")
+    later = d.deploy(with_data(tmp_path, DATA_V1), target, ami=ami)  # file unchanged, AstDB empty: full write
+    assert later.files_changed == [] and later.astdb is not None and later.astdb["full"]
+    assert len(ami.astdb) == len(DATA_V1) + 1
+
+
+def test_a_malformed_data_file_is_refused_before_anything_is_written(tmp_path: Path,
+                                                                   target: d.DeployTarget) -> None:
+    cfg = with_data(tmp_path, DATA_V1)
+    bad = RenderedConfig(files={**cfg.files, ASTDB_FILE: "h/4008000001/s no tab here\n"}, sounds=cfg.sounds,
+                         contexts=cfg.contexts, fingerprints=cfg.fingerprints)
+    with pytest.raises(d.DeployError) as info:
+        d.deploy(bad, target, ami=FakeAmi(target.config_dir))
+    assert info.value.field == "render" and "astdb line 1" in info.value.reason
+    assert not (target.config_dir / ASTDB_FILE).exists()

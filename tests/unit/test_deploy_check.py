@@ -29,7 +29,7 @@ MANAGER_USER = """
             secret: <Set>
                ACL: yes
          read perm: system,cdr
-        write perm: command,reporting
+        write perm: command,system,reporting
    displayconnects: no
 """
 MODULE_ROW = ("Module                         Description                              Use Count  Status      "
@@ -151,7 +151,7 @@ def test_each_missing_piece_is_named_with_its_fix(tree: DeployTarget, rendered: 
     (etc / "cdr_custom.conf").write_text("#include ivr400/cdr_custom.conf\n[mappings]\n")  # outside [mappings]
     (etc / "cdr_manager.conf").write_text("[general]\nenabled = no\n[mappings]\n#include ivr400/cdr_manager.conf\n")
     (etc / "musiconhold.conf").unlink()
-    user = MANAGER_USER.replace("system,cdr", "system").replace("command,reporting", "reporting")
+    user = MANAGER_USER.replace("system,cdr", "system").replace("command,system,reporting", "reporting")
     ami = FakeAmi({"app_mixmonitor.so", "MixMonitor", "STAT", "carrier-out", "cdr_manager.so", "ivr400-inbound"},
                   user=user, cdr=CDR_STATUS.replace("    cdr_manager", "    cdr_manager (suspended)")
                   .replace("unanswered calls:       Yes", "unanswered calls:       No"))
@@ -160,7 +160,7 @@ def test_each_missing_piece_is_named_with_its_fix(tree: DeployTarget, rendered: 
     missing = {f.item for f in report.missing}
     assert missing == {
         "include ivr400/extensions.conf", "include ivr400/musiconhold.conf", "include ivr400/cdr_custom.conf",
-        "cdr_manager enabled", "ami read cdr", "ami write command", "module cdr_manager.so",
+        "cdr_manager enabled", "ami read cdr", "ami write command", "ami write system", "module cdr_manager.so",
         "application MixMonitor", "function STAT", "pjsip endpoint carrier-out", "dialplan ivr400-inbound",
         "cdr backend cdr_manager", "cdr log unanswered calls",
     }
@@ -221,7 +221,7 @@ def test_parsers() -> None:
     assert c.include_target('#include "ivr400/pjsip.conf" ; ivr400') == "ivr400/pjsip.conf"
     assert c.include_target("  #tryinclude ivr400/x.conf") == "ivr400/x.conf"
     assert c.include_target("; #include ivr400/x.conf") is None
-    assert c.user_permissions(MANAGER_USER) == {"read": {"system", "cdr"}, "write": {"command", "reporting"}}
+    assert c.user_permissions(MANAGER_USER) == {"read": {"system", "cdr"}, "write": {"command", "system", "reporting"}}
     assert c.module_running(MODULE_ROW.format(m="res_agi.so"), "res_agi.so")
     assert not c.module_running(NO_MODULE, "res_agi.so")
     assert c.provided_by("[Synopsis]\nx\n\n[Provided By]\napp_dial\n\n[Since]\n0.1.0\n") == "app_dial"
@@ -316,10 +316,10 @@ def test_originate_permission_missing_only_when_click_to_call_is_set_up(tree: De
     lacking = c.originate_finding(perms, "ivr400", ["4008001234"])
     assert lacking.status == c.MISSING and "4008001234" in lacking.detail
     assert lacking.fix == ("add `originate` to `write =` in manager.conf [ivr400] (e.g. `write = "
-                           "command,originate,reporting`), then `manager reload`")
+                           "command,originate,reporting,system`), then `manager reload`")
     assert c.originate_finding({"read": set(), "write": {"command", "originate"}}, "x", ["1"]).status == c.OK
     assert c.originate_finding({"read": set(), "write": {"all"}}, "x", ["1"]).status == c.OK
     report = c.check(tree, rendered, ami=FakeAmi(), clicktocall=["4008001234"])
     assert not report.ok and [f.item for f in report.missing] == ["ami write originate"]
-    with_it = MANAGER_USER.replace("command,reporting", "command,originate,reporting")
+    with_it = MANAGER_USER.replace("command,system,reporting", "command,system,originate,reporting")
     assert c.check(tree, rendered, ami=FakeAmi(user=with_it), clicktocall=["4008001234"]).ok
