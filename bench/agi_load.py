@@ -25,7 +25,7 @@ def header(route: str, caller: str, uniqueid: str, port: int) -> bytes:
         "agi_callerid": caller,
         "agi_calleridname": "unknown",
         "agi_dnid": "4008123456",
-        "agi_context": "ivr400-h-4008123456",
+        "agi_context": "ivr400-call",
         "agi_extension": "s",
         "agi_priority": "3",
         "agi_threadid": "1",

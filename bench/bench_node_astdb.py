@@ -112,7 +112,7 @@ def restart(lab: Lab) -> float:
 
 def probe_call(number: str, tmp: Path, name: str) -> tuple[bool, list[int]]:
     """One call to `number`; (answered, the probe ports that got an INVITE, in order of arrival)."""
-    uases = [SeatUas(p, behaviour="answer", answer_after_s=0.1, workdir=tmp / f"{name}-{p}") for p in PORTS]
+    uases = [SeatUas(p, behaviour="answer", answer_after_s=0.1, workdir=tmp / f"{name}-{p}").start() for p in PORTS]
     try:
         result = call(number, hold_s=0.3, workdir=tmp / f"{name}-carrier", timeout_s=30)
         time.sleep(0.3)

@@ -29,13 +29,16 @@ from sqlalchemy.orm import Session
 
 from ivr400.db.engine import make_engine
 from ivr400.db.models import Enterprise, Hotline
+from ivr400.deploy import astdb
 from ivr400.lab import chroot
 from ivr400.lab.cluster import AGI_NAME, AGI_PORT, NODES_DIR, ClusterLab
 from ivr400.pbx.asterisk import dialplan_variables as v
+from ivr400.pbx.asterisk.ami import Ami
 from ivr400.provisioning.enterprises import add_enterprise
 from ivr400.provisioning.fax import FaxView, find_fax, list_faxes, set_fax
 from ivr400.provisioning.hotlines import add_hotline
 from ivr400.render import render_asterisk
+from ivr400.render.asterisk import ASTDB_FILE
 
 from .conftest import NODE_DIALPLAN, PROXY
 from .test_fax import _receive_attempts, _successes, _tiff_pages, sender_page
@@ -80,7 +83,8 @@ class FaxLab:
 
     def deploy_plan(self) -> str:
         """Render the plan from the database and install it on both nodes (as ``ivr400 deploy`` would: the
-        include file, the sounds, the hotline's fax spool directory); returns the extensions.conf text."""
+        include file, the hotline's data in AstDB, the sounds, the hotline's fax spool directory); returns the
+        extensions.conf text followed by the astdb.txt text."""
         with self.session() as s:
             cfg = render_asterisk(s, datetime.now(timezone.utc), agi_url=f"agi://{AGI_NAME}:{AGI_PORT}")
         root = Path(self.cl.root)
@@ -93,7 +97,9 @@ class FaxLab:
         for node in self.cl.nodes:
             (self.cl.node_config_dir(node.name) / "ivr400" / "extensions.conf").write_text(text)
             self.cl.set_node_dialplan(node.name, "")  # writes the empty lab-test include, then `dialplan reload`
-        return text
+            with Ami.connect(host=node.host, port=node.ami_port, username="ivr400", secret=node.ami_secret) as ami:
+                astdb.sync(ami, None, None, cfg.astdb, cfg.files[ASTDB_FILE])  # the hotline's data, in full
+        return text + cfg.files[ASTDB_FILE]
 
     def faxes(self) -> dict[str, FaxView]:
         with self.session() as s:
@@ -133,6 +139,7 @@ def fax_lab(cluster: ClusterLab, tmp_path_factory: pytest.TempPathFactory) -> It
     for node in cl.nodes:
         (cl.node_config_dir(node.name) / "ivr400" / "extensions.conf").write_text("")
         cl.set_node_dialplan(node.name, NODE_DIALPLAN)
+        cl.node_rx(node.name, "database deltree ivr400")
     lab.engine.dispose()
 
 
@@ -183,7 +190,7 @@ def test_a_fax_machine_calling_a_detect_hotline_is_received(fax_lab: FaxLab, end
                                                             transport: str) -> None:
     fax_lab.set_mode("detect")
     plan = fax_lab.deploy_plan()
-    assert f"{v.FAX_MODE}=detect)" in plan and "Set(FAXOPT(faxdetect)=yes," in plan
+    assert f"{v.FAX_MODE}=detect\n" in plan and "Set(FAXOPT(faxdetect)=yes," in plan
     fax, used, elapsed = _send_fax(fax_lab, endpoint, options)
     print(f"over {transport} in {elapsed:.0f} s; node2 spandsp successes {used}")
     _check(fax_lab, fax)
@@ -195,7 +202,7 @@ def test_the_controller_turns_detection_on_before_the_next_deploy(fax_lab: FaxLa
     IVR400_FAX_MODE (same tree reader) turns detection on, so the controller and the next plan agree."""
     fax_lab.set_mode("off")
     plan = fax_lab.deploy_plan()
-    assert f"{v.FAX_MODE}=off)" in plan
+    assert f"{v.FAX_MODE}=off\n" in plan
     fax_lab.set_mode("detect")
     time.sleep(2)  # the controllers poll the configuration generation every 200 ms
     fax, used, elapsed = _send_fax(fax_lab, "faxg711", "")

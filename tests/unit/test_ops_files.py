@@ -65,6 +65,15 @@ def test_units_run_the_service_hardened(name: str, command: str) -> None:
         assert v[f"Service.{key}"] == [value], key
 
 
+def test_the_follower_unit_may_write_only_ivr400s_own_directories() -> None:
+    v = unit_values(UNITS / "ivr400-follow.service")
+    assert v["Service.ExecStart"] == ["/opt/ivr400/bin/ivr400 deploy --follow"]
+    assert v["Service.User"] == ["ivr400"] and v["Service.ProtectSystem"] == ["strict"]
+    assert v["Service.ReadWritePaths"][0].split() == [
+        "/var/lib/ivr400", "/etc/asterisk/ivr400", "/usr/share/asterisk/sounds/ivr400", "/var/lib/asterisk/moh/ivr400",
+        "/var/spool/asterisk/ivr400"]
+
+
 def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
     """`systemd-analyze verify` prints every unknown key or bad value (its exit status stays 0 for those):
     the shipped units print nothing, a broken copy does. ExecStart must exist, so the copies run this venv."""
@@ -74,7 +83,7 @@ def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
         copy = tmp_path / unit.name
         copy.write_text(unit.read_text().replace("/opt/ivr400/bin/ivr400", str(IVR400)))
         copies.append(copy)
-    assert len(copies) == 2
+    assert len(copies) == 3
     proc = subprocess.run([tool, "verify", *map(str, copies)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and proc.stdout + proc.stderr == "", proc.stdout + proc.stderr
     broken = tmp_path / "broken.service"
