@@ -26,6 +26,7 @@ against the baseline size measured in the same run; asserts nothing.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import sys
@@ -37,7 +38,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_node_plan import rss_mb  # noqa: E402
 from bench_render import populate, sqlite_engine  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
@@ -57,6 +57,13 @@ from ivr400.render.load import load_model  # noqa: E402
 PROBE = "4009999999"
 PORTS = (5081, 5082, 5083)
 BILL = {"issuer": "telecom", "shows_number": True, "shows_owner": True}
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def now() -> datetime:
@@ -133,18 +140,15 @@ def one_size(lab: Lab, n: int, seats_per: int, menu_every: int, rounds: int, tmp
         for i, port in enumerate(PORTS):
             add_seat(s, h, f"0106234{5001 + i}", port, data)
         s.commit()
-    # 2. render
-    import tracemalloc
-
-    tracemalloc.start()
+    # 2. render (timed as it runs; memory: this process's resident size before and after)
+    rss0 = rss_mb(os.getpid())
     t0 = time.perf_counter()
     with Session(engine) as s:
         model = load_model(s, now())
     t1 = time.perf_counter()
     cfg = render_model(model, data_root=data)
     t2 = time.perf_counter()
-    f["render_peak_mib"] = tracemalloc.get_traced_memory()[1] / 2**20
-    tracemalloc.stop()
+    f["render_peak_mib"] = rss_mb(os.getpid()) - rss0  # the model and the rendered text, both alive here
     f.update(load_s=t1 - t0, render_s=t2 - t1, keys=len(cfg.astdb),
              plan_kib=len(cfg.files["ivr400/extensions.conf"].encode()) / 1024,
              data_mib=len(cfg.files["ivr400/astdb.txt"].encode()) / 2**20)
@@ -160,7 +164,7 @@ def one_size(lab: Lab, n: int, seats_per: int, menu_every: int, rounds: int, tmp
     f["deploy_s"] = time.perf_counter() - t0
     f["astdb_write_s"] = (report.astdb or {}).get("seconds", float("nan"))
     print(f"  {n} hotlines: populate {f['populate_s']:.1f} s; render {f['load_s']:.1f} + {f['render_s']:.1f} s, "
-          f"peak {f['render_peak_mib']:.0f} MiB traced; {f['keys']:.0f} AstDB keys ({f['data_mib']:.1f} MiB), "
+          f"+{f['render_peak_mib']:.0f} MiB RSS (model + text); {f['keys']:.0f} AstDB keys ({f['data_mib']:.1f} MiB), "
           f"plan {f['plan_kib']:.0f} KiB; first deploy {f['deploy_s']:.1f} s (AstDB writes {f['astdb_write_s']:.1f} s)",
           flush=True)
     # 4. Asterisk's load with all of it
@@ -193,7 +197,7 @@ def one_size(lab: Lab, n: int, seats_per: int, menu_every: int, rounds: int, tmp
             probe = f"40099990{r:02d}"
             with Session(engine) as s:
                 h = add_hotline(s, probe, s.get(Hotline, 1).enterprise, name=f"probe {r}", now=now())  # type: ignore[union-attr]
-                made = [add_seat(s, h, f"0106{r + 1}34500{i + 1}", port, data) for i, port in enumerate(PORTS)]
+                made = [add_seat(s, h, f"0106{r + 5}34500{i + 1}", port, data) for i, port in enumerate(PORTS)]
                 s.commit()
                 last_id, last_number = made[-1].id, made[-1].destination.number
             wait_value(probe_ami, f"h/{probe}/s", lambda v: v != "", time.monotonic())
@@ -264,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--baseline", type=int, default=10_000, help="a smaller size measured first (0: none)")
     ap.add_argument("--seats", type=int, default=10)
     ap.add_argument("--menu-every", type=int, default=10)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=3, choices=range(1, 6))
     args = ap.parse_args(argv)
     lab = Lab.load()
     if not lab.running:

@@ -6,8 +6,10 @@ every manager message of every call. This bench measures what that costs, in one
 
 1. Asterisk restarted in place (``core restart now``), ``users.conf`` absent (as the lab keeps it): baseline;
 2. ``--reloads`` reloads without users.conf (ivr400's design): the subscriber count and the cost per call;
-3. users.conf put back (Debian's sample), ``--reloads`` reloads: the same figures;
-4. users.conf removed, Asterisk restarted again (the lab as it was).
+3. users.conf put back (Debian's sample), ``--reloads`` data deploys as ivr400 does them (a seat's ring timeout
+   changed, ``deploy_from_db``: the hotline's data written into AstDB, no ``dialplan reload``): the same figures;
+4. still with users.conf, ``--reloads`` reloads: the same figures;
+5. users.conf removed, Asterisk restarted again (the lab as it was).
 
 Each phase places ``--rounds`` batches of ``--rate`` calls/s for ``--seconds`` s through the static way of
 bench/bench_calls.py (carrier → Dial → a sipp seat that answers at once, no AGI), and prints Asterisk's CPU ms
@@ -22,6 +24,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -39,10 +42,19 @@ from bench_calls import (  # noqa: E402
     test_dialplan,
 )
 from sipp_load import LoadSeat, raise_nofile  # noqa: E402
+from sqlalchemy import select  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
 
+from ivr400.db.engine import make_engine  # noqa: E402
+from ivr400.db.migrate import upgrade  # noqa: E402
+from ivr400.db.models import Seat  # noqa: E402
+from ivr400.deploy.asterisk import deploy_from_db  # noqa: E402
 from ivr400.lab import Lab  # noqa: E402
 from ivr400.lab.config import USERS_CONF_ASIDE  # noqa: E402
 from ivr400.lab.core import calls_lock  # noqa: E402
+from ivr400.lab.targets import lab_target  # noqa: E402
+from ivr400.provisioning.sample import provision_sample  # noqa: E402
+from ivr400.provisioning.seats import move_seat  # noqa: E402
 
 #: Debian's sample users.conf, reduced to what triggers the leak (any users.conf does, even an empty one).
 USERS_CONF = "; bench/bench_reload_leak.py: put back for the measurement, removed afterwards\n[general]\n"
@@ -55,11 +67,34 @@ def reloads(lab: Lab, n: int) -> float:
     return time.monotonic() - t0
 
 
-def measure(lab: Lab, label: str, args: argparse.Namespace, workdir: Path) -> list[float]:
+def data_deploys(lab: Lab, n: int, tmp: Path) -> tuple[float, int]:
+    """`n` deploys of a data change (the sample's first seat's ring timeout, alternating) into the lab:
+    (seconds, dialplan reloads they ran: 0 with the AstDB design)."""
+    engine = make_engine(f"sqlite:///{tmp / 'deploys.db'}")
+    upgrade(engine)
+    now = datetime.now(timezone.utc)
+    reloaded = 0
+    with Session(engine) as s:
+        provision_sample(s, store_root=tmp / "store", now=now, actor="bench")
+        s.commit()
+        deploy_from_db(s, now, lab_target(lab), data_root=tmp / "store")
+        seat = s.scalars(select(Seat).order_by(Seat.id)).first()
+        assert seat is not None
+        t0 = time.monotonic()
+        for i in range(n):
+            move_seat(s, seat, ring_timeout=20 + i % 2)
+            s.commit()
+            reloaded += "dialplan reload" in deploy_from_db(s, now, lab_target(lab), data_root=tmp / "store").reloaded
+        took = time.monotonic() - t0
+    engine.dispose()
+    return took, reloaded
+
+
+def measure(lab: Lab, label: str, args: argparse.Namespace, workdir: Path, seat: LoadSeat) -> list[float]:
     number = dict(WAYS)["static"]
     costs = []
     for i in range(args.rounds):
-        st = step(lab, "static", number, args.rate, args.seconds, args.hold, workdir, None)
+        st = step(lab, "static", number, args.rate, args.seconds, args.hold, workdir, None, None, seat)
         costs.append(st.ast_cpu_ms)
         print(f"{label:>28} round {i + 1}: {st.calls} calls, {st.ok} ok, {st.failed + st.unfinished} failed, "
               f"{st.ast_cpu_ms:.2f} ms Asterisk CPU per call", flush=True)
@@ -91,20 +126,25 @@ def main() -> None:
         seat = LoadSeat(SEAT_PORT, workdir=work / "seat")
         results: dict[str, tuple[int, list[float]]] = {}
         try:
-            lab.set_test_dialplan(test_dialplan())
+            lab.set_test_dialplan(test_dialplan("direct"))
             seat.start()
             with quiet_logging(lab), cdr_files_restored(lab):
-                results["fresh"] = (manager_subscribers(lab), measure(lab, "fresh", args, work))
+                results["fresh"] = (manager_subscribers(lab), measure(lab, "fresh", args, work, seat))
                 took = reloads(lab, args.reloads)
                 label = f"{args.reloads} reloads, no users.conf"
                 print(f"{args.reloads} reloads without users.conf in {took:.1f} s")
-                results[label] = (manager_subscribers(lab), measure(lab, label, args, work))
+                results[label] = (manager_subscribers(lab), measure(lab, label, args, work, seat))
                 users.write_text(USERS_CONF)
                 try:
+                    took, reloaded = data_deploys(lab, args.reloads, work)
+                    label = f"{args.reloads} data deploys, users.conf"
+                    print(f"{args.reloads} data deploys (AstDB) with users.conf in {took:.1f} s: "
+                          f"{reloaded} dialplan reloads")
+                    results[label] = (manager_subscribers(lab), measure(lab, label, args, work, seat))
                     took = reloads(lab, args.reloads)
                     label = f"{args.reloads} reloads, users.conf"
                     print(f"{args.reloads} reloads with users.conf in {took:.1f} s")
-                    results[label] = (manager_subscribers(lab), measure(lab, label, args, work))
+                    results[label] = (manager_subscribers(lab), measure(lab, label, args, work, seat))
                 finally:
                     users.unlink(missing_ok=True)
         finally:
