@@ -7,9 +7,12 @@ writes and no ``dialplan reload``. AstDB is Asterisk's own SQLite file, so the d
 and needs neither the controller nor ivr400's database to route a call (the fail-safe).
 
 Which keys: the installed file is the record of what AstDB holds, as long as AstDB's marker key ``deployed``
-holds that file's sha256 (written last by every sync). When it does, only the difference is written; when it
-does not (a first deploy, an AstDB that was wiped, a ``--no-reload`` deploy that wrote the file only, a sync cut
-short), the whole family is cleared and written again.
+holds that file's sha256 (written last by every sync). When it does, only the difference from the file is
+written; when it does not (a first deploy, an AstDB that was wiped, a ``--no-reload`` deploy that wrote the file
+only, a sync cut short, a follower between two writes of the file), what AstDB really holds is read back
+(``database show ivr400``) and the difference from that is written — a resync never empties the family, so
+calls keep finding every hotline while it runs. Only when AstDB cannot be read is the family cleared and
+written again.
 
 In which order (:func:`plan_sync`, pure), so that no call ever dials a seat the new data no longer binds and a
 new hotline's first call finds all of its data:
@@ -103,16 +106,41 @@ def read_marker(conn: AmiLike) -> str:
     return m.group(1) if m else ""
 
 
+def read_all(conn: AmiLike) -> dict[str, str] | None:
+    """Every key of the family and its value as AstDB holds them now (the marker left out), from the CLI's
+    ``database show`` (``%-50s: %-25s`` per key: our keys and values hold no blank, so both are stripped);
+    None when it cannot be read."""
+    try:
+        out = conn.command(f"database show {ASTDB_FAMILY}", timeout=600)
+    except AmiError:
+        return None
+    prefix = f"/{ASTDB_FAMILY}/"
+    data: dict[str, str] = {}
+    for line in out.splitlines():
+        if not line.startswith(prefix):
+            continue
+        key, sep, value = line.partition(": ")
+        if not sep:
+            return None
+        key = key.rstrip()[len(prefix):]
+        if key != MARKER:
+            data[key] = value.rstrip()
+    return data
+
+
 def sync(conn: AmiLike, installed: Mapping[str, str] | None, installed_text: str | bytes | None,
          wanted: Mapping[str, str], wanted_text: str) -> SyncReport:
-    """Bring AstDB from what is `installed` (the astdb.txt on disk, parsed, and its text) to `wanted`.
+    """Bring AstDB from what is `installed` (the astdb.txt on disk, parsed, and its text) to `wanted`; `full`
+    in the report when AstDB did not hold the installed file and was resynced from what it really holds.
 
     Raises AmiError when a write is refused or AMI fails (the marker is then not written, so the next deploy
-    rewrites the family in full)."""
+    resyncs)."""
     started = time.monotonic()
     holds_installed = installed is not None and read_marker(conn) == digest(installed_text)
-    plan = plan_sync(installed if holds_installed else None, wanted)
-    report = SyncReport(full=plan.clear, put=plan.put, deleted=plan.deleted)
+    plan = plan_sync(installed if holds_installed else read_all(conn), wanted)
+    report = SyncReport(full=not holds_installed, put=plan.put, deleted=plan.deleted)
+    if not holds_installed:
+        conn.db_write(ASTDB_FAMILY, [], [MARKER])  # none while AstDB and the file may differ
     first = True
     for deletes, puts in plan.steps:
         conn.db_write(ASTDB_FAMILY, list(puts), list(deletes), clear=plan.clear and first)

@@ -15,9 +15,11 @@ It falls back to a full deploy (everything rendered, files, sounds, reloads, ver
 names no hotline (a shared table: tones, trunks, calendar...), when more than MAX_INCREMENTAL hotlines
 changed at once, when a change id stays missing for GAP_WAIT_S seconds, and every ``full_every_s``.
 
-AstDB's marker key (ivr400.deploy.astdb.MARKER) is removed before each incremental write and written again,
-with the installed ``astdb.txt``, once the writes are done: if the follower dies in between, the next
-deploy finds no marker and rewrites the family in full rather than trust a file AstDB no longer matches.
+AstDB's marker key (ivr400.deploy.astdb.MARKER) is removed before the first incremental write, and the installed
+``astdb.txt`` (the whole file: a second at 100,000 hotlines) is rewritten with the marker only at the first poll
+that finds nothing new, so a burst of edits costs one file write, after them. Until then, and if the follower
+dies in between, a deploy finds no marker and resyncs from what AstDB really holds rather than trust a file
+AstDB no longer matches.
 """
 from __future__ import annotations
 
@@ -60,7 +62,8 @@ def hotline_of(key: str) -> str | None:
 
 @dataclass(frozen=True)
 class FollowStep:
-    """What one poll did: `kind` none | incremental | full; hotlines re-read; keys put and deleted; the
+    """What one poll did: `kind` none | incremental | saved (astdb.txt and the marker written after a burst of
+    edits) | full; hotlines re-read; keys put and deleted; the
     seconds from the poll's start to the last AstDB write (what a call waits for), and in all."""
 
     kind: str
@@ -97,6 +100,8 @@ class DataFollower:
         self._checked_at: datetime | None = None
         self._full_at = 0.0
         self._gap_since: float | None = None
+        #: AstDB holds writes the installed astdb.txt does not (the marker is gone until save()).
+        self.dirty = False
 
     # ---- full
     def start(self) -> DeployReport:
@@ -110,6 +115,7 @@ class DataFollower:
             rendered = render_for_deploy(session, now, template_dirs=self.template_dirs, agi_url=self.agi_url,
                                          data_root=self.data_root)
         report = deploy(rendered, self.target, ami=self.ami)
+        self.dirty = False
         self._index(rendered.astdb)
         self._numbers = {h.id: h.number for h in rendered.model.hotlines} if rendered.model is not None else {}
         self.applied, self._checked_at, self._full_at, self._gap_since = top, now, time.monotonic(), None
@@ -151,6 +157,9 @@ class DataFollower:
             ids = set(hotlines) | self._validity_passed(session, now)
             if not ids:
                 self.applied, self._checked_at = applied, now
+                if self.dirty:
+                    self.save()
+                    return FollowStep("saved", seconds=time.monotonic() - started)
                 return FollowStep("none", seconds=time.monotonic() - started)
             model = load_model(session, now, hotline_ids=ids)
         text = render_data(model, template_dirs=self.template_dirs)
@@ -162,28 +171,35 @@ class DataFollower:
         live = 0.0
         if plan.steps:
             with file_lock(self.target.config_dir / LOCK_FILE):
-                self.ami.db_write(ASTDB_FAMILY, [], [astdb.MARKER])  # a crash from here on: the next deploy is full
+                if not self.dirty:  # from here on AstDB and the installed file differ: no marker
+                    self.ami.db_write(ASTDB_FAMILY, [], [astdb.MARKER])
+                    self.dirty = True
                 for deletes, puts in plan.steps:
                     self.ami.db_write(ASTDB_FAMILY, list(puts), list(deletes))
-                live = time.monotonic() - started
-                for key in old:
-                    self.data.pop(key, None)
-                self.data.update(new)
-                for n in affected:
-                    self._by_hotline.pop(n, None)
-                for key in new:
-                    number = hotline_of(key)
-                    if number is not None:
-                        self._by_hotline.setdefault(number, set()).add(key)
-                installed = serialize(self.data)
-                atomic_write(self.target.config_dir / ASTDB_FILE, installed)
-                self.ami.db_write(ASTDB_FAMILY, [(astdb.MARKER, astdb.digest(installed))])
+            live = time.monotonic() - started
+            for key in old:
+                self.data.pop(key, None)
+            self.data.update(new)
+            for n in affected:
+                self._by_hotline.pop(n, None)
+            for key in new:
+                number = hotline_of(key)
+                if number is not None:
+                    self._by_hotline.setdefault(number, set()).add(key)
         for i in ids:
             self._numbers.pop(i, None)
         self._numbers.update(numbers)
         self.applied, self._checked_at = applied, now
         return FollowStep("incremental", hotlines=len(ids), put=plan.put, deleted=plan.deleted, live_s=live,
                           seconds=time.monotonic() - started)
+
+    def save(self) -> None:
+        """Write the installed astdb.txt from what AstDB now holds, then the marker naming it."""
+        with file_lock(self.target.config_dir / LOCK_FILE):
+            installed = serialize(self.data)
+            atomic_write(self.target.config_dir / ASTDB_FILE, installed)
+            self.ami.db_write(ASTDB_FAMILY, [(astdb.MARKER, astdb.digest(installed))])
+            self.dirty = False
 
     def _validity_passed(self, session: Session, now: datetime) -> set[int]:
         """Hotlines with a seat bound to an approved destination whose validity window opened or closed in
@@ -211,11 +227,17 @@ class DataFollower:
                     self.log.error("AstDB follower: poll failed (%s: %s); deploying in full at the next tick",
                                    type(exc).__name__, exc)
                     logged = time.monotonic()
-                self.applied = None
+                self.applied = None  # what AstDB holds is unknown now: never save() it, deploy in full
+                self.dirty = False
                 step = None
             if step is not None and step.kind != "none" and on_step is not None:
                 on_step(step)
             time.sleep(poll_interval)
+        if self.dirty:
+            try:
+                self.save()
+            except Exception as exc:  # noqa: BLE001 - the next deploy resyncs (no marker)
+                self.log.error("AstDB follower: could not save astdb.txt on the way out (%s)", exc)
 
 
 def serialize(data: dict[str, str]) -> str:

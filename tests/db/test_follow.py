@@ -20,7 +20,7 @@ from ivr400.pbx.asterisk.ami import AmiError
 from ivr400.provisioning import destinations, seats, trunks
 from ivr400.provisioning.hotlines import add_hotline
 from ivr400.provisioning.sample import HOTLINE, provision_sample
-from ivr400.render.asterisk import ASTDB_FILE, render_asterisk
+from ivr400.render.asterisk import ASTDB_FILE, parse_astdb, render_asterisk
 from tests.unit.test_deploy import FakeAmi
 
 NOW = datetime(2026, 6, 1, 2, 0, tzinfo=timezone.utc)
@@ -47,6 +47,10 @@ def _astdb(ami: FakeAmi) -> dict[str, str]:
     return {k.removeprefix("ivr400/"): v for k, v in ami.astdb.items() if k != f"ivr400/{astdb.MARKER}"}
 
 
+def astdb_file_data(text: str) -> dict[str, str]:
+    return parse_astdb(text)
+
+
 def _full_render(engine, now: datetime) -> dict[str, str]:  # noqa: ANN001
     with Session(engine) as s:
         return render_asterisk(s, now).astdb
@@ -68,11 +72,19 @@ def test_edits_are_followed_hotline_by_hotline(setup) -> None:  # noqa: ANN001
     step = follower.poll()
     assert step.kind == "incremental" and step.hotlines == 1 and step.put > 0
     written = [k for op, k in ami.db_log if op == "put"]
-    assert written[-1] == astdb.MARKER and ("del", astdb.MARKER) == ami.db_log[0]
-    assert all(hotline_of(k) == HOTLINE for k in written[:-1])
-    assert written[0].startswith(f"h/{HOTLINE}/b") and written[-2] == f"h/{HOTLINE}/s"
+    assert ("del", astdb.MARKER) == ami.db_log[0] and astdb.MARKER not in written  # no marker until saved
+    assert all(hotline_of(k) == HOTLINE for k in written)
+    assert written[0].startswith(f"h/{HOTLINE}/b") and written[-1] == f"h/{HOTLINE}/s"
+    assert follower.dirty and f"ivr400/{astdb.MARKER}" not in ami.astdb
     assert "01062345678" not in str(_astdb(ami))
     assert _astdb(ami) == _full_render(engine, NOW)
+
+    # the first quiet poll writes astdb.txt and the marker naming it
+    ami.db_log.clear()
+    assert follower.poll().kind == "saved" and ami.db_log == [("put", astdb.MARKER)] and not follower.dirty
+    installed = (follower.target.config_dir / ASTDB_FILE).read_text()
+    assert ami.astdb[f"ivr400/{astdb.MARKER}"] == astdb.digest(installed)
+    assert astdb_file_data(installed) == _astdb(ami)
 
     # a new hotline with a seat, then the hotline switched off
     with Session(engine) as s:
@@ -94,6 +106,7 @@ def test_edits_are_followed_hotline_by_hotline(setup) -> None:  # noqa: ANN001
     assert _astdb(ami) == _full_render(engine, NOW)
 
     # the installed file and the marker agree: a normal deploy afterwards writes nothing
+    assert follower.poll().kind == "saved"
     with Session(engine) as s:
         again = d.deploy_from_db(s, NOW, follower.target, ami=ami)
     assert again.astdb is not None and not again.astdb["full"] and again.astdb["put"] == again.astdb["deleted"] == 0
@@ -147,7 +160,7 @@ def test_a_failed_write_leaves_no_marker_and_the_next_poll_deploys_in_full(setup
     stopped = iter([False, True])
     follower.run(lambda: next(stopped), poll_interval=0)
     assert f"ivr400/{astdb.MARKER}" not in ami.astdb  # deleted before the writes, never written back
-    assert follower.applied is None  # the next tick deploys in full
+    assert follower.applied is None  # the next tick deploys in full (run()'s save on the way out failed too)
     ami.db_write = real  # type: ignore[method-assign]
     assert follower.poll().kind == "full"
     assert _astdb(ami) == _full_render(engine, NOW)

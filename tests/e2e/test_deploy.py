@@ -72,6 +72,14 @@ def test_deploy_loads_every_context_and_reloads_only_what_changed(lab: Lab, worl
     assert (lab.config_dir / "ivr400/.previous/astdb.txt").read_bytes() != \
         (lab.config_dir / "ivr400/astdb.txt").read_bytes()
 
+    # AstDB changed behind ivr400's back (a stale key, no marker): the next deploy reads it back through
+    # `database show` and writes the difference, without emptying the family.
+    lab.rx("database put ivr400 h/4009999999/s 4009999999,IVR400_PLAN=vstale")
+    lab.rx("database del ivr400 deployed")
+    fourth = world.deploy()
+    assert fourth.astdb is not None and fourth.astdb["full"] and fourth.astdb["deleted"] == 1, fourth.astdb
+    assert fourth.astdb["put"] == 0 and "4009999999" not in lab.rx("database show ivr400")
+
 
 @pytest.mark.parametrize("broken, message", [
     ("{% for h in hotlines %}\n[x]\n", "syntax error"),

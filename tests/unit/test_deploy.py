@@ -134,6 +134,10 @@ class FakeAmi:
             return "\n".join(f"Class: {c}\n\tMode: files" for c in sorted(self.moh))
         if cmd == "cdr show status":
             return self.cdr_status
+        if cmd.startswith("database show "):  # Asterisk's format: "%-50s: %-25s" per key, then a count
+            family = cmd.split()[-1]
+            rows = [(k, v) for k, v in sorted(self.astdb.items()) if k.startswith(family + "/")]
+            return "".join(f"{'/' + k:<50}: {v:<25}\n" for k, v in rows) + f"{len(rows)} results found.\n"
         if cmd.startswith("database get "):
             _, _, family, key = cmd.split()
             if f"{family}/{key}" not in self.astdb:
@@ -497,7 +501,8 @@ def test_deploy_writes_the_data_into_astdb_and_then_only_what_changed(tmp_path: 
     assert first.astdb is not None and first.astdb["full"] and first.astdb["put"] == len(DATA_V1)
     assert {k.removeprefix("ivr400/"): v for k, v in ami.astdb.items() if k != "ivr400/deployed"} == DATA_V1
     assert ami.astdb["ivr400/deployed"] == astdb.digest(_astdb_text(DATA_V1))
-    assert ami.db_log[0] == ("deltree", "ivr400") and ami.db_log[-1] == ("put", "deployed")
+    assert ami.db_log[0] == ("del", "deployed") and ami.db_log[-1] == ("put", "deployed")
+    assert ("deltree", "ivr400") not in ami.db_log  # a resync never empties the family
 
     ami.db_log.clear()
     changed = {**DATA_V1, "m/4008000001/2": "department,IVR400_NEXT_PATH=2"}
@@ -551,3 +556,24 @@ def test_a_malformed_data_file_is_refused_before_anything_is_written(tmp_path: P
         d.deploy(bad, target, ami=FakeAmi(target.config_dir))
     assert info.value.field == "render" and "astdb line 1" in info.value.reason
     assert not (target.config_dir / ASTDB_FILE).exists()
+
+
+def test_an_astdb_that_differs_from_the_file_is_resynced_from_what_it_holds(tmp_path: Path,
+                                                                              target: d.DeployTarget) -> None:
+    """No marker (or another one): the deploy reads AstDB back and writes the difference — a stale key goes, a
+    value changed by hand comes back, the rest is not rewritten, and the family is never emptied."""
+    ami = FakeAmi(target.config_dir)
+    d.deploy(with_data(tmp_path, DATA_V1), target, ami=ami)
+    ami.astdb["ivr400/h/4008000777/s"] = "4008000777,IVR400_PLAN=vstale"  # a hotline nobody deploys any more
+    ami.astdb["ivr400/h/4008000001/d"] = "v0,IVR400_TARGET_1=PJSIP/revoked,IVR400_TARGET_COUNT=1"
+    del ami.astdb["ivr400/deployed"]
+    ami.db_log.clear()
+    report = d.deploy(with_data(tmp_path, DATA_V1), target, ami=ami)
+    assert report.files_changed == [] and report.astdb is not None and report.astdb["full"]
+    assert report.astdb["put"] == 1 and report.astdb["deleted"] == 1
+    assert ("deltree", "ivr400") not in ami.db_log
+    assert _astdb_of(ami) == DATA_V1
+
+
+def _astdb_of(ami: FakeAmi) -> dict[str, str]:
+    return {k.removeprefix("ivr400/"): v for k, v in ami.astdb.items() if k != "ivr400/deployed"}

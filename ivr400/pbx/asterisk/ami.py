@@ -205,7 +205,11 @@ class AsyncAmi:
                                         timeout=timeout, as_list=False)
             if not resp.success:
                 message = str(resp.get("Message", "refused"))
-                gone = fields["Action"] in ("DBDel", "DBDelTree") and "not found" in message.lower()
+                # Asterisk answers a DBDel of a key that is not there "Database entry could not be deleted"
+                # (main/db.c manager_dbdel: ast_db_del2 found no row), a DBDelTree of an empty family
+                # "Database entry not found": either way the key is not there, which is what was asked.
+                gone = fields["Action"] in ("DBDel", "DBDelTree") and (
+                    "not found" in message.lower() or "could not be deleted" in message.lower())
                 if not gone:
                     failures.append((i, f"{fields['Action']} {family}/{fields.get('Key', '')}: {message}"))
 
