@@ -8,8 +8,9 @@ id it applied, reads only those hotlines (``load_model(hotline_ids=…)``), rend
 (``render_data``) and writes the difference into AstDB through AMI in the order that keeps the whitelist
 (ivr400.deploy.astdb.plan_sync). A new hotline, a revoked destination, a new menu key or a reordered hunt
 is then live for the static plan within about ``poll_interval`` + a few ms, however many hotlines the node
-carries. Destinations whose validity window opens or closes need no row to change: the follower re-renders
-the hotlines bound to a destination whose ``valid_from`` or ``valid_until`` passed since its last poll.
+carries. Destinations whose validity window opens or closes need no row to change: the follower keeps the
+next such instant and, once it has passed, re-renders the hotlines bound to a destination whose ``valid_from``
+or ``valid_until`` passed since its last poll.
 
 It falls back to a full deploy (everything rendered, files, sounds, reloads, verification) when a change
 names no hotline (a shared table: tones, trunks, calendar...), when more than MAX_INCREMENTAL hotlines
@@ -30,7 +31,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, and_, or_, select
+import jinja2
+from sqlalchemy import Engine, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from ivr400.db.changes import changes_after, last_change_id, plan_reload
@@ -41,7 +43,7 @@ from ivr400.deploy.asterisk import LOCK_FILE, DeployReport, DeployTarget, deploy
 from ivr400.fsutil import atomic_write, file_lock
 from ivr400.pbx.asterisk.ami import AmiLike
 from ivr400.pbx.asterisk.dialplan_variables import ASTDB_FAMILY
-from ivr400.render.asterisk import ASTDB_FILE, parse_astdb, render_data
+from ivr400.render.asterisk import ASTDB_FILE, make_environment, parse_astdb, render_data
 from ivr400.render.load import load_model
 
 __all__ = ["GAP_WAIT_S", "DataFollower", "FollowStep", "hotline_of"]
@@ -100,6 +102,9 @@ class DataFollower:
         self._checked_at: datetime | None = None
         self._full_at = 0.0
         self._gap_since: float | None = None
+        self._env: jinja2.Environment | None = None
+        #: The next instant a bound destination's validity window opens or closes (None: none ahead).
+        self._next_validity: datetime | None = None
         #: AstDB holds writes the installed astdb.txt does not (the marker is gone until save()).
         self.dirty = False
 
@@ -118,6 +123,10 @@ class DataFollower:
         self.dirty = False
         self._index(rendered.astdb)
         self._numbers = {h.id: h.number for h in rendered.model.hotlines} if rendered.model is not None else {}
+        with Session(self.engine) as session:
+            self._next_validity = self._validity_after(session, now)
+        self._env = make_environment(self.template_dirs)  # templates as the full deploy read them,
+        self._env.get_template("astdb.j2")  # compiled now: not on the first edit's clock
         self.applied, self._checked_at, self._full_at, self._gap_since = top, now, time.monotonic(), None
         return report
 
@@ -154,7 +163,14 @@ class DataFollower:
                 report = self._full()
                 return FollowStep("full", hotlines=len(self._numbers), put=(report.astdb or {}).get("put", 0),
                                   deleted=(report.astdb or {}).get("deleted", 0), seconds=time.monotonic() - started)
-            ids = set(hotlines) | self._validity_passed(session, now)
+            ids = set(hotlines)
+            if self._next_validity is not None and now >= self._next_validity:
+                ids |= self._validity_passed(session, now)
+                self._next_validity = self._validity_after(session, now)
+            if ids:  # an edited hotline may bring a validity instant of its own
+                ahead = self._validity_after(session, now, ids)
+                if ahead is not None and (self._next_validity is None or ahead < self._next_validity):
+                    self._next_validity = ahead
             if not ids:
                 self.applied, self._checked_at = applied, now
                 if self.dirty:
@@ -162,7 +178,7 @@ class DataFollower:
                     return FollowStep("saved", seconds=time.monotonic() - started)
                 return FollowStep("none", seconds=time.monotonic() - started)
             model = load_model(session, now, hotline_ids=ids)
-        text = render_data(model, template_dirs=self.template_dirs)
+        text = render_data(model, env=self._env)
         new = parse_astdb(text)
         numbers = {h.id: h.number for h in model.hotlines}
         affected = {self._numbers[i] for i in ids if i in self._numbers} | set(numbers.values())
@@ -200,6 +216,19 @@ class DataFollower:
             atomic_write(self.target.config_dir / ASTDB_FILE, installed)
             self.ami.db_write(ASTDB_FAMILY, [(astdb.MARKER, astdb.digest(installed))])
             self.dirty = False
+
+    @staticmethod
+    def _validity_after(session: Session, now: datetime, ids: Iterable[int] | None = None) -> datetime | None:
+        """The earliest instant after `now` at which an approved destination bound to a seat (of hotlines
+        `ids`, else of any) becomes routable (valid_from) or stops being so (valid_until)."""
+        instants = []
+        for column in (Destination.valid_from, Destination.valid_until):
+            query = (select(func.min(column)).join(Seat, Seat.destination_id == Destination.id)
+                     .where(Destination.status == WhitelistStatus.APPROVED.value, column > now))
+            if ids is not None:
+                query = query.where(Seat.hotline_id.in_(list(ids)))
+            instants.append(session.scalar(query))
+        return min((i for i in instants if i is not None), default=None)
 
     def _validity_passed(self, session: Session, now: datetime) -> set[int]:
         """Hotlines with a seat bound to an approved destination whose validity window opened or closed in

@@ -159,11 +159,14 @@ def _template_location(exc: BaseException) -> tuple[str | None, int | None]:
     return name, line
 
 
-def render_data(model: RenderModel, *, template_dirs: Iterable[str | os.PathLike[str]] = ()) -> str:
+def render_data(model: RenderModel, *, template_dirs: Iterable[str | os.PathLike[str]] = (),
+                env: jinja2.Environment | None = None) -> str:
     """Only the hotlines' data (the text of ``ivr400/astdb.txt``) for `model`'s hotlines: what the AstDB follower
-    renders for the few hotlines an edit changed. Raises RenderError like render_model."""
+    renders for the few hotlines an edit changed. `env`: an environment from make_environment to reuse (its
+    compiled templates; compiling them costs more than rendering one hotline). Raises RenderError like
+    render_model."""
     _check_data_steps(model)
-    env = make_environment(template_dirs)
+    env = env if env is not None else make_environment(template_dirs)
     text = _render_one(env, "astdb.j2", _template_context(model, DEFAULT_AGI_URL))
     try:
         data = parse_astdb(text)
