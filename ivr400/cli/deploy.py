@@ -51,10 +51,13 @@ if TYPE_CHECKING:
                    "SIGTERM): only the edited hotlines' data is written, within --interval of the edit.")
 @click.option("--interval", type=click.FloatRange(min=0.05, max=60.0), default=0.2, show_default=True,
               help="--follow: seconds between two reads of the change log.")
+@click.option("--allow-empty", is_flag=True,
+              help="Deploy a database with no active hotline over an Asterisk that serves some (refused otherwise: "
+                   "a mistyped database URL would take every hotline out of the static plan).")
 @handle_errors
 def deploy(config_dir: Path | None, root: Path | None, template_dir: Path | None, agi_url: str | None,
            check_only: bool, dry_run: bool, no_reload: bool, as_json: bool, pbx: str, out_dir: Path | None,
-           socket: str | None, follow: bool, interval: float) -> None:
+           socket: str | None, follow: bool, interval: float, allow_empty: bool) -> None:
     """Render the dialplan from the database and install it into Asterisk, atomically.
 
     Writes only below <config dir>/ivr400/ (extensions, musiconhold, pjsip, cdr_custom and cdr_manager
@@ -76,7 +79,7 @@ def deploy(config_dir: Path | None, root: Path | None, template_dir: Path | None
         raise CommandError("follow: --follow writes AstDB through AMI; it does not combine with --check, "
                            "--dry-run, --no-reload or --json")
     if follow:
-        _follow(settings, template_dir, interval)
+        _follow(settings, interval, allow_empty)
         return
     try:
         target = DeployTarget.from_settings(settings)
@@ -91,7 +94,7 @@ def deploy(config_dir: Path | None, root: Path | None, template_dir: Path | None
             return
         if not (dry_run or no_reload):
             target = DeployTarget.from_settings(settings, ami=settings.require_ami())
-        report = deploy_(rendered, target, dry_run=dry_run, reload=not no_reload)
+        report = deploy_(rendered, target, dry_run=dry_run, reload=not no_reload, allow_empty=allow_empty)
     except ConfigError as exc:
         raise CommandError(str(exc)) from exc
     except DeployError as exc:
@@ -108,7 +111,7 @@ def deploy(config_dir: Path | None, root: Path | None, template_dir: Path | None
         _print(report)
 
 
-def _follow(settings: Settings, template_dir: Path | None, interval: float) -> None:
+def _follow(settings: Settings, interval: float, allow_empty: bool) -> None:
     """`deploy --follow`: a full deploy, then one line per applied edit until SIGINT/SIGTERM."""
     import signal
 
@@ -129,7 +132,8 @@ def _follow(settings: Settings, template_dir: Path | None, interval: float) -> N
     try:
         follower = DataFollower(a.engine, target, conn, now=a.now,
                                 template_dirs=[str(settings.asterisk_template_dir)] if settings.asterisk_template_dir
-                                else [], agi_url=settings.controller_agi_url, data_root=a.data_dir)
+                                else [], agi_url=settings.controller_agi_url, data_root=a.data_dir,
+                                allow_empty=allow_empty)
         try:
             report = follower.start()
         except DeployError as exc:
@@ -215,7 +219,14 @@ def _print(report: DeployReport, err: bool = False) -> None:
         say(f"  + {name}")
     if report.dry_run:
         say(f"would reload: {', '.join(report.reloaded) or '(nothing)'}")
+        say(f"AstDB: about {report.astdb_changes} key(s) to write or remove (from the installed astdb.txt)")
     else:
+        if report.astdb is not None:
+            say(f"AstDB: {report.astdb['put']} key(s) written, {report.astdb['deleted']} removed in "
+                f"{report.astdb['seconds']:.2f} s" + (" (AstDB did not hold the last deploy: read back and put right)"
+                                                      if report.astdb["full"] else ""))
+        elif report.reloads_skipped:
+            say(f"AstDB: not written (--no-reload): about {report.astdb_changes} key(s) left to the next deploy")
         for r in report.reloads:
             say(f"reloaded: {r['command']} ({r['output'] or 'ok'})")
         if report.reloads_skipped:

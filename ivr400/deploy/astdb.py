@@ -6,13 +6,12 @@ installs that file and brings AstDB to the same content through AMI (DBPut/DBDel
 writes and no ``dialplan reload``. AstDB is Asterisk's own SQLite file, so the data survives an Asterisk restart
 and needs neither the controller nor ivr400's database to route a call (the fail-safe).
 
-Which keys: the installed file is the record of what AstDB holds, as long as AstDB's marker key ``deployed``
-holds that file's sha256 (written last by every sync). When it does, only the difference from the file is
-written; when it does not (a first deploy, an AstDB that was wiped, a ``--no-reload`` deploy that wrote the file
-only, a sync cut short, a follower between two writes of the file), what AstDB really holds is read back
-(``database show ivr400``) and the difference from that is written — a resync never empties the family, so
-calls keep finding every hotline while it runs. Only when AstDB cannot be read is the family cleared and
-written again.
+Which keys: a deploy reads back what AstDB really holds (``database show ivr400``) and writes the difference,
+so a key changed, added or removed behind ivr400's back (by hand, by another tool, a wiped astdb.sqlite3) is
+put right by the next deploy, and a resync never empties the family: calls keep finding every hotline while
+it runs. The installed file is the record of what was written; AstDB's marker key ``deployed`` holds its
+sha256, written last by every sync (`full` in the report when AstDB did not hold the installed file before).
+Only when AstDB cannot be read is the family cleared and written again.
 
 In which order (:func:`plan_sync`, pure), so that no call ever dials a seat the new data no longer binds and a
 new hotline's first call finds all of its data:
@@ -36,6 +35,8 @@ from ivr400.pbx.asterisk.dialplan_variables import ASTDB_FAMILY
 
 #: The marker key: sha256 of the astdb.txt whose content AstDB holds.
 MARKER = "deployed"
+#: The follower's key: a token it writes at its start and reads at every poll (gone: AstDB was wiped).
+FOLLOWER = "follower"
 
 _MARKS = re.compile(r"^h/[0-9]+/b[0-9]+$")
 _SETTINGS = re.compile(r"^h/[0-9]+/s$")
@@ -96,18 +97,19 @@ class SyncReport:
     problems: list[str] = field(default_factory=list)
 
 
-def read_marker(conn: AmiLike) -> str:
-    """The marker AstDB holds ("" when none), through the CLI's ``database get``."""
+def read_marker(conn: AmiLike, key: str = MARKER) -> str:
+    """The marker (or another bookkeeping key) AstDB holds ("" when none), through the CLI's ``database get``."""
     try:
-        out = conn.command(f"database get {ASTDB_FAMILY} {MARKER}")
+        out = conn.command(f"database get {ASTDB_FAMILY} {key}")
     except AmiError:
         return ""
-    m = re.search(r"^Value:\s*([0-9a-f]{64})\s*$", out, re.MULTILINE)
+    m = re.search(r"^Value:\s*([0-9a-f]{32,64})\s*$", out, re.MULTILINE)
     return m.group(1) if m else ""
 
 
 def read_all(conn: AmiLike) -> dict[str, str] | None:
-    """Every key of the family and its value as AstDB holds them now (the marker left out), from the CLI's
+    """Every data key of the family and its value as AstDB holds them now (bookkeeping keys, those without a
+    ``/`` — MARKER, FOLLOWER — left out), from the CLI's
     ``database show`` (``%-50s: %-25s`` per key: our keys and values hold no blank, so both are stripped);
     None when it cannot be read."""
     try:
@@ -123,21 +125,23 @@ def read_all(conn: AmiLike) -> dict[str, str] | None:
         if not sep:
             return None
         key = key.rstrip()[len(prefix):]
-        if key != MARKER:
+        if "/" in key:
             data[key] = value.rstrip()
     return data
 
 
 def sync(conn: AmiLike, installed: Mapping[str, str] | None, installed_text: str | bytes | None,
          wanted: Mapping[str, str], wanted_text: str) -> SyncReport:
-    """Bring AstDB from what is `installed` (the astdb.txt on disk, parsed, and its text) to `wanted`; `full`
-    in the report when AstDB did not hold the installed file and was resynced from what it really holds.
+    """Bring AstDB to `wanted`: the difference from what it really holds (read back), else from `installed`
+    (the astdb.txt on disk, parsed, and its text) when the marker says AstDB holds it, else cleared and written.
+    `full` in the report when AstDB did not hold the installed file.
 
     Raises AmiError when a write is refused or AMI fails (the marker is then not written, so the next deploy
     resyncs)."""
     started = time.monotonic()
     holds_installed = installed is not None and read_marker(conn) == digest(installed_text)
-    plan = plan_sync(installed if holds_installed else read_all(conn), wanted)
+    actual = read_all(conn)
+    plan = plan_sync(actual if actual is not None else installed if holds_installed else None, wanted)
     report = SyncReport(full=not holds_installed, put=plan.put, deleted=plan.deleted)
     if not holds_installed:
         conn.db_write(ASTDB_FAMILY, [], [MARKER])  # none while AstDB and the file may differ

@@ -414,8 +414,12 @@ def _default_ami_factory(target: DeployTarget) -> AmiFactory:
 
 
 def deploy(rendered: r.RenderedConfig, target: DeployTarget, *, ami: AmiLike | AmiFactory | None = None,  # noqa: C901
-           dry_run: bool = False, reload: bool = True) -> DeployReport:
-    """Install a RenderedConfig into `target` (see the module docstring for the steps)."""
+           dry_run: bool = False, reload: bool = True, allow_empty: bool = False) -> DeployReport:
+    """Install a RenderedConfig into `target` (see the module docstring for the steps).
+
+    Refuses (DeployError 'database') to deploy a database with no active hotline over a target that serves
+    some — a mistyped database URL would otherwise take every hotline out of the static plan — unless
+    `allow_empty`."""
     started = time.monotonic()
     report = DeployReport(config_dir=str(target.config_dir), sounds_dir=str(target.sounds_dir),
                           dry_run=dry_run, warnings=list(rendered.warnings))
@@ -462,11 +466,15 @@ def deploy(rendered: r.RenderedConfig, target: DeployTarget, *, ami: AmiLike | A
         reload_cmds = list(dict.fromkeys(wanted))
         installed_astdb = _read(target.config_dir / ASTDB_FILE)
         if ASTDB_FILE in files:
-            try:
-                before = parse_astdb(installed_astdb.decode("utf-8")) if installed_astdb is not None else {}
-            except (ValueError, UnicodeDecodeError):
-                before = {}
-            report.astdb_changes = astdb.plan_sync(before, parse_astdb(files[ASTDB_FILE])).writes
+            before = _parse_installed(installed_astdb) or {}
+            after = parse_astdb(files[ASTDB_FILE])
+            served = {n for n in map(astdb_hotline, before) if n is not None}
+            if served and not any(astdb_hotline(k) for k in after) and not allow_empty:
+                raise DeployError("database", f"it has no active hotline, while this Asterisk serves {len(served)} "
+                                              f"(e.g. {min(served)}): is the database URL right? Deploying it would "
+                                              "take every hotline out of the static plan; if that is what you want, "
+                                              "deploy with --allow-empty; nothing was written", report)
+            report.astdb_changes = astdb.plan_sync(before, after).writes
         if dry_run:
             report.reloads = [{"command": c, "output": "(dry run)"} for c in reload_cmds]
             report.seconds = time.monotonic() - started
@@ -613,11 +621,18 @@ def _install(rendered: r.RenderedConfig, files: dict[str, str], sounds: dict[str
                 report.rollback_problems.extend(f"after restoring: {p}" for p in check.problems)
             except Exception as exc:  # noqa: BLE001
                 report.rollback_problems.append(f"verifying the restored dialplan: {exc}")
-        state = ("previous configuration restored and reloaded" if not report.rollback_problems
+        state = (("previous configuration restored and reloaded" if reload_cmds else "previous configuration restored")
+                 if not report.rollback_problems
                  else "previous files restored, but: " + "; ".join(report.rollback_problems[:3]))
         report.error = failure
         report.seconds = time.monotonic() - started
         raise DeployError(field_name, f"{failure}; {state}", report)
+
+
+def astdb_hotline(key: str) -> str | None:
+    """The hotline number of a settings key (``h/<n>/s``), else None."""
+    parts = key.split("/")
+    return parts[1] if len(parts) == 3 and parts[0] == "h" and parts[2] == "s" else None
 
 
 def _parse_installed(data: bytes | None) -> dict[str, str] | None:
@@ -662,10 +677,10 @@ def _spool_dirs(rendered: r.RenderedConfig, target: DeployTarget, report: Deploy
 def deploy_from_db(session: Session, now: datetime, target: DeployTarget, *,
                    template_dirs: Iterable[str | os.PathLike[str]] = (), agi_url: str | None = None,
                    data_root: Path | None = None, ami: AmiLike | AmiFactory | None = None, dry_run: bool = False,
-                   reload: bool = True) -> DeployReport:
+                   reload: bool = True, allow_empty: bool = False) -> DeployReport:
     """Render from the database (routable at `now`) and deploy into `target`."""
     rendered = render_for_deploy(session, now, template_dirs=template_dirs, agi_url=agi_url, data_root=data_root)
-    return deploy(rendered, target, ami=ami, dry_run=dry_run, reload=reload)
+    return deploy(rendered, target, ami=ami, dry_run=dry_run, reload=reload, allow_empty=allow_empty)
 
 
 __all__ = [

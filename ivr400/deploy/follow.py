@@ -12,9 +12,11 @@ carries. Destinations whose validity window opens or closes need no row to chang
 next such instant and, once it has passed, re-renders the hotlines bound to a destination whose ``valid_from``
 or ``valid_until`` passed since its last poll.
 
-It falls back to a full deploy (everything rendered, files, sounds, reloads, verification) when a change
-names no hotline (a shared table: tones, trunks, calendar...), when more than MAX_INCREMENTAL hotlines
-changed at once, when a change id stays missing for GAP_WAIT_S seconds, and every ``full_every_s``.
+It falls back to a full deploy (everything rendered, files, sounds, reloads, verification, AstDB read back
+and put right) when a change names no hotline (a shared table: tones, trunks, calendar...), when more than
+MAX_INCREMENTAL hotlines changed at once, when a change id stays missing for GAP_WAIT_S seconds, when a poll
+failed, when AstDB lost the token key the follower wrote at its start (``ivr400/follower``: a wiped or restored
+astdb.sqlite3), and every ``full_every_s``.
 
 AstDB's marker key (ivr400.deploy.astdb.MARKER) is removed before the first incremental write, and the installed
 ``astdb.txt`` (the whole file: a second at 100,000 hotlines) is rewritten with the marker only at the first poll
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -85,7 +88,7 @@ class DataFollower:
 
     def __init__(self, engine: Engine, target: DeployTarget, ami: AmiLike, *, now: Callable[[], datetime],
                  template_dirs: Iterable[str] = (), agi_url: str | None = None, data_root: Path | None = None,
-                 full_every_s: float = 3600.0, logger: logging.Logger | None = None) -> None:
+                 full_every_s: float = 3600.0, logger: logging.Logger | None = None, allow_empty: bool = False) -> None:
         self.engine = engine
         self.target = target
         self.ami = ami
@@ -94,6 +97,7 @@ class DataFollower:
         self.agi_url = agi_url
         self.data_root = data_root
         self.full_every_s = full_every_s
+        self.allow_empty = allow_empty
         self.log = logger or _log
         self.data: dict[str, str] = {}
         self._by_hotline: dict[str, set[str]] = {}
@@ -103,6 +107,7 @@ class DataFollower:
         self._full_at = 0.0
         self._gap_since: float | None = None
         self._env: jinja2.Environment | None = None
+        self._token = ""
         #: The next instant a bound destination's validity window opens or closes (None: none ahead).
         self._next_validity: datetime | None = None
         #: AstDB holds writes the installed astdb.txt does not (the marker is gone until save()).
@@ -119,12 +124,14 @@ class DataFollower:
             top = last_change_id(session)  # before the read: a later change is applied next time
             rendered = render_for_deploy(session, now, template_dirs=self.template_dirs, agi_url=self.agi_url,
                                          data_root=self.data_root)
-        report = deploy(rendered, self.target, ami=self.ami)
+        report = deploy(rendered, self.target, ami=self.ami, allow_empty=self.allow_empty)
         self.dirty = False
         self._index(rendered.astdb)
         self._numbers = {h.id: h.number for h in rendered.model.hotlines} if rendered.model is not None else {}
         with Session(self.engine) as session:
             self._next_validity = self._validity_after(session, now)
+        self._token = uuid.uuid4().hex  # AstDB wiped while we follow: this key goes too (see poll)
+        self.ami.db_write(ASTDB_FAMILY, [(astdb.FOLLOWER, self._token)])
         self._env = make_environment(self.template_dirs)  # templates as the full deploy read them,
         self._env.get_template("astdb.j2")  # compiled now: not on the first edit's clock
         self.applied, self._checked_at, self._full_at, self._gap_since = top, now, time.monotonic(), None
@@ -143,6 +150,9 @@ class DataFollower:
         """Apply what changed since the last poll; raises what the database, the renderer or AMI raise
         (the caller logs it and polls again; the next successful poll catches up)."""
         started = time.monotonic()
+        if self.applied is not None and astdb.read_marker(self.ami, astdb.FOLLOWER) != self._token:
+            self.log.warning("AstDB follower: AstDB lost the follower's key (wiped or restored?): deploying in full")
+            self.applied = None
         if self.applied is None or started - self._full_at >= self.full_every_s:
             report = self._full()
             return FollowStep("full", hotlines=len(self._numbers), put=(report.astdb or {}).get("put", 0),

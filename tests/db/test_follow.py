@@ -44,7 +44,8 @@ def setup(tmp_path: Path, engine):  # noqa: ANN001, ANN201
 
 
 def _astdb(ami: FakeAmi) -> dict[str, str]:
-    return {k.removeprefix("ivr400/"): v for k, v in ami.astdb.items() if k != f"ivr400/{astdb.MARKER}"}
+    return {k.removeprefix("ivr400/"): v for k, v in ami.astdb.items()
+            if k not in (f"ivr400/{astdb.MARKER}", f"ivr400/{astdb.FOLLOWER}")}
 
 
 def astdb_file_data(text: str) -> dict[str, str]:
@@ -95,7 +96,7 @@ def test_edits_are_followed_hotline_by_hotline(setup) -> None:  # noqa: ANN001
         s.commit()
         new_id = h.id
     assert follower.poll().kind == "incremental"
-    assert "h/4008000777/s" in ami.astdb.keys() | {k.removeprefix("ivr400/") for k in ami.astdb}
+    assert "h/4008000777/s" in _astdb(ami)
     assert _astdb(ami) == _full_render(engine, NOW)
     with Session(engine) as s:
         s.execute(update(Hotline).where(Hotline.id == new_id).values(active=False))
@@ -164,3 +165,18 @@ def test_a_failed_write_leaves_no_marker_and_the_next_poll_deploys_in_full(setup
     ami.db_write = real  # type: ignore[method-assign]
     assert follower.poll().kind == "full"
     assert _astdb(ami) == _full_render(engine, NOW)
+
+
+def test_astdb_wiped_under_the_follower_is_written_again_in_full(setup) -> None:  # noqa: ANN001
+    """`database deltree ivr400` while the follower runs (or an astdb.sqlite3 restored from a backup): its token
+    key is gone, so its next poll deploys in full instead of trusting what it wrote before."""
+    engine, follower, ami, clock = setup
+    follower.start()
+    ami.astdb.clear()
+    with Session(engine) as s:  # an edit arrives too: it must not be the only thing written back
+        seat = s.scalars(select(Seat).order_by(Seat.id)).first()
+        seats.move_seat(s, seat, ring_timeout=33)
+        s.commit()
+    assert follower.poll().kind == "full"
+    assert _astdb(ami) == _full_render(engine, NOW)
+    assert follower.poll().kind == "none"

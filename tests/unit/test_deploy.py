@@ -577,3 +577,18 @@ def test_an_astdb_that_differs_from_the_file_is_resynced_from_what_it_holds(tmp_
 
 def _astdb_of(ami: FakeAmi) -> dict[str, str]:
     return {k.removeprefix("ivr400/"): v for k, v in ami.astdb.items() if k != "ivr400/deployed"}
+
+
+def test_an_empty_database_over_served_hotlines_is_refused(tmp_path: Path, target: d.DeployTarget) -> None:
+    """A mistyped database URL (an empty database) must not take every hotline out of the static plan."""
+    ami = FakeAmi(target.config_dir)
+    d.deploy(with_data(tmp_path, DATA_V1), target, ami=ami)
+    before = snapshot(target.config_dir)
+    for dry_run in (True, False):
+        with pytest.raises(d.DeployError) as info:
+            d.deploy(with_data(tmp_path, {}), target, ami=ami, dry_run=dry_run)
+        assert info.value.field == "database" and "no active hotline" in info.value.reason
+        assert "4008000001" in info.value.reason and "--allow-empty" in info.value.reason
+    assert snapshot(target.config_dir) == before and _astdb_of(ami) == DATA_V1
+    report = d.deploy(with_data(tmp_path, {}), target, ami=ami, allow_empty=True)
+    assert report.astdb is not None and report.astdb["deleted"] == len(DATA_V1) and _astdb_of(ami) == {}
