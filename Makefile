@@ -45,6 +45,8 @@ bench: system venv
 	$(BIN)/ivr400 lab up
 	$(BIN)/python bench/bench_calls.py
 	$(BIN)/python bench/bench_reload_leak.py
+	$(BIN)/python bench/bench_node_astdb.py
+	$(BIN)/python bench/bench_controller_reload.py
 
 clean:
 	rm -rf $(VENV) .venv-frslint .pytest_cache
