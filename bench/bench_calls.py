@@ -63,6 +63,7 @@ from ivr400.db.engine import make_engine  # noqa: E402
 from ivr400.db.migrate import upgrade  # noqa: E402
 from ivr400.deploy.asterisk import deploy_from_db  # noqa: E402
 from ivr400.lab import Lab  # noqa: E402
+from ivr400.lab.errors import LabError  # noqa: E402
 from ivr400.lab.targets import lab_target  # noqa: E402
 from ivr400.provisioning import destinations, evidence, seats, trunks  # noqa: E402
 from ivr400.provisioning.enterprises import add_enterprise  # noqa: E402
@@ -290,22 +291,9 @@ def restart_pbx(lab: Lab, timeout: float = 90.0) -> None:
     """`core restart now`: Asterisk re-executes itself (same PID, same files, same AMI secret)."""
     before = manager_subscribers(lab)
     try:
-        lab.rx("core restart now", timeout=10)
-    except Exception:  # noqa: BLE001 - the console goes away with the restart
-        pass
-    time.sleep(2.0)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if "fully booted" in lab.rx("core waitfullybooted", timeout=10).lower() or manager_subscribers(lab) > 0:
-                break
-        except Exception:  # noqa: BLE001 - not accepting consoles yet
-            pass
-        time.sleep(1.0)
-    else:
-        sys.exit("bench_calls: Asterisk did not come back after `core restart now` (run `ivr400 lab up`)")
-    if not lab.running:
-        sys.exit(f"bench_calls: Asterisk pid {lab.pid} is gone after the restart (run `ivr400 lab up`)")
+        lab.restart_in_place(timeout)
+    except LabError as exc:
+        sys.exit(f"bench_calls: {exc} (run `ivr400 lab up`)")
     print(f"restarted Asterisk in place (pid {lab.pid}): manager:core subscribers {before} -> "
           f"{manager_subscribers(lab)}")
 

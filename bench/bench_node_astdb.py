@@ -100,23 +100,6 @@ def wait_value(ami: Ami, key: str, test, started: float, timeout: float = 30.0) 
     return time.monotonic() - started
 
 
-def restart(lab: Lab) -> float:
-    """`core restart now`; seconds until `core waitfullybooted` answers."""
-    started = time.monotonic()
-    try:
-        lab.rx("core restart now", timeout=10)
-    except Exception:  # noqa: BLE001 - the console goes away
-        pass
-    time.sleep(0.2)
-    while time.monotonic() - started < 120:
-        try:
-            if "fully booted" in lab.rx("core waitfullybooted", timeout=10).lower():
-                return time.monotonic() - started
-        except Exception:  # noqa: BLE001 - not accepting consoles yet
-            time.sleep(0.1)
-    sys.exit("bench_node_astdb: Asterisk did not come back after `core restart now`")
-
-
 def probe_call(number: str, tmp: Path, name: str) -> tuple[bool, list[int]]:
     """One call to `number`; (answered, the probe ports that got an INVITE, in order of arrival)."""
     uases = [SeatUas(p, behaviour="answer", answer_after_s=0.1, workdir=tmp / f"{name}-{p}").start() for p in PORTS]
@@ -170,7 +153,7 @@ def one_size(lab: Lab, n: int, seats_per: int, menu_every: int, rounds: int, tmp
     # 4. Asterisk's load with all of it
     ami.close()
     probe_ami.close()
-    f["restart_s"] = restart(lab)
+    f["restart_s"] = lab.restart_in_place()
     assert lab.pid is not None
     f["rss_mib"] = rss_mb(lab.pid)
     t0 = time.perf_counter()

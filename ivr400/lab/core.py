@@ -142,6 +142,26 @@ class Lab:
         """`asterisk -rx COMMAND` inside the chroot; returns the output."""
         return process.asterisk_rx(self.root, command, timeout=timeout)
 
+    def restart_in_place(self, timeout: float = 90.0) -> float:
+        """`core restart now`: Asterisk re-executes itself (same PID, same files, same AMI secret, AstDB kept on
+        disk); returns the seconds until `core waitfullybooted` answered. Raises LabError if it does not come
+        back within `timeout` seconds."""
+        started = time.monotonic()
+        try:
+            self.rx("core restart now", timeout=10)
+        except Exception:  # noqa: BLE001 - the console goes away with the restart
+            pass
+        time.sleep(0.2)
+        while time.monotonic() - started < timeout:
+            try:
+                if "fully booted" in self.rx("core waitfullybooted", timeout=10).lower() and self.running:
+                    return time.monotonic() - started
+            except Exception:  # noqa: BLE001 - not accepting consoles yet
+                pass
+            time.sleep(0.2)
+        raise LabError("restart", f"Asterisk (pid {self.pid}) did not come back within {timeout:g} s of "
+                                  "`core restart now`")
+
     def version(self) -> str:
         """First line of `core show version`, e.g. 'Asterisk 22.10.1+dfsg... built by ...'."""
         out = self.rx("core show version").strip()

@@ -167,7 +167,7 @@ def render_data(model: RenderModel, *, template_dirs: Iterable[str | os.PathLike
     render_model."""
     _check_data_steps(model)
     env = env if env is not None else make_environment(template_dirs)
-    text = _render_one(env, "astdb.j2", _template_context(model, DEFAULT_AGI_URL))
+    text = render_template(env, "astdb.j2", _template_context(model, DEFAULT_AGI_URL))
     try:
         data = parse_astdb(text)
     except ValueError as exc:
@@ -192,7 +192,8 @@ def _template_context(model: RenderModel, agi: str) -> dict[str, object]:
     }
 
 
-def _render_one(env: jinja2.Environment, template_name: str, context: Mapping[str, object]) -> str:
+def render_template(env: jinja2.Environment, template_name: str, context: Mapping[str, object]) -> str:
+    """One template rendered; any failure raised as a RenderError naming the template and the line."""
     try:
         return env.get_template(template_name).render(context)
     except jinja2.TemplateSyntaxError as exc:
@@ -225,7 +226,7 @@ def render_model(model: RenderModel, *, template_dirs: Iterable[str | os.PathLik
     _check_data_steps(model)
     env = make_environment(template_dirs)
     context = _template_context(model, agi)
-    files = {output: _render_one(env, template_name, context) for template_name, output in FILES}
+    files = {output: render_template(env, template_name, context) for template_name, output in FILES}
     try:
         data = parse_astdb(files[ASTDB_FILE])
     except ValueError as exc:

@@ -46,7 +46,7 @@ from ivr400.pbx.asterisk.prompts import SOUND_DIR
 from ivr400.pbx.freeswitch import contract
 from ivr400.pbx.freeswitch.esl_contract import VOICEMAIL_EVENT, VOICEMAIL_SPOOL, ringback_for_class
 from ivr400.render import model as m
-from ivr400.render.asterisk import RenderError, _template_location
+from ivr400.render.asterisk import RenderError, render_template
 from ivr400.render.asterisk import template_search_path as asterisk_search_path
 from ivr400.render.load import load_model
 from ivr400.render.model import RenderDepartment, RenderHotline, RenderModel, comment_text
@@ -298,19 +298,7 @@ def _context(model: RenderModel, socket: str) -> dict[str, object]:
 
 
 def _render(env: jinja2.Environment, template_name: str, context: Mapping[str, object]) -> str:
-    try:
-        text = env.get_template(template_name).render(context)
-    except jinja2.TemplateSyntaxError as exc:
-        raise RenderError(f"syntax error: {exc.message}", template=exc.filename or exc.name or template_name,
-                          line=exc.lineno) from exc
-    except jinja2.TemplateNotFound as exc:
-        raise RenderError(f"template not found: {exc.name}", template=template_name) from exc
-    except RenderError:
-        raise
-    except Exception as exc:  # UndefinedError, TypeError... raised while rendering
-        name, line = _template_location(exc)
-        kind = "undefined variable" if isinstance(exc, jinja2.UndefinedError) else type(exc).__name__
-        raise RenderError(f"{kind}: {exc}", template=name or template_name, line=line) from exc
+    text = render_template(env, template_name, context)
     try:
         ET.fromstring(text)
     except ET.ParseError as exc:

@@ -231,7 +231,8 @@ def test_the_static_plan_routes_from_astdb_after_a_restart_with_controller_and_d
     w.engine.dispose()
     database = Path(str(w.engine.url.database))
     database.rename(database.with_name("gone.db"))  # ivr400's database is gone too
-    _restart_in_place(lab)
+    lab.restart_in_place()
+    assert "ivr400-inbound" in lab.rx("dialplan show ivr400-inbound")
     revoked = _seat(seats, tmp_path, 5081, "answer", answer_after_s=0.2)
     other = _seat(seats, tmp_path, 5082, "answer", answer_after_s=0.2)
     result = call(HOTLINE, hold_s=0.5, workdir=tmp_path / "carrier", timeout_s=30)
@@ -239,25 +240,6 @@ def test_the_static_plan_routes_from_astdb_after_a_restart_with_controller_and_d
     other.wait_for_invites(1, timeout=3)
     _quiet(other, 0.5)
     assert other.invite_count == 1 and revoked.invite_count == 0
-
-
-def _restart_in_place(lab: Lab, timeout: float = 60.0) -> None:
-    """`core restart now` (same PID, same files, AstDB kept on disk), then wait until it is fully booted."""
-    try:
-        lab.rx("core restart now", timeout=10)
-    except Exception:  # noqa: BLE001 - the console goes away with the restart
-        pass
-    time.sleep(2.0)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if "fully booted" in lab.rx("core waitfullybooted", timeout=10).lower():
-                break
-        except Exception:  # noqa: BLE001 - not accepting consoles yet
-            pass
-        time.sleep(0.5)
-    assert lab.running, "Asterisk did not come back after `core restart now`"
-    assert "ivr400-inbound" in lab.rx("dialplan show ivr400-inbound")
 
 
 # -- f. every seat fails: voicemail ------------------------------------------------------------------
