@@ -35,7 +35,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Row, func, select
@@ -289,10 +289,11 @@ def load_config(session: Session, now: datetime, *, only: Collection[int] | None
     hotline_ids: dict[str, int] = {s.number: s.id for s in tree.skipped if isinstance(s.number, str)}
     hotline_numbers: dict[int, str] = {s.id: s.number for s in tree.skipped if isinstance(s.number, str)}
     if base is not None and ids is not None:  # keep every hotline the load did not read (copies, then removals:
-        # the cost is a few C-level dict copies, not a Python loop over every hotline)
+        # the cost is a few C-level dict copies, not a Python loop over every hotline: MappingProxyType.copy()
+        # copies the dict underneath; dict(proxy) would go through the mapping protocol key by key)
         fresh_skipped, fresh_ids = skipped, hotline_ids
-        hotlines, skipped = dict(base.hotlines), dict(base.skipped)
-        hotline_ids, numbers = dict(base.hotline_ids), dict(base.hotline_numbers)
+        hotlines, skipped = _copy(base.hotlines), _copy(base.skipped)
+        hotline_ids, numbers = _copy(base.hotline_ids), _copy(base.hotline_numbers)
         for hid in ids:
             number = numbers.pop(hid, None)
             if number is not None:
@@ -301,7 +302,8 @@ def load_config(session: Session, now: datetime, *, only: Collection[int] | None
                 hotline_ids.pop(number, None)
         skipped.update(fresh_skipped)
         hotline_ids.update(fresh_ids)
-        hotline_numbers = numbers | hotline_numbers
+        numbers.update(hotline_numbers)
+        hotline_numbers = numbers
     for node in tree.hotlines:
         hotline_ids[node.number] = node.id
         hotline_numbers[node.id] = node.number
@@ -348,6 +350,17 @@ def load_config(session: Session, now: datetime, *, only: Collection[int] | None
         hotline_numbers=MappingProxyType(hotline_numbers),
         reloaded=None if ids is None else len(ids),
     )
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _copy(mapping: Mapping[K, V]) -> dict[K, V]:
+    """A dict copy of `mapping`: C-level for a dict or a MappingProxyType over one."""
+    copy = getattr(mapping, "copy", None)
+    out = copy() if copy is not None else dict(mapping)
+    return out if isinstance(out, dict) else dict(out)
 
 
 def _calendar_entry(day: object, kind: object, name: object) -> CalendarEntry:
