@@ -137,6 +137,12 @@ class DataFollower:
         self.applied, self._checked_at, self._full_at, self._gap_since = top, now, time.monotonic(), None
         return report
 
+    def _full_step(self, started: float) -> FollowStep:
+        report = self._full()
+        synced = report.astdb or {}
+        return FollowStep("full", hotlines=len(self._numbers), put=synced.get("put", 0),
+                          deleted=synced.get("deleted", 0), seconds=time.monotonic() - started)
+
     def _index(self, data: dict[str, str]) -> None:
         self.data = data
         self._by_hotline = {}
@@ -154,9 +160,7 @@ class DataFollower:
             self.log.warning("AstDB follower: AstDB lost the follower's key (wiped or restored?): deploying in full")
             self.applied = None
         if self.applied is None or started - self._full_at >= self.full_every_s:
-            report = self._full()
-            return FollowStep("full", hotlines=len(self._numbers), put=(report.astdb or {}).get("put", 0),
-                              deleted=(report.astdb or {}).get("deleted", 0), seconds=time.monotonic() - started)
+            return self._full_step(started)
         now = self.now()
         with Session(self.engine) as session:
             rows = changes_after(session, self.applied)
@@ -170,9 +174,7 @@ class DataFollower:
                 self._gap_since = None
             if hotlines is None:
                 session.close()
-                report = self._full()
-                return FollowStep("full", hotlines=len(self._numbers), put=(report.astdb or {}).get("put", 0),
-                                  deleted=(report.astdb or {}).get("deleted", 0), seconds=time.monotonic() - started)
+                return self._full_step(started)
             ids = set(hotlines)
             if self._next_validity is not None and now >= self._next_validity:
                 ids |= self._validity_passed(session, now)
