@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from ivr400.localtime import to_zone, zone_name
 from ivr400.numbers import normalize_caller
 from ivr400.pbx.asterisk.dialplan_variables import (
+    CDR_CALL,
     CDR_DECIDED_BY,
     CDR_DEPT,
     CDR_DISPOSITION,
@@ -47,6 +48,7 @@ __all__ = [
     "CSV_COLUMNS",
     "CSV_FILE",
     "CSV_FORMAT",
+    "PACKED_COLUMNS",
     "DECIDED_BY",
     "DISPOSITIONS",
     "EVENT_HEADERS",
@@ -72,9 +74,10 @@ __all__ = [
 #: File name cdr_custom writes (relative names land in /var/log/asterisk/cdr-custom/).
 CSV_FILE = "ivr400.csv"
 #: First column of every line: lets a later layout change coexist with old lines in one file.
-CSV_FORMAT = "ivr400/3"
+CSV_FORMAT = "ivr400/4"
 #: CSV columns in order: the format tag, then CDR fields (start/answer/end as epoch seconds), then
-#: the ivr400_* CDR variables the dialplan sets with Set(CDR(name)=...).
+#: the ivr400_* CDR variables the dialplan sets: ivr400_hotline at call entry, the rest (PACKED_COLUMNS) in
+#: one CDR variable written once by the hangup handler (dialplan_variables.CDR_CALL).
 CSV_COLUMNS: tuple[str, ...] = (
     "format",
     "linkedid",
@@ -107,10 +110,15 @@ CSV_COLUMNS: tuple[str, ...] = (
     CDR_HUNT_AT,
     CDR_SEAT_ANSWER,
 )
+#: The columns the hangup handler writes in one CDR variable (CDR_CALL): one CDR() write is one hand-off to
+#: Asterisk's CDR thread, so one write instead of eight is what a call costs. Its value is already CSV (each
+#: field CSV_QUOTEd, comma-joined), and cdr_custom writes it into the line as it is.
+PACKED_COLUMNS: tuple[str, ...] = CSV_COLUMNS[CSV_COLUMNS.index(CDR_HOTLINE) + 1:]
 #: Every layout still read, by format tag: ivr400/1 lines (written before ivr400_decided_by) have no
-#: decided_by column; ivr400/2 lines (before the report timestamps) no hunt and seat answer columns.
+#: decided_by column; ivr400/2 lines (before the report timestamps) no hunt and seat answer columns;
+#: ivr400/3 lines (each variable set on its own) the same columns as ivr400/4.
 CSV_LAYOUTS: dict[str, tuple[str, ...]] = {"ivr400/1": CSV_COLUMNS[:-3], "ivr400/2": CSV_COLUMNS[:-2],
-                                           CSV_FORMAT: CSV_COLUMNS}
+                                           "ivr400/3": CSV_COLUMNS, CSV_FORMAT: CSV_COLUMNS}
 #: Columns written raw (``${CDR(name,u)}``): epoch seconds with microseconds, 0 when unset.
 EPOCH_COLUMNS = frozenset({"start", "answer", "end"})
 
@@ -122,6 +130,10 @@ EVENT_HEADERS: tuple[tuple[str, str], ...] = (
     ("answer,u", "AnswerEpoch"),
     ("end,u", "EndEpoch"),
     (CDR_HOTLINE, "IVR400Hotline"),
+    (CDR_CALL, "IVR400Call"),
+)
+#: Headers of the packed columns as separate variables (events from a dialplan older than ivr400/4).
+_LEGACY_EVENT_HEADERS: tuple[tuple[str, str], ...] = (
     (CDR_KEYS, "IVR400Keys"),
     (CDR_DEPT, "IVR400Dept"),
     (CDR_SEAT, "IVR400Seat"),
@@ -155,12 +167,32 @@ _LOCAL_TIME_HEADERS = {"start": "StartTime", "answer": "AnswerTime", "end": "End
 
 
 def cdr_custom_mapping() -> str:
-    """The cdr_custom.conf ``[mappings]`` line writing :data:`CSV_COLUMNS` to :data:`CSV_FILE`."""
+    """The cdr_custom.conf ``[mappings]`` line writing :data:`CSV_COLUMNS` to :data:`CSV_FILE`: each column
+    CSV-quoted, then the packed variable (already CSV) as it is; a CDR the hangup handler never reached (a seat
+    that was busy before another answered) ends after ivr400_hotline with an empty column."""
     fields = [CSV_FORMAT]
-    for name in CSV_COLUMNS[1:]:
+    for name in CSV_COLUMNS[1:len(CSV_COLUMNS) - len(PACKED_COLUMNS)]:
         ref = f"{name},u" if name in EPOCH_COLUMNS else name
         fields.append(f"${{CSV_QUOTE(${{CDR({ref})}})}}")
+    fields.append(f"${{CDR({CDR_CALL})}}")
     return f"{CSV_FILE} => " + ",".join(fields)
+
+
+def _unpack(value: str) -> dict[str, str]:
+    """The packed columns from a CDR_CALL value ("" → all empty).
+
+    Raises:
+        CdrParseError: the value is not one CSV line of :data:`PACKED_COLUMNS` fields.
+    """
+    if not value:
+        return dict.fromkeys(PACKED_COLUMNS, "")
+    try:
+        rows = list(csv.reader(io.StringIO(value), strict=True))
+    except csv.Error as exc:
+        raise CdrParseError(f"{CDR_CALL}: {exc}") from exc
+    if len(rows) != 1 or len(rows[0]) != len(PACKED_COLUMNS):
+        raise CdrParseError(f"{CDR_CALL}: expected {len(PACKED_COLUMNS)} fields, got {value[:80]!r}")
+    return {name: field.strip() for name, field in zip(PACKED_COLUMNS, rows[0], strict=True)}
 
 
 def cdr_manager_mappings() -> list[str]:
@@ -382,8 +414,11 @@ def leg_from_event(event: Mapping[str, Any], tz: tzinfo = timezone.utc) -> Leg:
     if headers.get("event", "cdr").lower() != "cdr":
         raise CdrParseError(f"event: {headers.get('event')!r} is not a Cdr event")
     fields: dict[str, str] = {col: headers.get(h.lower(), "") for col, h in _STANDARD_HEADERS.items()}
-    for name, header in EVENT_HEADERS:
+    for name, header in EVENT_HEADERS + _LEGACY_EVENT_HEADERS:
         fields[name.split(",")[0]] = headers.get(header.lower(), "")
+    packed = fields.pop(CDR_CALL, "")
+    if packed:
+        fields.update(_unpack(packed))
     times: dict[str, datetime | None] = {}
     for col in ("start", "answer", "end"):
         raw = fields.get(col, "")
@@ -400,6 +435,8 @@ def leg_from_csv_row(row: list[str]) -> Leg:
     columns = CSV_LAYOUTS.get(row[0]) if row else None
     if columns is None:
         raise CdrParseError(f"format: expected one of {sorted(CSV_LAYOUTS)} in the first column, got {row[:1]!r}")
+    if row[0] == CSV_FORMAT and len(row) == len(columns) - len(PACKED_COLUMNS) + 1 and not row[-1].strip():
+        row = row[:-1] + [""] * len(PACKED_COLUMNS)  # a CDR closed before the hangup handler ran
     if len(row) != len(columns):
         raise CdrParseError(f"columns: expected {len(columns)} for {row[0]}, got {len(row)}")
     fields = {name: value.strip() for name, value in zip(columns, row, strict=True)}

@@ -160,9 +160,10 @@ def hunt_engine(variables: dict[str, str]) -> Ringing:
 # --------------------------------------------------------------------------- the two sides
 
 
-#: The step of ``[ivr400-department]`` that reads a static hunt list: the pairs it sets first, then the variable the
-#: AstDB value's first field goes to (the value's own ``NAME=value`` pairs follow it, so they win).
-STATIC_READ = (f"MSet({v.TARGET_COUNT}=0,{v.RR}=,{v.PLAN}=${{DB({v.ASTDB_FAMILY}/h/${{{v.HOTLINE}}}"
+#: The end of the step of ``[ivr400-department]`` that reads a static hunt list: the hunt's pairs it sets first,
+#: then the variable the AstDB value's first field goes to (the value's own ``NAME=value`` pairs follow it, so they
+#: win). The pairs before these (who decided, whether the controller is reachable) are none the hunt reads.
+STATIC_READ = (f"{v.TARGET_COUNT}=0,{v.RR}=,{v.PLAN}=${{DB({v.ASTDB_FAMILY}/h/${{{v.HOTLINE}}}"
                f"/d${{FILTER(0-9,${{{v.DEPT_PATH}}})}})}})")
 
 
@@ -178,7 +179,12 @@ def static_plans(cfg: RenderedConfig, hotline: str) -> dict[str, list[dict[str, 
     consecutive call (round robin: the department step advances the GLOBAL that ``IVR400_RR`` names by one per
     call)."""
     department = cfg.files["ivr400/extensions.conf"].split("[ivr400-department]", 1)[1].split("\n[", 1)[0]
-    assert f",{STATIC_READ}\n" in department  # the step modelled here
+    [step] = [line for line in department.splitlines() if line.startswith(" same => n(static),MSet(")]
+    assert step.endswith(f",{STATIC_READ}")  # the step modelled here
+    others = set(re.findall(r"(?:^|,)([A-Z0-9_]+)=", step[len(" same => n(static),MSet("):-len(STATIC_READ)]))
+    hunt_reads = {v.TARGET_COUNT, v.MAX_ATTEMPTS, v.HUNT, v.HUNT_START, v.RING_TIMEOUT, v.MOH_CLASS, v.PLAN, v.DEPT_ID}
+    assert v.DECIDED_BY in others and not others & hunt_reads  # none hunt_engine() reads
+    assert not [name for name in others if name.startswith((v.target(0)[:-1], v.timeout(0)[:-1]))]
     plans: dict[str, list[dict[str, str]]] = {}
     for key, data in cfg.astdb.items():
         match = re.fullmatch(rf"h/{hotline}/(d[0-9]*)", key)
@@ -263,7 +269,7 @@ def sides(rich: Engine, tmp_path) -> list[Side]:
 
 
 #: sha256 of the rendered [ivr400-hunt] context, comments left out: the dialplan hunt_engine() models.
-HUNT_ENGINE_SHA256 = "5bee391dee4ff3f06969e959e8947e09810e436146dac8a4e0a7b813e6f529e3"
+HUNT_ENGINE_SHA256 = "349e981d84def172a47fe2446f501d9bfa4c4d3d7dd88f295b5cb8fa700543d6"
 
 
 def test_the_modelled_hunt_engine_is_the_rendered_one(rich: Engine, tmp_path) -> None:
@@ -313,10 +319,10 @@ def test_same_department_id(sides: list[Side]) -> None:
 
 
 def test_the_bound_seat_check_dials_every_target_without_a_deploy(sides: list[Side], rich: Engine, tmp_path) -> None:
-    """Why hunt_engine() skips nobody: before each Dial the hunt engine reads the department's marks (AstDB
-    ``h/<hotline>/b<IVR400_DEPT_ID>``) and dials when they hold the plan version of the list (IVR400_PLAN: the
-    static list's own, or the one read at call entry for a list the controller sent). Without a deploy in between
-    that holds for every list of both sides."""
+    """Why hunt_engine() skips nobody: in the step that takes each target the hunt engine reads the department's
+    marks (AstDB ``h/<hotline>/b<IVR400_DEPT_ID>``), and it dials the target when they hold the plan version of the
+    list (IVR400_PLAN: the static list's own, or the one read at call entry for a list the controller sent). Without
+    a deploy in between that holds for every list of both sides."""
     with Session(rich) as s:
         cfg = render_asterisk(s, NOW, data_root=tmp_path)
     for hotline in (MENU, FLAT, TIED):

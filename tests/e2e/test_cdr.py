@@ -88,14 +88,11 @@ exten => c7,1,Dial({seat(RING, 2)})
  same => n,Hangup()
 
 [ivr400-e2e-cdr-hangup]
-; What the rendered dialplan must do at hangup: copy the IVR400_* channel variables into the CDR.
+; What the rendered dialplan must do at hangup: copy the IVR400_* channel variables into the CDR, in one
+; CDR variable of CSV fields (ivr400.cdr.cdr_model.PACKED_COLUMNS; decided_by, hunt and seat answer left empty).
 exten => s,1,ExecIf($["${{DIALSTATUS}}" = "ANSWER"]?Set({v.SEAT_REACHED}=${{CUT(DIALEDPEERNAME,/,1)}}/${{DIALEDPEERNUMBER}}))
  same => n,ExecIf($["${{DIALSTATUS}}" = "ANSWER"]?Set({v.DISPOSITION}=answered))
- same => n,Set(CDR({v.CDR_KEYS})=${{{v.KEY_PATH}}})
- same => n,Set(CDR({v.CDR_DEPT})=${{{v.DEPT_PATH}}})
- same => n,Set(CDR({v.CDR_SEAT})=${{{v.SEAT_REACHED}}})
- same => n,Set(CDR({v.CDR_DISPOSITION})=${{{v.DISPOSITION}}})
- same => n,Set(CDR({v.CDR_RECORDING})=${{{v.VOICEMAIL_FILE}}})
+ same => n,Set(CDR({v.CDR_CALL})=${{CSV_QUOTE(${{{v.KEY_PATH}}})}},${{CSV_QUOTE(${{{v.DEPT_PATH}}})}},${{CSV_QUOTE(${{{v.SEAT_REACHED}}})}},${{CSV_QUOTE(${{{v.DISPOSITION}}})}},${{CSV_QUOTE(${{{v.VOICEMAIL_FILE}}})}},"","","")
  same => n,Return()
 """
 

@@ -3,6 +3,7 @@ templates, roll back what Asterisk does not load, and keep the running dialplan 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,7 +51,9 @@ def test_deploy_loads_every_context_and_reloads_only_what_changed(lab: Lab, worl
     shown = lab.rx(f"database show ivr400 h/{HOTLINE}")  # the hotline's data, in Asterisk's database
     assert f"/ivr400/h/{HOTLINE}/s" in shown and "PJSIP/pstn/sip:01062345001@127.0.0.1:5081" in shown
     assert first.astdb is not None and first.astdb["put"] > 0
-    assert "_400XXXXXXX" in lab.rx("dialplan show ivr400-inbound")  # every 400 number to the call engine
+    # every 400 number runs the call engine from the carrier's context (an include, no jump)
+    assert re.search(r"Include =>\s+'ivr400-call'", lab.rx("dialplan show ivr400-inbound"))
+    assert "_400XXXXXXX" in lab.rx("dialplan show 4008000001@ivr400-inbound")
     assert "ivr400-default" in lab.rx("moh show classes")
     sounds = lab.host_path("/usr/share/asterisk/sounds/ivr400")
     assert (sounds / "ivr400-welcome.wav").is_file() and list(sounds.glob("tone-*.wav"))

@@ -11,12 +11,14 @@ from __future__ import annotations
 import os
 import re
 from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
+from ivr400.cdr.cdr_model import PACKED_COLUMNS, leg_from_event
 from ivr400.db.engine import make_engine
 from ivr400.db.migrate import upgrade
 from ivr400.db.models import Destination, Enterprise, Hotline, Tone, Trunk
@@ -137,7 +139,7 @@ def _exten_lines(text_: str) -> list[str]:
 
 
 GENERIC = ["ivr400-inbound", "ivr400-unknown", "ivr400-call", "ivr400-menu", "ivr400-department", "ivr400-hunt",
-           "ivr400-cdr", "ivr400-survey", "ivr400-clicktocall", "ivr400-record", "ivr400-voicemail",
+           "ivr400-cdr", "ivr400-survey", "ivr400-clicktocall", "ivr400-record", "ivr400-answered", "ivr400-voicemail",
            "ivr400-voicemail-saved", "ivr400-goodbye",
            "ivr400-announce", "ivr400-refuse", "ivr400-fax", "ivr400-fax-done"]
 
@@ -148,16 +150,26 @@ def test_sample_structure(sample: Session) -> None:
     assert set(cfg.files) == {"ivr400/extensions.conf", ASTDB_FILE, "ivr400/musiconhold.conf", "ivr400/pjsip.conf"}
     assert cfg.contexts == GENERIC  # no per-hotline context: the hotline's data is in AstDB
     assert {key.rsplit("/", 1)[0] for key in db} == {f"h/{HOTLINE}", f"m/{HOTLINE}"}
-    assert "exten => _400XXXXXXX,1,Goto(ivr400-call,${EXTEN},1)" in ext
+    # the carrier's context runs the call engine in place (no step to get there): a 400 number matches
+    # ivr400-call's _400XXXXXXX (included first), any other number ivr400-unknown's _X.
+    assert _steps(_context(ext, "ivr400-inbound")) == ["include => ivr400-call", "include => ivr400-unknown"]
+    assert "exten => _400XXXXXXX,1," in _context(ext, "ivr400-call")
     assert "AGI(agi://127.0.0.1:4573/route?hotline=${IVR400_HOTLINE})" in ext
     assert "AGI(agi://127.0.0.1:4573/department?hotline=${IVR400_HOTLINE}&dept=${IVR400_DEPT_PATH})" in ext
     assert "Record(${IVR400_VM_FILE},3,120,k)" in ext
     assert "UserEvent(IVR400Voicemail,Hotline: ${IVR400_HOTLINE}," in ext
     # the unknown-number path: polite prompt as early media, cause 1
     unknown = _context(ext, "ivr400-unknown")
-    assert "exten => _X.,1,Set(IVR400_DISPOSITION=unknown_number)" in unknown
-    assert " same => n,Playback(ivr400/ivr400-unknown-number,noanswer)\n same => n,Hangup(1)" in unknown
-    assert "exten => _X.,1,Goto(ivr400-unknown,${EXTEN},1)" in _context(ext, "ivr400-inbound")
+    assert _steps(unknown) == [
+        'exten => _X.,1,MSet(CDR(ivr400_hotline)=${FILTER(0-9,${EXTEN})},'
+        '"CHANNEL(hangup_handler_push)=ivr400-cdr,s,1")',
+        "same => n(pushed),Set(IVR400_DISPOSITION=unknown_number)",
+        "same => n,Log(NOTICE,ivr400 call to unknown number ${FILTER(0-9,${EXTEN})} from "
+        "${FILTER(0-9+,${CALLERID(num)})})",
+        "same => n,Progress()",
+        "same => n,Playback(ivr400/ivr400-unknown-number,noanswer)",
+        "same => n,Hangup(1)",
+    ]
     # simultaneous department 2 (全通达): group timeout, both seats, in one data value
     d2 = _data(db, f"h/{HOTLINE}/d2")
     assert d2["IVR400_HUNT"] == "simultaneous" and d2["IVR400_RING_TIMEOUT"] == "15"
@@ -202,14 +214,20 @@ def _plans(sample: Session, rich: Session) -> list[RenderedConfig]:
     return cfgs
 
 
+#: The AstDB key of the menu level a call is at (m/<hotline>[-<level digits>]), inlined where it is read.
+MENU_KEY = 'm/${IVR400_HOTLINE}${IF($["${IVR400_MENU_PATH}" = ""]?:-${FILTER(0-9,${IVR400_MENU_PATH})})}'
+#: The department's marks (h/<hotline>/b<department id>): a single value without commas (see below), so its read
+#: may be any pair of its MSet step.
+MARKS_KEY = "h/${IVR400_HOTLINE}/b${FILTER(0-9,${IVR400_DEPT_ID})}"
 #: Every data read of the generic contexts: (the variable the value's first field goes to, the key read).
 DATA_READS = [
     ("IVR400_HOTLINE", "h/${EXTEN}/s"),
-    ("IVR400_MENU_PROMPT", "${IVR400_MENU_DATA}/s"),
-    ("IVR400_NEXT", "${IVR400_MENU_DATA}/${FILTER(0-9,${IVR400_KEY})}"),
+    ("IVR400_MENU_PROMPT", f"{MENU_KEY}/s"),
+    ("IVR400_NEXT", f"{MENU_KEY}/${{FILTER(0-9,${{IVR400_KEY}})}}"),
     ("IVR400_PLAN", "h/${IVR400_HOTLINE}/d${FILTER(0-9,${IVR400_DEPT_PATH})}"),
-    ("LOCAL(marks)", "h/${IVR400_HOTLINE}/b${FILTER(0-9,${IVR400_DEPT_ID})}"),
-    ("LOCAL(marks)", "h/${IVR400_HOTLINE}/b${FILTER(0-9,${IVR400_DEPT_ID})}"),
+    ("IVR400_HUNT_MARKS", MARKS_KEY),  # sequential: the first target
+    ("IVR400_HUNT_MARKS", MARKS_KEY),  # sequential: each next target
+    ("IVR400_HUNT_MARKS", MARKS_KEY),  # simultaneous: each target
 ]
 
 
@@ -233,8 +251,9 @@ def test_no_call_ever_waits_or_returns_where_the_steps_depend_on_data(sample: Se
             else:
                 assert all("=" in pair for pair in value.split(",")[1:]), (key, value)
     assert cfgs[2].astdb == {}  # no hotline, no data; the same dialplan
-    # Every data read of the generic contexts is one MSet step whose last pair is the value (so the value's
-    # pairs override the ones set before it); no data is read any other way.
+    # Every data read of the generic contexts is one MSet step; a value of NAME=value pairs is its step's last
+    # pair (so the value's pairs override the ones set before it), a marks value (one field, no comma) sets only
+    # its variable. No data is read any other way.
     generic = texts[0]
     for gone in ("GosubIf", "DIALPLAN_EXISTS", "GOSUB_RETVAL", "Return(IVR400_"):
         assert gone not in generic, gone
@@ -244,17 +263,24 @@ def test_no_call_ever_waits_or_returns_where_the_steps_depend_on_data(sample: Se
             continue
         assert line.count("${DB(") == 1, line
         assert re.match(r"(exten => [^,]+,1|same => n(\([a-z]+\))?),MSet\(", line.strip()), line
-        step = re.search(r"(?:MSet\(|,)((?:LOCAL\()?[A-Za-z0-9_]+\)?)=\$\{DB\(ivr400/(.+)\)\}\)$", line)
-        assert step is not None, line
-        reads.append(step.groups())
+        at = line.index("${DB(")
+        read = line[at:_close(line, at)]
+        name = re.search(r"[(,]([A-Za-z0-9_]+)=$", line[:at])
+        assert name is not None and read.startswith("${DB(ivr400/") and read.endswith(")}"), line
+        key = read[len("${DB(ivr400/"):-2]
+        assert line[at + len(read):] == ")" or key == MARKS_KEY, line  # the last pair, or marks
+        reads.append((name.group(1), key))
     assert reads == DATA_READS
     # the only other AstDB look-up: whether the menu level still exists (after an invalid key)
-    assert re.findall(r"\$\{DB_[A-Z]+\([^)]*\)\}", generic) == ["${DB_EXISTS(ivr400/${IVR400_MENU_DATA}/s)}"]
+    lookups = [generic[at:_close(generic, at)] for at in (m.start() for m in re.finditer(r"\$\{DB_", generic))]
+    assert lookups == [f"${{DB_EXISTS(ivr400/{MENU_KEY}/s)}}"]
 
 
 def test_every_line_is_asterisk_config_syntax(sample: Session, rich: Session) -> None:
     for session in (sample, rich):
-        for name, body in render_asterisk(session, NOW).files.items():
+        cfg = render_asterisk(session, NOW)
+        for name, body in cfg.files.items():
+            context = ""
             for line in body.splitlines():
                 assert "\r" not in line
                 if not line or line.startswith(";"):
@@ -266,6 +292,11 @@ def test_every_line_is_asterisk_config_syntax(sample: Session, rich: Session) ->
                     assert re.fullmatch(r"[hm]/[0-9-]+/[a-z0-9]+", key), line
                     assert not re.search(r'[$"\\()\[\]{};\s]', value), line
                 if name.endswith("extensions.conf"):
+                    if line.startswith("["):
+                        context = line.strip("[]")
+                    if line.startswith("include => "):  # only the carrier's context includes, a rendered context
+                        assert context == "ivr400-inbound" and line[len("include => "):] in cfg.contexts, line
+                        continue
                     assert re.fullmatch(r"\[[a-z0-9-]+\]|exten => [^,]+,1,\S.*|same => n(\([a-z]+\))?,\S.*",
                                         line.strip()), line
                     code = line.split(" ; ", 1)[0]
@@ -287,8 +318,10 @@ def test_three_level_menu(rich: Session) -> None:
     assert _data(db, f"{second}/s")["IVR400_MENU_FINAL"] == "2"  # after the retries: its own seats
     assert _data(db, f"{second}/2") == {"IVR400_NEXT": "menu", "IVR400_NEXT_PATH": "2.2", "IVR400_KEYS": "2-2"}
     third = f"m/{RICH}-22"
-    assert _data(db, f"{third}/1") == {"IVR400_NEXT": "department", "IVR400_NEXT_PATH": "2.2.1",
-                                       "IVR400_KEYS": "2-2-1"}
+    # a department key sets what the department's first steps would (its path, a status of the hook's own) and the
+    # key path: the menu jumps past them, to the hook
+    assert _data(db, f"{third}/1") == {"IVR400_NEXT": "department", "IVR400_KEYS": "2-2-1",
+                                       "IVR400_DEPT_PATH": "2.2.1", "IVR400_AGI_STATUS": ""}
     assert _data(db, f"{third}/s")["IVR400_MENU_PROMPT"] == "ivr400/tone-11"  # the hotline's welcome
     assert _data(db, f"{third}/s")["IVR400_MENU_FINAL"] == ""  # 手机 has no seats: the switchboard
     assert sorted(k for k in db if k.startswith(f"{third}/")) == [f"{third}/1", f"{third}/2", f"{third}/s"]
@@ -303,15 +336,30 @@ def test_three_level_menu(rich: Session) -> None:
     assert settings["IVR400_REC_DIR"] == "/var/spool/asterisk/ivr400/recordings/4001234567"
     # the menu engine: the level read each round, the key looked up when pressed ('#' and '*' are read as keys
     # too, Read's t() has no terminator: they name no key, so they are invalid)
-    menu = _context(ext, "ivr400-menu")
-    assert ("MSet(IVR400_MENU_TRIES=$[${IVR400_MENU_TRIES} + 1],IVR400_MENU_DATA=m/${IVR400_HOTLINE}"
-            '${IF($["${IVR400_MENU_PATH}" = ""]?:-${FILTER(0-9,${IVR400_MENU_PATH})})})') in menu
-    assert "MSet(IVR400_MENU_PROMPT=${DB(ivr400/${IVR400_MENU_DATA}/s)})" in menu
-    assert "Read(IVR400_KEY,${IVR400_MENU_PROMPT},1,t(),1,${IVR400_MENU_TIMEOUT})" in menu
-    key = "${IVR400_MENU_DATA}/${FILTER(0-9,${IVR400_KEY})}"
-    assert f"MSet(IVR400_NEXT=${{DB(ivr400/{key})}})" in menu
-    assert menu.index("Read(IVR400_KEY,") < menu.index(f"{{DB(ivr400/{key})}}") < menu.index(
-        'GotoIf($["${IVR400_NEXT}" = ""]?invalid)')
+    menu = _steps(_context(ext, "ivr400-menu"))
+    key = f"{MENU_KEY}/${{FILTER(0-9,${{IVR400_KEY}})}}"
+    assert menu[1:12] == [
+        "exten => s,1,Answer()",
+        f"same => n(prompt),MSet(IVR400_MENU_TRIES=$[0${{IVR400_MENU_TRIES}} + 1],"
+        f"IVR400_MENU_PROMPT=${{DB(ivr400/{MENU_KEY}/s)}})",
+        'same => n,GotoIf($["${IVR400_MENU_PROMPT}" = ""]?gone)',
+        # the top level plays the controller's prompt when it set one, else the level's own
+        'same => n,Read(IVR400_KEY,${IF($["${IVR400_MENU_PATH}" = "" & "${IVR400_PROMPT}" != ""]?${IVR400_PROMPT}'
+        ":${IVR400_MENU_PROMPT})},1,t(),1,${IVR400_MENU_TIMEOUT})",
+        f"same => n,MSet(IVR400_NEXT=${{DB(ivr400/{key})}})",
+        'same => n,GotoIf($["${IVR400_NEXT}" = "department"]?ivr400-department,s,hook)',
+        'same => n,GotoIf($["${IVR400_NEXT}" = "menu"]?submenu)',
+        'same => n,GotoIf($["${IVR400_NEXT}" = "fax"]?ivr400-fax,s,1)',
+        'same => n,GotoIf($["${IVR400_KEY}" = ""]?timeout:invalid)',  # no key, or one that names nothing
+        "same => n(submenu),MSet(IVR400_MENU_PATH=${IVR400_NEXT_PATH},IVR400_MENU_TRIES=0)",
+        "same => n,Goto(prompt)",
+    ]
+    # the department key's data replaces the department's own first steps, which the menu skips: they set the
+    # path and clear the status the hook then sets
+    dept = _steps(_context(ext, "ivr400-department"))
+    assert dept[2] == ("same => n,MSet(IVR400_DEPT_PATH=${FILTER(0-9.,${IVR400_ACTION_DEPT})},IVR400_HUNT_START=,"
+                       "IVR400_AGI_STATUS=)")
+    assert dept[3].startswith("same => n(hook),")
 
 
 def test_call_entry_hook_and_fallback(sample: Session) -> None:
@@ -319,37 +367,234 @@ def test_call_entry_hook_and_fallback(sample: Session) -> None:
     ext, db = cfg.files["ivr400/extensions.conf"], cfg.astdb
     assert _data(db, f"h/{HOTLINE}/s")["IVR400_REC_DIR"] == ""  # record_calls off
     entry = _context(ext, "ivr400-call")
-    # the hook must say it completed, or the static plan runs; an unreachable controller is remembered
-    assert ('GotoIf($["${AGISTATUS}" = "SUCCESS" & "${IVR400_AGI_STATUS}" = "OK" & "${IVR400_ACTION}" != ""]'
-            "?controller)") in entry
-    assert "n(static),MSet(IVR400_ACTION=${IVR400_STATIC}," in entry
-    assert 'ExecIf($["${AGISTATUS}" != "SUCCESS"]?Set(IVR400_AGI=down))' in entry
-    assert entry.index("Progress()") < entry.index("AGI(")  # early media before anything else
+    steps = _steps(entry)
+    # the hook runs only for a hotline; it must say it completed, or the static plan runs (a number whose hotline
+    # is gone: ivr400-unknown, past the step that would push a second call-record handler); an unreachable
+    # controller is remembered in the static plan's step
+    first = steps.index(next(x for x in steps if x.startswith("exten => _400XXXXXXX,1,")))
+    hook, menu, decided, static, plan = steps[first + 1:first + 6]
+    assert hook == 'same => n,ExecIf($["${IVR400_HOTLINE}" != ""]?AGI(agi://127.0.0.1:4573/route?hotline=${IVR400_HOTLINE}))'
+    ok = '"${AGISTATUS}" = "SUCCESS" & "${IVR400_AGI_STATUS}" = "OK"'
+    assert menu == f'same => n,GotoIf($[{ok} & "${{IVR400_ACTION}}" = "menu" & "${{IVR400_FAX_MODE}}" != "detect"]' \
+                   "?ivr400-menu,s,1)"
+    assert decided == f'same => n,GotoIf($[{ok} & "${{IVR400_ACTION}}" != ""]?decided)'
+    assert static == 'same => n(static),GotoIf($["${IVR400_HOTLINE}" = ""]?ivr400-unknown,${EXTEN},pushed)'
+    assert plan == ("same => n,MSet(IVR400_ACTION=${IVR400_STATIC},IVR400_ACTION_DEPT=,IVR400_TARGET_COUNT=,"
+                    "IVR400_PROMPT=,IVR400_DISPOSITION=,IVR400_DECIDED_BY=static,"
+                    'IVR400_AGI=${IF($["${AGISTATUS}" = "SUCCESS"]?${IVR400_AGI}:down)})')
+    assert steps[first + 6].startswith("same => n(decided),")
+    # who decided, for the call record: nobody says controller at entry (the controller's decision leaves it
+    # empty), the static plan says static (test_who_decided_reaches_the_call_record follows it to the record)
+    assert "IVR400_DECIDED_BY=controller" not in entry and "(controller)" not in entry
+    # early media only where the call plays something unanswered: the welcome tone, a refusal, an unknown number
+    assert entry.count("Progress()") == 1 and _steps(_context(ext, "ivr400-refuse"))[0] == "exten => s,1,Progress()"
+    assert entry.index("n(welcome),Progress()") < entry.index("Playback(${IVR400_WELCOME},noanswer)")
     # the welcome tone before every accepted path but the menu (which plays it as its prompt) and a refusal
-    assert entry.index("?ivr400-refuse,s,1)") < entry.index("?ivr400-menu,s,1)") < entry.index(
+    assert max(m.start() for m in re.finditer(r"\?ivr400-(menu|refuse),s,1\)", entry)) < entry.index(
         "Playback(${IVR400_WELCOME},noanswer)") < entry.index("?ivr400-department,s,1)")
-    dept = _context(ext, "ivr400-department")
-    assert dept.index('GotoIf($["${IVR400_AGI}" = "down"]?static)') < dept.index("AGI(")
-    # the static list is read after the hook, in one step (a half-done hook leaves nothing behind: the list sets
-    # everything, and a department the plan no longer has leaves zero targets)
-    assert dept.index("AGI(") < dept.index("n(static),") < dept.index(
-        "MSet(IVR400_TARGET_COUNT=0,IVR400_RR=,IVR400_PLAN=${DB(ivr400/h/${IVR400_HOTLINE}/d"
-        "${FILTER(0-9,${IVR400_DEPT_PATH})})})") < dept.index("n(hunt),")
+    dept = _steps(_context(ext, "ivr400-department"))
+    assert dept[1] == 'exten => s,1,GotoIf($["${IVR400_TARGET_COUNT}" != ""]?targets)'  # a hook's list: hunted as is
+    # the hook is skipped (in its own step) once the controller was unreachable; its list is hunted right away
+    assert dept[3] == ('same => n(hook),ExecIf($["${IVR400_AGI}" != "down"]?AGI(agi://127.0.0.1:4573/department'
+                       "?hotline=${IVR400_HOTLINE}&dept=${IVR400_DEPT_PATH}))")
+    assert dept[4] == f'same => n,GotoIf($[{ok} & "${{IVR400_TARGET_COUNT}}" != ""]?ivr400-hunt,s,{HUNT_ENTRY})'
+    # else the static list is read after the hook, in one step (a half-done hook leaves nothing behind: the list
+    # sets everything, and a department the plan no longer has leaves zero targets); a failed hook marks the
+    # controller unreachable; a hunt decided by the other plan than the entry makes the call mixed
+    assert dept[5] == ('same => n(static),MSet(IVR400_AGI=${IF($["${AGISTATUS}" = "SUCCESS"]?${IVR400_AGI}:down)},'
+                       'IVR400_DECIDED_BY=${IF($["${IVR400_DECIDED_BY}" = "static"]?static:mixed)},'
+                       "IVR400_AGI_STATUS=,IVR400_TARGET_COUNT=0,IVR400_RR=,"
+                       "IVR400_PLAN=${DB(ivr400/h/${IVR400_HOTLINE}/d${FILTER(0-9,${IVR400_DEPT_PATH})})})")
     assert _data(db, f"h/{HOTLINE}/d1").keys() >= {"IVR400_HUNT", "IVR400_MOH", "IVR400_MAX_ATTEMPTS", "IVR400_RR",
                                                 "IVR400_RING_TIMEOUT", "IVR400_PLAN", "IVR400_DEPT_ID",
                                                 "IVR400_TARGET_COUNT"}
-    # who decided, for the call record: the controller once its entry hook succeeded, the static plan at
-    # `static`; a hunt decided by the other plan than the entry makes it mixed
-    assert entry.index("?controller)") < entry.index("n(static),MSet(") < entry.index(
-        "n(controller),Set(IVR400_DECIDED_BY=controller)") < entry.index("n(decided),")
-    assert "IVR400_DISPOSITION=,IVR400_DECIDED_BY=static)" in entry
-    assert 'n(static),Set(IVR400_DECIDED_BY=${IF($["${IVR400_DECIDED_BY}" = "controller"]?mixed:static)})' in dept
-    assert 'n(given),Set(IVR400_DECIDED_BY=${IF($["${IVR400_DECIDED_BY}" = "static"]?mixed:controller)})' in dept
-    assert dept.index("Goto(hunt)") < dept.index("n(given),") < dept.index("n(hunt),Gosub(ivr400-hunt,s,1)")
+    # the hunt is jumped to (no Gosub: nothing comes back), and its end goes on to the fallback read at entry
+    assert dept[-2:] == ["same => n(targets),Set(IVR400_DEPT_PATH=${FILTER(0-9.,${IVR400_ACTION_DEPT})})",
+                         f"same => n(hunt),Goto(ivr400-hunt,s,{HUNT_ENTRY})"]
+    hunt = _steps(_context(ext, "ivr400-hunt"))
+    assert "Gosub(" not in ext and not [x for x in hunt if "Return(" in x]
+    assert hunt[-2:] == [
+        'same => n(exhausted),Set(IVR400_DISPOSITION=${IF($["${DIALSTATUS}" = "BUSY"]?busy:noanswer)})',
+        "same => n,Goto(ivr400-${IVR400_AFTER},s,1)"]
+    # where the hunt starts: nobody to ring (none), all at once (together), one after the other (1)
+    labels = {m.group(1) for x in hunt if (m := re.match(r"same => n\((\w+)\),", x))}
+    assert {"together", "none"} <= labels and hunt[1].startswith("exten => s,1,")
+    for count, how, label in (("", "sequential", "none"), ("0", "simultaneous", "none"),
+                              ("2", "sequential", "1"), ("2", "simultaneous", "together"), ("x3", "", "1")):
+        assert _substitute(HUNT_ENTRY, {"IVR400_TARGET_COUNT": count, "IVR400_HUNT": how}) == label
 
 
 def _context(ext: str, name: str) -> str:
     return ext.split(f"\n[{name}]\n", 1)[1].split("\n[", 1)[0]
+
+
+def _steps(context: str) -> list[str]:
+    """The lines of a context that are not comments (steps and includes), without their indent."""
+    return [line.strip() for line in context.splitlines() if line.strip() and not line.startswith(";")]
+
+
+#: Where ivr400-department sends a call into ivr400-hunt (`s,<label>`): nobody to ring, all at once, one by one.
+HUNT_ENTRY = ('${IF($[0${FILTER(0-9,${IVR400_TARGET_COUNT})} < 1]?none:'
+              '${IF($["${IVR400_HUNT}" = "simultaneous"]?together:1)})}')
+
+
+# --------------------------------------------------------------------------- a model of Asterisk's substitution
+# Enough of pbx_substitute_variables (${VAR}, ${VAR:offset}, ${FUNC(args)}, $[expression], innermost first) and of
+# the functions and expression operators the rendered steps use, to follow what a step computes. Channel variables
+# are a dict; an unset one reads "".
+
+
+def _close(text_: str, start: int) -> int:
+    """The index past the `}` or `]` that closes the `${` or `$[` at `start` (Asterisk counts only that kind)."""
+    opening = text_[start + 1]
+    closing = "}" if opening == "{" else "]"
+    depth = 0
+    for i in range(start + 1, len(text_)):
+        if text_[i] == opening:
+            depth += 1
+        elif text_[i] == closing:
+            depth -= 1
+            if depth == 0:
+                return i + 1
+    raise AssertionError(f"unbalanced: {text_[start:]}")
+
+
+def _args(text_: str) -> list[str]:
+    """An application's arguments: split on commas outside quotes, parentheses, ${...} and $[...] (as
+    ast_app_separate_args splits a step's text once substituted: our values hold no comma)."""
+    out, depth, quoted, current = [], 0, False, ""
+    for char in text_:
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char in "([{":
+            depth += 1
+        elif not quoted and char in ")]}":
+            depth -= 1
+        if char == "," and depth == 0 and not quoted:
+            out.append(current)
+            current = ""
+        else:
+            current += char
+    return [*out, current]
+
+
+def _app(step: str) -> tuple[str, str]:
+    """A step's application and its argument text: `same => n(label),MSet(a=1,b=2)` -> ("MSet", "a=1,b=2")."""
+    match = re.fullmatch(r"(?:exten => [^,]+,\w+|same => n)(?:\([a-z]+\))?,([A-Za-z]+)\((.*)\)", step)
+    assert match is not None, step
+    return match.group(1), match.group(2)
+
+
+def _true(value: str) -> bool:
+    """pbx_checkcondition: empty is false, a leading integer is its value, any other text is true."""
+    number = re.match(r"\s*[-+]?[0-9]+", value)
+    return bool(int(number.group())) if number else bool(value.strip())
+
+
+def _function(name: str, args: str, chan: dict[str, str], files: frozenset[str]) -> str:
+    if name == "IF":
+        condition, _, branches = args.partition("?")
+        yes, _, no = branches.partition(":")
+        return yes.strip() if _true(condition) else no.strip()
+    if name == "CSV_QUOTE":
+        return '"' + args.replace('"', '""') + '"'
+    if name == "FILTER":
+        allowed, _, value = args.partition(",")
+        chars = set(re.sub(r"(.)-(.)", lambda m: "".join(map(chr, range(ord(m[1]), ord(m[2]) + 1))), allowed))
+        return "".join(c for c in value if c in chars)
+    if name == "CUT":
+        var, delimiter, field = _args(args)
+        return chan.get(var, "").split(delimiter)[int(field) - 1]
+    if name == "STAT":
+        flag, _, path = args.partition(",")
+        assert flag == "e"
+        return "1" if path in files else "0"
+    raise AssertionError(f"no model of {name}()")
+
+
+_TOKEN = re.compile(r'\s*(?:"([^"]*)"|(!=|<=|>=|[=<>&|+*/%()-])|([^\s"=<>&|+*/%()!-]+))')
+_LEVELS = [{"|"}, {"&"}, {"=", "!=", "<", ">", "<=", ">="}, {"+", "-"}, {"*", "/", "%"}]
+
+
+def _number(value: str) -> Decimal | None:
+    try:
+        return Decimal(value) if re.fullmatch(r"[-+]?[0-9]+(\.[0-9]*)?", value.strip()) else None
+    except InvalidOperation:
+        return None
+
+
+def _expression(text_: str) -> str:
+    """$[...] once substituted (ast_expr2.y's precedence; numbers exact, as decimals)."""
+    tokens = []
+    for match in _TOKEN.finditer(text_):
+        quoted, op, word = match.groups()
+        tokens.append(("v", quoted) if quoted is not None else ("op", op) if op else ("v", word))
+    assert "".join(re.sub(r"\s", "", m.group()) for m in _TOKEN.finditer(text_)) == re.sub(r"\s", "", text_)
+
+    def zero(value: str) -> bool:
+        number = _number(value)
+        return value == "" or (number is not None and number == 0)
+
+    def apply(op: str, a: str, b: str) -> str:
+        x, y = _number(a), _number(b)
+        if op == "|":
+            return b if zero(a) else a
+        if op == "&":
+            return "0" if zero(a) or zero(b) else a
+        if op in _LEVELS[2]:
+            order = (x > y) - (x < y) if x is not None and y is not None else (a > b) - (a < b)  # numbers or text
+            return "1" if {"=": order == 0, "!=": order != 0, "<": order < 0, ">": order > 0, "<=": order <= 0,
+                           ">=": order >= 0}[op] else "0"
+        assert x is not None and y is not None, (a, op, b)
+        result = {"+": x + y, "-": x - y, "*": x * y, "/": x / y, "%": x % y}[op]
+        return format(result.normalize(), "f")
+
+    def parse(level: int, at: int) -> tuple[str, int]:
+        if level == len(_LEVELS):
+            kind, value = tokens[at]
+            if (kind, value) == ("op", "("):
+                value, at = parse(0, at + 1)
+                assert tokens[at] == ("op", ")")
+            return value, at + 1
+        value, at = parse(level + 1, at)
+        while at < len(tokens) and tokens[at][0] == "op" and tokens[at][1] in _LEVELS[level]:
+            right, after = parse(level + 1, at + 1)
+            value, at = apply(tokens[at][1], value, right), after
+        return value, at
+
+    value, at = parse(0, 0)
+    assert at == len(tokens), text_
+    return value
+
+
+def _substitute(text_: str, chan: dict[str, str], files: frozenset[str] = frozenset()) -> str:
+    """`text_` as Asterisk substitutes it on a channel with variables `chan` (files: those STAT(e,...) finds)."""
+    out, i = [], 0
+    while i < len(text_):
+        if text_.startswith(("${", "$["), i):
+            end = _close(text_, i)
+            inner = _substitute(text_[i + 2:end - 1], chan, files)
+            if text_[i + 1] == "[":
+                out.append(_expression(inner))
+            elif call := re.fullmatch(r"([A-Z_]+)\((.*)\)", inner, re.S):
+                out.append(_function(call.group(1), call.group(2), chan, files))
+            else:
+                name, _, offset = inner.partition(":")
+                out.append(chan.get(name, "")[int(offset or 0):])
+            i = end
+        else:
+            out.append(text_[i])
+            i += 1
+    return "".join(out)
+
+
+def _mset(step: str, chan: dict[str, str]) -> dict[str, str]:
+    """The variables an MSet step sets (every value substituted before any is set), but its data read (AstDB is not
+    modelled)."""
+    app, args = _app(step)
+    assert app == "MSet", step
+    pairs = [pair.strip('"').split("=", 1) for pair in _args(args)]
+    return {name: _substitute(value, chan) for name, value in pairs if not value.startswith("${DB(")}
 
 
 def test_round_robin_cap_ringback_and_trunks(rich: Session) -> None:
@@ -381,8 +626,9 @@ def test_round_robin_cap_ringback_and_trunks(rich: Session) -> None:
 
 def test_bound_seat_marks_and_plan_version(rich: Session) -> None:
     """A hunt skips a seat a later deploy unbound: each department's marks (key b<department id> of the hotline's
-    data) hold the hotline's plan version and the dial string of every seat bound to it now, read again with each
-    target before its Dial; a hotline's version changes with anything rendered for it."""
+    data) hold the hotline's plan version and the dial string of every seat bound to it now, read again in the step
+    that takes each target, and the next step dials it only if they still bind it; a hotline's version changes with
+    anything rendered for it."""
     cfg = render_asterisk(rich, NOW)
     ext, db = cfg.files["ivr400/extensions.conf"], cfg.astdb
     version = _data(db, f"h/{RICH}/s")["IVR400_PLAN"]
@@ -402,16 +648,29 @@ def test_bound_seat_marks_and_plan_version(rich: Session) -> None:
         assert d["IVR400_PLAN"] == version, key
         assert db[f"h/{RICH}/b{d['IVR400_DEPT_ID']}"] == "&".join([version, *targets]), key
     assert db[f"h/{RICH}/b4"] == version  # 手机: no seat bound, the version alone
-    # the hunt engine: the target and its department's marks read in one step, then checked before the Dial
-    hunt = _context(ext, "ivr400-hunt")
-    read = ("MSet(LOCAL(t)=${IVR400_TARGET_${i}},"
-            "LOCAL(marks)=${DB(ivr400/h/${IVR400_HOTLINE}/b${FILTER(0-9,${IVR400_DEPT_ID})})})")
-    check = "GotoIf($[${FIELDNUM(marks,&,${IVR400_PLAN})} | ${FIELDNUM(marks,&,${t})}]?"
-    steps = [line.split(",", 1)[1] for line in hunt.splitlines() if line.startswith(" same => ")]
-    for label, empty in (("bound", "next"), ("add", "join")):
-        i = steps.index(f'GotoIf($["${{t}}" = ""]?{empty})')
-        assert steps[i - 1] == read and steps[i + 1] == f"{check}{label})", label
-    assert hunt.index("?bound)") < hunt.index("n(bound),Dial(${t},")
+    # the hunt engine: each target taken in the same step as its department's marks, then checked against them in
+    # the next step, which goes on to the Dial (sequential) or adds it to those that ring (simultaneous); no step
+    # between reading the marks and the Dial waits. The Dial is a step of its own: AMI listeners (and the e2e
+    # tests) see it as a Newexten, which an app run inside ExecIf is not.
+    hunt = _steps(_context(ext, "ivr400-hunt"))
+    marks = f"IVR400_HUNT_MARKS=${{DB(ivr400/{MARKS_KEY})}}"
+    bound = "${FIELDNUM(IVR400_HUNT_MARKS,&,${IVR400_PLAN})} | ${FIELDNUM(IVR400_HUNT_MARKS,&,${IVR400_HUNT_T})}"
+    takes = [i for i, step in enumerate(hunt) if "IVR400_HUNT_T=" in step]
+    assert len(takes) == 3 and all(_app(hunt[i])[0] == "MSet" and marks in _args(_app(hunt[i])[1]) for i in takes)
+    assert "LOCAL(" not in "\n".join(hunt)  # jumped to, not Gosub'd: no local variables
+    check = hunt.index(next(x for x in hunt if x.startswith("same => n(try),")))
+    assert hunt[check] == f'same => n(try),GotoIf($["${{IVR400_HUNT_T}}" != "" & ({bound})]?bound)'
+    assert hunt[check + 1] == ("same => n,Log(NOTICE,ivr400 ${IVR400_HOTLINE}: ${IVR400_HUNT_T} is no longer a seat of "
+                               "department ${IVR400_DEPT_ID} since a deploy - not dialled)")
+    dial = hunt.index(next(x for x in hunt if x.startswith("same => n(bound),")))
+    assert hunt[dial].startswith("same => n(bound),Dial(${IVR400_HUNT_T},")
+    first, following, joining = takes
+    assert first == check - 1 and hunt[first].startswith("exten => s,1,MSet(")  # sequential: the first target
+    assert hunt[following + 1] == "same => n,Goto(try)"  # sequential: the next target
+    assert hunt[joining + 1:joining + 3] == ['same => n,GotoIf($["${IVR400_HUNT_T}" = ""]?join)',
+                                             f"same => n,GotoIf($[{bound}]?add)"]
+    waits = {_app(step)[0] for step in hunt[:hunt.index(next(x for x in hunt if x.startswith("same => n(answered),")))]}
+    assert waits == {"MSet", "GotoIf", "Goto", "Set", "Log", "Dial"}  # only Dial waits
     rich.execute(update(Hotline).where(Hotline.number == RICH).values(menu_timeout_s=8))
     rich.commit()
     again = render_asterisk(rich, NOW)
@@ -440,7 +699,7 @@ def test_names_cannot_escape_comments(rich: Session) -> None:
     assert "evil" not in cfg.contexts
     for name, body in cfg.files.items():
         assert "evil" not in body and "666" not in body and "人工" not in body, name
-    assert cfg.astdb[f"m/{RICH}/9"] == "department,IVR400_NEXT_PATH=9,IVR400_KEYS=9"
+    assert cfg.astdb[f"m/{RICH}/9"] == "department,IVR400_KEYS=9,IVR400_DEPT_PATH=9,IVR400_AGI_STATUS="
     assert _data(cfg.astdb, f"h/{RICH}/d9")["IVR400_TARGET_1"] == "PJSIP/pstn/sip:02155550002@127.0.0.1:5071"
 
 
@@ -619,41 +878,180 @@ def test_model_is_ordered_by_number(engine) -> None:  # noqa: ANN001
         assert not [k for k in db if k.startswith("m/")]  # no menu
 
 
+#: What the lab's Asterisk 22 wrote into CDR(ivr400_call) for an answered menu call (tests/unit/test_cdr_model.py:
+#: CSV_V4_MENU): key 1, department 1, the seat, decided by the controller, the hunt's start, the seat's answer.
+LAB_PACKED = ('"1","1","PJSIP/pstn/sip:01062345009@127.0.0.1:5091","answered","","controller","1796132146",'
+              '"1796132146.799"')
+#: That call's channel when its hangup handler ran (the seat answered at 1796132146.799: Dial's U() noted it).
+LAB_ANSWERED = {"DIALSTATUS": "ANSWER", "DIALEDPEERNAME": "PJSIP/pstn-000012c1",
+                "DIALEDPEERNUMBER": "pstn/sip:01062345009@127.0.0.1:5091", "IVR400_KEYS": "1", "IVR400_DEPT_PATH": "1",
+                "IVR400_ACTION": "menu", "IVR400_DECIDED_BY": "controller", "IVR400_HUNT_AT": "1796132146",
+                "IVR400_SEAT_ANSWER_AT": "1796132146.799", "UNIQUEID": "1796132146.9600", "IVR400_REC_DIR": ""}
+
+
+def _packed(ext: str, chan: dict[str, str], files: frozenset[str] = frozenset()) -> str:
+    """What the call-record hangup handler writes into CDR(ivr400_call) on a channel with variables `chan`."""
+    app, args = _app(_steps(_context(ext, "ivr400-cdr"))[0])
+    name, value = args.split("=", 1)
+    assert (app, name) == ("Set", "CDR(ivr400_call)")  # Set: the value is the rest, commas and all
+    return _substitute(value, chan, files)
+
+
+def _recorded(ext: str, chan: dict[str, str], files: frozenset[str] = frozenset()) -> tuple[str, ...]:
+    """The packed columns ivr400.cdr reads from that value (the Cdr event's IVR400Call header carries it)."""
+    leg = leg_from_event({"Event": "Cdr", "UniqueID": "1796132146.9600", "StartEpoch": "1796132146.320256",
+                          "AnswerEpoch": "0.000000", "EndEpoch": "1796132147.034540", "IVR400Hotline": HOTLINE,
+                          "IVR400Call": _packed(ext, chan, files)})
+    return leg.keys, leg.dept, leg.seat, leg.disp, leg.rec, leg.decided_by, leg.hunt, leg.seat_answer
+
+
 def test_call_record_handler_runs_for_every_call(sample: Session) -> None:
     ext = render_asterisk(sample, NOW).files["ivr400/extensions.conf"]
-    entry = _context(ext, "ivr400-call")
-    push = "Set(CHANNEL(hangup_handler_push)=ivr400-cdr,s,1)"
-    assert entry.index(push) < entry.index("AGI(")  # pushed before anything can dial
-    # the hotline's data and the call record's hotline in one step, before the handler is pushed
-    first = next(line for line in entry.splitlines() if line.startswith("exten => _400XXXXXXX,1,"))
-    assert first.startswith("exten => _400XXXXXXX,1,MSet(IVR400_SURVEY=,CDR(ivr400_hotline)=${FILTER(0-9,${EXTEN})},")
-    assert first.endswith(",IVR400_HOTLINE=${DB(ivr400/h/${EXTEN}/s)})")
-    assert entry.index(first) < entry.index('GotoIf($["${IVR400_HOTLINE}" = ""]?ivr400-unknown,${EXTEN},1)') < \
-        entry.index(push)
-    unknown = _context(ext, "ivr400-unknown").split("exten => _X.,1,", 1)[1]
-    assert push in unknown and "Set(CDR(ivr400_hotline)=${FILTER(0-9,${EXTEN})})" in unknown
-    handler = _context(ext, "ivr400-cdr")
-    for cdr_var, channel_var in (("ivr400_keys", "IVR400_KEYS"), ("ivr400_dept", "IVR400_DEPT_PATH"),
-                                 ("ivr400_seat", "IVR400_SEAT"), ("ivr400_disp", "IVR400_DISPOSITION")):
-        assert f"CDR({cdr_var})=${{{channel_var}}}," in handler  # one MSet writes them all
+    push = '"CHANNEL(hangup_handler_push)=ivr400-cdr,s,1"'  # quoted: MSet would split the location at its commas
+    # the call record's hotline, the handler and the hotline's data in the call's first step, before anything can
+    # dial; a number whose hotline is gone goes on in ivr400-unknown past the step doing the same (one handler)
+    first = next(x for x in _steps(_context(ext, "ivr400-call")) if x.startswith("exten => _400XXXXXXX,1,"))
+    assert first == (f"exten => _400XXXXXXX,1,MSet(CDR(ivr400_hotline)=${{FILTER(0-9,${{EXTEN}})}},{push},"
+                     "IVR400_HOTLINE=${DB(ivr400/h/${EXTEN}/s)})")
+    unknown = _steps(_context(ext, "ivr400-unknown"))
+    assert unknown[0] == f"exten => _X.,1,MSet(CDR(ivr400_hotline)=${{FILTER(0-9,${{EXTEN}})}},{push})"
+    assert unknown[1].startswith("same => n(pushed),")
+    assert re.findall(r"\?ivr400-unknown,([^)]*)\)", ext) == ["${EXTEN},pushed"]
+    assert "Goto(ivr400-call,${EXTEN},1)" in _context(ext, "ivr400-clicktocall")  # click-to-call: pushed too
+    # one CDR write per call besides the hotline's: the handler's, exactly two steps
+    steps = _steps(ext)
+    assert sorted(m for x in steps for m in re.findall(r"CDR\((\w+)\)=", x)) == [
+        "ivr400_call", "ivr400_hotline", "ivr400_hotline"]
+    handler = _steps(_context(ext, "ivr400-cdr"))
+    assert len(handler) == 2 and handler[0].startswith("exten => s,1,Set(") and handler[1] == "same => n,Return()"
+    fields = _args(_app(handler[0])[1].split("=", 1)[1])
+    assert len(fields) == len(PACKED_COLUMNS) and all(re.fullmatch(r"\$\{CSV_QUOTE\(.*\)\}", f) for f in fields)
+    # what it writes, read back by ivr400.cdr; the answered call is the lab's, to the character
+    assert _packed(ext, LAB_ANSWERED) == LAB_PACKED
+    assert _recorded(ext, LAB_ANSWERED) == ("1", "1", "PJSIP/pstn/sip:01062345009@127.0.0.1:5091", "answered", "",
+                                            "controller", "1796132146", "1796132146.799")
+    busy = {"DIALSTATUS": "BUSY", "DIALEDPEERNAME": "", "IVR400_DISPOSITION": "busy", "IVR400_KEYS": "2-1",
+            "IVR400_DEPT_PATH": "2.1", "IVR400_ACTION": "menu", "IVR400_DECIDED_BY": "mixed",
+            "IVR400_HUNT_AT": "1796132146", "IVR400_SEAT_ANSWER_AT": "1796132140.5", "IVR400_REC_DIR": "/rec"}
+    assert _recorded(ext, busy) == ("2-1", "2.1", "", "busy", "", "mixed", "1796132146", "")
+    vm = "/var/spool/asterisk/ivr400/voicemail/4008123456/1.2.wav"
+    voicemail = {**busy, "DIALSTATUS": "NOANSWER", "IVR400_DISPOSITION": "voicemail", "IVR400_VM_FILE": vm}
+    assert _recorded(ext, voicemail, frozenset({vm}))[3:5] == ("voicemail", vm)
+    assert _recorded(ext, voicemail)[3:5] == ("voicemail", "")  # nothing was kept
+    menu = {"IVR400_ACTION": "menu", "IVR400_DECIDED_BY": "static", "IVR400_KEYS": ""}  # hung up in the menu
+    assert _recorded(ext, menu) == ("", "", "", "abandoned", "", "static", "", "")
+    unknown_number = {"IVR400_DISPOSITION": "unknown_number"}  # nobody decided anything
+    assert _recorded(ext, unknown_number) == ("", "", "", "unknown_number", "", "", "", "")
+    surveyed = {**LAB_ANSWERED, "IVR400_SEAT": "PJSIP/pstn/sip:01062345009@127.0.0.1:5091"}
+    assert _recorded(ext, surveyed) == _recorded(ext, LAB_ANSWERED)
+
+
+#: Who decided a call's entry (the route hook's outcome): the variables it leaves.
+_ENTRY = {"controller": {"AGISTATUS": "SUCCESS", "IVR400_AGI_STATUS": "OK", "IVR400_ACTION": "department"},
+          "unreachable": {"AGISTATUS": "FAILURE"},
+          "no decision": {"AGISTATUS": "SUCCESS", "IVR400_AGI_STATUS": "OK"}}  # e.g. no configuration loaded
+#: The department hook's outcome, when it runs (it does not once the controller was unreachable).
+_HOOK = {"controller": {"AGISTATUS": "SUCCESS", "IVR400_AGI_STATUS": "OK", "IVR400_TARGET_COUNT": "2"},
+         "unreachable": {"AGISTATUS": "FAILURE"},
+         "no list": {"AGISTATUS": "SUCCESS", "IVR400_AGI_STATUS": "OK"}}  # department(): StaticPlan
+
+
+@pytest.mark.parametrize(("entry", "hunt", "recorded"), [
+    ("controller", None, "controller"),  # e.g. an announcement, a refusal, a caller who left the menu
+    ("unreachable", None, "static"),
+    ("no decision", None, "static"),
+    ("controller", "entry list", "controller"),  # the route hook sent the list with its decision
+    ("controller", "controller", "controller"),
+    ("controller", "unreachable", "mixed"),
+    ("controller", "no list", "mixed"),
+    ("unreachable", "unreachable", "static"),  # the hook is not even asked
+    ("no decision", "controller", "mixed"),
+    ("no decision", "no list", "static"),
+    ("no decision", "unreachable", "static"),
+])
+def test_who_decided_reaches_the_call_record(sample: Session, entry: str, hunt: str | None, recorded: str) -> None:
+    """IVR400_DECIDED_BY through the steps that set it, as rendered: the entry's (empty when the controller
+    decided, static for the static plan), the department's static list (static, or mixed after a controller's
+    entry), the hunt's start (the controller decided the list: controller, or mixed after a static entry); the
+    call-record handler writes what the call ended with, controller for an empty one once an action was set."""
+    ext = render_asterisk(sample, NOW).files["ivr400/extensions.conf"]
+    call, dept = _steps(_context(ext, "ivr400-call")), _steps(_context(ext, "ivr400-department"))
+    hunts = [x for x in _steps(_context(ext, "ivr400-hunt")) if "IVR400_DECIDED_BY=" in x]
+    starts = [x.split(",", 1)[0] for x in hunts]
+    assert starts == ["exten => s", "same => n(together)", "same => n(none)"]  # every way into the hunt, alike
+    assert len({_args(_app(x)[1])[0] for x in hunts}) == 1 and _args(_app(hunts[0])[1])[0].startswith(
+        "IVR400_DECIDED_BY=")
+    at = call.index(next(x for x in call if x.startswith("exten => _400XXXXXXX,1,")))
+    route_hook, decided, plan = call[at + 1], call[at + 3], call[at + 5]
+
+    def condition(step: str, chan: dict[str, str]) -> bool:
+        app, args = _app(step)
+        assert app in ("GotoIf", "ExecIf"), step
+        return _true(_substitute(args.split("?", 1)[0], chan))
+
+    chan = {"IVR400_HOTLINE": HOTLINE, "IVR400_STATIC": "department"}
+    trail = []  # IVR400_DECIDED_BY after each step that may set it, for the failure message
+    assert condition(route_hook, chan)
+    chan |= _ENTRY[entry]
+    if not condition(decided, chan):  # the static plan
+        chan |= _mset(plan, chan)
+        trail.append(("entry: static plan", chan["IVR400_DECIDED_BY"]))
+    if hunt == "entry list":
+        chan["IVR400_TARGET_COUNT"] = "2"
+        assert condition(dept[1], chan)  # straight to the hunt
+    elif hunt is not None:
+        assert not condition(dept[1], chan)
+        chan |= _mset(dept[2], chan)
+        if condition(dept[3], chan):
+            chan |= _HOOK[hunt]
+        if not condition(dept[4], chan):
+            chan |= _mset(dept[5], chan)
+            trail.append(("department: static list", chan["IVR400_DECIDED_BY"]))
+    if hunt is not None:
+        chan |= _mset(hunts[0], chan)
+        trail.append(("hunt start", chan["IVR400_DECIDED_BY"]))
+    assert _recorded(ext, chan)[5] == recorded, f"IVR400_DECIDED_BY along the call: {trail}"
+
+
+def _dial_options(step: str) -> str:
+    """The options (third argument) of the Dial in a step (alone, or the branch of an ExecIf)."""
+    at = step.index("Dial(") + len("Dial")
+    depth = 0
+    for end in range(at, len(step)):
+        depth += {"(": 1, ")": -1}.get(step[end], 0)
+        if depth == 0:
+            break
+    return _args(step[at + 1:end])[2]
 
 
 def test_record_calls_records_the_answered_seat(rich: Session) -> None:
     cfg = render_asterisk(rich, NOW)
     ext = cfg.files["ivr400/extensions.conf"]
-    assert _data(cfg.astdb, f"h/{RICH}/s")["IVR400_REC_DIR"] == f"/var/spool/asterisk/ivr400/recordings/{RICH}"
-    engine = _context(ext, "ivr400-hunt")
-    # at hunt start the file is named from the directory read at entry (empty: no recording), into the call's
-    # IVR400_REC_FILE (for the call record) and U()'s argument in the same step: U() always runs (it notes when
-    # the seat answered); it records only with a file (ARG1)
-    rec = '${IF($["${IVR400_REC_DIR}" != ""]?${IVR400_REC_DIR}/${UNIQUEID}.wav)}'
-    step = next(line for line in engine.splitlines() if "LOCAL(opts)=" in line)
-    assert step.startswith(f" same => n,MSet(IVR400_REC_FILE={rec},LOCAL(opts)=")
-    assert f"U(ivr400-record^{rec})" in step
-    assert "LOCAL(rec)=${IVR400_REC_FILE})" in _context(ext, "ivr400-cdr")
-    record = _context(ext, "ivr400-record")
-    assert "(done)" in record and 'GotoIf($["${ARG1}" = ""]?done)' in record
-    assert "MixMonitor(${ARG1},b" in _context(ext, "ivr400-record")
+    spool = f"/var/spool/asterisk/ivr400/recordings/{RICH}"
+    assert _data(cfg.astdb, f"h/{RICH}/s")["IVR400_REC_DIR"] == spool
+    # both Dials (one by one, all at once) pass the same options: U() runs a subroutine on the seat's channel once it
+    # answered, which records both directions into <dir>/<UNIQUEID>.wav only when the hotline records calls (the
+    # directory read at entry); the call record names the same file once a seat answered
+    dials = [x for x in _steps(_context(ext, "ivr400-hunt")) if "Dial(" in x]
+    assert len(dials) == 2 and len({_dial_options(x) for x in dials}) == 1
+    options = _dial_options(dials[0])
+    chan = {**LAB_ANSWERED, "IVR400_REC_DIR": spool}
+    recording = f"{spool}/1796132146.9600.wav"
+    assert _substitute(options, chan) == f"U(ivr400-record^{recording})"
+    assert _recorded(ext, chan)[4] == recording
+    assert _substitute(options, LAB_ANSWERED) == "U(ivr400-answered)" and _recorded(ext, LAB_ANSWERED)[4] == ""
+    assert _recorded(ext, {**chan, "DIALSTATUS": "NOANSWER", "IVR400_DISPOSITION": "noanswer"})[4] == ""
+    surveyed = {**chan, "IVR400_MOH": "ivr400-tone-12", "IVR400_SURVEY": "ivr400/survey"}
+    assert _substitute(options, surveyed) == f"m(ivr400-tone-12)U(ivr400-record^{recording})g"
+    assert _substitute(options, {**surveyed, "IVR400_AGI": "down"}).endswith(".wav)")  # nobody to save a score
+    assert "IVR400_REC_FILE" not in ext
+    # either subroutine notes on the caller's channel when the seat answered, which the call record writes
+    noted = "exten => s,1,Set(MASTER_CHANNEL(IVR400_SEAT_ANSWER_AT)=${STRFTIME(,UTC,%s.%3q)})"
+    assert _steps(_context(ext, "ivr400-record")) == [noted, "same => n,MixMonitor(${ARG1},b,/bin/chmod 0640 ${ARG1})",
+                                                      "same => n,Return()"]
+    assert _steps(_context(ext, "ivr400-answered")) == [noted, "same => n,Return()"]
+    assert _recorded(ext, {**chan, "IVR400_SEAT_ANSWER_AT": "1796132146.8"})[7] == "1796132146.8"
+    assert _recorded(ext, {**chan, "DIALSTATUS": "BUSY", "IVR400_DISPOSITION": "busy"})[7] == ""  # a later Dial
 
 
 @pytest.mark.parametrize("status", ["pending", "rejected"])
@@ -687,12 +1085,15 @@ _STEP = re.compile(r"^(?:exten => [^,\s]+,(?:\d+|n|hint)(?:\([a-z0-9-]+\))?| sam
 
 @pytest.mark.parametrize("fixture", ["sample", "rich"])
 def test_every_dialplan_line_is_one_step(fixture: str, request: pytest.FixtureRequest) -> None:
-    """Each rendered dialplan line is a context, a comment, blank, or exactly one `exten =>`/`same =>` step
-    running one application: a template's whitespace control must never join two steps on one line (Asterisk
-    would hand the second step's text to the first application as arguments)."""
+    """Each rendered dialplan line is a context, a comment, blank, an include of one context, or exactly one
+    `exten =>`/`same =>` step running one application: a template's whitespace control must never join two steps
+    on one line (Asterisk would hand the second step's text to the first application as arguments)."""
     ext = render_asterisk(request.getfixturevalue(fixture), NOW).files["ivr400/extensions.conf"]
     for number, line in enumerate(ext.splitlines(), 1):
         if not line.strip() or line.lstrip().startswith(";") or line.startswith("["):
+            continue
+        if line.startswith("include => "):
+            assert re.fullmatch(r"include => ivr400-[a-z0-9-]+", line), f"line {number}: {line}"
             continue
         step = line.split(" ; ", 1)[0]  # a trailing comment may quote anything (a department's name)
         assert step.count("exten =>") + step.count("same =>") == 1 and _STEP.match(step), f"line {number}: {line}"

@@ -65,11 +65,17 @@ def test_off_by_default_and_detect(sample: Session) -> None:
     assert _settings(cfg)["IVR400_FAX_MODE"] == "detect"
     call = _context(ext, "ivr400-call")
     steps = [x for x in call.splitlines() if x.startswith(" same")]
+    # no way into the menu skips the detection: a jump to it before the refuse check holds only without detect
     refuse = next(i for i, x in enumerate(steps) if "?ivr400-refuse,s,1" in x)
+    early = [x for x in steps[:refuse] if "?ivr400-menu,s,1)" in x]
+    assert len(early) == 2 and all(' & "${IVR400_FAX_MODE}" != "detect"]?' in x for x in early)
     assert steps[refuse + 1] == ' same => n,GotoIf($["${IVR400_FAX_MODE}" != "detect"]?route)'
     assert steps[refuse + 2] == " same => n,Answer()"
     assert steps[refuse + 3] == f" same => n,Set(FAXOPT(faxdetect)=yes,{FAX_DETECT_S})"
-    for name in DETECTED_STRETCH:
+    assert steps[refuse + 4] == ' same => n(route),GotoIf($["${IVR400_ACTION}" = "menu"]?ivr400-menu,s,1)'
+    # the carrier's context includes ivr400-call: a call dialled *to* `fax` has no hotline and is released
+    assert 'exten => fax,1,ExecIf($["${IVR400_HOTLINE}" = ""]?Hangup(1))\n same => n,Goto(ivr400-fax,s,1)\n' in call
+    for name in DETECTED_STRETCH[1:]:
         assert "exten => fax,1,Goto(ivr400-fax,s,1)" in _context(ext, name), name
     fax = _context(ext, "ivr400-fax")
     assert "ReceiveFAX(${IVR400_FAX_FILE},f)" in fax
@@ -89,7 +95,8 @@ def test_a_fax_key_is_a_data_key_of_the_top_menu(sample: Session) -> None:
     assert cfg.astdb[f"m/{HOTLINE}/9"] == "fax,IVR400_NEXT_PATH=,IVR400_KEYS=9"
     assert _fax_keys(cfg) == [f"m/{HOTLINE}/9"]
     menu = _context(cfg.files["ivr400/extensions.conf"], "ivr400-menu")
-    key_read = " same => n,MSet(IVR400_NEXT=${DB(ivr400/${IVR400_MENU_DATA}/${FILTER(0-9,${IVR400_KEY})})})"
+    level = 'm/${IVR400_HOTLINE}${IF($["${IVR400_MENU_PATH}" = ""]?:-${FILTER(0-9,${IVR400_MENU_PATH})})}'
+    key_read = f" same => n,MSet(IVR400_NEXT=${{DB(ivr400/{level}/${{FILTER(0-9,${{IVR400_KEY}})}})}})"
     fax = ' same => n,GotoIf($["${IVR400_NEXT}" = "fax"]?ivr400-fax,s,1)'
     assert menu.index(key_read) < menu.index(fax)
 

@@ -18,7 +18,9 @@ from ivr400.cdr.cdr_model import (
     CSV_LAYOUTS,
     DECIDED_BY,
     DISPOSITIONS,
+    EVENT_HEADERS,
     MISSED_DISPOSITIONS,
+    PACKED_COLUMNS,
     Call,
     CdrParseError,
     Leg,
@@ -34,6 +36,7 @@ from ivr400.cdr.cdr_model import (
 )
 from ivr400.deploy.asterisk import cdr_include_files
 from ivr400.lab.config import NOLOAD, LabConfig, render_base_config
+from ivr400.pbx.asterisk.dialplan_variables import CDR_CALL
 
 SEAT1 = "PJSIP/pstn/sip:seat@127.0.0.1:5071"
 
@@ -144,15 +147,27 @@ def test_csv_mapping_writes_every_column_in_order_with_epoch_times() -> None:
     name, _, fields = line.partition(" => ")
     assert name == "ivr400.csv"
     parts = fields.split(",${")
-    assert parts[0] == CSV_FORMAT and len(parts) == len(CSV_COLUMNS)
-    refs = [p.split("CDR(", 1)[1].split(")", 1)[0] for p in parts[1:]]
+    # the format, each CDR field and ivr400_hotline CSV-quoted, then the packed columns: one CDR variable the
+    # hangup handler wrote as CSV already, written as it is (quoting it again would make it one column)
+    assert parts[0] == CSV_FORMAT == "ivr400/4" and len(parts) == len(CSV_COLUMNS) - len(PACKED_COLUMNS) + 1
+    assert all(p.startswith("CSV_QUOTE(${CDR(") and p.endswith(")})}") for p in parts[1:-1])
+    assert parts[-1] == f"CDR({CDR_CALL})}}" and CDR_CALL == "ivr400_call"
+    refs = [p.split("CDR(", 1)[1].split(")", 1)[0] for p in parts[1:-1]]
     assert refs[CSV_COLUMNS.index("start") - 1] == "start,u"
-    assert [r.split(",")[0] for r in refs] == list(CSV_COLUMNS[1:])
-    assert CSV_COLUMNS[-9:] == ("ivr400_hotline", "ivr400_keys", "ivr400_dept", "ivr400_seat", "ivr400_disp",
-                                "ivr400_rec", "ivr400_decided_by", "ivr400_hunt", "ivr400_seat_answer")
-    # lines in the previous layout (recorded below) differ only by the last column
+    assert [r.split(",")[0] for r in refs] == list(CSV_COLUMNS[1:-len(PACKED_COLUMNS)])
+    assert CSV_COLUMNS[-9:] == ("ivr400_hotline", *PACKED_COLUMNS)
+    assert PACKED_COLUMNS == ("ivr400_keys", "ivr400_dept", "ivr400_seat", "ivr400_disp", "ivr400_rec",
+                              "ivr400_decided_by", "ivr400_hunt", "ivr400_seat_answer")
+    # lines in the previous layouts (recorded below) differ only by the last columns; ivr400/3 wrote the same
+    # columns each from its own variable
     assert CSV_LAYOUTS["ivr400/1"] == CSV_COLUMNS[:-3] and CSV_LAYOUTS["ivr400/2"] == CSV_COLUMNS[:-2]
-    assert CSV_LAYOUTS[CSV_FORMAT] == CSV_COLUMNS
+    assert CSV_LAYOUTS["ivr400/3"] == CSV_LAYOUTS[CSV_FORMAT] == CSV_COLUMNS
+    assert sorted(CSV_LAYOUTS) == ["ivr400/1", "ivr400/2", "ivr400/3", "ivr400/4"]
+
+
+def test_cdr_manager_sends_the_hotline_and_the_packed_columns() -> None:
+    assert EVENT_HEADERS[-2:] == (("ivr400_hotline", "IVR400Hotline"), ("ivr400_call", "IVR400Call"))
+    assert not [name for name, _ in EVENT_HEADERS if name in PACKED_COLUMNS]  # nothing else of the call's
 
 
 # -- parsing ------------------------------------------------------------------------------------------
@@ -387,6 +402,96 @@ def test_who_decided_is_read_from_both_layouts_and_joins_to_mixed() -> None:
         assert merge_calls(merge_calls(a, b), c) == merge_calls(a, merge_calls(b, c))
     assert merge_calls(views[1], views[2]).decided_by == "mixed"  # controller + static
     assert merge_calls(views[0], views[2]).decided_by == "static"  # unknown + static
+
+
+#: Recorded on the lab (Asterisk 22) in the current layout, ivr400/4: an answered menu call (key 1, department 1,
+#: decided by the controller); the line ends with the hangup handler's packed columns as it wrote them.
+CSV_V4_MENU = (
+    'ivr400/4,"1796132146.9600","1796132146.9600","4800",""""" <13800138000>","13800138000","s","ivr400-hunt",'
+    '"PJSIP/carrier-000012c0","PJSIP/pstn-000012c1","Dial","PJSIP/pstn/sip:01062345009@127.0.0.1:5091,10,",'
+    '"1796132146.320256","1796132146.323606","1796132147.034540","0","0","ANSWERED","DOCUMENTATION","","",'
+    '"4008000009","1","1","PJSIP/pstn/sip:01062345009@127.0.0.1:5091","answered","","controller","1796132146",'
+    '"1796132146.799"\n'
+)
+#: Its packed columns: CDR(ivr400_call) as the hangup handler wrote it (the Cdr event's IVR400Call header).
+V4_PACKED = ('"1","1","PJSIP/pstn/sip:01062345009@127.0.0.1:5091","answered","","controller","1796132146",'
+             '"1796132146.799"')
+V4_SEAT = "PJSIP/pstn/sip:01062345009@127.0.0.1:5091"
+#: The same CDR as a Cdr event (cdr_manager with the shipped mappings: no header per packed column).
+V4_EVENT = {
+    "Event": "Cdr", "Privilege": "cdr,all", "AccountCode": "", "Source": "13800138000", "Destination": "s",
+    "DestinationContext": "ivr400-hunt", "CallerID": '"" <13800138000>', "Channel": "PJSIP/carrier-000012c0",
+    "DestinationChannel": "PJSIP/pstn-000012c1", "LastApplication": "Dial",
+    "LastData": "PJSIP/pstn/sip:01062345009@127.0.0.1:5091,10,", "StartTime": "2026-12-01 13:35:46",
+    "AnswerTime": "2026-12-01 13:35:46", "EndTime": "2026-12-01 13:35:47", "Duration": "0", "BillableSeconds": "0",
+    "Disposition": "ANSWERED", "AMAFlags": "DOCUMENTATION", "UniqueID": "1796132146.9600", "UserField": "",
+    "LinkedID": "1796132146.9600", "Sequence": "4800", "StartEpoch": "1796132146.320256",
+    "AnswerEpoch": "1796132146.323606", "EndEpoch": "1796132147.034540", "IVR400Hotline": "4008000009",
+    "IVR400Call": V4_PACKED,
+}
+
+
+def _packed(leg: Leg) -> tuple[str, ...]:
+    return leg.keys, leg.dept, leg.seat, leg.disp, leg.rec, leg.decided_by, leg.hunt, leg.seat_answer
+
+
+def test_a_recorded_ivr400_4_line_parses_and_aggregates() -> None:
+    assert CSV_V4_MENU.startswith(f"{CSV_FORMAT},") and CSV_V4_MENU.endswith(f",{V4_PACKED}\n")
+    batch = parse_csv_text(CSV_V4_MENU)
+    assert batch.errors == []
+    [leg] = batch.legs
+    assert leg.hotline == "4008000009" and leg.sequence == 4800 and leg.seat_answered
+    assert _packed(leg) == ("1", "1", V4_SEAT, "answered", "", "controller", "1796132146", "1796132146.799")
+    [call] = aggregate(batch.legs, region)
+    assert (call.key_path, call.department, call.seat, call.disposition, call.decided_by) == (
+        "1", "1", V4_SEAT, "answered", "controller")
+    assert (call.hotline, call.caller, call.recording_path) == ("4008000009", "13800138000", None)
+    assert call.hunt_at == utc("1796132146.0") and call.seat_answered_at == utc("1796132146.799000")
+    assert call.started_at == utc("1796132146.320256") and call.ended_at == utc("1796132147.034540")
+
+
+def test_an_ivr400_4_line_closed_before_the_hangup_handler_ran_keeps_its_hotline() -> None:
+    """A CDR closed before the handler ran (a seat's leg that ended before another answered) has an empty
+    ivr400_call: its line ends with one empty column after ivr400_hotline, read as empty packed columns."""
+    short = CSV_V4_MENU.removesuffix(f"{V4_PACKED}\n") + "\n"
+    assert short.endswith(',"4008000009",\n')
+    batch = parse_csv_text(short)
+    assert batch.errors == []
+    [leg] = batch.legs
+    [full] = parse_csv_text(CSV_V4_MENU).legs
+    assert leg == replace(full, keys="", dept="", seat="", disp="", rec="", decided_by="", hunt="", seat_answer="")
+    assert leg.hotline == "4008000009" and _packed(leg) == ("",) * len(PACKED_COLUMNS)
+    # only that: another layout, a column that is not empty, a packed column short are refused
+    for bad in (short.replace(f"{CSV_FORMAT},", "ivr400/3,", 1), short.replace(',"4008000009",', ',"4008000009","1"'),
+                CSV_V4_MENU.replace(',"1796132146.799"\n', "\n")):
+        refused = parse_csv_text(bad)
+        assert refused.legs == [] and len(refused.errors) == 1 and "columns" in refused.errors[0], bad
+
+
+def test_an_ivr400_4_event_unpacks_ivr400call_like_the_line() -> None:
+    [line] = parse_csv_text(CSV_V4_MENU).legs
+    assert leg_from_event(V4_EVENT) == line
+    # the handler had not run: the hotline only
+    assert leg_from_event({**V4_EVENT, "IVR400Call": ""}) == replace(
+        line, keys="", dept="", seat="", disp="", rec="", decided_by="", hunt="", seat_answer="")
+    dropped = {k: v for k, v in V4_EVENT.items() if k != "IVR400Call"}  # Asterisk drops a trailing empty header
+    assert _packed(leg_from_event(dropped)) == ("",) * len(PACKED_COLUMNS)
+    # an event from a dialplan before ivr400/4 (a header per column) still reads
+    legacy = {**dropped, "IVR400Keys": "1", "IVR400Dept": "1", "IVR400Seat": V4_SEAT, "IVR400Disp": "answered",
+              "IVR400Rec": "", "IVR400DecidedBy": "controller", "IVR400Hunt": "1796132146",
+              "IVR400SeatAnswer": "1796132146.799"}
+    assert leg_from_event(legacy) == line
+
+
+@pytest.mark.parametrize("value", [
+    '"1","1"',  # too few columns
+    f'{V4_PACKED},""',  # too many
+    '"1","unterminated',  # not CSV
+    f"{V4_PACKED}\n{V4_PACKED}",  # two lines
+])
+def test_a_malformed_ivr400call_header_is_refused(value: str) -> None:
+    with pytest.raises(CdrParseError, match="ivr400_call"):
+        leg_from_event({**V4_EVENT, "IVR400Call": value})
 
 
 def test_merge_recomputes_region_when_given() -> None:

@@ -72,19 +72,31 @@ CDR_RECORDING = "ivr400_rec"
 CDR_DECIDED_BY = "ivr400_decided_by"
 CDR_HUNT_AT = "ivr400_hunt"         # epoch seconds when the first seat was rung (the IVR was done); "" = never
 CDR_SEAT_ANSWER = "ivr400_seat_answer"  # epoch s (ms precision) when the seat answered; "" = no seat answered
+#: The one CDR variable the call-record hangup handler sets (one CDR() write costs Asterisk a hand-off to its CDR
+#: thread): CDR_KEYS .. CDR_SEAT_ANSWER in that order (ivr400.cdr.cdr_model.PACKED_COLUMNS), each CSV-quoted and
+#: comma-joined, so cdr_custom writes it into the CSV line as it is. Only CDR_HOTLINE is written on its own, at entry.
+CDR_CALL = "ivr400_call"
 #: Channel variable holding the epoch of the hunt's start until the hangup handler copies it to the CDR.
 HUNT_AT = "IVR400_HUNT_AT"
 #: Set on the caller's channel (MASTER_CHANNEL) by Dial's U() on the seat's channel when the seat answers.
 SEAT_ANSWER_AT = "IVR400_SEAT_ANSWER_AT"
+#: The hunt engine's own state (ivr400-hunt: jumped to, not Gosub'd, so plain channel variables): the dial string
+#: being tried, the department's marks read for it (AstDB h/<hotline>/b<dept id>), how many targets were taken so
+#: far, and (simultaneous) the &-joined dial strings that will ring.
+HUNT_TARGET = "IVR400_HUNT_T"
+HUNT_MARKS = "IVR400_HUNT_MARKS"
+HUNT_TAKEN = "IVR400_HUNT_K"
+HUNT_RING = "IVR400_HUNT_ALL"
 
 #: Set by the FastAGI server after each route: OK when the handler completed (see fastagi.STATUS_VARIABLE).
 AGI_STATUS = "IVR400_AGI_STATUS"
 #: "down" once a hook failed in this call (AGISTATUS != SUCCESS): the call's later hooks are skipped so a
 #: controller outage costs the caller one connect timeout, not one per hook.
 AGI_STATE = "IVR400_AGI"
-#: Answered calls of a hotline with record_calls: the file MixMonitor writes (set at hunt start, chroot-internal):
-#: <RECORDING_DIR>/<UNIQUEID>.wav, mode 0640 once closed. The call-record hangup handler puts it in
-#: CDR(ivr400_rec) when a seat answered (MixMonitor started on the answered seat's channel).
+#: FreeSWITCH: answered calls of a hotline with record_calls, the file record_session writes. Asterisk sets no
+#: such variable: the hunt passes <RECORDING_DIR>/<UNIQUEID>.wav (chroot-internal, mode 0640 once closed) to
+#: MixMonitor through Dial's U(ivr400-record), and the call-record hangup handler puts the same name in
+#: CDR(ivr400_rec) when a seat answered.
 RECORDING_FILE = "IVR400_REC_FILE"
 #: Read at call entry from the hotline's data: <RECORDING_SPOOL>/<hotline> when it records calls, else "".
 RECORDING_DIR = "IVR400_REC_DIR"
@@ -103,7 +115,6 @@ PLAN = "IVR400_PLAN"                # version of the hotline's plan the hunt lis
 DEPT_ID = "IVR400_DEPT_ID"          # row id of the department hunted (0 = switchboard), with every hunt list
 RR = "IVR400_RR"                    # static round robin: name of the GLOBAL holding its position ("" = none)
 MENU_PATH = "IVR400_MENU_PATH"      # menu level being played ("" = the top menu, "2", "2.2")
-MENU_DATA = "IVR400_MENU_DATA"      # its data key in AstDB (m/<hotline>[-<digits>])
 MENU_PROMPT = "IVR400_MENU_PROMPT"  # read from the level's data: the prompt,
 MENU_TIMEOUT = "IVR400_MENU_TIMEOUT"  # seconds to wait for a key after it,
 MENU_RETRIES = "IVR400_MENU_RETRIES"  # prompts before giving up,
