@@ -269,13 +269,15 @@ def sides(rich: Engine, tmp_path) -> list[Side]:
 
 
 #: sha256 of the rendered [ivr400-hunt] context, comments left out: the dialplan hunt_engine() models.
-HUNT_ENGINE_SHA256 = "349e981d84def172a47fe2446f501d9bfa4c4d3d7dd88f295b5cb8fa700543d6"
+HUNT_ENGINE_SHA256 = "3192c341aeb381d33c1de044c4e356b9f04504ba5219fab4036bc889a0c05025"
 
 
 def test_the_modelled_hunt_engine_is_the_rendered_one(rich: Engine, tmp_path) -> None:
     """If the dialplan's hunt engine changes, hunt_engine() above must change with it (then this hash). The survey
-    step (Dial option g and the jump to ivr400-survey once a seat answered) changes no seat, order or timeout; nor
-    does the `fax` extension (传真: res_fax's detection jumps there, out of the hunt)."""
+    step (Dial option g and the jump to ivr400-survey once a seat answered), the recording (Dial option U) and the
+    fallback after an unanswered hunt (all three read from the hotline's settings, fields of IVR400_SETTINGS taken
+    with CUT) change no seat, order, timeout or ringback; nor does the `fax` extension (传真: res_fax's detection
+    jumps there, out of the hunt)."""
     with Session(rich) as s:
         conf = render_asterisk(s, NOW, data_root=tmp_path).files["ivr400/extensions.conf"]
     context = conf.split("[ivr400-hunt]", 1)[1].split("\n[", 1)[0]
@@ -395,13 +397,19 @@ def test_same_fax_mode(rich: Engine, tmp_path) -> None:
         s.execute(text("UPDATE hotline SET fax_mode = 'bogus' WHERE number = :n"), {"n": TIED})
         s.commit()
         cfg = render_asterisk(s, NOW, data_root=tmp_path)
+    ext = cfg.files["ivr400/extensions.conf"]
     entry = f"{v.HOTLINE}=${{DB({v.ASTDB_FAMILY}/h/${{EXTEN}}/s)}})"  # call entry reads the settings into these
-    assert f",{entry}\n" in cfg.files["ivr400/extensions.conf"]
+    assert f",{entry}\n" in ext
+    # the static plan's step sets the fax mode from a field of the settings (the route hook sends its own)
+    call = ext.split("[ivr400-call]", 1)[1].split("\n[", 1)[0]
+    [plan] = [line for line in call.splitlines() if f",{v.DECIDED_BY}=static," in line]
+    field = re.search(rf"[(,]{v.FAX_MODE}=\$\{{CUT\({v.SETTINGS},\|,([0-9]+)\)\}}[,)]", plan)
+    assert field is not None, plan
     static = {}
     for number in (MENU, FLAT, TIED):
         settings = applied({}, v.HOTLINE, cfg.astdb[f"h/{number}/s"])
-        assert settings[v.HOTLINE] == number
-        static[number] = settings[v.FAX_MODE]
+        assert settings[v.HOTLINE] == number and v.FAX_MODE not in settings
+        static[number] = settings[v.SETTINGS].split("|")[int(field.group(1)) - 1]
     answers = controller_answers(rich, [("route", f"hotline={n}") for n in (MENU, FLAT, TIED)])
     controller = {n: a.get(v.FAX_MODE) for n, a in zip((MENU, FLAT, TIED), answers, strict=True)}
     assert static == controller == {MENU: "key", FLAT: "detect", TIED: "off"}

@@ -200,6 +200,31 @@ def _data(db: dict[str, str], key: str) -> dict[str, str]:
     return {_first(key): first, **dict(pair.split("=", 1) for pair in pairs)}
 
 
+#: The fields of the hotline's settings (IVR400_SETTINGS, one variable read at call entry from h/<n>/s) and of a
+#: menu level's (IVR400_MENU_SETTINGS, from m/<n>[-<digits>]/s), `|`-joined: the dialplan takes field i where it
+#: uses it, with ${CUT(<variable>,|,i)}.
+SETTINGS_FIELDS = ("welcome", "static", "after", "rec_dir", "survey", "fax_mode")
+MENU_SETTINGS_FIELDS = ("timeout", "retries", "final")
+
+
+def _settings(db: dict[str, str], key: str) -> dict[str, str]:
+    """The settings one AstDB value (h/<n>/s or m/<n>[-<digits>]/s) packs into one variable, by field name, each
+    as the dialplan's CUT reads it from the channel that value's read leaves; the value holds these fields and no
+    more (a `|` inside a field would shift every field after it)."""
+    var, names = ("IVR400_SETTINGS", SETTINGS_FIELDS) if key.startswith("h/") else (
+        "IVR400_MENU_SETTINGS", MENU_SETTINGS_FIELDS)
+    chan = _data(db, key)
+    fields = {name: _substitute(f"${{CUT({var},|,{i})}}", chan) for i, name in enumerate(names, 1)}
+    assert "|".join(fields.values()) == chan[var], (key, chan[var])
+    return fields
+
+
+def _settings_value(**fields: str) -> str:
+    """An IVR400_SETTINGS value (the hotline's settings on a modelled channel): the fields named, the others empty."""
+    assert set(fields) <= set(SETTINGS_FIELDS), fields
+    return "|".join(fields.get(name, "") for name in SETTINGS_FIELDS)
+
+
 def _plans(sample: Session, rich: Session) -> list[RenderedConfig]:
     """Very different renders: the sample, the rich hotline, both after changes, and no hotline at all."""
     cfgs = [render_asterisk(sample, NOW)]
@@ -250,6 +275,10 @@ def test_no_call_ever_waits_or_returns_where_the_steps_depend_on_data(sample: Se
                 assert re.fullmatch(r"v[0-9a-f]{20}(&[^&,=]+)*", value), (key, value)
             else:
                 assert all("=" in pair for pair in value.split(",")[1:]), (key, value)
+            if key.endswith("/s"):  # settings: one variable of `|`-joined fields, each read with CUT
+                _settings(db, key)
+            else:
+                assert "|" not in value, (key, value)
     assert cfgs[2].astdb == {}  # no hotline, no data; the same dialplan
     # Every data read of the generic contexts is one MSet step; a value of NAME=value pairs is its step's last
     # pair (so the value's pairs override the ones set before it), a marks value (one field, no comma) sets only
@@ -271,7 +300,7 @@ def test_no_call_ever_waits_or_returns_where_the_steps_depend_on_data(sample: Se
         assert line[at + len(read):] == ")" or key == MARKS_KEY, line  # the last pair, or marks
         reads.append((name.group(1), key))
     assert reads == DATA_READS
-    # the only other AstDB look-up: whether the menu level still exists (after an invalid key)
+    # the only other AstDB look-up: whether the menu level still exists (once the key pressed, or none, led nowhere)
     lookups = [generic[at:_close(generic, at)] for at in (m.start() for m in re.finditer(r"\$\{DB_", generic))]
     assert lookups == [f"${{DB_EXISTS(ivr400/{MENU_KEY}/s)}}"]
 
@@ -310,30 +339,33 @@ def test_three_level_menu(rich: Session) -> None:
     for key in (f"h/{RICH}/s", f"m/{RICH}/s", f"m/{RICH}-2/s", f"m/{RICH}-22/s"):
         assert key in db
     top = f"m/{RICH}"
-    assert _data(db, f"{top}/s") == {"IVR400_MENU_PROMPT": "ivr400/tone-11", "IVR400_MENU_TIMEOUT": "7",
-                                     "IVR400_MENU_RETRIES": "2", "IVR400_MENU_FINAL": ""}
+    assert _data(db, f"{top}/s") == {"IVR400_MENU_PROMPT": "ivr400/tone-11", "IVR400_MENU_SETTINGS": "7|2|"}
+    assert _settings(db, f"{top}/s") == {"timeout": "7", "retries": "2", "final": ""}
     assert _data(db, f"{top}/2") == {"IVR400_NEXT": "menu", "IVR400_NEXT_PATH": "2", "IVR400_KEYS": "2"}
     second = f"m/{RICH}-2"
     assert _data(db, f"{second}/s")["IVR400_MENU_PROMPT"] == "ivr400/tone-14"  # the department's own prompt
-    assert _data(db, f"{second}/s")["IVR400_MENU_FINAL"] == "2"  # after the retries: its own seats
+    assert _settings(db, f"{second}/s")["final"] == "2"  # after the retries: its own seats
     assert _data(db, f"{second}/2") == {"IVR400_NEXT": "menu", "IVR400_NEXT_PATH": "2.2", "IVR400_KEYS": "2-2"}
     third = f"m/{RICH}-22"
-    # a department key sets what the department's first steps would (its path, a status of the hook's own) and the
-    # key path: the menu jumps past them, to the hook
+    # a department key sets what the department's first steps would (its path) and the key path: the menu jumps
+    # past them, to the hook (whose status is checked together with a list only a hook sets: see below)
     assert _data(db, f"{third}/1") == {"IVR400_NEXT": "department", "IVR400_KEYS": "2-2-1",
-                                       "IVR400_DEPT_PATH": "2.2.1", "IVR400_AGI_STATUS": ""}
+                                       "IVR400_DEPT_PATH": "2.2.1"}
     assert _data(db, f"{third}/s")["IVR400_MENU_PROMPT"] == "ivr400/tone-11"  # the hotline's welcome
-    assert _data(db, f"{third}/s")["IVR400_MENU_FINAL"] == ""  # 手机 has no seats: the switchboard
+    assert _settings(db, f"{third}/s")["final"] == ""  # 手机 has no seats: the switchboard
     assert sorted(k for k in db if k.startswith(f"{third}/")) == [f"{third}/1", f"{third}/2", f"{third}/s"]
     assert _data(db, f"h/{RICH}/d221")["IVR400_TARGET_1"] == "PJSIP/pstn/sip:02155550008@127.0.0.1:5071"
     # 小米 has no routable seat: still a hunt list (the controller may know seats), zero static targets
     d222 = _data(db, f"h/{RICH}/d222")
     assert d222["IVR400_TARGET_COUNT"] == "0" and "IVR400_TARGET_1" not in d222
-    settings = _data(db, f"h/{RICH}/s")
-    assert settings["IVR400_HOTLINE"] == RICH
-    assert settings["IVR400_AFTER"] == "goodbye"  # voicemail off
-    assert settings["IVR400_STATIC"] == "menu" and settings["IVR400_WELCOME"] == "ivr400/tone-11"
-    assert settings["IVR400_REC_DIR"] == "/var/spool/asterisk/ivr400/recordings/4001234567"
+    entry = _data(db, f"h/{RICH}/s")
+    assert entry.keys() == {"IVR400_HOTLINE", "IVR400_PLAN", "IVR400_SETTINGS"}  # all call entry sets from it
+    assert entry["IVR400_HOTLINE"] == RICH
+    settings = _settings(db, f"h/{RICH}/s")
+    assert settings["after"] == "goodbye"  # voicemail off
+    assert settings["static"] == "menu" and settings["welcome"] == "ivr400/tone-11"
+    assert settings["rec_dir"] == "/var/spool/asterisk/ivr400/recordings/4001234567"
+    assert settings["survey"] == "" and settings["fax_mode"] == "key"
     # the menu engine: the level read each round, the key looked up when pressed ('#' and '*' are read as keys
     # too, Read's t() has no terminator: they name no key, so they are invalid)
     menu = _steps(_context(ext, "ivr400-menu"))
@@ -342,30 +374,67 @@ def test_three_level_menu(rich: Session) -> None:
         "exten => s,1,Answer()",
         f"same => n(prompt),MSet(IVR400_MENU_TRIES=$[0${{IVR400_MENU_TRIES}} + 1],"
         f"IVR400_MENU_PROMPT=${{DB(ivr400/{MENU_KEY}/s)}})",
-        'same => n,GotoIf($["${IVR400_MENU_PROMPT}" = ""]?gone)',
-        # the top level plays the controller's prompt when it set one, else the level's own
-        'same => n,Read(IVR400_KEY,${IF($["${IVR400_MENU_PATH}" = "" & "${IVR400_PROMPT}" != ""]?${IVR400_PROMPT}'
-        ":${IVR400_MENU_PROMPT})},1,t(),1,${IVR400_MENU_TIMEOUT})",
+        # the top level plays the controller's prompt when it set one, else the level's own; a level read as
+        # nothing (a deploy removed it) plays nothing and waits 10 ms
+        'same => n,Read(IVR400_KEY,${IF($["${IVR400_MENU_PROMPT}" != "" & "${IVR400_MENU_PATH}" = "" & '
+        '"${IVR400_PROMPT}" != ""]?${IVR400_PROMPT}:${IVR400_MENU_PROMPT})},1,t(),1,'
+        '${IF($["${IVR400_MENU_PROMPT}" = ""]?0.01:${CUT(IVR400_MENU_SETTINGS,|,1)})})',
         f"same => n,MSet(IVR400_NEXT=${{DB(ivr400/{key})}})",
         'same => n,GotoIf($["${IVR400_NEXT}" = "department"]?ivr400-department,s,hook)',
         'same => n,GotoIf($["${IVR400_NEXT}" = "menu"]?submenu)',
         'same => n,GotoIf($["${IVR400_NEXT}" = "fax"]?ivr400-fax,s,1)',
+        # the key led nowhere: a level a deploy removed sends the call to the switchboard (its keys are gone too)
+        f"same => n,GotoIf($[${{DB_EXISTS(ivr400/{MENU_KEY}/s)}} = 0]?gone)",
         'same => n,GotoIf($["${IVR400_KEY}" = ""]?timeout:invalid)',  # no key, or one that names nothing
         "same => n(submenu),MSet(IVR400_MENU_PATH=${IVR400_NEXT_PATH},IVR400_MENU_TRIES=0)",
         "same => n,Goto(prompt)",
     ]
+    # what Read plays and how long it waits, each level as its data leaves the channel
+    read = _args(_app(menu[3])[1])
+
+    def prompt_and_timeout(chan: dict[str, str]) -> tuple[str, str]:
+        return _substitute(read[1], chan), _substitute(read[5], chan)
+
+    controller = {"IVR400_PROMPT": "ivr400/tone-99"}  # a time rule's prompt instead of the welcome
+    assert prompt_and_timeout(_data(db, f"{top}/s")) == ("ivr400/tone-11", "7")
+    assert prompt_and_timeout({**_data(db, f"{top}/s"), **controller}) == ("ivr400/tone-99", "7")
+    assert prompt_and_timeout({**_data(db, f"{second}/s"), **controller, "IVR400_MENU_PATH": "2"}) == (
+        "ivr400/tone-14", "7")  # below the top, the level's own
+    gone = {**_data(db, f"{second}/s"), **controller, "IVR400_MENU_PROMPT": ""}  # settings: the last level read
+    assert prompt_and_timeout(gone) == ("", "0.01")
+    assert prompt_and_timeout({**gone, "IVR400_MENU_PATH": "2"}) == ("", "0.01")
+    # no key or an invalid one: a prompt, then again until the level's retries, then its final department
+    again = menu.index(next(x for x in menu if x.startswith("same => n(again),")))
+    assert menu[again - 3:again] == ["same => n(invalid),Playback(ivr400/ivr400-invalid)", "same => n,Goto(again)",
+                                     "same => n(timeout),Playback(ivr400/ivr400-no-input)"]
+    condition = _app(menu[again])[1].split("?", 1)[0]
+    tries = [_true(_substitute(condition, {**_data(db, f"{second}/s"), "IVR400_MENU_TRIES": str(n)})) for n in (1, 2)]
+    assert tries == [True, False]  # 2 rounds
+    assert menu[again + 2] == "same => n,Goto(ivr400-department,s,1)"
+    assert _mset(menu[again + 1], _data(db, f"{second}/s")) == {"IVR400_ACTION_DEPT": "2", "IVR400_TARGET_COUNT": ""}
+    assert _mset(menu[again + 1], _data(db, f"{top}/s")) == {"IVR400_ACTION_DEPT": "", "IVR400_TARGET_COUNT": ""}
     # the department key's data replaces the department's own first steps, which the menu skips: they set the
-    # path and clear the status the hook then sets
+    # path (the key's), and clear the hunt's start (a call hunts once) and the status the hook then sets. A menu
+    # call may still carry the route hook's OK; but a hook's list is hunted only with its target count, which
+    # nothing sets before the hook in a menu call (the static plan clears it, a controller's menu decision sends
+    # none: tests/unit/test_routes.py), so a hook that leaves nothing behind leaves the static list
     dept = _steps(_context(ext, "ivr400-department"))
     assert dept[2] == ("same => n,MSet(IVR400_DEPT_PATH=${FILTER(0-9.,${IVR400_ACTION_DEPT})},IVR400_HUNT_START=,"
                        "IVR400_AGI_STATUS=)")
     assert dept[3].startswith("same => n(hook),")
+    hook_list = _app(dept[4])[1].split("?", 1)[0]
+    pressed = {"AGISTATUS": "SUCCESS", "IVR400_AGI_STATUS": "OK", "IVR400_ACTION": "menu", **_data(db, f"{third}/1")}
+    assert not _true(_substitute(hook_list, pressed))
+    assert _true(_substitute(hook_list, {**pressed, "IVR400_TARGET_COUNT": "0"}))  # the hook's: nobody rings
 
 
 def test_call_entry_hook_and_fallback(sample: Session) -> None:
     cfg = render_asterisk(sample, NOW)
     ext, db = cfg.files["ivr400/extensions.conf"], cfg.astdb
-    assert _data(db, f"h/{HOTLINE}/s")["IVR400_REC_DIR"] == ""  # record_calls off
+    entry_data = _data(db, f"h/{HOTLINE}/s")
+    assert entry_data.keys() == {"IVR400_HOTLINE", "IVR400_PLAN", "IVR400_SETTINGS"}  # no fax mode: see plan
+    settings = _settings(db, f"h/{HOTLINE}/s")
+    assert settings["rec_dir"] == ""  # record_calls off
     entry = _context(ext, "ivr400-call")
     steps = _steps(entry)
     # the hook runs only for a hotline; it must say it completed, or the static plan runs (a number whose hotline
@@ -379,19 +448,26 @@ def test_call_entry_hook_and_fallback(sample: Session) -> None:
                    "?ivr400-menu,s,1)"
     assert decided == f'same => n,GotoIf($[{ok} & "${{IVR400_ACTION}}" != ""]?decided)'
     assert static == 'same => n(static),GotoIf($["${IVR400_HOTLINE}" = ""]?ivr400-unknown,${EXTEN},pushed)'
-    assert plan == ("same => n,MSet(IVR400_ACTION=${IVR400_STATIC},IVR400_ACTION_DEPT=,IVR400_TARGET_COUNT=,"
-                    "IVR400_PROMPT=,IVR400_DISPOSITION=,IVR400_DECIDED_BY=static,"
-                    'IVR400_AGI=${IF($["${AGISTATUS}" = "SUCCESS"]?${IVR400_AGI}:down)})')
+    assert plan == ("same => n,MSet(IVR400_ACTION=${CUT(IVR400_SETTINGS,|,2)},"
+                    "IVR400_FAX_MODE=${CUT(IVR400_SETTINGS,|,6)},IVR400_ACTION_DEPT=,IVR400_TARGET_COUNT=,IVR400_PROMPT=,IVR400_DISPOSITION=,"
+                    'IVR400_DECIDED_BY=static,IVR400_AGI=${IF($["${AGISTATUS}" = "SUCCESS"]?${IVR400_AGI}:down)})')
+    # the static plan's action and fax mode are the hotline's settings (the controller's decision sends its own)
+    static = _mset(plan, {**entry_data, "AGISTATUS": "FAILURE", "IVR400_FAX_MODE": "detect"})
+    assert (static["IVR400_ACTION"], static["IVR400_FAX_MODE"]) == (settings["static"], settings["fax_mode"])
+    assert (static["IVR400_ACTION"], static["IVR400_FAX_MODE"], static["IVR400_AGI"]) == ("menu", "off", "down")
     assert steps[first + 6].startswith("same => n(decided),")
     # who decided, for the call record: nobody says controller at entry (the controller's decision leaves it
     # empty), the static plan says static (test_who_decided_reaches_the_call_record follows it to the record)
     assert "IVR400_DECIDED_BY=controller" not in entry and "(controller)" not in entry
     # early media only where the call plays something unanswered: the welcome tone, a refusal, an unknown number
     assert entry.count("Progress()") == 1 and _steps(_context(ext, "ivr400-refuse"))[0] == "exten => s,1,Progress()"
-    assert entry.index("n(welcome),Progress()") < entry.index("Playback(${IVR400_WELCOME},noanswer)")
+    welcome = "Playback(${CUT(IVR400_SETTINGS,|,1)},noanswer)"
+    assert _substitute(welcome, entry_data) == "Playback(ivr400/ivr400-welcome,noanswer)" == \
+        f"Playback({settings['welcome']},noanswer)"
+    assert entry.index("n(welcome),Progress()") < entry.index(welcome)
     # the welcome tone before every accepted path but the menu (which plays it as its prompt) and a refusal
     assert max(m.start() for m in re.finditer(r"\?ivr400-(menu|refuse),s,1\)", entry)) < entry.index(
-        "Playback(${IVR400_WELCOME},noanswer)") < entry.index("?ivr400-department,s,1)")
+        welcome) < entry.index("?ivr400-department,s,1)")
     dept = _steps(_context(ext, "ivr400-department"))
     assert dept[1] == 'exten => s,1,GotoIf($["${IVR400_TARGET_COUNT}" != ""]?targets)'  # a hook's list: hunted as is
     # the hook is skipped (in its own step) once the controller was unreachable; its list is hunted right away
@@ -415,7 +491,8 @@ def test_call_entry_hook_and_fallback(sample: Session) -> None:
     assert "Gosub(" not in ext and not [x for x in hunt if "Return(" in x]
     assert hunt[-2:] == [
         'same => n(exhausted),Set(IVR400_DISPOSITION=${IF($["${DIALSTATUS}" = "BUSY"]?busy:noanswer)})',
-        "same => n,Goto(ivr400-${IVR400_AFTER},s,1)"]
+        "same => n,Goto(ivr400-${CUT(IVR400_SETTINGS,|,3)},s,1)"]
+    assert settings["after"] == "voicemail" and _substitute(hunt[-1], entry_data).endswith("Goto(ivr400-voicemail,s,1)")
     # where the hunt starts: nobody to ring (none), all at once (together), one after the other (1)
     labels = {m.group(1) for x in hunt if (m := re.match(r"same => n\((\w+)\),", x))}
     assert {"together", "none"} <= labels and hunt[1].startswith("exten => s,1,")
@@ -502,9 +579,11 @@ def _function(name: str, args: str, chan: dict[str, str], files: frozenset[str])
         allowed, _, value = args.partition(",")
         chars = set(re.sub(r"(.)-(.)", lambda m: "".join(map(chr, range(ord(m[1]), ord(m[2]) + 1))), allowed))
         return "".join(c for c in value if c in chars)
-    if name == "CUT":
+    if name == "CUT":  # func_cut.c: the field-th (1-based) of the variable's `delimiter`-separated fields, or ""
         var, delimiter, field = _args(args)
-        return chan.get(var, "").split(delimiter)[int(field) - 1]
+        assert len(delimiter) == 1 and re.fullmatch(r"[1-9][0-9]*", field), args  # one field, no range
+        fields = chan.get(var, "").split(delimiter) if chan.get(var, "") else []  # an empty variable: no field
+        return fields[int(field) - 1] if int(field) <= len(fields) else ""  # past the last field: ""
     if name == "STAT":
         flag, _, path = args.partition(",")
         assert flag == "e"
@@ -699,7 +778,7 @@ def test_names_cannot_escape_comments(rich: Session) -> None:
     assert "evil" not in cfg.contexts
     for name, body in cfg.files.items():
         assert "evil" not in body and "666" not in body and "人工" not in body, name
-    assert cfg.astdb[f"m/{RICH}/9"] == "department,IVR400_KEYS=9,IVR400_DEPT_PATH=9,IVR400_AGI_STATUS="
+    assert cfg.astdb[f"m/{RICH}/9"] == "department,IVR400_KEYS=9,IVR400_DEPT_PATH=9"
     assert _data(cfg.astdb, f"h/{RICH}/d9")["IVR400_TARGET_1"] == "PJSIP/pstn/sip:02155550002@127.0.0.1:5071"
 
 
@@ -767,7 +846,7 @@ def test_tone_of_another_enterprise_is_not_used(sample: Session, rich: Session) 
     cfg = render_asterisk(sample, NOW)
     db = cfg.astdb
     assert _data(db, f"m/{HOTLINE}/s")["IVR400_MENU_PROMPT"] == "ivr400/ivr400-welcome"
-    assert _data(db, f"h/{HOTLINE}/s")["IVR400_WELCOME"] == "ivr400/ivr400-welcome"
+    assert _settings(db, f"h/{HOTLINE}/s")["welcome"] == "ivr400/ivr400-welcome"
     assert not [k for k, value in db.items() if HOTLINE in k and "tone-11" in value]  # the rich hotline's own
     assert any("tone 11 belongs to another enterprise" in w for w in cfg.warnings)
 
@@ -872,8 +951,8 @@ def test_model_is_ordered_by_number(engine) -> None:  # noqa: ANN001
         db = render_asterisk(session, NOW).astdb
         assert [k.split("/")[1] for k in db if k.endswith("/s")] == ["4006000001", "4008000003", "4009000002"]
         # no department, no seat: the switchboard (the welcome tone as early media first), then voicemail
-        settings = _data(db, "h/4006000001/s")
-        assert settings["IVR400_STATIC"] == "department" and settings["IVR400_AFTER"] == "voicemail"
+        settings = _settings(db, "h/4006000001/s")
+        assert settings["static"] == "department" and settings["after"] == "voicemail"
         assert _data(db, "h/4006000001/d")["IVR400_TARGET_COUNT"] == "0"
         assert not [k for k in db if k.startswith("m/")]  # no menu
 
@@ -886,7 +965,9 @@ LAB_PACKED = ('"1","1","PJSIP/pstn/sip:01062345009@127.0.0.1:5091","answered",""
 LAB_ANSWERED = {"DIALSTATUS": "ANSWER", "DIALEDPEERNAME": "PJSIP/pstn-000012c1",
                 "DIALEDPEERNUMBER": "pstn/sip:01062345009@127.0.0.1:5091", "IVR400_KEYS": "1", "IVR400_DEPT_PATH": "1",
                 "IVR400_ACTION": "menu", "IVR400_DECIDED_BY": "controller", "IVR400_HUNT_AT": "1796132146",
-                "IVR400_SEAT_ANSWER_AT": "1796132146.799", "UNIQUEID": "1796132146.9600", "IVR400_REC_DIR": ""}
+                "IVR400_SEAT_ANSWER_AT": "1796132146.799", "UNIQUEID": "1796132146.9600",
+                "IVR400_SETTINGS": _settings_value(welcome="ivr400/ivr400-welcome", static="menu", after="voicemail",
+                                                   fax_mode="off")}  # the sample hotline's: no recording
 
 
 def _packed(ext: str, chan: dict[str, str], files: frozenset[str] = frozenset()) -> str:
@@ -932,7 +1013,8 @@ def test_call_record_handler_runs_for_every_call(sample: Session) -> None:
                                             "controller", "1796132146", "1796132146.799")
     busy = {"DIALSTATUS": "BUSY", "DIALEDPEERNAME": "", "IVR400_DISPOSITION": "busy", "IVR400_KEYS": "2-1",
             "IVR400_DEPT_PATH": "2.1", "IVR400_ACTION": "menu", "IVR400_DECIDED_BY": "mixed",
-            "IVR400_HUNT_AT": "1796132146", "IVR400_SEAT_ANSWER_AT": "1796132140.5", "IVR400_REC_DIR": "/rec"}
+            "IVR400_HUNT_AT": "1796132146", "IVR400_SEAT_ANSWER_AT": "1796132140.5",
+            "IVR400_SETTINGS": _settings_value(static="menu", after="goodbye", rec_dir="/rec")}
     assert _recorded(ext, busy) == ("2-1", "2.1", "", "busy", "", "mixed", "1796132146", "")
     vm = "/var/spool/asterisk/ivr400/voicemail/4008123456/1.2.wav"
     voicemail = {**busy, "DIALSTATUS": "NOANSWER", "IVR400_DISPOSITION": "voicemail", "IVR400_VM_FILE": vm}
@@ -989,7 +1071,7 @@ def test_who_decided_reaches_the_call_record(sample: Session, entry: str, hunt: 
         assert app in ("GotoIf", "ExecIf"), step
         return _true(_substitute(args.split("?", 1)[0], chan))
 
-    chan = {"IVR400_HOTLINE": HOTLINE, "IVR400_STATIC": "department"}
+    chan = {"IVR400_HOTLINE": HOTLINE, "IVR400_SETTINGS": _settings_value(static="department", after="voicemail")}
     trail = []  # IVR400_DECIDED_BY after each step that may set it, for the failure message
     assert condition(route_hook, chan)
     chan |= _ENTRY[entry]
@@ -1028,20 +1110,21 @@ def test_record_calls_records_the_answered_seat(rich: Session) -> None:
     cfg = render_asterisk(rich, NOW)
     ext = cfg.files["ivr400/extensions.conf"]
     spool = f"/var/spool/asterisk/ivr400/recordings/{RICH}"
-    assert _data(cfg.astdb, f"h/{RICH}/s")["IVR400_REC_DIR"] == spool
+    assert _settings(cfg.astdb, f"h/{RICH}/s")["rec_dir"] == spool
     # both Dials (one by one, all at once) pass the same options: U() runs a subroutine on the seat's channel once it
     # answered, which records both directions into <dir>/<UNIQUEID>.wav only when the hotline records calls (the
     # directory read at entry); the call record names the same file once a seat answered
     dials = [x for x in _steps(_context(ext, "ivr400-hunt")) if "Dial(" in x]
     assert len(dials) == 2 and len({_dial_options(x) for x in dials}) == 1
     options = _dial_options(dials[0])
-    chan = {**LAB_ANSWERED, "IVR400_REC_DIR": spool}
+    chan = {**LAB_ANSWERED, "IVR400_SETTINGS": _data(cfg.astdb, f"h/{RICH}/s")["IVR400_SETTINGS"]}  # the rich one's
     recording = f"{spool}/1796132146.9600.wav"
     assert _substitute(options, chan) == f"U(ivr400-record^{recording})"
     assert _recorded(ext, chan)[4] == recording
     assert _substitute(options, LAB_ANSWERED) == "U(ivr400-answered)" and _recorded(ext, LAB_ANSWERED)[4] == ""
     assert _recorded(ext, {**chan, "DIALSTATUS": "NOANSWER", "IVR400_DISPOSITION": "noanswer"})[4] == ""
-    surveyed = {**chan, "IVR400_MOH": "ivr400-tone-12", "IVR400_SURVEY": "ivr400/survey"}
+    surveys = _settings_value(**{**_settings(cfg.astdb, f"h/{RICH}/s"), "survey": "ivr400/survey"})
+    surveyed = {**chan, "IVR400_MOH": "ivr400-tone-12", "IVR400_SETTINGS": surveys}
     assert _substitute(options, surveyed) == f"m(ivr400-tone-12)U(ivr400-record^{recording})g"
     assert _substitute(options, {**surveyed, "IVR400_AGI": "down"}).endswith(".wav)")  # nobody to save a score
     assert "IVR400_REC_FILE" not in ext
@@ -1062,8 +1145,7 @@ def test_a_tone_not_approved_is_not_deployed_and_an_approved_one_is(rich: Sessio
     cfg = render_asterisk(rich, NOW)
     data, moh, db = cfg.files[ASTDB_FILE], cfg.files["ivr400/musiconhold.conf"], cfg.astdb
     assert "tone-11" not in data and "tone-13" not in data and "[ivr400-tone-13]" not in moh
-    settings = _data(db, f"h/{RICH}/s")
-    assert settings["IVR400_WELCOME"] == "ivr400/ivr400-welcome"  # the shipped default, not the tenant's tone
+    assert _settings(db, f"h/{RICH}/s")["welcome"] == "ivr400/ivr400-welcome"  # the shipped default, not the tenant's
     d1 = _data(db, f"h/{RICH}/d1")
     assert d1["IVR400_MOH"] == "ivr400-tone-12"  # the hotline's (approved) ringback, not the department's own
     assert _data(db, f"m/{RICH}/s")["IVR400_MENU_PROMPT"] != "ivr400/tone-11"
@@ -1074,7 +1156,7 @@ def test_a_tone_not_approved_is_not_deployed_and_an_approved_one_is(rich: Sessio
     rich.execute(update(Tone).where(Tone.id.in_([11, 13])).values(status="approved"))
     rich.commit()
     approved = render_asterisk(rich, NOW)
-    assert _data(approved.astdb, f"h/{RICH}/s")["IVR400_WELCOME"] == "ivr400/tone-11"
+    assert _settings(approved.astdb, f"h/{RICH}/s")["welcome"] == "ivr400/tone-11"
     assert _data(approved.astdb, f"h/{RICH}/d1")["IVR400_MOH"] == "ivr400-tone-13"
     assert not any("not approved" in w for w in approved.warnings)
 

@@ -20,6 +20,7 @@ from ivr400.render.asterisk import RenderedConfig
 from ivr400.render.model import FAX_DETECT_S
 from ivr400.tree import read_tree
 from tests.conftest import NOW
+from tests.render.test_render import _mset, _steps
 
 #: Contexts a call may be in while detection listens (ivr400-call answers, then menu, hunt, the fallbacks).
 DETECTED_STRETCH = ("ivr400-call", "ivr400-menu", "ivr400-department", "ivr400-hunt", "ivr400-voicemail",
@@ -47,6 +48,14 @@ def _settings(cfg: RenderedConfig) -> dict[str, str]:
     return {"IVR400_HOTLINE": first, **dict(p.split("=", 1) for p in pairs)}
 
 
+def _fax_mode(cfg: RenderedConfig) -> str:
+    """The hotline's fax mode as the static plan sets it (IVR400_FAX_MODE of its MSet step, from the settings call
+    entry read; the route hook sends its own): what the steps after it test."""
+    [plan] = [x for x in _steps(_context(cfg.files["ivr400/extensions.conf"], "ivr400-call"))
+              if "IVR400_DECIDED_BY=static" in x]
+    return _mset(plan, {**_settings(cfg), "AGISTATUS": "FAILURE"})["IVR400_FAX_MODE"]
+
+
 def _render(s: Session, **kw: object) -> RenderedConfig:
     return render_asterisk(s, NOW, **kw)  # type: ignore[arg-type]
 
@@ -58,11 +67,11 @@ def _fax_keys(cfg: RenderedConfig) -> list[str]:
 
 def test_off_by_default_and_detect(sample: Session) -> None:
     off = _render(sample)
-    assert _settings(off)["IVR400_FAX_MODE"] == "off" and _fax_keys(off) == []
+    assert _fax_mode(off) == "off" and _fax_keys(off) == []
     set_fax(sample, sample.query(Hotline).one(), "detect")
     cfg = _render(sample)
     ext = cfg.files["ivr400/extensions.conf"]
-    assert _settings(cfg)["IVR400_FAX_MODE"] == "detect"
+    assert _fax_mode(cfg) == "detect"
     call = _context(ext, "ivr400-call")
     steps = [x for x in call.splitlines() if x.startswith(" same")]
     # no way into the menu skips the detection: a jump to it before the refuse check holds only without detect
@@ -91,7 +100,7 @@ def test_off_by_default_and_detect(sample: Session) -> None:
 def test_a_fax_key_is_a_data_key_of_the_top_menu(sample: Session) -> None:
     set_fax(sample, sample.query(Hotline).one(), "key:9")
     cfg = _render(sample)
-    assert _settings(cfg)["IVR400_FAX_MODE"] == "key"
+    assert _fax_mode(cfg) == "key"
     assert cfg.astdb[f"m/{HOTLINE}/9"] == "fax,IVR400_NEXT_PATH=,IVR400_KEYS=9"
     assert _fax_keys(cfg) == [f"m/{HOTLINE}/9"]
     menu = _context(cfg.files["ivr400/extensions.conf"], "ivr400-menu")
@@ -112,7 +121,7 @@ def test_bad_rows_take_no_fax(sample: Session, mode: str, key: str | None, warni
     assert (tree.hotlines[0].fax_mode, tree.hotlines[0].fax_key) == ("off", None)
     assert any(warning in w for w in tree.warnings), tree.warnings
     off = _render(sample)
-    assert _settings(off)["IVR400_FAX_MODE"] == "off" and _fax_keys(off) == []
+    assert _fax_mode(off) == "off" and _fax_keys(off) == []
     if "opens a department" not in warning:  # a bad value is a bad row; a taken key is a normal state
         with pytest.raises(RenderValueError):
             read_tree(sample, NOW, strict=True)

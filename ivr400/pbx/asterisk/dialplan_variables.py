@@ -108,6 +108,9 @@ RECORDING_SPOOL = "/var/spool/asterisk/ivr400/recordings"
 # and the dialplan a call runs in is the same for every hotline.
 #: AstDB family holding every hotline's data (keys h/<number>/..., m/<number>[-<digits>]/...).
 ASTDB_FAMILY = "ivr400"
+#: Asterisk: the hotline's settings read at call entry, one variable of `|`-joined fields (welcome | static action |
+#: after | recording dir | survey | fax mode), each taken with CUT where used; FreeSWITCH sets them one by one.
+SETTINGS = "IVR400_SETTINGS"
 WELCOME = "IVR400_WELCOME"          # the hotline's welcome tone (sound name), read at call entry
 STATIC_ACTION = "IVR400_STATIC"     # what the static plan does at entry: menu | department (the switchboard)
 AFTER = "IVR400_AFTER"              # after a hunt nobody answered: voicemail | goodbye (read at call entry)
@@ -116,6 +119,8 @@ DEPT_ID = "IVR400_DEPT_ID"          # row id of the department hunted (0 = switc
 RR = "IVR400_RR"                    # static round robin: name of the GLOBAL holding its position ("" = none)
 MENU_PATH = "IVR400_MENU_PATH"      # menu level being played ("" = the top menu, "2", "2.2")
 MENU_PROMPT = "IVR400_MENU_PROMPT"  # read from the level's data: the prompt,
+#: Asterisk: the rest of the level's data in one variable, `|`-joined: MENU_TIMEOUT | MENU_RETRIES | MENU_FINAL.
+MENU_SETTINGS = "IVR400_MENU_SETTINGS"
 MENU_TIMEOUT = "IVR400_MENU_TIMEOUT"  # seconds to wait for a key after it,
 MENU_RETRIES = "IVR400_MENU_RETRIES"  # prompts before giving up,
 MENU_FINAL = "IVR400_MENU_FINAL"    # and the department hunted then ("" = the switchboard)
