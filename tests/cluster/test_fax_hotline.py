@@ -198,6 +198,7 @@ def test_a_fax_machine_calling_a_detect_hotline_is_received(fax_lab: FaxLab, end
     fax_lab.set_mode("detect")
     plan = fax_lab.deploy_plan()
     assert _fax_mode(plan) == "detect" and "Set(FAXOPT(faxdetect)=yes," in plan
+    time.sleep(2)  # the controllers poll the configuration generation every 200 ms (the hotline was just provisioned)
     fax, used, elapsed = _send_fax(fax_lab, endpoint, options)
     print(f"over {transport} in {elapsed:.0f} s; node2 spandsp successes {used}")
     _check(fax_lab, fax)
