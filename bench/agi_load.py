@@ -1,8 +1,10 @@
 """A lean FastAGI load generator: plays Asterisk's side of many sessions at a fixed concurrency.
 
-Each virtual channel connects, sends an `agi_*` header, answers every command with `200 result=1`
-and measures the session from connect to the server closing the socket — what a call waits for
-before its dialplan goes on. Kept minimal so the generator is not the bottleneck.
+Each virtual channel connects, sends an `agi_*` header, answers every command as Asterisk's res_agi
+does for a successful one (`200 result=0` for `EXEC` of an application returning 0, such as MSet;
+`200 result=1` for the rest, such as `SET VARIABLE`) and measures the session from connect to the
+server closing the socket — what a call waits for before its dialplan goes on. Kept minimal so the
+generator is not the bottleneck.
 """
 from __future__ import annotations
 
@@ -67,7 +69,7 @@ async def one_session(port: int, route: str, caller: str, uniqueid: str, record:
                 return
             if record is not None:
                 record.append(line.decode().rstrip("\n"))
-            writer.write(b"200 result=1\n")
+            writer.write(b"200 result=0\n" if line[:5].upper() == b"EXEC " else b"200 result=1\n")
     finally:
         writer.close()
 

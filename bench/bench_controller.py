@@ -87,6 +87,9 @@ def main() -> None:
                                   "--metrics-port", "0", "--log-level", "warning", "--max-sessions", "2000"], env)
         try:
             recorded = asyncio.run(run_load(ivr_port, route, concurrency=1, duration_s=0.3, record_first=True))
+            # the recorded session must be a decision, not the error path (a reply the controller refused)
+            assert any(re.search(r'IVR400_AGI_STATUS"?[ =]"?OK', c) for c in recorded.commands), \
+                f"the controller did not answer OK: {recorded.commands}"
             commands = [c for c in recorded.commands if "IVR400_AGI_STATUS" not in c]
             assert any("IVR400_TARGET_COUNT" in c for c in commands), f"no targets were decided: {commands}"
             replay = data / "replay.json"
