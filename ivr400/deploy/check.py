@@ -46,6 +46,8 @@ OK, MISSING, WARNING = "ok", "missing", "warning"
 #: include files' readers (INCLUDES): the FastAGI client, the PJSIP channel driver, and res_fax's
 #: technology module (传真: ReceiveFAX is res_fax's, the T.30/T.38 work is spandsp's).
 MODULES: tuple[str, ...] = ("res_agi.so", "chan_pjsip.so", "res_fax_spandsp.so")
+#: A timing module to keep out: it wedges menu calls under load on Asterisk 22.10.1 (a warning).
+TIMERFD = "res_timing_timerfd.so"
 
 #: Module providing each dialplan application and function the shipped templates use ("builtin": the
 #: PBX core, always there). Asterisk 22's `core show application|function X` `[Provided By]`; the
@@ -378,6 +380,18 @@ def originate_finding(perms: dict[str, set[str]], user: str, clicktocall: Sequen
     return Finding(WARNING, item, f"{detail}: no hotline has click-to-call set up yet", fix)
 
 
+def _check_timing(report: CheckReport, ami: AmiLike) -> None:
+    """A warning while res_timing_timerfd is loaded (docs/asterisk-timerfd-wedge.md)."""
+    out = _run(ami, f"module show like {TIMERFD}")
+    if isinstance(out, AmiError) or not module_running(out, TIMERFD):
+        report.add(OK, "timing module", f"{TIMERFD} not loaded")
+        return
+    report.add(WARNING, "timing module", f"{TIMERFD} is loaded: on Asterisk 22.10.1, under load, menu calls bridged "
+               "to a seat can stay up for good after the caller's BYE (docs/asterisk-timerfd-wedge.md)",
+               f"`noload => {TIMERFD}` in modules.conf (res_timing_pthread then drives the prompts), then restart "
+               "Asterisk")
+
+
 def _check_ami(report: CheckReport, ami: AmiLike, rendered: RenderedConfig, user: str,
                clicktocall: Sequence[str] = ()) -> None:
     out = _run(ami, f"manager show user {user}")
@@ -401,6 +415,7 @@ def _check_ami(report: CheckReport, ami: AmiLike, rendered: RenderedConfig, user
             report.add(OK, f"module {module}", "running")
         else:
             report.add(MISSING, f"module {module}", "not loaded", _module_fix(module))
+    _check_timing(report, ami)
     text = rendered.files.get(f"{INCLUDE_DIR}/extensions.conf", "")
     apps, funcs = dialplan_needs(text)
     for kind, names in (("application", apps), ("function", funcs)):

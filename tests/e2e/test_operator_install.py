@@ -36,7 +36,7 @@ import pytest
 from ivr400.cdr.cdr_model import parse_csv_text
 from ivr400.lab import Lab, process
 from ivr400.lab.chroot import host_path, mount_proc, unmount_all
-from ivr400.lab.config import NOLOAD
+from ivr400.lab.config import NOLOAD, TIMING_NOLOAD
 from ivr400.lab.sipp import SeatUas, call
 from tests.conftest import _pg_schema_engine
 from tests.operations_doc import blocks, ivr400_commands, lines
@@ -51,7 +51,8 @@ HOTLINE, SEAT_NUMBER = "4008000001", "01062345678"
 
 # The operator's own files, before ivr400 (the docs' snippets are appended to them).
 OPERATOR = {
-    "modules.conf": "[modules]\nautoload = yes\n" + "".join(f"noload => {m}\n" for m in NOLOAD),
+    # (without the timerfd line: the page's modules.conf snippet adds it)
+    "modules.conf": "[modules]\nautoload = yes\n" + "".join(f"noload => {m}\n" for m in NOLOAD if m != TIMING_NOLOAD),
     "logger.conf": "[general]\ndateformat = %F %T.%3q\n\n[logfiles]\nmessages.log => notice,warning,error\n",
     "rtp.conf": "[general]\nrtpstart = 40000\nrtpend = 40999\n",
     "extensions.conf": "[general]\nstatic = yes\nwriteprotect = yes\nautofallthrough = yes\n\n[globals]\n\n"
@@ -275,6 +276,7 @@ def test_install_by_the_docs_then_a_call_routes_through_it(operator: Operator) -
     assert found["include ivr400/cdr_custom.conf"]["status"] == "ok"
     assert found["cdr csv"]["detail"].endswith("not written yet (no call since cdr_custom loaded)")
     assert found["controller"]["status"] == "warning"
+    assert found["timing module"]["status"] == "ok"  # the page's modules.conf line keeps timerfd out
     for args in commands:
         op.ivr400(*args)
     # ... and it names what the running Asterisk lacks, with the fix, and exits 1.

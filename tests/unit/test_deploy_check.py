@@ -66,8 +66,9 @@ OPERATOR_FILES = {
 class FakeAmi:
     """Answers the check's CLI commands; `missing` names modules/apps/functions/endpoints not there."""
 
-    def __init__(self, missing: set[str] | None = None, user: str = MANAGER_USER, cdr: str = CDR_STATUS) -> None:
-        self.missing = missing or set()
+    def __init__(self, missing: set[str] | None = None, user: str = MANAGER_USER, cdr: str = CDR_STATUS,
+                 timerfd: bool = False) -> None:
+        self.missing = (missing or set()) | (set() if timerfd else {c.TIMERFD})
         self.user = user
         self.cdr = cdr
         self.sent: list[str] = []
@@ -279,6 +280,15 @@ def test_users_conf_is_a_warning_with_its_fix(tree: DeployTarget, rendered: Rend
     found = by_item(report)["users.conf"]
     assert report.ok and found.status == c.WARNING
     assert "asterisk-reload-leak.md" in found.detail and found.fix.startswith("unless you use it")
+
+
+def test_timerfd_timing_is_a_warning_with_its_fix(tree: DeployTarget, rendered: RenderedConfig) -> None:
+    """res_timing_timerfd wedges menu calls under load on Asterisk 22.10.1 (docs/asterisk-timerfd-wedge.md)."""
+    assert by_item(c.check(tree, rendered, ami=FakeAmi()))["timing module"].status == c.OK
+    report = c.check(tree, rendered, ami=FakeAmi(timerfd=True))
+    found = by_item(report)["timing module"]
+    assert report.ok and found.status == c.WARNING
+    assert "asterisk-timerfd-wedge.md" in found.detail and found.fix.startswith("`noload => res_timing_timerfd.so`")
 
 
 def test_only_the_endpoints_the_database_dials_are_checked(session: Session, tree: DeployTarget) -> None:

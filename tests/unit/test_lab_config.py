@@ -111,6 +111,8 @@ def test_moh_modules_logger_rtp_asterisk(rendered: dict[str, str]) -> None:
     for module in ("pbx_ael.so", "pbx_lua.so", "chan_iax2.so", "pbx_dundi.so", "res_hep.so", "chan_console.so"):
         assert module in noload
     assert "chan_pjsip.so" not in noload and "res_agi.so" not in noload
+    # timerfd timing wedges menu calls under load on Asterisk 22.10.1 (docs/asterisk-timerfd-wedge.md)
+    assert "res_timing_timerfd.so" in noload and "res_timing_pthread.so" not in noload
     rtp = section(rendered["rtp.conf"], "[general]")
     assert (rtp["rtpstart"], rtp["rtpend"]) == (["10000"], ["19999"])
     options = section(rendered["asterisk.conf"], "[options]")
