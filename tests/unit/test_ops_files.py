@@ -14,6 +14,7 @@ import pytest
 
 from ivr400.config import ConfigError, Settings
 from ivr400.deploy.check import find_include, section_values
+from ivr400.lab.config import NOLOAD, TIMING_NOLOAD
 from ivr400.pbx.asterisk.config_files import INCLUDES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -197,6 +198,9 @@ def test_compose_asterisk_includes_ivr400_as_the_docs_say() -> None:
     assert section_values((etc / "cdr.conf").read_text(), "general")["unanswered"] == "yes"
     entry = (DOCKER / "asterisk" / "entrypoint.sh").read_text()
     assert "read = cdr" in entry and "write = command" in entry
+    # the image's Asterisk times prompts with pthread, as the lab does (docs/asterisk-timerfd-wedge.md)
+    noload = re.findall(r"(?m)^noload\s*=>\s*(\S+)", (etc / "modules.conf").read_text())
+    assert noload == list(NOLOAD) and TIMING_NOLOAD in noload
 
 
 def test_ci_installs_the_tools_these_tests_use() -> None:
