@@ -9,9 +9,12 @@ and `channel request hangup` has no effect. With `res_timing_pthread` instead of
 call is left up. The lab noloads res_timing_timerfd (ivr400/lab/config.py); this benchmark measures the
 difference in one run, on the same Asterisk:
 
+0. the lab restarted in place first (`core restart now`: a fresh PBX);
 1. pthread: the lab as configured (res_timing_pthread is the only timing module);
-2. timerfd: `module load res_timing_timerfd.so` (it takes over: higher priority), same calls;
-3. the lab restarted in place (`core restart now`, the wedged channels go with it; timerfd not loaded).
+2. timerfd: `module load res_timing_timerfd.so` (it takes over: higher priority), same calls, no restart
+   in between (a PBX that has carried calls wedges more: the share varies a lot from run to run);
+3. the lab restarted in place again (the wedged channels go with it; timerfd not loaded).
+The call records of the bench's calls are removed from the lab's CSV files afterwards.
 
 Each round: sipp as the carrier at --rate calls/s for --seconds, the call shape of ivr400's menu (Answer,
 `Read` with the welcome prompt, the key by SIP INFO 0.2 s after the answer, 50 ms later `Dial` to a sipp
@@ -30,7 +33,15 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_calls import CARRIER_PORT, PROMPT, SEAT_DIAL, SEAT_PORT, drain, restart_pbx  # noqa: E402
+from bench_calls import (  # noqa: E402
+    CARRIER_PORT,
+    PROMPT,
+    SEAT_DIAL,
+    SEAT_PORT,
+    cdr_files_restored,
+    drain,
+    restart_pbx,
+)
 from sipp_load import LoadSeat, raise_nofile, run_load  # noqa: E402
 
 from ivr400.lab import Lab  # noqa: E402
@@ -82,9 +93,9 @@ def main() -> None:
     lab = Lab.load()
     if not lab.running:
         sys.exit("bench_timing_wedge: the lab is not running (ivr400 lab up)")
-    with calls_lock(), tempfile.TemporaryDirectory(prefix="ivr400-bench-wedge-") as tmp:
+    with calls_lock(), tempfile.TemporaryDirectory(prefix="ivr400-bench-wedge-") as tmp, cdr_files_restored(lab):
         data = Path(tmp)
-        restart_pbx(lab)
+        restart_pbx(lab)  # a fresh PBX, as after the restart at the end
         lab.set_test_dialplan(PLAN)
         seat = LoadSeat(SEAT_PORT, workdir=data / "seat")
         seat.start()
@@ -92,9 +103,12 @@ def main() -> None:
         try:
             print(f"Asterisk {lab.rx('core show version').split()[1]}; {args.rate} calls/s for {args.seconds:g} s "
                   f"per round, {args.rounds} rounds per timing module")
-            results[timing_module(lab)] = rounds(lab, "as lab", args.rate, args.seconds, args.rounds, data)
-            lab.rx("module load res_timing_timerfd.so")
-            results[timing_module(lab)] = rounds(lab, "timerfd", args.rate, args.seconds, args.rounds, data)
+            first = timing_module(lab)
+            results[first] = rounds(lab, first, args.rate, args.seconds, args.rounds, data)
+            print(lab.rx("module load res_timing_timerfd.so").strip())
+            if (second := timing_module(lab)) != "timerfd":
+                sys.exit(f"bench_timing_wedge: after `module load res_timing_timerfd.so` the timing module is {second}")
+            results[second] = rounds(lab, second, args.rate, args.seconds, args.rounds, data)
         finally:
             seat.stop()
             restart_pbx(lab)  # drops the wedged channels and timerfd with them

@@ -383,13 +383,17 @@ def originate_finding(perms: dict[str, set[str]], user: str, clicktocall: Sequen
 def _check_timing(report: CheckReport, ami: AmiLike) -> None:
     """A warning while res_timing_timerfd is loaded (docs/asterisk-timerfd-wedge.md)."""
     out = _run(ami, f"module show like {TIMERFD}")
-    if isinstance(out, AmiError) or not module_running(out, TIMERFD):
+    if isinstance(out, AmiError):
+        report.add(WARNING, "timing module", f"`module show like {TIMERFD}` refused: {out.reason}",
+                   "`asterisk -rx 'timing test'` must say pthread (docs/asterisk-timerfd-wedge.md)")
+        return
+    if not module_running(out, TIMERFD):
         report.add(OK, "timing module", f"{TIMERFD} not loaded")
         return
     report.add(WARNING, "timing module", f"{TIMERFD} is loaded: on Asterisk 22.10.1, under load, menu calls bridged "
                "to a seat can stay up for good after the caller's BYE (docs/asterisk-timerfd-wedge.md)",
-               f"`noload => {TIMERFD}` in modules.conf (res_timing_pthread then drives the prompts), then restart "
-               "Asterisk")
+               f"`noload => {TIMERFD}` in modules.conf (res_timing_pthread then drives the prompts), then "
+               "`core restart now` in a quiet moment (not `gracefully`: a stuck call never ends)")
 
 
 def _check_ami(report: CheckReport, ami: AmiLike, rendered: RenderedConfig, user: str,

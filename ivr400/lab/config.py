@@ -35,8 +35,8 @@ LOG_DIR = "/var/log/asterisk"
 #: external services (databases, collectors, DNS resolvers), or would read Debian's sample configs
 #: (pbx_ael/pbx_lua load extensions.ael/.lua and would add sample contexts). And res_timing_timerfd:
 #: on Asterisk 22.10.1 a call whose menu prompt a key interrupted, then bridged to a seat, is left up
-#: for good after the caller's BYE under load (a third of the calls at 150 calls/s; `channel request
-#: hangup` cannot end it); with res_timing_pthread none is. docs/asterisk-timerfd-wedge.md.
+#: for good after the caller's BYE under load (up to three quarters of the calls at 150 calls/s;
+#: `channel request hangup` cannot end it); with res_timing_pthread none is. docs/asterisk-timerfd-wedge.md.
 TIMING_NOLOAD = "res_timing_timerfd.so"
 NOLOAD: tuple[str, ...] = (
     TIMING_NOLOAD,

@@ -1,8 +1,9 @@
 """The lab's Asterisk hangs up every menu call under load (docs/asterisk-timerfd-wedge.md).
 
-With res_timing_timerfd, Asterisk 22.10.1 leaves about a third of such calls up for good at 150 calls/s
-(the caller's BYE answered 200 OK, both legs still bridged, `channel request hangup` without effect); the
-lab noloads it, so res_timing_pthread drives the prompts. These tests fail if the lab loads timerfd again.
+With res_timing_timerfd, Asterisk 22.10.1 leaves from a few percent to three quarters of such calls up for
+good at 150 calls/s (the caller's BYE answered 200 OK, both legs still bridged, `channel request hangup`
+without effect); the lab noloads it, so res_timing_pthread drives the prompts. These tests fail if the lab
+loads timerfd again.
 """
 from __future__ import annotations
 
