@@ -76,8 +76,9 @@ CSV_FILE = "ivr400.csv"
 #: First column of every line: lets a later layout change coexist with old lines in one file.
 CSV_FORMAT = "ivr400/4"
 #: CSV columns in order: the format tag, then CDR fields (start/answer/end as epoch seconds), then
-#: the ivr400_* CDR variables the dialplan sets: ivr400_hotline at call entry, the rest (PACKED_COLUMNS) in
-#: one CDR variable written once by the hangup handler (dialplan_variables.CDR_CALL).
+#: the ivr400_* CDR variables the dialplan's hangup handler sets: ivr400_hotline, then the rest (PACKED_COLUMNS)
+#: in one CDR variable (dialplan_variables.CDR_CALL). Nothing is written earlier in the call: a CDR() write waits
+#: for Asterisk's CDR thread, whose queue grows with the load.
 CSV_COLUMNS: tuple[str, ...] = (
     "format",
     "linkedid",
@@ -169,7 +170,8 @@ _LOCAL_TIME_HEADERS = {"start": "StartTime", "answer": "AnswerTime", "end": "End
 def cdr_custom_mapping() -> str:
     """The cdr_custom.conf ``[mappings]`` line writing :data:`CSV_COLUMNS` to :data:`CSV_FILE`: each column
     CSV-quoted, then the packed variable (already CSV) as it is; a CDR the hangup handler never reached (a seat
-    that was busy before another answered) ends after ivr400_hotline with an empty column."""
+    that was busy before another answered) has an empty ivr400_hotline and ends with an empty column (the call's
+    last CDR has both)."""
     fields = [CSV_FORMAT]
     for name in CSV_COLUMNS[1:len(CSV_COLUMNS) - len(PACKED_COLUMNS)]:
         ref = f"{name},u" if name in EPOCH_COLUMNS else name

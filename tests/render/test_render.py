@@ -161,9 +161,8 @@ def test_sample_structure(sample: Session) -> None:
     # the unknown-number path: polite prompt as early media, cause 1
     unknown = _context(ext, "ivr400-unknown")
     assert _steps(unknown) == [
-        'exten => _X.,1,MSet(CDR(ivr400_hotline)=${FILTER(0-9,${EXTEN})},'
-        '"CHANNEL(hangup_handler_push)=ivr400-cdr,s,1")',
-        "same => n(pushed),Set(IVR400_DISPOSITION=unknown_number)",
+        "exten => _X.,1,Set(CHANNEL(hangup_handler_push)=ivr400-cdr,s,1)",
+        "same => n(pushed),MSet(IVR400_DISPOSITION=unknown_number,IVR400_DIALLED=${FILTER(0-9,${EXTEN})})",
         "same => n,Log(NOTICE,ivr400 call to unknown number ${FILTER(0-9,${EXTEN})} from "
         "${FILTER(0-9+,${CALLERID(num)})})",
         "same => n,Progress()",
@@ -972,10 +971,18 @@ LAB_ANSWERED = {"DIALSTATUS": "ANSWER", "DIALEDPEERNAME": "PJSIP/pstn-000012c1",
 
 def _packed(ext: str, chan: dict[str, str], files: frozenset[str] = frozenset()) -> str:
     """What the call-record hangup handler writes into CDR(ivr400_call) on a channel with variables `chan`."""
-    app, args = _app(_steps(_context(ext, "ivr400-cdr"))[0])
+    app, args = _app(_steps(_context(ext, "ivr400-cdr"))[1])
     name, value = args.split("=", 1)
     assert (app, name) == ("Set", "CDR(ivr400_call)")  # Set: the value is the rest, commas and all
     return _substitute(value, chan, files)
+
+
+def _hotline_written(ext: str, chan: dict[str, str]) -> str:
+    """What the call-record hangup handler writes into CDR(ivr400_hotline) on a channel with variables `chan`."""
+    app, args = _app(_steps(_context(ext, "ivr400-cdr"))[0])
+    name, value = args.split("=", 1)
+    assert (app, name) == ("Set", "CDR(ivr400_hotline)")
+    return _substitute(value, chan)
 
 
 def _recorded(ext: str, chan: dict[str, str], files: frozenset[str] = frozenset()) -> tuple[str, ...]:
@@ -989,23 +996,27 @@ def _recorded(ext: str, chan: dict[str, str], files: frozenset[str] = frozenset(
 def test_call_record_handler_runs_for_every_call(sample: Session) -> None:
     ext = render_asterisk(sample, NOW).files["ivr400/extensions.conf"]
     push = '"CHANNEL(hangup_handler_push)=ivr400-cdr,s,1"'  # quoted: MSet would split the location at its commas
-    # the call record's hotline, the handler and the hotline's data in the call's first step, before anything can
-    # dial; a number whose hotline is gone goes on in ivr400-unknown past the step doing the same (one handler)
+    # the handler and the hotline's data in the call's first step, before anything can dial; a number whose
+    # hotline is gone goes on in ivr400-unknown past the step pushing the handler (one handler), noting the
+    # number dialled for the record
     first = next(x for x in _steps(_context(ext, "ivr400-call")) if x.startswith("exten => _400XXXXXXX,1,"))
-    assert first == (f"exten => _400XXXXXXX,1,MSet(CDR(ivr400_hotline)=${{FILTER(0-9,${{EXTEN}})}},{push},"
-                     "IVR400_HOTLINE=${DB(ivr400/h/${EXTEN}/s)})")
+    assert first == f"exten => _400XXXXXXX,1,MSet({push},IVR400_HOTLINE=${{DB(ivr400/h/${{EXTEN}}/s)}})"
     unknown = _steps(_context(ext, "ivr400-unknown"))
-    assert unknown[0] == f"exten => _X.,1,MSet(CDR(ivr400_hotline)=${{FILTER(0-9,${{EXTEN}})}},{push})"
-    assert unknown[1].startswith("same => n(pushed),")
+    assert unknown[0] == "exten => _X.,1,Set(CHANNEL(hangup_handler_push)=ivr400-cdr,s,1)"
+    assert unknown[1].startswith("same => n(pushed),") and "IVR400_DIALLED=${FILTER(0-9,${EXTEN})}" in unknown[1]
     assert re.findall(r"\?ivr400-unknown,([^)]*)\)", ext) == ["${EXTEN},pushed"]
     assert "Goto(ivr400-call,${EXTEN},1)" in _context(ext, "ivr400-clicktocall")  # click-to-call: pushed too
-    # one CDR write per call besides the hotline's: the handler's, exactly two steps
+    # no CDR() write on the way (each waits for Asterisk's CDR thread, whose queue grows with the load): the
+    # handler's two, then Return
     steps = _steps(ext)
-    assert sorted(m for x in steps for m in re.findall(r"CDR\((\w+)\)=", x)) == [
-        "ivr400_call", "ivr400_hotline", "ivr400_hotline"]
+    assert sorted(m for x in steps for m in re.findall(r"CDR\((\w+)\)=", x)) == ["ivr400_call", "ivr400_hotline"]
     handler = _steps(_context(ext, "ivr400-cdr"))
-    assert len(handler) == 2 and handler[0].startswith("exten => s,1,Set(") and handler[1] == "same => n,Return()"
-    fields = _args(_app(handler[0])[1].split("=", 1)[1])
+    assert len(handler) == 3 and handler[2] == "same => n,Return()"
+    assert handler[0].startswith("exten => s,1,Set(CDR(ivr400_hotline)=") and handler[1].startswith("same => n,Set(")
+    assert _hotline_written(ext, {"IVR400_HOTLINE": HOTLINE}) == HOTLINE
+    assert _hotline_written(ext, {"IVR400_DIALLED": "4009999999"}) == "4009999999"  # no hotline of ours
+    assert _hotline_written(ext, {"IVR400_HOTLINE": HOTLINE, "IVR400_DIALLED": "4009999999"}) == HOTLINE
+    fields = _args(_app(handler[1])[1].split("=", 1)[1])
     assert len(fields) == len(PACKED_COLUMNS) and all(re.fullmatch(r"\$\{CSV_QUOTE\(.*\)\}", f) for f in fields)
     # what it writes, read back by ivr400.cdr; the answered call is the lab's, to the character
     assert _packed(ext, LAB_ANSWERED) == LAB_PACKED

@@ -33,6 +33,7 @@ MOH_CLASS = "IVR400_MOH"                    # musiconhold class heard while seat
 DECIDED_BY = "IVR400_DECIDED_BY"    # controller | static | mixed: who decided the routing ("" = nobody yet)
 SEAT_REACHED = "IVR400_SEAT"        # dial string of the seat that answered
 DISPOSITION = "IVR400_DISPOSITION"  # how the call ended: one of ivr400.cdr.cdr_model.DISPOSITIONS (answered, fax, ...)
+DIALLED = "IVR400_DIALLED"          # the number dialled, when it is no hotline (the call record's number)
 
 #: FastAGI route names (agi://host:port/<route>), one module each under ivr400/controller/routes/.
 ROUTE_CALL = "route"
@@ -74,7 +75,8 @@ CDR_HUNT_AT = "ivr400_hunt"         # epoch seconds when the first seat was rung
 CDR_SEAT_ANSWER = "ivr400_seat_answer"  # epoch s (ms precision) when the seat answered; "" = no seat answered
 #: The one CDR variable the call-record hangup handler sets (one CDR() write costs Asterisk a hand-off to its CDR
 #: thread): CDR_KEYS .. CDR_SEAT_ANSWER in that order (ivr400.cdr.cdr_model.PACKED_COLUMNS), each CSV-quoted and
-#: comma-joined, so cdr_custom writes it into the CSV line as it is. Only CDR_HOTLINE is written on its own, at entry.
+#: comma-joined, so cdr_custom writes it into the CSV line as it is. CDR_HOTLINE is written on its own, just before
+#: it: a CDR() write waits for the CDR thread, whose queue grows with the load, so none is on the way to the answer.
 CDR_CALL = "ivr400_call"
 #: Channel variable holding the epoch of the hunt's start until the hangup handler copies it to the CDR.
 HUNT_AT = "IVR400_HUNT_AT"
