@@ -36,7 +36,7 @@ from pathlib import Path, PurePosixPath
 
 from ivr400.deploy.asterisk import VARLIB, DeployTarget, cdr_backends, sections
 from ivr400.pbx.asterisk.ami import AmiError, AmiLike
-from ivr400.pbx.asterisk.config_files import INCLUDE_DIR, INCLUDES, IncludeFile, include_line
+from ivr400.pbx.asterisk.config_files import INCLUDE_DIR, INCLUDES, TIMERFD_MODULE, IncludeFile, include_line
 from ivr400.render.asterisk import RenderedConfig
 from ivr400.validators import dialed_pjsip_endpoint
 
@@ -46,8 +46,8 @@ OK, MISSING, WARNING = "ok", "missing", "warning"
 #: include files' readers (INCLUDES): the FastAGI client, the PJSIP channel driver, and res_fax's
 #: technology module (传真: ReceiveFAX is res_fax's, the T.30/T.38 work is spandsp's).
 MODULES: tuple[str, ...] = ("res_agi.so", "chan_pjsip.so", "res_fax_spandsp.so")
-#: A timing module to keep out: it wedges menu calls under load on Asterisk 22.10.1 (a warning).
-TIMERFD = "res_timing_timerfd.so"
+#: The timing module `check` warns about (config_files.TIMERFD_MODULE).
+TIMERFD = TIMERFD_MODULE
 
 #: Module providing each dialplan application and function the shipped templates use ("builtin": the
 #: PBX core, always there). Asterisk 22's `core show application|function X` `[Provided By]`; the

@@ -15,7 +15,7 @@ import jinja2
 from ivr400.deploy.asterisk import cdr_include_files
 from ivr400.fsutil import atomic_write
 from ivr400.paths import resource_dir
-from ivr400.pbx.asterisk.config_files import INCLUDES
+from ivr400.pbx.asterisk.config_files import INCLUDES, TIMERFD_MODULE
 
 #: The include the lab's own tests write their dialplan into (extensions.conf includes it first).
 LAB_TEST_INCLUDE = "ivr400/lab-test.conf"
@@ -37,7 +37,7 @@ LOG_DIR = "/var/log/asterisk"
 #: on Asterisk 22.10.1 a call whose menu prompt a key interrupted, then bridged to a seat, is left up
 #: for good after the caller's BYE under load (up to three quarters of the calls at 150 calls/s;
 #: `channel request hangup` cannot end it); with res_timing_pthread none is. docs/asterisk-timerfd-wedge.md.
-TIMING_NOLOAD = "res_timing_timerfd.so"
+TIMING_NOLOAD = TIMERFD_MODULE
 NOLOAD: tuple[str, ...] = (
     TIMING_NOLOAD,
     "chan_console.so",

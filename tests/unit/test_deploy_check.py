@@ -291,6 +291,17 @@ def test_timerfd_timing_is_a_warning_with_its_fix(tree: DeployTarget, rendered: 
     assert "asterisk-timerfd-wedge.md" in found.detail and found.fix.startswith("`noload => res_timing_timerfd.so`")
 
 
+def test_a_refused_timing_question_is_a_warning_not_an_ok(tree: DeployTarget, rendered: RenderedConfig) -> None:
+    class Refusing(FakeAmi):
+        def command(self, cmd: str, timeout: float | None = None) -> str:
+            if cmd == f"module show like {c.TIMERFD}":
+                raise CommandFailed(cmd, "Permission denied")
+            return super().command(cmd, timeout)
+
+    found = by_item(c.check(tree, rendered, ami=Refusing()))["timing module"]
+    assert found.status == c.WARNING and "refused" in found.detail and "timing test" in found.fix
+
+
 def test_only_the_endpoints_the_database_dials_are_checked(session: Session, tree: DeployTarget) -> None:
     """The lab's case: every destination has its own trunk (`PJSIP/pstn/sip:…`), so no seat dials the
     default `PJSIP/{number}@ivr400-out` and the check must not ask for it, nor for a trunk no seat uses; a

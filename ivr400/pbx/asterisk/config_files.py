@@ -21,6 +21,11 @@ from pathlib import Path
 from types import MappingProxyType
 
 #: Include directory ivr400 owns, relative to Asterisk's config directory (astetcdir).
+#: The timing module to keep out of an Asterisk that runs ivr400's menus: on Asterisk 22.10.1 it leaves menu calls
+#: bridged to a seat up for good after the caller's BYE under load (docs/asterisk-timerfd-wedge.md). The lab
+#: noloads it; `deploy --check` warns while it is loaded.
+TIMERFD_MODULE = "res_timing_timerfd.so"
+
 INCLUDE_DIR = "ivr400"
 
 
